@@ -1,0 +1,47 @@
+/*
+ * hd_config.h — heraldd's settings. One declarative table (name, type, default, bounds,
+ * description) drives the YAML file, the HERALD_* environment overrides (ingress.listen ->
+ * HERALD_INGRESS_LISTEN), `heraldd --help` and `heraldd --print-config`. An unknown key or a bad
+ * value stops startup with a message naming the key.
+ */
+#ifndef HERALD_HD_CONFIG_H
+#define HERALD_HD_CONFIG_H
+
+#include <stdio.h>
+
+#include "hd.h"
+#include "hd_store.h"
+
+struct hd_config {
+    char *ingress_listen;          /* ingress.listen, default 127.0.0.1:8080 */
+    char *admin_listen;            /* admin.listen, default 127.0.0.1:8081 */
+    char *data_dir;                /* data_dir, default ./data */
+    hd_durability_t durability;    /* durability: fsync | batch | none */
+    uint64_t sync_interval_ms;     /* store.sync_interval_ms (batch mode), default 10 */
+    uint64_t map_size_max;         /* store.map_size_max bytes, default 8 GiB */
+    uint64_t store_queue_max;      /* store.queue_max batches, default 65536 */
+    uint64_t max_event_bytes;      /* limits.max_event_bytes, default 1 MiB */
+    uint64_t max_batch_events;     /* limits.max_batch_events, default 1000 */
+    uint64_t max_connections;      /* limits.max_connections, default 10000 */
+    uint64_t retention_ms;         /* retention.max_age (duration), default 7 days */
+    uint64_t retention_interval_ms;/* retention.interval, default 10 s */
+    uint64_t delivery_pool_max;    /* delivery.max_connections_per_host, default 64 */
+    char **manifests;              /* manifests: list of files or folders */
+    size_t manifest_count;
+    hd_log_format_t log_format;    /* log.format: json | text */
+    hd_log_level_t log_level;      /* log.level: debug | info | warn | error */
+};
+
+/* Fills `cfg` with defaults, then the YAML file at `path` (NULL: none), then the environment.
+ * Errors: HD_E_CONFIG with `err` naming the key and the problem. */
+hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap);
+/* Frees what the config owns (not the struct). */
+void hd_config_free(hd_config_t *cfg);
+/* Prints the effective configuration as YAML. */
+void hd_config_print(const hd_config_t *cfg, FILE *out);
+/* Prints every setting with its environment name, default and description. */
+void hd_config_usage(FILE *out);
+/* Parses a duration: ISO 8601 (PT1S, PT0.5S, P1D) or a number with ms/s/m/h/d. */
+bool hd_duration_parse(const char *s, uint64_t *ms);
+
+#endif /* HERALD_HD_CONFIG_H */

@@ -1,0 +1,43 @@
+/*
+ * hd_filter.h — trigger filters and the per-broker router.
+ *
+ * A filter is compiled once when its trigger is applied: `filter.attributes` (exact, all must
+ * match) or `filters` (dialects exact, prefix, suffix, all, any, not, cesql; `filters` wins when
+ * both are set). Comparisons use the attribute's canonical string. An unknown dialect, an empty
+ * name or a bad CESQL expression is an apply error with a message.
+ *
+ * The router indexes the triggers of one broker on their exact `type` and `source` filters so
+ * that matching an event costs O(candidates), not O(triggers). Loop thread only; a compiled
+ * filter is immutable.
+ */
+#ifndef HERALD_HD_FILTER_H
+#define HERALD_HD_FILTER_H
+
+#include <cjson/cJSON.h>
+
+#include "hd.h"
+
+typedef struct hd_filter hd_filter_t;
+typedef struct hd_router hd_router_t;
+struct hd_trigger;
+
+/* Compiles a trigger's filter from its spec's `filter` and `filters` members (either may be
+ * NULL). *out is NULL when there is no filter (everything matches). Errors: HD_E_INVAL with
+ * `err` (a message naming the dialect/attribute/position), HD_E_NOMEM. */
+hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out,
+                           char *err, size_t err_cap);
+void hd_filter_free(hd_filter_t *f);
+/* True when the event passes. NULL passes everything. No allocation on exact/prefix/suffix. */
+bool hd_filter_match(const hd_filter_t *f, const ce_event_t *ev);
+
+hd_router_t *hd_router_new(void);
+void hd_router_free(hd_router_t *r);
+/* Adds or removes a trigger (its `filter` must not change while it is in the router). */
+hd_err_t hd_router_add(hd_router_t *r, struct hd_trigger *t);
+void hd_router_remove(hd_router_t *r, struct hd_trigger *t);
+/* Calls fn for every trigger whose filter passes `ev`, each at most once. */
+void hd_router_match(const hd_router_t *r, const ce_event_t *ev,
+                     void (*fn)(void *arg, struct hd_trigger *t), void *arg);
+size_t hd_router_count(const hd_router_t *r);
+
+#endif /* HERALD_HD_FILTER_H */

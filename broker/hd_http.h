@@ -1,0 +1,80 @@
+/*
+ * hd_http.h — the HTTP/1.1 server of heraldd (libuv + http-parser), shared by ingress and the
+ * admin API.
+ *
+ * A request is handed to the handler once complete (head and body). The handler answers at once
+ * or later (after a store commit) with hd_http_respond(); the connection reads no further request
+ * until then (no pipelining in flight: one request per connection at a time). Long-lived
+ * streaming answers (`herald tail`) use hd_http_stream_*.
+ *
+ * Bounds (overflow policy in brackets): request line and URL 8 KiB [414/400], 100 headers
+ * [431], header bytes 16 KiB [431], body `max_body` [413, connection closed], connections
+ * `max_conns` [accept then close]. Loop thread only.
+ */
+#ifndef HERALD_HD_HTTP_H
+#define HERALD_HD_HTTP_H
+
+#include "hd.h"
+#include "herald/ce_http.h"
+
+typedef struct hd_http_req hd_http_req_t;
+
+/* A complete request. All pointers are borrowed and valid until hd_http_respond /
+ * hd_http_stream_end is called for it. */
+struct hd_http_req {
+    int method;        /* enum http_method of http_parser.h */
+    const char *path;  /* NUL-terminated, without the query, not percent-decoded */
+    size_t path_len;
+    const char *query; /* NUL-terminated, "" when absent */
+    ce_header_t *headers;
+    size_t header_count;
+    const char *body;
+    size_t body_len;
+    uint64_t received_ms; /* hd_now_ms() when the request was complete */
+    void *user;           /* free for the handler */
+};
+
+/* Called once per complete request. */
+typedef void (*hd_http_handler_fn)(void *ctx, hd_http_req_t *req);
+
+typedef struct {
+    const char *listen; /* "host:port"; port 0 picks a free one (see hd_http_server_port) */
+    size_t max_body;    /* bytes */
+    size_t max_conns;
+    hd_http_handler_fn handler;
+    void *ctx;
+} hd_http_server_opts_t;
+
+/* Binds and starts listening. Errors: HD_E_NET (bind failed; logged with the address). */
+hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts,
+                              hd_http_server_t **out);
+/* The bound port (useful with port 0). */
+int hd_http_server_port(const hd_http_server_t *s);
+/* Stops accepting, closes every connection; frees in the close callbacks. Accepts NULL. */
+void hd_http_server_stop(hd_http_server_t *s);
+
+/* Case-insensitive header lookup; returns a borrowed value (not NUL-terminated) or NULL. */
+const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_t *len);
+
+/*
+ * Answers `req` with `status`, extra headers ("Name: value\r\n" lines, may be NULL) and a body.
+ * Content-Length and Connection are added. Copies what it needs; after it returns `req` is gone.
+ * Safe to call after the client went away (the answer is dropped).
+ */
+void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers,
+                     const char *body, size_t body_len);
+/* Answers with `{"error": message}` and Content-Type application/json. */
+void hd_http_respond_error(hd_http_req_t *req, int status, const char *extra_headers,
+                           const char *message);
+
+/* Streaming answer (chunked): start, write chunks, end. A write returns HD_E_CLOSED once the
+ * client went away (then call hd_http_stream_end) and HD_E_BUSY above the 1 MiB output high-water
+ * mark (the caller drops and counts). */
+void hd_http_stream_start(hd_http_req_t *req, int status, const char *extra_headers);
+hd_err_t hd_http_stream_write(hd_http_req_t *req, const char *data, size_t len);
+void hd_http_stream_end(hd_http_req_t *req);
+/* Set a callback for when a streaming client disconnects (so the producer stops). */
+void hd_http_stream_on_close(hd_http_req_t *req, void (*cb)(hd_http_req_t *req, void *arg),
+                             void *arg);
+
+#endif /* HERALD_HD_HTTP_H */

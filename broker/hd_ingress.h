@@ -1,0 +1,24 @@
+/*
+ * hd_ingress.h — the data-plane front door: POST /{namespace}/{broker} in binary, structured and
+ * batch mode, with every status of DESIGN §5, and the in-process ingest path used by replies and
+ * sources (no HTTP hop). 202 is sent only after the store committed (and fsync'd).
+ * Loop thread only.
+ */
+#ifndef HERALD_HD_INGRESS_H
+#define HERALD_HD_INGRESS_H
+
+#include "hd.h"
+#include "hd_http.h"
+#include "hd_resources.h"
+
+/* The ingress port's request handler (ctx is the hd_server_t). */
+void hd_ingress_handle(void *ctx, hd_http_req_t *req);
+
+/* Called when an in-process ingest is durable (HD_E_OK) or failed (HD_E_BUSY, HD_E_FULL...). */
+typedef void (*hd_ingest_done_fn)(void *arg, hd_err_t status);
+/* Stores events into a broker atomically (all or none); the events stay the caller's. Counts
+ * them in herald_events_received_total. Errors returned at once (no callback): HD_E_BUSY. */
+hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
+                   hd_ingest_done_fn cb, void *arg);
+
+#endif /* HERALD_HD_INGRESS_H */

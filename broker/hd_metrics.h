@@ -1,0 +1,39 @@
+/*
+ * hd_metrics.h — counters, gauges and latency histograms, rendered in Prometheus text format.
+ * A metric is created (or found) once by name + label set and then updated through its handle,
+ * which is cheap (relaxed atomics: any thread may update; create on the loop thread).
+ */
+#ifndef HERALD_HD_METRICS_H
+#define HERALD_HD_METRICS_H
+
+#include "hd.h"
+
+typedef struct hd_metric hd_metric_t;
+
+hd_metrics_t *hd_metrics_new(void);
+void hd_metrics_free(hd_metrics_t *m);
+
+/* Get-or-create. `labels` is the inside of the braces, already escaped, e.g.
+ * "namespace=\"default\",broker=\"b\",code=\"202\"", or "" for none. Returns a handle valid until
+ * hd_metrics_free, or NULL when out of memory (updates through NULL are ignored). */
+hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *name, const char *help,
+                                const char *labels);
+hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *name, const char *help,
+                              const char *labels);
+/* Histogram of seconds, fixed buckets from 100 µs to 30 s. */
+hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char *help,
+                                  const char *labels);
+
+void hd_metric_inc(hd_metric_t *c, uint64_t n);
+void hd_metric_set(hd_metric_t *g, int64_t v);
+void hd_metric_observe(hd_metric_t *h, double seconds);
+/* Current value of a counter or gauge (tests, describe). */
+int64_t hd_metric_value(const hd_metric_t *m);
+
+/* Renders every metric (grouped by name with HELP and TYPE lines) into a new string (free with
+ * hd_free) and its length. Gauges computed on demand are refreshed by the callbacks below. */
+char *hd_metrics_render(hd_metrics_t *m, size_t *len);
+/* Registers a callback run just before rendering (to set backlog gauges, store stats...). */
+hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg);
+
+#endif /* HERALD_HD_METRICS_H */

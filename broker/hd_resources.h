@@ -1,0 +1,116 @@
+/*
+ * hd_resources.h — the control plane: Knative-shaped resources (Broker, Trigger, ...) applied
+ * from manifests (YAML or JSON, several documents per file) and the admin API, persisted in the
+ * store's `resources` database, with status.conditions. Also owns the compiled filters and the
+ * per-broker router index (hd_filter.h).
+ *
+ * Resource lifetime: a hd_broker_t / hd_trigger_t stays valid until the resource is deleted or
+ * replaced; the dispatcher is told through hd_dispatch_trigger_* before a trigger goes away.
+ * Loop thread only.
+ */
+#ifndef HERALD_HD_RESOURCES_H
+#define HERALD_HD_RESOURCES_H
+
+#include <cjson/cJSON.h>
+
+#include "hd.h"
+#include "hd_filter.h"
+
+typedef enum { HD_BACKOFF_EXPONENTIAL, HD_BACKOFF_LINEAR } hd_backoff_policy_t;
+typedef enum { HD_ORDER_UNORDERED, HD_ORDER_ORDERED } hd_ordering_t;
+
+/* Bits of hd_delivery_t.set: which fields a spec gave explicitly (for precedence merging). */
+enum {
+    HD_DLV_RETRY = 1u << 0,
+    HD_DLV_BACKOFF_POLICY = 1u << 1,
+    HD_DLV_BACKOFF_DELAY = 1u << 2,
+    HD_DLV_BACKOFF_MAX = 1u << 3,
+    HD_DLV_TIMEOUT = 1u << 4,
+    HD_DLV_DLS = 1u << 5,
+    HD_DLV_RETRY_AFTER_MAX = 1u << 6,
+    HD_DLV_MAX_IN_FLIGHT = 1u << 7,
+    HD_DLV_ORDERING = 1u << 8,
+    HD_DLV_HEADER_ENC = 1u << 9,
+    HD_DLV_FORMAT = 1u << 10,
+};
+
+/* A DeliverySpec (Knative's, plus our backoffMax, maxInFlight, ordering, headerEncoding). */
+typedef struct {
+    unsigned set;                 /* HD_DLV_* bits */
+    uint32_t retry;               /* retries after the first attempt (default 0) */
+    hd_backoff_policy_t backoff_policy;
+    uint64_t backoff_delay_ms;    /* ISO 8601 duration in the manifest; default 100 ms */
+    uint64_t backoff_max_ms;      /* 0 = no cap */
+    uint64_t timeout_ms;          /* per attempt; default 30 s */
+    uint64_t retry_after_max_ms;  /* cap on an honoured Retry-After; 0 = honour any (bounded) */
+    char *dead_letter_uri;        /* resolved URL, or NULL */
+    uint32_t max_in_flight;       /* default 100 */
+    hd_ordering_t ordering;
+    bool header_strict;           /* headerEncoding: strict */
+    bool structured;              /* format: json */
+} hd_delivery_t;
+
+/* The effective delivery of a trigger: its own fields win, then its broker's, then defaults. */
+void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
+                       const hd_delivery_t *broker);
+
+typedef struct hd_broker {
+    uint32_t id;            /* stable, stored; keys its log */
+    char *ns, *name;
+    char *address_url;      /* status.address.url */
+    hd_delivery_t delivery; /* spec.delivery (defaults for its triggers) */
+    uint64_t retention_ms;  /* events older than this are deleted (default 7 days) */
+    hd_router_t *router;    /* compiled filters of its triggers */
+    bool ready;
+    void *dispatch;         /* owned by the dispatcher */
+} hd_broker_t;
+
+typedef struct hd_trigger {
+    uint32_t id;             /* stable, stored; keys cursor/pending/dead */
+    char *ns, *name;
+    hd_broker_t *broker;     /* borrowed; NULL while the broker does not exist (Ready=False) */
+    hd_filter_t *filter;     /* compiled; NULL matches everything */
+    char *subscriber_uri;    /* resolved; NULL when unresolvable (Ready=False) */
+    hd_delivery_t delivery;  /* effective (merged) */
+    bool ready;
+    void *dispatch;          /* owned by the dispatcher */
+} hd_trigger_t;
+
+/* Creates the registry, loads the resources stored in LMDB, then applies every manifest of the
+ * configured files/folders. Errors: HD_E_CONFIG (a bad manifest at start: logged with file and
+ * document), HD_E_NOMEM, HD_E_STORE. */
+hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
+                           hd_resources_t **out);
+void hd_resources_close(hd_resources_t *r);
+
+/* Lookups (borrowed; NULL when absent). */
+hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len,
+                                 const char *name, size_t name_len);
+hd_broker_t *hd_resources_broker_by_id(hd_resources_t *r, uint32_t id);
+hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char *name);
+hd_trigger_t *hd_resources_trigger_by_id(hd_resources_t *r, uint32_t id);
+/* Calls fn for every trigger of a broker. */
+void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
+                               void (*fn)(void *arg, hd_trigger_t *t), void *arg);
+
+/*
+ * Applies one or many documents (YAML or JSON text). Each document is validated (filters
+ * compiled, CESQL parsed); on the first invalid one nothing after it is applied and err gets a
+ * message naming the document, the field and the problem (the admin API's 400 body).
+ * `result` (may be NULL) receives a JSON array of the applied objects with their status.
+ * Completion is asynchronous (persisted through the store); cb runs on the loop thread.
+ */
+typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result,
+                                     const char *error);
+void hd_resources_apply(hd_resources_t *r, const char *text, size_t len,
+                        hd_resources_done_fn cb, void *arg);
+/* Deletes one resource by kind (plural, lower case), namespace and name. */
+void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
+                         hd_resources_done_fn cb, void *arg);
+/* The resource as JSON (returns owned, free with cJSON_Delete), or NULL. */
+cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
+                             const char *name);
+/* A list of resources of a kind, in one namespace or all (ns NULL). Owned JSON array. */
+cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns);
+
+#endif /* HERALD_HD_RESOURCES_H */

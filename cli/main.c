@@ -1,0 +1,56 @@
+/* herald — the command-line client of Herald. Dispatches to the command groups of cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: herald <command> [options]\n"
+          "\n"
+          "Events (offline):\n"
+          "  event decode   read a raw HTTP request / Kafka / NATS message, print the event(s) as JSON\n"
+          "  event encode   read an event in JSON format, print the HTTP request it becomes\n"
+          "  event send     send an event to a URL and print the status and any reply event\n"
+          "  sql eval       evaluate a CloudEvents SQL expression against an event\n"
+          "  sql check      check a CloudEvents SQL expression, with the position of any error\n"
+          "\n"
+          "Broker (talks to heraldd's admin API: --admin URL or HERALD_ADMIN,\n"
+          "default http://127.0.0.1:8081):\n"
+          "  apply -f FILE|-            create or update resources from YAML/JSON manifests\n"
+          "  get KIND [NAME] [-n NS] [-o json|yaml]\n"
+          "  describe KIND NAME [-n NS] status, backlog, in-flight, last errors\n"
+          "  delete KIND NAME [-n NS]\n"
+          "  send NS/BROKER ...         send an event to a broker\n"
+          "  tail NS/BROKER             stream a broker's events as they are stored\n"
+          "  dlq list|replay TRIGGER    dead letters of a trigger\n"
+          "  replay TRIGGER --from TIME|SEQ\n"
+          "\n"
+          "Every command takes --help. Exit codes: 0 success, 1 invalid input or answer,\n"
+          "2 usage error, 3 daemon unreachable.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "event"))
+        return cli_event(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sql"))
+        return cli_sql(argc - 1, argv + 1);
+    static const char *const admin_cmds[] = {"apply", "get",  "describe", "delete",
+                                             "send",  "tail", "dlq",      "replay"};
+    for (size_t i = 0; i < sizeof admin_cmds / sizeof admin_cmds[0]; i++)
+        if (!strcmp(cmd, admin_cmds[i]))
+            return cli_admin(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s' (see herald --help)\n", cmd);
+    return CLI_USAGE;
+}

@@ -1,0 +1,50 @@
+/*
+ * ce_json.h — the CloudEvents JSON event format (one event and batch), decode and encode.
+ * Pure functions over memory; no I/O.
+ */
+#ifndef HERALD_CE_JSON_H
+#define HERALD_CE_JSON_H
+
+#include "herald/ce.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A growable output buffer. Owned by the caller; free `data` with free(). */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} ce_buf_t;
+
+/* Appends bytes; returns CE_E_NOMEM on failure (buffer left unchanged). */
+ce_err_t ce_buf_append(ce_buf_t *b, const void *p, size_t n);
+/* Frees the buffer's memory and zeroes it. Accepts NULL. */
+void ce_buf_free(ce_buf_t *b);
+
+/*
+ * Decodes one JSON-format event from `json` (`len` bytes). The event is validated. On success
+ * *out is a new event (free with ce_event_free).
+ * Errors: CE_E_JSON (malformed, or not an object), CE_E_MISSING, CE_E_TYPE, CE_E_NAME,
+ * CE_E_DUPLICATE, CE_E_SPECVERSION, CE_E_INVALID (both data and data_base64), CE_E_NOMEM.
+ */
+ce_err_t ce_json_decode(const char *json, size_t len, ce_event_t **out, ce_error_t *err);
+
+/*
+ * Decodes a batch (a JSON array of events; `[]` is valid). On success *out is a new array of
+ * *count new events (free each with ce_event_free, then the array with free()); the whole batch
+ * fails when one event is invalid (err says which index).
+ */
+ce_err_t ce_json_decode_batch(const char *json, size_t len, ce_event_t ***out, size_t *count,
+                              ce_error_t *err);
+
+/* Appends the JSON-format encoding of `ev` to `out`. Errors: CE_E_NOMEM. */
+ce_err_t ce_json_encode(const ce_event_t *ev, ce_buf_t *out);
+/* Appends a batch (JSON array) of `n` events to `out`. Errors: CE_E_NOMEM. */
+ce_err_t ce_json_encode_batch(const ce_event_t *const *evs, size_t n, ce_buf_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HERALD_CE_JSON_H */
