@@ -1,0 +1,105 @@
+/*
+ * ce_internal.h — helpers shared between the files of libherald-ce (not installed).
+ *
+ * Allocation goes through ce__malloc/ce__realloc/ce__free so tests can make the n-th allocation
+ * fail (ce_set_allocator). Media-type helpers, percent-coding and the JSON scanner used by the
+ * JSON, HTTP, Kafka and NATS codecs live here too.
+ */
+#ifndef HERALD_CE_INTERNAL_H
+#define HERALD_CE_INTERNAL_H
+
+#include "herald/ce.h"
+#include "herald/ce_http.h"
+#include "herald/ce_json.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The SDK allocator (ce_set_allocator). ce__free accepts NULL. */
+void *ce__malloc(size_t n);
+void *ce__realloc(void *p, size_t n);
+void ce__free(void *p);
+/* Returns an owned NUL-terminated copy of s[0..n) (free with ce__free), or NULL. */
+char *ce__strndup(const char *s, size_t n);
+
+/* ASCII lower-case of one byte. */
+static inline char ce__lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+/* Case-insensitive comparison of a[0..an) with the NUL-terminated lower-case literal b. */
+bool ce__ieq(const char *a, size_t an, const char *b);
+/* True when a[0..an) starts with the lower-case literal prefix, case-insensitively. */
+bool ce__iprefix(const char *a, size_t an, const char *prefix);
+
+/*
+ * The media type of a Content-Type value: parameters removed, surrounding whitespace trimmed.
+ * Sets *mt and *mt_len to a borrowed slice of ct (case preserved).
+ */
+void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len);
+/* True when the media type (parameters ignored, any case) is x/json or x/y+json. */
+bool ce__is_json_media(const char *ct, size_t len);
+/* True when the media type is textual (text/..., x/xml, x/y+xml). */
+bool ce__is_text_media(const char *ct, size_t len);
+
+/*
+ * Validates one JSON value starting at p (whitespace before it skipped). On success returns
+ * the end of the value and sets *start to its first byte; NULL when malformed.
+ * depth limits nesting.
+ */
+const char *ce__json_value_span(const char *p, const char *end, const char **start, int depth);
+/* True when s[0..len) is one JSON text (a value with optional surrounding whitespace). */
+bool ce__json_valid(const char *s, size_t len);
+/* Appends s[0..len) as a JSON string literal (quotes included) to out. */
+ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len);
+
+/* Base64 (RFC 4648, standard alphabet, padded). */
+size_t ce__b64_encoded_len(size_t n);
+ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out);
+/* Decodes strictly (padding required, no whitespace) into out. CE_E_TYPE when malformed. */
+ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out);
+
+/*
+ * Header encodings shared by HTTP and NATS: appends (name, value) pairs to `storage` as
+ * offsets, then ce__headers_finish turns them into a header array pointing into storage.
+ */
+typedef struct {
+    size_t name_off, name_len, value_off, value_len;
+} ce__hdr_off_t;
+
+typedef struct {
+    ce_buf_t storage;
+    ce__hdr_off_t *offs;
+    size_t count, cap;
+} ce__hdr_builder_t;
+
+ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
+                     size_t value_len);
+/* Adds a header whose value is percent-encoded in mode enc. */
+ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
+                             size_t name_len, const char *value, size_t value_len,
+                             ce_header_encoding_t enc);
+/* Returns the header array (owned; free with ce__free) and moves storage out. */
+ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
+                        ce_buf_t *storage);
+void ce__hdr_builder_free(ce__hdr_builder_t *hb);
+
+/*
+ * Encodes the event's data for a binary-mode body: sets *body and *len
+ * (borrowed from the event); returns false when there is no data. Data held as JSON text is sent as is.
+ */
+bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len);
+
+/*
+ * Maps a decoded legacy v0.3 event onto v1.0 in place: specversion "0.3" → "1.0",
+ * schemaurl → dataschema; datacontentencoding is dropped (the JSON decoder handles base64
+ * before calling this). No-op for other specversions.
+ */
+ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err);
+
+/* Sets an attribute from a header value, CE_E_DUPLICATE when it is already set. */
+ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const char *value,
+                        size_t value_len, const char *what, ce_error_t *err);
+
+/* Frees an array of events from a decoder. */
+void ce__events_free(ce_event_t **evs, size_t n);
+
+#endif /* HERALD_CE_INTERNAL_H */
