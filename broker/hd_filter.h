@@ -29,15 +29,26 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
 void hd_filter_free(hd_filter_t *f);
 /* True when the event passes. NULL passes everything. No allocation on exact/prefix/suffix. */
 bool hd_filter_match(const hd_filter_t *f, const ce_event_t *ev);
+/* When every event passing `f` must have attribute `attr` equal to one exact value (an `exact`
+ * leaf at the top or inside a chain of `all`s / filter.attributes), sets *value (borrowed from
+ * the filter, valid while it lives) and *len and returns true. The router indexes on this. */
+bool hd_filter_required_exact(const hd_filter_t *f, const char *attr, const char **value,
+                              size_t *len);
 
 hd_router_t *hd_router_new(void);
 void hd_router_free(hd_router_t *r);
-/* Adds or removes a trigger (its `filter` must not change while it is in the router). */
+/* Adds or removes a trigger (its `filter` must not change while it is in the router). The
+ * router holds every trigger bound to the broker, ready or not (a trigger whose subscriber is
+ * unresolved has subscriber_uri NULL: the dispatcher holds its events). Errors: HD_E_NOMEM,
+ * HD_E_EXISTS (already in). The trigger is borrowed. */
 hd_err_t hd_router_add(hd_router_t *r, struct hd_trigger *t);
 void hd_router_remove(hd_router_t *r, struct hd_trigger *t);
-/* Calls fn for every trigger whose filter passes `ev`, each at most once. */
+/* Calls fn for every trigger whose filter passes `ev`, each at most once, in no particular
+ * order. fn must not add or remove triggers of this router. */
 void hd_router_match(const hd_router_t *r, const ce_event_t *ev,
                      void (*fn)(void *arg, struct hd_trigger *t), void *arg);
 size_t hd_router_count(const hd_router_t *r);
+/* Triggers evaluated for every event (no exact type/source to index on): for tests, describe. */
+size_t hd_router_scan_count(const hd_router_t *r);
 
 #endif /* HERALD_HD_FILTER_H */

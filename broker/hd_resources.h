@@ -113,4 +113,16 @@ cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *
 /* A list of resources of a kind, in one namespace or all (ns NULL). Owned JSON array. */
 cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns);
 
+/* ---- manifests (manifest.c; pure, no I/O) ------------------------------------------------ */
+
+/*
+ * Parses manifest text: YAML (one or many `---` documents; quoted scalars are strings, plain
+ * ints/floats/bools/null typed) or JSON (one object, an array, or a `List` with `items`). A
+ * `List` document contributes its items; empty documents are skipped. On success *out is a JSON
+ * array of objects (returns owned, free with cJSON_Delete). Errors: HD_E_PARSE with `err` naming
+ * the document and line, HD_E_NOMEM. Bounded: depth 64, 200,000 nodes (aliases included).
+ * Any thread.
+ */
+hd_err_t hd_manifest_parse(const char *text, size_t len, cJSON **out, char *err, size_t err_cap);
+
 #endif /* HERALD_HD_RESOURCES_H */
