@@ -1,0 +1,370 @@
+/*
+ * ingress.c — the data-plane front door of heraldd (hd_ingress.h, DESIGN §5).
+ *
+ * POST /{namespace}/{broker} in binary, structured or batch mode (decided by Content-Type in
+ * ce_http_decode) is decoded, validated, appended to the broker's log in ONE store batch (a batch
+ * request is stored atomically: all events or none) and answered 202 only from the store's
+ * callback, i.e. after the group commit (and its fsync under durability fsync).
+ *
+ * Status table: 202 stored; 400 not a valid CloudEvent (body {"error": "..."} naming the
+ * attribute and the rule); 404 unknown broker, or a channel/sink/service path (not available
+ * yet); 405 other methods (Allow: POST, OPTIONS); 413 body over limits.max_event_bytes (the HTTP
+ * server enforces it before reading the body) or a batch over limits.max_batch_events; 415 a
+ * structured/batch body that is not JSON; 503 + Retry-After when the store queue is full
+ * (HD_E_BUSY, Retry-After: 1), the store is full (HD_E_FULL, Retry-After: 30) or not ready yet;
+ * 500 on a store I/O error. OPTIONS → 200 with Allow, and WebHook-Allowed-Origin when the
+ * request carries WebHook-Request-Origin (CloudEvents webhook validation). 401/403 are not
+ * answered: there is no ingress auth yet. 429 is not answered: there is no rate limit yet.
+ *
+ * knativebrokerttl: events from outside are stored as sent — ingress neither sets nor checks the
+ * TTL. The dispatcher owns the loop guard: it sets/decrements knativebrokerttl on replies before
+ * handing them to hd_ingest (and drops a reply whose TTL is exhausted).
+ *
+ * Metrics: herald_events_received_total{namespace,broker,code} counts events (a batch request
+ * adds its event count; a rejected request counts 1) for known brokers only — unknown paths are
+ * not labelled (they would let any client create series). herald_ingest_latency_seconds
+ * {namespace,broker} observes request-complete → answer for accepted requests.
+ */
+#include "hd_ingress.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_config.h"
+#include "hd_metrics.h"
+#include "hd_store.h"
+
+#define RETRY_AFTER_BUSY "Retry-After: 1\r\n"
+#define RETRY_AFTER_FULL "Retry-After: 30\r\n"
+#define ALLOW_EVENT "Allow: POST, OPTIONS\r\n"
+#define LABELS_MAX 600
+
+/* One store batch waiting for its commit: an HTTP request, or an in-process hd_ingest. */
+typedef struct {
+    hd_server_t *srv;
+    hd_http_req_t *req;     /* NULL for hd_ingest */
+    hd_ingest_done_fn cb;   /* hd_ingest only */
+    void *arg;
+    uint64_t start_ns;      /* uv_hrtime() when the request reached the handler */
+    size_t n;               /* events in the batch */
+    char labels[LABELS_MAX]; /* namespace="..",broker=".." (the broker may be gone at commit) */
+} pending_t;
+
+/* Writes `s` escaped for a Prometheus label value into out; returns the new length. */
+static size_t label_escape(char *out, size_t pos, size_t cap, const char *s, size_t len) {
+    for (size_t i = 0; i < len && pos + 3 < cap; i++) {
+        char ch = s[i];
+        if (ch == '"' || ch == '\\') {
+            out[pos++] = '\\';
+            out[pos++] = ch;
+        } else if (ch == '\n') {
+            out[pos++] = '\\';
+            out[pos++] = 'n';
+        } else {
+            out[pos++] = ch;
+        }
+    }
+    return pos;
+}
+
+static void broker_labels(char *out, size_t cap, const hd_broker_t *b) {
+    size_t pos = 0;
+    pos += (size_t)snprintf(out, cap, "namespace=\"");
+    pos = label_escape(out, pos, cap, b->ns, strlen(b->ns));
+    pos += (size_t)snprintf(out + pos, cap - pos, "\",broker=\"");
+    pos = label_escape(out, pos, cap, b->name, strlen(b->name));
+    if (pos + 2 < cap) {
+        out[pos++] = '"';
+        out[pos] = '\0';
+    } else {
+        out[cap - 1] = '\0';
+    }
+}
+
+static void count_received(hd_server_t *srv, const char *labels, int code, uint64_t n) {
+    if (!srv->metrics)
+        return;
+    char l[LABELS_MAX + 32];
+    snprintf(l, sizeof l, "%s,code=\"%d\"", labels, code);
+    hd_metric_t *m = hd_metrics_counter(srv->metrics, "herald_events_received_total",
+                                        "Events received by the ingress, by answer code", l);
+    hd_metric_inc(m, n);
+}
+
+static void observe_latency(hd_server_t *srv, const char *labels, uint64_t start_ns) {
+    if (!srv->metrics)
+        return;
+    hd_metric_t *h = hd_metrics_histogram(
+        srv->metrics, "herald_ingest_latency_seconds",
+        "Time from a complete request to its answer (store commit included)", labels);
+    hd_metric_observe(h, (double)(uv_hrtime() - start_ns) / 1e9);
+}
+
+/* HTTP status and extra headers for a store error. */
+static int store_status(hd_err_t e, const char **extra) {
+    switch (e) {
+    case HD_E_OK:
+        *extra = NULL;
+        return 202;
+    case HD_E_BUSY:
+    case HD_E_NOMEM:
+    case HD_E_CLOSED:
+        *extra = RETRY_AFTER_BUSY;
+        return 503;
+    case HD_E_FULL:
+        *extra = RETRY_AFTER_FULL;
+        return 503;
+    default:
+        *extra = NULL;
+        return 500;
+    }
+}
+
+static void on_stored(void *arg, hd_err_t status) {
+    pending_t *p = arg;
+    const char *extra;
+    int code = store_status(status, &extra);
+    count_received(p->srv, p->labels, code, code == 202 ? p->n : 1);
+    if (p->req) {
+        if (code == 202) {
+            hd_http_respond(p->req, 202, NULL, NULL, 0);
+            observe_latency(p->srv, p->labels, p->start_ns);
+        } else {
+            char msg[128];
+            snprintf(msg, sizeof msg, "store: %s", hd_err_message(status));
+            hd_http_respond_error(p->req, code, extra, msg);
+        }
+    } else if (p->cb) {
+        if (status == HD_E_OK)
+            observe_latency(p->srv, p->labels, p->start_ns);
+        p->cb(p->arg, status);
+    }
+    hd_free(p);
+}
+
+/* Appends the events to one batch and submits it; on_stored answers. Errors returned at once
+ * (nothing submitted, p not consumed): HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
+static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t *const *evs,
+                             size_t n, pending_t *p) {
+    if (!srv->store || !srv->ready)
+        return HD_E_BUSY;
+    hd_store_batch_t *batch = hd_store_batch_new(srv->store);
+    if (!batch)
+        return HD_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq;
+        hd_err_t e = hd_store_batch_event(batch, b->id, evs[i], &seq);
+        if (e != HD_E_OK) {
+            hd_store_batch_free(batch);
+            return e;
+        }
+    }
+    /* the store takes the batch whatever the result */
+    return hd_store_submit(srv->store, batch, on_stored, p);
+}
+
+/* ---- paths ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *s;
+    size_t len;
+} seg_t;
+
+/* Splits "/a/b/c" into at most `max` segments; returns the count, or max+1 when there are more.
+ * Empty segments ("//", trailing "/") count as segments of length 0. */
+static size_t split_path(const char *path, size_t len, seg_t *segs, size_t max) {
+    if (len == 0 || path[0] != '/')
+        return 0;
+    size_t n = 0, i = 1;
+    if (len == 1)
+        return 0;
+    while (i <= len) {
+        size_t start = i;
+        while (i < len && path[i] != '/')
+            i++;
+        if (n == max)
+            return max + 1;
+        segs[n].s = path + start;
+        segs[n].len = i - start;
+        n++;
+        i++;
+    }
+    return n;
+}
+
+static bool seg_is(const seg_t *s, const char *lit) {
+    size_t l = strlen(lit);
+    return s->len == l && memcmp(s->s, lit, l) == 0;
+}
+
+static void answer_options(hd_http_req_t *req) {
+    char extra[400];
+    size_t olen = 0;
+    const char *origin = hd_http_req_header(req, "WebHook-Request-Origin", &olen);
+    if (origin && olen > 0 && olen <= 255)
+        snprintf(extra, sizeof extra,
+                 ALLOW_EVENT "WebHook-Allowed-Origin: %.*s\r\nWebHook-Allowed-Rate: *\r\n",
+                 (int)olen, origin);
+    else
+        snprintf(extra, sizeof extra, ALLOW_EVENT);
+    hd_http_respond(req, 200, extra, NULL, 0);
+}
+
+static void free_events(ce_event_t **evs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        ce_event_free(evs[i]);
+    free(evs);
+}
+
+static void handle_event_post(hd_server_t *srv, hd_http_req_t *req, hd_broker_t *b) {
+    uint64_t start_ns = uv_hrtime();
+    char labels[LABELS_MAX];
+    broker_labels(labels, sizeof labels, b);
+    const hd_config_t *cfg = srv->cfg;
+
+    if (!srv->ready || !srv->store) {
+        count_received(srv, labels, 503, 1);
+        hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "not ready yet");
+        return;
+    }
+    if (cfg && req->body_len > cfg->max_event_bytes) {
+        count_received(srv, labels, 413, 1);
+        char msg[128];
+        snprintf(msg, sizeof msg, "body of %zu bytes is over limits.max_event_bytes (%llu)",
+                 req->body_len, (unsigned long long)cfg->max_event_bytes);
+        hd_http_respond_error(req, 413, NULL, msg);
+        return;
+    }
+
+    ce_http_msg_t msg = {.headers = req->headers,
+                         .header_count = req->header_count,
+                         .body = req->body,
+                         .body_len = req->body_len};
+    ce_event_t **evs = NULL;
+    size_t n = 0;
+    ce_error_t err = {0};
+    ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
+    if (ce != CE_E_OK) {
+        int code = ce == CE_E_MEDIA_TYPE ? 415 : ce == CE_E_TOO_LARGE ? 413
+                 : ce == CE_E_NOMEM      ? 503
+                                         : 400;
+        count_received(srv, labels, code, 1);
+        hd_http_respond_error(req, code, code == 503 ? RETRY_AFTER_BUSY : NULL,
+                              err.message[0] ? err.message : ce_err_message(ce));
+        return;
+    }
+    if (cfg && n > cfg->max_batch_events) {
+        char m[128];
+        snprintf(m, sizeof m, "batch of %zu events is over limits.max_batch_events (%llu)", n,
+                 (unsigned long long)cfg->max_batch_events);
+        free_events(evs, n);
+        count_received(srv, labels, 413, 1);
+        hd_http_respond_error(req, 413, NULL, m);
+        return;
+    }
+    if (n == 0) { /* an empty batch: nothing to store */
+        free(evs);
+        count_received(srv, labels, 202, 0);
+        hd_http_respond(req, 202, NULL, NULL, 0);
+        return;
+    }
+    pending_t *p = hd_malloc(sizeof *p);
+    if (!p) {
+        free_events(evs, n);
+        count_received(srv, labels, 503, 1);
+        hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "out of memory");
+        return;
+    }
+    p->srv = srv;
+    p->req = req;
+    p->cb = NULL;
+    p->arg = NULL;
+    p->start_ns = start_ns;
+    p->n = n;
+    memcpy(p->labels, labels, sizeof labels);
+    hd_err_t e = store_events(srv, b, evs, n, p);
+    free_events(evs, n); /* packed by the store: ours to free now */
+    if (e != HD_E_OK) {
+        hd_free(p);
+        const char *extra;
+        int code = store_status(e, &extra);
+        count_received(srv, labels, code, 1);
+        hd_http_respond_error(req, code, extra, hd_err_message(e));
+    }
+}
+
+void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
+    hd_server_t *srv = ctx;
+    seg_t segs[3];
+    size_t n = split_path(req->path, req->path_len, segs, 2);
+
+    if (n == 1 && (seg_is(&segs[0], "healthz") || seg_is(&segs[0], "readyz"))) {
+        if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+            hd_http_respond_error(req, 405, "Allow: GET, HEAD\r\n", "method not allowed");
+            return;
+        }
+        bool ok = seg_is(&segs[0], "healthz") || srv->ready;
+        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
+                        ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+        return;
+    }
+    if (n == 2 && segs[0].len > 0 && segs[1].len > 0) {
+        hd_broker_t *b = srv->res ? hd_resources_broker(srv->res, segs[0].s, segs[0].len,
+                                                        segs[1].s, segs[1].len)
+                                  : NULL;
+        if (!b) {
+            char m[200];
+            snprintf(m, sizeof m, "no broker %.*s/%.*s", (int)(segs[0].len > 80 ? 80 : segs[0].len),
+                     segs[0].s, (int)(segs[1].len > 80 ? 80 : segs[1].len), segs[1].s);
+            hd_http_respond_error(req, 404, NULL, m);
+            return;
+        }
+        if (req->method == HTTP_OPTIONS) {
+            answer_options(req);
+            return;
+        }
+        if (req->method != HTTP_POST) {
+            hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
+            return;
+        }
+        handle_event_post(srv, req, b);
+        return;
+    }
+    seg_t s3[4];
+    size_t n3 = split_path(req->path, req->path_len, s3, 3);
+    if (n3 >= 2 && (seg_is(&s3[1], "channels") || seg_is(&s3[1], "sinks") ||
+                    seg_is(&s3[1], "services"))) {
+        char m[128];
+        snprintf(m, sizeof m, "%.*s are not available yet in this version of heraldd",
+                 (int)s3[1].len, s3[1].s);
+        hd_http_respond_error(req, 404, NULL, m);
+        return;
+    }
+    hd_http_respond_error(req, 404, NULL,
+                          "not found: events go to POST /{namespace}/{broker}");
+}
+
+hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
+                   hd_ingest_done_fn cb, void *arg) {
+    if (!srv || !b || (n > 0 && !evs))
+        return HD_E_INVAL;
+    pending_t *p = hd_malloc(sizeof *p);
+    if (!p)
+        return HD_E_NOMEM;
+    p->srv = srv;
+    p->req = NULL;
+    p->cb = cb;
+    p->arg = arg;
+    p->start_ns = uv_hrtime();
+    p->n = n;
+    broker_labels(p->labels, sizeof p->labels, b);
+    hd_err_t e = store_events(srv, b, evs, n, p);
+    if (e != HD_E_OK) {
+        const char *extra;
+        count_received(srv, p->labels, store_status(e, &extra), 1);
+        hd_free(p);
+    }
+    return e;
+}
