@@ -487,6 +487,8 @@ bool ce_attr_name_valid(const char *name, size_t len) {
     return !(len == 4 && memcmp(name, "data", 4) == 0);
 }
 
+bool ce__is_core(const char *name, size_t len) { return core_index(name, len) >= 0; }
+
 ce_type_t ce_attr_core_type(const char *name, size_t len) {
     int idx = core_index(name, len);
     return idx < 0 ? CE_TYPE_STRING : core_attrs[idx].type;

@@ -99,6 +99,9 @@ ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err);
 ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const char *value,
                         size_t value_len, const char *what, ce_error_t *err);
 
+/* True when name is one of the eight attributes of the core spec. */
+bool ce__is_core(const char *name, size_t len);
+
 /* Frees an array of events from a decoder. */
 void ce__events_free(ce_event_t **evs, size_t n);
 
