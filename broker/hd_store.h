@@ -38,9 +38,14 @@ typedef struct {
 } hd_store_opts_t;
 
 /* Opens (creates) the environment, checks the schema version, starts the writer thread.
- * Errors: HD_E_IO (with a log line naming the path and the LMDB error), HD_E_NOMEM. */
+ * Zero options take defaults: map_size_initial 64 MiB, map_size_max 8 GiB, queue_max 65536,
+ * sync_interval_ms 10. The store's uv_async handle keeps `loop` alive only while submitted
+ * batches await their callback, so uv_run returns once every callback has run.
+ * Errors: HD_E_IO (with a log line naming the path and the LMDB error), HD_E_NOMEM,
+ * HD_E_STORE (data written by a newer heraldd: unknown schema version; logged). */
 hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t **out);
-/* Drains the queue (callbacks run), stops the writer, closes the environment. Accepts NULL. */
+/* Drains the queue (callbacks run, here), stops the writer, closes the environment and closes
+ * the async handle (run the loop once more to finish closing it). Accepts NULL. */
 void hd_store_close(hd_store_t *st);
 
 /* ---- writes ---------------------------------------------------------------------------- */
@@ -158,5 +163,9 @@ typedef struct {
     uint64_t queue_depth, commits, batches, fsyncs;
 } hd_store_stats_t;
 void hd_store_stats(hd_store_t *st, hd_store_stats_t *out);
+
+/* Tests only: while paused the writer takes nothing from the queue (submits still queue up, and
+ * answer HD_E_BUSY at queue_max), so a test can build a group deterministically. */
+void hd_store__test_pause(hd_store_t *st, bool paused);
 
 #endif /* HERALD_HD_STORE_H */

@@ -227,6 +227,8 @@ struct hd_store {
 
     uv_async_t async;
     bool closing;
+    size_t inflight; /* loop thread: submitted batches whose callback has not run */
+    bool paused;     /* tests: the writer takes nothing from the queue (under mu) */
 
     listener_t *listeners;
     size_t nlisteners, lcap;
@@ -899,7 +901,7 @@ static void *writer_main(void *arg) {
     st->last_sync_ms = hd_now_ms();
     for (;;) {
         pthread_mutex_lock(&st->mu);
-        while (!st->q_head && !st->carry && !st->stopping) {
+        while (((!st->q_head && !st->carry) || st->paused) && !st->stopping) {
             if (st->unsynced) {
                 uint64_t due = st->last_sync_ms + st->opts.sync_interval_ms;
                 struct timespec ts;
@@ -1024,6 +1026,9 @@ static void drain_done(hd_store_t *st) {
     while (list) {
         hd_store_batch_t *b = list;
         list = b->next;
+        /* The async handle keeps the loop alive only while batches are in flight. */
+        if (st->inflight > 0 && --st->inflight == 0 && !st->closing)
+            uv_unref((uv_handle_t *)&st->async);
         if (b->cb)
             b->cb(b->arg, b->status);
         hd_store_batch_free(b);
@@ -1079,6 +1084,8 @@ hd_err_t hd_store_submit(hd_store_t *st, hd_store_batch_t *b, hd_store_done_fn c
         pthread_cond_signal(&st->cv);
     }
     pthread_mutex_unlock(&st->mu);
+    if (err == HD_E_OK && st->inflight++ == 0)
+        uv_ref((uv_handle_t *)&st->async);
     if (err != HD_E_OK)
         hd_store_batch_free(b);
     return err;
@@ -1119,6 +1126,13 @@ void hd_store_off_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg) {
             return;
         }
     }
+}
+
+void hd_store__test_pause(hd_store_t *st, bool paused) {
+    pthread_mutex_lock(&st->mu);
+    st->paused = paused;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- reads ------------------------------------------------------------------------------- */
@@ -1672,6 +1686,7 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
         return HD_E_NOMEM;
     }
     st->writer_started = true;
+    uv_unref((uv_handle_t *)&st->async);
     *out = st;
     return HD_E_OK;
 

@@ -1,0 +1,1025 @@
+/*
+ * test_store.c — the LMDB store on real files in a temp directory: append/read, group commit,
+ * callback order, every record kind, reopen, seq reuse, retention, map full, queue full, and a
+ * kill -9 crash test under durability fsync.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hd_store.h"
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/herald-store-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmpdir(void) {
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static hd_store_opts_t opts_default(hd_durability_t d) {
+    hd_store_opts_t o = {0};
+    o.data_dir = tmpdir;
+    o.durability = d;
+    o.sync_interval_ms = 5;
+    o.map_size_initial = 1 << 20;
+    o.map_size_max = 256u << 20;
+    o.queue_max = 1024;
+    return o;
+}
+
+static ce_event_t *make_event(const char *id, const char *data) {
+    ce_event_t *ev = ce_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ce_event_set(ev, "specversion", "1.0", 3, NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set(ev, "id", id, strlen(id), NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set(ev, "source", "/test", 5, NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set(ev, "type", "t.test", 6, NULL), CE_E_OK);
+    if (data)
+        ck_assert_int_eq(ce_event_set_data(ev, data, strlen(data), false), CE_E_OK);
+    return ev;
+}
+
+/* Appends one event with id `id` to a batch; returns the assigned seq. */
+static uint64_t add_event(hd_store_batch_t *b, uint32_t broker, const char *id, const char *data) {
+    ce_event_t *ev = make_event(id, data);
+    uint64_t seq = 0;
+    ck_assert_int_eq(hd_store_batch_event(b, broker, ev, &seq), HD_E_OK);
+    ce_event_free(ev);
+    return seq;
+}
+
+/* Callback recorder. */
+#define MAX_CALLS 20000
+typedef struct {
+    int n;
+    int order[MAX_CALLS];
+    hd_err_t status[MAX_CALLS];
+} calls_t;
+
+typedef struct {
+    calls_t *calls;
+    int index;
+} cb_arg_t;
+
+static void on_done(void *arg, hd_err_t status) {
+    cb_arg_t *a = arg;
+    ck_assert_int_lt(a->calls->n, MAX_CALLS);
+    a->calls->order[a->calls->n] = a->index;
+    a->calls->status[a->calls->n] = status;
+    a->calls->n++;
+}
+
+/* Runs the loop until every submitted batch has its callback (the store unrefs its handle). */
+static void run_loop(uv_loop_t *loop) {
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void close_store(uv_loop_t *loop, hd_store_t *st) {
+    hd_store_close(st);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
+}
+
+/* Submits a batch and runs the loop until its callback; returns the status. */
+static hd_err_t submit_wait(uv_loop_t *loop, hd_store_t *st, hd_store_batch_t *b) {
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a = {calls, 0};
+    hd_err_t err = hd_store_submit(st, b, on_done, &a);
+    ck_assert_int_eq(err, HD_E_OK);
+    run_loop(loop);
+    ck_assert_int_eq(calls->n, 1);
+    err = calls->status[0];
+    free(calls);
+    return err;
+}
+
+typedef struct {
+    int n;
+    uint64_t seqs[MAX_CALLS];
+    char ids[64][32];
+    uint64_t ingest[MAX_CALLS];
+} scan_t;
+
+static bool on_scan(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *packed, size_t len) {
+    scan_t *s = arg;
+    if (s->n < 64) {
+        ce_event_t *ev = NULL;
+        ck_assert_int_eq(ce_event_unpack(packed, len, &ev, NULL), CE_E_OK);
+        snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", ce_event_get_str(ev, "id"));
+        ce_event_free(ev);
+    }
+    s->seqs[s->n] = seq;
+    s->ingest[s->n] = ingest;
+    s->n++;
+    return true;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+START_TEST(test_append_read_back) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+
+    ck_assert_uint_eq(hd_store_last_seq(st, 7), 0);
+    ck_assert_uint_eq(hd_store_first_seq(st, 7), 0);
+    uint64_t before = hd_wall_ms();
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    ck_assert_uint_eq(add_event(b, 7, "a", "hello"), 1);
+    ck_assert_uint_eq(add_event(b, 7, "b", NULL), 2);
+    ck_assert_uint_eq(add_event(b, 8, "other", NULL), 1); /* seqs are per broker */
+    ck_assert_uint_eq(add_event(b, 7, "c", "x"), 3);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+
+    ck_assert_uint_eq(hd_store_last_seq(st, 7), 3);
+    ck_assert_uint_eq(hd_store_first_seq(st, 7), 1);
+    ck_assert_uint_eq(hd_store_event_count(st, 7), 3);
+    ck_assert_uint_eq(hd_store_event_count(st, 8), 1);
+
+    scan_t *s = calloc(1, sizeof(*s));
+    ck_assert_int_eq(hd_store_events_scan(st, 7, 0, 100, on_scan, s), HD_E_OK);
+    ck_assert_int_eq(s->n, 3);
+    ck_assert_uint_eq(s->seqs[0], 1);
+    ck_assert_uint_eq(s->seqs[2], 3);
+    ck_assert_str_eq(s->ids[0], "a");
+    ck_assert_str_eq(s->ids[1], "b");
+    ck_assert_str_eq(s->ids[2], "c");
+    ck_assert_uint_ge(s->ingest[0], before);
+    ck_assert_uint_le(s->ingest[0], hd_wall_ms());
+
+    /* from_seq and max bound the scan */
+    memset(s, 0, sizeof(*s));
+    ck_assert_int_eq(hd_store_events_scan(st, 7, 2, 1, on_scan, s), HD_E_OK);
+    ck_assert_int_eq(s->n, 1);
+    ck_assert_str_eq(s->ids[0], "b");
+    free(s);
+
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_store_event_get(st, 7, 1, &ev), HD_E_OK);
+    const void *data;
+    size_t len;
+    ck_assert(ce_event_data(ev, &data, &len));
+    ck_assert_uint_eq(len, 5);
+    ck_assert_int_eq(memcmp(data, "hello", 5), 0);
+    ce_event_free(ev);
+    ck_assert_int_eq(hd_store_event_get(st, 7, 4, &ev), HD_E_NOTFOUND);
+    ck_assert_int_eq(hd_store_event_get(st, 9, 1, &ev), HD_E_NOTFOUND);
+
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+/* Submits n batches of one event each while the writer is paused, so they form one group. */
+START_TEST(test_group_commit_and_order) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+
+    enum { N = 200 };
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t args[N];
+    hd_store__test_pause(st, true);
+    for (int i = 0; i < N; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        char id[16];
+        snprintf(id, sizeof(id), "e%d", i);
+        ck_assert_uint_eq(add_event(b, 1, id, NULL), (uint64_t)i + 1);
+        args[i].calls = calls;
+        args[i].index = i;
+        ck_assert_int_eq(hd_store_submit(st, b, on_done, &args[i]), HD_E_OK);
+    }
+    hd_store_stats_t stats;
+    hd_store_stats(st, &stats);
+    ck_assert_uint_eq(stats.queue_depth, N);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+
+    ck_assert_int_eq(calls->n, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(calls->order[i], i);
+        ck_assert_int_eq(calls->status[i], HD_E_OK);
+    }
+    hd_store_stats(st, &stats);
+    ck_assert_uint_eq(stats.batches, N);
+    ck_assert_uint_eq(stats.commits, 1); /* one transaction, one sync for all 200 */
+    ck_assert_uint_eq(stats.fsyncs, 1);
+    ck_assert_uint_eq(stats.queue_depth, 0);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), N);
+    free(calls);
+
+    /* Without the pause, a burst still groups: far fewer commits than batches. */
+    calls = calloc(1, sizeof(*calls));
+    for (int i = 0; i < N; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        add_event(b, 1, "burst", NULL);
+        args[i].calls = calls;
+        args[i].index = i;
+        ck_assert_int_eq(hd_store_submit(st, b, on_done, &args[i]), HD_E_OK);
+    }
+    run_loop(&loop);
+    ck_assert_int_eq(calls->n, N);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(calls->order[i], i);
+    hd_store_stats_t s2;
+    hd_store_stats(st, &s2);
+    ck_assert_uint_eq(s2.batches - stats.batches, N);
+    ck_assert_uint_lt(s2.commits - stats.commits, N);
+    free(calls);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+typedef struct {
+    int n;
+    uint32_t broker[16];
+    uint64_t seq[16];
+    int callbacks_seen; /* callbacks already run when the listener ran */
+    calls_t *calls;
+} listen_t;
+
+static void on_commit(void *arg, uint32_t broker, uint64_t last) {
+    listen_t *l = arg;
+    ck_assert_int_lt(l->n, 16);
+    l->broker[l->n] = broker;
+    l->seq[l->n] = last;
+    l->callbacks_seen = l->calls->n;
+    l->n++;
+}
+
+START_TEST(test_commit_listeners) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    calls_t *calls = calloc(1, sizeof(*calls));
+    listen_t l = {0};
+    l.calls = calls;
+    listen_t l2 = {0};
+    l2.calls = calls;
+    ck_assert_int_eq(hd_store_on_commit(st, on_commit, &l), HD_E_OK);
+    ck_assert_int_eq(hd_store_on_commit(st, on_commit, &l2), HD_E_OK);
+    hd_store_off_commit(st, on_commit, &l2);
+
+    hd_store__test_pause(st, true);
+    cb_arg_t a0 = {calls, 0}, a1 = {calls, 1}, a2 = {calls, 2};
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 3, "x", NULL);
+    add_event(b, 3, "y", NULL);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a0), HD_E_OK);
+    b = hd_store_batch_new(st);
+    add_event(b, 4, "z", NULL);
+    add_event(b, 3, "w", NULL);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a1), HD_E_OK);
+    b = hd_store_batch_new(st); /* no events: no listener call of its own */
+    ck_assert_int_eq(hd_store_batch_cursor(b, 9, 1), HD_E_OK);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a2), HD_E_OK);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+
+    ck_assert_int_eq(calls->n, 3);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_int_eq(l.callbacks_seen, 3); /* listeners run after the callbacks */
+    for (int i = 0; i < 2; i++) {
+        if (l.broker[i] == 3)
+            ck_assert_uint_eq(l.seq[i], 3);
+        else if (l.broker[i] == 4)
+            ck_assert_uint_eq(l.seq[i], 1);
+        else
+            ck_abort_msg("unexpected broker %u", l.broker[i]);
+    }
+    ck_assert_int_eq(l2.n, 0);
+    free(calls);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+typedef struct {
+    int n;
+    uint64_t seq[16];
+    hd_store_pending_t p[16];
+    int32_t status[16];
+    char err[16][64];
+    uint64_t when[16];
+} recs_t;
+
+static bool on_pending(void *arg, uint32_t id, uint64_t seq, const hd_store_pending_t *p) {
+    recs_t *r = arg;
+    ck_assert_uint_eq(id, 5);
+    r->seq[r->n] = seq;
+    r->p[r->n] = *p;
+    r->n++;
+    return true;
+}
+
+static bool on_dead(void *arg, uint32_t id, uint64_t seq, int32_t status, uint64_t wall_ms,
+                    const char *error, size_t error_len) {
+    recs_t *r = arg;
+    ck_assert_uint_eq(id, 5);
+    r->seq[r->n] = seq;
+    r->status[r->n] = status;
+    r->when[r->n] = wall_ms;
+    snprintf(r->err[r->n], sizeof(r->err[0]), "%.*s", (int)error_len, error);
+    r->n++;
+    return true;
+}
+
+typedef struct {
+    int n;
+    char keys[8][64];
+    char json[8][64];
+} res_t;
+
+static bool on_res(void *arg, const char *key, const char *json, size_t len) {
+    res_t *r = arg;
+    snprintf(r->keys[r->n], sizeof(r->keys[0]), "%s", key);
+    snprintf(r->json[r->n], sizeof(r->json[0]), "%.*s", (int)len, json);
+    r->n++;
+    return true;
+}
+
+static void write_records(uv_loop_t *loop, hd_store_t *st) {
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_cursor(b, 5, 42), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_cursor(b, 6, 7), HD_E_OK);
+    hd_store_pending_t p1 = {1, 1000, 503}, p2 = {3, 2000, -1}, p3 = {1, 5, 500};
+    ck_assert_int_eq(hd_store_batch_pending_put(b, 5, 20, &p2), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_pending_put(b, 5, 10, &p1), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_pending_put(b, 5, 30, &p3), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_pending_del(b, 5, 30), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_pending_put(b, 6, 1, &p3), HD_E_OK); /* other trigger */
+    ck_assert_int_eq(hd_store_batch_dead_put(b, 5, 11, 400, "bad request", 11), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_dead_put(b, 5, 12, -1, "connection refused", 18), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "Broker/default/b1", "{\"a\":1}", 7), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "Broker/default/b2", "{\"a\":2}", 7), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "Trigger/default/t1", "{}", 2), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "Trigger/default/t2", "{}", 2), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_resource_del(b, "Trigger/default/t2"), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_meta_put(b, "next_id", "\x00\x00\x00\x09", 4), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_meta_put(b, "store.schema", "x", 1), HD_E_INVAL);
+    ck_assert_int_eq(submit_wait(loop, st, b), HD_E_OK);
+}
+
+static void check_records(hd_store_t *st) {
+    uint64_t c = 0;
+    ck_assert(hd_store_cursor_get(st, 5, &c));
+    ck_assert_uint_eq(c, 42);
+    ck_assert(hd_store_cursor_get(st, 6, &c));
+    ck_assert_uint_eq(c, 7);
+    ck_assert(!hd_store_cursor_get(st, 99, &c));
+
+    recs_t r = {0};
+    ck_assert_int_eq(hd_store_pending_scan(st, 5, on_pending, &r), HD_E_OK);
+    ck_assert_int_eq(r.n, 2);
+    ck_assert_uint_eq(r.seq[0], 10);
+    ck_assert_uint_eq(r.p[0].attempts, 1);
+    ck_assert_uint_eq(r.p[0].due_ms, 1000);
+    ck_assert_int_eq(r.p[0].last_status, 503);
+    ck_assert_uint_eq(r.seq[1], 20);
+    ck_assert_uint_eq(r.p[1].attempts, 3);
+    ck_assert_int_eq(r.p[1].last_status, -1);
+
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(hd_store_dead_scan(st, 5, on_dead, &r), HD_E_OK);
+    ck_assert_int_eq(r.n, 2);
+    ck_assert_uint_eq(r.seq[0], 11);
+    ck_assert_int_eq(r.status[0], 400);
+    ck_assert_str_eq(r.err[0], "bad request");
+    ck_assert_int_eq(r.status[1], -1);
+    ck_assert_str_eq(r.err[1], "connection refused");
+    ck_assert_uint_gt(r.when[1], 1700000000000ull);
+
+    res_t res = {0};
+    ck_assert_int_eq(hd_store_resources_scan(st, "Broker/", on_res, &res), HD_E_OK);
+    ck_assert_int_eq(res.n, 2);
+    ck_assert_str_eq(res.keys[0], "Broker/default/b1");
+    ck_assert_str_eq(res.json[0], "{\"a\":1}");
+    ck_assert_str_eq(res.keys[1], "Broker/default/b2");
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(hd_store_resources_scan(st, "", on_res, &res), HD_E_OK);
+    ck_assert_int_eq(res.n, 3);
+    ck_assert_str_eq(res.keys[2], "Trigger/default/t1");
+
+    uint8_t buf[8];
+    ck_assert_int_eq(hd_store_meta_get(st, "next_id", buf, sizeof(buf)), 4);
+    ck_assert_int_eq(buf[3], 9);
+    ck_assert_int_eq(hd_store_meta_get(st, "absent", buf, sizeof(buf)), -1);
+}
+
+START_TEST(test_records_round_trip_and_reopen) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_BATCH);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    write_records(&loop, st);
+    check_records(st);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    for (int i = 0; i < 5; i++)
+        add_event(b, 2, "e", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    close_store(&loop, st);
+
+    /* Reopen: everything is there and seqs continue. */
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    check_records(st);
+    ck_assert_uint_eq(hd_store_last_seq(st, 2), 5);
+    ck_assert_uint_eq(hd_store_event_count(st, 2), 5);
+    b = hd_store_batch_new(st);
+    ck_assert_uint_eq(add_event(b, 2, "f", NULL), 6);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+
+    /* forget_trigger drops the cursor, pending and dead records of trigger 5 only. */
+    b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_forget_trigger(b, 5), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    uint64_t c;
+    ck_assert(!hd_store_cursor_get(st, 5, &c));
+    ck_assert(hd_store_cursor_get(st, 6, &c));
+    recs_t r = {0};
+    ck_assert_int_eq(hd_store_pending_scan(st, 5, on_pending, &r), HD_E_OK);
+    ck_assert_int_eq(hd_store_dead_scan(st, 5, on_dead, &r), HD_E_OK);
+    ck_assert_int_eq(r.n, 0);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_seq_never_reused) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    o.queue_max = 1;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    for (int i = 0; i < 5; i++)
+        add_event(b, 1, "e", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_trim(b, 1, 5, 0), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 0);
+    ck_assert_uint_eq(hd_store_first_seq(st, 1), 0);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), 5); /* the log was not always empty */
+
+    /* A batch refused with BUSY spends its seqs (6, 7) too. */
+    hd_store__test_pause(st, true);
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a = {calls, 0};
+    b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_cursor(b, 1, 1), HD_E_OK);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a), HD_E_OK);
+    b = hd_store_batch_new(st);
+    ck_assert_uint_eq(add_event(b, 1, "r", NULL), 6);
+    ck_assert_uint_eq(add_event(b, 1, "r", NULL), 7);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a), HD_E_BUSY);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+    ck_assert_int_eq(calls->n, 1);
+    free(calls);
+    close_store(&loop, st);
+
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), 5);
+    b = hd_store_batch_new(st);
+    ck_assert_uint_eq(add_event(b, 1, "after", NULL), 8);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_first_seq(st, 1), 8);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), 8);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 1);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_trim_by_seq_and_age) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    for (int i = 0; i < 10; i++)
+        add_event(b, 1, "old", NULL);
+    for (int i = 0; i < 3; i++)
+        add_event(b, 2, "other broker", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    usleep(30 * 1000);
+    uint64_t cut = hd_wall_ms();
+    usleep(30 * 1000);
+    b = hd_store_batch_new(st);
+    for (int i = 0; i < 10; i++)
+        add_event(b, 1, "new", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_seq_at_time(st, 1, cut), 11);
+    ck_assert_uint_eq(hd_store_seq_at_time(st, 1, 0), 1);
+    ck_assert_uint_eq(hd_store_seq_at_time(st, 1, hd_wall_ms() + 1000), 21);
+
+    /* By seq: 1..4 go. */
+    b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_trim(b, 1, 4, 0), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_first_seq(st, 1), 5);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 16);
+
+    /* By age: the rest of the old ones (5..10) go, the new ones stay. */
+    b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_trim(b, 1, 0, cut), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_first_seq(st, 1), 11);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 10);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), 20);
+    ck_assert_uint_eq(hd_store_event_count(st, 2), 3); /* untouched */
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+/* A trim larger than one deletion chunk finishes over several transactions before its callback,
+ * while events submitted meanwhile still commit. */
+START_TEST(test_trim_chunked) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    enum { N = 10000 };
+    for (int k = 0; k < 10; k++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        for (int i = 0; i < N / 10; i++)
+            add_event(b, 1, "e", "some data");
+        ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    }
+    ck_assert_uint_eq(hd_store_event_count(st, 1), N);
+    hd_store_stats_t s0, s1;
+    hd_store_stats(st, &s0);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_trim(b, 1, N - 1, 0), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    hd_store_stats(st, &s1);
+    ck_assert_uint_ge(s1.commits - s0.commits, 3); /* 9999 deletions, 4096 per transaction */
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 1);
+    ck_assert_uint_eq(hd_store_first_seq(st, 1), N);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_map_full) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    o.map_size_initial = 256 << 10;
+    o.map_size_max = 2 << 20;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+
+    size_t big_len = 600 << 10;
+    char *big = malloc(big_len + 1);
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+
+    /* Growth: 600 KiB does not fit 256 KiB, the map grows. */
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 1, "grow", big);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    hd_store_stats_t s;
+    hd_store_stats(st, &s);
+    ck_assert_uint_gt(s.map_size, 256 << 10);
+    ck_assert_uint_le(s.map_size, 2 << 20);
+
+    /* Three in one group: good, too big for the cap, good. */
+    hd_store__test_pause(st, true);
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a[3] = {{calls, 0}, {calls, 1}, {calls, 2}};
+    b = hd_store_batch_new(st);
+    uint64_t s_good1 = add_event(b, 1, "good1", "small");
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a[0]), HD_E_OK);
+    b = hd_store_batch_new(st);
+    uint64_t s_bad1 = add_event(b, 1, "bad1", big);
+    uint64_t s_bad2 = add_event(b, 1, "bad2", big);
+    uint64_t s_bad3 = add_event(b, 1, "bad3", big);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "Broker/x/y", "{}", 2), HD_E_OK);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a[1]), HD_E_OK);
+    b = hd_store_batch_new(st);
+    uint64_t s_good2 = add_event(b, 1, "good2", "small");
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a[2]), HD_E_OK);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+    ck_assert_int_eq(calls->n, 3);
+    ck_assert_int_eq(calls->order[0], 0);
+    ck_assert_int_eq(calls->status[0], HD_E_OK);
+    ck_assert_int_eq(calls->order[1], 1);
+    ck_assert_int_eq(calls->status[1], HD_E_FULL);
+    ck_assert_int_eq(calls->order[2], 2);
+    ck_assert_int_eq(calls->status[2], HD_E_OK);
+    free(calls);
+
+    /* Nothing of the refused batch was written; the store still reads and writes. */
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_store_event_get(st, 1, s_bad1, &ev), HD_E_NOTFOUND);
+    ck_assert_int_eq(hd_store_event_get(st, 1, s_bad2, &ev), HD_E_NOTFOUND);
+    ck_assert_int_eq(hd_store_event_get(st, 1, s_bad3, &ev), HD_E_NOTFOUND);
+    res_t res = {0};
+    ck_assert_int_eq(hd_store_resources_scan(st, "", on_res, &res), HD_E_OK);
+    ck_assert_int_eq(res.n, 0);
+    ck_assert_int_eq(hd_store_event_get(st, 1, s_good1, &ev), HD_E_OK);
+    ck_assert_str_eq(ce_event_get_str(ev, "id"), "good1");
+    ce_event_free(ev);
+    ck_assert_int_eq(hd_store_event_get(st, 1, s_good2, &ev), HD_E_OK);
+    ce_event_free(ev);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 3);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), s_good2);
+
+    b = hd_store_batch_new(st);
+    add_event(b, 1, "after", "small again");
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 4);
+    free(big);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_queue_full_busy) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    o.queue_max = 4;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store__test_pause(st, true);
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a = {calls, 0};
+    for (int i = 0; i < 4; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        add_event(b, 1, "q", NULL);
+        ck_assert_int_eq(hd_store_submit(st, b, on_done, &a), HD_E_OK);
+    }
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 1, "refused", NULL);
+    ck_assert_int_eq(hd_store_submit(st, b, on_done, &a), HD_E_BUSY);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+    ck_assert_int_eq(calls->n, 4); /* no callback for the refused batch */
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 4);
+    /* Drained: accepted again. */
+    b = hd_store_batch_new(st);
+    add_event(b, 1, "again", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    free(calls);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+/* Close with batches still queued: every callback runs, the data is there afterwards, and a
+ * submit from a callback during close is refused. */
+static hd_store_t *closing_store;
+static hd_err_t resubmit_result = HD_E_OK;
+static void on_done_resubmit(void *arg, hd_err_t status) {
+    on_done(arg, status);
+    hd_store_batch_t *b = hd_store_batch_new(closing_store);
+    resubmit_result = hd_store_submit(closing_store, b, NULL, NULL);
+}
+
+START_TEST(test_close_drains) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    closing_store = st;
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a[50];
+    hd_store__test_pause(st, true);
+    for (int i = 0; i < 50; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        add_event(b, 1, "c", NULL);
+        a[i].calls = calls;
+        a[i].index = i;
+        ck_assert_int_eq(hd_store_submit(st, b, i == 49 ? on_done_resubmit : on_done, &a[i]),
+                         HD_E_OK);
+    }
+    hd_store_close(st); /* paused writer: close still drains */
+    ck_assert_int_eq(calls->n, 50);
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(calls->order[i], i);
+        ck_assert_int_eq(calls->status[i], HD_E_OK);
+    }
+    ck_assert_int_eq(resubmit_result, HD_E_CLOSED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    free(calls);
+
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 50);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    close_store(&loop, st);
+
+    /* Pretend a future heraldd wrote schema version 99. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(mdb_env_open(env, tmpdir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t v99[4] = {0, 0, 0, 99};
+    MDB_val k = {12, "store.schema"}, v = {4, v99};
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    uv_loop_init(&loop);
+    st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_STORE);
+    ck_assert_ptr_null(st);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_open_bad_dir) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = {0};
+    o.data_dir = "/proc/herald-cannot-exist/data";
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_IO);
+    ck_assert_ptr_null(st);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* Reads nested inside a scan callback (e.g. a dispatcher looking up a cursor) work. */
+typedef struct {
+    hd_store_t *st;
+    int n;
+} nest_t;
+static bool on_scan_nested(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *p, size_t len) {
+    (void)ingest, (void)p, (void)len;
+    nest_t *n = arg;
+    ck_assert_uint_eq(hd_store_last_seq(n->st, 1), 3);
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_store_event_get(n->st, 1, seq, &ev), HD_E_OK);
+    ce_event_free(ev);
+    n->n++;
+    return true;
+}
+
+START_TEST(test_nested_reads_and_nomem) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    for (int i = 0; i < 3; i++)
+        add_event(b, 1, "n", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    nest_t n = {st, 0};
+    ck_assert_int_eq(hd_store_events_scan(st, 1, 1, 10, on_scan_nested, &n), HD_E_OK);
+    ck_assert_int_eq(n.n, 3);
+
+    /* Out of memory while adding to a batch is an error for that call only. */
+    b = hd_store_batch_new(st);
+    ce_event_t *ev = make_event("m", "data");
+    hd_alloc_fail_after(1);
+    uint64_t seq = 0;
+    ck_assert_int_eq(hd_store_batch_event(b, 1, ev, &seq), HD_E_NOMEM);
+    ck_assert_int_eq(hd_store_batch_resource_put(b, "k", "{}", 2), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_event(b, 1, ev, &seq), HD_E_OK);
+    ce_event_free(ev);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 4);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+/* ---- crash test -------------------------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    uint64_t seq[4];
+    int k[4];
+    int n;
+} ack_t;
+
+static void child_on_done(void *arg, hd_err_t status) {
+    ack_t *a = arg;
+    if (status != HD_E_OK)
+        _exit(3);
+    for (int i = 0; i < a->n; i++) {
+        uint64_t rec[2] = {a->seq[i], (uint64_t)a->k[i]};
+        if (write(a->fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+            _exit(4);
+    }
+    free(a);
+}
+
+/* Child: appends forever under durability fsync, acknowledging (seq, k) pairs after commit. */
+static void crash_child(int fd) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    if (hd_store_open(&loop, &o, &st) != HD_E_OK)
+        _exit(2);
+    int k = 0;
+    for (;;) {
+        /* Several batches per loop turn so they group. */
+        for (int j = 0; j < 8; j++) {
+            hd_store_batch_t *b = hd_store_batch_new(st);
+            ack_t *a = calloc(1, sizeof(*a));
+            a->fd = fd;
+            a->n = 1 + (k % 3);
+            for (int i = 0; i < a->n; i++) {
+                char id[32], data[64];
+                snprintf(id, sizeof(id), "k%d", k);
+                snprintf(data, sizeof(data), "payload of event %d", k);
+                ce_event_t *ev = make_event(id, data);
+                if (hd_store_batch_event(b, 1, ev, &a->seq[i]) != HD_E_OK)
+                    _exit(5);
+                a->k[i] = k++;
+                ce_event_free(ev);
+            }
+            if (hd_store_submit(st, b, child_on_done, a) != HD_E_OK)
+                _exit(6);
+        }
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+}
+
+START_TEST(test_crash_kill9_keeps_acknowledged) {
+    make_tmpdir();
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        crash_child(p[1]);
+        _exit(0);
+    }
+    close(p[1]);
+    /* Let it run 100..400 ms, reading acks meanwhile, then kill -9. */
+    size_t cap = 1 << 16, n = 0;
+    uint64_t(*acks)[2] = malloc(cap * sizeof(*acks));
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    uint64_t stop = hd_now_ms() + 100 + (uint64_t)(rand() % 300);
+    char partial[16];
+    size_t plen = 0;
+    bool killed = false;
+    for (;;) {
+        if (!killed && hd_now_ms() >= stop) {
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+        uint8_t buf[4096];
+        ssize_t r = read(p[0], buf, sizeof(buf));
+        if (r == 0)
+            break; /* the child is dead and the pipe drained */
+        if (r < 0) {
+            ck_assert_int_eq(errno, EAGAIN);
+            usleep(1000);
+            continue;
+        }
+        for (ssize_t i = 0; i < r; i++) {
+            partial[plen++] = (char)buf[i];
+            if (plen == 16) {
+                if (n == cap) {
+                    cap *= 2;
+                    acks = realloc(acks, cap * sizeof(*acks));
+                }
+                memcpy(acks[n++], partial, 16);
+                plen = 0;
+            }
+        }
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "child ended on its own (status %d)", status);
+    ck_assert_uint_gt(n, 0);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    for (size_t i = 0; i < n; i++) {
+        ce_event_t *ev = NULL;
+        ck_assert_msg(hd_store_event_get(st, 1, acks[i][0], &ev) == HD_E_OK,
+                      "acknowledged seq %llu lost", (unsigned long long)acks[i][0]);
+        char id[32], data[64];
+        snprintf(id, sizeof(id), "k%llu", (unsigned long long)acks[i][1]);
+        snprintf(data, sizeof(data), "payload of event %llu", (unsigned long long)acks[i][1]);
+        ck_assert_str_eq(ce_event_get_str(ev, "id"), id);
+        const void *d;
+        size_t dl;
+        ck_assert(ce_event_data(ev, &d, &dl));
+        ck_assert_uint_eq(dl, strlen(data));
+        ck_assert_int_eq(memcmp(d, data, dl), 0);
+        ce_event_free(ev);
+    }
+    /* Whatever was committed is contiguous from 1 and at least what was acknowledged. */
+    uint64_t last = hd_store_last_seq(st, 1);
+    ck_assert_uint_ge(hd_store_event_count(st, 1), n);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), last);
+    /* And the store keeps going: new seqs continue after the crash. */
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    uint64_t seq = add_event(b, 1, "after crash", NULL);
+    ck_assert_uint_gt(seq, last);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    fprintf(stderr, "crash test: %zu acknowledged events, %llu committed, all intact\n", n,
+            (unsigned long long)last);
+    free(acks);
+    close(p[0]);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+static Suite *store_suite(void) {
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_append_read_back);
+    tcase_add_test(tc, test_group_commit_and_order);
+    tcase_add_test(tc, test_commit_listeners);
+    tcase_add_test(tc, test_records_round_trip_and_reopen);
+    tcase_add_test(tc, test_seq_never_reused);
+    tcase_add_test(tc, test_trim_by_seq_and_age);
+    tcase_add_test(tc, test_trim_chunked);
+    tcase_add_test(tc, test_map_full);
+    tcase_add_test(tc, test_queue_full_busy);
+    tcase_add_test(tc, test_close_drains);
+    tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_open_bad_dir);
+    tcase_add_test(tc, test_nested_reads_and_nomem);
+    tcase_add_loop_test(tc, test_crash_kill9_keeps_acknowledged, 0, 3);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(store_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
