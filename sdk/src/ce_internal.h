@@ -99,6 +99,21 @@ ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err);
 ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const char *value,
                         size_t value_len, const char *what, ce_error_t *err);
 
+/*
+ * Decodes binary-mode attributes from headers named `prefix` + name ("ce-" or "ce_"; matched
+ * case-insensitively). Used by HTTP, Kafka and NATS: values percent-decoded only when `pct`;
+ * a datacontenttype header is used only when `dct_header` (NATS), else ignored.
+ * Errors: CE_E_NAME (invalid name after the prefix), CE_E_DUPLICATE, CE_E_UTF8, CE_E_TYPE.
+ */
+ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *prefix, bool pct,
+                                   bool dct_header, ce_event_t *ev, ce_error_t *err);
+
+/*
+ * The content type of a binary message: datacontenttype, or "application/json" (the JSON
+ * format's implied value) when the data is JSON text; NULL for none. Borrowed from ev.
+ */
+const char *ce__binary_content_type(const ce_event_t *ev, size_t *len);
+
 /* True when name is one of the eight attributes of the core spec. */
 bool ce__is_core(const char *name, size_t len);
 
