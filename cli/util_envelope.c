@@ -1,0 +1,204 @@
+/* util_envelope.c — the Kafka/NATS JSON envelope of `herald event decode`. */
+#include "util_envelope.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fail(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+static int b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes standard padded base64 (RFC 4648 §4) into a new buffer; -1 when malformed. */
+static int b64_decode(const char *s, size_t len, char **out, size_t *out_len)
+{
+    if (len % 4)
+        return -1;
+    char *buf = malloc(len / 4 * 3 + 1);
+    if (!buf)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int d[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                d[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad || (d[k] = b64_digit(c)) < 0)
+                goto fail_decode;
+        }
+        unsigned v = (unsigned)d[0] << 18 | (unsigned)d[1] << 12 | (unsigned)d[2] << 6 |
+                     (unsigned)d[3];
+        buf[n++] = (char)(v >> 16);
+        if (pad < 2)
+            buf[n++] = (char)(v >> 8 & 0xff);
+        if (pad < 1)
+            buf[n++] = (char)(v & 0xff);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    return 0;
+
+fail_decode:
+    free(buf);
+    return -1;
+}
+
+static int add_header(cli_envelope_t *env, const char *name, const char *value, char *err,
+                      size_t errsz)
+{
+    if (env->header_count == CLI_ENVELOPE_MAX_HEADERS) {
+        fail(err, errsz, "envelope: more than %d headers", CLI_ENVELOPE_MAX_HEADERS);
+        return -1;
+    }
+    ce_header_t *h = &env->headers[env->header_count++];
+    h->name = name;
+    h->name_len = strlen(name);
+    h->value = value;
+    h->value_len = strlen(value);
+    return 0;
+}
+
+static int parse_headers(cJSON *headers, cli_envelope_t *env, char *err, size_t errsz)
+{
+    if (cJSON_IsObject(headers)) {
+        for (cJSON *h = headers->child; h; h = h->next) {
+            if (!cJSON_IsString(h)) {
+                fail(err, errsz, "envelope: header '%s' must be a string", h->string);
+                return -1;
+            }
+            if (add_header(env, h->string, h->valuestring, err, errsz))
+                return -1;
+        }
+        return 0;
+    }
+    if (cJSON_IsArray(headers)) {
+        int i = 0;
+        for (cJSON *h = headers->child; h; h = h->next, i++) {
+            cJSON *n = cJSON_GetArrayItem(h, 0), *v = cJSON_GetArrayItem(h, 1);
+            if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) != 2 || !cJSON_IsString(n) ||
+                !cJSON_IsString(v)) {
+                fail(err, errsz, "envelope: headers[%d] must be a [name, value] pair of strings",
+                     i);
+                return -1;
+            }
+            if (add_header(env, n->valuestring, v->valuestring, err, errsz))
+                return -1;
+        }
+        return 0;
+    }
+    fail(err, errsz, "envelope: \"headers\" must be an object or a list of [name, value] pairs");
+    return -1;
+}
+
+int cli_envelope_parse(const char *json, size_t len, cli_binding_t binding, cli_envelope_t *env,
+                       char *err, size_t errsz)
+{
+    memset(env, 0, sizeof *env);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        fail(err, errsz, "envelope: malformed JSON");
+        return -1;
+    }
+    env->root = root;
+    if (!cJSON_IsObject(root)) {
+        fail(err, errsz, "envelope: expected a JSON object");
+        goto fail_parse;
+    }
+    cJSON *value = NULL, *value64 = NULL;
+    for (cJSON *m = root->child; m; m = m->next) {
+        const char *k = m->string;
+        if (!strcmp(k, "headers")) {
+            if (parse_headers(m, env, err, errsz))
+                goto fail_parse;
+        } else if (!strcmp(k, "value")) {
+            value = m;
+        } else if (!strcmp(k, "value_base64")) {
+            value64 = m;
+        } else if (binding == CLI_BINDING_KAFKA && !strcmp(k, "key")) {
+            if (cJSON_IsString(m)) {
+                env->key = m->valuestring;
+                env->key_len = strlen(m->valuestring);
+            } else if (!cJSON_IsNull(m)) {
+                fail(err, errsz, "envelope: \"key\" must be a string or null");
+                goto fail_parse;
+            }
+        } else if ((binding == CLI_BINDING_KAFKA && !strcmp(k, "topic")) ||
+                   (binding == CLI_BINDING_NATS && !strcmp(k, "subject"))) {
+            if (!cJSON_IsString(m)) {
+                fail(err, errsz, "envelope: \"%s\" must be a string", k);
+                goto fail_parse;
+            }
+        } else {
+            fail(err, errsz, "envelope: unknown member \"%s\"", k);
+            goto fail_parse;
+        }
+    }
+    if (value && value64 && !cJSON_IsNull(value) && !cJSON_IsNull(value64)) {
+        fail(err, errsz, "envelope: give \"value\" or \"value_base64\", not both");
+        goto fail_parse;
+    }
+    if (value && !cJSON_IsNull(value)) {
+        if (!cJSON_IsString(value)) {
+            fail(err, errsz, "envelope: \"value\" must be a string or null");
+            goto fail_parse;
+        }
+        size_t n = strlen(value->valuestring);
+        env->value = malloc(n + 1);
+        if (!env->value) {
+            fail(err, errsz, "out of memory");
+            goto fail_parse;
+        }
+        memcpy(env->value, value->valuestring, n + 1);
+        env->value_len = n;
+    } else if (value64 && !cJSON_IsNull(value64)) {
+        if (!cJSON_IsString(value64) ||
+            b64_decode(value64->valuestring, strlen(value64->valuestring), &env->value,
+                       &env->value_len)) {
+            fail(err, errsz, "envelope: \"value_base64\" is not valid base64");
+            goto fail_parse;
+        }
+    }
+    return 0;
+
+fail_parse:
+    cli_envelope_free(env);
+    return -1;
+}
+
+void cli_envelope_free(cli_envelope_t *env)
+{
+    if (!env)
+        return;
+    free(env->value);
+    cJSON_Delete(env->root);
+    memset(env, 0, sizeof *env);
+}
