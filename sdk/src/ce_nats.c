@@ -1,0 +1,119 @@
+/*
+ * ce_nats.c — the CloudEvents NATS protocol binding (see ce_nats.h for the rules).
+ */
+#include "herald/ce_nats.h"
+
+#include "ce_internal.h"
+
+#include <string.h>
+
+static const ce_header_t *find_hdr(const ce_nats_msg_t *m, const char *lname) {
+    for (size_t i = 0; i < m->header_count; i++)
+        if (ce__ieq(m->headers[i].name, m->headers[i].name_len, lname))
+            return &m->headers[i];
+    return NULL;
+}
+
+ce_nats_mode_t ce_nats_mode(const ce_nats_msg_t *msg) {
+    return find_hdr(msg, "ce-specversion") ? CE_NATS_BINARY : CE_NATS_STRUCTURED;
+}
+
+ce_err_t ce_nats_decode(const ce_nats_msg_t *msg, ce_event_t **out, ce_error_t *err) {
+    if (!msg || !out || (!msg->headers && msg->header_count) || (!msg->data && msg->data_len))
+        return ce_error_set(err, CE_E_ARG, "invalid argument");
+    const ce_header_t *ct = find_hdr(msg, "content-type");
+    if (ce_nats_mode(msg) == CE_NATS_STRUCTURED) {
+        if (ct) {
+            const char *mt;
+            size_t ml;
+            ce__media_type(ct->value, ct->value_len, &mt, &ml);
+            if (ce__iprefix(mt, ml, "application/cloudevents") &&
+                !ce__ieq(mt, ml, "application/cloudevents+json"))
+                return ce_error_set(err, CE_E_MEDIA_TYPE,
+                                    "unsupported event format '%.*s' (only "
+                                    "application/cloudevents+json; NATS has no batch mode)",
+                                    (int)(ml > 80 ? 80 : ml), mt);
+        }
+        return ce_json_decode(msg->data ? msg->data : "", msg->data_len, out, err);
+    }
+    ce_event_t *ev = ce_event_new();
+    ce_err_t rc;
+    if (!ev)
+        return ce_error_set(err, CE_E_NOMEM, "out of memory");
+    rc = ce__decode_binary_headers(msg->headers, msg->header_count, "ce-", true, true, ev, err);
+    if (rc != CE_E_OK)
+        goto fail;
+    if (ct && !ce_event_get(ev, "datacontenttype", 15)) {
+        const char *v = ct->value;
+        size_t n = ct->value_len;
+        while (n && (*v == ' ' || *v == '\t'))
+            v++, n--;
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if ((rc = ce_event_set(ev, "datacontenttype", v, n, err)) != CE_E_OK)
+            goto fail;
+    }
+    if (msg->data_len && (rc = ce_event_set_data(ev, msg->data, msg->data_len, false)) != CE_E_OK) {
+        rc = ce_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = ce__map_v03(ev, err)) != CE_E_OK || (rc = ce_event_validate(ev, err)) != CE_E_OK)
+        goto fail;
+    *out = ev;
+    return CE_E_OK;
+fail:
+    ce_event_free(ev);
+    return rc;
+}
+
+ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_encoding_t enc,
+                        ce_nats_out_t *out) {
+    if (!ev || !out || (mode != CE_NATS_BINARY && mode != CE_NATS_STRUCTURED))
+        return CE_E_ARG;
+    ce__hdr_builder_t hb = {0};
+    ce_nats_out_t o;
+    memset(&o, 0, sizeof o);
+    ce_err_t rc = CE_E_OK;
+    if (mode == CE_NATS_STRUCTURED) {
+        static const char ct[] = "application/cloudevents+json";
+        if ((rc = ce__hdr_add(&hb, "content-type", 12, ct, sizeof ct - 1)) != CE_E_OK ||
+            (rc = ce_json_encode(ev, &o.data)) != CE_E_OK)
+            goto fail;
+    } else {
+        for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
+            const char *name;
+            const ce_value_t *v;
+            ce_event_attr_at(ev, i, &name, &v);
+            rc = ce__hdr_add_encoded(&hb, "ce-", name, strlen(name), v->str, v->len, enc);
+            if (rc != CE_E_OK)
+                goto fail;
+        }
+        size_t ctl;
+        const char *ct = ce__binary_content_type(ev, &ctl);
+        if (ct && !ce_event_get(ev, "datacontenttype", 15) &&
+            (rc = ce__hdr_add_encoded(&hb, "ce-", "datacontenttype", 15, ct, ctl, enc)) !=
+                CE_E_OK)
+            goto fail;
+        const void *d;
+        size_t dl;
+        if (ce__binary_body(ev, &d, &dl) && (rc = ce_buf_append(&o.data, d, dl)) != CE_E_OK)
+            goto fail;
+    }
+    if ((rc = ce__hdr_finish(&hb, &o.headers, &o.header_count, &o.storage)) != CE_E_OK)
+        goto fail;
+    *out = o;
+    return CE_E_OK;
+fail:
+    ce__hdr_builder_free(&hb);
+    ce_buf_free(&o.data);
+    return rc;
+}
+
+void ce_nats_out_free(ce_nats_out_t *out) {
+    if (!out)
+        return;
+    ce__free(out->headers);
+    ce_buf_free(&out->storage);
+    ce_buf_free(&out->data);
+    memset(out, 0, sizeof *out);
+}
