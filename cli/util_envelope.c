@@ -2,6 +2,8 @@
 #include "util_envelope.h"
 
 #include <cjson/cJSON.h>
+#include <herald/ce_kafka.h>
+#include <herald/ce_nats.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +194,36 @@ int cli_envelope_parse(const char *json, size_t len, cli_binding_t binding, cli_
 fail_parse:
     cli_envelope_free(env);
     return -1;
+}
+
+int cli_envelope_decode(const cli_envelope_t *env, cli_binding_t binding, ce_event_t **out,
+                        char *err, size_t errsz)
+{
+    ce_error_t e = {0};
+    ce_err_t rc;
+    if (binding == CLI_BINDING_KAFKA) {
+        ce_kafka_msg_t msg = {.headers = env->headers,
+                              .header_count = env->header_count,
+                              .key = env->key,
+                              .key_len = env->key_len,
+                              .value = env->value,
+                              .value_len = env->value_len};
+        rc = ce_kafka_decode(&msg, out, &e);
+    } else if (binding == CLI_BINDING_NATS) {
+        ce_nats_msg_t msg = {.headers = env->header_count ? env->headers : NULL,
+                             .header_count = env->header_count,
+                             .data = env->value ? env->value : "",
+                             .data_len = env->value_len};
+        rc = ce_nats_decode(&msg, out, &e);
+    } else {
+        fail(err, errsz, "the HTTP binding has no envelope");
+        return -1;
+    }
+    if (rc != CE_E_OK) {
+        fail(err, errsz, "%s", e.message[0] ? e.message : ce_err_message(rc));
+        return -1;
+    }
+    return 0;
 }
 
 void cli_envelope_free(cli_envelope_t *env)
