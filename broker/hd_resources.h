@@ -50,7 +50,12 @@ typedef struct {
     bool structured;              /* format: json */
 } hd_delivery_t;
 
-/* The effective delivery of a trigger: its own fields win, then its broker's, then defaults. */
+/* The effective delivery of a trigger: its own fields win, field by field (the HD_DLV_* bits
+ * of `set`), then its broker's, then the defaults (retry 0, exponential, 100 ms, timeout 30 s,
+ * maxInFlight 100, unordered, compat headers, binary). Either input may be NULL. Herald merges
+ * field by field where Knative's spec drops the broker's delivery as soon as the trigger sets any
+ * field: a trigger that only sets `retry` keeps its broker's dead-letter sink.
+ * out->dead_letter_uri is borrowed from the input that supplied it. Pure; any thread. */
 void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
                        const hd_delivery_t *broker);
 
@@ -102,6 +107,9 @@ void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
  */
 typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result,
                                      const char *error);
+/* (result and error are borrowed: valid only during the callback. Status HD_E_INVAL: a document
+ * is invalid (400); HD_E_NOTFOUND (404); HD_E_BUSY/HD_E_FULL/HD_E_IO: applied in memory but the
+ * store refused it (503). Without a store (srv->store NULL) cb runs before apply returns.) */
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len,
                         hd_resources_done_fn cb, void *arg);
 /* Deletes one resource by kind (plural, lower case), namespace and name. */
@@ -110,8 +118,35 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
 /* The resource as JSON (returns owned, free with cJSON_Delete), or NULL. */
 cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
                              const char *name);
-/* A list of resources of a kind, in one namespace or all (ns NULL). Owned JSON array. */
+/* A list of resources of a kind (plural, singular or Kind, case-insensitive; NULL for every
+ * kind), in one namespace or all (ns NULL), sorted by kind, namespace, name. Owned JSON array;
+ * NULL when the kind is unknown. */
 cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns);
+/* Calls fn for every broker. */
+void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker_t *b), void *arg);
+
+/* When srv->disp is set during hd_resources_open, the dispatcher is told about every broker and
+ * bound trigger as they load. If the dispatcher is opened after the resources, main calls this
+ * once it is: hd_dispatch_broker_added for every broker, then hd_dispatch_trigger_added for every
+ * trigger bound to one. */
+void hd_resources_announce(hd_resources_t *r);
+
+/*
+ * Hooks for the modules that run the other kinds (channels, sources, serving...).
+ * A change listener is called after every apply or delete, on the loop thread, with the Kind
+ * ("PingSource"), namespace, name and the object (borrowed, valid during the call; NULL when
+ * deleted). At most 16 listeners. Errors: HD_E_FULL.
+ */
+typedef void (*hd_resources_change_fn)(void *arg, const char *kind, const char *ns,
+                                       const char *name, const cJSON *obj);
+hd_err_t hd_resources_on_change(hd_resources_t *r, hd_resources_change_fn fn, void *arg);
+/* Sets the Ready condition of a resource of another kind (not Broker/Trigger), replacing the
+ * default Ready=False NotImplemented; address_url (may be NULL) becomes status.address.url and
+ * makes it resolvable as a `ref` destination. Strings are copied. Errors: HD_E_INVAL (kind),
+ * HD_E_NOTFOUND, HD_E_NOMEM. */
+hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char *ns,
+                                 const char *name, bool ready, const char *reason,
+                                 const char *message, const char *address_url);
 
 /* ---- manifests (manifest.c; pure, no I/O) ------------------------------------------------ */
 

@@ -1,0 +1,1673 @@
+/*
+ * resources.c — the control-plane registry (hd_resources.h): Knative-shaped resources applied
+ * from manifests or the admin API, validated at apply time, persisted in the store's `resources`
+ * database, with status.conditions recomputed whenever something they depend on changes.
+ *
+ * Brokers and triggers come alive here: a broker gets a stable id, an address and a router; a
+ * trigger gets a compiled filter, a resolved subscriber and its effective delivery, and is put in
+ * its broker's router and announced to the dispatcher once its broker exists. Other Knative kinds
+ * are stored and listed, with Ready=False reason NotImplemented unless the module that runs them
+ * sets their status (hd_resources_set_status).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hd_config.h"
+#include "hd_dispatch.h"
+#include "hd_http.h"
+#include "hd_store.h"
+#include "resources_internal.h"
+
+#define ERRCAP 512
+#define MAX_LISTENERS 16
+#define DEFAULT_RETENTION_MS (7ull * 86400 * 1000)
+
+typedef struct rec rec_t;
+
+typedef struct {
+    hd_broker_t pub;
+    rec_t *rec;
+    hd_dest_t dls;
+    char *dls_url;     /* resolved broker DLS, owned */
+    char why[400];     /* why not ready */
+    char reason[48];
+} brk_t;
+
+typedef struct {
+    hd_trigger_t pub;
+    rec_t *rec;
+    char *broker_name;
+    hd_dest_t sub;
+    hd_dest_t dls;
+    hd_delivery_t own; /* the trigger's own delivery; dead_letter_uri = dls_url */
+    char *dls_url;     /* resolved own DLS */
+    char *merged_dls;  /* pub.delivery.dead_letter_uri, owned */
+    bool bound;        /* in the broker's router, announced to the dispatcher */
+} trg_t;
+
+struct rec {
+    rec_t *next; /* hash chain */
+    char *key;   /* plural/ns/name */
+    const hd_kind_info_t *ki;
+    char *ns, *name;
+    uint32_t id; /* brokers and triggers */
+    cJSON *obj;  /* full object, status included */
+    brk_t *b;
+    trg_t *t;
+    /* Status set by the module that runs an "other" kind (hd_resources_set_status). */
+    bool ext_set, ext_ready;
+    char *ext_reason, *ext_message, *ext_url;
+};
+
+typedef struct {
+    hd_resources_change_fn fn;
+    void *arg;
+} listener_t;
+
+struct hd_resources {
+    hd_server_t *srv;
+    rec_t **buckets;
+    size_t nbuckets, count;
+    rec_t **by_id; /* open addressing on id */
+    size_t id_cap, id_count;
+    uint32_t next_id;
+    listener_t listeners[MAX_LISTENERS];
+    size_t nlisteners;
+    bool loading;
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static void rfc3339(uint64_t wall_ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void new_uid(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        uint64_t x = hd_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+        for (int i = 0; i < 16; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            b[i] = (unsigned char)(x >> 56);
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+static const char *jstr(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* ---- the registry maps -------------------------------------------------------------------- */
+
+static rec_t *rec_find(const hd_resources_t *r, const char *key)
+{
+    if (!r->nbuckets)
+        return NULL;
+    for (rec_t *x = r->buckets[hash_str(key) & (r->nbuckets - 1)]; x; x = x->next)
+        if (!strcmp(x->key, key))
+            return x;
+    return NULL;
+}
+
+static hd_err_t rec_insert(hd_resources_t *r, rec_t *x)
+{
+    if (r->count >= r->nbuckets) {
+        size_t nb = r->nbuckets ? r->nbuckets * 2 : 256;
+        rec_t **b = hd_calloc(nb, sizeof *b);
+        if (!b)
+            return HD_E_NOMEM;
+        for (size_t i = 0; i < r->nbuckets; i++) {
+            rec_t *e = r->buckets[i];
+            while (e) {
+                rec_t *n = e->next;
+                size_t j = hash_str(e->key) & (nb - 1);
+                e->next = b[j];
+                b[j] = e;
+                e = n;
+            }
+        }
+        hd_free(r->buckets);
+        r->buckets = b;
+        r->nbuckets = nb;
+    }
+    size_t j = hash_str(x->key) & (r->nbuckets - 1);
+    x->next = r->buckets[j];
+    r->buckets[j] = x;
+    r->count++;
+    return HD_E_OK;
+}
+
+static void rec_unlink(hd_resources_t *r, rec_t *x)
+{
+    rec_t **pp = &r->buckets[hash_str(x->key) & (r->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        if (*pp == x) {
+            *pp = x->next;
+            r->count--;
+            return;
+        }
+    }
+}
+
+static hd_err_t id_put(hd_resources_t *r, rec_t *x)
+{
+    if ((r->id_count + 1) * 2 > r->id_cap) {
+        size_t cap = r->id_cap ? r->id_cap * 2 : 256;
+        rec_t **n = hd_calloc(cap, sizeof *n);
+        if (!n)
+            return HD_E_NOMEM;
+        r->id_count = 0; /* tombstones are dropped here */
+        for (size_t i = 0; i < r->id_cap; i++) {
+            rec_t *e = r->by_id[i];
+            if (!e || e == (rec_t *)r) /* empty or tombstone */
+                continue;
+            size_t j = (e->id * 2654435761u) & (cap - 1);
+            while (n[j])
+                j = (j + 1) & (cap - 1);
+            n[j] = e;
+            r->id_count++;
+        }
+        hd_free(r->by_id);
+        r->by_id = n;
+        r->id_cap = cap;
+    }
+    size_t j = (x->id * 2654435761u) & (r->id_cap - 1);
+    while (r->by_id[j] && r->by_id[j] != (rec_t *)r)
+        j = (j + 1) & (r->id_cap - 1);
+    r->by_id[j] = x;
+    r->id_count++;
+    return HD_E_OK;
+}
+
+static rec_t *id_get(const hd_resources_t *r, uint32_t id)
+{
+    if (!r->id_cap)
+        return NULL;
+    size_t j = (id * 2654435761u) & (r->id_cap - 1);
+    for (size_t n = 0; n < r->id_cap && r->by_id[j]; n++) {
+        rec_t *e = r->by_id[j];
+        if (e != (rec_t *)r && e->id == id)
+            return e;
+        j = (j + 1) & (r->id_cap - 1);
+    }
+    return NULL;
+}
+
+static void id_del(hd_resources_t *r, rec_t *x)
+{
+    if (!r->id_cap)
+        return;
+    size_t j = (x->id * 2654435761u) & (r->id_cap - 1);
+    for (size_t n = 0; n < r->id_cap && r->by_id[j]; n++) {
+        if (r->by_id[j] == x) {
+            r->by_id[j] = (rec_t *)r; /* tombstone; counted until the next grow */
+            return;
+        }
+        j = (j + 1) & (r->id_cap - 1);
+    }
+}
+
+/* Calls fn for every record (the order is the hash order). fn may not insert or delete. */
+static void each_rec(hd_resources_t *r, void (*fn)(hd_resources_t *r, rec_t *x, void *arg),
+                     void *arg)
+{
+    for (size_t i = 0; i < r->nbuckets; i++)
+        for (rec_t *x = r->buckets[i]; x; x = x->next)
+            fn(r, x, arg);
+}
+
+static void make_key(char *buf, size_t cap, const char *plural, const char *ns, const char *name)
+{
+    snprintf(buf, cap, "%s/%s/%s", plural, ns, name);
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+/* Adds a condition, keeping lastTransitionTime when status and reason are unchanged. */
+static void add_condition(cJSON *conds, const cJSON *old_status, const char *type, bool ok,
+                          const char *reason, const char *message)
+{
+    char now[40];
+    rfc3339(hd_wall_ms(), now, sizeof now);
+    const char *ltt = now;
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old_status, "conditions");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, oc)
+    {
+        const char *t = jstr(c, "type"), *s = jstr(c, "status"), *rs = jstr(c, "reason");
+        if (t && !strcmp(t, type) && s && !strcmp(s, ok ? "True" : "False") && rs &&
+            !strcmp(rs, reason) && jstr(c, "lastTransitionTime"))
+            ltt = jstr(c, "lastTransitionTime");
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddStringToObject(o, "status", ok ? "True" : "False");
+    cJSON_AddStringToObject(o, "reason", reason);
+    if (message && *message)
+        cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "lastTransitionTime", ltt);
+    cJSON_AddItemToArray(conds, o);
+}
+
+static long long obj_generation(const cJSON *obj)
+{
+    const cJSON *g =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+                                         "generation");
+    return cJSON_IsNumber(g) ? (long long)g->valuedouble : 1;
+}
+
+/* Replaces obj.status with a new object built by the caller (takes ownership of st). */
+static void set_status(rec_t *x, cJSON *st)
+{
+    cJSON_AddNumberToObject(st, "observedGeneration", (double)obj_generation(x->obj));
+    if (x->id)
+        cJSON_AddNumberToObject(st, "id", x->id);
+    cJSON_DeleteItemFromObjectCaseSensitive(x->obj, "status");
+    cJSON_AddItemToObject(x->obj, "status", st);
+}
+
+static const cJSON *old_status(const rec_t *x)
+{
+    return cJSON_GetObjectItemCaseSensitive(x->obj, "status");
+}
+
+static void broker_status(rec_t *x)
+{
+    brk_t *b = x->b;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    char msg[400];
+    if (b->pub.ready) {
+        snprintf(msg, sizeof msg, "accepting events at %s", b->pub.address_url);
+        add_condition(conds, old, "Ready", true, "BrokerReady", msg);
+        cJSON *addr = cJSON_AddObjectToObject(st, "address");
+        cJSON_AddStringToObject(addr, "url", b->pub.address_url);
+        if (b->dls_url)
+            cJSON_AddStringToObject(st, "deadLetterSinkUri", b->dls_url);
+    } else {
+        add_condition(conds, old, "Ready", false, b->reason, b->why);
+    }
+    set_status(x, st);
+}
+
+static void trigger_status(rec_t *x, bool broker_ok, const char *broker_reason,
+                           const char *broker_msg, const char *sub_msg, const char *dls_msg)
+{
+    trg_t *t = x->t;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    if (t->pub.ready)
+        add_condition(conds, old, "Ready", true, "TriggerReady", "delivering matching events");
+    else if (!broker_ok)
+        add_condition(conds, old, "Ready", false, broker_reason, broker_msg);
+    else if (!t->pub.subscriber_uri)
+        add_condition(conds, old, "Ready", false, "SubscriberResolveFailed", sub_msg);
+    else
+        add_condition(conds, old, "Ready", false, "DeadLetterSinkResolveFailed", dls_msg);
+    add_condition(conds, old, "BrokerReady", broker_ok, broker_ok ? "BrokerReady" : broker_reason,
+                  broker_ok ? "" : broker_msg);
+    add_condition(conds, old, "SubscriberResolved", t->pub.subscriber_uri != NULL,
+                  t->pub.subscriber_uri ? "SubscriberResolved" : "SubscriberResolveFailed",
+                  t->pub.subscriber_uri ? "" : sub_msg);
+    if (t->dls.set)
+        add_condition(conds, old, "DeadLetterSinkResolved", t->dls_url != NULL,
+                      t->dls_url ? "DeadLetterSinkResolved" : "DeadLetterSinkResolveFailed",
+                      t->dls_url ? "" : dls_msg);
+    if (t->pub.subscriber_uri)
+        cJSON_AddStringToObject(st, "subscriberUri", t->pub.subscriber_uri);
+    if (t->pub.delivery.dead_letter_uri)
+        cJSON_AddStringToObject(st, "deadLetterSinkUri", t->pub.delivery.dead_letter_uri);
+    set_status(x, st);
+}
+
+static void other_status(rec_t *x)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    if (x->ext_set) {
+        add_condition(conds, old_status(x), "Ready", x->ext_ready,
+                      x->ext_reason ? x->ext_reason : (x->ext_ready ? "Ready" : "NotReady"),
+                      x->ext_message);
+        if (x->ext_url) {
+            cJSON *addr = cJSON_AddObjectToObject(st, "address");
+            cJSON_AddStringToObject(addr, "url", x->ext_url);
+        }
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "Herald stores %s resources but does not run them in this version; it is kept "
+                 "so your manifests apply unchanged",
+                 x->ki->kind);
+        add_condition(conds, old_status(x), "Ready", false, "NotImplemented", msg);
+    }
+    set_status(x, st);
+}
+
+/* ---- resolution ------------------------------------------------------------------------- */
+
+/* Resolves a destination to a URL (owned) or NULL with `why`. */
+static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, char *why, size_t cap)
+{
+    if (!d->set)
+        return NULL;
+    if (!d->ref_kind)
+        return hd_strdup(d->uri);
+    char key[600];
+    make_key(key, sizeof key, d->ref_kind->plural, d->ref_ns, d->ref_name);
+    rec_t *x = rec_find(r, key);
+    if (!x) {
+        snprintf(why, cap, "%s \"%s/%s\" does not exist; it is resolved as soon as it is applied",
+                 d->ref_kind->kind, d->ref_ns, d->ref_name);
+        return NULL;
+    }
+    const char *base = NULL;
+    if (x->b) {
+        if (!x->b->pub.ready) {
+            snprintf(why, cap, "Broker \"%s/%s\" is not ready: %s", d->ref_ns, d->ref_name,
+                     x->b->why);
+            return NULL;
+        }
+        base = x->b->pub.address_url;
+    } else if (x->ext_set && x->ext_url) {
+        base = x->ext_url;
+    } else {
+        snprintf(why, cap, "%s \"%s/%s\" has no address (%s)", d->ref_kind->kind, d->ref_ns,
+                 d->ref_name,
+                 x->ext_set ? "not ready" : "this kind does not run in Herald yet; use a uri");
+        return NULL;
+    }
+    char *u = hd_resources__url_join(base, d->uri);
+    if (!u)
+        snprintf(why, cap, "out of memory");
+    return u;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
+{
+    return a->set == b->set && a->retry == b->retry && a->backoff_policy == b->backoff_policy &&
+           a->backoff_delay_ms == b->backoff_delay_ms && a->backoff_max_ms == b->backoff_max_ms &&
+           a->timeout_ms == b->timeout_ms && a->retry_after_max_ms == b->retry_after_max_ms &&
+           str_eq(a->dead_letter_uri, b->dead_letter_uri) &&
+           a->max_in_flight == b->max_in_flight && a->ordering == b->ordering &&
+           a->header_strict == b->header_strict && a->structured == b->structured;
+}
+
+static void notify(hd_resources_t *r, rec_t *x, bool deleted)
+{
+    for (size_t i = 0; i < r->nlisteners; i++)
+        r->listeners[i].fn(r->listeners[i].arg, x->ki->kind, x->ns, x->name,
+                           deleted ? NULL : x->obj);
+}
+
+static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch)
+{
+    if (!t->bound)
+        return;
+    hd_router_remove(t->pub.broker->router, &t->pub);
+    if (r->srv && r->srv->disp)
+        hd_dispatch_trigger_removed(r->srv->disp, &t->pub, true);
+    if (batch)
+        hd_store_batch_forget_trigger(batch, t->pub.id);
+    t->bound = false;
+    t->pub.broker = NULL;
+}
+
+/* Recomputes a trigger's binding, resolutions, effective delivery and status, telling the
+ * router and the dispatcher what changed. */
+static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed,
+                            hd_store_batch_t *batch)
+{
+    trg_t *t = x->t;
+    char key[600];
+    make_key(key, sizeof key, "brokers", x->ns, t->broker_name);
+    rec_t *bx = rec_find(r, key);
+    brk_t *b = bx ? bx->b : NULL;
+    bool broker_ok = b && b->pub.ready;
+    char bmsg[800] = "", smsg[800] = "", dmsg[800] = "";
+    const char *breason = "BrokerReady";
+    if (!b) {
+        breason = "BrokerDoesNotExist";
+        snprintf(bmsg, sizeof bmsg,
+                 "Broker \"%s/%s\" does not exist; apply it and this trigger becomes ready",
+                 x->ns, t->broker_name);
+    } else if (!broker_ok) {
+        breason = "BrokerNotReady";
+        snprintf(bmsg, sizeof bmsg, "Broker \"%s/%s\" is not ready: %s", x->ns, t->broker_name,
+                 b->why);
+    }
+    char *sub = resolve_dest(r, &t->sub, smsg, sizeof smsg);
+    char *dls = t->dls.set ? resolve_dest(r, &t->dls, dmsg, sizeof dmsg) : NULL;
+
+    hd_delivery_t own = t->own;
+    own.dead_letter_uri = dls;
+    if (t->dls.set && !dls)
+        own.set &= ~(unsigned)HD_DLV_DLS;
+    hd_delivery_t merged;
+    hd_delivery_merge(&merged, &own, b ? &b->pub.delivery : NULL);
+    char *mdls = merged.dead_letter_uri ? hd_strdup(merged.dead_letter_uri) : NULL;
+    merged.dead_letter_uri = mdls;
+
+    bool changed = spec_changed || !str_eq(sub, t->pub.subscriber_uri) ||
+                   !str_eq(mdls, t->merged_dls) || !delivery_eq(&merged, &t->pub.delivery);
+    bool ready = broker_ok && sub && (!t->dls.set || dls);
+
+    if (t->bound && (!broker_ok || t->pub.broker != &b->pub))
+        trigger_unbind(r, t, batch);
+
+    hd_free(t->pub.subscriber_uri);
+    t->pub.subscriber_uri = sub;
+    hd_free(t->dls_url);
+    t->dls_url = dls;
+    hd_free(t->merged_dls);
+    t->merged_dls = mdls;
+    t->pub.delivery = merged;
+    bool ready_changed = t->pub.ready != ready;
+    t->pub.ready = ready;
+
+    if (!t->bound && broker_ok) {
+        t->pub.broker = &b->pub;
+        if (hd_router_add(b->pub.router, &t->pub) == HD_E_OK) {
+            t->bound = true;
+            if (r->srv && r->srv->disp)
+                hd_dispatch_trigger_added(r->srv->disp, &t->pub);
+        } else {
+            t->pub.broker = NULL;
+            t->pub.ready = false;
+            hd_log(HD_LOG_ERROR, "trigger could not be routed (out of memory)", "namespace",
+                   x->ns, "trigger", x->name, NULL);
+        }
+    } else if (t->bound && (changed || ready_changed) && r->srv && r->srv->disp) {
+        hd_dispatch_trigger_updated(r->srv->disp, &t->pub);
+    }
+    trigger_status(x, broker_ok, breason, bmsg, smsg, dmsg);
+}
+
+static void refresh_one(hd_resources_t *r, rec_t *x, void *arg)
+{
+    hd_store_batch_t *batch = arg;
+    if (x->t)
+        trigger_refresh(r, x, false, batch);
+}
+
+static void broker_refresh(hd_resources_t *r, rec_t *x)
+{
+    brk_t *b = x->b;
+    char why[400] = "";
+    hd_free(b->dls_url);
+    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, why, sizeof why) : NULL;
+    b->pub.delivery.dead_letter_uri = b->dls_url;
+    if (b->dls.set && !b->dls_url)
+        b->pub.delivery.set &= ~(unsigned)HD_DLV_DLS;
+    else if (b->dls.set)
+        b->pub.delivery.set |= HD_DLV_DLS;
+    /* The class annotation: Herald (default) runs here; Knative's MT class is taken as Herald so
+     * Knative YAML applies unchanged. */
+    const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->obj, "metadata"), "annotations");
+    const char *cls = jstr(ann, "eventing.knative.dev/broker.class");
+    if (cls && strcmp(cls, "Herald") && strcmp(cls, "MTChannelBasedBroker")) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "BrokerClassNotSupported");
+        snprintf(b->why, sizeof b->why,
+                 "broker class '%s' is not available in this heraldd (use Herald, the default)",
+                 cls);
+    } else if (b->dls.set && !b->dls_url) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "DeadLetterSinkResolveFailed");
+        snprintf(b->why, sizeof b->why, "%s", why);
+    } else {
+        b->pub.ready = true;
+        b->reason[0] = b->why[0] = '\0';
+    }
+    broker_status(x);
+}
+
+static void refresh_brokers(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (x->b)
+        broker_refresh(r, x);
+    else if (x->ki->type == HD_RK_OTHER)
+        other_status(x);
+}
+
+/* Re-resolves everything that may depend on other resources. */
+static void refresh_all(hd_resources_t *r, hd_store_batch_t *batch)
+{
+    each_rec(r, refresh_brokers, NULL);
+    each_rec(r, refresh_one, batch);
+}
+
+/* ---- preparing (validation; no state change) ---------------------------------------------- */
+
+typedef struct {
+    const hd_kind_info_t *ki;
+    char *ns, *name, *key;
+    cJSON *obj; /* normalized object without status */
+    uint32_t stored_id;
+    hd_filter_t *filter;
+    hd_dest_t sub, dls;
+    hd_delivery_t dlv;
+    char *broker_name;
+} prep_t;
+
+static void prep_free(prep_t *p)
+{
+    hd_free(p->ns);
+    hd_free(p->name);
+    hd_free(p->key);
+    cJSON_Delete(p->obj);
+    hd_filter_free(p->filter);
+    hd_resources__dest_free(&p->sub);
+    hd_resources__dest_free(&p->dls);
+    hd_free(p->broker_name);
+    memset(p, 0, sizeof *p);
+}
+
+static hd_err_t check_string_map(const cJSON *m, const char *path, char *err, size_t cap)
+{
+    if (!m || cJSON_IsNull(m))
+        return HD_E_OK;
+    if (!cJSON_IsObject(m)) {
+        snprintf(err, cap, "%s: must be a map of strings", path);
+        return HD_E_INVAL;
+    }
+    for (const cJSON *it = m->child; it; it = it->next)
+        if (!cJSON_IsString(it)) {
+            snprintf(err, cap, "%s.%s: value must be a string (quote it)", path, it->string);
+            return HD_E_INVAL;
+        }
+    return HD_E_OK;
+}
+
+static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
+{
+    if (!cJSON_IsObject(spec)) {
+        snprintf(err, cap, "spec: required (broker, subscriber, optional filter(s), delivery)");
+        return HD_E_INVAL;
+    }
+    for (const cJSON *it = spec->child; it; it = it->next) {
+        static const char *const known[] = {"broker", "brokerRef", "filter", "filters",
+                                            "subscriber", "delivery", NULL};
+        bool ok = false;
+        for (const char *const *k = known; *k; k++)
+            ok |= !strcmp(*k, it->string);
+        if (!ok) {
+            snprintf(err, cap, "spec.%s: unknown field (known: broker, filter, filters, "
+                               "subscriber, delivery)", it->string);
+            return HD_E_INVAL;
+        }
+    }
+    const char *broker = jstr(spec, "broker");
+    if (!broker) {
+        const cJSON *bref = cJSON_GetObjectItemCaseSensitive(spec, "brokerRef");
+        broker = jstr(bref, "name");
+        const char *bns = jstr(bref, "namespace");
+        if (bns && strcmp(bns, p->ns)) {
+            snprintf(err, cap, "spec.brokerRef.namespace: cross-namespace triggers are not "
+                               "supported; put the trigger in namespace '%s'", bns);
+            return HD_E_INVAL;
+        }
+    }
+    if (!broker || !hd_resources__dns_name_ok(broker)) {
+        snprintf(err, cap, "spec.broker: required, the name of a Broker in namespace '%s'", p->ns);
+        return HD_E_INVAL;
+    }
+    char key[600];
+    make_key(key, sizeof key, "triggers", p->ns, p->name);
+    rec_t *old = r ? rec_find(r, key) : NULL;
+    if (old && old->t && strcmp(old->t->broker_name, broker)) {
+        snprintf(err, cap, "spec.broker: is immutable (was '%s'); delete the trigger and "
+                           "create it again to move it",
+                 old->t->broker_name);
+        return HD_E_INVAL;
+    }
+    if (!(p->broker_name = hd_strdup(broker)))
+        return HD_E_NOMEM;
+    char ferr[ERRCAP];
+    hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
+                                    cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
+                                    ferr, sizeof ferr);
+    if (rc) {
+        snprintf(err, cap, "spec.%s", ferr);
+        return rc;
+    }
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
+    if (!sub) {
+        snprintf(err, cap, "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
+        return HD_E_INVAL;
+    }
+    if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
+        return rc;
+    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+}
+
+static hd_err_t prep_broker(prep_t *p, const cJSON *spec, char *err, size_t cap)
+{
+    if (!spec || cJSON_IsNull(spec))
+        return HD_E_OK;
+    if (!cJSON_IsObject(spec)) {
+        snprintf(err, cap, "spec: must be an object");
+        return HD_E_INVAL;
+    }
+    for (const cJSON *it = spec->child; it; it = it->next) {
+        if (strcmp(it->string, "delivery") && strcmp(it->string, "config")) {
+            snprintf(err, cap, "spec.%s: unknown field (known: config, delivery)", it->string);
+            return HD_E_INVAL;
+        }
+    }
+    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+}
+
+/* Validates one document and builds its normalized object. `stored`: loaded from the store
+ * (keeps uid, generation, creationTimestamp and id). */
+static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t *p, char *err,
+                        size_t cap)
+{
+    memset(p, 0, sizeof *p);
+    const char *api = jstr(doc, "apiVersion");
+    const char *kind = jstr(doc, "kind");
+    if (!kind) {
+        snprintf(err, cap, "kind: required (one of %s)", hd_resources__kind_names());
+        return HD_E_INVAL;
+    }
+    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    if (!ki || strcmp(ki->kind, kind)) {
+        snprintf(err, cap, "kind: '%s' is not a kind Herald knows (one of %s)", kind,
+                 hd_resources__kind_names());
+        return HD_E_INVAL;
+    }
+    if (!api) {
+        snprintf(err, cap, "apiVersion: required (%s/%s)", ki->group, ki->version);
+        return HD_E_INVAL;
+    }
+    const char *slash = strchr(api, '/');
+    if (!slash || (size_t)(slash - api) != strlen(ki->group) ||
+        strncmp(api, ki->group, (size_t)(slash - api)) || !slash[1]) {
+        snprintf(err, cap, "apiVersion: '%s' does not match kind %s (expected %s/%s)", api,
+                 ki->kind, ki->group, ki->version);
+        return HD_E_INVAL;
+    }
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
+    const char *name = jstr(md, "name");
+    const char *ns = jstr(md, "namespace");
+    if (!name || !hd_resources__dns_name_ok(name)) {
+        snprintf(err, cap, "metadata.name: %s%s%s", name ? "'" : "required",
+                 name ? name : "", name ? "' is not a DNS-1123 name (lower-case letters, digits, "
+                                          "'-' and '.')"
+                                        : "");
+        return HD_E_INVAL;
+    }
+    if (!ns)
+        ns = "default";
+    if (!hd_resources__dns_label_ok(ns)) {
+        snprintf(err, cap, "metadata.namespace: '%s' is not a DNS-1123 label", ns);
+        return HD_E_INVAL;
+    }
+    hd_err_t rc = HD_E_OK;
+    if ((rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels",
+                               err, cap)) ||
+        (rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
+                               "metadata.annotations", err, cap)))
+        return rc;
+    p->ki = ki;
+    p->ns = hd_strdup(ns);
+    p->name = hd_strdup(name);
+    p->key = hd_malloc(strlen(ki->plural) + strlen(ns) + strlen(name) + 3);
+    if (!p->ns || !p->name || !p->key)
+        goto nomem;
+    sprintf(p->key, "%s/%s/%s", ki->plural, ns, name);
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
+    if (ki->type == HD_RK_TRIGGER)
+        rc = prep_trigger(r, p, spec, err, cap);
+    else if (ki->type == HD_RK_BROKER)
+        rc = prep_broker(p, spec, err, cap);
+    if (rc)
+        goto fail;
+
+    /* The normalized object. */
+    rec_t *old = r ? rec_find(r, p->key) : NULL;
+    const cJSON *omd = old ? cJSON_GetObjectItemCaseSensitive(old->obj, "metadata") : NULL;
+    cJSON *o = p->obj = cJSON_CreateObject();
+    if (!o)
+        goto nomem;
+    cJSON_AddStringToObject(o, "apiVersion", api);
+    cJSON_AddStringToObject(o, "kind", ki->kind);
+    cJSON *m = cJSON_AddObjectToObject(o, "metadata");
+    cJSON_AddStringToObject(m, "name", name);
+    cJSON_AddStringToObject(m, "namespace", ns);
+    char uid[37], ts[40];
+    const char *src_uid = stored ? jstr(md, "uid") : jstr(omd, "uid");
+    if (!src_uid) {
+        new_uid(uid);
+        src_uid = uid;
+    }
+    cJSON_AddStringToObject(m, "uid", src_uid);
+    const char *src_ts = stored ? jstr(md, "creationTimestamp") : jstr(omd, "creationTimestamp");
+    if (!src_ts) {
+        rfc3339(hd_wall_ms(), ts, sizeof ts);
+        src_ts = ts;
+    }
+    cJSON_AddStringToObject(m, "creationTimestamp", src_ts);
+    long long gen = 1;
+    cJSON *nspec = spec ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject();
+    if (stored) {
+        gen = obj_generation(doc);
+    } else if (old) {
+        const cJSON *ospec = cJSON_GetObjectItemCaseSensitive(old->obj, "spec");
+        gen = obj_generation(old->obj);
+        if (!ospec || !nspec || !cJSON_Compare(ospec, nspec, 1))
+            gen++;
+    }
+    cJSON_AddNumberToObject(m, "generation", (double)gen);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
+    const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+    if (cJSON_IsObject(labels))
+        cJSON_AddItemToObject(m, "labels", cJSON_Duplicate(labels, 1));
+    if (cJSON_IsObject(ann))
+        cJSON_AddItemToObject(m, "annotations", cJSON_Duplicate(ann, 1));
+    if (!nspec)
+        goto nomem;
+    cJSON_AddItemToObject(o, "spec", nspec);
+    if (stored) {
+        const cJSON *id =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "status"), "id");
+        if (cJSON_IsNumber(id))
+            p->stored_id = (uint32_t)id->valuedouble;
+        /* keep the old status so lastTransitionTime survives a restart */
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
+        if (st)
+            cJSON_AddItemToObject(o, "status", cJSON_Duplicate(st, 1));
+    }
+    return HD_E_OK;
+nomem:
+    snprintf(err, cap, "out of memory");
+    rc = HD_E_NOMEM;
+fail:
+    prep_free(p);
+    return rc;
+}
+
+/* ---- installing (state changes) ---------------------------------------------------------- */
+
+static char *address_for(hd_resources_t *r, const char *ns, const char *name)
+{
+    char host[300] = "127.0.0.1:8080";
+    if (r->srv && r->srv->cfg && r->srv->cfg->ingress_listen)
+        snprintf(host, sizeof host, "%s", r->srv->cfg->ingress_listen);
+    if (r->srv && r->srv->ingress) {
+        /* the bound port (the configured one may be 0) */
+        char *colon = strrchr(host, ':');
+        if (colon)
+            snprintf(colon, sizeof host - (size_t)(colon - host), ":%d",
+                     hd_http_server_port(r->srv->ingress));
+    }
+    size_t n = strlen(host) + strlen(ns) + strlen(name) + 16;
+    char *u = hd_malloc(n);
+    if (u)
+        snprintf(u, n, "http://%s/%s/%s", host, ns, name);
+    return u;
+}
+
+static void rec_free(rec_t *x)
+{
+    if (!x)
+        return;
+    if (x->b) {
+        hd_router_free(x->b->pub.router);
+        hd_free(x->b->pub.address_url);
+        hd_free(x->b->dls_url);
+        hd_resources__dest_free(&x->b->dls);
+        hd_free(x->b);
+    }
+    if (x->t) {
+        hd_filter_free(x->t->pub.filter);
+        hd_free(x->t->pub.subscriber_uri);
+        hd_free(x->t->broker_name);
+        hd_resources__dest_free(&x->t->sub);
+        hd_resources__dest_free(&x->t->dls);
+        hd_free(x->t->dls_url);
+        hd_free(x->t->merged_dls);
+        hd_free(x->t);
+    }
+    cJSON_Delete(x->obj);
+    hd_free(x->key);
+    hd_free(x->ns);
+    hd_free(x->name);
+    hd_free(x->ext_reason);
+    hd_free(x->ext_message);
+    hd_free(x->ext_url);
+    hd_free(x);
+}
+
+static uint32_t alloc_id(hd_resources_t *r, uint32_t stored)
+{
+    if (stored) {
+        if (stored >= r->next_id)
+            r->next_id = stored + 1;
+        return stored;
+    }
+    return r->next_id++;
+}
+
+/* Installs a prepared document (consumes p). Sets *kind_changed when a non-trigger resource
+ * changed (others may need re-resolving). */
+static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, rec_t **out,
+                        bool *others_changed)
+{
+    rec_t *x = rec_find(r, p->key);
+    bool created = false;
+    if (!x) {
+        x = hd_calloc(1, sizeof *x);
+        if (!x)
+            return HD_E_NOMEM;
+        x->ki = p->ki;
+        x->key = p->key;
+        x->ns = p->ns;
+        x->name = p->name;
+        p->key = p->ns = p->name = NULL;
+        if (p->ki->type == HD_RK_BROKER) {
+            x->b = hd_calloc(1, sizeof *x->b);
+            if (x->b)
+                x->b->pub.router = hd_router_new();
+            if (x->b)
+                x->b->pub.address_url = address_for(r, x->ns, x->name);
+            if (!x->b || !x->b->pub.router || !x->b->pub.address_url)
+                goto nomem;
+            x->b->rec = x;
+            x->b->pub.ns = x->ns;
+            x->b->pub.name = x->name;
+            x->b->pub.retention_ms = DEFAULT_RETENTION_MS;
+            if (r->srv && r->srv->cfg && r->srv->cfg->retention_ms)
+                x->b->pub.retention_ms = r->srv->cfg->retention_ms;
+        } else if (p->ki->type == HD_RK_TRIGGER) {
+            x->t = hd_calloc(1, sizeof *x->t);
+            if (!x->t)
+                goto nomem;
+            x->t->rec = x;
+            x->t->pub.ns = x->ns;
+            x->t->pub.name = x->name;
+        }
+        if (x->b || x->t) {
+            x->id = alloc_id(r, p->stored_id);
+            if (x->b)
+                x->b->pub.id = x->id;
+            else
+                x->t->pub.id = x->id;
+            if (id_put(r, x))
+                goto nomem;
+        }
+        if (rec_insert(r, x)) {
+            id_del(r, x);
+            goto nomem;
+        }
+        created = true;
+    }
+    /* keep the previous status around so transition times are preserved */
+    cJSON *prev_status = cJSON_DetachItemFromObjectCaseSensitive(x->obj, "status");
+    cJSON_Delete(x->obj);
+    x->obj = p->obj;
+    p->obj = NULL;
+    if (prev_status && !cJSON_GetObjectItemCaseSensitive(x->obj, "status"))
+        cJSON_AddItemToObject(x->obj, "status", prev_status);
+    else
+        cJSON_Delete(prev_status);
+
+    if (x->b) {
+        brk_t *b = x->b;
+        hd_resources__dest_free(&b->dls);
+        b->dls = p->dls;
+        memset(&p->dls, 0, sizeof p->dls);
+        b->pub.delivery = p->dlv;
+        b->pub.delivery.dead_letter_uri = NULL;
+        broker_refresh(r, x);
+        if (created && r->srv && r->srv->disp)
+            hd_dispatch_broker_added(r->srv->disp, &b->pub);
+        *others_changed = true;
+    } else if (x->t) {
+        trg_t *t = x->t;
+        if (t->bound)
+            hd_router_remove(t->pub.broker->router, &t->pub);
+        hd_filter_free(t->pub.filter);
+        t->pub.filter = p->filter;
+        p->filter = NULL;
+        if (t->bound && hd_router_add(t->pub.broker->router, &t->pub)) {
+            /* cannot route it (out of memory): unbind fully so the dispatcher forgets it; the
+             * refresh below tries to bind it again */
+            if (r->srv && r->srv->disp)
+                hd_dispatch_trigger_removed(r->srv->disp, &t->pub, false);
+            t->bound = false;
+            t->pub.broker = NULL;
+        }
+        hd_free(t->broker_name);
+        t->broker_name = p->broker_name;
+        p->broker_name = NULL;
+        hd_resources__dest_free(&t->sub);
+        t->sub = p->sub;
+        memset(&p->sub, 0, sizeof p->sub);
+        hd_resources__dest_free(&t->dls);
+        t->dls = p->dls;
+        memset(&p->dls, 0, sizeof p->dls);
+        t->own = p->dlv;
+        trigger_refresh(r, x, !created, batch);
+    } else {
+        other_status(x);
+        *others_changed = true;
+    }
+    prep_free(p);
+    *out = x;
+    return HD_E_OK;
+nomem: /* only reached before the record was inserted */
+    rec_free(x);
+    return HD_E_NOMEM;
+}
+
+static void persist(hd_store_batch_t *batch, rec_t *x)
+{
+    if (!batch)
+        return;
+    char *json = cJSON_PrintUnformatted(x->obj);
+    if (json) {
+        hd_store_batch_resource_put(batch, x->key, json, strlen(json));
+        free(json);
+    }
+}
+
+static void persist_meta(hd_resources_t *r, hd_store_batch_t *batch)
+{
+    if (!batch)
+        return;
+    unsigned char be[4] = {(unsigned char)(r->next_id >> 24), (unsigned char)(r->next_id >> 16),
+                           (unsigned char)(r->next_id >> 8), (unsigned char)r->next_id};
+    hd_store_batch_meta_put(batch, "resources.next_id", be, sizeof be);
+}
+
+/* ---- apply / delete ----------------------------------------------------------------------- */
+
+typedef struct {
+    hd_resources_done_fn cb;
+    void *arg;
+    cJSON *result;
+} done_ctx_t;
+
+static void store_done(void *arg, hd_err_t status)
+{
+    done_ctx_t *c = arg;
+    char msg[200] = "";
+    if (status)
+        snprintf(msg, sizeof msg, "the change is active but could not be stored: %s",
+                 hd_err_message(status));
+    if (c->cb)
+        c->cb(c->arg, status, status ? NULL : c->result, status ? msg : NULL);
+    cJSON_Delete(c->result);
+    hd_free(c);
+}
+
+/* Submits the batch (or answers at once without a store). Takes result and batch. */
+static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
+                   hd_resources_done_fn cb, void *arg)
+{
+    if (!batch) {
+        if (cb)
+            cb(arg, HD_E_OK, result, NULL);
+        cJSON_Delete(result);
+        return;
+    }
+    done_ctx_t *c = hd_calloc(1, sizeof *c);
+    if (!c) {
+        hd_store_batch_free(batch);
+        if (cb)
+            cb(arg, HD_E_NOMEM, NULL, "out of memory");
+        cJSON_Delete(result);
+        return;
+    }
+    c->cb = cb;
+    c->arg = arg;
+    c->result = result;
+    hd_err_t rc = hd_store_submit(r->srv->store, batch, store_done, c);
+    if (rc) {
+        hd_free(c);
+        char msg[200];
+        snprintf(msg, sizeof msg, "store: %s", hd_err_message(rc));
+        if (cb)
+            cb(arg, rc, NULL, msg);
+        cJSON_Delete(result);
+    }
+}
+
+static hd_store_batch_t *new_batch(hd_resources_t *r)
+{
+    return (r->srv && r->srv->store && !r->loading) ? hd_store_batch_new(r->srv->store) : NULL;
+}
+
+static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
+{
+    const char *kind = jstr(doc, "kind");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
+    const char *name = jstr(md, "name"), *ns = jstr(md, "namespace");
+    if (kind && name)
+        snprintf(buf, cap, "document %d (%s %s/%s)", index, kind, ns ? ns : "default", name);
+    else
+        snprintf(buf, cap, "document %d", index);
+}
+
+/* The synchronous part of apply: validates all, installs all. Returns the result array (owned)
+ * and the batch to submit, or an error with err set. */
+static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSON **result,
+                           hd_store_batch_t **batch_out, char *err, size_t cap)
+{
+    cJSON *docs = NULL;
+    char perr[ERRCAP];
+    hd_err_t rc = hd_manifest_parse(text, len, &docs, perr, sizeof perr);
+    if (rc) {
+        snprintf(err, cap, "%s", perr);
+        return rc == HD_E_NOMEM ? rc : HD_E_INVAL;
+    }
+    int n = cJSON_GetArraySize(docs);
+    if (n == 0) {
+        cJSON_Delete(docs);
+        snprintf(err, cap, "no documents found");
+        return HD_E_INVAL;
+    }
+    prep_t *preps = hd_calloc((size_t)n, sizeof *preps);
+    if (!preps) {
+        cJSON_Delete(docs);
+        snprintf(err, cap, "out of memory");
+        return HD_E_NOMEM;
+    }
+    int i = 0;
+    const cJSON *doc;
+    cJSON_ArrayForEach(doc, docs)
+    {
+        char e[ERRCAP];
+        rc = prepare(r, doc, false, &preps[i], e, sizeof e);
+        if (rc) {
+            char where[300];
+            describe_doc(doc, i + 1, where, sizeof where);
+            snprintf(err, cap, "%s: %s", where, e);
+            for (int k = 0; k < i; k++)
+                prep_free(&preps[k]);
+            hd_free(preps);
+            cJSON_Delete(docs);
+            return rc;
+        }
+        i++;
+    }
+    cJSON_Delete(docs);
+    hd_store_batch_t *batch = new_batch(r);
+    cJSON *out = cJSON_CreateArray();
+    rec_t **done = hd_calloc((size_t)n, sizeof *done);
+    bool others = false;
+    rc = HD_E_OK;
+    for (i = 0; i < n; i++) {
+        if (rc == HD_E_OK && done && out)
+            rc = install(r, &preps[i], batch, &done[i], &others);
+        else
+            rc = HD_E_NOMEM;
+        prep_free(&preps[i]);
+    }
+    hd_free(preps);
+    if (rc) {
+        hd_free(done);
+        cJSON_Delete(out);
+        hd_store_batch_free(batch);
+        snprintf(err, cap, "out of memory (some documents may have been applied)");
+        return rc;
+    }
+    if (others)
+        refresh_all(r, batch);
+    for (i = 0; i < n; i++) {
+        /* the same resource may appear twice; persist and report each document */
+        persist(batch, done[i]);
+        cJSON_AddItemToArray(out, cJSON_Duplicate(done[i]->obj, 1));
+        notify(r, done[i], false);
+    }
+    persist_meta(r, batch);
+    hd_free(done);
+    *result = out;
+    *batch_out = batch;
+    return HD_E_OK;
+}
+
+void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
+                        void *arg)
+{
+    char err[ERRCAP * 2];
+    cJSON *result = NULL;
+    hd_store_batch_t *batch = NULL;
+    hd_err_t rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
+    if (rc) {
+        if (cb)
+            cb(arg, rc, NULL, err);
+        return;
+    }
+    finish(r, batch, result, cb, arg);
+}
+
+static void unbind_of_broker(hd_resources_t *r, rec_t *x, void *arg)
+{
+    void **a = arg;
+    if (x->t && x->t->bound && x->t->pub.broker == a[0])
+        trigger_unbind(r, x->t, a[1]);
+}
+
+void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
+                         hd_resources_done_fn cb, void *arg)
+{
+    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    char msg[600];
+    if (!ki) {
+        snprintf(msg, sizeof msg, "unknown kind '%s' (one of %s)", plural,
+                 hd_resources__kind_names());
+        if (cb)
+            cb(arg, HD_E_INVAL, NULL, msg);
+        return;
+    }
+    char key[600];
+    make_key(key, sizeof key, ki->plural, ns, name);
+    rec_t *x = rec_find(r, key);
+    if (!x) {
+        snprintf(msg, sizeof msg, "%s \"%s/%s\" not found", ki->kind, ns, name);
+        if (cb)
+            cb(arg, HD_E_NOTFOUND, NULL, msg);
+        return;
+    }
+    hd_store_batch_t *batch = new_batch(r);
+    cJSON *result = cJSON_CreateArray();
+    if (result)
+        cJSON_AddItemToArray(result, cJSON_Duplicate(x->obj, 1));
+    rec_unlink(r, x);
+    if (x->id)
+        id_del(r, x);
+    if (x->t) {
+        trigger_unbind(r, x->t, batch);
+    } else if (x->b) {
+        void *a[2] = {&x->b->pub, batch};
+        each_rec(r, unbind_of_broker, a);
+        if (r->srv && r->srv->disp)
+            hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
+        if (batch)
+            hd_store_batch_trim(batch, x->id, UINT64_MAX, 0);
+    }
+    if (batch)
+        hd_store_batch_resource_del(batch, x->key);
+    notify(r, x, true);
+    bool others = !x->t;
+    rec_free(x);
+    if (others)
+        refresh_all(r, batch);
+    finish(r, batch, result, cb, arg);
+}
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len,
+                                 const char *name, size_t name_len)
+{
+    char key[600];
+    if (ns_len + name_len + 10 > sizeof key)
+        return NULL;
+    memcpy(key, "brokers/", 8);
+    memcpy(key + 8, ns, ns_len);
+    key[8 + ns_len] = '/';
+    memcpy(key + 9 + ns_len, name, name_len);
+    key[9 + ns_len + name_len] = '\0';
+    if (memchr(ns, '/', ns_len) || memchr(name, '/', name_len))
+        return NULL;
+    rec_t *x = rec_find(r, key);
+    return x && x->b ? &x->b->pub : NULL;
+}
+
+hd_broker_t *hd_resources_broker_by_id(hd_resources_t *r, uint32_t id)
+{
+    rec_t *x = id_get(r, id);
+    return x && x->b ? &x->b->pub : NULL;
+}
+
+hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char *name)
+{
+    char key[600];
+    make_key(key, sizeof key, "triggers", ns, name);
+    rec_t *x = rec_find(r, key);
+    return x && x->t ? &x->t->pub : NULL;
+}
+
+hd_trigger_t *hd_resources_trigger_by_id(hd_resources_t *r, uint32_t id)
+{
+    rec_t *x = id_get(r, id);
+    return x && x->t ? &x->t->pub : NULL;
+}
+
+typedef struct {
+    const hd_broker_t *b;
+    void (*fn)(void *arg, hd_trigger_t *t);
+    void *arg;
+} each_trig_t;
+
+static void each_trig(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)r;
+    each_trig_t *e = arg;
+    if (x->t && x->t->bound && x->t->pub.broker == e->b)
+        e->fn(e->arg, &x->t->pub);
+}
+
+void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
+                               void (*fn)(void *arg, hd_trigger_t *t), void *arg)
+{
+    each_trig_t e = {b, fn, arg};
+    each_rec(r, each_trig, &e);
+}
+
+static void each_brk(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)r;
+    void **a = arg;
+    if (x->b)
+        ((void (*)(void *, hd_broker_t *))a[0])(a[1], &x->b->pub);
+}
+
+void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker_t *b), void *arg)
+{
+    void *a[2] = {(void *)fn, arg};
+    each_rec(r, each_brk, a);
+}
+
+cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
+                             const char *name)
+{
+    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    if (!ki)
+        return NULL;
+    char key[600];
+    make_key(key, sizeof key, ki->plural, ns, name);
+    rec_t *x = rec_find(r, key);
+    return x ? cJSON_Duplicate(x->obj, 1) : NULL;
+}
+
+typedef struct {
+    const hd_kind_info_t *ki;
+    const char *ns;
+    rec_t **v;
+    size_t n, cap;
+} list_ctx_t;
+
+static void list_one(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)r;
+    list_ctx_t *l = arg;
+    if ((l->ki && x->ki != l->ki) || (l->ns && strcmp(l->ns, x->ns)))
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        rec_t **v = hd_realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = x;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const rec_t *x = *(rec_t *const *)a, *y = *(rec_t *const *)b;
+    int c = strcmp(x->ki->kind, y->ki->kind);
+    if (!c)
+        c = strcmp(x->ns, y->ns);
+    if (!c)
+        c = strcmp(x->name, y->name);
+    return c;
+}
+
+cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns)
+{
+    list_ctx_t l = {NULL, ns, NULL, 0, 0};
+    if (plural && !(l.ki = hd_resources__kind_lookup(plural)))
+        return NULL;
+    each_rec(r, list_one, &l);
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, rec_cmp);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < l.n; i++)
+        cJSON_AddItemToArray(arr, cJSON_Duplicate(l.v[i]->obj, 1));
+    hd_free(l.v);
+    return arr;
+}
+
+/* ---- hooks for the modules that run other kinds ------------------------------------------ */
+
+hd_err_t hd_resources_on_change(hd_resources_t *r, hd_resources_change_fn fn, void *arg)
+{
+    if (r->nlisteners == MAX_LISTENERS)
+        return HD_E_FULL;
+    r->listeners[r->nlisteners].fn = fn;
+    r->listeners[r->nlisteners].arg = arg;
+    r->nlisteners++;
+    return HD_E_OK;
+}
+
+hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char *ns,
+                                 const char *name, bool ready, const char *reason,
+                                 const char *message, const char *address_url)
+{
+    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    if (!ki || ki->type != HD_RK_OTHER)
+        return HD_E_INVAL;
+    char key[600];
+    make_key(key, sizeof key, ki->plural, ns, name);
+    rec_t *x = rec_find(r, key);
+    if (!x)
+        return HD_E_NOTFOUND;
+    char *rs = reason ? hd_strdup(reason) : NULL, *ms = message ? hd_strdup(message) : NULL;
+    char *us = address_url ? hd_strdup(address_url) : NULL;
+    if ((reason && !rs) || (message && !ms) || (address_url && !us)) {
+        hd_free(rs);
+        hd_free(ms);
+        hd_free(us);
+        return HD_E_NOMEM;
+    }
+    bool addr_changed = !str_eq(us, x->ext_url) || x->ext_ready != ready || !x->ext_set;
+    hd_free(x->ext_reason);
+    hd_free(x->ext_message);
+    hd_free(x->ext_url);
+    x->ext_set = true;
+    x->ext_ready = ready;
+    x->ext_reason = rs;
+    x->ext_message = ms;
+    x->ext_url = us;
+    other_status(x);
+    if (addr_changed)
+        refresh_all(r, NULL);
+    return HD_E_OK;
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+static bool load_one(void *arg, const char *key, const char *json, size_t len)
+{
+    hd_resources_t *r = arg;
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    char err[ERRCAP];
+    prep_t p;
+    if (!doc || prepare(r, doc, true, &p, err, sizeof err)) {
+        hd_log(HD_LOG_ERROR, "stored resource could not be loaded; skipped", "key", key, "error",
+               doc ? err : "malformed JSON", NULL);
+        cJSON_Delete(doc);
+        return true;
+    }
+    cJSON_Delete(doc);
+    rec_t *x;
+    bool others = false;
+    if (install(r, &p, NULL, &x, &others)) {
+        prep_free(&p);
+        hd_log(HD_LOG_ERROR, "out of memory loading resources", "key", key, NULL);
+        return false;
+    }
+    return true;
+}
+
+static hd_err_t read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return HD_E_IO;
+    size_t cap = 4096, n = 0;
+    char *buf = hd_malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        if (cap >= (64u << 20)) { /* a manifest over 64 MiB is a mistake */
+            hd_free(buf);
+            buf = NULL;
+            break;
+        }
+        char *nb = hd_realloc(buf, cap * 2);
+        if (!nb) {
+            hd_free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        hd_free(buf);
+        return buf ? HD_E_IO : HD_E_TOOLARGE;
+    }
+    *out = buf;
+    *len = n;
+    return HD_E_OK;
+}
+
+static void startup_done(void *arg, hd_err_t status, cJSON *result, const char *error)
+{
+    (void)result;
+    const char *path = arg;
+    if (status)
+        hd_log(HD_LOG_ERROR, "manifest applied but not stored", "file", path, "error",
+               error ? error : hd_err_message(status), NULL);
+}
+
+static hd_err_t apply_file(hd_resources_t *r, const char *path)
+{
+    char *text;
+    size_t len;
+    hd_err_t rc = read_file(path, &text, &len);
+    if (rc) {
+        hd_log(HD_LOG_ERROR, "cannot read manifest", "file", path, "error", strerror(errno), NULL);
+        return HD_E_CONFIG;
+    }
+    char err[ERRCAP * 2];
+    cJSON *result = NULL;
+    hd_store_batch_t *batch = NULL;
+    rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
+    hd_free(text);
+    if (rc) {
+        if (rc == HD_E_INVAL && !strcmp(err, "no documents found")) {
+            return HD_E_OK; /* an empty file is fine */
+        }
+        hd_log(HD_LOG_ERROR, "bad manifest", "file", path, "error", err, NULL);
+        return rc == HD_E_NOMEM ? rc : HD_E_CONFIG;
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%d", cJSON_GetArraySize(result));
+    hd_log(HD_LOG_INFO, "manifest applied", "file", path, "resources", n, NULL);
+    finish(r, batch, result, startup_done, (void *)path);
+    return HD_E_OK;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool manifest_ext(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' &&
+           ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+            (n > 5 && !strcmp(name + n - 5, ".json")));
+}
+
+static hd_err_t apply_path(hd_resources_t *r, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        hd_log(HD_LOG_ERROR, "manifest path does not exist", "path", path, NULL);
+        return HD_E_CONFIG;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return apply_file(r, path);
+    DIR *d = opendir(path);
+    if (!d)
+        return HD_E_CONFIG;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    hd_err_t rc = HD_E_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!manifest_ext(de->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = hd_realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = HD_E_NOMEM;
+                break;
+            }
+            names = nn;
+        }
+        size_t l = strlen(path) + strlen(de->d_name) + 2;
+        if (!(names[n] = hd_malloc(l))) {
+            rc = HD_E_NOMEM;
+            break;
+        }
+        snprintf(names[n++], l, "%s/%s", path, de->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, str_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == HD_E_OK)
+            rc = apply_path(r, names[i]);
+        hd_free(names[i]);
+    }
+    hd_free(names);
+    return rc;
+}
+
+static void announce_one(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (x->t && x->t->bound)
+        hd_dispatch_trigger_added(r->srv->disp, &x->t->pub);
+}
+
+static void announce_broker(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (x->b)
+        hd_dispatch_broker_added(r->srv->disp, &x->b->pub);
+}
+
+void hd_resources_announce(hd_resources_t *r)
+{
+    if (!r->srv || !r->srv->disp)
+        return;
+    each_rec(r, announce_broker, NULL);
+    each_rec(r, announce_one, NULL);
+}
+
+hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
+                           hd_resources_t **out)
+{
+    hd_resources_t *r = hd_calloc(1, sizeof *r);
+    if (!r)
+        return HD_E_NOMEM;
+    r->srv = srv;
+    r->next_id = 1;
+    hd_err_t rc = HD_E_OK;
+    if (srv && srv->store) {
+        unsigned char be[4];
+        if (hd_store_meta_get(srv->store, "resources.next_id", be, sizeof be) == 4)
+            r->next_id = ((uint32_t)be[0] << 24) | ((uint32_t)be[1] << 16) |
+                         ((uint32_t)be[2] << 8) | be[3];
+        r->loading = true;
+        rc = hd_store_resources_scan(srv->store, "", load_one, r);
+        r->loading = false;
+        if (rc) {
+            hd_log(HD_LOG_ERROR, "cannot read stored resources", "error", hd_err_message(rc),
+                   NULL);
+            hd_resources_close(r);
+            return HD_E_STORE;
+        }
+        refresh_all(r, NULL);
+        char cnt[24];
+        snprintf(cnt, sizeof cnt, "%zu", r->count);
+        hd_log(HD_LOG_INFO, "resources loaded from the store", "count", cnt, NULL);
+    }
+    for (size_t i = 0; i < n && rc == HD_E_OK; i++)
+        rc = apply_path(r, manifest_paths[i]);
+    if (rc) {
+        hd_resources_close(r);
+        return rc;
+    }
+    *out = r;
+    return HD_E_OK;
+}
+
+static void close_one(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (x->t && x->t->bound) {
+        hd_router_remove(x->t->pub.broker->router, &x->t->pub);
+        if (r->srv && r->srv->disp)
+            hd_dispatch_trigger_removed(r->srv->disp, &x->t->pub, false);
+        x->t->bound = false;
+    }
+}
+
+void hd_resources_close(hd_resources_t *r)
+{
+    if (!r)
+        return;
+    each_rec(r, close_one, NULL);
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        rec_t *x = r->buckets[i];
+        while (x) {
+            rec_t *next = x->next;
+            if (x->b && r->srv && r->srv->disp)
+                hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
+            rec_free(x);
+            x = next;
+        }
+    }
+    hd_free(r->buckets);
+    hd_free(r->by_id);
+    hd_free(r);
+}

@@ -1,0 +1,57 @@
+/*
+ * resources_internal.h — what resources.c and resources_spec.c share: the kind table, spec
+ * parsing (delivery, destinations, ISO 8601 durations, URLs). Pure functions, no I/O.
+ */
+#ifndef HERALD_RESOURCES_INTERNAL_H
+#define HERALD_RESOURCES_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "hd_resources.h"
+
+typedef enum { HD_RK_BROKER, HD_RK_TRIGGER, HD_RK_OTHER } hd_rk_type_t;
+
+typedef struct {
+    const char *kind;     /* "Broker" */
+    const char *group;    /* "eventing.knative.dev" */
+    const char *version;  /* preferred version, "v1" */
+    const char *plural;   /* "brokers" */
+    const char *singular; /* "broker" */
+    const char *shortname; /* "" when none */
+    hd_rk_type_t type;
+} hd_kind_info_t;
+
+/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown. */
+const hd_kind_info_t *hd_resources__kind_lookup(const char *s);
+/* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
+const char *hd_resources__kind_names(void);
+
+/* A destination (Knative duck Destination): uri, or ref (+ optional relative uri). */
+typedef struct {
+    bool set;
+    char *uri;              /* owned or NULL */
+    const hd_kind_info_t *ref_kind; /* NULL when no ref */
+    char *ref_ns, *ref_name; /* owned */
+} hd_dest_t;
+
+void hd_resources__dest_free(hd_dest_t *d);
+/* Parses a Destination at `path` (for messages). ns is the default namespace of a ref. */
+hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
+                                  char *err, size_t cap);
+/* True when `s` is an absolute http(s) URL with a host (and a numeric port if any). */
+bool hd_resources__url_ok(const char *s);
+/* Joins a base URL and a (relative) uri path; returns owned (hd_free) or NULL. */
+char *hd_resources__url_join(const char *base, const char *rel);
+
+/* ISO 8601 duration (PT0.5S, P1DT2H, PT1M30S) to milliseconds; false when malformed. */
+bool hd_resources__iso_duration(const char *s, uint64_t *ms);
+
+/* Parses a DeliverySpec (absent or null: nothing set). The DLS destination goes to *dls. */
+hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
+                                      hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap);
+
+/* DNS-1123 label (namespace) and subdomain (name) checks, Kubernetes' rules. */
+bool hd_resources__dns_label_ok(const char *s);
+bool hd_resources__dns_name_ok(const char *s);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * resources_spec.c — spec parsing for the control plane: the kind table, DeliverySpec,
+ * Destinations, ISO 8601 durations, URLs, and the delivery precedence merge. Pure; no I/O.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "resources_internal.h"
+
+static const hd_kind_info_t kinds[] = {
+    {"Broker", "eventing.knative.dev", "v1", "brokers", "broker", "bk", HD_RK_BROKER},
+    {"Trigger", "eventing.knative.dev", "v1", "triggers", "trigger", "tr", HD_RK_TRIGGER},
+    {"KafkaSink", "eventing.knative.dev", "v1alpha1", "kafkasinks", "kafkasink", "", HD_RK_OTHER},
+    {"EventPolicy", "eventing.knative.dev", "v1alpha1", "eventpolicies", "eventpolicy", "",
+     HD_RK_OTHER},
+    {"EventType", "eventing.knative.dev", "v1beta2", "eventtypes", "eventtype", "", HD_RK_OTHER},
+    {"Channel", "messaging.knative.dev", "v1", "channels", "channel", "ch", HD_RK_OTHER},
+    {"InMemoryChannel", "messaging.knative.dev", "v1", "inmemorychannels", "inmemorychannel",
+     "imc", HD_RK_OTHER},
+    {"KafkaChannel", "messaging.knative.dev", "v1beta1", "kafkachannels", "kafkachannel", "",
+     HD_RK_OTHER},
+    {"Subscription", "messaging.knative.dev", "v1", "subscriptions", "subscription", "sub",
+     HD_RK_OTHER},
+    {"PingSource", "sources.knative.dev", "v1", "pingsources", "pingsource", "", HD_RK_OTHER},
+    {"ContainerSource", "sources.knative.dev", "v1", "containersources", "containersource", "",
+     HD_RK_OTHER},
+    {"SinkBinding", "sources.knative.dev", "v1", "sinkbindings", "sinkbinding", "", HD_RK_OTHER},
+    {"ApiServerSource", "sources.knative.dev", "v1", "apiserversources", "apiserversource", "",
+     HD_RK_OTHER},
+    {"KafkaSource", "sources.knative.dev", "v1", "kafkasources", "kafkasource", "", HD_RK_OTHER},
+    {"Service", "serving.knative.dev", "v1", "services", "service", "ksvc", HD_RK_OTHER},
+    {"Sequence", "flows.knative.dev", "v1", "sequences", "sequence", "", HD_RK_OTHER},
+    {"Parallel", "flows.knative.dev", "v1", "parallels", "parallel", "", HD_RK_OTHER},
+    {"NatsSource", "herald.dev", "v1alpha1", "natssources", "natssource", "", HD_RK_OTHER},
+    {"NatsSink", "herald.dev", "v1alpha1", "natssinks", "natssink", "", HD_RK_OTHER},
+};
+
+const hd_kind_info_t *hd_resources__kind_lookup(const char *s)
+{
+    if (!s || !*s)
+        return NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const hd_kind_info_t *k = &kinds[i];
+        if (!strcasecmp(s, k->kind) || !strcasecmp(s, k->plural) || !strcasecmp(s, k->singular) ||
+            (k->shortname[0] && !strcasecmp(s, k->shortname)))
+            return k;
+    }
+    return NULL;
+}
+
+const char *hd_resources__kind_names(void)
+{
+    return "Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, "
+           "KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, "
+           "ApiServerSource, KafkaSource, Service, Sequence, Parallel, NatsSource, NatsSink";
+}
+
+bool hd_resources__dns_label_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && !(c == '-' && i > 0 && i + 1 < n))
+            return false;
+    }
+    return true;
+}
+
+bool hd_resources__dns_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && !((c == '-' || c == '.') && i > 0 && i + 1 < n))
+            return false;
+    }
+    return true;
+}
+
+bool hd_resources__url_ok(const char *s)
+{
+    const char *p;
+    if (!strncmp(s, "http://", 7))
+        p = s + 7;
+    else if (!strncmp(s, "https://", 8))
+        p = s + 8;
+    else
+        return false;
+    for (const char *q = s; *q; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f)
+            return false;
+    const char *host = p;
+    const char *end = p + strcspn(p, "/?#");
+    if (end == host)
+        return false;
+    /* [v6]:port or host:port */
+    const char *colon = NULL;
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (!rb || rb == host + 1)
+            return false;
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return false;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if (colon == host)
+            return false;
+        for (const char *q = host; q < (colon ? colon : end); q++)
+            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '.' || *q == '_'))
+                return false;
+    }
+    if (colon) {
+        const char *q = colon + 1;
+        if (q == end || end - q > 5)
+            return false;
+        long port = 0;
+        for (; q < end; q++) {
+            if (!isdigit((unsigned char)*q))
+                return false;
+            port = port * 10 + (*q - '0');
+        }
+        if (port < 1 || port > 65535)
+            return false;
+    }
+    return true;
+}
+
+char *hd_resources__url_join(const char *base, const char *rel)
+{
+    if (!rel || !*rel)
+        return hd_strdup(base);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    size_t rl = strlen(rel);
+    bool slash = rel[0] != '/';
+    char *out = hd_malloc(bl + rl + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, base, bl);
+    if (slash)
+        out[bl++] = '/';
+    memcpy(out + bl, rel, rl + 1);
+    return out;
+}
+
+bool hd_resources__iso_duration(const char *s, uint64_t *ms)
+{
+    /* P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]; years/months are ambiguous, so refused. */
+    if (!s || (s[0] != 'P' && s[0] != 'p'))
+        return false;
+    const char *p = s + 1;
+    bool in_time = false, any = false;
+    double total = 0;
+    char last_unit = 0;
+    while (*p) {
+        if (*p == 'T' || *p == 't') {
+            if (in_time)
+                return false;
+            in_time = true;
+            last_unit = 0;
+            p++;
+            if (!*p)
+                return false;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p) && *p != '.')
+            return false;
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p || v < 0)
+            return false;
+        char u = (char)toupper((unsigned char)*end);
+        if (!u)
+            return false;
+        double mul;
+        if (!in_time) {
+            if (u == 'W')
+                mul = 7 * 86400e3;
+            else if (u == 'D')
+                mul = 86400e3;
+            else
+                return false;
+        } else {
+            if (u == 'H')
+                mul = 3600e3;
+            else if (u == 'M')
+                mul = 60e3;
+            else if (u == 'S')
+                mul = 1e3;
+            else
+                return false;
+        }
+        (void)last_unit;
+        last_unit = u;
+        total += v * mul;
+        any = true;
+        p = end + 1;
+    }
+    if (!any || total > 1e15)
+        return false;
+    *ms = (uint64_t)(total + 0.5);
+    return true;
+}
+
+void hd_resources__dest_free(hd_dest_t *d)
+{
+    if (!d)
+        return;
+    hd_free(d->uri);
+    hd_free(d->ref_ns);
+    hd_free(d->ref_name);
+    memset(d, 0, sizeof *d);
+}
+
+hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
+                                  char *err, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, cap, "%s: must be an object with 'uri' and/or 'ref'", path);
+        return HD_E_INVAL;
+    }
+    for (const cJSON *it = j->child; it; it = it->next) {
+        if (strcmp(it->string, "uri") && strcmp(it->string, "ref") &&
+            strcmp(it->string, "CACerts") && strcmp(it->string, "audience")) {
+            snprintf(err, cap, "%s.%s: unknown field (expected uri or ref)", path, it->string);
+            return HD_E_INVAL;
+        }
+    }
+    const cJSON *uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(j, "ref");
+    if (uri && !cJSON_IsNull(uri) && (!cJSON_IsString(uri) || !*uri->valuestring)) {
+        snprintf(err, cap, "%s.uri: must be a non-empty string", path);
+        return HD_E_INVAL;
+    }
+    bool has_uri = uri && cJSON_IsString(uri);
+    bool has_ref = ref && !cJSON_IsNull(ref);
+    if (!has_uri && !has_ref) {
+        snprintf(err, cap, "%s: needs 'uri' or 'ref'", path);
+        return HD_E_INVAL;
+    }
+    if (has_ref) {
+        if (!cJSON_IsObject(ref)) {
+            snprintf(err, cap, "%s.ref: must be an object with kind and name", path);
+            return HD_E_INVAL;
+        }
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ref, "kind");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(ref, "name");
+        const cJSON *rns = cJSON_GetObjectItemCaseSensitive(ref, "namespace");
+        if (!cJSON_IsString(kind) || !*kind->valuestring) {
+            snprintf(err, cap, "%s.ref.kind: required", path);
+            return HD_E_INVAL;
+        }
+        const hd_kind_info_t *ki = hd_resources__kind_lookup(kind->valuestring);
+        if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER) {
+            snprintf(err, cap, "%s.ref.kind: '%s' is not an addressable kind Herald knows "
+                               "(Broker, Channel, InMemoryChannel, KafkaSink, Service, ...)",
+                     path, kind->valuestring);
+            return HD_E_INVAL;
+        }
+        if (!cJSON_IsString(name) || !hd_resources__dns_name_ok(name->valuestring)) {
+            snprintf(err, cap, "%s.ref.name: required, a DNS-1123 name", path);
+            return HD_E_INVAL;
+        }
+        if (rns && !cJSON_IsNull(rns) &&
+            (!cJSON_IsString(rns) || !hd_resources__dns_label_ok(rns->valuestring))) {
+            snprintf(err, cap, "%s.ref.namespace: must be a DNS-1123 label", path);
+            return HD_E_INVAL;
+        }
+        out->ref_kind = ki;
+        out->ref_name = hd_strdup(name->valuestring);
+        out->ref_ns = hd_strdup(cJSON_IsString(rns) ? rns->valuestring : ns);
+        if (has_uri) {
+            /* relative to the ref's address: a path, not a URL */
+            if (strstr(uri->valuestring, "://")) {
+                snprintf(err, cap, "%s.uri: with 'ref' the uri must be a relative path, got '%s'",
+                         path, uri->valuestring);
+                goto fail;
+            }
+            for (const char *q = uri->valuestring; *q; q++)
+                if ((unsigned char)*q <= ' ') {
+                    snprintf(err, cap, "%s.uri: contains spaces or control characters", path);
+                    goto fail;
+                }
+        }
+    } else if (!hd_resources__url_ok(uri->valuestring)) {
+        snprintf(err, cap, "%s.uri: '%s' is not an absolute http:// or https:// URL with a host",
+                 path, uri->valuestring);
+        return HD_E_INVAL;
+    }
+    if (has_uri && !(out->uri = hd_strdup(uri->valuestring)))
+        goto nomem;
+    if (has_ref && (!out->ref_name || !out->ref_ns))
+        goto nomem;
+    out->set = true;
+    return HD_E_OK;
+nomem:
+    hd_resources__dest_free(out);
+    snprintf(err, cap, "out of memory");
+    return HD_E_NOMEM;
+fail:
+    hd_resources__dest_free(out);
+    return HD_E_INVAL;
+}
+
+static hd_err_t duration_field(const cJSON *v, const char *path, const char *field, bool positive,
+                               uint64_t *ms, char *err, size_t cap)
+{
+    if (!cJSON_IsString(v) || !hd_resources__iso_duration(v->valuestring, ms)) {
+        snprintf(err, cap, "%s.%s: '%s' is not an ISO 8601 duration (e.g. PT0.5S, PT10S, PT1M)",
+                 path, field, cJSON_IsString(v) ? v->valuestring : "(not a string)");
+        return HD_E_INVAL;
+    }
+    if (positive && *ms == 0) {
+        snprintf(err, cap, "%s.%s: must be greater than zero", path, field);
+        return HD_E_INVAL;
+    }
+    return HD_E_OK;
+}
+
+static bool int_value(const cJSON *v, long long *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+        return false;
+    *out = (long long)v->valuedouble;
+    return true;
+}
+
+hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
+                                      hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    memset(dls, 0, sizeof *dls);
+    if (!j || cJSON_IsNull(j))
+        return HD_E_OK;
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, cap, "%s: must be an object", path);
+        return HD_E_INVAL;
+    }
+    hd_err_t rc;
+    for (const cJSON *it = j->child; it; it = it->next) {
+        const char *f = it->string;
+        long long n;
+        if (cJSON_IsNull(it))
+            continue;
+        if (!strcmp(f, "retry")) {
+            if (!int_value(it, &n) || n < 0 || n > 1000) {
+                snprintf(err, cap, "%s.retry: must be an integer from 0 to 1000", path);
+                return HD_E_INVAL;
+            }
+            out->retry = (uint32_t)n;
+            out->set |= HD_DLV_RETRY;
+        } else if (!strcmp(f, "backoffPolicy")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "exponential"))
+                out->backoff_policy = HD_BACKOFF_EXPONENTIAL;
+            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "linear"))
+                out->backoff_policy = HD_BACKOFF_LINEAR;
+            else {
+                snprintf(err, cap, "%s.backoffPolicy: must be 'exponential' or 'linear'", path);
+                return HD_E_INVAL;
+            }
+            out->set |= HD_DLV_BACKOFF_POLICY;
+        } else if (!strcmp(f, "backoffDelay")) {
+            if ((rc = duration_field(it, path, f, false, &out->backoff_delay_ms, err, cap)))
+                return rc;
+            out->set |= HD_DLV_BACKOFF_DELAY;
+        } else if (!strcmp(f, "backoffMax")) {
+            if ((rc = duration_field(it, path, f, false, &out->backoff_max_ms, err, cap)))
+                return rc;
+            out->set |= HD_DLV_BACKOFF_MAX;
+        } else if (!strcmp(f, "timeout")) {
+            if ((rc = duration_field(it, path, f, true, &out->timeout_ms, err, cap)))
+                return rc;
+            out->set |= HD_DLV_TIMEOUT;
+        } else if (!strcmp(f, "retryAfterMax")) {
+            if ((rc = duration_field(it, path, f, false, &out->retry_after_max_ms, err, cap)))
+                return rc;
+            out->set |= HD_DLV_RETRY_AFTER_MAX;
+        } else if (!strcmp(f, "maxInFlight")) {
+            if (!int_value(it, &n) || n < 1 || n > 100000) {
+                snprintf(err, cap, "%s.maxInFlight: must be an integer from 1 to 100000", path);
+                return HD_E_INVAL;
+            }
+            out->max_in_flight = (uint32_t)n;
+            out->set |= HD_DLV_MAX_IN_FLIGHT;
+        } else if (!strcmp(f, "ordering")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "unordered"))
+                out->ordering = HD_ORDER_UNORDERED;
+            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "ordered"))
+                out->ordering = HD_ORDER_ORDERED;
+            else {
+                snprintf(err, cap, "%s.ordering: must be 'unordered' or 'ordered'", path);
+                return HD_E_INVAL;
+            }
+            out->set |= HD_DLV_ORDERING;
+        } else if (!strcmp(f, "headerEncoding")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "compat"))
+                out->header_strict = false;
+            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "strict"))
+                out->header_strict = true;
+            else {
+                snprintf(err, cap, "%s.headerEncoding: must be 'compat' or 'strict'", path);
+                return HD_E_INVAL;
+            }
+            out->set |= HD_DLV_HEADER_ENC;
+        } else if (!strcmp(f, "format")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "json"))
+                out->structured = true;
+            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "binary"))
+                out->structured = false;
+            else {
+                snprintf(err, cap, "%s.format: must be 'json' or 'binary'", path);
+                return HD_E_INVAL;
+            }
+            out->set |= HD_DLV_FORMAT;
+        } else if (!strcmp(f, "deadLetterSink")) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s.deadLetterSink", path);
+            if ((rc = hd_resources__dest_parse(it, sub, ns, dls, err, cap)))
+                return rc;
+            out->set |= HD_DLV_DLS;
+        } else {
+            snprintf(err, cap,
+                     "%s.%s: unknown field (known: retry, backoffPolicy, backoffDelay, "
+                     "backoffMax, timeout, retryAfterMax, deadLetterSink, maxInFlight, ordering, "
+                     "headerEncoding, format)",
+                     path, f);
+            hd_resources__dest_free(dls);
+            return HD_E_INVAL;
+        }
+    }
+    return HD_E_OK;
+}
+
+void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
+                       const hd_delivery_t *broker)
+{
+    static const hd_delivery_t none = {0};
+    if (!trigger)
+        trigger = &none;
+    if (!broker)
+        broker = &none;
+    hd_delivery_t d = {
+        .set = trigger->set | broker->set,
+        .retry = 0,
+        .backoff_policy = HD_BACKOFF_EXPONENTIAL,
+        .backoff_delay_ms = 100,
+        .backoff_max_ms = 0,
+        .timeout_ms = 30000,
+        .retry_after_max_ms = 0,
+        .dead_letter_uri = NULL,
+        .max_in_flight = 100,
+        .ordering = HD_ORDER_UNORDERED,
+        .header_strict = false,
+        .structured = false,
+    };
+#define PICK(bit, field)                                                                       \
+    do {                                                                                       \
+        if (trigger->set & (bit))                                                              \
+            d.field = trigger->field;                                                          \
+        else if (broker->set & (bit))                                                          \
+            d.field = broker->field;                                                           \
+    } while (0)
+    PICK(HD_DLV_RETRY, retry);
+    PICK(HD_DLV_BACKOFF_POLICY, backoff_policy);
+    PICK(HD_DLV_BACKOFF_DELAY, backoff_delay_ms);
+    PICK(HD_DLV_BACKOFF_MAX, backoff_max_ms);
+    PICK(HD_DLV_TIMEOUT, timeout_ms);
+    PICK(HD_DLV_RETRY_AFTER_MAX, retry_after_max_ms);
+    PICK(HD_DLV_DLS, dead_letter_uri);
+    PICK(HD_DLV_MAX_IN_FLIGHT, max_in_flight);
+    PICK(HD_DLV_ORDERING, ordering);
+    PICK(HD_DLV_HEADER_ENC, header_strict);
+    PICK(HD_DLV_FORMAT, structured);
+#undef PICK
+    *out = d;
+}
