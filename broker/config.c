@@ -1,0 +1,776 @@
+/*
+ * config.c — heraldd's settings (hd_config.h). Everything is driven by `settings[]`: defaults,
+ * the YAML file (nested maps or dotted keys), HERALD_* environment overrides, --help and
+ * --print-config. A value is always parsed by the same function whatever its source.
+ */
+#include "hd_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef enum {
+    T_STRING,   /* free text (paths) */
+    T_LISTEN,   /* host:port */
+    T_ENUM,     /* one of enum_names, stored as int */
+    T_UINT,     /* plain integer */
+    T_SIZE,     /* bytes: 1048576, 64KiB, 1MiB, 8GiB */
+    T_DURATION, /* 10s, 100ms, PT0.5S; stored in ms */
+    T_LIST,     /* list of strings (env: comma-separated) */
+} stype_t;
+
+typedef struct {
+    const char *key;
+    stype_t type;
+    size_t off;              /* into hd_config_t */
+    const char *def;         /* default, in the same syntax as the file */
+    uint64_t min, max;       /* bounds of T_UINT, T_SIZE, T_DURATION (ms) */
+    const char *const *names; /* T_ENUM values, index = stored int */
+    bool bare_ms;            /* T_DURATION: a bare number means milliseconds */
+    const char *desc;
+} setting_t;
+
+static const char *const durability_names[] = {"fsync", "batch", "none", NULL};
+static const char *const log_format_names[] = {"json", "text", NULL};
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+
+#define OFF(f) offsetof(hd_config_t, f)
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
+#define GIB (1024ull * 1024 * 1024)
+#define TIB (1024ull * 1024 * 1024 * 1024)
+#define SEC 1000ull
+#define DAY (86400ull * 1000)
+
+/* The one table. Keep keys of one section together: --print-config nests them in order. */
+static const setting_t settings[] = {
+    {"ingress.listen", T_LISTEN, OFF(ingress_listen), "127.0.0.1:8080", 0, 0, NULL, false,
+     "address of the event ingress (POST /{namespace}/{broker}); port 0 picks a free one"},
+    {"admin.listen", T_LISTEN, OFF(admin_listen), "127.0.0.1:8081", 0, 0, NULL, false,
+     "address of the admin API, /metrics and /ui/ (keep it on loopback)"},
+    {"data_dir", T_STRING, OFF(data_dir), "./data", 0, 0, NULL, false,
+     "directory of the LMDB environment (created if missing)"},
+    {"durability", T_ENUM, OFF(durability), "fsync", 0, 0, durability_names, false,
+     "fsync: 202 after the commit is on disk; batch: 202 after the commit, fsync every "
+     "store.sync_interval_ms; none: never fsync (tests, benchmarks)"},
+    {"store.sync_interval_ms", T_DURATION, OFF(sync_interval_ms), "10", 1, 60 * SEC, NULL, true,
+     "fsync interval of durability batch (a bare number is milliseconds)"},
+    {"store.map_size_max", T_SIZE, OFF(map_size_max), "8GiB", 1 * MIB, 64 * TIB, NULL, false,
+     "cap of the LMDB map; it grows on demand up to this, then ingress answers 503"},
+    {"store.queue_max", T_UINT, OFF(store_queue_max), "65536", 1, 16 * 1024 * 1024, NULL, false,
+     "write batches waiting for the store writer before ingress answers 503"},
+    {"limits.max_event_bytes", T_SIZE, OFF(max_event_bytes), "1MiB", 1 * KIB, 256 * MIB, NULL,
+     false, "largest request body accepted by ingress (413 above)"},
+    {"limits.max_batch_events", T_UINT, OFF(max_batch_events), "1000", 1, 1000000, NULL, false,
+     "most events in one batched request (413 above)"},
+    {"limits.max_connections", T_UINT, OFF(max_connections), "10000", 1, 1000000, NULL, false,
+     "open ingress connections (further ones are accepted and closed)"},
+    {"retention.max_age", T_DURATION, OFF(retention_ms), "7d", 1 * SEC, 3650 * DAY, NULL, false,
+     "events older than this are deleted even if a trigger has not consumed them"},
+    {"retention.interval", T_DURATION, OFF(retention_interval_ms), "10s", 100, DAY, NULL, false,
+     "how often retention runs"},
+    {"delivery.max_connections_per_host", T_UINT, OFF(delivery_pool_max), "64", 1, 65536, NULL,
+     false, "keep-alive connections kept per subscriber host"},
+    {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,
+     "files or folders of YAML/JSON manifests applied at startup (env: comma-separated)"},
+    {"log.format", T_ENUM, OFF(log_format), "json", 0, 0, log_format_names, false,
+     "json: one JSON object per line on stderr; text: human lines"},
+    {"log.level", T_ENUM, OFF(log_level), "info", 0, 0, log_level_names, false,
+     "lowest level logged"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* ---- error text -------------------------------------------------------------------------- */
+
+static hd_err_t fail(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static hd_err_t fail(char *err, size_t cap, const char *fmt, ...) {
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return HD_E_CONFIG;
+}
+
+static void env_name(const setting_t *s, char *buf, size_t cap) {
+    size_t n = snprintf(buf, cap, "HERALD_");
+    for (const char *p = s->key; *p && n + 1 < cap; p++)
+        buf[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    buf[n < cap ? n : cap - 1] = '\0';
+}
+
+static const setting_t *find_setting(const char *key) {
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* ---- value parsers ----------------------------------------------------------------------- */
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* Parses a decimal integer; false on anything else or overflow. */
+static bool parse_u64(const char *s, uint64_t *out) {
+    s = skip_ws(s);
+    if (!isdigit((unsigned char)*s))
+        return false;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (*skip_ws(s))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Sizes: a number of bytes with an optional unit B, KiB, MiB, GiB, TiB (also K/M/G/T) or the
+ * decimal kB, MB, GB, TB. */
+static bool parse_size(const char *s, uint64_t *out) {
+    s = skip_ws(s);
+    if (!isdigit((unsigned char)*s))
+        return false;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    s = skip_ws(s);
+    char unit[8];
+    size_t n = 0;
+    while (*s && *s != ' ' && *s != '\t' && n < sizeof(unit) - 1)
+        unit[n++] = *s++;
+    unit[n] = '\0';
+    if (*skip_ws(s))
+        return false;
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"", 1},           {"B", 1},           {"K", KIB},         {"KiB", KIB},
+                 {"M", MIB},        {"MiB", MIB},       {"G", GIB},         {"GiB", GIB},
+                 {"T", TIB},        {"TiB", TIB},       {"kB", 1000},       {"KB", 1000},
+                 {"MB", 1000000},   {"GB", 1000000000}, {"TB", 1000000000000ull}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(unit, units[i].name) == 0) {
+            if (v > UINT64_MAX / units[i].mult)
+                return false;
+            *out = v * units[i].mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A number with an optional fraction: integer part and the fraction scaled to 10^-6. */
+static const char *parse_decimal(const char *p, uint64_t *ip, uint64_t *micro) {
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return NULL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    uint64_t f = 0, scale = 100000;
+    if (*p == '.' || *p == ',') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return NULL;
+        for (; isdigit((unsigned char)*p); p++) {
+            f += (uint64_t)(*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    *ip = v;
+    *micro = f;
+    return p;
+}
+
+/* Adds n units of `unit_ms` (+ a micro-fraction of one unit) to *acc; false on overflow. */
+static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms) {
+    if (n && unit_ms > UINT64_MAX / n)
+        return false;
+    uint64_t add = n * unit_ms + (micro * unit_ms + 500000) / 1000000;
+    if (add > UINT64_MAX - *acc)
+        return false;
+    *acc += add;
+    return true;
+}
+
+/* ISO 8601 durations without years/months: PnW, PnDTnHnMnS (fractions allowed). */
+static bool parse_iso_duration(const char *p, uint64_t *ms) {
+    uint64_t acc = 0;
+    bool any = false, in_time = false;
+    p++; /* 'P' */
+    int last_rank = -1;
+    while (*p) {
+        if (*p == 'T' || *p == 't') {
+            if (in_time)
+                return false;
+            in_time = true;
+            p++;
+            if (!*p)
+                return false;
+            continue;
+        }
+        uint64_t n, micro;
+        p = parse_decimal(p, &n, &micro);
+        if (!p)
+            return false;
+        char u = (char)toupper((unsigned char)*p++);
+        uint64_t unit;
+        int rank;
+        if (!in_time && u == 'W') {
+            unit = 7 * DAY, rank = 0;
+        } else if (!in_time && u == 'D') {
+            unit = DAY, rank = 1;
+        } else if (in_time && u == 'H') {
+            unit = 3600 * SEC, rank = 2;
+        } else if (in_time && u == 'M') {
+            unit = 60 * SEC, rank = 3;
+        } else if (in_time && u == 'S') {
+            unit = SEC, rank = 4;
+        } else {
+            return false; /* years and months have no fixed length: refused */
+        }
+        if (rank <= last_rank)
+            return false;
+        last_rank = rank;
+        if (!add_ms(&acc, n, micro, unit))
+            return false;
+        any = true;
+    }
+    if (!any)
+        return false;
+    *ms = acc;
+    return true;
+}
+
+bool hd_duration_parse(const char *s, uint64_t *ms) {
+    if (!s || !ms)
+        return false;
+    s = skip_ws(s);
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (buf[0] == 'P' || buf[0] == 'p')
+        return parse_iso_duration(buf, ms);
+    /* Go-style: one or more number+unit pairs, "1h30m", "100ms", "0.5s". */
+    uint64_t acc = 0;
+    const char *p = buf;
+    while (*p) {
+        uint64_t n, micro;
+        p = parse_decimal(p, &n, &micro);
+        if (!p)
+            return false;
+        uint64_t unit;
+        if (strncmp(p, "ms", 2) == 0) {
+            unit = 1, p += 2;
+        } else if (*p == 's') {
+            unit = SEC, p++;
+        } else if (*p == 'm') {
+            unit = 60 * SEC, p++;
+        } else if (*p == 'h') {
+            unit = 3600 * SEC, p++;
+        } else if (*p == 'd') {
+            unit = DAY, p++;
+        } else {
+            return false;
+        }
+        if (!add_ms(&acc, n, micro, unit))
+            return false;
+    }
+    *ms = acc;
+    return true;
+}
+
+/* host:port with host an IPv4 address, a [bracketed] IPv6 address or a DNS name. */
+static bool parse_listen(const char *s, char *why, size_t why_cap) {
+    const char *colon;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            snprintf(why, why_cap, "an IPv6 address needs the form [addr]:port");
+            return false;
+        }
+        char host[64];
+        size_t hl = (size_t)(close - s - 1);
+        struct sockaddr_in6 a6;
+        if (hl == 0 || hl >= sizeof(host)) {
+            snprintf(why, why_cap, "bad IPv6 address");
+            return false;
+        }
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+        if (uv_ip6_addr(host, 0, &a6) != 0) {
+            snprintf(why, why_cap, "bad IPv6 address '%s'", host);
+            return false;
+        }
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || colon == s) {
+            snprintf(why, why_cap, "expected host:port");
+            return false;
+        }
+        for (const char *p = s; p < colon; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+                snprintf(why, why_cap, "bad host (IPv6 needs [brackets])");
+                return false;
+            }
+        }
+        /* All digits and dots: must be a real IPv4 address. */
+        bool numeric = true;
+        for (const char *p = s; p < colon; p++)
+            if (!isdigit((unsigned char)*p) && *p != '.')
+                numeric = false;
+        if (numeric) {
+            char host[32];
+            size_t hl = (size_t)(colon - s);
+            struct sockaddr_in a4;
+            if (hl >= sizeof(host)) {
+                snprintf(why, why_cap, "bad IPv4 address");
+                return false;
+            }
+            memcpy(host, s, hl);
+            host[hl] = '\0';
+            if (uv_ip4_addr(host, 0, &a4) != 0) {
+                snprintf(why, why_cap, "bad IPv4 address '%s'", host);
+                return false;
+            }
+        }
+    }
+    uint64_t port;
+    if (!parse_u64(colon + 1, &port) || port > 65535 || strchr(colon + 1, ' ')) {
+        snprintf(why, why_cap, "port must be a number from 0 to 65535");
+        return false;
+    }
+    return true;
+}
+
+static void free_list(char **items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        hd_free(items[i]);
+    hd_free(items);
+}
+
+/*
+ * Sets one scalar setting from its text. `where` names the source for messages ("herald.yaml:3"
+ * or "HERALD_INGRESS_LISTEN"). Errors: HD_E_CONFIG (message names the key), HD_E_NOMEM.
+ */
+static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, const char *where,
+                          char *err, size_t cap) {
+    char *field = (char *)cfg + s->off;
+    char why[160] = "";
+    uint64_t n = 0;
+    switch (s->type) {
+    case T_STRING:
+    case T_LISTEN: {
+        if (!*v)
+            return fail(err, cap, "%s: %s: must not be empty", where, s->key);
+        if (s->type == T_LISTEN && !parse_listen(v, why, sizeof(why)))
+            return fail(err, cap, "%s: %s: bad address '%s': %s", where, s->key, v, why);
+        char *copy = hd_strdup(v);
+        if (!copy)
+            return HD_E_NOMEM;
+        hd_free(*(char **)field);
+        *(char **)field = copy;
+        return HD_E_OK;
+    }
+    case T_ENUM:
+        for (int i = 0; s->names[i]; i++) {
+            if (strcmp(s->names[i], v) == 0) {
+                *(int *)field = i;
+                return HD_E_OK;
+            }
+        }
+        {
+            char opts[128] = "";
+            for (int i = 0; s->names[i]; i++) {
+                if (i)
+                    strncat(opts, " | ", sizeof(opts) - strlen(opts) - 1);
+                strncat(opts, s->names[i], sizeof(opts) - strlen(opts) - 1);
+            }
+            return fail(err, cap, "%s: %s: '%s' is not one of %s", where, s->key, v, opts);
+        }
+    case T_UINT:
+        if (!parse_u64(v, &n))
+            return fail(err, cap, "%s: %s: '%s' is not a whole number", where, s->key, v);
+        break;
+    case T_SIZE:
+        if (!parse_size(v, &n))
+            return fail(err, cap, "%s: %s: '%s' is not a size (bytes, or e.g. 64KiB, 1MiB, 8GiB)",
+                        where, s->key, v);
+        break;
+    case T_DURATION:
+        if (!(s->bare_ms && parse_u64(v, &n)) && !hd_duration_parse(v, &n))
+            return fail(err, cap,
+                        "%s: %s: '%s' is not a duration (e.g. 100ms, 10s, 5m, 7d, PT0.5S, P1D)",
+                        where, s->key, v);
+        break;
+    case T_LIST: {
+        /* From the environment (or a scalar in the file): comma-separated, blanks trimmed. */
+        char **items = NULL;
+        size_t count = 0;
+        const char *p = v;
+        while (*p) {
+            const char *end = strchr(p, ',');
+            if (!end)
+                end = p + strlen(p);
+            const char *a = p, *b = end;
+            while (a < b && isspace((unsigned char)*a))
+                a++;
+            while (b > a && isspace((unsigned char)b[-1]))
+                b--;
+            if (b > a) {
+                char **ni = hd_realloc(items, (count + 1) * sizeof(*ni));
+                char *it = ni ? hd_strndup(a, (size_t)(b - a)) : NULL;
+                if (ni)
+                    items = ni;
+                if (!it) {
+                    free_list(items, count);
+                    return HD_E_NOMEM;
+                }
+                items[count++] = it;
+            }
+            p = *end ? end + 1 : end;
+        }
+        free_list(cfg->manifests, cfg->manifest_count);
+        cfg->manifests = items;
+        cfg->manifest_count = count;
+        return HD_E_OK;
+    }
+    }
+    if (n < s->min || n > s->max) {
+        if (s->type == T_DURATION)
+            return fail(err, cap, "%s: %s: %s is out of bounds (%llu ms .. %llu ms)", where,
+                        s->key, v, (unsigned long long)s->min, (unsigned long long)s->max);
+        return fail(err, cap, "%s: %s: %s is out of bounds (%llu .. %llu)", where, s->key, v,
+                    (unsigned long long)s->min, (unsigned long long)s->max);
+    }
+    *(uint64_t *)field = n;
+    return HD_E_OK;
+}
+
+/* ---- YAML -------------------------------------------------------------------------------- */
+
+typedef struct {
+    hd_config_t *cfg;
+    yaml_document_t *doc;
+    const char *path;
+    char *err;
+    size_t cap;
+    bool seen[NSETTINGS];
+} yload_t;
+
+static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix);
+
+static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val) {
+    char where[300];
+    snprintf(where, sizeof(where), "%s:%lu", y->path, (unsigned long)val->start_mark.line + 1);
+    const setting_t *s = find_setting(key);
+    if (!s) {
+        /* A section name: recurse into its map. */
+        if (val->type == YAML_MAPPING_NODE) {
+            size_t kl = strlen(key);
+            for (size_t i = 0; i < NSETTINGS; i++)
+                if (strncmp(settings[i].key, key, kl) == 0 && settings[i].key[kl] == '.')
+                    return load_map(y, val, key);
+        }
+        return fail(y->err, y->cap, "%s: unknown setting '%s' (heraldd --help lists them)", where,
+                    key);
+    }
+    size_t idx = (size_t)(s - settings);
+    if (y->seen[idx])
+        return fail(y->err, y->cap, "%s: %s is set twice", where, key);
+    y->seen[idx] = true;
+    if (s->type == T_LIST) {
+        if (val->type == YAML_SCALAR_NODE) {
+            const char *v = (const char *)val->data.scalar.value;
+            /* `manifests:` with nothing after it is an empty list. */
+            if (val->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                (!*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0))
+                v = "";
+            return set_value(y->cfg, s, v, where, y->err, y->cap);
+        }
+        if (val->type != YAML_SEQUENCE_NODE)
+            return fail(y->err, y->cap, "%s: %s: expected a list", where, key);
+        size_t count = 0, n = (size_t)(val->data.sequence.items.top -
+                                       val->data.sequence.items.start);
+        char **items = hd_calloc(n ? n : 1, sizeof(*items));
+        if (!items)
+            return HD_E_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *it = yaml_document_get_node(y->doc, val->data.sequence.items.start[i]);
+            if (!it || it->type != YAML_SCALAR_NODE || !it->data.scalar.length) {
+                free_list(items, count);
+                return fail(y->err, y->cap, "%s: %s: item %zu must be a non-empty string", where,
+                            key, i + 1);
+            }
+            items[count] = hd_strdup((const char *)it->data.scalar.value);
+            if (!items[count]) {
+                free_list(items, count);
+                return HD_E_NOMEM;
+            }
+            count++;
+        }
+        free_list(y->cfg->manifests, y->cfg->manifest_count);
+        y->cfg->manifests = items;
+        y->cfg->manifest_count = count;
+        return HD_E_OK;
+    }
+    if (val->type != YAML_SCALAR_NODE)
+        return fail(y->err, y->cap, "%s: %s: expected a single value", where, key);
+    return set_value(y->cfg, s, (const char *)val->data.scalar.value, where, y->err, y->cap);
+}
+
+static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE)
+            return fail(y->err, y->cap, "%s: keys must be plain names", y->path);
+        char key[256];
+        int n = snprintf(key, sizeof(key), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+                         (const char *)k->data.scalar.value);
+        if (n < 0 || (size_t)n >= sizeof(key))
+            return fail(y->err, y->cap, "%s:%lu: key too long", y->path,
+                        (unsigned long)k->start_mark.line + 1);
+        hd_err_t e = load_value(y, key, v);
+        if (e)
+            return e;
+    }
+    return HD_E_OK;
+}
+
+static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    hd_err_t e = HD_E_OK;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return HD_E_NOMEM;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        e = fail(err, cap, "%s:%lu: YAML error: %s", path,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "malformed");
+        goto done_parser;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
+        if (root->type != YAML_MAPPING_NODE) {
+            e = fail(err, cap, "%s: the settings must be a mapping (key: value)", path);
+        } else {
+            yload_t *y = hd_calloc(1, sizeof(*y));
+            if (!y) {
+                e = HD_E_NOMEM;
+            } else {
+                y->cfg = cfg;
+                y->doc = &doc;
+                y->path = path;
+                y->err = err;
+                y->cap = cap;
+                e = load_map(y, root, NULL);
+                hd_free(y);
+            }
+        }
+    }
+    yaml_document_delete(&doc);
+done_parser:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return e;
+}
+
+/* ---- public ------------------------------------------------------------------------------ */
+
+hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap) {
+    if (!cfg)
+        return HD_E_INVAL;
+    if (err && err_cap)
+        err[0] = '\0';
+    memset(cfg, 0, sizeof(*cfg));
+    hd_err_t e = HD_E_OK;
+    for (size_t i = 0; i < NSETTINGS && !e; i++) {
+        char where[96];
+        snprintf(where, sizeof(where), "default of %s", settings[i].key);
+        e = set_value(cfg, &settings[i], settings[i].def, where, err, err_cap);
+    }
+    if (!e && path)
+        e = load_file(cfg, path, err, err_cap);
+    for (size_t i = 0; i < NSETTINGS && !e; i++) {
+        char name[96];
+        env_name(&settings[i], name, sizeof(name));
+        const char *v = getenv(name);
+        if (v)
+            e = set_value(cfg, &settings[i], v, name, err, err_cap);
+    }
+    if (e) {
+        if (e == HD_E_NOMEM && err && err_cap && !err[0])
+            snprintf(err, err_cap, "out of memory while reading the settings");
+        hd_config_free(cfg);
+    }
+    return e;
+}
+
+void hd_config_free(hd_config_t *cfg) {
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].type == T_STRING || settings[i].type == T_LISTEN) {
+            char **f = (char **)((char *)cfg + settings[i].off);
+            hd_free(*f);
+            *f = NULL;
+        }
+    }
+    free_list(cfg->manifests, cfg->manifest_count);
+    cfg->manifests = NULL;
+    cfg->manifest_count = 0;
+}
+
+/* Writes a YAML double-quoted scalar. */
+static void print_quoted(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* A size or duration in the largest unit that divides it exactly. */
+static void format_value(const setting_t *s, const hd_config_t *cfg, char *buf, size_t cap) {
+    const char *field = (const char *)cfg + s->off;
+    uint64_t v = s->type == T_UINT || s->type == T_SIZE || s->type == T_DURATION
+                     ? *(const uint64_t *)field
+                     : 0;
+    switch (s->type) {
+    case T_SIZE: {
+        static const struct {
+            const char *u;
+            uint64_t m;
+        } u[] = {{"TiB", TIB}, {"GiB", GIB}, {"MiB", MIB}, {"KiB", KIB}};
+        for (size_t i = 0; i < 4; i++) {
+            if (v && v % u[i].m == 0) {
+                snprintf(buf, cap, "%llu%s", (unsigned long long)(v / u[i].m), u[i].u);
+                return;
+            }
+        }
+        snprintf(buf, cap, "%llu", (unsigned long long)v);
+        return;
+    }
+    case T_DURATION: {
+        static const struct {
+            const char *u;
+            uint64_t m;
+        } u[] = {{"d", DAY}, {"h", 3600 * SEC}, {"m", 60 * SEC}, {"s", SEC}};
+        for (size_t i = 0; i < 4; i++) {
+            if (v && v % u[i].m == 0) {
+                snprintf(buf, cap, "%llu%s", (unsigned long long)(v / u[i].m), u[i].u);
+                return;
+            }
+        }
+        snprintf(buf, cap, "%llums", (unsigned long long)v);
+        return;
+    }
+    case T_UINT: snprintf(buf, cap, "%llu", (unsigned long long)v); return;
+    case T_ENUM: snprintf(buf, cap, "%s", s->names[*(const int *)field]); return;
+    default: snprintf(buf, cap, "%s", *(char *const *)field ? *(char *const *)field : ""); return;
+    }
+}
+
+void hd_config_print(const hd_config_t *cfg, FILE *out) {
+    char section[64] = "";
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting_t *s = &settings[i];
+        const char *dot = strchr(s->key, '.');
+        const char *leaf = s->key;
+        const char *indent = "";
+        if (dot) {
+            size_t sl = (size_t)(dot - s->key);
+            if (strlen(section) != sl || strncmp(section, s->key, sl) != 0) {
+                snprintf(section, sizeof(section), "%.*s", (int)sl, s->key);
+                fprintf(out, "%s:\n", section);
+            }
+            leaf = dot + 1;
+            indent = "  ";
+        } else {
+            section[0] = '\0';
+        }
+        fprintf(out, "%s%s:", indent, leaf);
+        if (s->type == T_LIST) {
+            if (cfg->manifest_count == 0)
+                fprintf(out, " []\n");
+            else
+                fputc('\n', out);
+            for (size_t j = 0; j < cfg->manifest_count; j++) {
+                fprintf(out, "%s  - ", indent);
+                print_quoted(out, cfg->manifests[j]);
+                fputc('\n', out);
+            }
+            continue;
+        }
+        char buf[256];
+        format_value(s, cfg, buf, sizeof(buf));
+        fputc(' ', out);
+        if (s->type == T_STRING || s->type == T_LISTEN)
+            print_quoted(out, buf);
+        else
+            fputs(buf, out);
+        fputc('\n', out);
+    }
+}
+
+void hd_config_usage(FILE *out) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting_t *s = &settings[i];
+        char env[96];
+        env_name(s, env, sizeof(env));
+        fprintf(out, "  %-36s %s\n", s->key, env);
+        fprintf(out, "      %s\n", s->desc);
+        if (s->type == T_ENUM) {
+            fprintf(out, "      one of:");
+            for (int j = 0; s->names[j]; j++)
+                fprintf(out, " %s", s->names[j]);
+            fputc('\n', out);
+        }
+        if (s->type == T_UINT || s->type == T_SIZE)
+            fprintf(out, "      bounds: %llu .. %llu\n", (unsigned long long)s->min,
+                    (unsigned long long)s->max);
+        if (s->type == T_DURATION)
+            fprintf(out, "      bounds: %llu ms .. %llu ms\n", (unsigned long long)s->min,
+                    (unsigned long long)s->max);
+        fprintf(out, "      default: %s\n", *s->def ? s->def : "(none)");
+    }
+}

@@ -1,0 +1,351 @@
+/*
+ * test_config.c — heraldd's settings: defaults, YAML (nested and dotted keys), environment
+ * overrides, every kind of bad value naming its key, durations and sizes, print/usage.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hd_config.h"
+
+static char path[256];
+
+/* Writes `yaml` to a temp file whose name is left in `path`. */
+static const char *yaml_file(const char *yaml) {
+    snprintf(path, sizeof(path), "/tmp/herald-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    size_t len = strlen(yaml);
+    ck_assert_int_eq(write(fd, yaml, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+/* Loads yaml (NULL: no file); returns the error and leaves the message in err. */
+static hd_err_t load(hd_config_t *cfg, const char *yaml, char *err, size_t cap) {
+    const char *p = yaml ? yaml_file(yaml) : NULL;
+    hd_err_t e = hd_config_load(cfg, p, err, cap);
+    if (p)
+        unlink(p);
+    return e;
+}
+
+/* Expects a failure whose message contains every given fragment. */
+static void expect_error(const char *yaml, const char *frag1, const char *frag2) {
+    hd_config_t cfg;
+    char err[512];
+    ck_assert_int_eq(load(&cfg, yaml, err, sizeof(err)), HD_E_CONFIG);
+    ck_assert_msg(strstr(err, frag1), "'%s' not in '%s'", frag1, err);
+    if (frag2)
+        ck_assert_msg(strstr(err, frag2), "'%s' not in '%s'", frag2, err);
+}
+
+START_TEST(test_defaults) {
+    hd_config_t cfg;
+    char err[256];
+    ck_assert_int_eq(load(&cfg, NULL, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(cfg.ingress_listen, "127.0.0.1:8080");
+    ck_assert_str_eq(cfg.admin_listen, "127.0.0.1:8081");
+    ck_assert_str_eq(cfg.data_dir, "./data");
+    ck_assert_int_eq(cfg.durability, HD_DURABILITY_FSYNC);
+    ck_assert_uint_eq(cfg.sync_interval_ms, 10);
+    ck_assert_uint_eq(cfg.map_size_max, 8ull << 30);
+    ck_assert_uint_eq(cfg.store_queue_max, 65536);
+    ck_assert_uint_eq(cfg.max_event_bytes, 1 << 20);
+    ck_assert_uint_eq(cfg.max_batch_events, 1000);
+    ck_assert_uint_eq(cfg.max_connections, 10000);
+    ck_assert_uint_eq(cfg.retention_ms, 7ull * 86400 * 1000);
+    ck_assert_uint_eq(cfg.retention_interval_ms, 10000);
+    ck_assert_uint_eq(cfg.delivery_pool_max, 64);
+    ck_assert_uint_eq(cfg.manifest_count, 0);
+    ck_assert_int_eq(cfg.log_format, HD_LOG_JSON);
+    ck_assert_int_eq(cfg.log_level, HD_LOG_INFO);
+    hd_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_yaml_nested_and_dotted) {
+    hd_config_t cfg;
+    char err[256];
+    const char *yaml = "ingress:\n"
+                       "  listen: 0.0.0.0:9090\n"
+                       "admin.listen: \"[::1]:0\"\n"
+                       "data_dir: /var/lib/herald\n"
+                       "durability: batch\n"
+                       "store:\n"
+                       "  sync_interval_ms: 25\n"
+                       "  map_size_max: 64MiB\n"
+                       "  queue_max: 8\n"
+                       "limits:\n"
+                       "  max_event_bytes: 64KiB\n"
+                       "  max_batch_events: 10\n"
+                       "limits.max_connections: 5\n"
+                       "retention:\n"
+                       "  max_age: P1D\n"
+                       "  interval: 1500ms\n"
+                       "delivery: {max_connections_per_host: 3}\n"
+                       "manifests:\n"
+                       "  - conf/examples\n"
+                       "  - /etc/herald/extra.yaml\n"
+                       "log:\n"
+                       "  format: text\n"
+                       "  level: debug\n";
+    ck_assert_int_eq(load(&cfg, yaml, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(cfg.ingress_listen, "0.0.0.0:9090");
+    ck_assert_str_eq(cfg.admin_listen, "[::1]:0");
+    ck_assert_str_eq(cfg.data_dir, "/var/lib/herald");
+    ck_assert_int_eq(cfg.durability, HD_DURABILITY_BATCH);
+    ck_assert_uint_eq(cfg.sync_interval_ms, 25);
+    ck_assert_uint_eq(cfg.map_size_max, 64ull << 20);
+    ck_assert_uint_eq(cfg.store_queue_max, 8);
+    ck_assert_uint_eq(cfg.max_event_bytes, 64 << 10);
+    ck_assert_uint_eq(cfg.max_batch_events, 10);
+    ck_assert_uint_eq(cfg.max_connections, 5);
+    ck_assert_uint_eq(cfg.retention_ms, 86400000);
+    ck_assert_uint_eq(cfg.retention_interval_ms, 1500);
+    ck_assert_uint_eq(cfg.delivery_pool_max, 3);
+    ck_assert_uint_eq(cfg.manifest_count, 2);
+    ck_assert_str_eq(cfg.manifests[0], "conf/examples");
+    ck_assert_str_eq(cfg.manifests[1], "/etc/herald/extra.yaml");
+    ck_assert_int_eq(cfg.log_format, HD_LOG_TEXT);
+    ck_assert_int_eq(cfg.log_level, HD_LOG_DEBUG);
+    hd_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_shipped_conf_loads) {
+    hd_config_t cfg;
+    char err[256];
+    /* The repo's own conf/herald.yaml must load; found from this file's (absolute) path. */
+    char p[512];
+    snprintf(p, sizeof(p), "%s", __FILE__);
+    char *cut = strstr(p, "tests/unit/broker/test_config.c");
+    ck_assert_ptr_nonnull(cut);
+    snprintf(cut, sizeof(p) - (size_t)(cut - p), "conf/herald.yaml");
+    ck_assert_int_eq(hd_config_load(&cfg, p, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(cfg.ingress_listen, "127.0.0.1:8080");
+    ck_assert_uint_ge(cfg.manifest_count, 1);
+    hd_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_env_overrides) {
+    setenv("HERALD_INGRESS_LISTEN", "127.0.0.1:1234", 1);
+    setenv("HERALD_LIMITS_MAX_EVENT_BYTES", "2MiB", 1);
+    setenv("HERALD_RETENTION_MAX_AGE", "36h", 1);
+    setenv("HERALD_MANIFESTS", " a.yaml, dir/ ,,b.json ", 1);
+    setenv("HERALD_DURABILITY", "none", 1);
+    hd_config_t cfg;
+    char err[256];
+    /* the environment wins over the file */
+    ck_assert_int_eq(load(&cfg, "ingress:\n  listen: 127.0.0.1:9\nmanifests: [x]\n", err,
+                          sizeof(err)),
+                     HD_E_OK);
+    ck_assert_str_eq(cfg.ingress_listen, "127.0.0.1:1234");
+    ck_assert_uint_eq(cfg.max_event_bytes, 2 << 20);
+    ck_assert_uint_eq(cfg.retention_ms, 36ull * 3600 * 1000);
+    ck_assert_int_eq(cfg.durability, HD_DURABILITY_NONE);
+    ck_assert_uint_eq(cfg.manifest_count, 3);
+    ck_assert_str_eq(cfg.manifests[0], "a.yaml");
+    ck_assert_str_eq(cfg.manifests[1], "dir/");
+    ck_assert_str_eq(cfg.manifests[2], "b.json");
+    hd_config_free(&cfg);
+
+    setenv("HERALD_STORE_QUEUE_MAX", "lots", 1);
+    ck_assert_int_eq(load(&cfg, NULL, err, sizeof(err)), HD_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "HERALD_STORE_QUEUE_MAX"));
+    ck_assert_ptr_nonnull(strstr(err, "store.queue_max"));
+}
+END_TEST
+
+START_TEST(test_bad_values_name_the_key) {
+    expect_error("ingress:\n  lisen: 127.0.0.1:1\n", "unknown setting 'ingress.lisen'", ":2");
+    expect_error("nope: 1\n", "unknown setting 'nope'", NULL);
+    expect_error("retention:\n  max_age: 10 parsecs\n", "retention.max_age", "not a duration");
+    expect_error("retention.max_age: P1M\n", "retention.max_age", "not a duration");
+    expect_error("retention.interval: 10\n", "retention.interval", "not a duration");
+    expect_error("retention.interval: 1ms\n", "retention.interval", "out of bounds");
+    expect_error("limits:\n  max_event_bytes: 1TiB\n", "limits.max_event_bytes", "out of bounds");
+    expect_error("limits.max_event_bytes: 12 bananas\n", "limits.max_event_bytes", "not a size");
+    expect_error("limits.max_event_bytes: 99999999999999999999999\n", "limits.max_event_bytes",
+                 "not a size");
+    expect_error("limits.max_batch_events: 0\n", "limits.max_batch_events", "out of bounds");
+    expect_error("limits.max_batch_events: -5\n", "limits.max_batch_events", "whole number");
+    expect_error("ingress.listen: localhost\n", "ingress.listen", "host:port");
+    expect_error("ingress.listen: 127.0.0.1:70000\n", "ingress.listen", "port");
+    expect_error("ingress.listen: 300.1.1.1:80\n", "ingress.listen", "IPv4");
+    expect_error("admin.listen: \"::1:80\"\n", "admin.listen", "brackets");
+    expect_error("admin.listen: \"[zz::1]:80\"\n", "admin.listen", "IPv6");
+    expect_error("durability: sometimes\n", "durability", "fsync | batch | none");
+    expect_error("log:\n  level: loud\n", "log.level", "debug | info | warn | error");
+    expect_error("data_dir: \"\"\n", "data_dir", "empty");
+    expect_error("manifests: {a: b}\n", "manifests", "list");
+    expect_error("ingress:\n  listen: [1, 2]\n", "ingress.listen", "single value");
+    expect_error("durability: fsync\ndurability: none\n", "durability", "twice");
+    expect_error("- just\n- a list\n", "mapping", NULL);
+    expect_error("ingress: {listen: \"127.0.0.1:1\"\n", "YAML error", NULL);
+    hd_config_t cfg;
+    char err[256];
+    ck_assert_int_eq(hd_config_load(&cfg, "/nonexistent/herald.yaml", err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/herald.yaml"));
+}
+END_TEST
+
+START_TEST(test_empty_file_and_empty_list) {
+    hd_config_t cfg;
+    char err[256];
+    ck_assert_int_eq(load(&cfg, "", err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(cfg.data_dir, "./data");
+    hd_config_free(&cfg);
+    ck_assert_int_eq(load(&cfg, "# only a comment\nmanifests:\n", err, sizeof(err)), HD_E_OK);
+    ck_assert_uint_eq(cfg.manifest_count, 0);
+    hd_config_free(&cfg);
+    ck_assert_int_eq(load(&cfg, "manifests: one.yaml\n", err, sizeof(err)), HD_E_OK);
+    ck_assert_uint_eq(cfg.manifest_count, 1);
+    ck_assert_str_eq(cfg.manifests[0], "one.yaml");
+    hd_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_durations) {
+    uint64_t ms;
+    struct {
+        const char *s;
+        uint64_t ms;
+    } ok[] = {{"10s", 10000},   {"100ms", 100},     {"5m", 300000},     {"2h", 7200000},
+              {"7d", 604800000}, {"1h30m", 5400000}, {"0.5s", 500},      {"PT1S", 1000},
+              {"PT0.5S", 500},   {"P1D", 86400000},  {"PT1H2M3S", 3723000},
+              {"P1DT1H", 90000000}, {"P2W", 1209600000}, {"pt10s", 10000}, {" 3s ", 3000},
+              {"PT0.001S", 1}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ck_assert_msg(hd_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
+        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
+    }
+    const char *bad[] = {"", "10", "s", "10x", "P", "PT", "P1M", "P1Y", "PT1S1M", "P1DT",
+                         "1.s", "-1s", "PT1H1H", "999999999999999999999d", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        ck_assert_msg(!hd_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(test_sizes) {
+    hd_config_t cfg;
+    char err[256];
+    struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {{"1048576", 1048576}, {"64KiB", 65536}, {"1MiB", 1048576}, {"2 MiB", 2097152},
+              {"1MB", 1000000},     {"4K", 4096},     {"1024B", 1024}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof(yaml), "limits.max_event_bytes: %s\n", ok[i].s);
+        ck_assert_msg(load(&cfg, yaml, err, sizeof(err)) == HD_E_OK, "%s: %s", ok[i].s, err);
+        ck_assert_uint_eq(cfg.max_event_bytes, ok[i].v);
+        hd_config_free(&cfg);
+    }
+}
+END_TEST
+
+/* --print-config output is valid YAML that loads back to the same settings. */
+START_TEST(test_print_round_trip) {
+    hd_config_t cfg, again;
+    char err[256];
+    const char *yaml = "ingress.listen: 127.0.0.1:0\ndata_dir: \"/tmp/with \\\"quote\"\n"
+                       "retention.max_age: 90m\nretention.interval: 1500ms\n"
+                       "store.map_size_max: 3GiB\nlimits.max_event_bytes: 100000\n"
+                       "manifests: [a, \"b c\"]\nlog.level: warn\ndurability: none\n";
+    ck_assert_int_eq(load(&cfg, yaml, err, sizeof(err)), HD_E_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hd_config_print(&cfg, f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "ingress:\n  listen: \"127.0.0.1:0\"\n"));
+    ck_assert_ptr_nonnull(strstr(text, "retention:\n  max_age: 90m\n  interval: 1500ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  map_size_max: 3GiB\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  max_event_bytes: 100000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "manifests:\n  - \"a\"\n  - \"b c\"\n"));
+    ck_assert_int_eq(load(&again, text, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(again.data_dir, "/tmp/with \"quote");
+    ck_assert_str_eq(again.ingress_listen, cfg.ingress_listen);
+    ck_assert_uint_eq(again.retention_ms, 90 * 60 * 1000);
+    ck_assert_uint_eq(again.retention_interval_ms, 1500);
+    ck_assert_uint_eq(again.map_size_max, 3ull << 30);
+    ck_assert_uint_eq(again.max_event_bytes, 100000);
+    ck_assert_uint_eq(again.manifest_count, 2);
+    ck_assert_str_eq(again.manifests[1], "b c");
+    ck_assert_int_eq(again.log_level, HD_LOG_WARN);
+    ck_assert_int_eq(again.durability, HD_DURABILITY_NONE);
+    hd_config_free(&again);
+    hd_config_free(&cfg);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_usage_lists_every_setting) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hd_config_usage(f);
+    fclose(f);
+    const char *expect[] = {"ingress.listen", "HERALD_INGRESS_LISTEN", "admin.listen",
+                            "HERALD_ADMIN_LISTEN", "data_dir", "HERALD_DATA_DIR",
+                            "HERALD_STORE_MAP_SIZE_MAX", "HERALD_LIMITS_MAX_EVENT_BYTES",
+                            "HERALD_RETENTION_MAX_AGE", "HERALD_MANIFESTS",
+                            "HERALD_DELIVERY_MAX_CONNECTIONS_PER_HOST", "HERALD_LOG_LEVEL",
+                            "default: 8GiB", "one of: fsync batch none", NULL};
+    for (size_t i = 0; expect[i]; i++)
+        ck_assert_msg(strstr(text, expect[i]), "usage lacks '%s'", expect[i]);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_nomem_is_an_error) {
+    /* Every allocation failing in turn gives HD_E_NOMEM, never a crash or a leak (ASan). */
+    for (long n = 1; n < 40; n++) {
+        hd_config_t cfg;
+        char err[256];
+        const char *p = yaml_file("ingress.listen: 127.0.0.1:1\nmanifests: [a, b, c]\n");
+        hd_alloc_fail_after(n);
+        hd_err_t e = hd_config_load(&cfg, p, err, sizeof(err));
+        hd_alloc_fail_after(0);
+        unlink(p);
+        if (e == HD_E_OK) {
+            ck_assert_uint_eq(cfg.manifest_count, 3);
+            hd_config_free(&cfg);
+        } else {
+            ck_assert_int_eq(e, HD_E_NOMEM);
+        }
+    }
+}
+END_TEST
+
+static Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_yaml_nested_and_dotted);
+    tcase_add_test(tc, test_shipped_conf_loads);
+    tcase_add_test(tc, test_env_overrides);
+    tcase_add_test(tc, test_bad_values_name_the_key);
+    tcase_add_test(tc, test_empty_file_and_empty_list);
+    tcase_add_test(tc, test_durations);
+    tcase_add_test(tc, test_sizes);
+    tcase_add_test(tc, test_print_round_trip);
+    tcase_add_test(tc, test_usage_lists_every_setting);
+    tcase_add_test(tc, test_nomem_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(config_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
