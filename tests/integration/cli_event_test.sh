@@ -155,6 +155,8 @@ group_decode_errors() {
         -- event decode
     local many=()
     for i in $(seq 1 300); do many+=("x-h$i: v"); done
+    err "head over 64 KiB" 1 "request head larger than 65536 bytes" \
+        "$(req "x-big: $(head -c 70000 /dev/zero | tr '\0' a)" --)" -- event decode
     err "too many headers" 1 "malformed HTTP request: more than 256 headers" \
         "$(req "${many[@]}" --)" -- event decode
 
@@ -222,6 +224,11 @@ group_decode_kafka() {
         '{"headers":{"content-type":"application/cloudevents+json; charset=UTF-8"},"key":"k","value":'"$(jstr "$s")"'}' \
         -- event decode --binding kafka
 
+    expect "kafka headerless record with a JSON event value is structured" 0 "$s"$'\n' "" \
+        '{"value":'"$(jstr "$s")"'}' -- event decode --binding kafka
+    err "kafka, header name that is not an attribute name" 1 \
+        "header 'ce_foo-bar': 'foo-bar' is not a valid attribute name (only a-z and 0-9)" \
+        '{"headers":{'"$hdr"',"ce_foo-bar":"x"}}' -- event decode --binding kafka
     err "kafka, envelope not JSON" 1 "envelope: malformed JSON" '{"headers":' \
         -- event decode --binding kafka
     err "kafka, envelope not an object" 1 "envelope: expected a JSON object" '[1]' \
