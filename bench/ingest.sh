@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/ingest.sh — durable ingest throughput of heraldd against nginx answering `return 202`,
+# measured side by side in one run (DESIGN §13, /work/shared/bench/README.md).
+#
+#   bench/ingest.sh [-d SECONDS] [-p PAIRS] [-c CONNS] [--durability fsync|batch|none]
+#
+# Builds heraldd (Release) into $BUILD (default build-bench), starts nginx (nginx-202.conf) and
+# heraldd (one broker bench/default) on free 127.0.0.1 ports with a temp data dir, runs
+# `wrk -t1 -c64 -d8s --latency -s ce-unique.lua` alternating nginx, heraldd (A B A B ...), and
+# prints each run, the heraldd/nginx ratio (median of the pairs) and heraldd's p99 (median).
+# Every process it starts is stopped by its PID on exit; every run is bounded by `timeout`.
+# Needs: nginx-light, wrk, cmake, curl, python3 (free ports).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED=${HERALD_SHARED:-$(cd "$ROOT/../shared" 2>/dev/null && pwd || echo /work/shared)}
+BUILD=${BUILD:-$ROOT/build-bench}
+DURATION=8
+PAIRS=3
+CONNS=64
+DURABILITY=fsync
+while [ $# -gt 0 ]; do
+    case "$1" in
+    -d) DURATION=$2; shift 2 ;;
+    -p) PAIRS=$2; shift 2 ;;
+    -c) CONNS=$2; shift 2 ;;
+    --durability) DURABILITY=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+
+for tool in nginx wrk curl python3 cmake; do
+    command -v "$tool" >/dev/null || { echo "bench: '$tool' is needed" >&2; exit 2; }
+done
+
+if [ -z "${HERALDD:-}" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF >/dev/null
+    cmake --build "$BUILD" -j2 --target heraldd >/dev/null
+    HERALDD=$BUILD/broker/heraldd
+fi
+
+TMP=$(mktemp -d /tmp/herald-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+NGINX_PORT=$(free_port)
+HERALD_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+
+# nginx: the HTTP ceiling
+mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
+sed "s#@DIR@#$TMP/nginx#g; s#@PORT@#$NGINX_PORT#g" "$SHARED/bench/nginx-202.conf" >"$TMP/nginx/nginx.conf"
+nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' 2>"$TMP/nginx.err" &
+PIDS+=($!)
+
+# heraldd: one broker bench/default, durable
+mkdir -p "$TMP/manifests" "$TMP/data"
+cat >"$TMP/manifests/bench.yaml" <<EOF
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: bench
+EOF
+cat >"$TMP/herald.yaml" <<EOF
+ingress:
+  listen: 127.0.0.1:$HERALD_PORT
+admin:
+  listen: 127.0.0.1:$ADMIN_PORT
+data_dir: $TMP/data
+durability: $DURABILITY
+manifests:
+  - $TMP/manifests
+log:
+  level: warn
+EOF
+"$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.err" &
+HERALDD_PID=$!
+PIDS+=($HERALDD_PID)
+
+wait_up() { # url
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null -m 1 "$1"; then return 0; fi
+        sleep 0.1
+    done
+    echo "bench: $1 did not come up" >&2
+    cat "$TMP/heraldd.err" "$TMP/nginx.err" >&2
+    exit 1
+}
+wait_up "http://127.0.0.1:$NGINX_PORT/"
+wait_up "http://127.0.0.1:$HERALD_PORT/readyz"
+
+LUA=$SHARED/bench/ce-unique.lua
+run_wrk() { # port duration -> prints "req_per_s p99_ms non2xx"
+    local out
+    out=$(timeout $(( $2 + 20 )) wrk -t1 -c"$CONNS" -d"$2"s --latency -s "$LUA" \
+        "http://127.0.0.1:$1/bench/default")
+    echo "$out" >>"$TMP/wrk.log"
+    echo "$out" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+n = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+print("%.0f %.3f %d" % (rps, p99, int(n.group(1)) if n else 0))'
+}
+
+echo "heraldd $HERALDD (durability $DURABILITY) vs nginx-202, wrk -t1 -c$CONNS -d${DURATION}s, $PAIRS pairs"
+echo "machine: $(nproc) vCPU, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+run_wrk "$NGINX_PORT" 2 >/dev/null   # warm-up
+run_wrk "$HERALD_PORT" 2 >/dev/null
+RESULTS=()
+for i in $(seq 1 "$PAIRS"); do
+    read -r n_rps n_p99 n_bad <<<"$(run_wrk "$NGINX_PORT" "$DURATION")"
+    read -r h_rps h_p99 h_bad <<<"$(run_wrk "$HERALD_PORT" "$DURATION")"
+    printf 'pair %d: nginx %8.0f req/s p99 %6.2f ms | heraldd %8.0f req/s p99 %6.2f ms non-2xx %d | ratio %.2f\n' \
+        "$i" "$n_rps" "$n_p99" "$h_rps" "$h_p99" "$h_bad" "$(python3 -c "print($h_rps/$n_rps)")"
+    RESULTS+=("$n_rps $n_p99 $h_rps $h_p99 $h_bad")
+done
+kill -0 "$HERALDD_PID" 2>/dev/null || { echo "bench: heraldd died" >&2; cat "$TMP/heraldd.err" >&2; exit 1; }
+STORED=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk '/^herald_events_received_total\{.*code="202"/ {s += $2} END {print s + 0}')
+printf '%s\n' "${RESULTS[@]}" | python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+ratios = [r[2] / r[0] for r in rows]
+print("median heraldd/nginx ratio: %.2f   (per pair: %s)" % (statistics.median(ratios), " ".join("%.2f" % x for x in ratios)))
+print("median heraldd p99: %.2f ms   median nginx p99: %.2f ms" % (statistics.median(r[3] for r in rows), statistics.median(r[1] for r in rows)))
+print("median req/s: heraldd %.0f, nginx %.0f; heraldd non-2xx answers: %d" % (statistics.median(r[2] for r in rows), statistics.median(r[0] for r in rows), sum(r[4] for r in rows)))
+'
+echo "events acknowledged 202 by heraldd (from /metrics): $STORED"
