@@ -30,8 +30,10 @@ void hd_metric_observe(hd_metric_t *h, double seconds);
 /* Current value of a counter or gauge (tests, describe). */
 int64_t hd_metric_value(const hd_metric_t *m);
 
-/* Renders every metric (grouped by name with HELP and TYPE lines) into a new string (free with
- * hd_free) and its length. Gauges computed on demand are refreshed by the callbacks below. */
+/* Renders every metric (grouped by name with HELP and TYPE lines; families sorted by name, series
+ * by label text) into a new NUL-terminated string (free with hd_free) and its length; NULL when
+ * out of memory. Gauges computed on demand are refreshed by the callbacks below, which run first.
+ * A name already used with another type gives NULL from the get-or-create functions. */
 char *hd_metrics_render(hd_metrics_t *m, size_t *len);
 /* Registers a callback run just before rendering (to set backlog gauges, store stats...). */
 hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg);

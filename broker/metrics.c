@@ -1,0 +1,476 @@
+/*
+ * metrics.c — counters, gauges and histograms rendered in Prometheus text format 0.0.4
+ * (hd_metrics.h).
+ *
+ * A series is a family (name, help, type) plus a label set. Series are found through a hash
+ * table keyed by "name{labels}" and never freed before hd_metrics_free, so handles stay valid.
+ * Updates are relaxed atomics on the series (any thread); creation and rendering take `mu`
+ * (they are meant for the loop thread, the lock only makes a mistake harmless).
+ */
+#include "hd_metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
+
+/* Histogram upper bounds in seconds: 100 µs .. 30 s, then +Inf. */
+static const double bucket_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                   1,      2.5,     5,      10,    30};
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+typedef struct family family_t;
+
+struct hd_metric {
+    family_t *fam;
+    char *labels;
+    char *key;           /* "name{labels}": hash key */
+    hd_metric_t *hnext;  /* hash chain */
+    hd_metric_t *fnext;  /* family list */
+    _Atomic int64_t value;                  /* counter / gauge; histogram: count */
+    _Atomic uint64_t buckets[NBUCKETS + 1]; /* not cumulative; last is +Inf */
+    _Atomic uint64_t sum_ns;
+};
+
+struct family {
+    char *name;
+    char *help;
+    mtype_t type;
+    hd_metric_t *series;
+    size_t nseries;
+    family_t *next;
+};
+
+typedef struct {
+    void (*fn)(void *arg);
+    void *arg;
+} render_cb_t;
+
+struct hd_metrics {
+    pthread_mutex_t mu;
+    family_t *families;
+    hd_metric_t **table;
+    size_t tcap, tn;
+    render_cb_t *cbs;
+    size_t ncbs;
+};
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+hd_metrics_t *hd_metrics_new(void) {
+    hd_metrics_t *m = hd_calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->tcap = 256;
+    m->table = hd_calloc(m->tcap, sizeof(*m->table));
+    if (!m->table || pthread_mutex_init(&m->mu, NULL) != 0) {
+        hd_free(m->table);
+        hd_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void hd_metrics_free(hd_metrics_t *m) {
+    if (!m)
+        return;
+    family_t *f = m->families;
+    while (f) {
+        family_t *fn = f->next;
+        hd_metric_t *s = f->series;
+        while (s) {
+            hd_metric_t *sn = s->fnext;
+            hd_free(s->labels);
+            hd_free(s->key);
+            hd_free(s);
+            s = sn;
+        }
+        hd_free(f->name);
+        hd_free(f->help);
+        hd_free(f);
+        f = fn;
+    }
+    hd_free(m->table);
+    hd_free(m->cbs);
+    pthread_mutex_destroy(&m->mu);
+    hd_free(m);
+}
+
+static bool name_valid(const char *n) {
+    if (!n || !*n)
+        return false;
+    for (const char *p = n; *p; p++) {
+        char c = *p;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        if (!alpha && !(p > n && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+/* Doubles the hash table; false when out of memory (the table then stays as it is). */
+static bool table_grow(hd_metrics_t *m) {
+    size_t nc = m->tcap * 2;
+    hd_metric_t **nt = hd_calloc(nc, sizeof(*nt));
+    if (!nt)
+        return false;
+    for (size_t i = 0; i < m->tcap; i++) {
+        hd_metric_t *s = m->table[i];
+        while (s) {
+            hd_metric_t *next = s->hnext;
+            size_t j = hash_str(s->key) & (nc - 1);
+            s->hnext = nt[j];
+            nt[j] = s;
+            s = next;
+        }
+    }
+    hd_free(m->table);
+    m->table = nt;
+    m->tcap = nc;
+    return true;
+}
+
+static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *name,
+                                  const char *help, const char *labels) {
+    if (!m || !name_valid(name))
+        return NULL;
+    if (!labels)
+        labels = "";
+    if (!help)
+        help = "";
+    size_t klen = strlen(name) + strlen(labels) + 3;
+    char *key = hd_malloc(klen);
+    if (!key)
+        return NULL;
+    snprintf(key, klen, "%s{%s}", name, labels);
+    uint64_t h = hash_str(key);
+
+    pthread_mutex_lock(&m->mu);
+    hd_metric_t *s;
+    for (s = m->table[h & (m->tcap - 1)]; s; s = s->hnext) {
+        if (strcmp(s->key, key) == 0) {
+            hd_free(key);
+            pthread_mutex_unlock(&m->mu);
+            return s->fam->type == type ? s : NULL; /* one name, one type */
+        }
+    }
+    family_t *f;
+    for (f = m->families; f; f = f->next)
+        if (strcmp(f->name, name) == 0)
+            break;
+    if (f && f->type != type)
+        goto fail;
+    bool new_family = !f;
+    if (new_family) {
+        f = hd_calloc(1, sizeof(*f));
+        if (!f)
+            goto fail;
+        f->name = hd_strdup(name);
+        f->help = hd_strdup(help);
+        f->type = type;
+        if (!f->name || !f->help) {
+            hd_free(f->name);
+            hd_free(f->help);
+            hd_free(f);
+            goto fail;
+        }
+    }
+    s = hd_calloc(1, sizeof(*s));
+    if (!s)
+        goto fail_family;
+    s->labels = hd_strdup(labels);
+    if (!s->labels) {
+        hd_free(s);
+        goto fail_family;
+    }
+    s->key = key;
+    s->fam = f;
+    if (new_family) {
+        f->next = m->families;
+        m->families = f;
+    }
+    s->fnext = f->series;
+    f->series = s;
+    f->nseries++;
+    size_t i = h & (m->tcap - 1);
+    s->hnext = m->table[i];
+    m->table[i] = s;
+    if (++m->tn > m->tcap)
+        table_grow(m); /* a failed grow only makes chains longer */
+    pthread_mutex_unlock(&m->mu);
+    return s;
+
+fail_family:
+    if (new_family) {
+        hd_free(f->name);
+        hd_free(f->help);
+        hd_free(f);
+    }
+fail:
+    pthread_mutex_unlock(&m->mu);
+    hd_free(key);
+    return NULL;
+}
+
+hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *name, const char *help,
+                                const char *labels) {
+    return get_or_create(m, M_COUNTER, name, help, labels);
+}
+
+hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *name, const char *help,
+                              const char *labels) {
+    return get_or_create(m, M_GAUGE, name, help, labels);
+}
+
+hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char *help,
+                                  const char *labels) {
+    return get_or_create(m, M_HISTOGRAM, name, help, labels);
+}
+
+void hd_metric_inc(hd_metric_t *c, uint64_t n) {
+    if (c && c->fam->type != M_HISTOGRAM)
+        atomic_fetch_add_explicit(&c->value, (int64_t)n, memory_order_relaxed);
+}
+
+void hd_metric_set(hd_metric_t *g, int64_t v) {
+    if (g && g->fam->type == M_GAUGE)
+        atomic_store_explicit(&g->value, v, memory_order_relaxed);
+}
+
+void hd_metric_observe(hd_metric_t *h, double seconds) {
+    if (!h || h->fam->type != M_HISTOGRAM)
+        return;
+    if (!(seconds >= 0)) /* negative or NaN: a clock step, count it as 0 */
+        seconds = 0;
+    size_t i = 0;
+    while (i < NBUCKETS && seconds > bucket_le[i])
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    double ns = seconds * 1e9 + 0.5;
+    atomic_fetch_add_explicit(&h->sum_ns, ns >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)ns,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->value, 1, memory_order_relaxed);
+}
+
+int64_t hd_metric_value(const hd_metric_t *m) {
+    if (!m)
+        return 0;
+    return atomic_load_explicit(&((hd_metric_t *)m)->value, memory_order_relaxed);
+}
+
+hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg) {
+    if (!m || !fn)
+        return HD_E_INVAL;
+    pthread_mutex_lock(&m->mu);
+    render_cb_t *n = hd_realloc(m->cbs, (m->ncbs + 1) * sizeof(*n));
+    if (!n) {
+        pthread_mutex_unlock(&m->mu);
+        return HD_E_NOMEM;
+    }
+    n[m->ncbs].fn = fn;
+    n[m->ncbs].arg = arg;
+    m->cbs = n;
+    m->ncbs++;
+    pthread_mutex_unlock(&m->mu);
+    return HD_E_OK;
+}
+
+/* ---- rendering --------------------------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} out_t;
+
+static void out_reserve(out_t *o, size_t more) {
+    if (o->oom || o->len + more + 1 <= o->cap)
+        return;
+    size_t nc = o->cap ? o->cap : 4096;
+    while (nc < o->len + more + 1)
+        nc *= 2;
+    char *n = hd_realloc(o->buf, nc);
+    if (!n) {
+        o->oom = true;
+        return;
+    }
+    o->buf = n;
+    o->cap = nc;
+}
+
+static void out_puts(out_t *o, const char *s) {
+    size_t n = strlen(s);
+    out_reserve(o, n);
+    if (o->oom)
+        return;
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+static void out_printf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(out_t *o, const char *fmt, ...) {
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(tmp)) {
+        out_puts(o, tmp);
+        return;
+    }
+    out_reserve(o, (size_t)n);
+    if (o->oom)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(o->buf + o->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    o->len += (size_t)n;
+}
+
+/* HELP text escaping of the text format: backslash and newline. */
+static void out_help(out_t *o, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\')
+            out_puts(o, "\\\\");
+        else if (*s == '\n')
+            out_puts(o, "\\n");
+        else {
+            char c[2] = {*s, 0};
+            out_puts(o, c);
+        }
+    }
+}
+
+/* `name_suffix{labels[,extra]} ` */
+static void out_series(out_t *o, const char *name, const char *suffix, const char *labels,
+                       const char *extra) {
+    out_puts(o, name);
+    out_puts(o, suffix);
+    bool has_l = labels && *labels, has_e = extra && *extra;
+    if (has_l || has_e) {
+        out_puts(o, "{");
+        if (has_l)
+            out_puts(o, labels);
+        if (has_l && has_e)
+            out_puts(o, ",");
+        if (has_e)
+            out_puts(o, extra);
+        out_puts(o, "}");
+    }
+    out_puts(o, " ");
+}
+
+static int cmp_family(const void *a, const void *b) {
+    return strcmp((*(family_t *const *)a)->name, (*(family_t *const *)b)->name);
+}
+
+static int cmp_series(const void *a, const void *b) {
+    return strcmp((*(hd_metric_t *const *)a)->labels, (*(hd_metric_t *const *)b)->labels);
+}
+
+static void render_family(out_t *o, family_t *f, hd_metric_t **tmp) {
+    static const char *const type_names[] = {"counter", "gauge", "histogram"};
+    out_printf(o, "# HELP %s ", f->name);
+    out_help(o, f->help);
+    out_printf(o, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+    size_t n = 0;
+    for (hd_metric_t *s = f->series; s; s = s->fnext)
+        tmp[n++] = s;
+    qsort(tmp, n, sizeof(*tmp), cmp_series);
+    for (size_t i = 0; i < n; i++) {
+        hd_metric_t *s = tmp[i];
+        if (f->type != M_HISTOGRAM) {
+            out_series(o, f->name, "", s->labels, NULL);
+            out_printf(o, "%lld\n",
+                       (long long)atomic_load_explicit(&s->value, memory_order_relaxed));
+            continue;
+        }
+        /* Read the buckets once; count is their total so the lines agree with each other. */
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= NBUCKETS; b++) {
+            cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
+            char le[40];
+            if (b < NBUCKETS)
+                snprintf(le, sizeof(le), "le=\"%g\"", bucket_le[b]);
+            else
+                snprintf(le, sizeof(le), "le=\"+Inf\"");
+            out_series(o, f->name, "_bucket", s->labels, le);
+            out_printf(o, "%llu\n", (unsigned long long)cum);
+        }
+        uint64_t ns = atomic_load_explicit(&s->sum_ns, memory_order_relaxed);
+        char sum[48];
+        int sl = snprintf(sum, sizeof(sum), "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
+                          (unsigned long long)(ns % 1000000000u));
+        while (sl > 0 && sum[sl - 1] == '0')
+            sum[--sl] = '\0';
+        if (sl > 0 && sum[sl - 1] == '.')
+            sum[--sl] = '\0';
+        out_series(o, f->name, "_sum", s->labels, NULL);
+        out_printf(o, "%s\n", sum);
+        out_series(o, f->name, "_count", s->labels, NULL);
+        out_printf(o, "%llu\n", (unsigned long long)cum);
+    }
+}
+
+char *hd_metrics_render(hd_metrics_t *m, size_t *len) {
+    if (!m)
+        return NULL;
+    /* The callbacks set gauges (through handles, maybe creating series): run them unlocked. */
+    pthread_mutex_lock(&m->mu);
+    size_t ncbs = m->ncbs;
+    render_cb_t *cbs = ncbs ? hd_malloc(ncbs * sizeof(*cbs)) : NULL;
+    if (cbs)
+        memcpy(cbs, m->cbs, ncbs * sizeof(*cbs));
+    pthread_mutex_unlock(&m->mu);
+    for (size_t i = 0; cbs && i < ncbs; i++)
+        cbs[i].fn(cbs[i].arg);
+    hd_free(cbs);
+
+    out_t o = {0};
+    pthread_mutex_lock(&m->mu);
+    size_t nf = 0, maxs = 0;
+    for (family_t *f = m->families; f; f = f->next) {
+        nf++;
+        if (f->nseries > maxs)
+            maxs = f->nseries;
+    }
+    family_t **fams = hd_malloc((nf ? nf : 1) * sizeof(*fams));
+    hd_metric_t **tmp = hd_malloc((maxs ? maxs : 1) * sizeof(*tmp));
+    if (!fams || !tmp) {
+        o.oom = true;
+    } else {
+        size_t i = 0;
+        for (family_t *f = m->families; f; f = f->next)
+            fams[i++] = f;
+        qsort(fams, nf, sizeof(*fams), cmp_family);
+        out_reserve(&o, 0);
+        if (!o.oom)
+            o.buf[0] = '\0';
+        for (i = 0; i < nf && !o.oom; i++)
+            render_family(&o, fams[i], tmp);
+    }
+    pthread_mutex_unlock(&m->mu);
+    hd_free(fams);
+    hd_free(tmp);
+    if (o.oom) {
+        hd_free(o.buf);
+        return NULL;
+    }
+    if (len)
+        *len = o.len;
+    return o.buf;
+}
