@@ -499,6 +499,19 @@ typedef struct {
     size_t ext_count;
 } send_args_t;
 
+/* True for "type/json" and "type/subtype+json" media types (parameters ignored, any case). */
+static bool is_json_media_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    const char *slash = memchr(ct, '/', n);
+    if (!slash || n < 5 || strncasecmp(ct + n - 4, "json", 4))
+        return false;
+    char before = ct[n - 5];
+    return before == '/' || (before == '+' && ct + n - 5 > slash);
+}
+
 static int build_event(const send_args_t *a, ce_event_t **out)
 {
     ce_error_t err = {0};
@@ -552,7 +565,7 @@ static int build_event(const send_args_t *a, ce_event_t **out)
         if ((rc = set_attr(ev, "datacontenttype", ct)))
             goto fail_build;
         /* Only JSON content types embed the data as a JSON value in the structured format. */
-        bool ct_json = strstr(ct, "json") != NULL;
+        bool ct_json = is_json_media_type(ct);
         if (ce_event_set_data(ev, a->data, dlen, json && ct_json) != CE_E_OK) {
             rc = invalid("out of memory");
             goto fail_build;

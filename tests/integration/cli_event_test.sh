@@ -369,6 +369,20 @@ group_send() {
         fail=$((fail + 1)); echo "FAIL structured content type on the wire"; cat -A "$TMP/dump"
     fi
 
+    # structured: JSON data of a +json media type is embedded as a value, of text/plain as a string
+    local ct want
+    for ct in 'application/vnd.x+json; charset=utf-8' 'text/plain'; do
+        start_receiver "$TMP/r202"
+        "$HERALD" event send --url "http://127.0.0.1:$PORT/" --mode structured --type t \
+            --source /s --id 9 --data '{"k":1}' --datacontenttype "$ct" >/dev/null
+        stop_receiver
+        want='{"k":1}'
+        [ "$ct" = text/plain ] && want='"{\"k\":1}"'
+        expect "structured send, --data with $ct" 0 \
+            '{"specversion":"1.0","id":"9","source":"/s","type":"t","datacontenttype":"'"$ct"'","data":'"$want"'}'$'\n' \
+            "" "$(cat "$TMP/dump"; printf '%s' "$EOM")" -- event decode
+    done
+
     start_receiver "$TMP/r202"
     "$HERALD" event send --url "http://127.0.0.1:$PORT/" --type t --source /s >"$TMP/o" 2>&1
     stop_receiver
