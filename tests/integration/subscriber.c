@@ -79,6 +79,7 @@ typedef struct conn {
     size_t body_len;
     int pending; /* requests parsed, answer not yet written */
     int closed;
+    int handle_closed;
 } conn_t;
 
 typedef struct {
@@ -89,12 +90,19 @@ typedef struct {
     long n;
 } answer_t;
 
-static void conn_closed(uv_handle_t *h) {
-    conn_t *c = h->data;
+static void conn_free(conn_t *c) {
     for (int i = 0; i < c->nh; i++)
         free(c->hval[i]);
     free(c->body);
     free(c);
+}
+
+/* A connection is freed once its handle is closed and no delayed answer still refers to it. */
+static void conn_closed(uv_handle_t *h) {
+    conn_t *c = h->data;
+    c->handle_closed = 1;
+    if (c->pending == 0)
+        conn_free(c);
 }
 
 static void conn_close(conn_t *c) {
@@ -166,8 +174,8 @@ static void send_answer(answer_t *a) {
     g.inflight--;
     c->pending--;
     if (c->closed) {
-        if (c->pending == 0 && 0)
-            conn_close(c);
+        if (c->handle_closed && c->pending == 0)
+            conn_free(c);
         return;
     }
     char *buf = malloc(8192);
