@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,11 @@ static bool alloc_should_fail(void) {
     return false;
 }
 
+/* Larger requests are refused before reaching the allocator (sanitizers abort on them). */
+#define ALLOC_MAX ((size_t)PTRDIFF_MAX)
+
 void *hd_malloc(size_t n) {
-    if (alloc_should_fail())
+    if (alloc_should_fail() || n > ALLOC_MAX)
         return NULL;
     return malloc(n ? n : 1);
 }
@@ -70,11 +74,13 @@ void *hd_calloc(size_t n, size_t size) {
         return NULL;
     if (n == 0 || size == 0)
         n = size = 1;
+    if (n > ALLOC_MAX / size)
+        return NULL; /* overflow: an error, checked here so no allocator ever sees it */
     return calloc(n, size);
 }
 
 void *hd_realloc(void *p, size_t n) {
-    if (alloc_should_fail())
+    if (alloc_should_fail() || n > ALLOC_MAX)
         return NULL;
     return realloc(p, n ? n : 1);
 }

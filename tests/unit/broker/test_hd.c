@@ -60,6 +60,8 @@ START_TEST(test_alloc_fail_after) {
     hd_free(n);
     ck_assert_ptr_null(hd_strdup(NULL));
     ck_assert_ptr_null(hd_calloc(SIZE_MAX / 2, 4)); /* overflow is an error, not a small block */
+    ck_assert_ptr_null(hd_malloc(SIZE_MAX));
+    ck_assert_ptr_null(hd_realloc(NULL, SIZE_MAX - 8));
     hd_free(NULL);
 
     /* 0 disables */
