@@ -267,6 +267,26 @@ bool ce_sql__like_match(const ce_sql__node_t *n, const char *s, size_t len)
 
 /* ---- evaluation ---- */
 
+/* Casts only when the type differs (the common case needs no call). */
+static inline ce_sql_err_kind_t cast_to(ce_sql_value_t *v, uint8_t to, char *numbuf)
+{
+    return (v->type == to || to == CE_SQL__ANY) ? CE_SQL_ERR_NONE : ce_sql__cast(v, to, numbuf);
+}
+
+/* Reads a String attribute directly: true with *s and *len set when n is an attribute that is
+ * present and a String; *missing tells an absent one apart. */
+static inline bool attr_string(const ce_sql__node_t *n, const ce_event_t *ev, const char **s,
+                               size_t *len, bool *missing)
+{
+    const ce_value_t *v = ev ? ce_event_get(ev, n->name, n->name_len) : NULL;
+    *missing = v == NULL;
+    if (!v || v->type == CE_TYPE_INTEGER || v->type == CE_TYPE_BOOLEAN)
+        return false;
+    *s = v->str;
+    *len = v->len;
+    return true;
+}
+
 static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_sql_value_t *out);
 
 /* Evaluates n and casts the value to `to`; on error *v is cleared. */
@@ -275,7 +295,7 @@ static ce_sql_err_kind_t eval_as(const ce_sql__node_t *n, const ce_event_t *ev, 
 {
     ce_sql_err_kind_t err = eval(n, ev, v);
     if (err == CE_SQL_ERR_NONE)
-        err = ce_sql__cast(v, to, numbuf);
+        err = cast_to(v, to, numbuf);
     if (err != CE_SQL_ERR_NONE)
         ce_sql_value_clear(v);
     return err;
@@ -289,8 +309,9 @@ static bool points_into(const char *p, const char *base, size_t len)
 
 #define CALL_STACK_ARGS 8
 
-static ce_sql_err_kind_t eval_call(const ce_sql__node_t *n, const ce_event_t *ev,
-                                   ce_sql_value_t *out)
+/* Not inlined: its argument arrays would otherwise bloat every frame of the recursive eval. */
+static __attribute__((noinline)) ce_sql_err_kind_t
+eval_call(const ce_sql__node_t *n, const ce_event_t *ev, ce_sql_value_t *out)
 {
     const ce_sql__fn_t *fn = n->fn;
     ce_sql_value_t stack_args[CALL_STACK_ARGS];
@@ -425,9 +446,9 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
             goto fail;
         }
         /* A cast to Integer frees an owned string; clear both in case the first cast failed. */
-        err = ce_sql__cast(&a, CE_SQL_INTEGER, nba);
+        err = cast_to(&a, CE_SQL_INTEGER, nba);
         if (!err)
-            err = ce_sql__cast(&b, CE_SQL_INTEGER, nbb);
+            err = cast_to(&b, CE_SQL_INTEGER, nbb);
         if (err) {
             ce_sql_value_clear(&a);
             ce_sql_value_clear(&b);
@@ -459,6 +480,21 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
     }
 
     case N_EQ: {
+        if (n->a->kind == N_ATTR && n->b->kind == N_LIT && n->b->lit.type == CE_SQL_STRING) {
+            /* Fast path of `attr = 'literal'`: no value copies, no cast. */
+            const char *s;
+            size_t len;
+            bool missing;
+            if (attr_string(n->a, ev, &s, &len, &missing)) {
+                bool eq = len == n->b->lit.len && (len == 0 || memcmp(s, n->b->lit.s, len) == 0);
+                *out = (ce_sql_value_t){.type = CE_SQL_BOOLEAN, .b = eq != n->neg};
+                return CE_SQL_ERR_NONE;
+            }
+            if (missing) {
+                err = CE_SQL_ERR_MISSING_ATTRIBUTE;
+                goto fail;
+            }
+        }
         err = eval(n->a, ev, &a);
         if (err) {
             ce_sql_value_clear(&a);
@@ -471,7 +507,7 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
             goto fail;
         }
         /* Ambiguous operator: the left side is cast to the right side's type (spec §3.7). */
-        err = ce_sql__cast(&a, b.type, nba);
+        err = cast_to(&a, b.type, nba);
         bool eq = !err && values_equal(&a, &b);
         ce_sql_value_clear(&a);
         ce_sql_value_clear(&b);
@@ -503,6 +539,20 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
     }
 
     case N_LIKE: {
+        if (n->a->kind == N_ATTR) {
+            const char *s;
+            size_t len;
+            bool missing;
+            if (attr_string(n->a, ev, &s, &len, &missing)) {
+                bool m = ce_sql__like_match(n, s, len);
+                *out = (ce_sql_value_t){.type = CE_SQL_BOOLEAN, .b = m != n->neg};
+                return CE_SQL_ERR_NONE;
+            }
+            if (missing) {
+                err = CE_SQL_ERR_MISSING_ATTRIBUTE;
+                goto fail;
+            }
+        }
         err = eval_as(n->a, ev, CE_SQL_STRING, &a, nba);
         if (err)
             goto fail;
