@@ -50,7 +50,9 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
                               hd_http_server_t **out);
 /* The bound port (useful with port 0). */
 int hd_http_server_port(const hd_http_server_t *s);
-/* Stops accepting, closes every connection; frees in the close callbacks. Accepts NULL. */
+/* Stops accepting and closes every connection; a connection whose request is still with the
+ * handler is closed right after its answer (Connection: close), so requests waiting for a store
+ * commit at shutdown still get it. Frees in the close callbacks. Accepts NULL. */
 void hd_http_server_stop(hd_http_server_t *s);
 
 /* Case-insensitive header lookup; returns a borrowed value (not NUL-terminated) or NULL. */

@@ -186,7 +186,7 @@ static void on_write_done(uv_write_t *w, int status) {
         return;
     }
     if (c->writes_pending == 0 && c->state == CONN_LINGER && !c->closing) {
-        if (c->peer_eof) {
+        if (c->peer_eof || c->srv->stopping) {
             conn_close(c);
             return;
         }
@@ -236,8 +236,8 @@ static void conn_linger(conn_t *c) {
         return;
     c->state = CONN_LINGER;
     c->last_ms = uv_now(c->srv->loop);
-    if (c->peer_eof) {
-        /* Nothing more will come; close once the answer is out. */
+    if (c->peer_eof || c->srv->stopping) {
+        /* Nothing more will come (or we stop): close once the answer is out. */
         if (c->writes_pending == 0)
             conn_close(c);
         else
@@ -803,8 +803,18 @@ void hd_http_server_stop(hd_http_server_t *s) {
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
-    for (conn_t *c = s->conns; c; c = c->next)
-        conn_close(c);
+    for (conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_IN_FLIGHT) {
+            /* its answer is still coming (e.g. from the store's drain): send it, then close */
+            c->close_after = true;
+            read_stop(c);
+        } else if (c->state == CONN_LINGER && c->writes_pending > 0) {
+            read_stop(c); /* closed by on_write_done once the answer is out */
+        } else {
+            conn_close(c);
+        }
+    }
 }
 
 /* ---- answering ------------------------------------------------------------------------- */

@@ -493,6 +493,35 @@ START_TEST(kill9_under_load_loses_nothing_acked) {
 }
 END_TEST
 
+START_TEST(sigterm_under_load_is_clean) {
+    daemon_start(NULL);
+    char(*acked)[24] = calloc(LOAD_MAX, 24);
+    atomic_size_t nacked = 0;
+    atomic_bool stop = false;
+    pthread_t th[LOAD_THREADS];
+    loader_t ls[LOAD_THREADS];
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        ls[i] = (loader_t){.tid = i, .acked = acked, .nacked = &nacked, .stop = &stop};
+        pthread_create(&th[i], NULL, load_thread, &ls[i]);
+    }
+    usleep(1000000);
+    /* clean stop mid-load: waiting requests are answered, the loop closes empty (exit 0) */
+    int rc = daemon_stop(SIGTERM);
+    atomic_store(&stop, true);
+    for (int i = 0; i < LOAD_THREADS; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(rc, 0);
+    size_t n = atomic_load(&nacked);
+    ck_assert_uint_gt(n, 100);
+    idset_t s = stored_ids();
+    ck_assert_uint_ge(s.n, n);
+    for (size_t i = 0; i < n && i < LOAD_MAX; i++)
+        ck_assert_msg(idset_has(&s, acked[i]), "acknowledged %s missing after SIGTERM", acked[i]);
+    idset_free(&s);
+    free(acked);
+}
+END_TEST
+
 START_TEST(store_full_is_503_with_retry_after) {
     daemon_start("store:\n  map_size_max: 4194304\n");
     resp_t r;
@@ -587,6 +616,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, status_table);
     tcase_add_test(tc, keep_alive_and_acked_survive_kill9);
     tcase_add_test(tc, kill9_under_load_loses_nothing_acked);
+    tcase_add_test(tc, sigterm_under_load_is_clean);
     tcase_add_test(tc, store_full_is_503_with_retry_after);
     tcase_add_test(tc, connection_limit);
     tcase_add_test(tc, bad_config_exits_2);

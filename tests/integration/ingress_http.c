@@ -499,8 +499,14 @@ START_TEST(stop_with_requests_in_flight) {
     }
     usleep(50000);
     stop_server(); /* asserts uv_loop_close == 0 after the late answers */
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) { /* each waiting request got its answer, then the close */
+        char buf[1024], *body;
+        ck_assert_int_eq(read_response(fds[i], buf, sizeof buf, &body), 200);
+        ck_assert_str_eq(body, "/later-stop 1 ");
+        ck_assert_ptr_nonnull(strcasestr(buf, "connection: close"));
+        ck_assert(closed_by_server(fds[i]));
         close(fds[i]);
+    }
 }
 END_TEST
 
