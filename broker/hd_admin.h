@@ -8,6 +8,16 @@
  *   GET  /v1/triggers/{ns}/{name}/dlq        dead letters; POST .../dlq/replay[?seq=N]
  *   POST /v1/triggers/{ns}/{name}/replay?from=SEQ|TIME
  *   POST /v1/brokers/{ns}/{name}/events      same as ingress, for `herald send`
+ *   GET  /v1/brokers/{ns}/{name}/describe    address, log bounds, its triggers with backlogs
+ *   GET  /v1/resources/{kind}[/{ns}[/{name}]]  list/get (and DELETE with a name) with a lenient
+ *        kind: plural, singular, Kind or short name, any case (what `herald get` uses)
+ * Answers: resources as Kubernetes-style JSON (lists as {"kind":"<Kind>List","items":[...]},
+ * /apply as {"kind":"List","items":[...]}); errors as {"error": "..."}: 400 invalid input (the
+ * message names the document and field, and a CESQL position), 404 unknown path or resource,
+ * 405 wrong method (with Allow), 409 a trigger not bound to a broker, 503 store busy (with
+ * Retry-After). Tail answers application/x-ndjson, one JSON-format event per line, starting
+ * after the current end (or at ?from=SEQ); a client over the 1 MiB output high-water mark loses
+ * events, counted in herald_tail_dropped_total{namespace,broker}.
  * Loop thread only.
  */
 #ifndef HERALD_HD_ADMIN_H
