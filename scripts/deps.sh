@@ -11,7 +11,7 @@ PACKAGES=(
   libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev libyaml-dev
   librdkafka-dev libnats-dev libssl-dev
   # tests
-  check nats-server nodejs npm curl python3 procps
+  check nats-server curl procps
   # fuzzing (libFuzzer runtime for clang 14) and benchmarks
   libclang-rt-14-dev nginx-light wrk
 )
@@ -34,6 +34,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "deps: all Debian packages present"
+fi
+
+# Node.js: the machine's own (Node 20 from NodeSource on our build machines) is kept; Debian's
+# nodejs + npm (Node 18) are installed only when there is no node at all, since installing
+# Debian's npm next to NodeSource's nodejs would replace it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "deps: installing Debian's nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "deps: warning: node $(node --version) is older than 20, which the pinned cloudevents" \
+       "package asks for" >&2
 fi
 
 # Node packages of tests/interop (the official CloudEvents JS SDK, version pinned in
