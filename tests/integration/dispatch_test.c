@@ -760,7 +760,7 @@ START_TEST(retention_trims_delivered_events) {
     hd_trigger_t *t = trig("t1", "x", port, NULL);
     trig_go(t);
     hd_trigger_t *t2 = trig("t2", "y", port2, NULL);
-    t2->delivery.retry = 100;
+    t2->delivery.retry = 100000;
     t2->delivery.backoff_delay_ms = 50;
     t2->delivery.backoff_max_ms = 50;
     trig_go(t2);
