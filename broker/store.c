@@ -31,6 +31,7 @@
 #include "hd_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STORE_SCHEMA_VERSION 1u
 #define META_SCHEMA "store.schema"
@@ -1657,6 +1659,12 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     rc = mdb_env_open(st->env, st->data_dir, flags, 0600);
     if (rc)
         goto fail_open;
+    /* A new data.mdb must survive a power loss as a directory entry too, not only its data. */
+    int dfd = open(st->data_dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     int dead = 0;
     mdb_reader_check(st->env, &dead);
     err = open_dbs(st);
