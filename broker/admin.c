@@ -587,7 +587,9 @@ static void describe_broker(hd_server_t *srv, hd_http_req_t *req, const char *ns
     cJSON *rc = ready_condition(obj);
     cJSON_AddItemToObject(o, "ready", rc ? cJSON_Duplicate(rc, 1) : cJSON_CreateNull());
     cJSON_AddStringToObject(o, "address", b->address_url);
-    cJSON_AddItemToObject(o, "delivery", delivery_json(&b->delivery));
+    hd_delivery_t eff; /* what a trigger that sets nothing gets */
+    hd_delivery_merge(&eff, NULL, &b->delivery);
+    cJSON_AddItemToObject(o, "delivery", delivery_json(&eff));
     cJSON *st = cJSON_AddObjectToObject(o, "stats");
     if (srv->store) {
         cJSON_AddNumberToObject(st, "firstSeq", (double)hd_store_first_seq(srv->store, b->id));
