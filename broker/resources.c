@@ -82,6 +82,7 @@ struct hd_resources {
     listener_t listeners[MAX_LISTENERS];
     size_t nlisteners;
     bool loading;
+    bool addr_final; /* broker addresses use the bound ingress port */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -574,6 +575,36 @@ static void refresh_all(hd_resources_t *r, hd_store_batch_t *batch)
 {
     each_rec(r, refresh_brokers, NULL);
     each_rec(r, refresh_one, batch);
+}
+
+static char *address_for(hd_resources_t *r, const char *ns, const char *name);
+
+static void readdress(hd_resources_t *r, rec_t *x, void *arg)
+{
+    bool *changed = arg;
+    if (!x->b)
+        return;
+    char *u = address_for(r, x->ns, x->name);
+    if (u && strcmp(u, x->b->pub.address_url)) {
+        hd_free(x->b->pub.address_url);
+        x->b->pub.address_url = u;
+        *changed = true;
+    } else {
+        hd_free(u);
+    }
+}
+
+/* The resources load before the ingress binds, so a configured port 0 is only known later:
+ * once the ingress is up, every broker address is recomputed (and what refers to them). */
+static void sync_addresses(hd_resources_t *r)
+{
+    if (r->addr_final || !r->srv || !r->srv->ingress)
+        return;
+    r->addr_final = true;
+    bool changed = false;
+    each_rec(r, readdress, &changed);
+    if (changed)
+        refresh_all(r, NULL);
 }
 
 /* ---- preparing (validation; no state change) ---------------------------------------------- */
@@ -1172,6 +1203,7 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg)
 {
+    sync_addresses(r);
     char err[ERRCAP * 2];
     cJSON *result = NULL;
     hd_store_batch_t *batch = NULL;
@@ -1194,6 +1226,7 @@ static void unbind_of_broker(hd_resources_t *r, rec_t *x, void *arg)
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
                          hd_resources_done_fn cb, void *arg)
 {
+    sync_addresses(r);
     const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
     char msg[600];
     if (!ki) {
@@ -1244,6 +1277,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
 hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len,
                                  const char *name, size_t name_len)
 {
+    sync_addresses(r); /* one branch once the ingress is bound */
     char key[600];
     if (ns_len + name_len + 10 > sizeof key)
         return NULL;
@@ -1316,6 +1350,7 @@ void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker
 cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
                              const char *name)
 {
+    sync_addresses(r);
     const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
     if (!ki)
         return NULL;
@@ -1362,6 +1397,7 @@ static int rec_cmp(const void *a, const void *b)
 
 cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns)
 {
+    sync_addresses(r);
     list_ctx_t l = {NULL, ns, NULL, 0, 0};
     if (plural && !(l.ki = hd_resources__kind_lookup(plural)))
         return NULL;
