@@ -14,3 +14,10 @@ if(TARGET herald_broker_core)
   add_test(NAME integration_dispatch COMMAND dispatch_test)
   set_tests_properties(integration_dispatch PROPERTIES LABELS "integration" TIMEOUT 600)
 endif()
+
+# Delivery through a real heraldd (manifests, curl, /metrics, kill -9 mid-retry).
+if(TARGET heraldd)
+  add_test(NAME integration_dispatch_heraldd
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/dispatch_heraldd.sh $<TARGET_FILE:heraldd> $<TARGET_FILE:subscriber>)
+  set_tests_properties(integration_dispatch_heraldd PROPERTIES LABELS "integration" TIMEOUT 300)
+endif()
