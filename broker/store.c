@@ -38,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -251,7 +253,8 @@ static hd_err_t err_from_mdb(int rc) {
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
     case ENOSPC:
-    case EDQUOT: return HD_E_FULL;
+    case EDQUOT:
+    case EFBIG: return HD_E_FULL; /* disk, quota or file-size limit: nothing was written */
     case ENOMEM: return HD_E_NOMEM;
     case EIO: return HD_E_IO;
     case MDB_NOTFOUND: return HD_E_NOTFOUND;
@@ -827,6 +830,26 @@ static void after_commit(hd_store_t *st) {
         st->unsynced = true;
 }
 
+/*
+ * LMDB reports a short pwrite as EIO, which is what a full disk (or a file-size limit) gives
+ * when the write starts with some room left. Tell that apart from a real I/O error by looking
+ * at the room: free space, and RLIMIT_FSIZE against the file's size, each with the batch.
+ */
+static bool out_of_space(hd_store_t *st, size_t batch_bytes) {
+    uint64_t need = (uint64_t)batch_bytes * 2 + (1u << 20);
+    struct statvfs vfs;
+    if (statvfs(st->data_dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < need)
+        return true;
+    struct rlimit rl;
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/data.mdb", st->data_dir);
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        stat(path, &sb) == 0 && (uint64_t)sb.st_size + need > (uint64_t)rl.rlim_cur)
+        return true;
+    return false;
+}
+
 /* Writes a group; on failure isolates the bad batches by retrying them one by one.
  * Finished batches go to `done`; carried ones to st->carry (in order). */
 static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried) {
@@ -862,8 +885,10 @@ static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *
     hd_err_t e = err_from_mdb(rc);
     if (e == HD_E_NOTFOUND)
         e = HD_E_STORE;
+    if (rc == EIO && out_of_space(st, arr[0]->bytes))
+        e = HD_E_FULL;
     hd_log(e == HD_E_FULL ? HD_LOG_WARN : HD_LOG_ERROR, "store: batch not written", "path",
-           st->data_dir, "error", mdb_strerror(rc), NULL);
+           st->data_dir, "error", mdb_strerror(rc), "status", hd_err_message(e), NULL);
     finish(st, arr[0], e);
 }
 

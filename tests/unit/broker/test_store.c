@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -675,6 +677,60 @@ START_TEST(test_map_full) {
 }
 END_TEST
 
+/* Disk full, simulated without privileges: RLIMIT_FSIZE makes the commit's writes fail (EFBIG,
+ * like ENOSPC). The batch gets HD_E_FULL, nothing of it is stored, the store keeps working. */
+START_TEST(test_disk_full) {
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 1, "before", "x");
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+
+    char file[300];
+    snprintf(file, sizeof(file), "%s/data.mdb", tmpdir);
+    struct stat sb;
+    ck_assert_int_eq(stat(file, &sb), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {(rlim_t)sb.st_size + 64 * 1024, (rlim_t)sb.st_size + 64 * 1024};
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+
+    size_t big_len = 512 << 10;
+    char *big = malloc(big_len + 1);
+    memset(big, 'z', big_len);
+    big[big_len] = '\0';
+    b = hd_store_batch_new(st);
+    uint64_t bad = add_event(b, 1, "too big for the disk", big);
+    ck_assert_int_eq(hd_store_batch_cursor(b, 77, 5), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_FULL);
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_store_event_get(st, 1, bad, &ev), HD_E_NOTFOUND);
+    uint64_t c;
+    ck_assert(!hd_store_cursor_get(st, 77, &c));
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 1);
+
+    b = hd_store_batch_new(st);
+    uint64_t small = add_event(b, 1, "small", "fits");
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_int_eq(hd_store_event_get(st, 1, small, &ev), HD_E_OK);
+    ck_assert_str_eq(ce_event_get_str(ev, "id"), "small");
+    ce_event_free(ev);
+    free(big);
+    close_store(&loop, st);
+
+    /* Still consistent after reopening. */
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 2);
+    ck_assert_uint_eq(hd_store_last_seq(st, 1), small);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_queue_full_busy) {
     make_tmpdir();
     uv_loop_t loop;
@@ -1009,6 +1065,7 @@ static Suite *store_suite(void) {
     tcase_add_test(tc, test_trim_by_seq_and_age);
     tcase_add_test(tc, test_trim_chunked);
     tcase_add_test(tc, test_map_full);
+    tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
