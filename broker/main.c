@@ -1,0 +1,257 @@
+/*
+ * main.c — heraldd, the Herald broker daemon.
+ *
+ *   heraldd -c FILE [--print-config] [--log-format json|text] [--help]
+ *
+ * Loads the settings (hd_config.h; a bad file or value exits 2 with the message), opens the
+ * store, the metrics, the outbound HTTP client, the dispatcher and the resources (which apply the
+ * configured manifests and tell the dispatcher about brokers and triggers), then binds the
+ * ingress and admin ports and marks the server ready. SIGINT/SIGTERM stop it cleanly: stop
+ * accepting, drain the store (every request waiting for a commit gets its answer), close every
+ * module, and check that the loop closes with no handle left. main owns the server context; there
+ * is no other global state.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd.h"
+#include "hd_admin.h"
+#include "hd_config.h"
+#include "hd_dispatch.h"
+#include "hd_http.h"
+#include "hd_httpc.h"
+#include "hd_ingress.h"
+#include "hd_metrics.h"
+#include "hd_resources.h"
+#include "hd_store.h"
+
+typedef struct {
+    hd_server_t srv;
+    hd_config_t cfg;
+    uv_signal_t sigint, sigterm;
+    bool stopping;
+} daemon_t;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: heraldd -c FILE [--print-config] [--log-format json|text] [--help]\n"
+            "\n"
+            "  -c, --config FILE     settings (YAML); HERALD_* environment variables override it\n"
+            "      --print-config    print the effective settings as YAML and exit\n"
+            "      --log-format F    json (default) or text\n"
+            "  -h, --help            this help and every setting\n"
+            "\n"
+            "Settings:\n");
+    hd_config_usage(out);
+}
+
+/* Stops in the order that lets every waiting request be answered. Runs on the loop thread. */
+static void daemon_stop(daemon_t *d) {
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    hd_server_t *srv = &d->srv;
+    hd_log(HD_LOG_INFO, "shutting down", NULL);
+    srv->ready = false;
+    /* 1. no new connections; idle ones close, those waiting for a commit stay until answered */
+    hd_http_server_stop(srv->ingress);
+    hd_http_server_stop(srv->admin);
+    srv->ingress = srv->admin = NULL;
+    /* 2. deliveries stop (redelivered after restart from the durable cursors) */
+    hd_dispatch_close(srv->disp);
+    srv->disp = NULL;
+    /* 3. the store drains its queue: the callbacks answer the requests still waiting */
+    hd_store_close(srv->store);
+    srv->store = NULL;
+    hd_resources_close(srv->res);
+    srv->res = NULL;
+    hd_httpc_close(srv->httpc);
+    srv->httpc = NULL;
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    daemon_t *d = s->data;
+    (void)signum;
+    daemon_stop(d);
+}
+
+static void walk_report(uv_handle_t *h, void *arg) {
+    (void)arg;
+    hd_log(HD_LOG_WARN, "handle still open at exit", "type", uv_handle_type_name(h->type), NULL);
+}
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"print-config", no_argument, NULL, 'p'},
+        {"log-format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *log_format = NULL;
+    bool print_config = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'p':
+            print_config = true;
+            break;
+        case 'f':
+            log_format = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "heraldd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (log_format && strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
+        fprintf(stderr, "heraldd: --log-format must be json or text, not '%s'\n", log_format);
+        return 2;
+    }
+
+    static daemon_t d; /* owned by main for the whole run; static only to keep it off the stack */
+    hd_server_t *srv = &d.srv;
+    char err[512] = "";
+    if (hd_config_load(&d.cfg, config_path, err, sizeof err) != HD_E_OK) {
+        fprintf(stderr, "heraldd: %s\n", err[0] ? err : "bad configuration");
+        return 2;
+    }
+    if (print_config) {
+        hd_config_print(&d.cfg, stdout);
+        hd_config_free(&d.cfg);
+        return 0;
+    }
+    hd_log_set_format(log_format ? (strcmp(log_format, "text") == 0 ? HD_LOG_TEXT : HD_LOG_JSON)
+                                 : d.cfg.log_format);
+    hd_log_set_level(d.cfg.log_level);
+
+    int rc = 1;
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        fprintf(stderr, "heraldd: cannot create the event loop\n");
+        hd_config_free(&d.cfg);
+        return 1;
+    }
+    srv->loop = &loop;
+    srv->cfg = &d.cfg;
+
+    srv->metrics = hd_metrics_new();
+    if (!srv->metrics) {
+        hd_log(HD_LOG_ERROR, "out of memory", NULL);
+        goto fail_metrics;
+    }
+    hd_store_opts_t so = {
+        .data_dir = d.cfg.data_dir,
+        .durability = d.cfg.durability,
+        .sync_interval_ms = d.cfg.sync_interval_ms,
+        .map_size_initial = 0,
+        .map_size_max = d.cfg.map_size_max,
+        .queue_max = (size_t)d.cfg.store_queue_max,
+    };
+    hd_err_t e = hd_store_open(&loop, &so, &srv->store);
+    if (e != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "cannot open the store", "data_dir", d.cfg.data_dir, "error",
+               hd_err_message(e), NULL);
+        goto fail_store;
+    }
+    hd_httpc_opts_t co = {.max_conns_per_host = (size_t)d.cfg.delivery_pool_max};
+    e = hd_httpc_new(&loop, &co, &srv->httpc);
+    if (e != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "cannot create the HTTP client", "error", hd_err_message(e), NULL);
+        goto fail_httpc;
+    }
+    e = hd_dispatch_open(srv, &srv->disp);
+    if (e != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);
+        goto fail_dispatch;
+    }
+    e = hd_resources_open(srv, (const char *const *)d.cfg.manifests, d.cfg.manifest_count,
+                          &srv->res);
+    if (e != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "cannot load the resources", "error", hd_err_message(e), NULL);
+        goto fail_resources;
+    }
+    hd_http_server_opts_t io = {
+        .listen = d.cfg.ingress_listen,
+        .max_body = (size_t)d.cfg.max_event_bytes,
+        .max_conns = (size_t)d.cfg.max_connections,
+        .handler = hd_ingress_handle,
+        .ctx = srv,
+    };
+    if (hd_http_server_start(&loop, &io, &srv->ingress) != HD_E_OK)
+        goto fail_ingress;
+    hd_http_server_opts_t ao = {
+        .listen = d.cfg.admin_listen,
+        /* the admin port takes manifests and `herald send` batches: same bound as events, but
+         * never below 1 MiB */
+        .max_body = d.cfg.max_event_bytes > (1u << 20) ? (size_t)d.cfg.max_event_bytes : 1u << 20,
+        .max_conns = 256,
+        .handler = hd_admin_handle,
+        .ctx = srv,
+    };
+    if (hd_http_server_start(&loop, &ao, &srv->admin) != HD_E_OK)
+        goto fail_admin;
+
+    uv_signal_init(&loop, &d.sigint);
+    uv_signal_init(&loop, &d.sigterm);
+    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv->ready = true;
+    {
+        char ingress_port[16], admin_port[16];
+        snprintf(ingress_port, sizeof ingress_port, "%d", hd_http_server_port(srv->ingress));
+        snprintf(admin_port, sizeof admin_port, "%d", hd_http_server_port(srv->admin));
+        hd_log(HD_LOG_INFO, "heraldd ready", "ingress", d.cfg.ingress_listen, "ingress_port",
+               ingress_port, "admin", d.cfg.admin_listen, "admin_port", admin_port, "data_dir",
+               d.cfg.data_dir, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    /* daemon_stop ran; let the close callbacks finish */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+    goto done;
+
+fail_admin:
+    hd_http_server_stop(srv->ingress);
+fail_ingress:
+    hd_resources_close(srv->res);
+fail_resources:
+    hd_dispatch_close(srv->disp);
+fail_dispatch:
+    hd_httpc_close(srv->httpc);
+fail_httpc:
+    hd_store_close(srv->store);
+fail_store:
+    uv_run(&loop, UV_RUN_DEFAULT);
+done:
+    hd_metrics_free(srv->metrics);
+fail_metrics:
+    if (uv_loop_close(&loop) != 0) {
+        uv_walk(&loop, walk_report, NULL);
+        hd_log(HD_LOG_ERROR, "event loop not empty at exit", NULL);
+        if (rc == 0)
+            rc = 1;
+    } else if (rc == 0) {
+        hd_log(HD_LOG_INFO, "stopped cleanly", NULL);
+    }
+    hd_config_free(&d.cfg);
+    return rc;
+}
