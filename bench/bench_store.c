@@ -31,7 +31,8 @@ typedef struct {
     uint64_t t0_us;
 } req_t;
 
-static uint64_t now_us(void) {
+static uint64_t now_us(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
@@ -41,7 +42,8 @@ static ce_event_t *proto;
 
 static void submit_one(bench_t *b);
 
-static void on_done(void *arg, hd_err_t status) {
+static void on_done(void *arg, hd_err_t status)
+{
     req_t *r = arg;
     bench_t *b = r->b;
     b->in_flight--;
@@ -58,7 +60,8 @@ static void on_done(void *arg, hd_err_t status) {
         submit_one(b);
 }
 
-static void submit_one(bench_t *b) {
+static void submit_one(bench_t *b)
+{
     hd_store_batch_t *batch = hd_store_batch_new(b->st);
     for (int i = 0; i < b->events_per_batch; i++) {
         uint64_t seq;
@@ -79,25 +82,41 @@ static void submit_one(bench_t *b) {
     b->in_flight++;
 }
 
-static int cmp_u64(const void *a, const void *b) {
+static int cmp_u64(const void *a, const void *b)
+{
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *dur = "fsync", *parent = "/tmp";
     int in_flight = 64, epb = 1, seconds = 5, data_bytes = 256, opt;
     while ((opt = getopt(argc, argv, "d:c:e:s:b:p:")) != -1) {
         switch (opt) {
-        case 'd': dur = optarg; break;
-        case 'c': in_flight = atoi(optarg); break;
-        case 'e': epb = atoi(optarg); break;
-        case 's': seconds = atoi(optarg); break;
-        case 'b': data_bytes = atoi(optarg); break;
-        case 'p': parent = optarg; break;
+        case 'd':
+            dur = optarg;
+            break;
+        case 'c':
+            in_flight = atoi(optarg);
+            break;
+        case 'e':
+            epb = atoi(optarg);
+            break;
+        case 's':
+            seconds = atoi(optarg);
+            break;
+        case 'b':
+            data_bytes = atoi(optarg);
+            break;
+        case 'p':
+            parent = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: %s [-d fsync|batch|none] [-c in_flight] [-e events_per_batch] "
-                            "[-s seconds] [-b data_bytes] [-p dir]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-d fsync|batch|none] [-c in_flight] [-e events_per_batch] "
+                    "[-s seconds] [-b data_bytes] [-p dir]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -126,8 +145,11 @@ int main(int argc, char **argv) {
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    hd_store_opts_t o = {.data_dir = dir, .durability = d, .sync_interval_ms = 10,
-                         .map_size_initial = 64u << 20, .map_size_max = 16ull << 30,
+    hd_store_opts_t o = {.data_dir = dir,
+                         .durability = d,
+                         .sync_interval_ms = 10,
+                         .map_size_initial = 64u << 20,
+                         .map_size_max = 16ull << 30,
                          .queue_max = 65536};
     bench_t b = {0};
     if (hd_store_open(&loop, &o, &b.st) != HD_E_OK)
@@ -149,8 +171,8 @@ int main(int argc, char **argv) {
     printf("events/s=%.0f batches/s=%.0f commits/s=%.0f batches/commit=%.1f fsyncs=%llu "
            "failed=%llu\n",
            (double)b.done_events / secs, (double)b.done_batches / secs, (double)s.commits / secs,
-           s.commits ? (double)s.batches / (double)s.commits : 0.0,
-           (unsigned long long)s.fsyncs, (unsigned long long)b.failed);
+           s.commits ? (double)s.batches / (double)s.commits : 0.0, (unsigned long long)s.fsyncs,
+           (unsigned long long)b.failed);
     if (b.nlat)
         printf("latency_us p50=%llu p90=%llu p99=%llu max=%llu\n",
                (unsigned long long)b.lat_us[b.nlat / 2],

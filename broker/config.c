@@ -26,11 +26,11 @@ typedef enum {
 typedef struct {
     const char *key;
     stype_t type;
-    size_t off;              /* into hd_config_t */
-    const char *def;         /* default, in the same syntax as the file */
-    uint64_t min, max;       /* bounds of T_UINT, T_SIZE, T_DURATION (ms) */
+    size_t off;               /* into hd_config_t */
+    const char *def;          /* default, in the same syntax as the file */
+    uint64_t min, max;        /* bounds of T_UINT, T_SIZE, T_DURATION (ms) */
     const char *const *names; /* T_ENUM values, index = stored int */
-    bool bare_ms;            /* T_DURATION: a bare number means milliseconds */
+    bool bare_ms;             /* T_DURATION: a bare number means milliseconds */
     const char *desc;
 } setting_t;
 
@@ -88,7 +88,8 @@ static const setting_t settings[] = {
 
 static hd_err_t fail(char *err, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static hd_err_t fail(char *err, size_t cap, const char *fmt, ...) {
+static hd_err_t fail(char *err, size_t cap, const char *fmt, ...)
+{
     if (err && cap) {
         va_list ap;
         va_start(ap, fmt);
@@ -98,14 +99,16 @@ static hd_err_t fail(char *err, size_t cap, const char *fmt, ...) {
     return HD_E_CONFIG;
 }
 
-static void env_name(const setting_t *s, char *buf, size_t cap) {
+static void env_name(const setting_t *s, char *buf, size_t cap)
+{
     size_t n = snprintf(buf, cap, "HERALD_");
     for (const char *p = s->key; *p && n + 1 < cap; p++)
         buf[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
     buf[n < cap ? n : cap - 1] = '\0';
 }
 
-static const setting_t *find_setting(const char *key) {
+static const setting_t *find_setting(const char *key)
+{
     for (size_t i = 0; i < NSETTINGS; i++)
         if (strcmp(settings[i].key, key) == 0)
             return &settings[i];
@@ -114,14 +117,16 @@ static const setting_t *find_setting(const char *key) {
 
 /* ---- value parsers ----------------------------------------------------------------------- */
 
-static const char *skip_ws(const char *p) {
+static const char *skip_ws(const char *p)
+{
     while (*p == ' ' || *p == '\t')
         p++;
     return p;
 }
 
 /* Parses a decimal integer; false on anything else or overflow. */
-static bool parse_u64(const char *s, uint64_t *out) {
+static bool parse_u64(const char *s, uint64_t *out)
+{
     s = skip_ws(s);
     if (!isdigit((unsigned char)*s))
         return false;
@@ -140,7 +145,8 @@ static bool parse_u64(const char *s, uint64_t *out) {
 
 /* Sizes: a number of bytes with an optional unit B, KiB, MiB, GiB, TiB (also K/M/G/T) or the
  * decimal kB, MB, GB, TB. */
-static bool parse_size(const char *s, uint64_t *out) {
+static bool parse_size(const char *s, uint64_t *out)
+{
     s = skip_ws(s);
     if (!isdigit((unsigned char)*s))
         return false;
@@ -162,10 +168,10 @@ static bool parse_size(const char *s, uint64_t *out) {
     static const struct {
         const char *name;
         uint64_t mult;
-    } units[] = {{"", 1},           {"B", 1},           {"K", KIB},         {"KiB", KIB},
-                 {"M", MIB},        {"MiB", MIB},       {"G", GIB},         {"GiB", GIB},
-                 {"T", TIB},        {"TiB", TIB},       {"kB", 1000},       {"KB", 1000},
-                 {"MB", 1000000},   {"GB", 1000000000}, {"TB", 1000000000000ull}};
+    } units[] = {
+        {"", 1},      {"B", 1},     {"K", KIB},      {"KiB", KIB},       {"M", MIB},
+        {"MiB", MIB}, {"G", GIB},   {"GiB", GIB},    {"T", TIB},         {"TiB", TIB},
+        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"TB", 1000000000000ull}};
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(unit, units[i].name) == 0) {
             if (v > UINT64_MAX / units[i].mult)
@@ -178,7 +184,8 @@ static bool parse_size(const char *s, uint64_t *out) {
 }
 
 /* A number with an optional fraction: integer part and the fraction scaled to 10^-6. */
-static const char *parse_decimal(const char *p, uint64_t *ip, uint64_t *micro) {
+static const char *parse_decimal(const char *p, uint64_t *ip, uint64_t *micro)
+{
     if (!isdigit((unsigned char)*p))
         return NULL;
     uint64_t v = 0;
@@ -203,7 +210,8 @@ static const char *parse_decimal(const char *p, uint64_t *ip, uint64_t *micro) {
 }
 
 /* Adds n units of `unit_ms` (+ a micro-fraction of one unit) to *acc; false on overflow. */
-static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms) {
+static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms)
+{
     if (n && unit_ms > UINT64_MAX / n)
         return false;
     uint64_t add = n * unit_ms + (micro * unit_ms + 500000) / 1000000;
@@ -214,7 +222,8 @@ static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms) 
 }
 
 /* ISO 8601 durations without years/months: PnW, PnDTnHnMnS (fractions allowed). */
-static bool parse_iso_duration(const char *p, uint64_t *ms) {
+static bool parse_iso_duration(const char *p, uint64_t *ms)
+{
     uint64_t acc = 0;
     bool any = false, in_time = false;
     p++; /* 'P' */
@@ -262,7 +271,8 @@ static bool parse_iso_duration(const char *p, uint64_t *ms) {
     return true;
 }
 
-bool hd_duration_parse(const char *s, uint64_t *ms) {
+bool hd_duration_parse(const char *s, uint64_t *ms)
+{
     if (!s || !ms)
         return false;
     s = skip_ws(s);
@@ -306,7 +316,8 @@ bool hd_duration_parse(const char *s, uint64_t *ms) {
 }
 
 /* host:port with host an IPv4 address, a [bracketed] IPv6 address or a DNS name. */
-static bool parse_listen(const char *s, char *why, size_t why_cap) {
+static bool parse_listen(const char *s, char *why, size_t why_cap)
+{
     const char *colon;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
@@ -369,7 +380,8 @@ static bool parse_listen(const char *s, char *why, size_t why_cap) {
     return true;
 }
 
-static void free_list(char **items, size_t n) {
+static void free_list(char **items, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         hd_free(items[i]);
     hd_free(items);
@@ -380,7 +392,8 @@ static void free_list(char **items, size_t n) {
  * or "HERALD_INGRESS_LISTEN"). Errors: HD_E_CONFIG (message names the key), HD_E_NOMEM.
  */
 static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, const char *where,
-                          char *err, size_t cap) {
+                          char *err, size_t cap)
+{
     char *field = (char *)cfg + s->off;
     char why[160] = "";
     uint64_t n = 0;
@@ -464,8 +477,8 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
     }
     if (n < s->min || n > s->max) {
         if (s->type == T_DURATION)
-            return fail(err, cap, "%s: %s: %s is out of bounds (%llu ms .. %llu ms)", where,
-                        s->key, v, (unsigned long long)s->min, (unsigned long long)s->max);
+            return fail(err, cap, "%s: %s: %s is out of bounds (%llu ms .. %llu ms)", where, s->key,
+                        v, (unsigned long long)s->min, (unsigned long long)s->max);
         return fail(err, cap, "%s: %s: %s is out of bounds (%llu .. %llu)", where, s->key, v,
                     (unsigned long long)s->min, (unsigned long long)s->max);
     }
@@ -486,7 +499,8 @@ typedef struct {
 
 static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix);
 
-static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val) {
+static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val)
+{
     char where[300];
     snprintf(where, sizeof(where), "%s:%lu", y->path, (unsigned long)val->start_mark.line + 1);
     const setting_t *s = find_setting(key);
@@ -516,8 +530,8 @@ static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val) {
         }
         if (val->type != YAML_SEQUENCE_NODE)
             return fail(y->err, y->cap, "%s: %s: expected a list", where, key);
-        size_t count = 0, n = (size_t)(val->data.sequence.items.top -
-                                       val->data.sequence.items.start);
+        size_t count = 0,
+               n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
         char **items = hd_calloc(n ? n : 1, sizeof(*items));
         if (!items)
             return HD_E_NOMEM;
@@ -545,7 +559,8 @@ static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val) {
     return set_value(y->cfg, s, (const char *)val->data.scalar.value, where, y->err, y->cap);
 }
 
-static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix) {
+static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix)
+{
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
@@ -565,7 +580,8 @@ static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix) {
     return HD_E_OK;
 }
 
-static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t cap) {
+static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t cap)
+{
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
@@ -611,7 +627,8 @@ done_parser:
 
 /* ---- public ------------------------------------------------------------------------------ */
 
-hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap) {
+hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap)
+{
     if (!cfg)
         return HD_E_INVAL;
     if (err && err_cap)
@@ -640,7 +657,8 @@ hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t er
     return e;
 }
 
-void hd_config_free(hd_config_t *cfg) {
+void hd_config_free(hd_config_t *cfg)
+{
     if (!cfg)
         return;
     for (size_t i = 0; i < NSETTINGS; i++) {
@@ -656,7 +674,8 @@ void hd_config_free(hd_config_t *cfg) {
 }
 
 /* Writes a YAML double-quoted scalar. */
-static void print_quoted(FILE *out, const char *s) {
+static void print_quoted(FILE *out, const char *s)
+{
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -670,7 +689,8 @@ static void print_quoted(FILE *out, const char *s) {
 }
 
 /* A size or duration in the largest unit that divides it exactly. */
-static void format_value(const setting_t *s, const hd_config_t *cfg, char *buf, size_t cap) {
+static void format_value(const setting_t *s, const hd_config_t *cfg, char *buf, size_t cap)
+{
     const char *field = (const char *)cfg + s->off;
     uint64_t v = s->type == T_UINT || s->type == T_SIZE || s->type == T_DURATION
                      ? *(const uint64_t *)field
@@ -704,13 +724,20 @@ static void format_value(const setting_t *s, const hd_config_t *cfg, char *buf, 
         snprintf(buf, cap, "%llums", (unsigned long long)v);
         return;
     }
-    case T_UINT: snprintf(buf, cap, "%llu", (unsigned long long)v); return;
-    case T_ENUM: snprintf(buf, cap, "%s", s->names[*(const int *)field]); return;
-    default: snprintf(buf, cap, "%s", *(char *const *)field ? *(char *const *)field : ""); return;
+    case T_UINT:
+        snprintf(buf, cap, "%llu", (unsigned long long)v);
+        return;
+    case T_ENUM:
+        snprintf(buf, cap, "%s", s->names[*(const int *)field]);
+        return;
+    default:
+        snprintf(buf, cap, "%s", *(char *const *)field ? *(char *const *)field : "");
+        return;
     }
 }
 
-void hd_config_print(const hd_config_t *cfg, FILE *out) {
+void hd_config_print(const hd_config_t *cfg, FILE *out)
+{
     char section[64] = "";
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting_t *s = &settings[i];
@@ -752,7 +779,8 @@ void hd_config_print(const hd_config_t *cfg, FILE *out) {
     }
 }
 
-void hd_config_usage(FILE *out) {
+void hd_config_usage(FILE *out)
+{
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting_t *s = &settings[i];
         char env[96];

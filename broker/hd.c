@@ -28,13 +28,15 @@ static const char *const err_messages[] = {
 #undef X
 };
 
-const char *hd_err_name(hd_err_t err) {
+const char *hd_err_name(hd_err_t err)
+{
     if ((int)err < 0 || err >= HD_E__COUNT)
         return "UNKNOWN";
     return err_names[err];
 }
 
-const char *hd_err_message(hd_err_t err) {
+const char *hd_err_message(hd_err_t err)
+{
     if ((int)err < 0 || err >= HD_E__COUNT)
         return "unknown error";
     return err_messages[err];
@@ -46,12 +48,14 @@ const char *hd_err_message(hd_err_t err) {
  * now fails (once). Process-wide test hook, the one deliberate piece of global state. */
 static atomic_long alloc_fail_countdown;
 
-void hd_alloc_fail_after(long n) {
+void hd_alloc_fail_after(long n)
+{
     atomic_store(&alloc_fail_countdown, n < 0 ? 0 : n);
 }
 
 /* True when this allocation must fail. */
-static bool alloc_should_fail(void) {
+static bool alloc_should_fail(void)
+{
     long cur = atomic_load_explicit(&alloc_fail_countdown, memory_order_relaxed);
     while (cur > 0) {
         if (atomic_compare_exchange_weak(&alloc_fail_countdown, &cur, cur - 1))
@@ -63,13 +67,15 @@ static bool alloc_should_fail(void) {
 /* Larger requests are refused before reaching the allocator (sanitizers abort on them). */
 #define ALLOC_MAX ((size_t)PTRDIFF_MAX)
 
-void *hd_malloc(size_t n) {
+void *hd_malloc(size_t n)
+{
     if (alloc_should_fail() || n > ALLOC_MAX)
         return NULL;
     return malloc(n ? n : 1);
 }
 
-void *hd_calloc(size_t n, size_t size) {
+void *hd_calloc(size_t n, size_t size)
+{
     if (alloc_should_fail())
         return NULL;
     if (n == 0 || size == 0)
@@ -79,19 +85,22 @@ void *hd_calloc(size_t n, size_t size) {
     return calloc(n, size);
 }
 
-void *hd_realloc(void *p, size_t n) {
+void *hd_realloc(void *p, size_t n)
+{
     if (alloc_should_fail() || n > ALLOC_MAX)
         return NULL;
     return realloc(p, n ? n : 1);
 }
 
-char *hd_strdup(const char *s) {
+char *hd_strdup(const char *s)
+{
     if (!s)
         return NULL;
     return hd_strndup(s, strlen(s));
 }
 
-char *hd_strndup(const char *s, size_t n) {
+char *hd_strndup(const char *s, size_t n)
+{
     if (!s)
         return NULL;
     size_t len = strnlen(s, n);
@@ -103,19 +112,22 @@ char *hd_strndup(const char *s, size_t n) {
     return d;
 }
 
-void hd_free(void *p) {
+void hd_free(void *p)
+{
     free(p);
 }
 
 /* ---- clocks ---------------------------------------------------------------------------- */
 
-uint64_t hd_now_ms(void) {
+uint64_t hd_now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t hd_wall_ms(void) {
+uint64_t hd_wall_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -126,11 +138,13 @@ uint64_t hd_wall_ms(void) {
 static atomic_int log_format = HD_LOG_JSON;
 static atomic_int log_level = HD_LOG_INFO;
 
-void hd_log_set_format(hd_log_format_t f) {
+void hd_log_set_format(hd_log_format_t f)
+{
     atomic_store(&log_format, (int)f);
 }
 
-void hd_log_set_level(hd_log_level_t l) {
+void hd_log_set_level(hd_log_level_t l)
+{
     atomic_store(&log_level, (int)l);
 }
 
@@ -147,7 +161,8 @@ typedef struct {
 /* Room kept at the end for the closing of a JSON line ("...\"}\n") when truncating. */
 #define LOG_TAIL_RESERVE 8
 
-static void lb_putn(linebuf_t *lb, const char *s, size_t n) {
+static void lb_putn(linebuf_t *lb, const char *s, size_t n)
+{
     size_t room = sizeof(lb->buf) - LOG_TAIL_RESERVE - lb->len;
     if (n > room) {
         n = room;
@@ -157,29 +172,56 @@ static void lb_putn(linebuf_t *lb, const char *s, size_t n) {
     lb->len += n;
 }
 
-static void lb_puts(linebuf_t *lb, const char *s) {
+static void lb_puts(linebuf_t *lb, const char *s)
+{
     lb_putn(lb, s, strlen(s));
 }
 
 /* Appends s as the inside of a JSON string: quotes, backslashes and control characters are
  * escaped; bytes >= 0x80 are passed through (UTF-8 stays UTF-8). Never splits an escape. */
-static void lb_json_escaped(linebuf_t *lb, const char *s) {
+static void lb_json_escaped(linebuf_t *lb, const char *s)
+{
     static const char hex[] = "0123456789abcdef";
     for (const unsigned char *p = (const unsigned char *)s; *p && !lb->truncated; p++) {
         char esc[7];
         size_t n;
         switch (*p) {
-        case '"': memcpy(esc, "\\\"", 2); n = 2; break;
-        case '\\': memcpy(esc, "\\\\", 2); n = 2; break;
-        case '\n': memcpy(esc, "\\n", 2); n = 2; break;
-        case '\r': memcpy(esc, "\\r", 2); n = 2; break;
-        case '\t': memcpy(esc, "\\t", 2); n = 2; break;
-        case '\b': memcpy(esc, "\\b", 2); n = 2; break;
-        case '\f': memcpy(esc, "\\f", 2); n = 2; break;
+        case '"':
+            memcpy(esc, "\\\"", 2);
+            n = 2;
+            break;
+        case '\\':
+            memcpy(esc, "\\\\", 2);
+            n = 2;
+            break;
+        case '\n':
+            memcpy(esc, "\\n", 2);
+            n = 2;
+            break;
+        case '\r':
+            memcpy(esc, "\\r", 2);
+            n = 2;
+            break;
+        case '\t':
+            memcpy(esc, "\\t", 2);
+            n = 2;
+            break;
+        case '\b':
+            memcpy(esc, "\\b", 2);
+            n = 2;
+            break;
+        case '\f':
+            memcpy(esc, "\\f", 2);
+            n = 2;
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f) {
-                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-                esc[4] = hex[*p >> 4]; esc[5] = hex[*p & 15];
+                esc[0] = '\\';
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 15];
                 n = 6;
             } else {
                 esc[0] = (char)*p;
@@ -197,7 +239,8 @@ static void lb_json_escaped(linebuf_t *lb, const char *s) {
 }
 
 /* Text format: control characters become spaces so a line stays one line. */
-static void lb_text_clean(linebuf_t *lb, const char *s) {
+static void lb_text_clean(linebuf_t *lb, const char *s)
+{
     for (const unsigned char *p = (const unsigned char *)s; *p && !lb->truncated; p++) {
         char c = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
         lb_putn(lb, &c, 1);
@@ -205,7 +248,8 @@ static void lb_text_clean(linebuf_t *lb, const char *s) {
 }
 
 /* Drops a UTF-8 sequence cut at the end of the buffer. */
-static void utf8_trim(linebuf_t *lb) {
+static void utf8_trim(linebuf_t *lb)
+{
     size_t i = lb->len, cont = 0;
     while (i > 0 && cont < 3 && ((unsigned char)lb->buf[i - 1] & 0xC0) == 0x80) {
         i--;
@@ -220,24 +264,31 @@ static void utf8_trim(linebuf_t *lb) {
 }
 
 /* Closes a JSON string value that was cut short (the reserve leaves room for this). */
-static void json_close_truncated(linebuf_t *lb) {
+static void json_close_truncated(linebuf_t *lb)
+{
     utf8_trim(lb);
     memcpy(lb->buf + lb->len, "...\"", 4);
     lb->len += 4;
 }
 
-static const char *level_name(hd_log_level_t l) {
+static const char *level_name(hd_log_level_t l)
+{
     switch (l) {
-    case HD_LOG_DEBUG: return "debug";
-    case HD_LOG_INFO: return "info";
-    case HD_LOG_WARN: return "warn";
-    case HD_LOG_ERROR: return "error";
+    case HD_LOG_DEBUG:
+        return "debug";
+    case HD_LOG_INFO:
+        return "info";
+    case HD_LOG_WARN:
+        return "warn";
+    case HD_LOG_ERROR:
+        return "error";
     }
     return "info";
 }
 
 /* Writes the whole line, retrying on EINTR and short writes. */
-static void write_all(int fd, const char *p, size_t n) {
+static void write_all(int fd, const char *p, size_t n)
+{
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
@@ -250,7 +301,8 @@ static void write_all(int fd, const char *p, size_t n) {
     }
 }
 
-void hd_log(hd_log_level_t level, const char *msg, ...) {
+void hd_log(hd_log_level_t level, const char *msg, ...)
+{
     if ((int)level < atomic_load_explicit(&log_level, memory_order_relaxed))
         return;
     bool json = atomic_load_explicit(&log_format, memory_order_relaxed) == HD_LOG_JSON;
@@ -264,8 +316,7 @@ void hd_log(hd_log_level_t level, const char *msg, ...) {
     gmtime_r(&secs, &tm);
     char ts[80];
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (unsigned)(now % 1000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(now % 1000));
 
     if (json) {
         lb_puts(&lb, "{\"ts\":\"");

@@ -19,9 +19,8 @@
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
 
 /* Histogram upper bounds in seconds: 100 µs .. 30 s, then +Inf. */
-static const double bucket_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                   1,      2.5,     5,      10,    30};
+static const double bucket_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 typedef struct family family_t;
@@ -29,9 +28,9 @@ typedef struct family family_t;
 struct hd_metric {
     family_t *fam;
     char *labels;
-    char *key;           /* "name{labels}": hash key */
-    hd_metric_t *hnext;  /* hash chain */
-    hd_metric_t *fnext;  /* family list */
+    char *key;                              /* "name{labels}": hash key */
+    hd_metric_t *hnext;                     /* hash chain */
+    hd_metric_t *fnext;                     /* family list */
     _Atomic int64_t value;                  /* counter / gauge; histogram: count */
     _Atomic uint64_t buckets[NBUCKETS + 1]; /* not cumulative; last is +Inf */
     _Atomic uint64_t sum_ns;
@@ -60,7 +59,8 @@ struct hd_metrics {
     size_t ncbs;
 };
 
-static uint64_t hash_str(const char *s) {
+static uint64_t hash_str(const char *s)
+{
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (; *s; s++) {
         h ^= (unsigned char)*s;
@@ -69,7 +69,8 @@ static uint64_t hash_str(const char *s) {
     return h;
 }
 
-hd_metrics_t *hd_metrics_new(void) {
+hd_metrics_t *hd_metrics_new(void)
+{
     hd_metrics_t *m = hd_calloc(1, sizeof(*m));
     if (!m)
         return NULL;
@@ -83,7 +84,8 @@ hd_metrics_t *hd_metrics_new(void) {
     return m;
 }
 
-void hd_metrics_free(hd_metrics_t *m) {
+void hd_metrics_free(hd_metrics_t *m)
+{
     if (!m)
         return;
     family_t *f = m->families;
@@ -108,7 +110,8 @@ void hd_metrics_free(hd_metrics_t *m) {
     hd_free(m);
 }
 
-static bool name_valid(const char *n) {
+static bool name_valid(const char *n)
+{
     if (!n || !*n)
         return false;
     for (const char *p = n; *p; p++) {
@@ -121,7 +124,8 @@ static bool name_valid(const char *n) {
 }
 
 /* Doubles the hash table; false when out of memory (the table then stays as it is). */
-static bool table_grow(hd_metrics_t *m) {
+static bool table_grow(hd_metrics_t *m)
+{
     size_t nc = m->tcap * 2;
     hd_metric_t **nt = hd_calloc(nc, sizeof(*nt));
     if (!nt)
@@ -142,8 +146,9 @@ static bool table_grow(hd_metrics_t *m) {
     return true;
 }
 
-static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *name,
-                                  const char *help, const char *labels) {
+static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *name, const char *help,
+                                  const char *labels)
+{
     if (!m || !name_valid(name))
         return NULL;
     if (!labels)
@@ -225,31 +230,37 @@ fail:
 }
 
 hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *name, const char *help,
-                                const char *labels) {
+                                const char *labels)
+{
     return get_or_create(m, M_COUNTER, name, help, labels);
 }
 
 hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *name, const char *help,
-                              const char *labels) {
+                              const char *labels)
+{
     return get_or_create(m, M_GAUGE, name, help, labels);
 }
 
 hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char *help,
-                                  const char *labels) {
+                                  const char *labels)
+{
     return get_or_create(m, M_HISTOGRAM, name, help, labels);
 }
 
-void hd_metric_inc(hd_metric_t *c, uint64_t n) {
+void hd_metric_inc(hd_metric_t *c, uint64_t n)
+{
     if (c && c->fam->type != M_HISTOGRAM)
         atomic_fetch_add_explicit(&c->value, (int64_t)n, memory_order_relaxed);
 }
 
-void hd_metric_set(hd_metric_t *g, int64_t v) {
+void hd_metric_set(hd_metric_t *g, int64_t v)
+{
     if (g && g->fam->type == M_GAUGE)
         atomic_store_explicit(&g->value, v, memory_order_relaxed);
 }
 
-void hd_metric_observe(hd_metric_t *h, double seconds) {
+void hd_metric_observe(hd_metric_t *h, double seconds)
+{
     if (!h || h->fam->type != M_HISTOGRAM)
         return;
     if (!(seconds >= 0)) /* negative or NaN: a clock step, count it as 0 */
@@ -264,13 +275,15 @@ void hd_metric_observe(hd_metric_t *h, double seconds) {
     atomic_fetch_add_explicit(&h->value, 1, memory_order_relaxed);
 }
 
-int64_t hd_metric_value(const hd_metric_t *m) {
+int64_t hd_metric_value(const hd_metric_t *m)
+{
     if (!m)
         return 0;
     return atomic_load_explicit(&((hd_metric_t *)m)->value, memory_order_relaxed);
 }
 
-hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg) {
+hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg)
+{
     if (!m || !fn)
         return HD_E_INVAL;
     pthread_mutex_lock(&m->mu);
@@ -295,7 +308,8 @@ typedef struct {
     bool oom;
 } out_t;
 
-static void out_reserve(out_t *o, size_t more) {
+static void out_reserve(out_t *o, size_t more)
+{
     if (o->oom || o->len + more + 1 <= o->cap)
         return;
     size_t nc = o->cap ? o->cap : 4096;
@@ -310,7 +324,8 @@ static void out_reserve(out_t *o, size_t more) {
     o->cap = nc;
 }
 
-static void out_puts(out_t *o, const char *s) {
+static void out_puts(out_t *o, const char *s)
+{
     size_t n = strlen(s);
     out_reserve(o, n);
     if (o->oom)
@@ -320,7 +335,8 @@ static void out_puts(out_t *o, const char *s) {
 }
 
 static void out_printf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(out_t *o, const char *fmt, ...) {
+static void out_printf(out_t *o, const char *fmt, ...)
+{
     char tmp[128];
     va_list ap;
     va_start(ap, fmt);
@@ -342,7 +358,8 @@ static void out_printf(out_t *o, const char *fmt, ...) {
 }
 
 /* HELP text escaping of the text format: backslash and newline. */
-static void out_help(out_t *o, const char *s) {
+static void out_help(out_t *o, const char *s)
+{
     for (; *s; s++) {
         if (*s == '\\')
             out_puts(o, "\\\\");
@@ -357,7 +374,8 @@ static void out_help(out_t *o, const char *s) {
 
 /* `name_suffix{labels[,extra]} ` */
 static void out_series(out_t *o, const char *name, const char *suffix, const char *labels,
-                       const char *extra) {
+                       const char *extra)
+{
     out_puts(o, name);
     out_puts(o, suffix);
     bool has_l = labels && *labels, has_e = extra && *extra;
@@ -374,15 +392,18 @@ static void out_series(out_t *o, const char *name, const char *suffix, const cha
     out_puts(o, " ");
 }
 
-static int cmp_family(const void *a, const void *b) {
+static int cmp_family(const void *a, const void *b)
+{
     return strcmp((*(family_t *const *)a)->name, (*(family_t *const *)b)->name);
 }
 
-static int cmp_series(const void *a, const void *b) {
+static int cmp_series(const void *a, const void *b)
+{
     return strcmp((*(hd_metric_t *const *)a)->labels, (*(hd_metric_t *const *)b)->labels);
 }
 
-static void render_family(out_t *o, family_t *f, hd_metric_t **tmp) {
+static void render_family(out_t *o, family_t *f, hd_metric_t **tmp)
+{
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
     out_printf(o, "# HELP %s ", f->name);
     out_help(o, f->help);
@@ -426,7 +447,8 @@ static void render_family(out_t *o, family_t *f, hd_metric_t **tmp) {
     }
 }
 
-char *hd_metrics_render(hd_metrics_t *m, size_t *len) {
+char *hd_metrics_render(hd_metrics_t *m, size_t *len)
+{
     if (!m)
         return NULL;
     /* The callbacks set gauges (through handles, maybe creating series): run them unlocked. */

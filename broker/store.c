@@ -57,23 +57,27 @@
 
 /* ---- big-endian helpers ------------------------------------------------------------------ */
 
-static void put_u32(uint8_t *p, uint32_t v) {
+static void put_u32(uint8_t *p, uint32_t v)
+{
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
 
-static void put_u64(uint8_t *p, uint64_t v) {
+static void put_u64(uint8_t *p, uint64_t v)
+{
     put_u32(p, (uint32_t)(v >> 32));
     put_u32(p + 4, (uint32_t)v);
 }
 
-static uint32_t get_u32(const uint8_t *p) {
+static uint32_t get_u32(const uint8_t *p)
+{
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint64_t get_u64(const uint8_t *p) {
+static uint64_t get_u64(const uint8_t *p)
+{
     return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
 }
 
@@ -86,21 +90,24 @@ typedef struct {
     size_t cap, n;
 } u64map_t;
 
-static void u64map_free(u64map_t *m) {
+static void u64map_free(u64map_t *m)
+{
     hd_free(m->keys);
     hd_free(m->vals);
     hd_free(m->used);
     memset(m, 0, sizeof(*m));
 }
 
-static size_t u64map_slot(const u64map_t *m, uint32_t k) {
+static size_t u64map_slot(const u64map_t *m, uint32_t k)
+{
     size_t i = (size_t)(k * 2654435761u) & (m->cap - 1);
     while (m->used[i] && m->keys[i] != k)
         i = (i + 1) & (m->cap - 1);
     return i;
 }
 
-static uint64_t *u64map_get(const u64map_t *m, uint32_t k) {
+static uint64_t *u64map_get(const u64map_t *m, uint32_t k)
+{
     if (!m->cap)
         return NULL;
     size_t i = u64map_slot(m, k);
@@ -108,7 +115,8 @@ static uint64_t *u64map_get(const u64map_t *m, uint32_t k) {
 }
 
 /* Returns the value slot of k, inserted with `init` when absent; NULL when out of memory. */
-static uint64_t *u64map_put(u64map_t *m, uint32_t k, uint64_t init) {
+static uint64_t *u64map_put(u64map_t *m, uint32_t k, uint64_t init)
+{
     if ((m->n + 1) * 2 > m->cap) {
         u64map_t g = {0};
         g.cap = m->cap ? m->cap * 2 : 16;
@@ -141,7 +149,8 @@ static uint64_t *u64map_put(u64map_t *m, uint32_t k, uint64_t init) {
     return &m->vals[i];
 }
 
-static void u64map_clear(u64map_t *m) {
+static void u64map_clear(u64map_t *m)
+{
     if (m->cap)
         memset(m->used, 0, m->cap);
     m->n = 0;
@@ -166,10 +175,10 @@ typedef enum {
 typedef struct {
     op_kind_t kind;
     uint32_t id;
-    uint64_t seq;   /* seq, or upto_seq for OP_TRIM */
-    uint64_t arg;   /* older_than_wall_ms for OP_TRIM; forget stage for OP_FORGET */
-    char *skey;     /* owned: resource / meta name */
-    uint8_t *val;   /* owned */
+    uint64_t seq; /* seq, or upto_seq for OP_TRIM */
+    uint64_t arg; /* older_than_wall_ms for OP_TRIM; forget stage for OP_FORGET */
+    char *skey;   /* owned: resource / meta name */
+    uint8_t *val; /* owned */
     size_t vlen;
 } op_t;
 
@@ -182,8 +191,8 @@ struct hd_store_batch {
     hd_store_t *st;
     op_t *ops;
     size_t nops, cap;
-    size_t op_next;      /* writer: first op not yet committed (chunked deletes) */
-    touched_t *brokers;  /* brokers this batch appends to, with the highest seq */
+    size_t op_next;     /* writer: first op not yet committed (chunked deletes) */
+    touched_t *brokers; /* brokers this batch appends to, with the highest seq */
     size_t nbrokers, bcap;
     size_t bytes;
     hd_store_done_fn cb;
@@ -247,26 +256,35 @@ typedef struct {
     uint64_t hw, last, count;
 } broker_rec_t;
 
-static hd_err_t err_from_mdb(int rc) {
+static hd_err_t err_from_mdb(int rc)
+{
     switch (rc) {
-    case 0: return HD_E_OK;
+    case 0:
+        return HD_E_OK;
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
     case ENOSPC:
     case EDQUOT:
-    case EFBIG: return HD_E_FULL; /* disk, quota or file-size limit: nothing was written */
-    case ENOMEM: return HD_E_NOMEM;
-    case EIO: return HD_E_IO;
-    case MDB_NOTFOUND: return HD_E_NOTFOUND;
-    default: return HD_E_STORE;
+    case EFBIG:
+        return HD_E_FULL; /* disk, quota or file-size limit: nothing was written */
+    case ENOMEM:
+        return HD_E_NOMEM;
+    case EIO:
+        return HD_E_IO;
+    case MDB_NOTFOUND:
+        return HD_E_NOTFOUND;
+    default:
+        return HD_E_STORE;
     }
 }
 
-static void broker_meta_key(char *buf, size_t cap, uint32_t id) {
+static void broker_meta_key(char *buf, size_t cap, uint32_t id)
+{
     snprintf(buf, cap, META_BROKER_PREFIX "%u", id);
 }
 
-static bool broker_rec_read(MDB_txn *txn, MDB_dbi meta, uint32_t id, broker_rec_t *rec) {
+static bool broker_rec_read(MDB_txn *txn, MDB_dbi meta, uint32_t id, broker_rec_t *rec)
+{
     char name[40];
     broker_meta_key(name, sizeof(name), id);
     MDB_val k = {strlen(name), name}, v;
@@ -279,7 +297,8 @@ static bool broker_rec_read(MDB_txn *txn, MDB_dbi meta, uint32_t id, broker_rec_
     return true;
 }
 
-static int broker_rec_write(MDB_txn *txn, MDB_dbi meta, uint32_t id, const broker_rec_t *rec) {
+static int broker_rec_write(MDB_txn *txn, MDB_dbi meta, uint32_t id, const broker_rec_t *rec)
+{
     char name[40];
     uint8_t buf[24];
     broker_meta_key(name, sizeof(name), id);
@@ -290,14 +309,16 @@ static int broker_rec_write(MDB_txn *txn, MDB_dbi meta, uint32_t id, const broke
     return mdb_put(txn, meta, &k, &v, 0);
 }
 
-hd_store_batch_t *hd_store_batch_new(hd_store_t *st) {
+hd_store_batch_t *hd_store_batch_new(hd_store_t *st)
+{
     hd_store_batch_t *b = hd_calloc(1, sizeof(*b));
     if (b)
         b->st = st;
     return b;
 }
 
-void hd_store_batch_free(hd_store_batch_t *b) {
+void hd_store_batch_free(hd_store_batch_t *b)
+{
     if (!b)
         return;
     for (size_t i = 0; i < b->nops; i++) {
@@ -310,7 +331,8 @@ void hd_store_batch_free(hd_store_batch_t *b) {
 }
 
 /* Reserves a new op; NULL when out of memory. */
-static op_t *batch_op(hd_store_batch_t *b, op_kind_t kind) {
+static op_t *batch_op(hd_store_batch_t *b, op_kind_t kind)
+{
     if (b->nops == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 8;
         op_t *n = hd_realloc(b->ops, nc * sizeof(*n));
@@ -329,7 +351,8 @@ static op_t *batch_op(hd_store_batch_t *b, op_kind_t kind) {
 static uint64_t read_seq_floor(hd_store_t *st, uint32_t broker_id);
 
 hd_err_t hd_store_batch_event(hd_store_batch_t *b, uint32_t broker_id, const ce_event_t *ev,
-                              uint64_t *seq) {
+                              uint64_t *seq)
+{
     if (!b || !ev)
         return HD_E_INVAL;
     hd_store_t *st = b->st;
@@ -392,7 +415,8 @@ hd_err_t hd_store_batch_event(hd_store_batch_t *b, uint32_t broker_id, const ce_
     return HD_E_OK;
 }
 
-hd_err_t hd_store_batch_cursor(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq) {
+hd_err_t hd_store_batch_cursor(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
+{
     op_t *op = b ? batch_op(b, OP_CURSOR) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
@@ -404,7 +428,8 @@ hd_err_t hd_store_batch_cursor(hd_store_batch_t *b, uint32_t trigger_id, uint64_
 }
 
 hd_err_t hd_store_batch_pending_put(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq,
-                                    const hd_store_pending_t *p) {
+                                    const hd_store_pending_t *p)
+{
     if (!b || !p)
         return HD_E_INVAL;
     op_t *op = batch_op(b, OP_PENDING_PUT);
@@ -423,7 +448,8 @@ hd_err_t hd_store_batch_pending_put(hd_store_batch_t *b, uint32_t trigger_id, ui
     return HD_E_OK;
 }
 
-hd_err_t hd_store_batch_pending_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq) {
+hd_err_t hd_store_batch_pending_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
+{
     op_t *op = b ? batch_op(b, OP_PENDING_DEL) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
@@ -434,7 +460,8 @@ hd_err_t hd_store_batch_pending_del(hd_store_batch_t *b, uint32_t trigger_id, ui
 }
 
 hd_err_t hd_store_batch_dead_put(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq,
-                                 int32_t status, const char *error, size_t error_len) {
+                                 int32_t status, const char *error, size_t error_len)
+{
     if (!b || (!error && error_len))
         return HD_E_INVAL;
     op_t *op = batch_op(b, OP_DEAD_PUT);
@@ -454,7 +481,8 @@ hd_err_t hd_store_batch_dead_put(hd_store_batch_t *b, uint32_t trigger_id, uint6
     return HD_E_OK;
 }
 
-hd_err_t hd_store_batch_dead_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq) {
+hd_err_t hd_store_batch_dead_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
+{
     op_t *op = b ? batch_op(b, OP_DEAD_DEL) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
@@ -465,8 +493,9 @@ hd_err_t hd_store_batch_dead_del(hd_store_batch_t *b, uint32_t trigger_id, uint6
 }
 
 /* A keyed op with a string key and an optional copied value. */
-static hd_err_t batch_keyed(hd_store_batch_t *b, op_kind_t kind, const char *key,
-                            const void *val, size_t len) {
+static hd_err_t batch_keyed(hd_store_batch_t *b, op_kind_t kind, const char *key, const void *val,
+                            size_t len)
+{
     if (!b || !key || !*key || strlen(key) > 500 || (!val && len))
         return HD_E_INVAL; /* LMDB's default max key size is 511 bytes */
     op_t *op = batch_op(b, kind);
@@ -491,23 +520,26 @@ static hd_err_t batch_keyed(hd_store_batch_t *b, op_kind_t kind, const char *key
 }
 
 hd_err_t hd_store_batch_resource_put(hd_store_batch_t *b, const char *key, const char *json,
-                                     size_t len) {
+                                     size_t len)
+{
     return batch_keyed(b, OP_RES_PUT, key, json, len);
 }
 
-hd_err_t hd_store_batch_resource_del(hd_store_batch_t *b, const char *key) {
+hd_err_t hd_store_batch_resource_del(hd_store_batch_t *b, const char *key)
+{
     return batch_keyed(b, OP_RES_DEL, key, NULL, 0);
 }
 
-hd_err_t hd_store_batch_meta_put(hd_store_batch_t *b, const char *name, const void *val,
-                                 size_t len) {
+hd_err_t hd_store_batch_meta_put(hd_store_batch_t *b, const char *name, const void *val, size_t len)
+{
     if (name && strncmp(name, "store.", 6) == 0)
         return HD_E_INVAL; /* reserved for the store's own records */
     return batch_keyed(b, OP_META_PUT, name, val, len);
 }
 
 hd_err_t hd_store_batch_trim(hd_store_batch_t *b, uint32_t broker_id, uint64_t upto_seq,
-                             uint64_t older_than_wall_ms) {
+                             uint64_t older_than_wall_ms)
+{
     op_t *op = b ? batch_op(b, OP_TRIM) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
@@ -518,7 +550,8 @@ hd_err_t hd_store_batch_trim(hd_store_batch_t *b, uint32_t broker_id, uint64_t u
     return HD_E_OK;
 }
 
-hd_err_t hd_store_batch_forget_trigger(hd_store_batch_t *b, uint32_t trigger_id) {
+hd_err_t hd_store_batch_forget_trigger(hd_store_batch_t *b, uint32_t trigger_id)
+{
     op_t *op = b ? batch_op(b, OP_FORGET) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
@@ -540,7 +573,8 @@ typedef struct {
     size_t n, cap;
 } acct_list_t;
 
-static acct_t *acct_for(acct_list_t *l, uint32_t id) {
+static acct_t *acct_for(acct_list_t *l, uint32_t id)
+{
     for (size_t i = 0; i < l->n; i++)
         if (l->a[i].id == id)
             return &l->a[i];
@@ -562,8 +596,9 @@ static acct_t *acct_for(acct_list_t *l, uint32_t id) {
 
 /* Deletes every key of `db` starting with the 4-byte prefix `id`, while `match` says so, up to
  * *budget deletions. Returns 0 when done, OP_MORE when the budget ran out, or an LMDB error. */
-static int delete_prefix(MDB_txn *txn, MDB_dbi db, uint32_t id, uint64_t upto,
-                         uint64_t older_than, bool events, size_t *budget, uint64_t *deleted) {
+static int delete_prefix(MDB_txn *txn, MDB_dbi db, uint32_t id, uint64_t upto, uint64_t older_than,
+                         bool events, size_t *budget, uint64_t *deleted)
+{
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, db, &c);
     if (rc)
@@ -603,7 +638,8 @@ static int delete_prefix(MDB_txn *txn, MDB_dbi db, uint32_t id, uint64_t upto,
 }
 
 /* Applies one op. Returns 0, OP_MORE or an LMDB error. */
-static int apply_op(hd_store_t *st, MDB_txn *txn, op_t *op, acct_list_t *acct, size_t *budget) {
+static int apply_op(hd_store_t *st, MDB_txn *txn, op_t *op, acct_list_t *acct, size_t *budget)
+{
     uint8_t kb[12];
     MDB_val k = {12, kb}, v = {op->vlen, op->val};
     int rc;
@@ -630,8 +666,10 @@ static int apply_op(hd_store_t *st, MDB_txn *txn, op_t *op, acct_list_t *acct, s
         MDB_val ck = {4, kb}, cv = {8, vb};
         return mdb_put(txn, st->db_cursors, &ck, &cv, 0);
     }
-    case OP_PENDING_PUT: return mdb_put(txn, st->db_pending, &k, &v, 0);
-    case OP_DEAD_PUT: return mdb_put(txn, st->db_dead, &k, &v, 0);
+    case OP_PENDING_PUT:
+        return mdb_put(txn, st->db_pending, &k, &v, 0);
+    case OP_DEAD_PUT:
+        return mdb_put(txn, st->db_dead, &k, &v, 0);
     case OP_PENDING_DEL:
     case OP_DEAD_DEL:
         rc = mdb_del(txn, op->kind == OP_PENDING_DEL ? st->db_pending : st->db_dead, &k, NULL);
@@ -680,7 +718,8 @@ static int apply_op(hd_store_t *st, MDB_txn *txn, op_t *op, acct_list_t *acct, s
  * finish get *carried set (their op_next marks the resume point). Returns an LMDB error (the
  * transaction is then aborted and every batch's progress rolled back) or 0.
  */
-static int write_txn(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried) {
+static int write_txn(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried)
+{
     MDB_txn *txn = NULL;
     acct_list_t acct = {0};
     size_t budget = DELETE_CHUNK;
@@ -784,7 +823,8 @@ fail_alloc:
 }
 
 /* Doubles the map (up to map_size_max). Returns true when it grew. Writer thread, no txn. */
-static bool grow_map(hd_store_t *st) {
+static bool grow_map(hd_store_t *st)
+{
     MDB_envinfo info;
     if (mdb_env_info(st->env, &info) != 0)
         return false;
@@ -810,7 +850,8 @@ static bool grow_map(hd_store_t *st) {
 }
 
 /* Moves a finished batch to the done list (writer thread, mu not held). */
-static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status) {
+static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
+{
     b->status = status;
     b->next = NULL;
     pthread_mutex_lock(&st->mu);
@@ -822,7 +863,8 @@ static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status) {
     pthread_mutex_unlock(&st->mu);
 }
 
-static void after_commit(hd_store_t *st) {
+static void after_commit(hd_store_t *st)
+{
     atomic_fetch_add_explicit(&st->st_commits, 1, memory_order_relaxed);
     if (st->opts.durability == HD_DURABILITY_FSYNC)
         atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
@@ -835,7 +877,8 @@ static void after_commit(hd_store_t *st) {
  * when the write starts with some room left. Tell that apart from a real I/O error by looking
  * at the room: free space, and RLIMIT_FSIZE against the file's size, each with the batch.
  */
-static bool out_of_space(hd_store_t *st, size_t batch_bytes) {
+static bool out_of_space(hd_store_t *st, size_t batch_bytes)
+{
     uint64_t need = (uint64_t)batch_bytes * 2 + (1u << 20);
     struct statvfs vfs;
     if (statvfs(st->data_dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < need)
@@ -844,15 +887,16 @@ static bool out_of_space(hd_store_t *st, size_t batch_bytes) {
     char path[4200];
     struct stat sb;
     snprintf(path, sizeof(path), "%s/data.mdb", st->data_dir);
-    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        stat(path, &sb) == 0 && (uint64_t)sb.st_size + need > (uint64_t)rl.rlim_cur)
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && stat(path, &sb) == 0 &&
+        (uint64_t)sb.st_size + need > (uint64_t)rl.rlim_cur)
         return true;
     return false;
 }
 
 /* Writes a group; on failure isolates the bad batches by retrying them one by one.
  * Finished batches go to `done`; carried ones to st->carry (in order). */
-static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried) {
+static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried)
+{
     int rc;
     for (;;) {
         rc = write_txn(st, arr, n, carried);
@@ -892,7 +936,8 @@ static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *
     finish(st, arr[0], e);
 }
 
-static uint64_t deadline_ms_to_timespec(uint64_t due, struct timespec *ts) {
+static uint64_t deadline_ms_to_timespec(uint64_t due, struct timespec *ts)
+{
     clock_gettime(CLOCK_MONOTONIC, ts);
     uint64_t now = hd_now_ms();
     uint64_t wait = due > now ? due - now : 0;
@@ -905,17 +950,19 @@ static uint64_t deadline_ms_to_timespec(uint64_t due, struct timespec *ts) {
     return wait;
 }
 
-static void batch_sync(hd_store_t *st) {
+static void batch_sync(hd_store_t *st)
+{
     int rc = mdb_env_sync(st->env, 1);
     if (rc)
-        hd_log(HD_LOG_ERROR, "store: sync failed", "path", st->data_dir, "error",
-               mdb_strerror(rc), NULL);
+        hd_log(HD_LOG_ERROR, "store: sync failed", "path", st->data_dir, "error", mdb_strerror(rc),
+               NULL);
     atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
     st->unsynced = false;
     st->last_sync_ms = hd_now_ms();
 }
 
-static void *writer_main(void *arg) {
+static void *writer_main(void *arg)
+{
     hd_store_t *st = arg;
     hd_store_batch_t **arr = hd_malloc(GROUP_MAX_BATCHES * sizeof(*arr));
     bool *carried = hd_malloc(GROUP_MAX_BATCHES * sizeof(*carried));
@@ -996,8 +1043,8 @@ static void *writer_main(void *arg) {
     /* Seqs handed out by batches that were refused at the end must still never be reused. */
     pthread_mutex_lock(&st->mu);
     for (size_t i = 0; i < st->hw_shared.cap; i++) {
-        uint64_t *p = st->hw_shared.used[i] ? u64map_put(&st->hw_pending, st->hw_shared.keys[i], 0)
-                                            : NULL;
+        uint64_t *p =
+            st->hw_shared.used[i] ? u64map_put(&st->hw_pending, st->hw_shared.keys[i], 0) : NULL;
         if (p && st->hw_shared.vals[i] > *p)
             *p = st->hw_shared.vals[i];
     }
@@ -1015,7 +1062,8 @@ static void *writer_main(void *arg) {
 /* ---- the loop side ----------------------------------------------------------------------- */
 
 /* Runs the callbacks of every finished batch, in submit order, then the commit listeners. */
-static void drain_done(hd_store_t *st) {
+static void drain_done(hd_store_t *st)
+{
     pthread_mutex_lock(&st->mu);
     hd_store_batch_t *list = st->done_head;
     st->done_head = st->done_tail = NULL;
@@ -1069,17 +1117,20 @@ static void drain_done(hd_store_t *st) {
     hd_free(agg);
 }
 
-static void on_async(uv_async_t *h) {
+static void on_async(uv_async_t *h)
+{
     drain_done(hd_container_of(h, hd_store_t, async));
 }
 
-static void on_async_closed(uv_handle_t *h) {
+static void on_async_closed(uv_handle_t *h)
+{
     hd_store_t *st = hd_container_of((uv_async_t *)h, hd_store_t, async);
     hd_free(st->listeners);
     hd_free(st);
 }
 
-hd_err_t hd_store_submit(hd_store_t *st, hd_store_batch_t *b, hd_store_done_fn cb, void *arg) {
+hd_err_t hd_store_submit(hd_store_t *st, hd_store_batch_t *b, hd_store_done_fn cb, void *arg)
+{
     if (!st || !b) {
         hd_store_batch_free(b);
         return HD_E_INVAL;
@@ -1118,7 +1169,8 @@ hd_err_t hd_store_submit(hd_store_t *st, hd_store_batch_t *b, hd_store_done_fn c
     return err;
 }
 
-hd_err_t hd_store_on_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg) {
+hd_err_t hd_store_on_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg)
+{
     if (!st || !fn)
         return HD_E_INVAL;
     for (size_t i = 0; i < st->nlisteners; i++) {
@@ -1142,7 +1194,8 @@ hd_err_t hd_store_on_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg) {
     return HD_E_OK;
 }
 
-void hd_store_off_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg) {
+void hd_store_off_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg)
+{
     if (!st)
         return;
     /* Slots are cleared, not compacted, so a drain iterating over them stays valid. */
@@ -1155,7 +1208,8 @@ void hd_store_off_commit(hd_store_t *st, hd_store_commit_fn fn, void *arg) {
     }
 }
 
-void hd_store__test_pause(hd_store_t *st, bool paused) {
+void hd_store__test_pause(hd_store_t *st, bool paused)
+{
     pthread_mutex_lock(&st->mu);
     st->paused = paused;
     pthread_cond_signal(&st->cv);
@@ -1166,7 +1220,8 @@ void hd_store__test_pause(hd_store_t *st, bool paused) {
 
 /* Starts a read call: returns a live read txn (the reusable one, or a fresh one when nested
  * inside another read call's callback). Pair with read_end. NULL on error. */
-static MDB_txn *read_begin(hd_store_t *st) {
+static MDB_txn *read_begin(hd_store_t *st)
+{
     pthread_rwlock_rdlock(&st->map_lock);
     MDB_txn *txn = NULL;
     int rc;
@@ -1187,7 +1242,8 @@ static MDB_txn *read_begin(hd_store_t *st) {
     return txn;
 }
 
-static void read_end(hd_store_t *st, MDB_txn *txn) {
+static void read_end(hd_store_t *st, MDB_txn *txn)
+{
     st->read_depth--;
     if (txn == st->rtxn)
         mdb_txn_reset(txn);
@@ -1197,7 +1253,8 @@ static void read_end(hd_store_t *st, MDB_txn *txn) {
 }
 
 /* Last key of `db` starting with the 4-byte id (12-byte keys); 0 when none. */
-static uint64_t last_key_seq(MDB_txn *txn, MDB_dbi db, uint32_t id) {
+static uint64_t last_key_seq(MDB_txn *txn, MDB_dbi db, uint32_t id)
+{
     MDB_cursor *c;
     if (mdb_cursor_open(txn, db, &c))
         return 0;
@@ -1213,8 +1270,7 @@ static uint64_t last_key_seq(MDB_txn *txn, MDB_dbi db, uint32_t id) {
         k.mv_size = 12;
         k.mv_data = kb;
         rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV)
-                     : mdb_cursor_get(c, &k, &v, MDB_LAST);
+        rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
     }
     if (rc == 0 && k.mv_size == 12 && get_u32(k.mv_data) == id)
         seq = get_u64((uint8_t *)k.mv_data + 4);
@@ -1222,7 +1278,8 @@ static uint64_t last_key_seq(MDB_txn *txn, MDB_dbi db, uint32_t id) {
     return seq;
 }
 
-static uint64_t read_seq_floor(hd_store_t *st, uint32_t broker_id) {
+static uint64_t read_seq_floor(hd_store_t *st, uint32_t broker_id)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return 0;
@@ -1234,7 +1291,8 @@ static uint64_t read_seq_floor(hd_store_t *st, uint32_t broker_id) {
     return last > floor ? last : floor;
 }
 
-uint64_t hd_store_last_seq(hd_store_t *st, uint32_t broker_id) {
+uint64_t hd_store_last_seq(hd_store_t *st, uint32_t broker_id)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return 0;
@@ -1245,7 +1303,8 @@ uint64_t hd_store_last_seq(hd_store_t *st, uint32_t broker_id) {
     return last > rec.last ? last : rec.last;
 }
 
-uint64_t hd_store_first_seq(hd_store_t *st, uint32_t broker_id) {
+uint64_t hd_store_first_seq(hd_store_t *st, uint32_t broker_id)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return 0;
@@ -1265,7 +1324,8 @@ uint64_t hd_store_first_seq(hd_store_t *st, uint32_t broker_id) {
     return seq;
 }
 
-uint64_t hd_store_event_count(hd_store_t *st, uint32_t broker_id) {
+uint64_t hd_store_event_count(hd_store_t *st, uint32_t broker_id)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return 0;
@@ -1276,7 +1336,8 @@ uint64_t hd_store_event_count(hd_store_t *st, uint32_t broker_id) {
 }
 
 hd_err_t hd_store_events_scan(hd_store_t *st, uint32_t broker_id, uint64_t from_seq, size_t max,
-                              hd_store_event_fn fn, void *arg) {
+                              hd_store_event_fn fn, void *arg)
+{
     if (!st || !fn)
         return HD_E_INVAL;
     MDB_txn *txn = read_begin(st);
@@ -1312,7 +1373,8 @@ hd_err_t hd_store_events_scan(hd_store_t *st, uint32_t broker_id, uint64_t from_
     return rc == 0 || rc == MDB_NOTFOUND ? HD_E_OK : HD_E_STORE;
 }
 
-hd_err_t hd_store_event_get(hd_store_t *st, uint32_t broker_id, uint64_t seq, ce_event_t **out) {
+hd_err_t hd_store_event_get(hd_store_t *st, uint32_t broker_id, uint64_t seq, ce_event_t **out)
+{
     if (!st || !out)
         return HD_E_INVAL;
     MDB_txn *txn = read_begin(st);
@@ -1341,7 +1403,8 @@ hd_err_t hd_store_event_get(hd_store_t *st, uint32_t broker_id, uint64_t seq, ce
 
 /* Ingest time of the first event of broker with seq >= s: true and *seq_out and *t when found. */
 static bool first_at_or_after(MDB_cursor *c, uint32_t id, uint64_t s, uint64_t *seq_out,
-                              uint64_t *t) {
+                              uint64_t *t)
+{
     uint8_t kb[12];
     put_u32(kb, id);
     put_u64(kb + 4, s);
@@ -1354,7 +1417,8 @@ static bool first_at_or_after(MDB_cursor *c, uint32_t id, uint64_t s, uint64_t *
     return true;
 }
 
-uint64_t hd_store_seq_at_time(hd_store_t *st, uint32_t broker_id, uint64_t wall_ms) {
+uint64_t hd_store_seq_at_time(hd_store_t *st, uint32_t broker_id, uint64_t wall_ms)
+{
     uint64_t first = hd_store_first_seq(st, broker_id);
     uint64_t last = hd_store_last_seq(st, broker_id);
     if (first == 0)
@@ -1383,7 +1447,8 @@ uint64_t hd_store_seq_at_time(hd_store_t *st, uint32_t broker_id, uint64_t wall_
     return result;
 }
 
-bool hd_store_cursor_get(hd_store_t *st, uint32_t trigger_id, uint64_t *seq) {
+bool hd_store_cursor_get(hd_store_t *st, uint32_t trigger_id, uint64_t *seq)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return false;
@@ -1400,7 +1465,8 @@ bool hd_store_cursor_get(hd_store_t *st, uint32_t trigger_id, uint64_t *seq) {
 /* Iterates keys trigger(u32)+seq(u64) of db for one trigger, calling each(). */
 typedef bool (*rec_fn)(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v);
 
-static hd_err_t scan_trigger(hd_store_t *st, MDB_dbi db, uint32_t id, rec_fn each, void *ctx) {
+static hd_err_t scan_trigger(hd_store_t *st, MDB_dbi db, uint32_t id, rec_fn each, void *ctx)
+{
     MDB_txn *txn = read_begin(st);
     if (!txn)
         return HD_E_STORE;
@@ -1433,7 +1499,8 @@ typedef struct {
     void *arg;
 } scan_ctx_t;
 
-static bool each_pending(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v) {
+static bool each_pending(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v)
+{
     scan_ctx_t *sc = ctx;
     if (v->mv_size < 16)
         return true; /* not ours: skip */
@@ -1442,24 +1509,27 @@ static bool each_pending(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v)
     return sc->pfn(sc->arg, id, seq, &rec);
 }
 
-static bool each_dead(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v) {
+static bool each_dead(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v)
+{
     scan_ctx_t *sc = ctx;
     if (v->mv_size < 12)
         return true;
     const uint8_t *p = v->mv_data;
-    return sc->dfn(sc->arg, id, seq, (int32_t)get_u32(p), get_u64(p + 4),
-                   (const char *)p + 12, v->mv_size - 12);
+    return sc->dfn(sc->arg, id, seq, (int32_t)get_u32(p), get_u64(p + 4), (const char *)p + 12,
+                   v->mv_size - 12);
 }
 
 hd_err_t hd_store_pending_scan(hd_store_t *st, uint32_t trigger_id, hd_store_pending_fn fn,
-                               void *arg) {
+                               void *arg)
+{
     if (!st || !fn)
         return HD_E_INVAL;
     scan_ctx_t sc = {fn, NULL, arg};
     return scan_trigger(st, st->db_pending, trigger_id, each_pending, &sc);
 }
 
-hd_err_t hd_store_dead_scan(hd_store_t *st, uint32_t trigger_id, hd_store_dead_fn fn, void *arg) {
+hd_err_t hd_store_dead_scan(hd_store_t *st, uint32_t trigger_id, hd_store_dead_fn fn, void *arg)
+{
     if (!st || !fn)
         return HD_E_INVAL;
     scan_ctx_t sc = {NULL, fn, arg};
@@ -1467,7 +1537,8 @@ hd_err_t hd_store_dead_scan(hd_store_t *st, uint32_t trigger_id, hd_store_dead_f
 }
 
 hd_err_t hd_store_resources_scan(hd_store_t *st, const char *prefix, hd_store_resource_fn fn,
-                                 void *arg) {
+                                 void *arg)
+{
     if (!st || !fn)
         return HD_E_INVAL;
     if (!prefix)
@@ -1514,7 +1585,8 @@ hd_err_t hd_store_resources_scan(hd_store_t *st, const char *prefix, hd_store_re
     return rc == 0 || rc == MDB_NOTFOUND ? HD_E_OK : HD_E_STORE;
 }
 
-long hd_store_meta_get(hd_store_t *st, const char *name, void *buf, size_t cap) {
+long hd_store_meta_get(hd_store_t *st, const char *name, void *buf, size_t cap)
+{
     if (!st || !name)
         return -1;
     MDB_txn *txn = read_begin(st);
@@ -1531,7 +1603,8 @@ long hd_store_meta_get(hd_store_t *st, const char *name, void *buf, size_t cap) 
     return len;
 }
 
-void hd_store_stats(hd_store_t *st, hd_store_stats_t *out) {
+void hd_store_stats(hd_store_t *st, hd_store_stats_t *out)
+{
     memset(out, 0, sizeof(*out));
     if (!st)
         return;
@@ -1555,7 +1628,8 @@ void hd_store_stats(hd_store_t *st, hd_store_stats_t *out) {
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path) {
+static int mkdir_p(const char *path)
+{
     char buf[4096];
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof(buf))
@@ -1574,7 +1648,8 @@ static int mkdir_p(const char *path) {
 }
 
 /* Opens the named databases and checks (or writes) the schema version. */
-static hd_err_t open_dbs(hd_store_t *st) {
+static hd_err_t open_dbs(hd_store_t *st)
+{
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
@@ -1582,8 +1657,8 @@ static hd_err_t open_dbs(hd_store_t *st) {
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"events", &st->db_events},     {"cursors", &st->db_cursors},
-               {"pending", &st->db_pending},   {"dead", &st->db_dead},
+    } dbs[] = {{"events", &st->db_events},       {"cursors", &st->db_cursors},
+               {"pending", &st->db_pending},     {"dead", &st->db_dead},
                {"resources", &st->db_resources}, {"meta", &st->db_meta}};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -1629,7 +1704,8 @@ fail:
     return err_from_mdb(rc) == HD_E_NOMEM ? HD_E_NOMEM : HD_E_IO;
 }
 
-hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t **out) {
+hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t **out)
+{
     if (!loop || !opts || !opts->data_dir || !out)
         return HD_E_INVAL;
     hd_err_t err = HD_E_NOMEM;
@@ -1730,8 +1806,8 @@ fail_open:
     err = rc == ENOMEM ? HD_E_NOMEM : HD_E_IO;
 fail_env_log:
     if (err == HD_E_IO || err == HD_E_NOMEM)
-        hd_log(HD_LOG_ERROR, "store: cannot open the environment", "path", st->data_dir,
-               "error", mdb_strerror(rc), NULL);
+        hd_log(HD_LOG_ERROR, "store: cannot open the environment", "path", st->data_dir, "error",
+               mdb_strerror(rc), NULL);
 fail_dbs:
     if (st->env)
         mdb_env_close(st->env);
@@ -1748,7 +1824,8 @@ fail_dir:
     return err;
 }
 
-void hd_store_close(hd_store_t *st) {
+void hd_store_close(hd_store_t *st)
+{
     if (!st || st->closing)
         return;
     pthread_mutex_lock(&st->mu);

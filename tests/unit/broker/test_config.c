@@ -13,7 +13,8 @@
 static char path[256];
 
 /* Writes `yaml` to a temp file whose name is left in `path`. */
-static const char *yaml_file(const char *yaml) {
+static const char *yaml_file(const char *yaml)
+{
     snprintf(path, sizeof(path), "/tmp/herald-config-XXXXXX");
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
@@ -24,7 +25,8 @@ static const char *yaml_file(const char *yaml) {
 }
 
 /* Loads yaml (NULL: no file); returns the error and leaves the message in err. */
-static hd_err_t load(hd_config_t *cfg, const char *yaml, char *err, size_t cap) {
+static hd_err_t load(hd_config_t *cfg, const char *yaml, char *err, size_t cap)
+{
     const char *p = yaml ? yaml_file(yaml) : NULL;
     hd_err_t e = hd_config_load(cfg, p, err, cap);
     if (p)
@@ -33,7 +35,8 @@ static hd_err_t load(hd_config_t *cfg, const char *yaml, char *err, size_t cap) 
 }
 
 /* Expects a failure whose message contains every given fragment. */
-static void expect_error(const char *yaml, const char *frag1, const char *frag2) {
+static void expect_error(const char *yaml, const char *frag1, const char *frag2)
+{
     hd_config_t cfg;
     char err[512];
     ck_assert_int_eq(load(&cfg, yaml, err, sizeof(err)), HD_E_CONFIG);
@@ -42,7 +45,8 @@ static void expect_error(const char *yaml, const char *frag1, const char *frag2)
         ck_assert_msg(strstr(err, frag2), "'%s' not in '%s'", frag2, err);
 }
 
-START_TEST(test_defaults) {
+START_TEST(test_defaults)
+{
     hd_config_t cfg;
     char err[256];
     ck_assert_int_eq(load(&cfg, NULL, err, sizeof(err)), HD_E_OK);
@@ -66,7 +70,8 @@ START_TEST(test_defaults) {
 }
 END_TEST
 
-START_TEST(test_yaml_nested_and_dotted) {
+START_TEST(test_yaml_nested_and_dotted)
+{
     hd_config_t cfg;
     char err[256];
     const char *yaml = "ingress:\n"
@@ -115,7 +120,8 @@ START_TEST(test_yaml_nested_and_dotted) {
 }
 END_TEST
 
-START_TEST(test_shipped_conf_loads) {
+START_TEST(test_shipped_conf_loads)
+{
     hd_config_t cfg;
     char err[256];
     /* The repo's own conf/herald.yaml must load; found from this file's (absolute) path. */
@@ -131,7 +137,8 @@ START_TEST(test_shipped_conf_loads) {
 }
 END_TEST
 
-START_TEST(test_env_overrides) {
+START_TEST(test_env_overrides)
+{
     setenv("HERALD_INGRESS_LISTEN", "127.0.0.1:1234", 1);
     setenv("HERALD_LIMITS_MAX_EVENT_BYTES", "2MiB", 1);
     setenv("HERALD_RETENTION_MAX_AGE", "36h", 1);
@@ -140,9 +147,8 @@ START_TEST(test_env_overrides) {
     hd_config_t cfg;
     char err[256];
     /* the environment wins over the file */
-    ck_assert_int_eq(load(&cfg, "ingress:\n  listen: 127.0.0.1:9\nmanifests: [x]\n", err,
-                          sizeof(err)),
-                     HD_E_OK);
+    ck_assert_int_eq(
+        load(&cfg, "ingress:\n  listen: 127.0.0.1:9\nmanifests: [x]\n", err, sizeof(err)), HD_E_OK);
     ck_assert_str_eq(cfg.ingress_listen, "127.0.0.1:1234");
     ck_assert_uint_eq(cfg.max_event_bytes, 2 << 20);
     ck_assert_uint_eq(cfg.retention_ms, 36ull * 3600 * 1000);
@@ -160,7 +166,8 @@ START_TEST(test_env_overrides) {
 }
 END_TEST
 
-START_TEST(test_bad_values_name_the_key) {
+START_TEST(test_bad_values_name_the_key)
+{
     expect_error("ingress:\n  lisen: 127.0.0.1:1\n", "unknown setting 'ingress.lisen'", ":2");
     expect_error("nope: 1\n", "unknown setting 'nope'", NULL);
     expect_error("retention:\n  max_age: 10 parsecs\n", "retention.max_age", "not a duration");
@@ -194,7 +201,8 @@ START_TEST(test_bad_values_name_the_key) {
 }
 END_TEST
 
-START_TEST(test_empty_file_and_empty_list) {
+START_TEST(test_empty_file_and_empty_list)
+{
     hd_config_t cfg;
     char err[256];
     ck_assert_int_eq(load(&cfg, "", err, sizeof(err)), HD_E_OK);
@@ -210,28 +218,30 @@ START_TEST(test_empty_file_and_empty_list) {
 }
 END_TEST
 
-START_TEST(test_durations) {
+START_TEST(test_durations)
+{
     uint64_t ms;
     struct {
         const char *s;
         uint64_t ms;
-    } ok[] = {{"10s", 10000},   {"100ms", 100},     {"5m", 300000},     {"2h", 7200000},
-              {"7d", 604800000}, {"1h30m", 5400000}, {"0.5s", 500},      {"PT1S", 1000},
-              {"PT0.5S", 500},   {"P1D", 86400000},  {"PT1H2M3S", 3723000},
-              {"P1DT1H", 90000000}, {"P2W", 1209600000}, {"pt10s", 10000}, {" 3s ", 3000},
-              {"PT0.001S", 1}};
+    } ok[] = {{"10s", 10000},      {"100ms", 100},     {"5m", 300000},        {"2h", 7200000},
+              {"7d", 604800000},   {"1h30m", 5400000}, {"0.5s", 500},         {"PT1S", 1000},
+              {"PT0.5S", 500},     {"P1D", 86400000},  {"PT1H2M3S", 3723000}, {"P1DT1H", 90000000},
+              {"P2W", 1209600000}, {"pt10s", 10000},   {" 3s ", 3000},        {"PT0.001S", 1}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         ck_assert_msg(hd_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
         ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
     }
-    const char *bad[] = {"", "10", "s", "10x", "P", "PT", "P1M", "P1Y", "PT1S1M", "P1DT",
-                         "1.s", "-1s", "PT1H1H", "999999999999999999999d", NULL};
+    const char *bad[] = {"",    "10",     "s",    "10x", "P",   "PT",     "P1M",
+                         "P1Y", "PT1S1M", "P1DT", "1.s", "-1s", "PT1H1H", "999999999999999999999d",
+                         NULL};
     for (size_t i = 0; bad[i]; i++)
         ck_assert_msg(!hd_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
 }
 END_TEST
 
-START_TEST(test_sizes) {
+START_TEST(test_sizes)
+{
     hd_config_t cfg;
     char err[256];
     struct {
@@ -250,7 +260,8 @@ START_TEST(test_sizes) {
 END_TEST
 
 /* --print-config output is valid YAML that loads back to the same settings. */
-START_TEST(test_print_round_trip) {
+START_TEST(test_print_round_trip)
+{
     hd_config_t cfg, again;
     char err[256];
     const char *yaml = "ingress.listen: 127.0.0.1:0\ndata_dir: \"/tmp/with \\\"quote\"\n"
@@ -285,25 +296,36 @@ START_TEST(test_print_round_trip) {
 }
 END_TEST
 
-START_TEST(test_usage_lists_every_setting) {
+START_TEST(test_usage_lists_every_setting)
+{
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     hd_config_usage(f);
     fclose(f);
-    const char *expect[] = {"ingress.listen", "HERALD_INGRESS_LISTEN", "admin.listen",
-                            "HERALD_ADMIN_LISTEN", "data_dir", "HERALD_DATA_DIR",
-                            "HERALD_STORE_MAP_SIZE_MAX", "HERALD_LIMITS_MAX_EVENT_BYTES",
-                            "HERALD_RETENTION_MAX_AGE", "HERALD_MANIFESTS",
-                            "HERALD_DELIVERY_MAX_CONNECTIONS_PER_HOST", "HERALD_LOG_LEVEL",
-                            "default: 8GiB", "one of: fsync batch none", NULL};
+    const char *expect[] = {"ingress.listen",
+                            "HERALD_INGRESS_LISTEN",
+                            "admin.listen",
+                            "HERALD_ADMIN_LISTEN",
+                            "data_dir",
+                            "HERALD_DATA_DIR",
+                            "HERALD_STORE_MAP_SIZE_MAX",
+                            "HERALD_LIMITS_MAX_EVENT_BYTES",
+                            "HERALD_RETENTION_MAX_AGE",
+                            "HERALD_MANIFESTS",
+                            "HERALD_DELIVERY_MAX_CONNECTIONS_PER_HOST",
+                            "HERALD_LOG_LEVEL",
+                            "default: 8GiB",
+                            "one of: fsync batch none",
+                            NULL};
     for (size_t i = 0; expect[i]; i++)
         ck_assert_msg(strstr(text, expect[i]), "usage lacks '%s'", expect[i]);
     free(text);
 }
 END_TEST
 
-START_TEST(test_nomem_is_an_error) {
+START_TEST(test_nomem_is_an_error)
+{
     /* Every allocation failing in turn gives HD_E_NOMEM, never a crash or a leak (ASan). */
     for (long n = 1; n < 40; n++) {
         hd_config_t cfg;
@@ -323,7 +345,8 @@ START_TEST(test_nomem_is_an_error) {
 }
 END_TEST
 
-static Suite *config_suite(void) {
+static Suite *config_suite(void)
+{
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_defaults);
@@ -341,7 +364,8 @@ static Suite *config_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(config_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -14,7 +14,8 @@
 
 #include "hd.h"
 
-START_TEST(test_errors) {
+START_TEST(test_errors)
+{
     ck_assert_str_eq(hd_err_name(HD_E_OK), "OK");
     ck_assert_str_eq(hd_err_name(HD_E_BUSY), "BUSY");
     ck_assert_str_eq(hd_err_message(HD_E_BUSY), "overloaded, try again");
@@ -30,12 +31,13 @@ START_TEST(test_errors) {
 }
 END_TEST
 
-START_TEST(test_alloc_fail_after) {
+START_TEST(test_alloc_fail_after)
+{
     hd_alloc_fail_after(3);
     void *a = hd_malloc(10), *b = hd_calloc(2, 8), *c = hd_malloc(10), *d = hd_malloc(10);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert_ptr_null(c); /* the third one */
+    ck_assert_ptr_null(c);    /* the third one */
     ck_assert_ptr_nonnull(d); /* only once */
     hd_free(a);
     hd_free(b);
@@ -79,7 +81,8 @@ START_TEST(test_alloc_fail_after) {
 }
 END_TEST
 
-START_TEST(test_clocks) {
+START_TEST(test_clocks)
+{
     uint64_t m0 = hd_now_ms(), w0 = hd_wall_ms();
     ck_assert_uint_le(w0 / 1000 - (uint64_t)time(NULL) + 1, 2);
     usleep(50 * 1000);
@@ -97,7 +100,8 @@ END_TEST
 static char logpath[64];
 static int saved_stderr = -1;
 
-static void capture_start(void) {
+static void capture_start(void)
+{
     snprintf(logpath, sizeof(logpath), "/tmp/herald-log-XXXXXX");
     int fd = mkstemp(logpath);
     ck_assert_int_ge(fd, 0);
@@ -109,7 +113,8 @@ static void capture_start(void) {
 }
 
 /* Restores stderr and returns the captured text (free()). */
-static char *capture_end(void) {
+static char *capture_end(void)
+{
     dup2(saved_stderr, 2);
     close(saved_stderr);
     FILE *f = fopen(logpath, "rb");
@@ -126,7 +131,8 @@ static char *capture_end(void) {
 }
 
 /* Parses line number i (0-based) of text as JSON. */
-static cJSON *json_line(const char *text, int i) {
+static cJSON *json_line(const char *text, int i)
+{
     const char *p = text;
     for (int k = 0; k < i; k++) {
         p = strchr(p, '\n');
@@ -142,16 +148,18 @@ static cJSON *json_line(const char *text, int i) {
     return j;
 }
 
-static const char *jstr(cJSON *j, const char *k) {
+static const char *jstr(cJSON *j, const char *k)
+{
     cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
     ck_assert_msg(cJSON_IsString(v), "no string %s", k);
     return v->valuestring;
 }
 
-START_TEST(test_log_json) {
+START_TEST(test_log_json)
+{
     capture_start();
-    hd_log(HD_LOG_INFO, "broker \"ready\"\n\tnext\x01", "namespace", "default", "path",
-           "C:\\data", NULL);
+    hd_log(HD_LOG_INFO, "broker \"ready\"\n\tnext\x01", "namespace", "default", "path", "C:\\data",
+           NULL);
     hd_log(HD_LOG_DEBUG, "hidden at the default level", NULL);
     hd_log(HD_LOG_ERROR, "with null", "key", NULL);
     hd_log_set_level(HD_LOG_DEBUG);
@@ -186,7 +194,8 @@ START_TEST(test_log_json) {
 }
 END_TEST
 
-START_TEST(test_log_long_lines_stay_valid) {
+START_TEST(test_log_long_lines_stay_valid)
+{
     /* Values far over the line bound, with escapes and multibyte UTF-8 around the cut. */
     size_t n = 20000;
     char *big = malloc(n + 1);
@@ -233,14 +242,16 @@ START_TEST(test_log_long_lines_stay_valid) {
 }
 END_TEST
 
-START_TEST(test_log_text) {
+START_TEST(test_log_text)
+{
     hd_log_set_format(HD_LOG_TEXT);
     capture_start();
     hd_log(HD_LOG_ERROR, "cannot bind\nnow", "addr", "127.0.0.1:80", "why", "in use", "e", "",
            NULL);
     char *text = capture_end();
     /* 2026-11-27T13:35:26.123Z error cannot bind now addr=127.0.0.1:80 why="in use" e="" */
-    ck_assert_ptr_nonnull(strstr(text, "Z error cannot bind now addr=127.0.0.1:80 why=\"in use\" e=\"\"\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "Z error cannot bind now addr=127.0.0.1:80 why=\"in use\" e=\"\"\n"));
     ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1);
     free(text);
 }
@@ -249,7 +260,8 @@ END_TEST
 #define LOG_THREADS 4
 #define LOG_LINES 2000
 
-static void *log_thread(void *arg) {
+static void *log_thread(void *arg)
+{
     char id[16];
     snprintf(id, sizeof(id), "%d", (int)(intptr_t)arg);
     char pad[600];
@@ -260,7 +272,8 @@ static void *log_thread(void *arg) {
     return NULL;
 }
 
-START_TEST(test_log_lines_never_interleave) {
+START_TEST(test_log_lines_never_interleave)
+{
     capture_start();
     pthread_t t[LOG_THREADS];
     for (int i = 0; i < LOG_THREADS; i++)
@@ -284,7 +297,8 @@ START_TEST(test_log_lines_never_interleave) {
 }
 END_TEST
 
-static Suite *hd_suite(void) {
+static Suite *hd_suite(void)
+{
     Suite *s = suite_create("hd");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_errors);
@@ -298,7 +312,8 @@ static Suite *hd_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(hd_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,7 +8,8 @@
 
 #include "hd_metrics.h"
 
-static char *render(hd_metrics_t *m) {
+static char *render(hd_metrics_t *m)
+{
     size_t len = 0;
     char *text = hd_metrics_render(m, &len);
     ck_assert_ptr_nonnull(text);
@@ -16,7 +17,8 @@ static char *render(hd_metrics_t *m) {
     return text;
 }
 
-START_TEST(test_empty) {
+START_TEST(test_empty)
+{
     hd_metrics_t *m = hd_metrics_new();
     char *t = render(m);
     ck_assert_str_eq(t, "");
@@ -25,15 +27,16 @@ START_TEST(test_empty) {
 }
 END_TEST
 
-START_TEST(test_counters_and_gauges_exact_text) {
+START_TEST(test_counters_and_gauges_exact_text)
+{
     hd_metrics_t *m = hd_metrics_new();
     const char *help = "Events received by ingress.";
     hd_metric_t *a = hd_metrics_counter(m, "herald_events_received_total", help,
                                         "namespace=\"default\",broker=\"b\",code=\"202\"");
     hd_metric_t *b = hd_metrics_counter(m, "herald_events_received_total", help,
                                         "namespace=\"default\",broker=\"b\",code=\"400\"");
-    hd_metric_t *g = hd_metrics_gauge(m, "herald_backlog", "Events not yet delivered.",
-                                      "trigger=\"t1\"");
+    hd_metric_t *g =
+        hd_metrics_gauge(m, "herald_backlog", "Events not yet delivered.", "trigger=\"t1\"");
     hd_metric_t *plain = hd_metrics_counter(m, "herald_drops_total", "Drops.", "");
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
@@ -67,15 +70,16 @@ START_TEST(test_counters_and_gauges_exact_text) {
 }
 END_TEST
 
-START_TEST(test_histogram_exact_text) {
+START_TEST(test_histogram_exact_text)
+{
     hd_metrics_t *m = hd_metrics_new();
-    hd_metric_t *h = hd_metrics_histogram(m, "herald_ingest_seconds", "Ingest latency.",
-                                          "broker=\"b\"");
-    hd_metric_observe(h, 0.0001);  /* on the first bound: le="0.0001" */
-    hd_metric_observe(h, 0.0003);  /* 0.0005 */
-    hd_metric_observe(h, 0.002);   /* 0.0025 */
-    hd_metric_observe(h, 1.5);     /* 2.5 */
-    hd_metric_observe(h, 100);     /* +Inf */
+    hd_metric_t *h =
+        hd_metrics_histogram(m, "herald_ingest_seconds", "Ingest latency.", "broker=\"b\"");
+    hd_metric_observe(h, 0.0001); /* on the first bound: le="0.0001" */
+    hd_metric_observe(h, 0.0003); /* 0.0005 */
+    hd_metric_observe(h, 0.002);  /* 0.0025 */
+    hd_metric_observe(h, 1.5);    /* 2.5 */
+    hd_metric_observe(h, 100);    /* +Inf */
     ck_assert_int_eq(hd_metric_value(h), 5);
     char *t = render(m);
     ck_assert_str_eq(t, "# HELP herald_ingest_seconds Ingest latency.\n"
@@ -105,13 +109,15 @@ START_TEST(test_histogram_exact_text) {
 }
 END_TEST
 
-START_TEST(test_histogram_no_labels_and_help_escaping) {
+START_TEST(test_histogram_no_labels_and_help_escaping)
+{
     hd_metrics_t *m = hd_metrics_new();
     hd_metric_t *h = hd_metrics_histogram(m, "lat_seconds", "a\\b\nc", "");
     hd_metric_observe(h, 0.05);
     hd_metric_observe(h, -1); /* a clock step: counted as 0 */
     char *t = render(m);
-    ck_assert_ptr_nonnull(strstr(t, "# HELP lat_seconds a\\\\b\\nc\n# TYPE lat_seconds histogram\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "# HELP lat_seconds a\\\\b\\nc\n# TYPE lat_seconds histogram\n"));
     ck_assert_ptr_nonnull(strstr(t, "\nlat_seconds_bucket{le=\"0.0001\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(t, "\nlat_seconds_bucket{le=\"0.05\"} 2\n"));
     ck_assert_ptr_nonnull(strstr(t, "\nlat_seconds_sum 0.05\nlat_seconds_count 2\n"));
@@ -120,18 +126,21 @@ START_TEST(test_histogram_no_labels_and_help_escaping) {
 }
 END_TEST
 
-START_TEST(test_sum_line_labels) {
+START_TEST(test_sum_line_labels)
+{
     hd_metrics_t *m = hd_metrics_new();
     hd_metric_t *h = hd_metrics_histogram(m, "d_seconds", "D.", "trigger=\"t\"");
     hd_metric_observe(h, 2);
     char *t = render(m);
-    ck_assert_ptr_nonnull(strstr(t, "\nd_seconds_sum{trigger=\"t\"} 2\nd_seconds_count{trigger=\"t\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "\nd_seconds_sum{trigger=\"t\"} 2\nd_seconds_count{trigger=\"t\"} 1\n"));
     hd_free(t);
     hd_metrics_free(m);
 }
 END_TEST
 
-START_TEST(test_type_conflict_and_bad_names) {
+START_TEST(test_type_conflict_and_bad_names)
+{
     hd_metrics_t *m = hd_metrics_new();
     ck_assert_ptr_nonnull(hd_metrics_counter(m, "x_total", "X.", "a=\"1\""));
     ck_assert_ptr_null(hd_metrics_gauge(m, "x_total", "X.", "a=\"1\""));
@@ -157,7 +166,8 @@ typedef struct {
     int calls;
 } refresh_t;
 
-static void refresh(void *arg) {
+static void refresh(void *arg)
+{
     refresh_t *r = arg;
     r->calls++;
     hd_metric_set(r->g, 100 + r->calls);
@@ -165,7 +175,8 @@ static void refresh(void *arg) {
     hd_metric_set(hd_metrics_gauge(r->m, "herald_store_map_bytes", "Map in use.", ""), 4096);
 }
 
-START_TEST(test_on_render_callbacks) {
+START_TEST(test_on_render_callbacks)
+{
     hd_metrics_t *m = hd_metrics_new();
     refresh_t r = {m, hd_metrics_gauge(m, "herald_queue_depth", "Queue.", ""), 0};
     ck_assert_int_eq(hd_metrics_on_render(m, refresh, &r), HD_E_OK);
@@ -187,7 +198,8 @@ END_TEST
 #define THREADS 4
 #define PER_THREAD 100000
 
-static void *hammer(void *arg) {
+static void *hammer(void *arg)
+{
     hd_metric_t **h = arg;
     for (int i = 0; i < PER_THREAD; i++) {
         hd_metric_inc(h[0], 1);
@@ -196,7 +208,8 @@ static void *hammer(void *arg) {
     return NULL;
 }
 
-START_TEST(test_concurrent_updates_are_not_lost) {
+START_TEST(test_concurrent_updates_are_not_lost)
+{
     hd_metrics_t *m = hd_metrics_new();
     hd_metric_t *h[2] = {hd_metrics_counter(m, "c_total", "C.", ""),
                          hd_metrics_histogram(m, "h_seconds", "H.", "")};
@@ -215,7 +228,8 @@ START_TEST(test_concurrent_updates_are_not_lost) {
 }
 END_TEST
 
-START_TEST(test_many_series_and_nomem) {
+START_TEST(test_many_series_and_nomem)
+{
     hd_metrics_t *m = hd_metrics_new();
     char labels[64];
     for (int i = 0; i < 2000; i++) {
@@ -227,7 +241,8 @@ START_TEST(test_many_series_and_nomem) {
     snprintf(labels, sizeof(labels), "trigger=\"t%04d\"", 1234);
     ck_assert_int_eq(hd_metric_value(hd_metrics_counter(m, "d_total", "D.", labels)), 1234);
     char *t = render(m);
-    ck_assert_ptr_nonnull(strstr(t, "d_total{trigger=\"t0000\"} 0\nd_total{trigger=\"t0001\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "d_total{trigger=\"t0000\"} 0\nd_total{trigger=\"t0001\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(t, "d_total{trigger=\"t1999\"} 1999\n"));
     hd_free(t);
     /* Out of memory: creation gives NULL, rendering gives NULL, nothing breaks. */
@@ -243,7 +258,8 @@ START_TEST(test_many_series_and_nomem) {
 }
 END_TEST
 
-static Suite *metrics_suite(void) {
+static Suite *metrics_suite(void)
+{
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_empty);
@@ -259,7 +275,8 @@ static Suite *metrics_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(metrics_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -23,18 +23,21 @@
 
 static char tmpdir[256];
 
-static void make_tmpdir(void) {
+static void make_tmpdir(void)
+{
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/herald-store-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
-static void rm_tmpdir(void) {
+static void rm_tmpdir(void)
+{
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static hd_store_opts_t opts_default(hd_durability_t d) {
+static hd_store_opts_t opts_default(hd_durability_t d)
+{
     hd_store_opts_t o = {0};
     o.data_dir = tmpdir;
     o.durability = d;
@@ -45,7 +48,8 @@ static hd_store_opts_t opts_default(hd_durability_t d) {
     return o;
 }
 
-static ce_event_t *make_event(const char *id, const char *data) {
+static ce_event_t *make_event(const char *id, const char *data)
+{
     ce_event_t *ev = ce_event_new();
     ck_assert_ptr_nonnull(ev);
     ck_assert_int_eq(ce_event_set(ev, "specversion", "1.0", 3, NULL), CE_E_OK);
@@ -58,7 +62,8 @@ static ce_event_t *make_event(const char *id, const char *data) {
 }
 
 /* Appends one event with id `id` to a batch; returns the assigned seq. */
-static uint64_t add_event(hd_store_batch_t *b, uint32_t broker, const char *id, const char *data) {
+static uint64_t add_event(hd_store_batch_t *b, uint32_t broker, const char *id, const char *data)
+{
     ce_event_t *ev = make_event(id, data);
     uint64_t seq = 0;
     ck_assert_int_eq(hd_store_batch_event(b, broker, ev, &seq), HD_E_OK);
@@ -79,7 +84,8 @@ typedef struct {
     int index;
 } cb_arg_t;
 
-static void on_done(void *arg, hd_err_t status) {
+static void on_done(void *arg, hd_err_t status)
+{
     cb_arg_t *a = arg;
     ck_assert_int_lt(a->calls->n, MAX_CALLS);
     a->calls->order[a->calls->n] = a->index;
@@ -88,18 +94,21 @@ static void on_done(void *arg, hd_err_t status) {
 }
 
 /* Runs the loop until every submitted batch has its callback (the store unrefs its handle). */
-static void run_loop(uv_loop_t *loop) {
+static void run_loop(uv_loop_t *loop)
+{
     uv_run(loop, UV_RUN_DEFAULT);
 }
 
-static void close_store(uv_loop_t *loop, hd_store_t *st) {
+static void close_store(uv_loop_t *loop, hd_store_t *st)
+{
     hd_store_close(st);
     uv_run(loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(uv_loop_close(loop), 0);
 }
 
 /* Submits a batch and runs the loop until its callback; returns the status. */
-static hd_err_t submit_wait(uv_loop_t *loop, hd_store_t *st, hd_store_batch_t *b) {
+static hd_err_t submit_wait(uv_loop_t *loop, hd_store_t *st, hd_store_batch_t *b)
+{
     calls_t *calls = calloc(1, sizeof(*calls));
     cb_arg_t a = {calls, 0};
     hd_err_t err = hd_store_submit(st, b, on_done, &a);
@@ -118,7 +127,8 @@ typedef struct {
     uint64_t ingest[MAX_CALLS];
 } scan_t;
 
-static bool on_scan(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *packed, size_t len) {
+static bool on_scan(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *packed, size_t len)
+{
     scan_t *s = arg;
     if (s->n < 64) {
         ce_event_t *ev = NULL;
@@ -134,7 +144,8 @@ static bool on_scan(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *pac
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
-START_TEST(test_append_read_back) {
+START_TEST(test_append_read_back)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -192,7 +203,8 @@ START_TEST(test_append_read_back) {
 END_TEST
 
 /* Submits n batches of one event each while the writer is paused, so they form one group. */
-START_TEST(test_group_commit_and_order) {
+START_TEST(test_group_commit_and_order)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -263,7 +275,8 @@ typedef struct {
     calls_t *calls;
 } listen_t;
 
-static void on_commit(void *arg, uint32_t broker, uint64_t last) {
+static void on_commit(void *arg, uint32_t broker, uint64_t last)
+{
     listen_t *l = arg;
     ck_assert_int_lt(l->n, 16);
     l->broker[l->n] = broker;
@@ -272,7 +285,8 @@ static void on_commit(void *arg, uint32_t broker, uint64_t last) {
     l->n++;
 }
 
-START_TEST(test_commit_listeners) {
+START_TEST(test_commit_listeners)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -331,7 +345,8 @@ typedef struct {
     uint64_t when[16];
 } recs_t;
 
-static bool on_pending(void *arg, uint32_t id, uint64_t seq, const hd_store_pending_t *p) {
+static bool on_pending(void *arg, uint32_t id, uint64_t seq, const hd_store_pending_t *p)
+{
     recs_t *r = arg;
     ck_assert_uint_eq(id, 5);
     r->seq[r->n] = seq;
@@ -341,7 +356,8 @@ static bool on_pending(void *arg, uint32_t id, uint64_t seq, const hd_store_pend
 }
 
 static bool on_dead(void *arg, uint32_t id, uint64_t seq, int32_t status, uint64_t wall_ms,
-                    const char *error, size_t error_len) {
+                    const char *error, size_t error_len)
+{
     recs_t *r = arg;
     ck_assert_uint_eq(id, 5);
     r->seq[r->n] = seq;
@@ -358,7 +374,8 @@ typedef struct {
     char json[8][64];
 } res_t;
 
-static bool on_res(void *arg, const char *key, const char *json, size_t len) {
+static bool on_res(void *arg, const char *key, const char *json, size_t len)
+{
     res_t *r = arg;
     snprintf(r->keys[r->n], sizeof(r->keys[0]), "%s", key);
     snprintf(r->json[r->n], sizeof(r->json[0]), "%.*s", (int)len, json);
@@ -366,7 +383,8 @@ static bool on_res(void *arg, const char *key, const char *json, size_t len) {
     return true;
 }
 
-static void write_records(uv_loop_t *loop, hd_store_t *st) {
+static void write_records(uv_loop_t *loop, hd_store_t *st)
+{
     hd_store_batch_t *b = hd_store_batch_new(st);
     ck_assert_int_eq(hd_store_batch_cursor(b, 5, 42), HD_E_OK);
     ck_assert_int_eq(hd_store_batch_cursor(b, 6, 7), HD_E_OK);
@@ -388,7 +406,8 @@ static void write_records(uv_loop_t *loop, hd_store_t *st) {
     ck_assert_int_eq(submit_wait(loop, st, b), HD_E_OK);
 }
 
-static void check_records(hd_store_t *st) {
+static void check_records(hd_store_t *st)
+{
     uint64_t c = 0;
     ck_assert(hd_store_cursor_get(st, 5, &c));
     ck_assert_uint_eq(c, 42);
@@ -434,7 +453,8 @@ static void check_records(hd_store_t *st) {
     ck_assert_int_eq(hd_store_meta_get(st, "absent", buf, sizeof(buf)), -1);
 }
 
-START_TEST(test_records_round_trip_and_reopen) {
+START_TEST(test_records_round_trip_and_reopen)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -475,7 +495,8 @@ START_TEST(test_records_round_trip_and_reopen) {
 }
 END_TEST
 
-START_TEST(test_seq_never_reused) {
+START_TEST(test_seq_never_reused)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -525,7 +546,8 @@ START_TEST(test_seq_never_reused) {
 }
 END_TEST
 
-START_TEST(test_trim_by_seq_and_age) {
+START_TEST(test_trim_by_seq_and_age)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -571,7 +593,8 @@ END_TEST
 
 /* A trim larger than one deletion chunk finishes over several transactions before its callback,
  * while events submitted meanwhile still commit. */
-START_TEST(test_trim_chunked) {
+START_TEST(test_trim_chunked)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -600,7 +623,8 @@ START_TEST(test_trim_chunked) {
 }
 END_TEST
 
-START_TEST(test_map_full) {
+START_TEST(test_map_full)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -679,7 +703,8 @@ END_TEST
 
 /* Disk full, simulated without privileges: RLIMIT_FSIZE makes the commit's writes fail (EFBIG,
  * like ENOSPC). The batch gets HD_E_FULL, nothing of it is stored, the store keeps working. */
-START_TEST(test_disk_full) {
+START_TEST(test_disk_full)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -731,7 +756,8 @@ START_TEST(test_disk_full) {
 }
 END_TEST
 
-START_TEST(test_queue_full_busy) {
+START_TEST(test_queue_full_busy)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -768,13 +794,15 @@ END_TEST
  * submit from a callback during close is refused. */
 static hd_store_t *closing_store;
 static hd_err_t resubmit_result = HD_E_OK;
-static void on_done_resubmit(void *arg, hd_err_t status) {
+static void on_done_resubmit(void *arg, hd_err_t status)
+{
     on_done(arg, status);
     hd_store_batch_t *b = hd_store_batch_new(closing_store);
     resubmit_result = hd_store_submit(closing_store, b, NULL, NULL);
 }
 
-START_TEST(test_close_drains) {
+START_TEST(test_close_drains)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -812,7 +840,8 @@ START_TEST(test_close_drains) {
 }
 END_TEST
 
-START_TEST(test_newer_schema_refused) {
+START_TEST(test_newer_schema_refused)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -845,7 +874,8 @@ START_TEST(test_newer_schema_refused) {
 }
 END_TEST
 
-START_TEST(test_open_bad_dir) {
+START_TEST(test_open_bad_dir)
+{
     uv_loop_t loop;
     uv_loop_init(&loop);
     hd_store_opts_t o = {0};
@@ -862,7 +892,8 @@ typedef struct {
     hd_store_t *st;
     int n;
 } nest_t;
-static bool on_scan_nested(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *p, size_t len) {
+static bool on_scan_nested(void *arg, uint64_t seq, uint64_t ingest, const uint8_t *p, size_t len)
+{
     (void)ingest, (void)p, (void)len;
     nest_t *n = arg;
     ck_assert_uint_eq(hd_store_last_seq(n->st, 1), 3);
@@ -873,7 +904,8 @@ static bool on_scan_nested(void *arg, uint64_t seq, uint64_t ingest, const uint8
     return true;
 }
 
-START_TEST(test_nested_reads_and_nomem) {
+START_TEST(test_nested_reads_and_nomem)
+{
     make_tmpdir();
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -913,7 +945,8 @@ typedef struct {
     int n;
 } ack_t;
 
-static void child_on_done(void *arg, hd_err_t status) {
+static void child_on_done(void *arg, hd_err_t status)
+{
     ack_t *a = arg;
     if (status != HD_E_OK)
         _exit(3);
@@ -926,7 +959,8 @@ static void child_on_done(void *arg, hd_err_t status) {
 }
 
 /* Child: appends forever, acknowledging (seq, k) pairs after commit. */
-static void crash_child(int fd, hd_durability_t mode) {
+static void crash_child(int fd, hd_durability_t mode)
+{
     uv_loop_t loop;
     uv_loop_init(&loop);
     hd_store_opts_t o = opts_default(mode);
@@ -960,7 +994,8 @@ static void crash_child(int fd, hd_durability_t mode) {
 
 /* _i % 3: fsync, batch, none. A process crash (not a power loss) loses nothing acknowledged in
  * any mode, since a commit has written its pages to the kernel before the callback runs. */
-START_TEST(test_crash_kill9_keeps_acknowledged) {
+START_TEST(test_crash_kill9_keeps_acknowledged)
+{
     hd_durability_t mode = (hd_durability_t)(_i % 3);
     make_tmpdir();
     int p[2];
@@ -1044,7 +1079,9 @@ START_TEST(test_crash_kill9_keeps_acknowledged) {
     ck_assert_uint_gt(seq, last);
     ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
     fprintf(stderr, "crash test (%s): %zu acknowledged events, %llu committed, all intact\n",
-            mode == HD_DURABILITY_FSYNC ? "fsync" : mode == HD_DURABILITY_BATCH ? "batch" : "none",
+            mode == HD_DURABILITY_FSYNC   ? "fsync"
+            : mode == HD_DURABILITY_BATCH ? "batch"
+                                          : "none",
             n, (unsigned long long)last);
     free(acks);
     close(p[0]);
@@ -1053,7 +1090,8 @@ START_TEST(test_crash_kill9_keeps_acknowledged) {
 }
 END_TEST
 
-static Suite *store_suite(void) {
+static Suite *store_suite(void)
+{
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -1076,7 +1114,8 @@ static Suite *store_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(store_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
