@@ -109,6 +109,17 @@ bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len) {
 
 static const char HEX[] = "0123456789ABCDEF";
 
+static int hexv(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+
 ce_err_t ce_http_header_encode(const char *v, size_t len, ce_header_encoding_t enc,
                                ce_buf_t *out) {
     if (!out || (!v && len))
@@ -152,19 +163,12 @@ nomem:
     return CE_E_NOMEM;
 }
 
-static int hexv(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
-ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_error_t *err) {
-    if (!out || (!v && len))
-        return ce_error_set(err, CE_E_ARG, "invalid argument");
+/*
+ * Undoes a quoted-string, then percent-decodes once, appending to out. No UTF-8 check (the
+ * callers do it). Returns CE_E_NOMEM or CE_E_OK; out is unchanged on failure.
+ */
+static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out) {
     size_t mark = out->len;
     while (len && (v[0] == ' ' || v[0] == '\t'))
         v++, len--;
@@ -187,8 +191,12 @@ ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_erro
         goto nomem;
     /* 2. percent-decode once, in place (never grows) */
     char *s = out->data + mark;
-    size_t n = out->len - mark, w = 0;
-    for (size_t r = 0; r < n; r++) {
+    size_t n = out->len - mark;
+    char *pct = memchr(s, '%', n);
+    if (!pct)
+        return CE_E_OK; /* the common case: nothing to decode */
+    size_t w = (size_t)(pct - s);
+    for (size_t r = w; r < n; r++) {
         int h1, h2;
         if (s[r] == '%' && r + 2 < n && (h1 = hexv(s[r + 1])) >= 0 &&
             (h2 = hexv(s[r + 2])) >= 0) {
@@ -200,19 +208,28 @@ ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_erro
     }
     out->len = mark + w;
     out->data[out->len] = '\0';
-    /* 3. UTF-8 */
-    if (!ce_utf8_valid(s, w)) {
-        out->len = mark;
-        out->data[mark] = '\0';
-        return ce_error_set(err, CE_E_UTF8, "invalid UTF-8 after percent-decoding");
-    }
     return CE_E_OK;
 nomem:
     if (out->data) {
         out->len = mark;
         out->data[mark] = '\0';
     }
-    return ce_error_set(err, CE_E_NOMEM, "out of memory");
+    return CE_E_NOMEM;
+}
+
+ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_error_t *err) {
+    if (!out || (!v && len))
+        return ce_error_set(err, CE_E_ARG, "invalid argument");
+    size_t mark = out->len;
+    if (header_unescape(v, len, out) != CE_E_OK)
+        return ce_error_set(err, CE_E_NOMEM, "out of memory");
+    /* 3. UTF-8 */
+    if (!ce_utf8_valid(out->data + mark, out->len - mark)) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return ce_error_set(err, CE_E_UTF8, "invalid UTF-8 after percent-decoding");
+    }
+    return CE_E_OK;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -259,21 +276,12 @@ ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *
         for (size_t k = 0; k < rlen; k++)
             name[k] = ce__lower(rest[k]);
         name[rlen] = '\0';
-        if (!ce_attr_name_valid(name, rlen)) {
-            rc = ce_error_set(err, CE_E_NAME,
-                              "header '%.*s': '%s' is not a valid attribute name (only a-z and 0-9)",
-                              (int)h->name_len, h->name, name);
-            break;
-        }
         if (!dct_header && rlen == 15 && memcmp(name, "datacontenttype", 15) == 0)
             continue; /* Content-Type is authoritative in this binding */
         val.len = 0;
         if (pct) {
-            rc = ce_http_header_decode(h->value, h->value_len, &val, err);
-            if (rc != CE_E_OK) {
-                if (rc == CE_E_UTF8)
-                    ce_error_set(err, rc, "attribute '%s': invalid UTF-8 after percent-decoding",
-                                 name);
+            if (header_unescape(h->value, h->value_len, &val) != CE_E_OK) {
+                rc = ce_error_set(err, CE_E_NOMEM, "out of memory");
                 break;
             }
         } else if (ce_buf_append(&val, h->value, h->value_len) != CE_E_OK) {
@@ -281,6 +289,13 @@ ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *
             break;
         }
         rc = ce__set_unique(ev, name, rlen, val.len ? val.data : "", val.len, "header", err);
+        if (rc == CE_E_UTF8)
+            ce_error_set(err, rc, "attribute '%s': invalid UTF-8%s", name,
+                         pct ? " after percent-decoding" : "");
+        else if (rc == CE_E_NAME) /* the name is checked once, by the setter */
+            ce_error_set(err, rc,
+                         "header '%.*s': '%s' is not a valid attribute name (only a-z and 0-9)",
+                         (int)(h->name_len > 64 ? 64 : h->name_len), h->name, name);
         if (rc != CE_E_OK)
             break;
     }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The SDK allocator (ce_set_allocator). ce__free accepts NULL. */
 void *ce__malloc(size_t n);
@@ -26,9 +27,25 @@ char *ce__strndup(const char *s, size_t n);
 /* ASCII lower-case of one byte. */
 static inline char ce__lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 /* Case-insensitive comparison of a[0..an) with the NUL-terminated lower-case literal b. */
-bool ce__ieq(const char *a, size_t an, const char *b);
+static inline bool ce__ieq(const char *a, size_t an, const char *b) {
+    size_t bn = strlen(b); /* a literal: folded at compile time */
+    if (an != bn)
+        return false;
+    for (size_t i = 0; i < an; i++)
+        if (ce__lower(a[i]) != b[i])
+            return false;
+    return true;
+}
 /* True when a[0..an) starts with the lower-case literal prefix, case-insensitively. */
-bool ce__iprefix(const char *a, size_t an, const char *prefix);
+static inline bool ce__iprefix(const char *a, size_t an, const char *prefix) {
+    size_t pn = strlen(prefix);
+    if (an < pn)
+        return false;
+    for (size_t i = 0; i < pn; i++)
+        if (ce__lower(a[i]) != prefix[i])
+            return false;
+    return true;
+}
 
 /*
  * The media type of a Content-Type value: parameters removed, surrounding whitespace trimmed.
