@@ -5,7 +5,8 @@
  * A compiled expression is immutable and may be shared between threads. Evaluation allocates
  * nothing unless a string function must build a new string. No I/O.
  *
- * Choices where the spec is silent or the SDKs disagree (README "CESQL" says the same):
+ * Choices where the spec is silent or the SDKs disagree (sdk/CESQL.md says the same, with
+ * examples):
  *  - AND, OR and XOR share one precedence level and group from the LEFT, as the normative text
  *    of spec §3.6 says: `a AND b OR c` is `(a AND b) OR c`. (The .g4 grammar marks the rule
  *    right-associative and sdk-go/sdk-java parse `a AND (b OR c)`; with a=false, c=true we give
@@ -20,6 +21,13 @@
  *  - Integer literals follow the ANTLR lexer: the sign belongs to the literal when a digit
  *    follows it directly, so `4-1` is two literals in a row (parse error) while `4 - 1` is 3,
  *    `--10` is -(-10) and `-2147483648` is one literal. Literals outside int32: parse error.
+ *  - Keywords, TRUE/FALSE and function names are case-insensitive; attribute names are folded
+ *    to lower case (`EXISTS SOURCE` is `EXISTS source`). AND OR XOR NOT LIKE EXISTS IN TRUE
+ *    FALSE are reserved. Attribute names are [A-Za-z0-9]+, function names [A-Za-z][A-Za-z_]*.
+ *  - String literals: '...' or "..."; the only escape is \' inside '...' (\" inside "...");
+ *    any other backslash stays, with the character after it ('ab\c' is 4 characters).
+ *    Doubled quotes ('it''s') are not an escape. In LIKE patterns \% and \_ are literal, a
+ *    backslash before anything else is a literal backslash; matching is anchored.
  *  - Strings are UTF-8 and handled by code point (LENGTH, LEFT, RIGHT, SUBSTRING, LIKE `_`).
  *    An expression that is not valid UTF-8 is a parse error.
  *  - LOWER/UPPER map ASCII, Latin-1 Supplement, Latin Extended-A, basic Greek (U+0391-U+03A9,
@@ -32,7 +40,8 @@
  *  - INT(x), BOOL(x), STRING(x) are built in (the TCK uses them); IS_INT/IS_BOOL are not.
  *  - A function that does not exist, or is called with an arity it does not have, compiles and
  *    gives false + missingFunction when evaluated (the TCK requires it).
- *  - Expressions may nest at most CE_SQL_MAX_DEPTH levels (parse error beyond).
+ *  - Expressions may nest at most CE_SQL_MAX_DEPTH levels (parse error beyond), which bounds
+ *    the recursion of compiling and evaluating (well under 1 MiB of stack).
  */
 #ifndef HERALD_CE_SQL_H
 #define HERALD_CE_SQL_H
