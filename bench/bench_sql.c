@@ -53,9 +53,8 @@ static const struct {
     const char *src;
 } filters[] = {
     {"exact + prefix", "type = 'com.example.order.created' AND source LIKE '/shop/%'"},
-    {"IN of 3 types",
-     "type IN ('com.example.order.updated', 'com.example.order.deleted', "
-     "'com.example.order.created')"},
+    {"IN of 3 types", "type IN ('com.example.order.updated', 'com.example.order.deleted', "
+                      "'com.example.order.created')"},
     {"contains + NOT suffix", "source LIKE '%/eu/%' AND NOT (type LIKE '%.test')"},
     {"casts + OR", "INT(priority) >= 5 OR vip = true OR sampledrate < 2"},
     {"UPPER (allocates)", "EXISTS region AND UPPER(region) = 'EU' AND LENGTH(subject) > 3"},
@@ -100,8 +99,7 @@ int main(int argc, char **argv)
             if (hits != (m ? n : 0))
                 rc = 1; /* results must be stable */
         }
-        printf("%-24s %10.1f %8s  %s\n", filters[f].what, best, m ? "yes" : "no",
-               filters[f].src);
+        printf("%-24s %10.1f %8s  %s\n", filters[f].what, best, m ? "yes" : "no", filters[f].src);
         ce_sql_free(e);
     }
     /* baseline: one attribute lookup in the event model */

@@ -29,27 +29,28 @@ static void usage_sql(FILE *out)
 
 static void usage_eval(FILE *out)
 {
-    fputs("usage: herald sql eval [--event FILE] [--] EXPR\n"
-          "\n"
-          "Evaluates EXPR against an event and prints one line of JSON:\n"
-          "  {\"result\": VALUE, \"error\": ERROR}\n"
-          "VALUE is the result as JSON (true/false, a number, a string), or null when EXPR does\n"
-          "not parse. ERROR is null or one of \"parse\", \"math\", \"cast\", \"missing_attribute\",\n"
-          "\"missing_function\", \"function_evaluation\", \"generic\". Evaluation is fail-fast: on\n"
-          "an error VALUE is the zero value (false, 0, \"\") of the expression's type, except\n"
-          "when a function returns a value with its error (LEFT('abc', -2) is \"abc\").\n"
-          "\n"
-          "  --event FILE   the event in JSON format (FILE \"-\" reads stdin). Without it the\n"
-          "                 event has only the required attributes: specversion \"1.0\",\n"
-          "                 id \"" DEFAULT_ID "\", source \"" DEFAULT_SOURCE "\",\n"
-          "                 type \"" DEFAULT_TYPE "\".\n"
-          "  --             ends the options (for an EXPR that starts with \"--\").\n"
-          "\n"
-          "AND, OR and XOR have one precedence and are evaluated left to right (spec text):\n"
-          "`a AND b OR c` is `(a AND b) OR c`. Parenthesise to be portable.\n"
-          "Exit status: 0 when it ran (whatever the result), 1 when the event cannot be read,\n"
-          "2 on a usage error. A parse error also prints \"error: position N: ...\" on stderr.\n",
-          out);
+    fputs(
+        "usage: herald sql eval [--event FILE] [--] EXPR\n"
+        "\n"
+        "Evaluates EXPR against an event and prints one line of JSON:\n"
+        "  {\"result\": VALUE, \"error\": ERROR}\n"
+        "VALUE is the result as JSON (true/false, a number, a string), or null when EXPR does\n"
+        "not parse. ERROR is null or one of \"parse\", \"math\", \"cast\", \"missing_attribute\",\n"
+        "\"missing_function\", \"function_evaluation\", \"generic\". Evaluation is fail-fast: on\n"
+        "an error VALUE is the zero value (false, 0, \"\") of the expression's type, except\n"
+        "when a function returns a value with its error (LEFT('abc', -2) is \"abc\").\n"
+        "\n"
+        "  --event FILE   the event in JSON format (FILE \"-\" reads stdin). Without it the\n"
+        "                 event has only the required attributes: specversion \"1.0\",\n"
+        "                 id \"" DEFAULT_ID "\", source \"" DEFAULT_SOURCE "\",\n"
+        "                 type \"" DEFAULT_TYPE "\".\n"
+        "  --             ends the options (for an EXPR that starts with \"--\").\n"
+        "\n"
+        "AND, OR and XOR have one precedence and are evaluated left to right (spec text):\n"
+        "`a AND b OR c` is `(a AND b) OR c`. Parenthesise to be portable.\n"
+        "Exit status: 0 when it ran (whatever the result), 1 when the event cannot be read,\n"
+        "2 on a usage error. A parse error also prints \"error: position N: ...\" on stderr.\n",
+        out);
 }
 
 static void usage_check(FILE *out)
@@ -65,14 +66,22 @@ static void usage_check(FILE *out)
 static const char *error_name(ce_sql_err_kind_t k)
 {
     switch (k) {
-    case CE_SQL_ERR_NONE: return NULL;
-    case CE_SQL_ERR_PARSE: return "parse";
-    case CE_SQL_ERR_MATH: return "math";
-    case CE_SQL_ERR_CAST: return "cast";
-    case CE_SQL_ERR_MISSING_ATTRIBUTE: return "missing_attribute";
-    case CE_SQL_ERR_MISSING_FUNCTION: return "missing_function";
-    case CE_SQL_ERR_FUNCTION_EVALUATION: return "function_evaluation";
-    default: return "generic";
+    case CE_SQL_ERR_NONE:
+        return NULL;
+    case CE_SQL_ERR_PARSE:
+        return "parse";
+    case CE_SQL_ERR_MATH:
+        return "math";
+    case CE_SQL_ERR_CAST:
+        return "cast";
+    case CE_SQL_ERR_MISSING_ATTRIBUTE:
+        return "missing_attribute";
+    case CE_SQL_ERR_MISSING_FUNCTION:
+        return "missing_function";
+    case CE_SQL_ERR_FUNCTION_EVALUATION:
+        return "function_evaluation";
+    default:
+        return "generic";
     }
 }
 
@@ -82,13 +91,27 @@ static void print_json_string(FILE *out, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        case '\b': fputs("\\b", out); break;
-        case '\f': fputs("\\f", out); break;
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        case '\b':
+            fputs("\\b", out);
+            break;
+        case '\f':
+            fputs("\\f", out);
+            break;
         default:
             if (c < 0x20)
                 fprintf(out, "\\u%04x", c);

@@ -140,7 +140,7 @@ static const struct {
     const char *word;
     uint8_t kind;
 } keywords[] = {
-    {"and", T_AND},       {"or", T_OR}, {"xor", T_XOR},     {"not", T_NOT},     {"like", T_LIKE},
+    {"and", T_AND},       {"or", T_OR}, {"xor", T_XOR},   {"not", T_NOT},     {"like", T_LIKE},
     {"exists", T_EXISTS}, {"in", T_IN}, {"true", T_TRUE}, {"false", T_FALSE},
 };
 
@@ -265,15 +265,33 @@ static bool lex(parser_t *p)
             t.len = 1;
             char d = i + 1 < n ? s[i + 1] : 0;
             switch (c) {
-            case '(': t.kind = T_LP; break;
-            case ')': t.kind = T_RP; break;
-            case ',': t.kind = T_COMMA; break;
-            case '*': t.kind = T_STAR; break;
-            case '/': t.kind = T_SLASH; break;
-            case '%': t.kind = T_PCT; break;
-            case '+': t.kind = T_PLUS; break;
-            case '-': t.kind = T_MINUS; break;
-            case '=': t.kind = T_EQ; break;
+            case '(':
+                t.kind = T_LP;
+                break;
+            case ')':
+                t.kind = T_RP;
+                break;
+            case ',':
+                t.kind = T_COMMA;
+                break;
+            case '*':
+                t.kind = T_STAR;
+                break;
+            case '/':
+                t.kind = T_SLASH;
+                break;
+            case '%':
+                t.kind = T_PCT;
+                break;
+            case '+':
+                t.kind = T_PLUS;
+                break;
+            case '-':
+                t.kind = T_MINUS;
+                break;
+            case '=':
+                t.kind = T_EQ;
+                break;
             case '!':
                 if (d != '=') {
                     perr_set(p, i, "unexpected character '!' (did you mean '!='?)");
@@ -333,16 +351,25 @@ static const tok_t *peek2(parser_t *p)
 static const char *tok_desc(const tok_t *t)
 {
     switch (t->kind) {
-    case T_EOF: return "end of expression";
-    case T_INT: return "integer literal";
-    case T_STR: return "string literal";
-    case T_WORD: return "identifier";
-    case T_LP: return "'('";
-    case T_RP: return "')'";
-    case T_COMMA: return "','";
+    case T_EOF:
+        return "end of expression";
+    case T_INT:
+        return "integer literal";
+    case T_STR:
+        return "string literal";
+    case T_WORD:
+        return "identifier";
+    case T_LP:
+        return "'('";
+    case T_RP:
+        return "')'";
+    case T_COMMA:
+        return "','";
     case T_TRUE:
-    case T_FALSE: return "boolean literal";
-    default: return "operator";
+    case T_FALSE:
+        return "boolean literal";
+    default:
+        return "operator";
     }
 }
 
@@ -714,22 +741,54 @@ static ce_sql__node_t *parse_expr(parser_t *p, int minprec)
         bool negated = false;
         uint8_t kind = 0, op = 0, stype = CE_SQL_BOOLEAN;
         switch (t->kind) {
-        case T_AND: prec = P_LOGIC, kind = N_LOGIC, op = 'a'; break;
-        case T_OR: prec = P_LOGIC, kind = N_LOGIC, op = 'o'; break;
-        case T_XOR: prec = P_LOGIC, kind = N_LOGIC, op = 'x'; break;
-        case T_EQ: prec = P_CMP, kind = N_EQ; break;
-        case T_NE: prec = P_CMP, kind = N_EQ, negated = true; break;
-        case T_LT: prec = P_CMP, kind = N_CMP, op = '<'; break;
-        case T_LE: prec = P_CMP, kind = N_CMP, op = 'l'; break;
-        case T_GT: prec = P_CMP, kind = N_CMP, op = '>'; break;
-        case T_GE: prec = P_CMP, kind = N_CMP, op = 'g'; break;
-        case T_PLUS: prec = P_ADD, kind = N_ARITH, op = '+', stype = CE_SQL_INTEGER; break;
-        case T_MINUS: prec = P_ADD, kind = N_ARITH, op = '-', stype = CE_SQL_INTEGER; break;
-        case T_STAR: prec = P_MUL, kind = N_ARITH, op = '*', stype = CE_SQL_INTEGER; break;
-        case T_SLASH: prec = P_MUL, kind = N_ARITH, op = '/', stype = CE_SQL_INTEGER; break;
-        case T_PCT: prec = P_MUL, kind = N_ARITH, op = '%', stype = CE_SQL_INTEGER; break;
-        case T_IN: prec = P_IN, kind = N_IN; break;
-        case T_LIKE: prec = P_LIKE, kind = N_LIKE; break;
+        case T_AND:
+            prec = P_LOGIC, kind = N_LOGIC, op = 'a';
+            break;
+        case T_OR:
+            prec = P_LOGIC, kind = N_LOGIC, op = 'o';
+            break;
+        case T_XOR:
+            prec = P_LOGIC, kind = N_LOGIC, op = 'x';
+            break;
+        case T_EQ:
+            prec = P_CMP, kind = N_EQ;
+            break;
+        case T_NE:
+            prec = P_CMP, kind = N_EQ, negated = true;
+            break;
+        case T_LT:
+            prec = P_CMP, kind = N_CMP, op = '<';
+            break;
+        case T_LE:
+            prec = P_CMP, kind = N_CMP, op = 'l';
+            break;
+        case T_GT:
+            prec = P_CMP, kind = N_CMP, op = '>';
+            break;
+        case T_GE:
+            prec = P_CMP, kind = N_CMP, op = 'g';
+            break;
+        case T_PLUS:
+            prec = P_ADD, kind = N_ARITH, op = '+', stype = CE_SQL_INTEGER;
+            break;
+        case T_MINUS:
+            prec = P_ADD, kind = N_ARITH, op = '-', stype = CE_SQL_INTEGER;
+            break;
+        case T_STAR:
+            prec = P_MUL, kind = N_ARITH, op = '*', stype = CE_SQL_INTEGER;
+            break;
+        case T_SLASH:
+            prec = P_MUL, kind = N_ARITH, op = '/', stype = CE_SQL_INTEGER;
+            break;
+        case T_PCT:
+            prec = P_MUL, kind = N_ARITH, op = '%', stype = CE_SQL_INTEGER;
+            break;
+        case T_IN:
+            prec = P_IN, kind = N_IN;
+            break;
+        case T_LIKE:
+            prec = P_LIKE, kind = N_LIKE;
+            break;
         case T_NOT:
             if (peek2(p)->kind == T_IN) {
                 prec = P_IN, kind = N_IN, negated = true;
@@ -741,7 +800,9 @@ static ce_sql__node_t *parse_expr(parser_t *p, int minprec)
             }
             prec = 0;
             break;
-        default: prec = 0; break;
+        default:
+            prec = 0;
+            break;
         }
         if (prec == 0 || prec < minprec)
             break;
@@ -875,7 +936,7 @@ ce_sql_type_t ce_sql_expr_type(const ce_sql_expr_t *expr)
 const char *ce_sql_err_kind_name(ce_sql_err_kind_t kind)
 {
     switch (kind) {
-#define CE__SQL_ERR_NAME(name, tck)                                                               \
+#define CE__SQL_ERR_NAME(name, tck)                                                                \
     case CE_SQL_ERR_##name:                                                                        \
         return tck;
         CE_SQL_ERR_MAP(CE__SQL_ERR_NAME)

@@ -163,8 +163,8 @@ ce_sql_err_kind_t ce_sql__cast(ce_sql_value_t *v, uint8_t to, char *numbuf)
     case CE_SQL_STRING:
         if (v->type == CE_SQL_BOOLEAN) {
             bool b = v->b;
-            *v = (ce_sql_value_t){.type = CE_SQL_STRING, .s = b ? "true" : "false",
-                                  .len = b ? 4 : 5};
+            *v = (ce_sql_value_t){
+                .type = CE_SQL_STRING, .s = b ? "true" : "false", .len = b ? 4 : 5};
         } else {
             size_t n = fmt_int(v->i, numbuf);
             *v = (ce_sql_value_t){.type = CE_SQL_STRING, .s = numbuf, .len = n};
@@ -206,9 +206,12 @@ static int32_t wrap32(int64_t v)
 static bool values_equal(const ce_sql_value_t *a, const ce_sql_value_t *b)
 {
     switch (b->type) {
-    case CE_SQL_BOOLEAN: return a->b == b->b;
-    case CE_SQL_INTEGER: return a->i == b->i;
-    default: return a->len == b->len && (a->len == 0 || memcmp(a->s, b->s, a->len) == 0);
+    case CE_SQL_BOOLEAN:
+        return a->b == b->b;
+    case CE_SQL_INTEGER:
+        return a->i == b->i;
+    default:
+        return a->len == b->len && (a->len == 0 || memcmp(a->s, b->s, a->len) == 0);
     }
 }
 
@@ -219,11 +222,16 @@ bool ce_sql__like_match(const ce_sql__node_t *n, const char *s, size_t len)
     const char *lit = n->like_lit;
     size_t L = n->like_lit_len;
     switch (n->like_kind) {
-    case LIKE_EXACT: return len == L && (L == 0 || memcmp(s, lit, L) == 0);
-    case LIKE_PREFIX: return len >= L && (L == 0 || memcmp(s, lit, L) == 0);
-    case LIKE_SUFFIX: return len >= L && (L == 0 || memcmp(s + len - L, lit, L) == 0);
-    case LIKE_CONTAINS: return L == 0 || (len >= L && memmem(s, len, lit, L) != NULL);
-    default: break;
+    case LIKE_EXACT:
+        return len == L && (L == 0 || memcmp(s, lit, L) == 0);
+    case LIKE_PREFIX:
+        return len >= L && (L == 0 || memcmp(s, lit, L) == 0);
+    case LIKE_SUFFIX:
+        return len >= L && (L == 0 || memcmp(s + len - L, lit, L) == 0);
+    case LIKE_CONTAINS:
+        return L == 0 || (len >= L && memmem(s, len, lit, L) != NULL);
+    default:
+        break;
     }
     /*
      * Greedy matching with one backtrack point: on a mismatch, the last '%' takes one more
@@ -461,9 +469,15 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
             return CE_SQL_ERR_NONE;
         }
         switch (n->op) {
-        case '+': r = x + y; break;
-        case '-': r = x - y; break;
-        case '*': r = x * y; break;
+        case '+':
+            r = x + y;
+            break;
+        case '-':
+            r = x - y;
+            break;
+        case '*':
+            r = x * y;
+            break;
         case '/':
         case '%':
             if (y == 0) {

@@ -28,13 +28,16 @@ static uint32_t decode(const char *s, size_t len, size_t i, size_t *next)
     size_t e = ce_sql__utf8_next(s, len, i);
     *next = e;
     switch (e - i) {
-    case 2: return ((uint32_t)(u[i] & 0x1F) << 6) | (u[i + 1] & 0x3F);
-    case 3: return ((uint32_t)(u[i] & 0x0F) << 12) | ((uint32_t)(u[i + 1] & 0x3F) << 6) |
-                   (u[i + 2] & 0x3F);
+    case 2:
+        return ((uint32_t)(u[i] & 0x1F) << 6) | (u[i + 1] & 0x3F);
+    case 3:
+        return ((uint32_t)(u[i] & 0x0F) << 12) | ((uint32_t)(u[i + 1] & 0x3F) << 6) |
+               (u[i + 2] & 0x3F);
     case 4:
         return ((uint32_t)(u[i] & 0x07) << 18) | ((uint32_t)(u[i + 1] & 0x3F) << 12) |
                ((uint32_t)(u[i + 2] & 0x3F) << 6) | (u[i + 3] & 0x3F);
-    default: return u[i];
+    default:
+        return u[i];
     }
 }
 
@@ -156,8 +159,7 @@ static ce_sql_err_kind_t f_upper(void *ud, const ce_sql_value_t *a, size_t n, ce
     return map_case(&a[0], out, to_upper);
 }
 
-static ce_sql_err_kind_t f_length(void *ud, const ce_sql_value_t *a, size_t n,
-                                  ce_sql_value_t *out)
+static ce_sql_err_kind_t f_length(void *ud, const ce_sql_value_t *a, size_t n, ce_sql_value_t *out)
 {
     (void)ud, (void)n;
     size_t c = ce_sql__utf8_count(a[0].s, a[0].len);
@@ -166,8 +168,8 @@ static ce_sql_err_kind_t f_length(void *ud, const ce_sql_value_t *a, size_t n,
 }
 
 /* Joins items with sep between them. */
-static ce_sql_err_kind_t join(const char *sep, size_t seplen, const ce_sql_value_t *items,
-                              size_t n, ce_sql_value_t *out)
+static ce_sql_err_kind_t join(const char *sep, size_t seplen, const ce_sql_value_t *items, size_t n,
+                              ce_sql_value_t *out)
 {
     if (n == 0) {
         view(out, "", 0);
@@ -198,8 +200,7 @@ static ce_sql_err_kind_t join(const char *sep, size_t seplen, const ce_sql_value
     return CE_SQL_ERR_NONE;
 }
 
-static ce_sql_err_kind_t f_concat(void *ud, const ce_sql_value_t *a, size_t n,
-                                  ce_sql_value_t *out)
+static ce_sql_err_kind_t f_concat(void *ud, const ce_sql_value_t *a, size_t n, ce_sql_value_t *out)
 {
     (void)ud;
     return join("", 0, a, n, out);
@@ -320,7 +321,7 @@ static ce_sql_err_kind_t cast_fn(const ce_sql_value_t *a, uint8_t to, ce_sql_val
     }
     if (v.type == CE_SQL_STRING && v.s == nb)
         return ce_sql_value_set_string(out, nb, v.len) == CE_E_OK ? CE_SQL_ERR_NONE
-                                                                   : CE_SQL_ERR_GENERIC;
+                                                                  : CE_SQL_ERR_GENERIC;
     *out = v;
     return CE_SQL_ERR_NONE;
 }
@@ -337,17 +338,18 @@ static ce_sql_err_kind_t f_bool(void *ud, const ce_sql_value_t *a, size_t n, ce_
     return cast_fn(a, CE_SQL_BOOLEAN, out);
 }
 
-static ce_sql_err_kind_t f_string(void *ud, const ce_sql_value_t *a, size_t n,
-                                  ce_sql_value_t *out)
+static ce_sql_err_kind_t f_string(void *ud, const ce_sql_value_t *a, size_t n, ce_sql_value_t *out)
 {
     (void)ud, (void)n;
     return cast_fn(a, CE_SQL_STRING, out);
 }
 
-#define FN(nm, f, r, nf, va, vt, ...)                                                             \
+#define FN(nm, f, r, nf, va, vt, ...)                                                              \
     {                                                                                              \
-        .name = nm, .name_len = sizeof nm - 1, .fn = f, .ret = r, .nfixed = nf, .variadic = va,   \
-        .var_type = vt, .params = {__VA_ARGS__}                                                    \
+        .name = nm, .name_len = sizeof nm - 1, .fn = f, .ret = r, .nfixed = nf, .variadic = va,    \
+        .var_type = vt, .params = {                                                                \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
     }
 
 static const ce_sql__fn_t builtins[] = {

@@ -60,11 +60,17 @@ typedef struct {
     size_t len;
 } ce_sql__like_item_t;
 
-typedef enum { LIKE_GENERAL, LIKE_EXACT, LIKE_PREFIX, LIKE_SUFFIX, LIKE_CONTAINS } ce_sql__like_kind_t;
+typedef enum {
+    LIKE_GENERAL,
+    LIKE_EXACT,
+    LIKE_PREFIX,
+    LIKE_SUFFIX,
+    LIKE_CONTAINS
+} ce_sql__like_kind_t;
 
 typedef struct ce_sql__node ce_sql__node_t;
 struct ce_sql__node {
-    uint8_t kind;  /* ce_sql__kind_t */
+    uint8_t kind; /* ce_sql__kind_t */
     uint8_t op;
     uint8_t stype; /* static result type; Boolean for attributes and missing functions */
     bool neg;
@@ -75,10 +81,10 @@ struct ce_sql__node {
     size_t name_len;
     ce_sql__node_t **kids; /* N_IN items, N_CALL arguments */
     size_t nkids;
-    const ce_sql__fn_t *fn; /* N_CALL (copy in the arena) */
+    const ce_sql__fn_t *fn;    /* N_CALL (copy in the arena) */
     ce_sql__like_item_t *like; /* N_LIKE */
     size_t nlike;
-    uint8_t like_kind;   /* ce_sql__like_kind_t */
+    uint8_t like_kind;    /* ce_sql__like_kind_t */
     const char *like_lit; /* the literal of EXACT/PREFIX/SUFFIX/CONTAINS */
     size_t like_lit_len;
 };

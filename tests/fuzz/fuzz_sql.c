@@ -23,7 +23,7 @@ static ce_sql_err_kind_t fn_pad(void *ud, const ce_sql_value_t *a, size_t n, ce_
     memcpy(buf, a[0].s, a[0].len);
     memcpy(buf + a[0].len, "!!", 2);
     return ce_sql_value_set_string(out, buf, a[0].len + 2) == CE_E_OK ? CE_SQL_ERR_NONE
-                                                                        : CE_SQL_ERR_GENERIC;
+                                                                      : CE_SQL_ERR_GENERIC;
 }
 
 static void setup(void)

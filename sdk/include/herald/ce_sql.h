@@ -53,14 +53,14 @@ extern "C" {
 #endif
 
 /* CESQL error kinds (spec §4): X(name, tck_name). */
-#define CE_SQL_ERR_MAP(X)                                                                  \
-    X(NONE, "none")                                                                        \
-    X(PARSE, "parse")                                                                      \
-    X(MATH, "math")                                                                        \
-    X(CAST, "cast")                                                                        \
-    X(MISSING_ATTRIBUTE, "missingAttribute")                                               \
-    X(MISSING_FUNCTION, "missingFunction")                                                 \
-    X(FUNCTION_EVALUATION, "functionEvaluation")                                           \
+#define CE_SQL_ERR_MAP(X)                                                                          \
+    X(NONE, "none")                                                                                \
+    X(PARSE, "parse")                                                                              \
+    X(MATH, "math")                                                                                \
+    X(CAST, "cast")                                                                                \
+    X(MISSING_ATTRIBUTE, "missingAttribute")                                                       \
+    X(MISSING_FUNCTION, "missingFunction")                                                         \
+    X(FUNCTION_EVALUATION, "functionEvaluation")                                                   \
     X(GENERIC, "generic")
 
 typedef enum {
@@ -101,9 +101,9 @@ typedef struct ce_sql_expr ce_sql_expr_t;
  * A user-defined function (spec §3.5). `args` are already cast to the declared parameter types
  * (borrowed, valid during the call only). Set *result to a value of the declared return type:
  * a string may be borrowed from an argument or static, or owned (made with
- * ce_sql_value_set_string; the library frees it). Return CE_SQL_ERR_NONE, or an error kind (normally
- * CE_SQL_ERR_FUNCTION_EVALUATION): the call then yields the zero value of its return type plus
- * that error. Called from any thread that evaluates; must be thread-safe if expressions are
+ * ce_sql_value_set_string; the library frees it). Return CE_SQL_ERR_NONE, or an error kind
+ * (normally CE_SQL_ERR_FUNCTION_EVALUATION): the call then yields the zero value of its return type
+ * plus that error. Called from any thread that evaluates; must be thread-safe if expressions are
  * shared.
  */
 typedef ce_sql_err_kind_t (*ce_sql_fn_t)(void *ud, const ce_sql_value_t *args, size_t nargs,

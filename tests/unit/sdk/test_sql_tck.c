@@ -1,8 +1,8 @@
 /*
  * test_sql_tck.c — the CloudEvents SQL TCK, read at test time from HERALD_SHARED.
  *
- * Every case of the cesql_tck YAML files (spec cesql@v1.0.0) is its own Check loop iteration, plus the
- * corrected not_operator.yaml and user_defined_functions.yaml of sdk-go (the spec copy of
+ * Every case of the cesql_tck YAML files (spec cesql@v1.0.0) is its own Check loop iteration, plus
+ * the corrected not_operator.yaml and user_defined_functions.yaml of sdk-go (the spec copy of
  * not_operator.yaml is replaced by sdk-go's; a separate test pins its one known defect).
  * YAML typing follows the scalar style (testdata README): plain true/false in any case is a
  * Boolean, plain -?[0-9]+ an Integer, everything else (quoted, timestamps) a String.
@@ -213,8 +213,8 @@ static int load_file(const char *dir, const char *fname, bool udf)
                 ok = false;
             }
             if (!ok) {
-                snprintf(load_error, sizeof load_error, "%s: case %d: cannot read key '%s'",
-                         path, count, k ? k : "?");
+                snprintf(load_error, sizeof load_error, "%s: case %d: cannot read key '%s'", path,
+                         count, k ? k : "?");
                 count = -1;
                 goto out_doc;
             }
@@ -290,12 +290,18 @@ static void set_attr(ce_event_t *ev, const kv_t *kv, const tck_case_t *c)
     ce_error_t err = {0};
     ce_err_t rc;
     switch (kv->val.type) {
-    case CE_SQL_BOOLEAN: rc = ce_event_set_bool(ev, kv->key, kv->val.b, &err); break;
-    case CE_SQL_INTEGER: rc = ce_event_set_int(ev, kv->key, kv->val.i, &err); break;
-    default: rc = ce_event_set(ev, kv->key, kv->val.s, strlen(kv->val.s), &err); break;
+    case CE_SQL_BOOLEAN:
+        rc = ce_event_set_bool(ev, kv->key, kv->val.b, &err);
+        break;
+    case CE_SQL_INTEGER:
+        rc = ce_event_set_int(ev, kv->key, kv->val.i, &err);
+        break;
+    default:
+        rc = ce_event_set(ev, kv->key, kv->val.s, strlen(kv->val.s), &err);
+        break;
     }
-    ck_assert_msg(rc == CE_E_OK, "%s: %s: cannot set attribute '%s': %s", c->file, c->name,
-                  kv->key, err.message);
+    ck_assert_msg(rc == CE_E_OK, "%s: %s: cannot set attribute '%s': %s", c->file, c->name, kv->key,
+                  err.message);
 }
 
 /*
@@ -336,8 +342,7 @@ static ce_sql_err_kind_t fn_hasprefix(void *ud, const ce_sql_value_t *a, size_t 
     return CE_SQL_ERR_NONE;
 }
 
-static ce_sql_err_kind_t fn_konkat(void *ud, const ce_sql_value_t *a, size_t n,
-                                   ce_sql_value_t *out)
+static ce_sql_err_kind_t fn_konkat(void *ud, const ce_sql_value_t *a, size_t n, ce_sql_value_t *out)
 {
     (void)ud;
     char buf[1024];
@@ -348,8 +353,7 @@ static ce_sql_err_kind_t fn_konkat(void *ud, const ce_sql_value_t *a, size_t n,
         memcpy(buf + o, a[k].s, a[k].len);
         o += a[k].len;
     }
-    return ce_sql_value_set_string(out, buf, o) == CE_E_OK ? CE_SQL_ERR_NONE
-                                                            : CE_SQL_ERR_GENERIC;
+    return ce_sql_value_set_string(out, buf, o) == CE_E_OK ? CE_SQL_ERR_NONE : CE_SQL_ERR_GENERIC;
 }
 
 static ce_sql_funcs_t *tck_funcs(void)
@@ -383,8 +387,8 @@ static void run_case(const tck_case_t *c)
         ce_sql_funcs_free(funcs);
         return;
     }
-    ck_assert_msg(rc == CE_E_OK, "%s: %s: `%s` does not parse: position %zu: %s", c->file,
-                  c->name, c->expr, perr.position, perr.message);
+    ck_assert_msg(rc == CE_E_OK, "%s: %s: `%s` does not parse: position %zu: %s", c->file, c->name,
+                  c->expr, perr.position, perr.message);
 
     ce_event_t *ev;
     if (c->has_event) {
@@ -401,8 +405,8 @@ static void run_case(const tck_case_t *c)
     ce_sql_value_t v;
     ce_sql_err_kind_t err = ce_sql_eval(e, ev, &v);
     ce_sql_err_kind_t want_err = c->has_error ? c->error : CE_SQL_ERR_NONE;
-    ck_assert_msg(err == want_err, "%s: %s: `%s`: error %s, expected %s", c->file, c->name,
-                  c->expr, ce_sql_err_kind_name(err), ce_sql_err_kind_name(want_err));
+    ck_assert_msg(err == want_err, "%s: %s: `%s`: error %s, expected %s", c->file, c->name, c->expr,
+                  ce_sql_err_kind_name(err), ce_sql_err_kind_name(want_err));
     if (c->has_result) {
         const yval_t *w = &c->result;
         ck_assert_msg(v.type == w->type, "%s: %s: `%s`: result type %s, expected %s", c->file,

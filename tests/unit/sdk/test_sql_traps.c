@@ -18,14 +18,10 @@ static ce_event_t *make_event(void)
     ce_event_t *ev = ce_event_new();
     ck_assert_ptr_nonnull(ev);
     static const char *const attrs[][2] = {
-        {"specversion", "1.0"},
-        {"id", "evt-1"},
-        {"source", "/shop/eu"},
-        {"type", "com.example.order.created"},
-        {"subject", "tck"},
-        {"time", "2018-04-26T14:48:09+02:00"},
-        {"hop", "5"},
-        {"ttl", "10"},
+        {"specversion", "1.0"}, {"id", "evt-1"},
+        {"source", "/shop/eu"}, {"type", "com.example.order.created"},
+        {"subject", "tck"},     {"time", "2018-04-26T14:48:09+02:00"},
+        {"hop", "5"},           {"ttl", "10"},
         {"word", "Straße"},
     };
     for (size_t k = 0; k < sizeof attrs / sizeof attrs[0]; k++)
@@ -76,7 +72,10 @@ static void check_bool(int line, const char *src, bool want, ce_sql_err_kind_t w
     ck_assert_msg(err == want_err, "line %d: `%s`: error %s, expected %s", line, src,
                   ce_sql_err_kind_name(err), ce_sql_err_kind_name(want_err));
     ck_assert_msg(v.type == CE_SQL_BOOLEAN && v.b == want, "line %d: `%s`: got %s, expected %s",
-                  line, src, v.type != CE_SQL_BOOLEAN ? "non-Boolean" : v.b ? "true" : "false",
+                  line, src,
+                  v.type != CE_SQL_BOOLEAN ? "non-Boolean"
+                  : v.b                    ? "true"
+                                           : "false",
                   want ? "true" : "false");
     ce_sql_value_clear(&v);
 }
@@ -102,8 +101,9 @@ static void check_parse(int line, const char *src, long pos)
     ck_assert_msg(rc == CE_E_PARSE, "line %d: `%s` parsed but must not", line, src);
     ck_assert_msg(perr.message[0] != 0, "line %d: `%s`: no message", line, src);
     if (pos >= 0)
-        ck_assert_msg(perr.position == (size_t)pos, "line %d: `%s`: position %zu, expected %ld (%s)",
-                      line, src, perr.position, pos, perr.message);
+        ck_assert_msg(perr.position == (size_t)pos,
+                      "line %d: `%s`: position %zu, expected %ld (%s)", line, src, perr.position,
+                      pos, perr.message);
 }
 
 #define INT_IS(src, want, err) check_int(__LINE__, src, want, CE_SQL_ERR_##err)
@@ -477,8 +477,7 @@ static ce_sql_err_kind_t fn_twice(void *ud, const ce_sql_value_t *a, size_t n, c
     return CE_SQL_ERR_NONE;
 }
 
-static void eval_with(ce_sql_funcs_t *f, const char *src, ce_sql_value_t *v,
-                      ce_sql_err_kind_t *err)
+static void eval_with(ce_sql_funcs_t *f, const char *src, ce_sql_value_t *v, ce_sql_err_kind_t *err)
 {
     ce_sql_expr_t *e = NULL;
     ce_sql_parse_error_t perr;
@@ -501,21 +500,18 @@ START_TEST(user_functions)
                      CE_E_OK);
     ck_assert_int_eq(ce_sql_funcs_add(f, "Twice", CE_SQL_INTEGER, ii, 1, false, fn_twice, NULL),
                      CE_E_OK);
-    ck_assert_int_eq(ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 3, true, fn_count,
-                                      &bias),
-                     CE_E_OK);
-    ck_assert_int_eq(ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 1, false, fn_count,
-                                      &bias),
-                     CE_E_OK);
+    ck_assert_int_eq(
+        ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 3, true, fn_count, &bias), CE_E_OK);
+    ck_assert_int_eq(
+        ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 1, false, fn_count, &bias), CE_E_OK);
     /* registration rules (spec §3.5) */
     ck_assert_int_eq(ce_sql_funcs_add(f, "TWICE", CE_SQL_INTEGER, ii, 1, false, fn_twice, NULL),
                      CE_E_DUPLICATE);
-    ck_assert_int_eq(ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 2, true, fn_count,
-                                      NULL),
+    ck_assert_int_eq(ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 2, true, fn_count, NULL),
                      CE_E_ARG); /* second variadic */
-    ck_assert_int_eq(ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 3, false, fn_count,
-                                      NULL),
-                     CE_E_ARG); /* arity 3 >= the variadic's 2 fixed */
+    ck_assert_int_eq(
+        ce_sql_funcs_add(f, "COUNT_ARGS", CE_SQL_INTEGER, ii, 3, false, fn_count, NULL),
+        CE_E_ARG); /* arity 3 >= the variadic's 2 fixed */
     ck_assert_int_eq(ce_sql_funcs_add(f, "abs", CE_SQL_INTEGER, ii, 2, false, fn_twice, NULL),
                      CE_E_DUPLICATE); /* built-in name */
     ck_assert_int_eq(ce_sql_funcs_add(f, "bad1", CE_SQL_INTEGER, ii, 1, false, fn_twice, NULL),
@@ -602,8 +598,7 @@ START_TEST(evaluation_does_not_allocate)
         allocs = 0;
         for (int r = 0; r < 100; r++)
             ck_assert_msg(ce_sql_matches(e, ev), "`%s` does not match", filters[k]);
-        ck_assert_msg(allocs == 0, "`%s`: %ld allocations in 100 evaluations", filters[k],
-                      allocs);
+        ck_assert_msg(allocs == 0, "`%s`: %ld allocations in 100 evaluations", filters[k], allocs);
         ce_sql_free(e);
     }
     ce_event_free(ev);
@@ -671,8 +666,8 @@ static void *share_thread(void *p)
     ce_event_t *ev = make_event();
     for (int k = 0; k < 20000; k++) {
         ce_sql_value_t v;
-        if (ce_sql_eval(a->e, ev, &v) == CE_SQL_ERR_NONE && v.type == CE_SQL_STRING &&
-            v.len == 7 && !memcmp(v.s, "COM-EU!", 7))
+        if (ce_sql_eval(a->e, ev, &v) == CE_SQL_ERR_NONE && v.type == CE_SQL_STRING && v.len == 7 &&
+            !memcmp(v.s, "COM-EU!", 7))
             a->matches++;
         ce_sql_value_clear(&v);
     }
