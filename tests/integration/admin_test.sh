@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# admin_test.sh — heraldd's admin API and the `herald` broker commands against a real heraldd
+# on free ports (port 0, read back from its "heraldd ready" log line), over real HTTP.
+# Each check compares exact stdout, stderr and exit code (or an HTTP status and body fragment).
+#
+#   admin_test.sh HERALDD HERALD GROUP
+# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | metrics
+set -uo pipefail
+HERALDD=$1
+HERALD=$2
+GROUP=$3
+TMP=$(mktemp -d)
+PID=
+pass=0
+fail=0
+
+stop_daemon() {
+    if [ -n "$PID" ]; then
+        kill -TERM "$PID" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+        PID=
+    fi
+}
+cleanup() {
+    stop_daemon
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Starts heraldd with a fresh config on port 0 (data kept in $TMP/data across restarts).
+start_daemon() {
+    cat >"$TMP/herald.yaml" <<EOF
+ingress:
+  listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+data_dir: $TMP/data
+durability: none
+EOF
+    : >"$TMP/heraldd.log"
+    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
+    PID=$!
+    for _ in $(seq 1 100); do
+        if grep -q '"heraldd ready"' "$TMP/heraldd.log"; then break; fi
+        sleep 0.05
+    done
+    local line
+    line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
+    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\([0-9]*\)".*/\1/p' <<<"$line")
+    ADMIN_PORT=$(sed -n 's/.*"admin_port":"\([0-9]*\)".*/\1/p' <<<"$line")
+    export HERALD_ADMIN="http://127.0.0.1:$ADMIN_PORT"
+    ING="http://127.0.0.1:$INGRESS_PORT"
+}
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# expect NAME RC STDOUT STDERR -- ARGS...   (stdin from $STDIN when set)
+expect() {
+    local name=$1 want_rc=$2 want_out=$3 want_err=$4
+    shift 5
+    if [ -n "${STDIN:-}" ]; then
+        printf '%s' "$STDIN" | "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err"
+    else
+        "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    fi
+    local rc=$? good=1
+    printf '%s' "$want_out" >"$TMP/want_out"
+    printf '%s' "$want_err" >"$TMP/want_err"
+    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
+    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
+        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
+    fi
+    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
+        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
+    fi
+    if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
+}
+
+# http NAME WANT_STATUS WANT_FRAGMENT CURL_ARGS...  (body must contain the fragment)
+http() {
+    local name=$1 want=$2 frag=$3
+    shift 3
+    local code
+    code=$(curl -s -o "$TMP/body" -w '%{http_code}' "$@")
+    if [ "$code" = "$want" ] && grep -qF -- "$frag" "$TMP/body"; then
+        ok "$name"
+    else
+        bad "$name"; echo "  got $code, want $want with '$frag' in:"; head -c 600 "$TMP/body"; echo
+    fi
+}
+
+# tbl ROW... — the expected table: cells separated by '|', columns padded to the widest cell
+# plus 3 spaces, the last column unpadded (an independent oracle for the CLI's tables).
+tbl() {
+    printf '%s\n' "$@" | awk -F'|' '
+        { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+        END { for (r = 1; r <= NR; r++) { line = ""
+                for (i = 1; i <= n[r]; i++) line = line (i < n[r] ? sprintf("%-" w[i] "s   ", c[r, i]) : c[r, i])
+                print line } }'
+}
+
+# json_field FILE EXPR — a field of a JSON file through the CLI-free way: grep -o
+field() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -1 | sed 's/.*:"\(.*\)"/\1/'; }
+
+BROKER_YAML='apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: shop
+'
+TRIGGERS_YAML='apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: orders
+  namespace: shop
+spec:
+  broker: default
+  filters:
+  - exact: {type: order.created}
+  - cesql: "source LIKE '"'"'/shop/%'"'"'"
+  subscriber:
+    uri: http://127.0.0.1:1/orders
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: audit
+  namespace: shop
+spec:
+  broker: default
+  subscriber:
+    ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+    uri: /audit
+'
+
+case "$GROUP" in
+roundtrip)
+    start_daemon
+    printf '%s---\n%s' "$BROKER_YAML" "$TRIGGERS_YAML" >"$TMP/m.yaml"
+    expect "apply prints each resource with its readiness" 0 \
+"Broker shop/default applied (generation 1): Ready
+Trigger shop/orders applied (generation 1): Ready
+Trigger shop/audit applied (generation 1): Ready
+" "" -- apply -f "$TMP/m.yaml"
+    expect "get triggers -n shop: table" 0 "$(tbl "NAME|BROKER|SUBSCRIBER|READY|REASON" \
+        "audit|default|http://127.0.0.1:$INGRESS_PORT/shop/default/audit|True|TriggerReady" \
+        "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
+" "" -- get triggers -n shop
+    expect "get Brokers (any case, all namespaces)" 0 "$(tbl "NAMESPACE|NAME|READY|REASON|URL" \
+        "shop|default|True|BrokerReady|http://127.0.0.1:$INGRESS_PORT/shop/default")
+" "" -- get Brokers
+    http "GET one trigger over the Kubernetes path" 200 '"name":"orders","namespace":"shop"' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders"
+    http "list across namespaces" 200 '"kind":"BrokerList"' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/brokers"
+    http "wrong group is 404" 404 '"error"' \
+        "$HERALD_ADMIN/apis/serving.knative.dev/v1/namespaces/shop/triggers/orders"
+    http "unknown trigger is 404 with a message" 404 'Trigger \"shop/nope\" not found' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/nope"
+    http "POST on a resource is 405" 405 'allowed: GET, PUT, DELETE' -X POST \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders"
+    http "PUT updates and bumps the generation" 200 '"generation":2' -X PUT \
+        -H 'Content-Type: application/json' \
+        --data '{"spec":{"broker":"default","subscriber":{"uri":"http://127.0.0.1:2/x"}}}' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders"
+    http "PUT with another name in the body is 400" 400 'metadata.name: does not match the URL' \
+        -X PUT --data '{"metadata":{"name":"other"},"spec":{}}' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/brokers/default"
+    "$HERALD" get trigger orders -n shop -o yaml >"$TMP/out"
+    if grep -q '^    uri: http://127.0.0.1:2/x$' "$TMP/out" && grep -q '^  generation: 2$' "$TMP/out"; then
+        ok "yaml has generation 2 and the new uri"
+    else bad "yaml has generation 2 and the new uri"; cat "$TMP/out"; fi
+    expect "delete a trigger" 0 "Trigger shop/orders deleted
+" "" -- delete trigger orders -n shop
+    expect "get a deleted trigger: 1 with a message" 1 "" 'error: Trigger "shop/orders" not found
+' -- get trigger orders -n shop
+    expect "delete again: 1" 1 "" 'error: Trigger "shop/orders" not found
+' -- delete triggers orders -n shop
+    expect "get an unknown kind" 1 "" "error: unknown kind 'widgets' (one of Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, ApiServerSource, KafkaSource, Service, Sequence, Parallel, NatsSource, NatsSink)
+" -- get widgets
+    expect "empty list" 0 "" "No triggers found in namespace nowhere.
+" -- get triggers -n nowhere
+    STDIN='{"apiVersion":"sources.knative.dev/v1","kind":"PingSource","metadata":{"name":"tick"},"spec":{"schedule":"* * * * *"}}'
+    expect "other kinds are stored, not run, and say so" 0 \
+"PingSource default/tick applied (generation 1): not ready: NotImplemented: Herald stores PingSource resources but does not run them in this version; it is kept so your manifests apply unchanged
+" "" -- apply -f -
+    STDIN=
+    ;;
+badfilter)
+    start_daemon
+    printf '%s' "$BROKER_YAML" >"$TMP/b.yaml"
+    cat >"$TMP/t.yaml" <<'EOF'
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: ok, namespace: shop}
+spec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/"}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: bad, namespace: shop}
+spec:
+  broker: default
+  subscriber: {uri: "http://127.0.0.1:1/"}
+  filters:
+  - cesql: "type = 'a' AND AND"
+EOF
+    expect "a bad CESQL filter is refused with its position" 1 "" \
+"error: document 2 (Trigger shop/bad): spec.filters[0].cesql: invalid CESQL expression at position 15: unexpected operator 'AND', expected a value, an attribute, a function call, NOT, '-', EXISTS or '(' (in \"type = 'a' AND >>>AND\")
+" -- apply -f "$TMP/t.yaml"
+    expect "nothing of the refused file was applied" 0 "" "No triggers found in namespace shop.
+" -- get triggers -n shop
+    http "POST /apply answers 400 naming the document and field" 400 \
+        'document 2 (Trigger shop/bad): spec.filters[0].cesql: invalid CESQL expression at position 15' \
+        -X POST --data-binary @"$TMP/t.yaml" "$HERALD_ADMIN/apply"
+    http "unknown dialect" 400 "spec.filters[0]: unknown filter dialect 'regex'" -X POST \
+        --data-binary $'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: x}\nspec: {broker: b, subscriber: {uri: "http://h/"}, filters: [{regex: {type: a}}]}\n' \
+        "$HERALD_ADMIN/apply"
+    http "bad duration" 400 "spec.delivery.backoffDelay: '1s' is not an ISO 8601 duration" -X POST \
+        --data-binary $'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: x}\nspec: {delivery: {backoffDelay: 1s}}\n' \
+        "$HERALD_ADMIN/apply"
+    http "negative retry" 400 "spec.delivery.retry: must be an integer from 0 to 1000" -X POST \
+        --data-binary $'{"apiVersion":"eventing.knative.dev/v1","kind":"Broker","metadata":{"name":"x"},"spec":{"delivery":{"retry":-1}}}' \
+        "$HERALD_ADMIN/apply"
+    http "bad subscriber URI" 400 "spec.subscriber.uri: 'not a url' is not an absolute http:// or https:// URL" -X POST \
+        --data-binary $'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: x}\nspec: {broker: b, subscriber: {uri: "not a url"}}\n' \
+        "$HERALD_ADMIN/apply"
+    http "malformed YAML names the line" 400 "document 1: line" -X POST --data-binary $'kind: [\n' \
+        "$HERALD_ADMIN/apply"
+    http "GET /apply is 405" 405 "allowed: POST" "$HERALD_ADMIN/apply"
+    ;;
+lateready)
+    start_daemon
+    cat >"$TMP/t.yaml" <<'EOF'
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: early, namespace: shop}
+spec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/"}}
+EOF
+    expect "a trigger before its broker is not ready, and says why" 0 \
+'Trigger shop/early applied (generation 1): not ready: BrokerDoesNotExist: Broker "shop/default" does not exist; apply it and this trigger becomes ready
+' "" -- apply -f "$TMP/t.yaml"
+    expect "get shows the reason" 0 \
+"$(tbl "NAME|BROKER|SUBSCRIBER|READY|REASON" "early|default|http://127.0.0.1:1/|False|BrokerDoesNotExist")
+" "" -- get triggers -n shop
+    http "events to a missing broker are 404" 404 "no broker" -X POST "$ING/shop/default" \
+        -H 'ce-specversion: 1.0' -H 'ce-id: 1' -H 'ce-source: s' -H 'ce-type: t'
+    printf '%s' "$BROKER_YAML" >"$TMP/b.yaml"
+    expect "apply the broker" 0 "Broker shop/default applied (generation 1): Ready
+" "" -- apply -f "$TMP/b.yaml"
+    expect "the trigger became ready by itself" 0 \
+"$(tbl "NAME|BROKER|SUBSCRIBER|READY|REASON" "early|default|http://127.0.0.1:1/|True|TriggerReady")
+" "" -- get triggers -n shop
+    expect "delete the broker" 0 "Broker shop/default deleted
+" "" -- delete broker default -n shop
+    expect "the trigger waits again" 0 \
+"$(tbl "NAME|BROKER|SUBSCRIBER|READY|REASON" "early|default|http://127.0.0.1:1/|False|BrokerDoesNotExist")
+" "" -- get triggers -n shop
+    ;;
+restart)
+    start_daemon
+    printf '%s---\n%s' "$BROKER_YAML" "$TRIGGERS_YAML" >"$TMP/m.yaml"
+    expect "apply" 0 \
+"Broker shop/default applied (generation 1): Ready
+Trigger shop/orders applied (generation 1): Ready
+Trigger shop/audit applied (generation 1): Ready
+" "" -- apply -f "$TMP/m.yaml"
+    curl -s "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders" >"$TMP/before.json"
+    uid_before=$(field "$TMP/before.json" uid)
+    expect "send one event" 0 "event e1 accepted by broker shop/default
+" "" -- send shop/default --type order.created --source /shop/1 --id e1
+    stop_daemon
+    start_daemon
+    curl -s "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders" >"$TMP/after.json"
+    uid_after=$(field "$TMP/after.json" uid)
+    if [ -n "$uid_before" ] && [ "$uid_before" = "$uid_after" ]; then ok "same uid after restart"
+    else bad "same uid after restart ($uid_before vs $uid_after)"; fi
+    expect "resources survive a restart (the new ingress port included)" 0 "$(tbl \
+        "NAME|BROKER|SUBSCRIBER|READY|REASON" \
+        "audit|default|http://127.0.0.1:$INGRESS_PORT/shop/default/audit|True|TriggerReady" \
+        "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
+" "" -- get triggers -n shop
+    expect "the broker kept its event" 0 '{"specversion":"1.0","id":"e1","source":"/shop/1","type":"order.created"}
+' "" -- tail shop/default --from 1 --count 1
+    ;;
+cli)
+    start_daemon
+    printf '%s---\n%s' "$BROKER_YAML" "$TRIGGERS_YAML" >"$TMP/m.yaml"
+    "$HERALD" apply -f "$TMP/m.yaml" >/dev/null
+    expect "send with JSON data" 0 "event o1 accepted by broker shop/default
+" "" -- send shop/default --type order.created --source /shop/7 --id o1 --data '{"n":1}'
+    expect "send to a missing broker" 1 "" 'error: Broker "shop/nope" not found
+' -- send shop/nope --type t --source s --id x
+    expect "send an invalid event" 1 "" "error: attribute 'source': required attribute missing
+" -- send shop/default -f <(printf '{"specversion":"1.0","id":"x","type":"t"}')
+    expect "send usage" 2 "" "error: send needs --type and --source (or -f event.json)
+$("$HERALD" send --help)
+" -- send shop/default --type t
+    # orders has no dead-letter sink and an unreachable subscriber: the event becomes a dead letter
+    for _ in $(seq 1 100); do
+        curl -s "$HERALD_ADMIN/v1/triggers/shop/orders/dlq" | grep -q '"seq":1' && break
+        sleep 0.1
+    done
+    "$HERALD" dlq list orders -n shop >"$TMP/dlq" 2>&1
+    if head -1 "$TMP/dlq" | grep -q '^SEQ   TIME  *STATUS   ID   TYPE  *ERROR$' &&
+       sed -n 2p "$TMP/dlq" | grep -q '^1  .*  -  *o1   order.created   connect: connection refused$'; then
+        ok "dlq list shows the dead letter with its error"
+    else bad "dlq list shows the dead letter with its error"; cat "$TMP/dlq"; fi
+    "$HERALD" describe trigger orders -n shop >"$TMP/desc"
+    if grep -q '^Ready:        True (TriggerReady) delivering matching events$' "$TMP/desc" &&
+       grep -q '^Subscriber:   http://127.0.0.1:1/orders$' "$TMP/desc" &&
+       grep -q '^Last error:   connect: connection refused$' "$TMP/desc" &&
+       grep -q '^Dead stored:  1 (herald dlq list orders -n shop)$' "$TMP/desc"; then
+        ok "describe trigger shows readiness, subscriber, last error, dead letters"
+    else bad "describe trigger"; cat "$TMP/desc"; fi
+    "$HERALD" describe broker default -n shop >"$TMP/descb"
+    if grep -q "^Address:      http://127.0.0.1:$INGRESS_PORT/shop/default$" "$TMP/descb" &&
+       grep -q '^Events:       1 stored (seq 1..1)$' "$TMP/descb" &&
+       grep -q '^Triggers:     2 (1 evaluated for every event, the rest indexed on type/source)$' "$TMP/descb"; then
+        ok "describe broker shows address, events and the router index"
+    else bad "describe broker"; cat "$TMP/descb"; fi
+    expect "dlq replay one" 0 "1 dead letter of trigger shop/orders sent for delivery again
+" "" -- dlq replay orders -n shop --seq 1
+    expect "dlq replay a missing seq" 1 "" 'error: no dead letter with seq 99 for Trigger "shop/orders"
+' -- dlq replay orders -n shop --seq 99
+    expect "replay from a sequence" 0 "trigger shop/orders replays from seq 1 (the broker's last is 1)
+" "" -- replay orders -n shop --from 1
+    expect "replay from a time" 0 "trigger shop/orders replays from seq 1 (the broker's last is 1)
+" "" -- replay orders -n shop --from 2000-01-01T00:00:00Z
+    expect "replay from nonsense" 1 "" "error: from: 'yesterday' is neither a sequence number nor an RFC 3339 time (2026-01-02T15:04:05Z)
+" -- replay orders -n shop --from yesterday
+    expect "replay usage" 2 "" "error: replay takes TRIGGER --from SEQ|TIME
+$("$HERALD" replay --help)
+" -- replay orders
+    expect "describe of another kind" 1 "" 'error: PingSource "default/x" not found
+' -- describe pingsource x
+    for c in apply get describe delete send tail dlq replay; do
+        "$HERALD" $c --help >"$TMP/h" 2>&1
+        if [ $? = 0 ] && head -1 "$TMP/h" | grep -q "^usage: herald $c"; then ok "$c --help"; else bad "$c --help"; fi
+    done
+    saved=$HERALD_ADMIN
+    export HERALD_ADMIN=http://127.0.0.1:1
+    expect "daemon unreachable: exit 3 naming the URL" 3 "" \
+"error: cannot reach heraldd at http://127.0.0.1:1: Couldn't connect to server (start it, or set --admin / HERALD_ADMIN)
+" -- get brokers
+    export HERALD_ADMIN=$saved
+    expect "--admin picks the daemon" 3 "" \
+"error: cannot reach heraldd at http://127.0.0.1:1: Couldn't connect to server (start it, or set --admin / HERALD_ADMIN)
+" -- get brokers --admin http://127.0.0.1:1
+    ;;
+tail)
+    start_daemon
+    printf '%s' "$BROKER_YAML" >"$TMP/b.yaml"
+    "$HERALD" apply -f "$TMP/b.yaml" >/dev/null
+    "$HERALD" tail shop/default --count 3 >"$TMP/tail" 2>"$TMP/tail.err" &
+    TAIL=$!
+    # the stream is live once the daemon counts the listener; give the request a moment
+    sleep 0.5
+    curl -s -o /dev/null -X POST "$ING/shop/default" -H 'ce-specversion: 1.0' -H 'ce-id: a1' \
+        -H 'ce-source: /s' -H 'ce-type: t.one' -H 'Content-Type: text/plain' --data 'hello'
+    curl -s -o /dev/null -X POST "$ING/shop/default" -H 'Content-Type: application/cloudevents+json' \
+        --data '{"specversion":"1.0","id":"a2","source":"/s","type":"t.two","data":{"x":1}}'
+    "$HERALD" send shop/default --type t.three --source /cli --id a3 >/dev/null
+    for _ in $(seq 1 100); do kill -0 $TAIL 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $TAIL 2>/dev/null; then kill $TAIL; bad "tail ended after 3 events"; else ok "tail ended after 3 events"; fi
+    wait $TAIL
+    printf '%s\n' \
+'{"specversion":"1.0","id":"a1","source":"/s","type":"t.one","datacontenttype":"text/plain","data":"hello"}' \
+'{"specversion":"1.0","id":"a2","source":"/s","type":"t.two","data":{"x":1}}' \
+'{"specversion":"1.0","id":"a3","source":"/cli","type":"t.three"}' >"$TMP/want"
+    if cmp -s "$TMP/want" "$TMP/tail"; then ok "tail printed each stored event as one JSON line"
+    else bad "tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
+    expect "tail of a missing broker" 1 "" 'error: Broker "shop/nope" not found
+' -- tail shop/nope
+    ;;
+metrics)
+    start_daemon
+    printf '%s' "$BROKER_YAML" >"$TMP/b.yaml"
+    "$HERALD" apply -f "$TMP/b.yaml" >/dev/null
+    curl -s -o /dev/null -X POST "$ING/shop/default" -H 'ce-specversion: 1.0' -H 'ce-id: m1' \
+        -H 'ce-source: /s' -H 'ce-type: t'
+    http "metrics render in Prometheus text" 200 \
+        'herald_events_received_total{namespace="shop",broker="default",code="202"} 1' \
+        "$HERALD_ADMIN/metrics"
+    if grep -q '^# TYPE herald_events_received_total counter$' "$TMP/body"; then ok "metrics TYPE line"
+    else bad "metrics TYPE line"; fi
+    http "POST /metrics is 405" 405 "allowed: GET" -X POST "$HERALD_ADMIN/metrics"
+    http "healthz" 200 "ok" "$HERALD_ADMIN/healthz"
+    http "unknown path is 404 JSON" 404 '"error"' "$HERALD_ADMIN/nope"
+    ;;
+*)
+    echo "unknown group $GROUP"; exit 2 ;;
+esac
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
