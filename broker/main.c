@@ -31,6 +31,7 @@ typedef struct {
     hd_server_t srv;
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
+    hd_metrics_t *metrics; /* freed last, after every module that may update it */
     bool stopping;
 } daemon_t;
 
@@ -69,6 +70,10 @@ static void daemon_stop(daemon_t *d) {
     srv->res = NULL;
     hd_httpc_close(srv->httpc);
     srv->httpc = NULL;
+    /* Nothing renders or counts any more. Modules finishing their close in the last loop turns
+     * see no metrics (the dispatcher then frees itself instead of staying for a render callback
+     * of a registry that is about to go). */
+    srv->metrics = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
 }
@@ -150,7 +155,7 @@ int main(int argc, char **argv) {
     srv->loop = &loop;
     srv->cfg = &d.cfg;
 
-    srv->metrics = hd_metrics_new();
+    srv->metrics = d.metrics = hd_metrics_new();
     if (!srv->metrics) {
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
         goto fail_metrics;
@@ -240,9 +245,10 @@ fail_dispatch:
 fail_httpc:
     hd_store_close(srv->store);
 fail_store:
+    srv->metrics = NULL;
     uv_run(&loop, UV_RUN_DEFAULT);
 done:
-    hd_metrics_free(srv->metrics);
+    hd_metrics_free(d.metrics);
 fail_metrics:
     if (uv_loop_close(&loop) != 0) {
         uv_walk(&loop, walk_report, NULL);
