@@ -4,7 +4,7 @@
 # Each check compares exact stdout, stderr and exit code (or an HTTP status and body fragment).
 #
 #   admin_test.sh HERALDD HERALD GROUP
-# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | metrics
+# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | metrics
 set -uo pipefail
 HERALDD=$1
 HERALD=$2
@@ -374,6 +374,36 @@ tail)
     else bad "tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
     expect "tail of a missing broker" 1 "" 'error: Broker "shop/nope" not found
 ' -- tail shop/nope
+    ;;
+slowtail)
+    start_daemon
+    printf '%s' "$BROKER_YAML" >"$TMP/b.yaml"
+    "$HERALD" apply -f "$TMP/b.yaml" >/dev/null
+    # A tail client that never reads: its output passes the high-water mark and events are
+    # dropped and counted, while the daemon and other clients carry on.
+    exec 3<>"/dev/tcp/127.0.0.1/$ADMIN_PORT"
+    printf 'GET /v1/brokers/shop/default/tail HTTP/1.1\r\nHost: t\r\n\r\n' >&3
+    sleep 0.3
+    data=$(head -c 60000 /dev/zero | tr '\0' 'x')
+    batch="["
+    for i in $(seq 1 15); do
+        batch+="{\"specversion\":\"1.0\",\"id\":\"b$i\",\"source\":\"/s\",\"type\":\"big\",\"data\":\"$data\"},"
+    done
+    batch="${batch%,}]"
+    printf '%s' "$batch" >"$TMP/batch.json"
+    for r in $(seq 1 20); do   # 300 events of 60 kB: 18 MB for a reader that reads nothing
+        curl -s -o /dev/null -X POST "$ING/shop/default" \
+            -H 'Content-Type: application/cloudevents-batch+json' --data-binary @"$TMP/batch.json"
+    done
+    curl -s "$HERALD_ADMIN/metrics" >"$TMP/m"
+    dropped=$(sed -n 's/^herald_tail_dropped_total{namespace="shop",broker="default"} \([0-9]*\)$/\1/p' "$TMP/m")
+    if [ -n "$dropped" ] && [ "$dropped" -gt 0 ]; then ok "a slow tail client loses events, counted ($dropped)"
+    else bad "slow tail drops are counted"; grep tail "$TMP/m"; fi
+    "$HERALD" tail shop/default --from 300 --count 1 >"$TMP/t" 2>&1
+    if grep -q '"id":"b15"' "$TMP/t"; then ok "another tail client still works"; else bad "second tail"; cat "$TMP/t"; fi
+    exec 3>&-
+    sleep 0.2
+    http "the daemon is healthy after the slow client went away" 200 "ok" "$HERALD_ADMIN/healthz"
     ;;
 metrics)
     start_daemon
