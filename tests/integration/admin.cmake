@@ -2,9 +2,10 @@
 # "resources"): apply/get/list/delete round trip, bad filters -> 400 with the CESQL position,
 # a trigger ready once its broker appears, resources surviving a restart, the CLI's exact
 # outputs, tail receiving events POSTed to ingress, a slow tail reader's
-# events dropped and counted, and /metrics. Needs curl(1).
+# events dropped and counted, the example manifests
+# applying cleanly, and /metrics. Needs curl(1).
 if(TARGET heraldd AND TARGET herald)
-  foreach(group roundtrip badfilter lateready restart cli tail slowtail metrics)
+  foreach(group roundtrip badfilter lateready restart cli tail slowtail examples metrics)
     add_test(NAME integration_admin_${group}
       COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/admin_test.sh $<TARGET_FILE:heraldd>
               $<TARGET_FILE:herald> ${group})

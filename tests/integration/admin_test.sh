@@ -4,7 +4,7 @@
 # Each check compares exact stdout, stderr and exit code (or an HTTP status and body fragment).
 #
 #   admin_test.sh HERALDD HERALD GROUP
-# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | metrics
+# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | examples | metrics
 set -uo pipefail
 HERALDD=$1
 HERALD=$2
@@ -404,6 +404,16 @@ slowtail)
     exec 3>&-
     sleep 0.2
     http "the daemon is healthy after the slow client went away" 200 "ok" "$HERALD_ADMIN/healthz"
+    ;;
+examples)
+    start_daemon
+    # every example manifest of the repository applies and ends up Ready
+    for f in "$(dirname "$0")"/../../conf/examples/*.yaml; do
+        "$HERALD" apply -f "$f" >"$TMP/out" 2>&1
+        if [ $? = 0 ]; then ok "apply $(basename "$f")"; else bad "apply $(basename "$f")"; cat "$TMP/out"; fi
+    done
+    "$HERALD" get triggers -n default >"$TMP/out"
+    if ! grep -q "False" "$TMP/out"; then ok "every example trigger is ready"; else bad "example triggers ready"; cat "$TMP/out"; fi
     ;;
 metrics)
     start_daemon
