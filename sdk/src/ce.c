@@ -421,7 +421,7 @@ ce_err_t ce_value_check(ce_type_t type, const char *value, size_t len, ce_error_
 /* Attribute names                                                                          */
 
 /* Longest attribute name accepted; the spec says SHOULD be <= 20, we bound memory instead. */
-#define CE_NAME_MAX 128
+#define CE_NAME_MAX CE_MAX_NAME_LEN
 
 enum {
     CORE_SPECVERSION,
@@ -615,6 +615,12 @@ static ce_err_t store(ce_event_t *ev, const char *name, size_t nlen, ce_type_t t
                 break;
             }
         if (!a) {
+            if (ev->ext_count >= CE_MAX_EXTENSIONS) {
+                ce__free(copy);
+                return ce_error_set(err, CE_E_TOO_LARGE,
+                                    "attribute '%.*s': more than %d extension attributes",
+                                    (int)(nlen > 64 ? 64 : nlen), name, CE_MAX_EXTENSIONS);
+            }
             if (ev->ext_count == ev->ext_cap) {
                 size_t ncap = ev->ext_cap ? ev->ext_cap * 2 : 4;
                 attr_t *n = ce__realloc(ev->ext, ncap * sizeof *n);

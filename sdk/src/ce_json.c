@@ -426,6 +426,7 @@ typedef struct {
     ce_buf_t val;     /* scratch: current string value */
     ce_buf_t nulls;   /* names seen with null values, '\0'-separated, for duplicate checks */
     ce_buf_t bytes;   /* scratch: base64-decoded data */
+    size_t null_count; /* entries in nulls (bounded by CE_MAX_EXTENSIONS) */
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
@@ -472,6 +473,7 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
     if (!ev)
         return ce_error_set(err, CE_E_NOMEM, "out of memory");
     s->nulls.len = 0;
+    s->null_count = 0;
     sv[0] = '\0';
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}') {
@@ -567,6 +569,11 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
                     goto fail;
                 }
                 p = q;
+                if (++s->null_count > CE_MAX_EXTENSIONS) {
+                    rc = ce_error_set(err, CE_E_TOO_LARGE, "more than %d null attributes",
+                                      CE_MAX_EXTENSIONS);
+                    goto fail;
+                }
                 if (ce_buf_append(&s->nulls, key, klen + 1) != CE_E_OK) {
                     rc = ce_error_set(err, CE_E_NOMEM, "out of memory");
                     goto fail;

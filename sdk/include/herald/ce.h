@@ -93,6 +93,15 @@ typedef struct {
 
 typedef struct ce_event ce_event_t;
 
+/*
+ * Bounds of one event (the spec sets none; these keep lookups and decoders linear in practice):
+ * at most CE_MAX_EXTENSIONS extension attributes (setting one more is CE_E_TOO_LARGE) and
+ * attribute names of at most CE_MAX_NAME_LEN bytes (longer is CE_E_NAME; the spec only says
+ * names SHOULD be at most 20 characters).
+ */
+#define CE_MAX_EXTENSIONS 1000
+#define CE_MAX_NAME_LEN 128
+
 /* Returns a new empty event (no attributes, no data), or NULL when out of memory. */
 ce_event_t *ce_event_new(void);
 /* Frees the event and everything it owns. Accepts NULL. */
@@ -106,7 +115,8 @@ ce_event_t *ce_event_clone(const ce_event_t *ev);
  * time → Timestamp, ...); an extension set this way is a String. The value is checked against
  * the type (UTF-8, forbidden characters, URI shape, RFC 3339, int32 range) and the name against
  * the naming rule. `datacontenttype` may be set here too. Replaces an earlier value.
- * Errors: CE_E_NAME, CE_E_TYPE, CE_E_UTF8, CE_E_NOMEM (details in err).
+ * Errors: CE_E_NAME, CE_E_TYPE, CE_E_UTF8, CE_E_TOO_LARGE (CE_MAX_EXTENSIONS), CE_E_NOMEM
+ * (details in err). On error the event is unchanged.
  */
 ce_err_t ce_event_set(ce_event_t *ev, const char *name, const char *value, size_t len,
                       ce_error_t *err);

@@ -4,6 +4,19 @@
  * Decoding decides the mode by Content-Type alone (batch, structured, else binary). Encoding
  * produces headers and a body for binary or structured mode. No sockets: the broker's server and
  * client, the CLI and libcurl all map their HTTP messages onto ce_http_msg_t.
+ *
+ * Documented choices of the binary-mode decoder:
+ * - a `ce-datacontenttype` header is ignored (Content-Type is authoritative); never written;
+ * - a `ce-` header whose remainder is not a valid attribute name (`ce-foo-bar`) is rejected
+ *   with CE_E_NAME (the producer learns about it instead of losing the attribute);
+ * - a repeated `ce-` header (names compared case-insensitively) is CE_E_DUPLICATE;
+ * - all of specversion, id, source and type must be present (else CE_E_MISSING);
+ * - no Content-Type means no datacontenttype; an empty body means no data;
+ * - v0.3 messages are mapped to 1.0 (ce-schemaurl → dataschema).
+ * Header values: decoded leniently — a quoted-string is undone first, each valid %XY decoded
+ * once (either hex case), a '%' not followed by two hex digits kept as sent; invalid UTF-8
+ * afterwards (overlong %C0%A0 included) is CE_E_UTF8 "... invalid UTF-8 after
+ * percent-decoding"; control characters (a decoded %0A) then fail the String rule (CE_E_TYPE).
  */
 #ifndef HERALD_CE_HTTP_H
 #define HERALD_CE_HTTP_H

@@ -1,6 +1,19 @@
 /*
  * ce_json.h — the CloudEvents JSON event format (one event and batch), decode and encode.
  * Pure functions over memory; no I/O.
+ *
+ * Decoding: duplicate member names are CE_E_DUPLICATE; a JSON number is an Integer extension
+ * only when it is an int32 without fraction or exponent (`5.0` is CE_E_TYPE); core attributes
+ * must be JSON strings; `null` unsets an attribute; `"data": null` is explicit null data (the
+ * 4 bytes `null`, JSON), different from no `data`; the `data` value's text is kept byte for
+ * byte (a JSON string stays a quoted JSON string, never parsed again); with a non-JSON
+ * datacontenttype a string `data` becomes its UTF-8 text. specversion "0.3" events are mapped
+ * to 1.0 (schemaurl → dataschema, datacontentencoding base64 → data bytes); other versions are
+ * CE_E_SPECVERSION. A batch must share one specversion as sent.
+ * Encoding: JSON data (or bytes with a JSON datacontenttype that parse as JSON) → `data` value;
+ * text types (text/..., xml) with UTF-8 bytes → `data` string; anything else → `data_base64`
+ * (and no datacontenttype is invented). "JSON" media types are x/json and x/y+json, parameters
+ * and case ignored (text/json and application/ld+json count, application/json-seq does not).
  */
 #ifndef HERALD_CE_JSON_H
 #define HERALD_CE_JSON_H

@@ -424,6 +424,22 @@ START_TEST(test_nomem_paths) {
 }
 END_TEST
 
+START_TEST(test_extension_bound) {
+    ce_event_t *ev = tu_min_event();
+    char n[16];
+    for (int i = 0; i < CE_MAX_EXTENSIONS; i++) {
+        snprintf(n, sizeof n, "x%d", i);
+        ck_assert_int_eq(ce_event_set(ev, n, "v", 1, NULL), CE_E_OK);
+    }
+    ce_error_t e;
+    ck_assert_int_eq(ce_event_set(ev, "onemore", "v", 1, &e), CE_E_TOO_LARGE);
+    ck_assert_ptr_nonnull(strstr(e.message, "onemore"));
+    ck_assert_int_eq(ce_event_set(ev, "x5", "w", 1, NULL), CE_E_OK); /* replacing still works */
+    ck_assert_int_eq(tu_set(ev, "subject", "core attributes are not extensions"), CE_E_OK);
+    ce_event_free(ev);
+}
+END_TEST
+
 static Suite *event_suite(void) {
     Suite *s = suite_create("event");
     TCase *tc = tcase_create("core");
@@ -445,6 +461,7 @@ static Suite *event_suite(void) {
     tcase_add_test(tc, test_pack_roundtrip);
     tcase_add_test(tc, test_pack_no_data_vs_empty_data);
     tcase_add_test(tc, test_nomem_paths);
+    tcase_add_test(tc, test_extension_bound);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -406,6 +406,23 @@ START_TEST(test_buf) {
 }
 END_TEST
 
+START_TEST(test_member_bound) {
+    /* 1001 null members: bounded, not quadratic */
+    ce_buf_t b = {0};
+    ce_buf_append(&b, "{" BASE, strlen("{" BASE));
+    for (int i = 0; i <= CE_MAX_EXTENSIONS; i++) {
+        char m[32];
+        int n = snprintf(m, sizeof m, ",\"n%d\":null", i);
+        ce_buf_append(&b, m, (size_t)n);
+    }
+    ce_buf_append(&b, "}", 1);
+    ce_event_t *ev = NULL;
+    ce_error_t e;
+    ck_assert_int_eq(ce_json_decode(b.data, b.len, &ev, &e), CE_E_TOO_LARGE);
+    ce_buf_free(&b);
+}
+END_TEST
+
 static Suite *json_suite(void) {
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
@@ -425,6 +442,7 @@ static Suite *json_suite(void) {
     tcase_add_test(tc, test_roundtrip_all_types);
     tcase_add_test(tc, test_decode_nomem);
     tcase_add_test(tc, test_buf);
+    tcase_add_test(tc, test_member_bound);
     suite_add_tcase(s, tc);
     return s;
 }
