@@ -273,7 +273,7 @@ static int cmd_decode(int argc, char **argv)
 
 /* The parts of an http:// or https:// URL a request line and Host header need. */
 typedef struct {
-    char host[1024]; /* host[:port] as written, for the Host header */
+    char host[1024];   /* host[:port] as written, for the Host header */
     char target[8192]; /* path and query, "/" when empty */
 } url_parts_t;
 
@@ -351,8 +351,8 @@ static bool is_content_length(const ce_header_t *h)
 }
 
 /* Writes a request line, Host, the encoded headers, Content-Length and the body. */
-static void write_request(FILE *out, const url_parts_t *u, const ce_header_t *headers,
-                          size_t count, const char *body, size_t body_len)
+static void write_request(FILE *out, const url_parts_t *u, const ce_header_t *headers, size_t count,
+                          const char *body, size_t body_len)
 {
     fprintf(out, "POST %s HTTP/1.1\r\nHost: %s\r\n", u->target, u->host);
     for (size_t i = 0; i < count; i++) {
@@ -391,8 +391,7 @@ static int cmd_encode(int argc, char **argv)
     if (!binding)
         return usage_error(ENCODE_USAGE, "%s is required", "--binding");
     if (strcmp(binding, "http"))
-        return usage_error(ENCODE_USAGE, "encode supports --binding http only, not '%s'",
-                           binding);
+        return usage_error(ENCODE_USAGE, "encode supports --binding http only, not '%s'", binding);
     ce_http_mode_t mode;
     ce_header_encoding_t enc;
     url_parts_t *u = malloc(sizeof *u);
@@ -408,8 +407,7 @@ static int cmd_encode(int argc, char **argv)
         goto fail_args;
     }
     if (split_url(url, u)) {
-        rc = usage_error(ENCODE_USAGE, "invalid URL '%s' (expected http://host[:port]/path)",
-                         url);
+        rc = usage_error(ENCODE_USAGE, "invalid URL '%s' (expected http://host[:port]/path)", url);
         goto fail_args;
     }
 
@@ -451,8 +449,8 @@ static int cmd_encode(int argc, char **argv)
     if (erc != CE_E_OK) {
         rc = invalid("%s", ce_err_message(erc));
     } else {
-        write_request(stdout, u, out.headers, out.header_count,
-                      out.body.data ? out.body.data : "", out.body.len);
+        write_request(stdout, u, out.headers, out.header_count, out.body.data ? out.body.data : "",
+                      out.body.len);
         rc = fflush(stdout) ? invalid("cannot write to stdout") : CLI_OK;
     }
     ce_http_out_free(&out);
@@ -474,10 +472,9 @@ static int uuid_v4(char out[37])
         return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
     return 0;
 }
 
@@ -536,8 +533,9 @@ static int build_event(const send_args_t *a, ce_event_t **out)
         rc = invalid("cannot read random bytes for the id");
         goto fail_build;
     }
-    if ((rc = set_attr(ev, "specversion", "1.0")) || (rc = set_attr(ev, "id", a->id ? a->id : id)) ||
-        (rc = set_attr(ev, "source", a->source)) || (rc = set_attr(ev, "type", a->type)))
+    if ((rc = set_attr(ev, "specversion", "1.0")) ||
+        (rc = set_attr(ev, "id", a->id ? a->id : id)) || (rc = set_attr(ev, "source", a->source)) ||
+        (rc = set_attr(ev, "type", a->type)))
         goto fail_build;
     if (a->subject && (rc = set_attr(ev, "subject", a->subject)))
         goto fail_build;
@@ -636,8 +634,8 @@ static int cmd_send(int argc, char **argv)
     }
     if (!url)
         return usage_error(SEND_USAGE, "%s is required", "--url");
-    if (a.file && (a.type || a.source || a.id || a.data || a.ct || a.subject || a.time ||
-                   a.ext_count))
+    if (a.file &&
+        (a.type || a.source || a.id || a.data || a.ct || a.subject || a.time || a.ext_count))
         return usage_error(SEND_USAGE, "%s cannot be combined with attribute options", "-f");
     if (!a.file && (!a.type || !a.source))
         return usage_error(SEND_USAGE, "%s", "give -f FILE, or --type and --source");

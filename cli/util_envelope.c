@@ -56,8 +56,8 @@ static int b64_decode(const char *s, size_t len, char **out, size_t *out_len)
             if (pad || (d[k] = b64_digit(c)) < 0)
                 goto fail_decode;
         }
-        unsigned v = (unsigned)d[0] << 18 | (unsigned)d[1] << 12 | (unsigned)d[2] << 6 |
-                     (unsigned)d[3];
+        unsigned v =
+            (unsigned)d[0] << 18 | (unsigned)d[1] << 12 | (unsigned)d[2] << 6 | (unsigned)d[3];
         buf[n++] = (char)(v >> 16);
         if (pad < 2)
             buf[n++] = (char)(v >> 8 & 0xff);

@@ -28,9 +28,9 @@ typedef struct {
     size_t header_count;
     const char *key; /* NULL when absent or null */
     size_t key_len;
-    char *value;     /* NULL when absent or null (a Kafka tombstone) */
+    char *value; /* NULL when absent or null (a Kafka tombstone) */
     size_t value_len;
-    void *root;      /* internal: the cJSON tree the strings live in */
+    void *root; /* internal: the cJSON tree the strings live in */
 } cli_envelope_t;
 
 /*

@@ -64,8 +64,7 @@ fail_read:
     return -1;
 }
 
-int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
-                  size_t errsz)
+int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *err, size_t errsz)
 {
     if (!strcmp(path, "-"))
         return cli_read_all(stdin, max, out, len, err, errsz);
@@ -88,9 +87,9 @@ typedef struct {
     size_t url_len;
     size_t max_body;
     size_t body_cap;
-    bool in_value;  /* the last header callback was a value */
+    bool in_value; /* the last header callback was a value */
     bool complete;
-    char why[160];  /* set by a callback that stopped the parser */
+    char why[160]; /* set by a callback that stopped the parser */
 } parse_state_t;
 
 static int on_url(http_parser *p, const char *at, size_t n)
@@ -199,8 +198,8 @@ int cli_http_request_parse(const char *buf, size_t len, size_t max_body, cli_htt
         goto fail_parse;
     }
     /* Bound the head: the blank line ending it must come within CLI_MAX_HEADER_BYTES. */
-    const char *end = memmem(buf, len < CLI_MAX_HEADER_BYTES + 4 ? len : CLI_MAX_HEADER_BYTES + 4,
-                             "\r\n\r\n", 4);
+    const char *end =
+        memmem(buf, len < CLI_MAX_HEADER_BYTES + 4 ? len : CLI_MAX_HEADER_BYTES + 4, "\r\n\r\n", 4);
     if (!end && len > CLI_MAX_HEADER_BYTES) {
         fail(err, errsz, "request head larger than %u bytes", CLI_MAX_HEADER_BYTES);
         goto fail_parse;

@@ -25,8 +25,7 @@
 int cli_read_all(FILE *f, size_t max, char **out, size_t *len, char *err, size_t errsz);
 
 /* Like cli_read_all for the file at `path` ("-" is stdin). Same ownership and errors. */
-int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
-                  size_t errsz);
+int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *err, size_t errsz);
 
 /*
  * A parsed HTTP/1.1 request. Header names and values point into the input buffer given to
@@ -34,11 +33,11 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *e
  * Free with cli_http_request_free.
  */
 typedef struct {
-    int method;                          /* enum http_method */
-    char url[8192];                      /* request target, NUL-terminated */
+    int method;     /* enum http_method */
+    char url[8192]; /* request target, NUL-terminated */
     ce_header_t headers[CLI_MAX_HEADERS];
     size_t header_count;
-    char *body;                          /* owned, NUL-terminated; never NULL after parse */
+    char *body; /* owned, NUL-terminated; never NULL after parse */
     size_t body_len;
 } cli_http_request_t;
 
