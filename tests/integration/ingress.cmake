@@ -14,6 +14,10 @@ if(TARGET heraldd AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/ingress.c)
   target_compile_definitions(ingress_daemon PRIVATE HERALDD_PATH="$<TARGET_FILE:heraldd>"
     HERALD_SHARED="${HERALD_SHARED}")
   add_dependencies(ingress_daemon heraldd)
+  if(TARGET subscriber) # the dispatcher engineer's test subscriber: delivery after kill -9
+    target_compile_definitions(ingress_daemon PRIVATE SUBSCRIBER="$<TARGET_FILE:subscriber>")
+    add_dependencies(ingress_daemon subscriber)
+  endif()
   add_test(NAME integration_ingress COMMAND ingress_daemon)
   set_tests_properties(integration_ingress PROPERTIES LABELS "integration" TIMEOUT 600)
 endif()
