@@ -756,6 +756,63 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* Batch durability: callbacks come right after the commit, and the writer syncs on its own
+ * within sync_interval_ms even when nothing else happens. Fsync mode syncs every commit. */
+START_TEST(test_durability_sync_counts)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_BATCH);
+    o.sync_interval_ms = 20;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    for (int i = 0; i < 3; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        add_event(b, 1, "b", NULL);
+        ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    }
+    hd_store_stats_t s;
+    hd_store_stats(st, &s);
+    ck_assert_uint_eq(s.commits, 3);
+    ck_assert_uint_le(s.fsyncs, 3);
+    /* The last commit gets synced by the timer (10 intervals is plenty), not by more traffic. */
+    usleep(200 * 1000);
+    hd_store_stats(st, &s);
+    ck_assert_uint_ge(s.fsyncs, 1);
+    uint64_t settled = s.fsyncs;
+    usleep(100 * 1000);
+    hd_store_stats(st, &s);
+    ck_assert_uint_eq(s.fsyncs, settled); /* nothing unsynced: no more syncs while idle */
+    close_store(&loop, st);
+
+    uv_loop_init(&loop);
+    o.durability = HD_DURABILITY_NONE;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 1, "n", NULL);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    usleep(60 * 1000);
+    hd_store_stats(st, &s);
+    ck_assert_uint_eq(s.fsyncs, 0);
+    close_store(&loop, st);
+
+    uv_loop_init(&loop);
+    o.durability = HD_DURABILITY_FSYNC;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    for (int i = 0; i < 2; i++) {
+        b = hd_store_batch_new(st);
+        add_event(b, 1, "f", NULL);
+        ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    }
+    hd_store_stats(st, &s);
+    ck_assert_uint_eq(s.commits, 2);
+    ck_assert_uint_eq(s.fsyncs, 2);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_queue_full_busy)
 {
     make_tmpdir();
@@ -1104,6 +1161,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_trim_chunked);
     tcase_add_test(tc, test_map_full);
     tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_durability_sync_counts);
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
