@@ -99,9 +99,12 @@ void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
                                void (*fn)(void *arg, hd_trigger_t *t), void *arg);
 
 /*
- * Applies one or many documents (YAML or JSON text). Each document is validated (filters
- * compiled, CESQL parsed); on the first invalid one nothing after it is applied and err gets a
- * message naming the document, the field and the problem (the admin API's 400 body).
+ * Applies one or many documents (YAML or JSON text). Every document is validated first
+ * (filters compiled, CESQL parsed, durations, URLs, references' shape); if one is invalid
+ * nothing at all is applied and `error` names the document, the field and the problem, e.g.
+ * "document 2 (Trigger default/t): spec.filters[0].cesql: invalid CESQL expression at position
+ * 7: ..." (the admin API's 400 body). Re-applying an unchanged spec keeps metadata.generation;
+ * a changed spec increments it. spec.broker of a Trigger is immutable (as in Knative).
  * `result` (may be NULL) receives a JSON array of the applied objects with their status.
  * Completion is asynchronous (persisted through the store); cb runs on the loop thread.
  */
