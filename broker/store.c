@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -210,6 +211,7 @@ struct hd_store {
     uv_loop_t *loop;
     hd_store_opts_t opts;
     char *data_dir;
+    int lock_fd; /* flock'd heraldd.lock: one heraldd per data_dir */
     MDB_env *env;
     MDB_dbi db_events, db_cursors, db_pending, db_dead, db_resources, db_meta;
 
@@ -1714,6 +1716,7 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     if (!st)
         return HD_E_NOMEM;
     st->loop = loop;
+    st->lock_fd = -1;
     st->opts = *opts;
     st->data_dir = hd_strdup(opts->data_dir);
     if (!st->data_dir)
@@ -1730,7 +1733,14 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     if (st->opts.durability == HD_DURABILITY_BATCH && st->opts.sync_interval_ms == 0)
         st->opts.sync_interval_ms = 10;
 
-    if (pthread_rwlock_init(&st->map_lock, NULL) != 0)
+    /* Reader preference (glibc's default, made explicit): a read call nested in a scan callback
+     * takes the read lock again and must not queue behind a waiting resize. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_READER_NP);
+    rc = pthread_rwlock_init(&st->map_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    if (rc != 0)
         goto fail_rwlock;
     if (pthread_mutex_init(&st->mu, NULL) != 0)
         goto fail_mutex;
@@ -1748,6 +1758,21 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
         hd_log(HD_LOG_ERROR, "store: cannot create the data directory", "path", st->data_dir,
                "error", strerror(rc), NULL);
         goto fail_env;
+    }
+    /* LMDB allows several processes, but the seq counters and the single-writer design do not:
+     * refuse a second heraldd (or a second open in this process) on the same data_dir. */
+    char lock_path[4200];
+    snprintf(lock_path, sizeof(lock_path), "%s/heraldd.lock", st->data_dir);
+    st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (st->lock_fd < 0) {
+        hd_log(HD_LOG_ERROR, "store: cannot create the lock file", "path", lock_path, "error",
+               strerror(errno), NULL);
+        goto fail_env;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        hd_log(HD_LOG_ERROR, "store: data_dir is in use by another heraldd", "path", st->data_dir,
+               "error", strerror(errno), NULL);
+        goto fail_lock;
     }
     rc = mdb_env_create(&st->env);
     if (rc)
@@ -1787,6 +1812,7 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
         st->closing = true;
         mdb_txn_abort(st->rtxn);
         mdb_env_close(st->env);
+        close(st->lock_fd);
         pthread_cond_destroy(&st->cv);
         pthread_mutex_destroy(&st->mu);
         pthread_rwlock_destroy(&st->map_lock);
@@ -1811,6 +1837,8 @@ fail_env_log:
 fail_dbs:
     if (st->env)
         mdb_env_close(st->env);
+fail_lock:
+    close(st->lock_fd);
 fail_env:
     pthread_cond_destroy(&st->cv);
 fail_cond:
@@ -1841,6 +1869,7 @@ void hd_store_close(hd_store_t *st)
     if (st->rtxn)
         mdb_txn_abort(st->rtxn);
     mdb_env_close(st->env);
+    close(st->lock_fd); /* releases the flock */
     u64map_free(&st->next_seq);
     u64map_free(&st->hw_shared);
     u64map_free(&st->hw_pending);

@@ -931,6 +931,25 @@ START_TEST(test_newer_schema_refused)
 }
 END_TEST
 
+START_TEST(test_second_open_refused)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    hd_store_t *st = NULL, *st2 = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st2), HD_E_IO);
+    ck_assert_ptr_null(st2);
+    hd_store_close(st);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    /* Released by close. */
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st2), HD_E_OK);
+    close_store(&loop, st2);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_open_bad_dir)
 {
     uv_loop_t loop;
@@ -1165,6 +1184,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_second_open_refused);
     tcase_add_test(tc, test_open_bad_dir);
     tcase_add_test(tc, test_nested_reads_and_nomem);
     tcase_add_loop_test(tc, test_crash_kill9_keeps_acknowledged, 0, 6);
