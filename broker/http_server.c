@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define URL_MAX (8 * 1024)
 #define HEADER_BYTES_MAX (16 * 1024)
@@ -54,6 +55,9 @@ struct hd_http_server {
     conn_t *conns; /* doubly linked list of live conn_t (dead ones are unlinked) */
     int handles_open; /* listener + sweep timer; the server is freed when both closed and no conn */
     bool stopping;
+    time_t date_sec;  /* second of the cached Date header */
+    char date[48];    /* "Date: Fri, 27 Nov 2026 13:50:00 GMT\r\n" */
+    size_t date_len;
 };
 
 struct conn {
@@ -255,12 +259,28 @@ static const char *reason(int status) {
     return (r && strcmp(r, "<unknown>") != 0) ? r : "Unknown";
 }
 
-/* Writes a whole answer (head + body) into one buffer and sends it. */
+/* The Date header (RFC 9110 §6.6.1), formatted once per second. */
+static const char *date_header(hd_http_server_t *s, size_t *len) {
+    time_t now = time(NULL);
+    if (now != s->date_sec || s->date_len == 0) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        s->date_len = strftime(s->date, sizeof s->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        s->date_sec = now;
+    }
+    *len = s->date_len;
+    return s->date;
+}
+
+/* Writes a whole answer (head + body) into one buffer and sends it. A HEAD request gets the
+ * head only (Content-Length still says the body's size). */
 static bool write_answer(conn_t *c, int status, const char *extra, const char *body,
                          size_t body_len, bool closing, bool chunked) {
     char stackbuf[2048];
     size_t extra_len = extra ? strlen(extra) : 0;
-    size_t cap = 160 + extra_len + body_len;
+    size_t date_len;
+    const char *date = date_header(c->srv, &date_len);
+    size_t cap = 160 + date_len + extra_len + body_len;
     char *buf = cap <= sizeof stackbuf ? stackbuf : hd_malloc(cap);
     if (!buf) {
         conn_close(c);
@@ -275,6 +295,8 @@ static bool write_answer(conn_t *c, int status, const char *extra, const char *b
         n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
                      reason(status), body_len);
     size_t len = (size_t)n;
+    memcpy(buf + len, date, date_len);
+    len += date_len;
     if (closing) {
         memcpy(buf + len, "Connection: close\r\n", 19);
         len += 19;
@@ -288,7 +310,8 @@ static bool write_answer(conn_t *c, int status, const char *extra, const char *b
     }
     memcpy(buf + len, "\r\n", 2);
     len += 2;
-    if (body_len) {
+    bool head_only = c->state != CONN_IDLE && c->parser.method == HTTP_HEAD;
+    if (body_len && !head_only) {
         memcpy(buf + len, body, body_len);
         len += body_len;
     }

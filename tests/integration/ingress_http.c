@@ -242,12 +242,22 @@ START_TEST(keep_alive_two_requests) {
     ck_assert_ptr_nonnull(strstr(buf, "X-Test: yes\r\n"));
     ck_assert_ptr_null(strcasestr(buf, "connection: close"));
     ck_assert_str_eq(body, "/a/b 5 x=1");
+    ck_assert_ptr_nonnull(strstr(buf, "\r\nDate: "));
+    ck_assert_ptr_nonnull(strstr(buf, " GMT\r\n"));
+    /* HEAD: the head (with the body's Content-Length) and no body */
+    send_str(fd, "HEAD /head HTTP/1.1\r\nHost: h\r\n\r\n");
+    char hb[1024];
+    ssize_t n = recv(fd, hb, sizeof hb - 1, 0);
+    ck_assert_int_gt(n, 0);
+    hb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(hb, "Content-Length: 8\r\n"));
+    ck_assert_str_eq(strstr(hb, "\r\n\r\n"), "\r\n\r\n");
     send_str(fd, "GET /second HTTP/1.1\r\nHost: h\r\n\r\n");
     ck_assert_int_eq(read_response(fd, buf, sizeof buf, &body), 200);
     ck_assert_str_eq(body, "/second 0 ");
     close(fd);
     stop_server();
-    ck_assert_int_eq(fx.handled, 2);
+    ck_assert_int_eq(fx.handled, 3);
 }
 END_TEST
 
