@@ -14,16 +14,21 @@
 #include <string.h>
 #include <time.h>
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                         \
+    }
 
-static double now(void) {
+static double now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* CPU time of this process: on a shared machine it is steadier than the wall clock. */
-static double cpu_now(void) {
+static double cpu_now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -48,7 +53,8 @@ static volatile size_t sink;
 
 typedef int (*case_fn)(void *arg);
 
-static void run(const char *name, case_fn fn, void *arg, double secs, size_t bytes) {
+static void run(const char *name, case_fn fn, void *arg, double secs, size_t bytes)
+{
     for (int i = 0; i < 1000; i++) /* warm-up */
         if (fn(arg) != 0) {
             printf("%-44s FAILED\n", name);
@@ -68,7 +74,8 @@ static void run(const char *name, case_fn fn, void *arg, double secs, size_t byt
            wall_ns, 1e9 / cpu_ns, bytes, iters);
 }
 
-static int bin_decode(void *arg) {
+static int bin_decode(void *arg)
+{
     ce_http_msg_t *m = arg;
     ce_event_t **evs;
     size_t n;
@@ -80,7 +87,8 @@ static int bin_decode(void *arg) {
     return 0;
 }
 
-static int roundtrip(ce_http_msg_t *m, ce_http_mode_t mode) {
+static int roundtrip(ce_http_msg_t *m, ce_http_mode_t mode)
+{
     ce_event_t **evs;
     size_t n;
     if (ce_http_decode(m, &evs, &n, NULL) != CE_E_OK)
@@ -97,10 +105,17 @@ static int roundtrip(ce_http_msg_t *m, ce_http_mode_t mode) {
     return 0;
 }
 
-static int bin_roundtrip(void *arg) { return roundtrip(arg, CE_HTTP_BINARY); }
-static int str_roundtrip(void *arg) { return roundtrip(arg, CE_HTTP_STRUCTURED); }
+static int bin_roundtrip(void *arg)
+{
+    return roundtrip(arg, CE_HTTP_BINARY);
+}
+static int str_roundtrip(void *arg)
+{
+    return roundtrip(arg, CE_HTTP_STRUCTURED);
+}
 
-static int kafka_roundtrip(void *arg) {
+static int kafka_roundtrip(void *arg)
+{
     ce_kafka_msg_t *m = arg;
     ce_event_t *ev;
     if (ce_kafka_decode(m, &ev, NULL) != CE_E_OK)
@@ -119,7 +134,8 @@ typedef struct {
     size_t len;
 } packed_t;
 
-static int unpack_case(void *arg) {
+static int unpack_case(void *arg)
+{
     packed_t *p = arg;
     ce_event_t *ev;
     if (ce_event_unpack(p->buf, p->len, &ev, NULL) != CE_E_OK)
@@ -129,14 +145,16 @@ static int unpack_case(void *arg) {
     return 0;
 }
 
-static int get_case(void *arg) {
+static int get_case(void *arg)
+{
     const ce_event_t *ev = arg;
     const ce_value_t *a = ce_event_get(ev, "type", 4), *b = ce_event_get(ev, "partitionkey", 12);
     sink += a->len + b->len;
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     if (secs <= 0)
         secs = 1.0;

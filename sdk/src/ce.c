@@ -4,7 +4,6 @@
  */
 #include "ce_internal.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,19 +24,22 @@ static const char *const err_messages[] = {
 #undef X
 };
 
-const char *ce_err_name(ce_err_t err) {
+const char *ce_err_name(ce_err_t err)
+{
     if ((unsigned)err >= CE_E__COUNT)
         return "UNKNOWN";
     return err_names[err];
 }
 
-const char *ce_err_message(ce_err_t err) {
+const char *ce_err_message(ce_err_t err)
+{
     if ((unsigned)err >= CE_E__COUNT)
         return "unknown error";
     return err_messages[err];
 }
 
-ce_err_t ce_error_set(ce_error_t *err, ce_err_t code, const char *fmt, ...) {
+ce_err_t ce_error_set(ce_error_t *err, ce_err_t code, const char *fmt, ...)
+{
     if (err) {
         err->code = code;
         if (fmt) {
@@ -57,14 +59,22 @@ ce_err_t ce_error_set(ce_error_t *err, ce_err_t code, const char *fmt, ...) {
 
 static ce_allocator_t g_alloc = {malloc, realloc, free};
 
-void *ce__malloc(size_t n) { return g_alloc.malloc(n ? n : 1); }
-void *ce__realloc(void *p, size_t n) { return g_alloc.realloc(p, n ? n : 1); }
-void ce__free(void *p) {
+void *ce__malloc(size_t n)
+{
+    return g_alloc.malloc(n ? n : 1);
+}
+void *ce__realloc(void *p, size_t n)
+{
+    return g_alloc.realloc(p, n ? n : 1);
+}
+void ce__free(void *p)
+{
     if (p)
         g_alloc.free(p);
 }
 
-char *ce__strndup(const char *s, size_t n) {
+char *ce__strndup(const char *s, size_t n)
+{
     char *d = ce__malloc(n + 1);
     if (!d)
         return NULL;
@@ -74,28 +84,27 @@ char *ce__strndup(const char *s, size_t n) {
     return d;
 }
 
-static void *cjson_malloc(size_t n) { return ce__malloc(n); }
-static void cjson_free(void *p) { ce__free(p); }
-
-void ce_set_allocator(const ce_allocator_t *a) {
+void ce_set_allocator(const ce_allocator_t *a)
+{
     if (a && a->malloc && a->realloc && a->free) {
         g_alloc = *a;
-        cJSON_Hooks h = {cjson_malloc, cjson_free};
-        cJSON_InitHooks(&h);
     } else {
         g_alloc.malloc = malloc;
         g_alloc.realloc = realloc;
         g_alloc.free = free;
-        cJSON_InitHooks(NULL);
     }
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small string helpers shared by the codecs                                                */
 
-static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
-void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len) {
+void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len)
+{
     size_t i = 0, e;
     while (i < len && is_ows(ct[i]))
         i++;
@@ -108,7 +117,8 @@ void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len)
     *mt_len = e - i;
 }
 
-bool ce__is_json_media(const char *ct, size_t len) {
+bool ce__is_json_media(const char *ct, size_t len)
+{
     const char *mt;
     size_t n;
     ce__media_type(ct, len, &mt, &n);
@@ -123,7 +133,8 @@ bool ce__is_json_media(const char *ct, size_t len) {
     return sn > 5 && ce__ieq(sub + sn - 5, 5, "+json");
 }
 
-bool ce__is_text_media(const char *ct, size_t len) {
+bool ce__is_text_media(const char *ct, size_t len)
+{
     const char *mt;
     size_t n;
     ce__media_type(ct, len, &mt, &n);
@@ -142,7 +153,8 @@ bool ce__is_text_media(const char *ct, size_t len) {
 /* UTF-8 and type checks                                                                    */
 
 /* Decodes one UTF-8 sequence at s (n bytes left); returns its length or 0 when invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
     unsigned char c = s[0];
     if (c < 0x80) {
         *cp = c;
@@ -172,7 +184,8 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
     return need;
 }
 
-bool ce_utf8_valid(const char *s, size_t len) {
+bool ce_utf8_valid(const char *s, size_t len)
+{
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
@@ -190,7 +203,8 @@ bool ce_utf8_valid(const char *s, size_t len) {
 }
 
 /* The String rule: UTF-8 and none of the forbidden code points. */
-static ce_err_t check_string(const char *s, size_t len, const char **why) {
+static ce_err_t check_string(const char *s, size_t len, const char **why)
+{
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
@@ -223,9 +237,16 @@ static ce_err_t check_string(const char *s, size_t len, const char **why) {
     return CE_E_OK;
 }
 
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_hex(char c) {
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool is_hex(char c)
+{
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
@@ -234,7 +255,8 @@ static bool is_hex(char c) {
  * control characters or spaces, every '%' followed by two hex digits, and when a ':' comes
  * before any '/', '?' or '#', the part before it must be a valid scheme.
  */
-static ce_err_t check_uri(const char *s, size_t len, bool absolute, const char **why) {
+static ce_err_t check_uri(const char *s, size_t len, bool absolute, const char **why)
+{
     ce_err_t rc = check_string(s, len, why);
     if (rc != CE_E_OK)
         return rc;
@@ -263,7 +285,8 @@ static ce_err_t check_uri(const char *s, size_t len, bool absolute, const char *
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ') {
-            *why = absolute ? "not a URI: contains a space" : "not a URI-reference: contains a space";
+            *why =
+                absolute ? "not a URI: contains a space" : "not a URI-reference: contains a space";
             return CE_E_TYPE;
         }
         if (c == '%') {
@@ -276,9 +299,13 @@ static ce_err_t check_uri(const char *s, size_t len, bool absolute, const char *
     return CE_E_OK;
 }
 
-static int dig2(const char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
+static int dig2(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
 
-static bool all_digits(const char *s, size_t n) {
+static bool all_digits(const char *s, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         if (!is_digit(s[i]))
             return false;
@@ -286,7 +313,8 @@ static bool all_digits(const char *s, size_t n) {
 }
 
 /* RFC 3339 date-time: YYYY-MM-DD(T|t)hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm). */
-static bool rfc3339_valid(const char *s, size_t n) {
+static bool rfc3339_valid(const char *s, size_t n)
+{
     if (n < 20)
         return false;
     if (!all_digits(s, 4) || s[4] != '-' || !all_digits(s + 5, 2) || s[7] != '-' ||
@@ -325,7 +353,8 @@ static bool rfc3339_valid(const char *s, size_t n) {
 }
 
 /* Canonical Integer string: -?(0|[1-9][0-9]*) within int32. */
-static bool parse_int32(const char *s, size_t n, int32_t *out) {
+static bool parse_int32(const char *s, size_t n, int32_t *out)
+{
     size_t i = 0;
     bool neg = false;
     if (i < n && s[i] == '-') {
@@ -347,11 +376,13 @@ static bool parse_int32(const char *s, size_t n, int32_t *out) {
     return true;
 }
 
-static bool b64_char(char c) {
+static bool b64_char(char c)
+{
     return is_alpha(c) || is_digit(c) || c == '+' || c == '/';
 }
 
-static bool base64_valid(const char *s, size_t n) {
+static bool base64_valid(const char *s, size_t n)
+{
     if (n % 4)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -368,7 +399,8 @@ static bool base64_valid(const char *s, size_t n) {
     return true;
 }
 
-static ce_err_t check_value(ce_type_t type, const char *v, size_t len, const char **why) {
+static ce_err_t check_value(ce_type_t type, const char *v, size_t len, const char **why)
+{
     ce_err_t rc;
     int32_t i32;
     switch (type) {
@@ -393,7 +425,8 @@ static ce_err_t check_value(ce_type_t type, const char *v, size_t len, const cha
         }
         return CE_E_OK;
     case CE_TYPE_BOOLEAN:
-        if (!((len == 4 && memcmp(v, "true", 4) == 0) || (len == 5 && memcmp(v, "false", 5) == 0))) {
+        if (!((len == 4 && memcmp(v, "true", 4) == 0) ||
+              (len == 5 && memcmp(v, "false", 5) == 0))) {
             *why = "not a Boolean (exactly 'true' or 'false', case-sensitive)";
             return CE_E_TYPE;
         }
@@ -409,7 +442,8 @@ static ce_err_t check_value(ce_type_t type, const char *v, size_t len, const cha
     return CE_E_ARG;
 }
 
-ce_err_t ce_value_check(ce_type_t type, const char *value, size_t len, ce_error_t *err) {
+ce_err_t ce_value_check(ce_type_t type, const char *value, size_t len, ce_error_t *err)
+{
     const char *why = NULL;
     ce_err_t rc = check_value(type, value, len, &why);
     if (rc != CE_E_OK)
@@ -447,17 +481,33 @@ static const struct {
 };
 
 /* Index of a core attribute, or -1. A switch on the length keeps this to one memcmp. */
-static int core_index(const char *n, size_t len) {
+static int core_index(const char *n, size_t len)
+{
     int idx = -1;
     switch (len) {
-    case 2: idx = CORE_ID; break;
-    case 4: idx = n[1] == 'y' ? CORE_TYPE : CORE_TIME; break;
-    case 6: idx = CORE_SOURCE; break;
-    case 7: idx = CORE_SUBJECT; break;
-    case 10: idx = CORE_DATASCHEMA; break;
-    case 11: idx = CORE_SPECVERSION; break;
-    case 15: idx = CORE_DATACONTENTTYPE; break;
-    default: return -1;
+    case 2:
+        idx = CORE_ID;
+        break;
+    case 4:
+        idx = n[1] == 'y' ? CORE_TYPE : CORE_TIME;
+        break;
+    case 6:
+        idx = CORE_SOURCE;
+        break;
+    case 7:
+        idx = CORE_SUBJECT;
+        break;
+    case 10:
+        idx = CORE_DATASCHEMA;
+        break;
+    case 11:
+        idx = CORE_SPECVERSION;
+        break;
+    case 15:
+        idx = CORE_DATACONTENTTYPE;
+        break;
+    default:
+        return -1;
     }
     return memcmp(n, core_attrs[idx].name, len) == 0 ? idx : -1;
 }
@@ -471,7 +521,8 @@ static const unsigned char name_chars[256] = {
     ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-bool ce_attr_name_valid(const char *name, size_t len) {
+bool ce_attr_name_valid(const char *name, size_t len)
+{
     if (!name || len == 0 || len > CE_NAME_MAX)
         return false;
     unsigned ok = 1;
@@ -480,9 +531,13 @@ bool ce_attr_name_valid(const char *name, size_t len) {
     return ok && !(len == 4 && memcmp(name, "data", 4) == 0);
 }
 
-bool ce__is_core(const char *name, size_t len) { return core_index(name, len) >= 0; }
+bool ce__is_core(const char *name, size_t len)
+{
+    return core_index(name, len) >= 0;
+}
 
-ce_type_t ce_attr_core_type(const char *name, size_t len) {
+ce_type_t ce_attr_core_type(const char *name, size_t len)
+{
     int idx = core_index(name, len);
     return idx < 0 ? CE_TYPE_STRING : core_attrs[idx].type;
 }
@@ -507,7 +562,8 @@ struct ce_event {
     bool data_json;
 };
 
-ce_event_t *ce_event_new(void) {
+ce_event_t *ce_event_new(void)
+{
     ce_event_t *ev = ce__malloc(sizeof *ev);
     if (!ev)
         return NULL;
@@ -520,7 +576,8 @@ ce_event_t *ce_event_new(void) {
     return ev;
 }
 
-void ce_event_free(ce_event_t *ev) {
+void ce_event_free(ce_event_t *ev)
+{
     if (!ev)
         return;
     for (int i = 0; i < CORE__COUNT; i++)
@@ -534,7 +591,8 @@ void ce_event_free(ce_event_t *ev) {
     ce__free(ev);
 }
 
-ce_event_t *ce_event_clone(const ce_event_t *ev) {
+ce_event_t *ce_event_clone(const ce_event_t *ev)
+{
     if (!ev)
         return NULL;
     ce_event_t *c = ce_event_new();
@@ -574,7 +632,8 @@ fail:
     return NULL;
 }
 
-static attr_t *find_attr(const ce_event_t *ev, const char *name, size_t len) {
+static attr_t *find_attr(const ce_event_t *ev, const char *name, size_t len)
+{
     int idx = core_index(name, len);
     if (idx >= 0)
         return ev->core[idx].present ? (attr_t *)&ev->core[idx] : NULL;
@@ -586,21 +645,24 @@ static attr_t *find_attr(const ce_event_t *ev, const char *name, size_t len) {
     return NULL;
 }
 
-const ce_value_t *ce_event_get(const ce_event_t *ev, const char *name, size_t name_len) {
+const ce_value_t *ce_event_get(const ce_event_t *ev, const char *name, size_t name_len)
+{
     if (!ev || !name)
         return NULL;
     attr_t *a = find_attr(ev, name, name_len);
     return a ? &a->v : NULL;
 }
 
-const char *ce_event_get_str(const ce_event_t *ev, const char *name) {
+const char *ce_event_get_str(const ce_event_t *ev, const char *name)
+{
     const ce_value_t *v = name ? ce_event_get(ev, name, strlen(name)) : NULL;
     return v ? v->str : NULL;
 }
 
 /* Stores an already-checked value under `name`. */
 static ce_err_t store(ce_event_t *ev, const char *name, size_t nlen, ce_type_t type,
-                      const char *value, size_t len, int32_t i, bool b, ce_error_t *err) {
+                      const char *value, size_t len, int32_t i, bool b, ce_error_t *err)
+{
     char *copy = ce__strndup(value, len);
     if (!copy)
         return ce_error_set(err, CE_E_NOMEM, "attribute '%.*s': out of memory", (int)nlen, name);
@@ -656,7 +718,8 @@ static ce_err_t store(ce_event_t *ev, const char *name, size_t nlen, ce_type_t t
 
 /* ce_event_set_typed with a known name length; the name is checked here, once. */
 static ce_err_t set_typed_n(ce_event_t *ev, const char *name, size_t nlen, ce_type_t type,
-                            const char *value, size_t len, ce_error_t *err) {
+                            const char *value, size_t len, ce_error_t *err)
+{
     if (!ce_attr_name_valid(name, nlen))
         return ce_error_set(err, CE_E_NAME,
                             "attribute '%.*s': invalid name (1-%d characters of a-z and 0-9, not "
@@ -681,31 +744,36 @@ static ce_err_t set_typed_n(ce_event_t *ev, const char *name, size_t nlen, ce_ty
 }
 
 ce_err_t ce_event_set_typed(ce_event_t *ev, const char *name, ce_type_t type, const char *value,
-                            size_t len, ce_error_t *err) {
+                            size_t len, ce_error_t *err)
+{
     if (!ev || !name || (!value && len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     return set_typed_n(ev, name, strlen(name), type, value, len, err);
 }
 
 ce_err_t ce_event_set(ce_event_t *ev, const char *name, const char *value, size_t len,
-                      ce_error_t *err) {
+                      ce_error_t *err)
+{
     if (!name)
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     return ce_event_set_typed(ev, name, ce_attr_core_type(name, strlen(name)), value, len, err);
 }
 
-ce_err_t ce_event_set_int(ce_event_t *ev, const char *name, int32_t value, ce_error_t *err) {
+ce_err_t ce_event_set_int(ce_event_t *ev, const char *name, int32_t value, ce_error_t *err)
+{
     char buf[16];
     int n = snprintf(buf, sizeof buf, "%" PRId32, value);
     return ce_event_set_typed(ev, name, CE_TYPE_INTEGER, buf, (size_t)n, err);
 }
 
-ce_err_t ce_event_set_bool(ce_event_t *ev, const char *name, bool value, ce_error_t *err) {
+ce_err_t ce_event_set_bool(ce_event_t *ev, const char *name, bool value, ce_error_t *err)
+{
     return ce_event_set_typed(ev, name, CE_TYPE_BOOLEAN, value ? "true" : "false", value ? 4 : 5,
                               err);
 }
 
-bool ce_event_unset(ce_event_t *ev, const char *name) {
+bool ce_event_unset(ce_event_t *ev, const char *name)
+{
     if (!ev || !name)
         return false;
     size_t nlen = strlen(name);
@@ -733,7 +801,8 @@ bool ce_event_unset(ce_event_t *ev, const char *name) {
     return false;
 }
 
-size_t ce_event_attr_count(const ce_event_t *ev) {
+size_t ce_event_attr_count(const ce_event_t *ev)
+{
     if (!ev)
         return 0;
     size_t n = ev->ext_count;
@@ -742,8 +811,8 @@ size_t ce_event_attr_count(const ce_event_t *ev) {
     return n;
 }
 
-void ce_event_attr_at(const ce_event_t *ev, size_t i, const char **name,
-                      const ce_value_t **value) {
+void ce_event_attr_at(const ce_event_t *ev, size_t i, const char **name, const ce_value_t **value)
+{
     *name = NULL;
     *value = NULL;
     if (!ev)
@@ -764,7 +833,8 @@ void ce_event_attr_at(const ce_event_t *ev, size_t i, const char **name,
     }
 }
 
-ce_err_t ce_event_set_data(ce_event_t *ev, const void *data, size_t len, bool is_json) {
+ce_err_t ce_event_set_data(ce_event_t *ev, const void *data, size_t len, bool is_json)
+{
     if (!ev || (!data && len))
         return CE_E_ARG;
     uint8_t *copy = ce__malloc(len + 1);
@@ -781,7 +851,8 @@ ce_err_t ce_event_set_data(ce_event_t *ev, const void *data, size_t len, bool is
     return CE_E_OK;
 }
 
-void ce_event_clear_data(ce_event_t *ev) {
+void ce_event_clear_data(ce_event_t *ev)
+{
     if (!ev)
         return;
     ce__free(ev->data);
@@ -791,7 +862,8 @@ void ce_event_clear_data(ce_event_t *ev) {
     ev->data_json = false;
 }
 
-bool ce_event_data(const ce_event_t *ev, const void **data, size_t *len) {
+bool ce_event_data(const ce_event_t *ev, const void **data, size_t *len)
+{
     if (!ev || !ev->has_data) {
         if (data)
             *data = NULL;
@@ -806,9 +878,13 @@ bool ce_event_data(const ce_event_t *ev, const void **data, size_t *len) {
     return true;
 }
 
-bool ce_event_data_is_json(const ce_event_t *ev) { return ev && ev->has_data && ev->data_json; }
+bool ce_event_data_is_json(const ce_event_t *ev)
+{
+    return ev && ev->has_data && ev->data_json;
+}
 
-ce_err_t ce_event_validate(const ce_event_t *ev, ce_error_t *err) {
+ce_err_t ce_event_validate(const ce_event_t *ev, ce_error_t *err)
+{
     if (!ev)
         return ce_error_set(err, CE_E_ARG, "no event");
     static const int required[] = {CORE_SPECVERSION, CORE_ID, CORE_SOURCE, CORE_TYPE};
@@ -841,7 +917,8 @@ ce_err_t ce_event_validate(const ce_event_t *ev, ce_error_t *err) {
 /* ---------------------------------------------------------------------------------------- */
 /* Legacy v0.3 mapping and helpers for decoders                                             */
 
-ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err) {
+ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err)
+{
     attr_t *sv = &ev->core[CORE_SPECVERSION];
     if (!(sv->present && sv->v.len == 3 && memcmp(sv->v.str, "0.3", 3) == 0))
         return CE_E_OK;
@@ -863,7 +940,8 @@ ce_err_t ce__map_v03(ce_event_t *ev, ce_error_t *err) {
 }
 
 ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const char *value,
-                        size_t value_len, const char *what, ce_error_t *err) {
+                        size_t value_len, const char *what, ce_error_t *err)
+{
     if (find_attr(ev, name, name_len))
         return ce_error_set(err, CE_E_DUPLICATE, "attribute '%.*s': %s given more than once",
                             (int)(name_len > 64 ? 64 : name_len), name, what);
@@ -872,7 +950,8 @@ ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const
     return set_typed_n(ev, name, name_len, type, value, value_len, err);
 }
 
-void ce__events_free(ce_event_t **evs, size_t n) {
+void ce__events_free(ce_event_t **evs, size_t n)
+{
     if (!evs)
         return;
     for (size_t i = 0; i < n; i++)
@@ -893,17 +972,20 @@ void ce__events_free(ce_event_t **evs, size_t n) {
 #define PACK_MAGIC1 'E'
 #define PACK_VERSION 1
 
-static void put_u32(uint8_t *p, uint32_t v) {
+static void put_u32(uint8_t *p, uint32_t v)
+{
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
-static uint32_t get_u32(const uint8_t *p) {
+static uint32_t get_u32(const uint8_t *p)
+{
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-ce_err_t ce_event_pack(const ce_event_t *ev, uint8_t **out, size_t *out_len) {
+ce_err_t ce_event_pack(const ce_event_t *ev, uint8_t **out, size_t *out_len)
+{
     if (!ev || !out || !out_len)
         return CE_E_ARG;
     size_t n = ce_event_attr_count(ev);
@@ -952,7 +1034,8 @@ ce_err_t ce_event_pack(const ce_event_t *ev, uint8_t **out, size_t *out_len) {
     return CE_E_OK;
 }
 
-ce_err_t ce_event_unpack(const uint8_t *buf, size_t len, ce_event_t **out, ce_error_t *err) {
+ce_err_t ce_event_unpack(const uint8_t *buf, size_t len, ce_event_t **out, ce_error_t *err)
+{
     if (!out || (!buf && len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     const uint8_t *p = buf, *end = buf + len;
@@ -1003,7 +1086,7 @@ ce_err_t ce_event_unpack(const uint8_t *buf, size_t len, ce_event_t **out, ce_er
     unsigned flags = *p++;
     size_t dl = get_u32(p);
     p += 4;
-    if ((size_t)(end - p) != dl || flags > 3 || (!(flags & 1) && (dl || flags)) ) {
+    if ((size_t)(end - p) != dl || flags > 3 || (!(flags & 1) && (dl || flags))) {
         rc = ce_error_set(err, CE_E_INVALID, "packed event: bad data section");
         goto fail;
     }

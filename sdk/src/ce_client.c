@@ -18,7 +18,10 @@
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode g_curl_init_rc = CURLE_OK;
 
-static void curl_init_once(void) { g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 typedef struct {
     ce_buf_t body;
@@ -31,7 +34,8 @@ typedef struct {
     size_t hcount;
 } reply_t;
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg) {
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
     reply_t *r = arg;
     size_t len = size * n;
     if (r->body.len + len > r->max_body) {
@@ -45,7 +49,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg) {
     return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *arg) {
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
     reply_t *r = arg;
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
@@ -66,13 +71,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
     size_t *o = r->hoff[r->hcount];
     o[0] = r->hstore.len;
     o[1] = nl;
-    if (ce_buf_append(&r->hstore, p, nl) != CE_E_OK || ce_buf_append(&r->hstore, "", 1) != CE_E_OK) {
+    if (ce_buf_append(&r->hstore, p, nl) != CE_E_OK ||
+        ce_buf_append(&r->hstore, "", 1) != CE_E_OK) {
         r->nomem = true;
         return 0;
     }
     o[2] = r->hstore.len;
     o[3] = vl;
-    if (ce_buf_append(&r->hstore, v, vl) != CE_E_OK || ce_buf_append(&r->hstore, "", 1) != CE_E_OK) {
+    if (ce_buf_append(&r->hstore, v, vl) != CE_E_OK ||
+        ce_buf_append(&r->hstore, "", 1) != CE_E_OK) {
         r->nomem = true;
         return 0;
     }
@@ -80,7 +87,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
     return len;
 }
 
-static ce_err_t decode_reply(reply_t *r, ce_client_result_t *res) {
+static ce_err_t decode_reply(reply_t *r, ce_client_result_t *res)
+{
     ce_header_t hs[MAX_REPLY_HEADERS];
     bool has_sv = false;
     for (size_t i = 0; i < r->hcount; i++) {
@@ -115,7 +123,8 @@ static ce_err_t decode_reply(reply_t *r, ce_client_result_t *res) {
 }
 
 ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_opts_t *opts,
-                        ce_client_result_t *res, ce_error_t *err) {
+                        ce_client_result_t *res, ce_error_t *err)
+{
     static const ce_client_opts_t defaults = {0};
     if (!url || !ev || !res)
         return ce_error_set(err, CE_E_ARG, "invalid argument");
@@ -154,8 +163,8 @@ ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_o
                               hd->name);
             goto done_curl;
         }
-        snprintf(line, sizeof line, "%.*s: %.*s", (int)hd->name_len, hd->name,
-                 (int)hd->value_len, hd->value);
+        snprintf(line, sizeof line, "%.*s: %.*s", (int)hd->name_len, hd->name, (int)hd->value_len,
+                 hd->value);
         struct curl_slist *nl = curl_slist_append(list, line);
         if (!nl) {
             rc = ce_error_set(err, CE_E_NOMEM, "out of memory");
@@ -198,8 +207,8 @@ ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_o
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, out.body.data ? out.body.data : "");
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)out.body.len);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opts->timeout_ms > 0 ? opts->timeout_ms
-                                                                 : DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -240,7 +249,8 @@ done_encoded:
     return rc;
 }
 
-void ce_client_result_clear(ce_client_result_t *res) {
+void ce_client_result_clear(ce_client_result_t *res)
+{
     if (!res)
         return;
     ce_event_free(res->reply);

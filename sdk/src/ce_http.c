@@ -24,7 +24,8 @@
 /* Header builder (shared with Kafka and NATS)                                              */
 
 ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
-                     size_t value_len) {
+                     size_t value_len)
+{
     if (hb->count == hb->cap) {
         size_t ncap = hb->cap ? hb->cap * 2 : 16;
         ce__hdr_off_t *n = ce__realloc(hb->offs, ncap * sizeof *n);
@@ -47,7 +48,8 @@ ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, c
 
 ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
                              size_t name_len, const char *value, size_t value_len,
-                             ce_header_encoding_t enc) {
+                             ce_header_encoding_t enc)
+{
     if (hb->count == hb->cap) {
         size_t ncap = hb->cap ? hb->cap * 2 : 16;
         ce__hdr_off_t *n = ce__realloc(hb->offs, ncap * sizeof *n);
@@ -73,7 +75,8 @@ ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const ch
 }
 
 ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
-                        ce_buf_t *storage) {
+                        ce_buf_t *storage)
+{
     ce_header_t *h = ce__malloc((hb->count ? hb->count : 1) * sizeof *h);
     if (!h)
         return CE_E_NOMEM;
@@ -93,14 +96,16 @@ ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *co
     return CE_E_OK;
 }
 
-void ce__hdr_builder_free(ce__hdr_builder_t *hb) {
+void ce__hdr_builder_free(ce__hdr_builder_t *hb)
+{
     ce_buf_free(&hb->storage);
     ce__free(hb->offs);
     hb->offs = NULL;
     hb->count = hb->cap = 0;
 }
 
-bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len) {
+bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len)
+{
     return ce_event_data(ev, body, len);
 }
 
@@ -109,7 +114,8 @@ bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len) {
 
 static const char HEX[] = "0123456789ABCDEF";
 
-static int hexv(char c) {
+static int hexv(char c)
+{
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -119,9 +125,8 @@ static int hexv(char c) {
     return -1;
 }
 
-
-ce_err_t ce_http_header_encode(const char *v, size_t len, ce_header_encoding_t enc,
-                               ce_buf_t *out) {
+ce_err_t ce_http_header_encode(const char *v, size_t len, ce_header_encoding_t enc, ce_buf_t *out)
+{
     if (!out || (!v && len))
         return CE_E_ARG;
     size_t mark = out->len, run = 0;
@@ -163,12 +168,12 @@ nomem:
     return CE_E_NOMEM;
 }
 
-
 /*
  * Undoes a quoted-string, then percent-decodes once, appending to out. No UTF-8 check (the
  * callers do it). Returns CE_E_NOMEM or CE_E_OK; out is unchanged on failure.
  */
-static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out) {
+static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out)
+{
     size_t mark = out->len;
     while (len && (v[0] == ' ' || v[0] == '\t'))
         v++, len--;
@@ -198,8 +203,7 @@ static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out) {
     size_t w = (size_t)(pct - s);
     for (size_t r = w; r < n; r++) {
         int h1, h2;
-        if (s[r] == '%' && r + 2 < n && (h1 = hexv(s[r + 1])) >= 0 &&
-            (h2 = hexv(s[r + 2])) >= 0) {
+        if (s[r] == '%' && r + 2 < n && (h1 = hexv(s[r + 1])) >= 0 && (h2 = hexv(s[r + 2])) >= 0) {
             s[w++] = (char)(h1 << 4 | h2);
             r += 2;
         } else {
@@ -217,7 +221,8 @@ nomem:
     return CE_E_NOMEM;
 }
 
-ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_error_t *err) {
+ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_error_t *err)
+{
     if (!out || (!v && len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     size_t mark = out->len;
@@ -235,14 +240,16 @@ ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_erro
 /* ---------------------------------------------------------------------------------------- */
 /* Decoding                                                                                 */
 
-static const ce_header_t *find_header(const ce_http_msg_t *msg, const char *lname) {
+static const ce_header_t *find_header(const ce_http_msg_t *msg, const char *lname)
+{
     for (size_t i = 0; i < msg->header_count; i++)
         if (ce__ieq(msg->headers[i].name, msg->headers[i].name_len, lname))
             return &msg->headers[i];
     return NULL;
 }
 
-ce_http_mode_t ce_http_mode(const ce_http_msg_t *msg) {
+ce_http_mode_t ce_http_mode(const ce_http_msg_t *msg)
+{
     const ce_header_t *ct = msg ? find_header(msg, "content-type") : NULL;
     if (!ct)
         return CE_HTTP_BINARY;
@@ -257,7 +264,8 @@ ce_http_mode_t ce_http_mode(const ce_http_msg_t *msg) {
 }
 
 ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *prefix, bool pct,
-                                   bool dct_header, ce_event_t *ev, ce_error_t *err) {
+                                   bool dct_header, ce_event_t *ev, ce_error_t *err)
+{
     ce_buf_t val = {0};
     ce_err_t rc = CE_E_OK;
     size_t plen = strlen(prefix);
@@ -303,7 +311,8 @@ ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *
     return rc;
 }
 
-static ce_err_t decode_binary(const ce_http_msg_t *msg, ce_event_t **out, ce_error_t *err) {
+static ce_err_t decode_binary(const ce_http_msg_t *msg, ce_event_t **out, ce_error_t *err)
+{
     ce_event_t *ev = ce_event_new();
     ce_err_t rc;
     if (!ev)
@@ -332,8 +341,7 @@ static ce_err_t decode_binary(const ce_http_msg_t *msg, ce_event_t **out, ce_err
         if ((rc = ce_event_set(ev, "datacontenttype", v, n, err)) != CE_E_OK)
             goto fail;
     }
-    if (msg->body_len &&
-        (rc = ce_event_set_data(ev, msg->body, msg->body_len, false)) != CE_E_OK) {
+    if (msg->body_len && (rc = ce_event_set_data(ev, msg->body, msg->body_len, false)) != CE_E_OK) {
         rc = ce_error_set(err, rc, "out of memory");
         goto fail;
     }
@@ -346,8 +354,8 @@ fail:
     return rc;
 }
 
-ce_err_t ce_http_decode(const ce_http_msg_t *msg, ce_event_t ***out, size_t *count,
-                        ce_error_t *err) {
+ce_err_t ce_http_decode(const ce_http_msg_t *msg, ce_event_t ***out, size_t *count, ce_error_t *err)
+{
     if (!msg || !out || !count || (!msg->body && msg->body_len) ||
         (!msg->headers && msg->header_count))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
@@ -383,7 +391,8 @@ ce_err_t ce_http_decode(const ce_http_msg_t *msg, ce_event_t ***out, size_t *cou
 /* ---------------------------------------------------------------------------------------- */
 /* Encoding                                                                                 */
 
-const char *ce__binary_content_type(const ce_event_t *ev, size_t *len) {
+const char *ce__binary_content_type(const ce_event_t *ev, size_t *len)
+{
     const ce_value_t *ct = ce_event_get(ev, "datacontenttype", 15);
     if (ct) {
         *len = ct->len;
@@ -397,7 +406,8 @@ const char *ce__binary_content_type(const ce_event_t *ev, size_t *len) {
 }
 
 ce_err_t ce_http_encode(const ce_event_t *ev, ce_http_mode_t mode, ce_header_encoding_t enc,
-                        ce_http_out_t *out) {
+                        ce_http_out_t *out)
+{
     if (!ev || !out)
         return CE_E_ARG;
     if (mode != CE_HTTP_BINARY && mode != CE_HTTP_STRUCTURED)
@@ -428,7 +438,8 @@ ce_err_t ce_http_encode(const ce_event_t *ev, ce_http_mode_t mode, ce_header_enc
             goto fail;
         const void *body;
         size_t blen;
-        if (ce__binary_body(ev, &body, &blen) && (rc = ce_buf_append(&o.body, body, blen)) != CE_E_OK)
+        if (ce__binary_body(ev, &body, &blen) &&
+            (rc = ce_buf_append(&o.body, body, blen)) != CE_E_OK)
             goto fail;
     }
     if ((rc = ce__hdr_finish(&hb, &o.headers, &o.header_count, &o.storage)) != CE_E_OK)
@@ -441,7 +452,8 @@ fail:
     return rc;
 }
 
-void ce_http_out_free(ce_http_out_t *out) {
+void ce_http_out_free(ce_http_out_t *out)
+{
     if (!out)
         return;
     ce__free(out->headers);

@@ -25,9 +25,13 @@ void ce__free(void *p);
 char *ce__strndup(const char *s, size_t n);
 
 /* ASCII lower-case of one byte. */
-static inline char ce__lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static inline char ce__lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 /* Case-insensitive comparison of a[0..an) with the NUL-terminated lower-case literal b. */
-static inline bool ce__ieq(const char *a, size_t an, const char *b) {
+static inline bool ce__ieq(const char *a, size_t an, const char *b)
+{
     size_t bn = strlen(b); /* a literal: folded at compile time */
     if (an != bn)
         return false;
@@ -37,7 +41,8 @@ static inline bool ce__ieq(const char *a, size_t an, const char *b) {
     return true;
 }
 /* True when a[0..an) starts with the lower-case literal prefix, case-insensitively. */
-static inline bool ce__iprefix(const char *a, size_t an, const char *prefix) {
+static inline bool ce__iprefix(const char *a, size_t an, const char *prefix)
+{
     size_t pn = strlen(prefix);
     if (an < pn)
         return false;
@@ -101,7 +106,8 @@ void ce__hdr_builder_free(ce__hdr_builder_t *hb);
 
 /*
  * Encodes the event's data for a binary-mode body: sets *body and *len
- * (borrowed from the event); returns false when there is no data. Data held as JSON text is sent as is.
+ * (borrowed from the event); returns false when there is no data. Data held as JSON text is sent as
+ * is.
  */
 bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len);
 

@@ -24,7 +24,8 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Buffers                                                                                  */
 
-ce_err_t ce_buf_append(ce_buf_t *b, const void *p, size_t n) {
+ce_err_t ce_buf_append(ce_buf_t *b, const void *p, size_t n)
+{
     if (!b)
         return CE_E_ARG;
     if (n == 0)
@@ -48,7 +49,8 @@ ce_err_t ce_buf_append(ce_buf_t *b, const void *p, size_t n) {
     return CE_E_OK;
 }
 
-void ce_buf_free(ce_buf_t *b) {
+void ce_buf_free(ce_buf_t *b)
+{
     if (!b)
         return;
     ce__free(b->data);
@@ -57,7 +59,8 @@ void ce_buf_free(ce_buf_t *b) {
 }
 
 /* Makes b a valid C string (allocating for an empty buffer); NULL when out of memory. */
-static const char *buf_cstr(ce_buf_t *b) {
+static const char *buf_cstr(ce_buf_t *b)
+{
     if (!b->data && ce_buf_append(b, "", 1) == CE_E_OK)
         b->len = 0;
     if (!b->data)
@@ -66,16 +69,23 @@ static const char *buf_cstr(ce_buf_t *b) {
     return b->data;
 }
 
-static ce_err_t buf_puts(ce_buf_t *b, const char *s) { return ce_buf_append(b, s, strlen(s)); }
+static ce_err_t buf_puts(ce_buf_t *b, const char *s)
+{
+    return ce_buf_append(b, s, strlen(s));
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Base64                                                                                   */
 
 static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t ce__b64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
+size_t ce__b64_encoded_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
 
-ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out) {
+ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out)
+{
     const unsigned char *s = in;
     char q[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -95,7 +105,8 @@ ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out) {
     return CE_E_OK;
 }
 
-static int b64_val(char c) {
+static int b64_val(char c)
+{
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
@@ -109,7 +120,8 @@ static int b64_val(char c) {
     return -1;
 }
 
-ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out) {
+ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out)
+{
     if (n % 4)
         return CE_E_TYPE;
     for (size_t i = 0; i < n; i += 4) {
@@ -142,13 +154,15 @@ ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out) {
 /* ---------------------------------------------------------------------------------------- */
 /* JSON scanning                                                                            */
 
-static const char *skip_ws(const char *p, const char *end) {
+static const char *skip_ws(const char *p, const char *end)
+{
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
 }
 
-static int hexval(char c) {
+static int hexval(char c)
+{
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -158,7 +172,8 @@ static int hexval(char c) {
     return -1;
 }
 
-static bool read_hex4(const char *p, const char *end, uint32_t *v) {
+static bool read_hex4(const char *p, const char *end, uint32_t *v)
+{
     if (end - p < 4)
         return false;
     *v = 0;
@@ -171,7 +186,8 @@ static bool read_hex4(const char *p, const char *end, uint32_t *v) {
     return true;
 }
 
-static size_t utf8_put(char *o, uint32_t cp) {
+static size_t utf8_put(char *o, uint32_t cp)
+{
     if (cp < 0x80) {
         o[0] = (char)cp;
         return 1;
@@ -199,7 +215,8 @@ static size_t utf8_put(char *o, uint32_t cp) {
  * appended to it (lone surrogate escapes are then CE_E_UTF8). Returns the position after the
  * closing quote in *after. Raw bytes must be valid UTF-8 and not control characters.
  */
-static ce_err_t scan_string(const char *p, const char *end, const char **after, ce_buf_t *out) {
+static ce_err_t scan_string(const char *p, const char *end, const char **after, ce_buf_t *out)
+{
     p++; /* opening quote */
     const char *run = p;
     while (p < end) {
@@ -233,14 +250,30 @@ static ce_err_t scan_string(const char *p, const char *end, const char **after, 
         char e = p[1], ch;
         p += 2;
         switch (e) {
-        case '"': ch = '"'; break;
-        case '\\': ch = '\\'; break;
-        case '/': ch = '/'; break;
-        case 'b': ch = '\b'; break;
-        case 'f': ch = '\f'; break;
-        case 'n': ch = '\n'; break;
-        case 'r': ch = '\r'; break;
-        case 't': ch = '\t'; break;
+        case '"':
+            ch = '"';
+            break;
+        case '\\':
+            ch = '\\';
+            break;
+        case '/':
+            ch = '/';
+            break;
+        case 'b':
+            ch = '\b';
+            break;
+        case 'f':
+            ch = '\f';
+            break;
+        case 'n':
+            ch = '\n';
+            break;
+        case 'r':
+            ch = '\r';
+            break;
+        case 't':
+            ch = '\t';
+            break;
         case 'u': {
             uint32_t cp;
             if (!read_hex4(p, end, &cp))
@@ -277,7 +310,8 @@ static ce_err_t scan_string(const char *p, const char *end, const char **after, 
 }
 
 /* Scans a JSON number; returns its end or NULL. */
-static const char *scan_number(const char *p, const char *end) {
+static const char *scan_number(const char *p, const char *end)
+{
     if (p < end && *p == '-')
         p++;
     if (p >= end)
@@ -311,14 +345,16 @@ static const char *scan_number(const char *p, const char *end) {
     return p;
 }
 
-static const char *scan_literal(const char *p, const char *end, const char *lit) {
+static const char *scan_literal(const char *p, const char *end, const char *lit)
+{
     size_t n = strlen(lit);
     if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0)
         return NULL;
     return p + n;
 }
 
-const char *ce__json_value_span(const char *p, const char *end, const char **start, int depth) {
+const char *ce__json_value_span(const char *p, const char *end, const char **start, int depth)
+{
     p = skip_ws(p, end);
     if (p >= end || depth <= 0)
         return NULL;
@@ -377,13 +413,15 @@ const char *ce__json_value_span(const char *p, const char *end, const char **sta
     }
 }
 
-bool ce__json_valid(const char *s, size_t len) {
+bool ce__json_valid(const char *s, size_t len)
+{
     const char *start, *end = s + len;
     const char *p = ce__json_value_span(s, end, &start, JSON_MAX_DEPTH);
     return p && skip_ws(p, end) == end;
 }
 
-ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len) {
+ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len)
+{
     static const char hex[] = "0123456789abcdef";
     ce_err_t rc = ce_buf_append(out, "\"", 1);
     size_t run = 0;
@@ -396,13 +434,27 @@ ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len) {
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t en = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
             en = 6;
@@ -422,21 +474,23 @@ ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len) {
 /* Decoding                                                                                 */
 
 typedef struct {
-    ce_buf_t key;     /* scratch: current member name */
-    ce_buf_t val;     /* scratch: current string value */
-    ce_buf_t nulls;   /* names seen with null values, '\0'-separated, for duplicate checks */
-    ce_buf_t bytes;   /* scratch: base64-decoded data */
+    ce_buf_t key;      /* scratch: current member name */
+    ce_buf_t val;      /* scratch: current string value */
+    ce_buf_t nulls;    /* names seen with null values, '\0'-separated, for duplicate checks */
+    ce_buf_t bytes;    /* scratch: base64-decoded data */
     size_t null_count; /* entries in nulls (bounded by CE_MAX_EXTENSIONS) */
 } scratch_t;
 
-static void scratch_free(scratch_t *s) {
+static void scratch_free(scratch_t *s)
+{
     ce_buf_free(&s->key);
     ce_buf_free(&s->val);
     ce_buf_free(&s->nulls);
     ce_buf_free(&s->bytes);
 }
 
-static bool nulls_has(const ce_buf_t *nulls, const char *name, size_t n) {
+static bool nulls_has(const ce_buf_t *nulls, const char *name, size_t n)
+{
     size_t i = 0;
     while (i < nulls->len) {
         size_t l = strlen(nulls->data + i);
@@ -447,7 +501,8 @@ static bool nulls_has(const ce_buf_t *nulls, const char *name, size_t n) {
     return false;
 }
 
-static ce_err_t json_err(ce_error_t *err, ce_err_t rc, const char *where) {
+static ce_err_t json_err(ce_error_t *err, ce_err_t rc, const char *where)
+{
     if (rc == CE_E_NOMEM)
         return ce_error_set(err, rc, "out of memory");
     if (rc == CE_E_UTF8)
@@ -459,9 +514,9 @@ static ce_err_t json_err(ce_error_t *err, ce_err_t rc, const char *where) {
  * Decodes one event object starting at p. On success sets *after and *out (owned) and copies
  * the specversion as sent into sv (for the batch rule).
  */
-static ce_err_t decode_object(const char *p, const char *end, const char **after,
-                              ce_event_t **out, char *sv, size_t sv_cap, scratch_t *s,
-                              ce_error_t *err) {
+static ce_err_t decode_object(const char *p, const char *end, const char **after, ce_event_t **out,
+                              char *sv, size_t sv_cap, scratch_t *s, ce_error_t *err)
+{
     ce_err_t rc;
     ce_event_t *ev = NULL;
     const char *data_start = NULL, *data_end = NULL, *b64_start = NULL, *b64_end = NULL;
@@ -537,8 +592,7 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
                 goto fail;
             }
             if (ce_event_get(ev, key, klen) || nulls_has(&s->nulls, key, klen)) {
-                rc = ce_error_set(err, CE_E_DUPLICATE, "attribute '%s': given more than once",
-                                  key);
+                rc = ce_error_set(err, CE_E_DUPLICATE, "attribute '%s': given more than once", key);
                 goto fail;
             }
             ce_type_t ctype = ce_attr_core_type(key, klen);
@@ -585,8 +639,7 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
                     goto fail;
                 }
                 if (core) {
-                    rc = ce_error_set(err, CE_E_TYPE, "attribute '%s': must be a JSON string",
-                                      key);
+                    rc = ce_error_set(err, CE_E_TYPE, "attribute '%s': must be a JSON string", key);
                     goto fail;
                 }
                 p = q;
@@ -600,8 +653,7 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
                     goto fail;
                 }
                 if (core) {
-                    rc = ce_error_set(err, CE_E_TYPE, "attribute '%s': must be a JSON string",
-                                      key);
+                    rc = ce_error_set(err, CE_E_TYPE, "attribute '%s': must be a JSON string", key);
                     goto fail;
                 }
                 rc = ce_event_set_typed(ev, key, CE_TYPE_INTEGER, p, (size_t)(q - p), err);
@@ -643,8 +695,9 @@ static ce_err_t decode_object(const char *p, const char *end, const char **after
     }
 members_done:
     if (data_start && b64_start) {
-        rc = ce_error_set(err, CE_E_INVALID, "members 'data' and 'data_base64' must not both "
-                                             "be present");
+        rc = ce_error_set(err, CE_E_INVALID,
+                          "members 'data' and 'data_base64' must not both "
+                          "be present");
         goto fail;
     }
     const ce_value_t *ct = ce_event_get(ev, "datacontenttype", 15);
@@ -660,9 +713,9 @@ members_done:
         if (rc == CE_E_OK)
             rc = ce__b64_decode(s->val.data ? s->val.data : "", s->val.len, &s->bytes);
         if (rc != CE_E_OK) {
-            rc = rc == CE_E_NOMEM ? ce_error_set(err, rc, "out of memory")
-                                  : ce_error_set(err, CE_E_TYPE,
-                                                 "member 'data_base64': not valid base64");
+            rc = rc == CE_E_NOMEM
+                     ? ce_error_set(err, rc, "out of memory")
+                     : ce_error_set(err, CE_E_TYPE, "member 'data_base64': not valid base64");
             goto fail;
         }
         rc = ce_event_set_data(ev, s->bytes.data ? s->bytes.data : "", s->bytes.len, false);
@@ -700,7 +753,8 @@ fail:
     return rc;
 }
 
-ce_err_t ce_json_decode(const char *json, size_t len, ce_event_t **out, ce_error_t *err) {
+ce_err_t ce_json_decode(const char *json, size_t len, ce_event_t **out, ce_error_t *err)
+{
     if (!out || (!json && len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     if (!json)
@@ -722,7 +776,8 @@ ce_err_t ce_json_decode(const char *json, size_t len, ce_event_t **out, ce_error
 }
 
 ce_err_t ce_json_decode_batch(const char *json, size_t len, ce_event_t ***out, size_t *count,
-                              ce_error_t *err) {
+                              ce_error_t *err)
+{
     if (!out || !count || (!json && len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     if (!json)
@@ -811,7 +866,8 @@ fail:
 /* Encoding                                                                                 */
 
 /* Trims JSON whitespace around a JSON text. */
-static void trim_json(const char **s, size_t *n) {
+static void trim_json(const char **s, size_t *n)
+{
     const char *p = *s, *e = *s + *n;
     p = skip_ws(p, e);
     while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
@@ -820,7 +876,8 @@ static void trim_json(const char **s, size_t *n) {
     *n = (size_t)(e - p);
 }
 
-static ce_err_t encode_data(const ce_event_t *ev, ce_buf_t *out) {
+static ce_err_t encode_data(const ce_event_t *ev, ce_buf_t *out)
+{
     const void *d;
     size_t n;
     if (!ce_event_data(ev, &d, &n))
@@ -847,7 +904,8 @@ static ce_err_t encode_data(const ce_event_t *ev, ce_buf_t *out) {
     return ce_buf_append(out, "\"", 1);
 }
 
-static ce_err_t encode_one(const ce_event_t *ev, ce_buf_t *out) {
+static ce_err_t encode_one(const ce_event_t *ev, ce_buf_t *out)
+{
     ce_err_t rc = ce_buf_append(out, "{", 1);
     for (size_t i = 0, n = ce_event_attr_count(ev); i < n && rc == CE_E_OK; i++) {
         const char *name;
@@ -870,7 +928,8 @@ static ce_err_t encode_one(const ce_event_t *ev, ce_buf_t *out) {
     return rc;
 }
 
-ce_err_t ce_json_encode(const ce_event_t *ev, ce_buf_t *out) {
+ce_err_t ce_json_encode(const ce_event_t *ev, ce_buf_t *out)
+{
     if (!ev || !out)
         return CE_E_ARG;
     size_t mark = out->len;
@@ -882,7 +941,8 @@ ce_err_t ce_json_encode(const ce_event_t *ev, ce_buf_t *out) {
     return rc;
 }
 
-ce_err_t ce_json_encode_batch(const ce_event_t *const *evs, size_t n, ce_buf_t *out) {
+ce_err_t ce_json_encode_batch(const ce_event_t *const *evs, size_t n, ce_buf_t *out)
+{
     if (!out || (!evs && n))
         return CE_E_ARG;
     size_t mark = out->len;

@@ -7,7 +7,8 @@
 
 #include <string.h>
 
-static const ce_header_t *find_hdr(const ce_kafka_msg_t *m, const char *lname, size_t *count) {
+static const ce_header_t *find_hdr(const ce_kafka_msg_t *m, const char *lname, size_t *count)
+{
     const ce_header_t *found = NULL;
     *count = 0;
     for (size_t i = 0; i < m->header_count; i++)
@@ -19,7 +20,8 @@ static const ce_header_t *find_hdr(const ce_kafka_msg_t *m, const char *lname, s
     return found;
 }
 
-static bool looks_like_json_object(const void *v, size_t n) {
+static bool looks_like_json_object(const void *v, size_t n)
+{
     const char *p = v;
     size_t i = 0;
     while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
@@ -27,7 +29,8 @@ static bool looks_like_json_object(const void *v, size_t n) {
     return i < n && p[i] == '{';
 }
 
-ce_kafka_mode_t ce_kafka_mode(const ce_kafka_msg_t *msg) {
+ce_kafka_mode_t ce_kafka_mode(const ce_kafka_msg_t *msg)
+{
     size_t n;
     const ce_header_t *ct = find_hdr(msg, "content-type", &n);
     if (ct) {
@@ -43,7 +46,8 @@ ce_kafka_mode_t ce_kafka_mode(const ce_kafka_msg_t *msg) {
     return CE_KAFKA_BINARY;
 }
 
-ce_err_t ce_kafka_decode(const ce_kafka_msg_t *msg, ce_event_t **out, ce_error_t *err) {
+ce_err_t ce_kafka_decode(const ce_kafka_msg_t *msg, ce_event_t **out, ce_error_t *err)
+{
     if (!msg || !out || (!msg->headers && msg->header_count) || (!msg->value && msg->value_len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     size_t nct;
@@ -88,8 +92,9 @@ fail:
 }
 
 /* Adds a raw (not percent-encoded) header. */
-static ce_err_t add_raw(ce__hdr_builder_t *hb, const char *prefix, const char *name,
-                        const char *v, size_t vlen) {
+static ce_err_t add_raw(ce__hdr_builder_t *hb, const char *prefix, const char *name, const char *v,
+                        size_t vlen)
+{
     char nbuf[160];
     size_t pl = strlen(prefix), nl = strlen(name);
     if (pl + nl >= sizeof nbuf)
@@ -100,7 +105,8 @@ static ce_err_t add_raw(ce__hdr_builder_t *hb, const char *prefix, const char *n
 }
 
 ce_err_t ce_kafka_encode(const ce_event_t *ev, ce_kafka_mode_t mode, ce_kafka_key_mapper_t km,
-                         ce_kafka_out_t *out) {
+                         ce_kafka_out_t *out)
+{
     if (!ev || !out || (mode != CE_KAFKA_BINARY && mode != CE_KAFKA_STRUCTURED))
         return CE_E_ARG;
     ce__hdr_builder_t hb = {0};
@@ -154,7 +160,8 @@ fail:
     return rc;
 }
 
-void ce_kafka_out_free(ce_kafka_out_t *out) {
+void ce_kafka_out_free(ce_kafka_out_t *out)
+{
     if (!out)
         return;
     ce__free(out->headers);

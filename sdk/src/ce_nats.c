@@ -7,18 +7,21 @@
 
 #include <string.h>
 
-static const ce_header_t *find_hdr(const ce_nats_msg_t *m, const char *lname) {
+static const ce_header_t *find_hdr(const ce_nats_msg_t *m, const char *lname)
+{
     for (size_t i = 0; i < m->header_count; i++)
         if (ce__ieq(m->headers[i].name, m->headers[i].name_len, lname))
             return &m->headers[i];
     return NULL;
 }
 
-ce_nats_mode_t ce_nats_mode(const ce_nats_msg_t *msg) {
+ce_nats_mode_t ce_nats_mode(const ce_nats_msg_t *msg)
+{
     return find_hdr(msg, "ce-specversion") ? CE_NATS_BINARY : CE_NATS_STRUCTURED;
 }
 
-ce_err_t ce_nats_decode(const ce_nats_msg_t *msg, ce_event_t **out, ce_error_t *err) {
+ce_err_t ce_nats_decode(const ce_nats_msg_t *msg, ce_event_t **out, ce_error_t *err)
+{
     if (!msg || !out || (!msg->headers && msg->header_count) || (!msg->data && msg->data_len))
         return ce_error_set(err, CE_E_ARG, "invalid argument");
     const ce_header_t *ct = find_hdr(msg, "content-type");
@@ -67,7 +70,8 @@ fail:
 }
 
 ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_encoding_t enc,
-                        ce_nats_out_t *out) {
+                        ce_nats_out_t *out)
+{
     if (!ev || !out || (mode != CE_NATS_BINARY && mode != CE_NATS_STRUCTURED))
         return CE_E_ARG;
     ce__hdr_builder_t hb = {0};
@@ -91,8 +95,7 @@ ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_enc
         size_t ctl;
         const char *ct = ce__binary_content_type(ev, &ctl);
         if (ct && !ce_event_get(ev, "datacontenttype", 15) &&
-            (rc = ce__hdr_add_encoded(&hb, "ce-", "datacontenttype", 15, ct, ctl, enc)) !=
-                CE_E_OK)
+            (rc = ce__hdr_add_encoded(&hb, "ce-", "datacontenttype", 15, ct, ctl, enc)) != CE_E_OK)
             goto fail;
         const void *d;
         size_t dl;
@@ -109,7 +112,8 @@ fail:
     return rc;
 }
 
-void ce_nats_out_free(ce_nats_out_t *out) {
+void ce_nats_out_free(ce_nats_out_t *out)
+{
     if (!out)
         return;
     ce__free(out->headers);

@@ -14,7 +14,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int run_file(const char *path) {
+static int run_file(const char *path)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "fuzz_driver: cannot open %s\n", path);
@@ -42,11 +43,13 @@ static int run_file(const char *path) {
     return 0;
 }
 
-static int cmp(const void *a, const void *b) {
+static int cmp(const void *a, const void *b)
+{
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     size_t ran = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;

@@ -16,7 +16,8 @@
 
 #define MAX_HEADERS 64
 
-static void http_again(const ce_event_t *ev, ce_http_mode_t mode) {
+static void http_again(const ce_event_t *ev, ce_http_mode_t mode)
+{
     ce_http_out_t o;
     if (ce_http_encode(ev, mode, CE_HEADER_STRICT, &o) != CE_E_OK)
         abort();
@@ -30,13 +31,18 @@ static void http_again(const ce_event_t *ev, ce_http_mode_t mode) {
     ce_http_out_free(&o);
 }
 
-static void bindings_again(const ce_event_t *ev) {
+static void bindings_again(const ce_event_t *ev)
+{
     for (int mode = 0; mode < 2; mode++) {
         ce_kafka_out_t ko;
         if (ce_kafka_encode(ev, (ce_kafka_mode_t)mode, CE_KAFKA_KEY_PARTITIONKEY, &ko) != CE_E_OK)
             abort();
-        ce_kafka_msg_t km = {ko.headers, ko.header_count, ko.key.data, ko.key.len,
-                             ko.value_null ? NULL : ko.value.data, ko.value.len};
+        ce_kafka_msg_t km = {ko.headers,
+                             ko.header_count,
+                             ko.key.data,
+                             ko.key.len,
+                             ko.value_null ? NULL : ko.value.data,
+                             ko.value.len};
         ce_event_t *k = NULL;
         if (ce_kafka_decode(&km, &k, NULL) != CE_E_OK)
             abort();
@@ -53,7 +59,8 @@ static void bindings_again(const ce_event_t *ev) {
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     const char *p = (const char *)data, *end = p + size;
     ce_header_t hs[MAX_HEADERS];
     size_t nh = 0;

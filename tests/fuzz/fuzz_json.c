@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_same(const ce_event_t *a, const ce_event_t *b) {
+static void check_same(const ce_event_t *a, const ce_event_t *b)
+{
     size_t n = ce_event_attr_count(a);
     if (n != ce_event_attr_count(b))
         abort();
@@ -24,7 +25,8 @@ static void check_same(const ce_event_t *a, const ce_event_t *b) {
     }
 }
 
-static void roundtrip(const ce_event_t *ev) {
+static void roundtrip(const ce_event_t *ev)
+{
     ce_buf_t b = {0};
     if (ce_json_encode(ev, &b) != CE_E_OK)
         abort();
@@ -46,7 +48,8 @@ static void roundtrip(const ce_event_t *ev) {
     free(packed);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     ce_event_t *ev = NULL;
     ce_error_t err;
     if (ce_json_decode((const char *)data, size, &ev, &err) == CE_E_OK) {

@@ -16,7 +16,8 @@
 static long tu_alloc_left = -1; /* -1: never fail */
 static long tu_alloc_calls;
 
-static void *tu_malloc(size_t n) {
+static void *tu_malloc(size_t n)
+{
     tu_alloc_calls++;
     if (tu_alloc_left == 0)
         return NULL;
@@ -24,7 +25,8 @@ static void *tu_malloc(size_t n) {
         tu_alloc_left--;
     return malloc(n);
 }
-static void *tu_realloc(void *p, size_t n) {
+static void *tu_realloc(void *p, size_t n)
+{
     tu_alloc_calls++;
     if (tu_alloc_left == 0)
         return NULL;
@@ -32,23 +34,29 @@ static void *tu_realloc(void *p, size_t n) {
         tu_alloc_left--;
     return realloc(p, n);
 }
-static void tu_free(void *p) { free(p); }
+static void tu_free(void *p)
+{
+    free(p);
+}
 
 /* Installs the counting allocator; fail_after < 0 never fails. */
-static inline void tu_alloc_install(long fail_after) {
+static inline void tu_alloc_install(long fail_after)
+{
     static const ce_allocator_t a = {tu_malloc, tu_realloc, tu_free};
     tu_alloc_left = fail_after;
     tu_alloc_calls = 0;
     ce_set_allocator(&a);
 }
 
-static inline void tu_alloc_restore(void) {
+static inline void tu_alloc_restore(void)
+{
     ce_set_allocator(NULL);
     tu_alloc_left = -1;
 }
 
 /* A valid minimal event; caller frees. */
-static inline ce_event_t *tu_min_event(void) {
+static inline ce_event_t *tu_min_event(void)
+{
     ce_event_t *ev = ce_event_new();
     if (!ev)
         return NULL;
@@ -60,7 +68,8 @@ static inline ce_event_t *tu_min_event(void) {
 }
 
 /* Sets a NUL-terminated string attribute (asserting helpers live in each suite). */
-static inline ce_err_t tu_set(ce_event_t *ev, const char *name, const char *value) {
+static inline ce_err_t tu_set(ce_event_t *ev, const char *name, const char *value)
+{
     return ce_event_set(ev, name, value, strlen(value), NULL);
 }
 

@@ -28,7 +28,8 @@ typedef struct {
     pthread_t thread;
 } server_t;
 
-static void *serve(void *arg) {
+static void *serve(void *arg)
+{
     server_t *s = arg;
     struct pollfd pfd = {s->lfd, POLLIN, 0};
     if (poll(&pfd, 1, 5000) <= 0) /* bounded: never wait forever */
@@ -79,7 +80,8 @@ static void *serve(void *arg) {
     return NULL;
 }
 
-static server_t *server_start(const char *response) {
+static server_t *server_start(const char *response)
+{
     /* each test runs in its own process (CK_FORK): a small static pool is enough */
     static server_t pool[4];
     static size_t used;
@@ -102,17 +104,20 @@ static server_t *server_start(const char *response) {
     return s;
 }
 
-static void server_stop(server_t *s) {
+static void server_stop(server_t *s)
+{
     pthread_join(s->thread, NULL);
     close(s->lfd);
 }
 
-static char *url_of(const server_t *s, char *buf, size_t n) {
+static char *url_of(const server_t *s, char *buf, size_t n)
+{
     snprintf(buf, n, "http://127.0.0.1:%d/default/broker", s->port);
     return buf;
 }
 
-static ce_event_t *sample(void) {
+static ce_event_t *sample(void)
+{
     ce_event_t *ev = tu_min_event();
     tu_set(ev, "subject", "a b");
     tu_set(ev, "datacontenttype", "text/plain");
@@ -120,12 +125,13 @@ static ce_event_t *sample(void) {
     return ev;
 }
 
-START_TEST(test_send_binary_202) {
+START_TEST(test_send_binary_202)
+{
     server_t *s = server_start("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
     char url[128];
     ce_event_t *ev = sample();
-    ce_client_opts_t o = {.mode = CE_HTTP_BINARY, .header_encoding = CE_HEADER_STRICT,
-                          .timeout_ms = 3000};
+    ce_client_opts_t o = {
+        .mode = CE_HTTP_BINARY, .header_encoding = CE_HEADER_STRICT, .timeout_ms = 3000};
     const char *extra[] = {"Kn-Namespace: default"};
     o.extra_headers = extra;
     o.extra_header_count = 1;
@@ -149,7 +155,8 @@ START_TEST(test_send_binary_202) {
 }
 END_TEST
 
-START_TEST(test_send_structured) {
+START_TEST(test_send_structured)
+{
     server_t *s = server_start("HTTP/1.1 204 No Content\r\n\r\n");
     char url[128];
     ce_event_t *ev = sample();
@@ -170,7 +177,8 @@ START_TEST(test_send_structured) {
 }
 END_TEST
 
-START_TEST(test_reply_binary) {
+START_TEST(test_reply_binary)
+{
     server_t *s = server_start("HTTP/1.1 200 OK\r\nce-specversion: 1.0\r\nce-id: r1\r\n"
                                "ce-source: /reply\r\nce-type: reply.type\r\nCe-Subject: x%20y\r\n"
                                "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n"
@@ -196,7 +204,8 @@ START_TEST(test_reply_binary) {
 }
 END_TEST
 
-START_TEST(test_reply_structured) {
+START_TEST(test_reply_structured)
+{
     static const char body[] = "{\"specversion\":\"1.0\",\"id\":\"r2\",\"source\":\"/r\","
                                "\"type\":\"t\",\"data\":[1,2]}";
     char resp[512];
@@ -218,7 +227,8 @@ START_TEST(test_reply_structured) {
 }
 END_TEST
 
-START_TEST(test_reply_not_an_event) {
+START_TEST(test_reply_not_an_event)
+{
     server_t *s = server_start("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
                                "Content-Length: 13\r\n\r\n<html>x</html>");
     char url[128];
@@ -235,7 +245,8 @@ START_TEST(test_reply_not_an_event) {
 }
 END_TEST
 
-START_TEST(test_status_500_and_redirect_not_followed) {
+START_TEST(test_status_500_and_redirect_not_followed)
+{
     server_t *s = server_start("HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nfail");
     char url[128];
     ce_event_t *ev = sample();
@@ -255,7 +266,8 @@ START_TEST(test_status_500_and_redirect_not_followed) {
 }
 END_TEST
 
-START_TEST(test_timeout) {
+START_TEST(test_timeout)
+{
     server_t *s = server_start(NULL);
     char url[128];
     ce_event_t *ev = sample();
@@ -274,7 +286,8 @@ START_TEST(test_timeout) {
 }
 END_TEST
 
-START_TEST(test_connection_refused) {
+START_TEST(test_connection_refused)
+{
     /* a port that was free a moment ago and has no listener now */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -297,7 +310,8 @@ START_TEST(test_connection_refused) {
 }
 END_TEST
 
-START_TEST(test_reply_too_large) {
+START_TEST(test_reply_too_large)
+{
     static char resp[8192];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4000\r\n\r\n");
@@ -315,7 +329,8 @@ START_TEST(test_reply_too_large) {
 }
 END_TEST
 
-static Suite *client_suite(void) {
+static Suite *client_suite(void)
+{
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("http");
     tcase_set_timeout(tc, 30);
@@ -332,7 +347,8 @@ static Suite *client_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(client_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,8 @@
 /*
  * test_conformance.c — every event of the CloudEvents conformance YAML
- * ($HERALD_SHARED/testdata/cloudevents/conformance/yaml/, all four files) round-trips through HTTP binary
- * (strict and compat header encoding), structured and batch mode, and through Kafka and NATS.
+ * ($HERALD_SHARED/testdata/cloudevents/conformance/yaml/, all four files) round-trips through HTTP
+ * binary (strict and compat header encoding), structured and batch mode, and through Kafka and
+ * NATS.
  *
  * Upstream defects handled as the testdata README explains:
  * - comexampleextension2 is a YAML block scalar ending in "\n". U+000A is not allowed in a
@@ -43,20 +44,23 @@ typedef struct {
     size_t n;
 } conf_file_t;
 
-static char *scalar(yaml_document_t *doc, yaml_node_t *node) {
+static char *scalar(yaml_document_t *doc, yaml_node_t *node)
+{
     ck_assert_int_eq(node->type, YAML_SCALAR_NODE);
     (void)doc;
     return strndup((const char *)node->data.scalar.value, node->data.scalar.length);
 }
 
-static void add_attr(conf_event_t *ce, char *name, char *value) {
+static void add_attr(conf_event_t *ce, char *name, char *value)
+{
     ck_assert_uint_lt(ce->n, MAX_ATTRS);
     ce->names[ce->n] = name;
     ce->values[ce->n] = value;
     ce->n++;
 }
 
-static void read_attrs(yaml_document_t *doc, yaml_node_t *map, conf_event_t *ce) {
+static void read_attrs(yaml_document_t *doc, yaml_node_t *map, conf_event_t *ce)
+{
     ck_assert_int_eq(map->type, YAML_MAPPING_NODE);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
@@ -72,7 +76,8 @@ static void read_attrs(yaml_document_t *doc, yaml_node_t *map, conf_event_t *ce)
     }
 }
 
-static void load_file(const char *rel, conf_file_t *cf) {
+static void load_file(const char *rel, conf_file_t *cf)
+{
     char path[1024];
     snprintf(path, sizeof path, "%s/testdata/cloudevents/conformance/yaml/%s", HERALD_SHARED, rel);
     FILE *f = fopen(path, "rb");
@@ -91,8 +96,8 @@ static void load_file(const char *rel, conf_file_t *cf) {
         }
         ck_assert_uint_lt(cf->n, MAX_EVENTS);
         conf_event_t *ce = &cf->ev[cf->n++];
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-             p < root->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+             p++) {
             char *key = scalar(&doc, yaml_document_get_node(&doc, p->key));
             yaml_node_t *v = yaml_document_get_node(&doc, p->value);
             if (strcmp(key, "ContextAttributes") == 0) {
@@ -119,7 +124,8 @@ static void load_file(const char *rel, conf_file_t *cf) {
     fclose(f);
 }
 
-static void free_file(conf_file_t *cf) {
+static void free_file(conf_file_t *cf)
+{
     for (size_t i = 0; i < cf->n; i++) {
         conf_event_t *ce = &cf->ev[i];
         for (size_t k = 0; k < ce->n; k++) {
@@ -135,14 +141,16 @@ static void free_file(conf_file_t *cf) {
     }
 }
 
-static const char *attr_of(const conf_event_t *ce, const char *name) {
+static const char *attr_of(const conf_event_t *ce, const char *name)
+{
     for (size_t k = 0; k < ce->n; k++)
         if (strcmp(ce->names[k], name) == 0)
             return ce->values[k];
     return NULL;
 }
 
-static size_t newline_values(const conf_event_t *ce) {
+static size_t newline_values(const conf_event_t *ce)
+{
     size_t n = 0;
     for (size_t k = 0; k < ce->n; k++)
         n += strchr(ce->values[k], '\n') != NULL;
@@ -153,7 +161,8 @@ static size_t newline_values(const conf_event_t *ce) {
  * Builds the event. Values with a trailing newline (the comexampleextension2 defect) are first
  * shown to be rejected by the model, then set with the newline stripped.
  */
-static ce_event_t *build_event(const conf_event_t *ce) {
+static ce_event_t *build_event(const conf_event_t *ce)
+{
     ce_event_t *ev = ce_event_new();
     for (size_t k = 0; k < ce->n; k++) {
         const char *v = ce->values[k];
@@ -164,15 +173,16 @@ static ce_event_t *build_event(const conf_event_t *ce) {
             ck_assert_ptr_nonnull(strstr(e.message, ce->names[k]));
             len--;
         }
-        ck_assert_msg(ce_event_set(ev, ce->names[k], v, len, &e) == CE_E_OK, "%s: %s",
-                      ce->names[k], e.message);
+        ck_assert_msg(ce_event_set(ev, ce->names[k], v, len, &e) == CE_E_OK, "%s: %s", ce->names[k],
+                      e.message);
     }
     if (ce->data)
         ck_assert_int_eq(ce_event_set_data(ev, ce->data, strlen(ce->data), false), CE_E_OK);
     return ev;
 }
 
-static void trim(const char **s, size_t *n) {
+static void trim(const char **s, size_t *n)
+{
     while (*n && strchr(" \t\r\n", (*s)[0]))
         (*s)++, (*n)--;
     while (*n && strchr(" \t\r\n", (*s)[*n - 1]))
@@ -181,7 +191,8 @@ static void trim(const char **s, size_t *n) {
 
 /* Compares a decoded event with what was sent. json_fmt: it went through the JSON format. */
 static void assert_same(const ce_event_t *sent, const ce_event_t *got, bool json_fmt,
-                        const char *what) {
+                        const char *what)
+{
     ck_assert_msg(ce_event_validate(got, NULL) == CE_E_OK, "%s: invalid", what);
     size_t n = ce_event_attr_count(sent);
     for (size_t i = 0; i < n; i++) {
@@ -209,12 +220,13 @@ static void assert_same(const ce_event_t *sent, const ce_event_t *got, bool json
         trim(&s1, &l1);
         trim(&s2, &l2);
     }
-    ck_assert_msg(l1 == l2 && memcmp(s1, s2, l1) == 0, "%s: data '%.*s' want '%.*s'", what,
-                  (int)l2, s2, (int)l1, s1);
+    ck_assert_msg(l1 == l2 && memcmp(s1, s2, l1) == 0, "%s: data '%.*s' want '%.*s'", what, (int)l2,
+                  s2, (int)l1, s1);
 }
 
 static ce_event_t *http_roundtrip(const ce_event_t *ev, ce_http_mode_t mode,
-                                  ce_header_encoding_t enc, const conf_event_t *ce) {
+                                  ce_header_encoding_t enc, const conf_event_t *ce)
+{
     ce_http_out_t o;
     ck_assert_int_eq(ce_http_encode(ev, mode, enc, &o), CE_E_OK);
     /* add the TransportExtensions as ordinary headers: they must not become attributes */
@@ -240,7 +252,8 @@ static ce_event_t *http_roundtrip(const ce_event_t *ev, ce_http_mode_t mode,
 }
 
 /* The newline defect: encoders escape it, receivers reject it. */
-static void check_newline_defect(const conf_event_t *ce) {
+static void check_newline_defect(const conf_event_t *ce)
+{
     for (size_t k = 0; k < ce->n; k++) {
         const char *v = ce->values[k];
         if (!strchr(v, '\n'))
@@ -274,7 +287,8 @@ static void check_newline_defect(const conf_event_t *ce) {
     }
 }
 
-static void run_file(const char *rel, size_t want_events, size_t want_newline_defects) {
+static void run_file(const char *rel, size_t want_events, size_t want_newline_defects)
+{
     conf_file_t cf;
     load_file(rel, &cf);
     ck_assert_msg(cf.n == want_events, "%s: %zu events, want %zu", rel, cf.n, want_events);
@@ -308,8 +322,9 @@ static void run_file(const char *rel, size_t want_events, size_t want_newline_de
             ce_kafka_out_t ko;
             ck_assert_int_eq(ce_kafka_encode(ev, (ce_kafka_mode_t)mode, CE_KAFKA_KEY_NONE, &ko),
                              CE_E_OK);
-            ce_kafka_msg_t km = {ko.headers, ko.header_count, NULL, 0,
-                                 ko.value_null ? NULL : ko.value.data, ko.value.len};
+            ce_kafka_msg_t km = {
+                ko.headers,  ko.header_count, NULL, 0, ko.value_null ? NULL : ko.value.data,
+                ko.value.len};
             ce_event_t *k = NULL;
             ce_error_t e;
             ck_assert_msg(ce_kafka_decode(&km, &k, &e) == CE_E_OK, "kafka: %s", e.message);
@@ -328,8 +343,8 @@ static void run_file(const char *rel, size_t want_events, size_t want_newline_de
             ce_nats_out_free(&no);
         }
     }
-    ck_assert_msg(defects == want_newline_defects, "%s: %zu newline values, want %zu", rel,
-                  defects, want_newline_defects);
+    ck_assert_msg(defects == want_newline_defects, "%s: %zu newline values, want %zu", rel, defects,
+                  want_newline_defects);
     /* batch: the whole file in one request (one file shares one specversion) */
     ce_buf_t body = {0};
     ck_assert_int_eq(ce_json_encode_batch((const ce_event_t *const *)built, cf.n, &body), CE_E_OK);
@@ -352,16 +367,29 @@ static void run_file(const char *rel, size_t want_events, size_t want_newline_de
     free_file(&cf);
 }
 
-START_TEST(test_v1) { run_file("v1.yaml", 2, 2); }
+START_TEST(test_v1)
+{
+    run_file("v1.yaml", 2, 2);
+}
 END_TEST
-START_TEST(test_v03) { run_file("v03.yaml", 1, 1); }
+START_TEST(test_v03)
+{
+    run_file("v03.yaml", 1, 1);
+}
 END_TEST
-START_TEST(test_v1_minimum) { run_file("v1.0/v1_minimum.yaml", 6, 0); }
+START_TEST(test_v1_minimum)
+{
+    run_file("v1.0/v1_minimum.yaml", 6, 0);
+}
 END_TEST
-START_TEST(test_v03_minimum) { run_file("v0.3/v03_minimum.yaml", 6, 0); }
+START_TEST(test_v03_minimum)
+{
+    run_file("v0.3/v03_minimum.yaml", 6, 0);
+}
 END_TEST
 
-START_TEST(test_v03_batch_with_v1_rejected) {
+START_TEST(test_v03_batch_with_v1_rejected)
+{
     conf_file_t a, b;
     load_file("v1.0/v1_minimum.yaml", &a);
     load_file("v0.3/v03_minimum.yaml", &b);
@@ -381,7 +409,8 @@ START_TEST(test_v03_batch_with_v1_rejected) {
 }
 END_TEST
 
-static Suite *conformance_suite(void) {
+static Suite *conformance_suite(void)
+{
     Suite *s = suite_create("conformance");
     TCase *tc = tcase_create("yaml");
     tcase_add_test(tc, test_v1);
@@ -393,7 +422,8 @@ static Suite *conformance_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(conformance_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

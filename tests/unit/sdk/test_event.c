@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-START_TEST(test_error_table) {
+START_TEST(test_error_table)
+{
     ck_assert_str_eq(ce_err_name(CE_E_OK), "OK");
     ck_assert_str_eq(ce_err_name(CE_E_SPECVERSION), "SPECVERSION");
     ck_assert_str_eq(ce_err_message(CE_E_NOMEM), "out of memory");
@@ -20,7 +21,8 @@ START_TEST(test_error_table) {
 }
 END_TEST
 
-START_TEST(test_required_attributes_named) {
+START_TEST(test_required_attributes_named)
+{
     static const char *req[] = {"specversion", "id", "source", "type"};
     for (size_t i = 0; i < 4; i++) {
         ce_event_t *ev = tu_min_event();
@@ -41,7 +43,8 @@ START_TEST(test_required_attributes_named) {
 }
 END_TEST
 
-START_TEST(test_specversion_only_1_0) {
+START_TEST(test_specversion_only_1_0)
+{
     ce_event_t *ev = tu_min_event();
     ce_error_t e;
     ck_assert_int_eq(tu_set(ev, "specversion", "0.3"), CE_E_OK);
@@ -53,11 +56,12 @@ START_TEST(test_specversion_only_1_0) {
 }
 END_TEST
 
-START_TEST(test_timestamp_kept_verbatim) {
+START_TEST(test_timestamp_kept_verbatim)
+{
     ce_event_t *ev = tu_min_event();
-    const char *ok[] = {"2018-04-26T14:48:09+02:00", "2018-04-05T03:56:24Z",
+    const char *ok[] = {"2018-04-26T14:48:09+02:00",      "2018-04-05T03:56:24Z",
                         "2018-04-05t03:56:24.123456789z", "2020-02-29T00:00:00-00:00",
-                        "1985-04-12T23:20:50.52Z", "1990-12-31T23:59:60Z"};
+                        "1985-04-12T23:20:50.52Z",        "1990-12-31T23:59:60Z"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         ce_error_t e;
         ck_assert_msg(ce_event_set(ev, "time", ok[i], strlen(ok[i]), &e) == CE_E_OK, "%s: %s",
@@ -65,9 +69,15 @@ START_TEST(test_timestamp_kept_verbatim) {
         ck_assert_str_eq(ce_event_get_str(ev, "time"), ok[i]);
         ck_assert_int_eq(ce_event_get(ev, "time", 4)->type, CE_TYPE_TIMESTAMP);
     }
-    const char *bad[] = {"2018-13-01T00:00:00Z", "2019-02-29T00:00:00Z", "2018-04-05 03:56:24Z",
-                         "2018-04-05T03:56:24", "2018-04-05T24:00:00Z", "2018-04-05T03:56:24.Z",
-                         "2018-04-05T03:56:24+0200", "yesterday", ""};
+    const char *bad[] = {"2018-13-01T00:00:00Z",
+                         "2019-02-29T00:00:00Z",
+                         "2018-04-05 03:56:24Z",
+                         "2018-04-05T03:56:24",
+                         "2018-04-05T24:00:00Z",
+                         "2018-04-05T03:56:24.Z",
+                         "2018-04-05T03:56:24+0200",
+                         "yesterday",
+                         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ce_error_t e;
         ck_assert_msg(ce_event_set(ev, "time", bad[i], strlen(bad[i]), &e) == CE_E_TYPE, "%s",
@@ -81,14 +91,16 @@ START_TEST(test_timestamp_kept_verbatim) {
 }
 END_TEST
 
-START_TEST(test_integer_rules) {
+START_TEST(test_integer_rules)
+{
     ce_event_t *ev = tu_min_event();
     ck_assert_int_eq(ce_event_set_typed(ev, "n", CE_TYPE_INTEGER, "2147483647", 10, NULL), CE_E_OK);
     ck_assert_int_eq(ce_event_get(ev, "n", 1)->i, 2147483647);
-    ck_assert_int_eq(ce_event_set_typed(ev, "n", CE_TYPE_INTEGER, "-2147483648", 11, NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set_typed(ev, "n", CE_TYPE_INTEGER, "-2147483648", 11, NULL),
+                     CE_E_OK);
     ck_assert_int_eq(ce_event_get(ev, "n", 1)->i, INT32_MIN);
-    const char *bad[] = {"2147483648", "-2147483649", "5.0", "5e0", "+5", "05", "", "-", " 5",
-                         "99999999999"};
+    const char *bad[] = {"2147483648", "-2147483649", "5.0", "5e0",        "+5", "05",
+                         "",           "-",           " 5",  "99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ce_error_t e;
         ck_assert_msg(ce_event_set_typed(ev, "n", CE_TYPE_INTEGER, bad[i], strlen(bad[i]), &e) ==
@@ -103,7 +115,8 @@ START_TEST(test_integer_rules) {
 }
 END_TEST
 
-START_TEST(test_boolean_case_sensitive) {
+START_TEST(test_boolean_case_sensitive)
+{
     ce_event_t *ev = tu_min_event();
     ck_assert_int_eq(ce_event_set_typed(ev, "b", CE_TYPE_BOOLEAN, "true", 4, NULL), CE_E_OK);
     ck_assert(ce_event_get(ev, "b", 1)->b);
@@ -118,7 +131,8 @@ START_TEST(test_boolean_case_sensitive) {
 }
 END_TEST
 
-START_TEST(test_binary_type) {
+START_TEST(test_binary_type)
+{
     ce_event_t *ev = tu_min_event();
     ck_assert_int_eq(ce_event_set_typed(ev, "bin", CE_TYPE_BINARY, "aGk=", 4, NULL), CE_E_OK);
     ck_assert_int_eq(ce_event_set_typed(ev, "bin", CE_TYPE_BINARY, "", 0, NULL), CE_E_OK);
@@ -129,7 +143,8 @@ START_TEST(test_binary_type) {
 }
 END_TEST
 
-START_TEST(test_names) {
+START_TEST(test_names)
+{
     ck_assert(ce_attr_name_valid("abc123", 6));
     ck_assert(!ce_attr_name_valid("foo-bar", 7));
     ck_assert(!ce_attr_name_valid("Foo", 3));
@@ -155,17 +170,18 @@ START_TEST(test_names) {
 }
 END_TEST
 
-START_TEST(test_string_rules) {
+START_TEST(test_string_rules)
+{
     ce_event_t *ev = tu_min_event();
     ce_error_t e;
     ck_assert_int_eq(ce_event_set(ev, "subject", "a\nb", 3, &e), CE_E_TYPE);
     ck_assert_ptr_nonnull(strstr(e.message, "'subject'"));
     ck_assert_int_eq(ce_event_set(ev, "subject", "a\tb", 3, NULL), CE_E_TYPE);
     ck_assert_int_eq(ce_event_set(ev, "subject", "a\x7f", 2, NULL), CE_E_TYPE);
-    ck_assert_int_eq(ce_event_set(ev, "subject", "\xc2\x85", 2, NULL), CE_E_TYPE); /* NEL */
+    ck_assert_int_eq(ce_event_set(ev, "subject", "\xc2\x85", 2, NULL), CE_E_TYPE);     /* NEL */
     ck_assert_int_eq(ce_event_set(ev, "subject", "\xef\xbf\xbe", 3, NULL), CE_E_TYPE); /* FFFE */
     ck_assert_int_eq(ce_event_set(ev, "subject", "\xef\xb7\x90", 3, NULL), CE_E_TYPE); /* FDD0 */
-    ck_assert_int_eq(ce_event_set(ev, "subject", "\xed\xa0\x80", 3, &e), CE_E_UTF8); /* D800 */
+    ck_assert_int_eq(ce_event_set(ev, "subject", "\xed\xa0\x80", 3, &e), CE_E_UTF8);   /* D800 */
     ck_assert_ptr_nonnull(strstr(e.message, "UTF-8"));
     ck_assert_int_eq(ce_event_set(ev, "subject", "\xc0\xa0", 2, NULL), CE_E_UTF8); /* overlong */
     ck_assert_int_eq(ce_event_set(ev, "subject", "a\0b", 3, NULL), CE_E_TYPE);
@@ -182,10 +198,15 @@ START_TEST(test_string_rules) {
 }
 END_TEST
 
-START_TEST(test_uri_rules) {
+START_TEST(test_uri_rules)
+{
     ce_event_t *ev = tu_min_event();
-    const char *src_ok[] = {"/sensors/x", "1-555-123-4567", "urn:uuid:6e8bc430-9c3a-11d9-9669",
-                            "https://example.com/a?b=c#d", "//github.com/x", "a%20b"};
+    const char *src_ok[] = {"/sensors/x",
+                            "1-555-123-4567",
+                            "urn:uuid:6e8bc430-9c3a-11d9-9669",
+                            "https://example.com/a?b=c#d",
+                            "//github.com/x",
+                            "a%20b"};
     for (size_t i = 0; i < sizeof src_ok / sizeof src_ok[0]; i++)
         ck_assert_msg(tu_set(ev, "source", src_ok[i]) == CE_E_OK, "%s", src_ok[i]);
     const char *src_bad[] = {"a b", "1x:y", "100%", "%zz", ":nothing"};
@@ -202,7 +223,8 @@ START_TEST(test_uri_rules) {
 }
 END_TEST
 
-START_TEST(test_value_check_public) {
+START_TEST(test_value_check_public)
+{
     ce_error_t e;
     ck_assert_int_eq(ce_value_check(CE_TYPE_INTEGER, "12", 2, &e), CE_E_OK);
     ck_assert_int_eq(ce_value_check(CE_TYPE_INTEGER, "1.5", 3, &e), CE_E_TYPE);
@@ -211,7 +233,8 @@ START_TEST(test_value_check_public) {
 }
 END_TEST
 
-START_TEST(test_attr_order_and_get) {
+START_TEST(test_attr_order_and_get)
+{
     ce_event_t *ev = ce_event_new();
     ck_assert_int_eq(tu_set(ev, "zext", "1"), CE_E_OK);
     ck_assert_int_eq(tu_set(ev, "time", "2018-04-05T03:56:24Z"), CE_E_OK);
@@ -244,7 +267,8 @@ START_TEST(test_attr_order_and_get) {
 }
 END_TEST
 
-START_TEST(test_get_does_not_allocate) {
+START_TEST(test_get_does_not_allocate)
+{
     ce_event_t *ev = tu_min_event();
     for (int i = 0; i < 20; i++) {
         char n[16];
@@ -263,7 +287,8 @@ START_TEST(test_get_does_not_allocate) {
 }
 END_TEST
 
-START_TEST(test_data) {
+START_TEST(test_data)
+{
     ce_event_t *ev = tu_min_event();
     const void *d;
     size_t n;
@@ -280,7 +305,8 @@ START_TEST(test_data) {
 }
 END_TEST
 
-static ce_event_t *full_event(void) {
+static ce_event_t *full_event(void)
+{
     ce_event_t *ev = tu_min_event();
     tu_set(ev, "time", "2018-04-26T14:48:09+02:00");
     tu_set(ev, "subject", "sub");
@@ -294,7 +320,8 @@ static ce_event_t *full_event(void) {
     return ev;
 }
 
-static void assert_events_equal(const ce_event_t *a, const ce_event_t *b) {
+static void assert_events_equal(const ce_event_t *a, const ce_event_t *b)
+{
     ck_assert_uint_eq(ce_event_attr_count(a), ce_event_attr_count(b));
     for (size_t i = 0; i < ce_event_attr_count(a); i++) {
         const char *n;
@@ -316,7 +343,8 @@ static void assert_events_equal(const ce_event_t *a, const ce_event_t *b) {
     ck_assert_int_eq(ce_event_data_is_json(a), ce_event_data_is_json(b));
 }
 
-START_TEST(test_clone) {
+START_TEST(test_clone)
+{
     ce_event_t *ev = full_event();
     ce_event_t *c = ce_event_clone(ev);
     ck_assert_ptr_nonnull(c);
@@ -328,7 +356,8 @@ START_TEST(test_clone) {
 }
 END_TEST
 
-START_TEST(test_pack_roundtrip) {
+START_TEST(test_pack_roundtrip)
+{
     ce_event_t *ev = full_event();
     uint8_t *buf, *buf2;
     size_t len, len2;
@@ -369,7 +398,8 @@ START_TEST(test_pack_roundtrip) {
 }
 END_TEST
 
-START_TEST(test_pack_no_data_vs_empty_data) {
+START_TEST(test_pack_no_data_vs_empty_data)
+{
     ce_event_t *ev = tu_min_event();
     uint8_t *buf;
     size_t len;
@@ -389,7 +419,8 @@ START_TEST(test_pack_no_data_vs_empty_data) {
 }
 END_TEST
 
-START_TEST(test_nomem_paths) {
+START_TEST(test_nomem_paths)
+{
     ce_event_t *ev = full_event();
     uint8_t *buf;
     size_t len;
@@ -424,7 +455,8 @@ START_TEST(test_nomem_paths) {
 }
 END_TEST
 
-START_TEST(test_extension_bound) {
+START_TEST(test_extension_bound)
+{
     ce_event_t *ev = tu_min_event();
     char n[16];
     for (int i = 0; i < CE_MAX_EXTENSIONS; i++) {
@@ -440,7 +472,8 @@ START_TEST(test_extension_bound) {
 }
 END_TEST
 
-static Suite *event_suite(void) {
+static Suite *event_suite(void)
+{
     Suite *s = suite_create("event");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_error_table);
@@ -466,7 +499,8 @@ static Suite *event_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(event_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

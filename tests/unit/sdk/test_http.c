@@ -7,15 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                         \
+    }
 #define REQ H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"), H("ce-type", "t")
 
-static ce_http_msg_t msg_of(const ce_header_t *hs, size_t n, const char *body) {
+static ce_http_msg_t msg_of(const ce_header_t *hs, size_t n, const char *body)
+{
     ce_http_msg_t m = {hs, n, body, body ? strlen(body) : 0};
     return m;
 }
 
-static ce_event_t *dec1(const ce_header_t *hs, size_t n, const char *body) {
+static ce_event_t *dec1(const ce_header_t *hs, size_t n, const char *body)
+{
     ce_http_msg_t m = msg_of(hs, n, body);
     ce_event_t **evs = NULL;
     size_t cnt = 0;
@@ -28,7 +33,8 @@ static ce_event_t *dec1(const ce_header_t *hs, size_t n, const char *body) {
     return ev;
 }
 
-static ce_err_t dec_err(const ce_header_t *hs, size_t n, const char *body, ce_error_t *e) {
+static ce_err_t dec_err(const ce_header_t *hs, size_t n, const char *body, ce_error_t *e)
+{
     ce_http_msg_t m = msg_of(hs, n, body);
     ce_event_t **evs = NULL;
     size_t cnt = 0;
@@ -37,13 +43,15 @@ static ce_err_t dec_err(const ce_header_t *hs, size_t n, const char *body, ce_er
     return rc;
 }
 
-static char *hdr_enc(const char *v, ce_header_encoding_t enc) {
+static char *hdr_enc(const char *v, ce_header_encoding_t enc)
+{
     ce_buf_t b = {0};
     ck_assert_int_eq(ce_http_header_encode(v, strlen(v), enc, &b), CE_E_OK);
     return b.data;
 }
 
-static char *hdr_dec(const char *v, ce_err_t want) {
+static char *hdr_dec(const char *v, ce_err_t want)
+{
     ce_buf_t b = {0};
     ce_error_t e;
     ck_assert_int_eq(ce_http_header_decode(v, strlen(v), &b, &e), want);
@@ -57,7 +65,8 @@ static char *hdr_dec(const char *v, ce_err_t want) {
     return b.data;
 }
 
-static const char *hval(const ce_http_out_t *o, const char *name) {
+static const char *hval(const ce_http_out_t *o, const char *name)
+{
     for (size_t i = 0; i < o->header_count; i++)
         if (o->headers[i].name_len == strlen(name) &&
             memcmp(o->headers[i].name, name, o->headers[i].name_len) == 0)
@@ -65,7 +74,8 @@ static const char *hval(const ce_http_out_t *o, const char *name) {
     return NULL;
 }
 
-START_TEST(test_mode_detection) {
+START_TEST(test_mode_detection)
+{
     struct {
         const char *ct;
         ce_http_mode_t mode;
@@ -88,7 +98,8 @@ START_TEST(test_mode_detection) {
 }
 END_TEST
 
-START_TEST(test_percent_encode_strict_and_compat) {
+START_TEST(test_percent_encode_strict_and_compat)
+{
     char *s = hdr_enc("Euro \xe2\x82\xac \xf0\x9f\x98\x80", CE_HEADER_STRICT);
     ck_assert_str_eq(s, "Euro%20%E2%82%AC%20%F0%9F%98%80");
     free(s);
@@ -116,12 +127,14 @@ START_TEST(test_percent_encode_strict_and_compat) {
 }
 END_TEST
 
-START_TEST(test_percent_decode_lenient) {
+START_TEST(test_percent_decode_lenient)
+{
     char *s = hdr_dec("Euro%20%E2%82%AC%20%F0%9F%98%80", CE_E_OK);
     ck_assert_str_eq(s, "Euro \xe2\x82\xac \xf0\x9f\x98\x80");
     free(s);
     s = hdr_dec("%e2%82%ac%41", CE_E_OK); /* lower-case hex, needless encoding */
-    ck_assert_str_eq(s, "\xe2\x82\xac" "A");
+    ck_assert_str_eq(s, "\xe2\x82\xac"
+                        "A");
     free(s);
     s = hdr_dec("100%", CE_E_OK);
     ck_assert_str_eq(s, "100%");
@@ -145,7 +158,8 @@ START_TEST(test_percent_decode_lenient) {
 }
 END_TEST
 
-START_TEST(test_binary_decode) {
+START_TEST(test_binary_decode)
+{
     ce_header_t hs[] = {H("CE-SpecVersion", "1.0"),
                         H("Ce-Id", "A%20B"),
                         H("ce-source", "/mycontext"),
@@ -179,7 +193,8 @@ START_TEST(test_binary_decode) {
 }
 END_TEST
 
-START_TEST(test_binary_decode_errors) {
+START_TEST(test_binary_decode_errors)
+{
     ce_error_t e;
     static const char *req[] = {"specversion", "id", "source", "type"};
     for (int k = 0; k < 4; k++) {
@@ -215,7 +230,8 @@ START_TEST(test_binary_decode_errors) {
 }
 END_TEST
 
-START_TEST(test_binary_v03_mapped) {
+START_TEST(test_binary_v03_mapped)
+{
     ce_header_t hs[] = {H("ce-specversion", "0.3"), H("ce-id", "1"), H("ce-source", "/s"),
                         H("ce-type", "t"), H("ce-schemaurl", "https://x/s")};
     ce_event_t *ev = dec1(hs, 5, NULL);
@@ -225,7 +241,8 @@ START_TEST(test_binary_v03_mapped) {
 }
 END_TEST
 
-START_TEST(test_structured_and_batch_decode) {
+START_TEST(test_structured_and_batch_decode)
+{
     const char *body = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
                        "\"data\":{\"x\":1}}";
     ce_header_t hs[] = {H("content-type", "application/cloudevents+json; charset=utf-8"),
@@ -260,7 +277,8 @@ START_TEST(test_structured_and_batch_decode) {
 }
 END_TEST
 
-START_TEST(test_binary_encode) {
+START_TEST(test_binary_encode)
+{
     ce_event_t *ev = tu_min_event();
     tu_set(ev, "subject", "Euro \xe2\x82\xac \xf0\x9f\x98\x80");
     tu_set(ev, "datacontenttype", "text/plain; charset=utf-8");
@@ -296,7 +314,8 @@ START_TEST(test_binary_encode) {
 }
 END_TEST
 
-START_TEST(test_binary_encode_json_data) {
+START_TEST(test_binary_encode_json_data)
+{
     /* JSON-format data translated to binary: a string stays quoted, implied content type written */
     const char *in = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
                      "\"data\":\"I'm just a string\"}";
@@ -317,7 +336,8 @@ START_TEST(test_binary_encode_json_data) {
 }
 END_TEST
 
-START_TEST(test_structured_encode) {
+START_TEST(test_structured_encode)
+{
     ce_event_t *ev = tu_min_event();
     ce_event_set_data(ev, "{\"k\":[1,2]}", 11, true);
     ce_http_out_t o;
@@ -338,7 +358,8 @@ START_TEST(test_structured_encode) {
 }
 END_TEST
 
-START_TEST(test_decode_nomem) {
+START_TEST(test_decode_nomem)
+{
     ce_header_t hs[] = {REQ, H("ce-time", "2018-04-05T03:56:24Z"), H("ce-ext", "a%20b"),
                         H("content-type", "text/plain")};
     const char *sbody = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"}";
@@ -353,9 +374,9 @@ START_TEST(test_decode_nomem) {
             ce_error_t e;
             ce_err_t rc = ce_http_decode(&m, &evs, &n, &e);
             ce_http_out_t o;
-            ce_err_t rc2 = rc == CE_E_OK ? ce_http_encode(evs[0], CE_HTTP_BINARY,
-                                                          CE_HEADER_STRICT, &o)
-                                         : CE_E_NOMEM;
+            ce_err_t rc2 = rc == CE_E_OK
+                               ? ce_http_encode(evs[0], CE_HTTP_BINARY, CE_HEADER_STRICT, &o)
+                               : CE_E_NOMEM;
             tu_alloc_restore();
             if (rc2 == CE_E_OK)
                 ce_http_out_free(&o);
@@ -376,7 +397,8 @@ START_TEST(test_decode_nomem) {
 }
 END_TEST
 
-static Suite *http_suite(void) {
+static Suite *http_suite(void)
+{
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("http");
     tcase_add_test(tc, test_mode_detection);
@@ -394,7 +416,8 @@ static Suite *http_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(http_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

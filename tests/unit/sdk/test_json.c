@@ -9,7 +9,8 @@
 
 #define BASE "\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\""
 
-static ce_event_t *dec_ok(const char *json) {
+static ce_event_t *dec_ok(const char *json)
+{
     ce_event_t *ev = NULL;
     ce_error_t e = {0};
     ce_err_t rc = ce_json_decode(json, strlen(json), &ev, &e);
@@ -17,14 +18,16 @@ static ce_event_t *dec_ok(const char *json) {
     return ev;
 }
 
-static ce_err_t dec_err(const char *json, ce_error_t *e) {
+static ce_err_t dec_err(const char *json, ce_error_t *e)
+{
     ce_event_t *ev = NULL;
     ce_err_t rc = ce_json_decode(json, strlen(json), &ev, e);
     ck_assert_ptr_null(ev);
     return rc;
 }
 
-static void assert_data(const ce_event_t *ev, const char *want, bool is_json) {
+static void assert_data(const ce_event_t *ev, const char *want, bool is_json)
+{
     const void *d;
     size_t n;
     ck_assert(ce_event_data(ev, &d, &n));
@@ -33,13 +36,15 @@ static void assert_data(const ce_event_t *ev, const char *want, bool is_json) {
     ck_assert_int_eq(ce_event_data_is_json(ev), is_json);
 }
 
-static char *enc(const ce_event_t *ev) {
+static char *enc(const ce_event_t *ev)
+{
     ce_buf_t b = {0};
     ck_assert_int_eq(ce_json_encode(ev, &b), CE_E_OK);
     return b.data;
 }
 
-START_TEST(test_decode_minimal_and_attrs) {
+START_TEST(test_decode_minimal_and_attrs)
+{
     ce_event_t *ev = dec_ok("{" BASE ",\"time\":\"2018-04-26T14:48:09+02:00\",\"subject\":\"s\","
                             "\"dataschema\":\"https://x/y\",\"myint\":-5,\"mybool\":false,"
                             "\"mystr\":\"a\\u00e9\\ud83d\\ude00\"}");
@@ -54,18 +59,21 @@ START_TEST(test_decode_minimal_and_attrs) {
 }
 END_TEST
 
-START_TEST(test_data_kept_verbatim) {
+START_TEST(test_data_kept_verbatim)
+{
     ce_event_t *ev = dec_ok("{" BASE ",\"data\": {\"z\":1, \"a\":12345678901234567890123,"
                             "\"f\":1.50e3} }");
     assert_data(ev, "{\"z\":1, \"a\":12345678901234567890123,\"f\":1.50e3}", true);
     char *out = enc(ev);
-    ck_assert_ptr_nonnull(strstr(out, "\"data\":{\"z\":1, \"a\":12345678901234567890123,\"f\":1.50e3}"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\"data\":{\"z\":1, \"a\":12345678901234567890123,\"f\":1.50e3}"));
     free(out);
     ce_event_free(ev);
 }
 END_TEST
 
-START_TEST(test_data_string_not_reparsed) {
+START_TEST(test_data_string_not_reparsed)
+{
     /* JSON content type: a string stays a JSON string, it is not parsed as JSON again */
     ce_event_t *ev = dec_ok("{" BASE ",\"datacontenttype\":\"application/json\","
                             "\"data\":\"{\\\"a\\\":1}\"}");
@@ -88,7 +96,8 @@ START_TEST(test_data_string_not_reparsed) {
 }
 END_TEST
 
-START_TEST(test_data_null_vs_absent) {
+START_TEST(test_data_null_vs_absent)
+{
     ce_event_t *ev = dec_ok("{" BASE ",\"data\":null}");
     assert_data(ev, "null", true);
     char *out = enc(ev);
@@ -109,7 +118,8 @@ START_TEST(test_data_null_vs_absent) {
 }
 END_TEST
 
-START_TEST(test_data_base64) {
+START_TEST(test_data_base64)
+{
     ce_event_t *ev = dec_ok("{" BASE ",\"datacontenttype\":\"application/octet-stream\","
                             "\"data_base64\":\"AAEC/w==\"}");
     const void *d;
@@ -135,7 +145,8 @@ START_TEST(test_data_base64) {
 }
 END_TEST
 
-START_TEST(test_duplicates_rejected) {
+START_TEST(test_duplicates_rejected)
+{
     ce_error_t e;
     ck_assert_int_eq(dec_err("{" BASE ",\"id\":\"2\"}", &e), CE_E_DUPLICATE);
     ck_assert_ptr_nonnull(strstr(e.message, "'id'"));
@@ -149,7 +160,8 @@ START_TEST(test_duplicates_rejected) {
 }
 END_TEST
 
-START_TEST(test_extension_types) {
+START_TEST(test_extension_types)
+{
     ce_error_t e;
     ck_assert_int_eq(dec_err("{" BASE ",\"n\":5.0}", &e), CE_E_TYPE);
     ck_assert_ptr_nonnull(strstr(e.message, "5.0"));
@@ -167,9 +179,9 @@ START_TEST(test_extension_types) {
     free(out);
     ce_event_free(ev);
     /* core attributes must be strings */
-    ck_assert_int_eq(dec_err("{\"specversion\":\"1.0\",\"id\":1,\"source\":\"/s\",\"type\":\"t\"}",
-                             &e),
-                     CE_E_TYPE);
+    ck_assert_int_eq(
+        dec_err("{\"specversion\":\"1.0\",\"id\":1,\"source\":\"/s\",\"type\":\"t\"}", &e),
+        CE_E_TYPE);
     ck_assert_ptr_nonnull(strstr(e.message, "'id'"));
     ck_assert_int_eq(dec_err("{" BASE ",\"subject\":true}", &e), CE_E_TYPE);
     /* Boolean strings are strings, not booleans; case is preserved */
@@ -179,7 +191,8 @@ START_TEST(test_extension_types) {
 }
 END_TEST
 
-START_TEST(test_names_and_required) {
+START_TEST(test_names_and_required)
+{
     ce_error_t e;
     ck_assert_int_eq(dec_err("{" BASE ",\"foo-bar\":\"x\"}", &e), CE_E_NAME);
     ck_assert_ptr_nonnull(strstr(e.message, "foo-bar"));
@@ -199,10 +212,12 @@ START_TEST(test_names_and_required) {
 }
 END_TEST
 
-START_TEST(test_v03_mapped) {
-    ce_event_t *ev = dec_ok("{\"specversion\":\"0.3\",\"id\":\"1\",\"source\":\"/s\",\"type\":"
-                            "\"t\",\"schemaurl\":\"https://x/s\",\"datacontentencoding\":\"base64\","
-                            "\"datacontenttype\":\"text/plain\",\"data\":\"aGk=\"}");
+START_TEST(test_v03_mapped)
+{
+    ce_event_t *ev =
+        dec_ok("{\"specversion\":\"0.3\",\"id\":\"1\",\"source\":\"/s\",\"type\":"
+               "\"t\",\"schemaurl\":\"https://x/s\",\"datacontentencoding\":\"base64\","
+               "\"datacontenttype\":\"text/plain\",\"data\":\"aGk=\"}");
     ck_assert_str_eq(ce_event_get_str(ev, "specversion"), "1.0");
     ck_assert_str_eq(ce_event_get_str(ev, "dataschema"), "https://x/s");
     ck_assert_ptr_null(ce_event_get(ev, "schemaurl", 9));
@@ -212,10 +227,20 @@ START_TEST(test_v03_mapped) {
 }
 END_TEST
 
-START_TEST(test_malformed) {
-    const char *bad[] = {"", "[]", "{", "{\"id\"}", "{\"id\":}", "{" BASE "} x", "{" BASE ",}",
-                         "{" BASE ",\"data\":tru}", "{" BASE ",\"data\":01}", "null",
-                         "{" BASE ",\"data\":\"\x01\"}", "{'id':'1'}"};
+START_TEST(test_malformed)
+{
+    const char *bad[] = {"",
+                         "[]",
+                         "{",
+                         "{\"id\"}",
+                         "{\"id\":}",
+                         "{" BASE "} x",
+                         "{" BASE ",}",
+                         "{" BASE ",\"data\":tru}",
+                         "{" BASE ",\"data\":01}",
+                         "null",
+                         "{" BASE ",\"data\":\"\x01\"}",
+                         "{'id':'1'}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ce_error_t e;
         ce_err_t rc = dec_err(bad[i], &e);
@@ -234,7 +259,8 @@ START_TEST(test_malformed) {
 }
 END_TEST
 
-START_TEST(test_batch) {
+START_TEST(test_batch)
+{
     ce_event_t **evs;
     size_t n;
     ce_error_t e;
@@ -274,7 +300,8 @@ START_TEST(test_batch) {
 }
 END_TEST
 
-static char *enc_bytes(const char *ct, const char *data) {
+static char *enc_bytes(const char *ct, const char *data)
+{
     ce_event_t *ev = tu_min_event();
     if (ct)
         tu_set(ev, "datacontenttype", ct);
@@ -284,7 +311,8 @@ static char *enc_bytes(const char *ct, const char *data) {
     return out;
 }
 
-START_TEST(test_json_content_type_detection) {
+START_TEST(test_json_content_type_detection)
+{
     struct {
         const char *ct;
         bool json;
@@ -314,7 +342,8 @@ START_TEST(test_json_content_type_detection) {
 }
 END_TEST
 
-START_TEST(test_encode_data_rules) {
+START_TEST(test_encode_data_rules)
+{
     /* text: a JSON string */
     char *out = enc_bytes("text/plain; charset=utf-8", "Hello, \xf0\x9f\x8c\x8e!\n");
     ck_assert_ptr_nonnull(strstr(out, "\"data\":\"Hello, \xf0\x9f\x8c\x8e!\\n\""));
@@ -334,7 +363,8 @@ START_TEST(test_encode_data_rules) {
 }
 END_TEST
 
-START_TEST(test_roundtrip_all_types) {
+START_TEST(test_roundtrip_all_types)
+{
     const char *in = "{\"specversion\":\"1.0\",\"id\":\"A 234-1234-1234\",\"source\":"
                      "\"/mycontext\",\"type\":\"com.example\",\"datacontenttype\":\"text/xml\","
                      "\"dataschema\":\"https://s/x\",\"subject\":\"s \\\"q\\\"\",\"time\":"
@@ -348,7 +378,8 @@ START_TEST(test_roundtrip_all_types) {
 }
 END_TEST
 
-START_TEST(test_decode_nomem) {
+START_TEST(test_decode_nomem)
+{
     const char *in = "{" BASE ",\"time\":\"2018-04-05T17:31:00Z\",\"ext\":\"v\",\"n\":42,"
                      "\"data\":{\"a\":[1,2,3]}}";
     int first_ok = -1;
@@ -391,7 +422,8 @@ START_TEST(test_decode_nomem) {
 }
 END_TEST
 
-START_TEST(test_buf) {
+START_TEST(test_buf)
+{
     ce_buf_t b = {0};
     ck_assert_int_eq(ce_buf_append(&b, "ab", 2), CE_E_OK);
     ck_assert_int_eq(ce_buf_append(&b, "cd", 2), CE_E_OK);
@@ -406,7 +438,8 @@ START_TEST(test_buf) {
 }
 END_TEST
 
-START_TEST(test_member_bound) {
+START_TEST(test_member_bound)
+{
     /* 1001 null members: bounded, not quadratic */
     ce_buf_t b = {0};
     ce_buf_append(&b, "{" BASE, strlen("{" BASE));
@@ -423,7 +456,8 @@ START_TEST(test_member_bound) {
 }
 END_TEST
 
-static Suite *json_suite(void) {
+static Suite *json_suite(void)
+{
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, test_decode_minimal_and_attrs);
@@ -447,7 +481,8 @@ static Suite *json_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(json_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

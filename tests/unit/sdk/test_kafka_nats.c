@@ -8,19 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                         \
+    }
 #define KREQ H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_source", "/s"), H("ce_type", "t")
 #define NREQ H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"), H("ce-type", "t")
 #define EURO "Euro \xe2\x82\xac \xf0\x9f\x98\x80"
 
-static const char *hval(const ce_header_t *hs, size_t n, const char *name) {
+static const char *hval(const ce_header_t *hs, size_t n, const char *name)
+{
     for (size_t i = 0; i < n; i++)
         if (hs[i].name_len == strlen(name) && memcmp(hs[i].name, name, hs[i].name_len) == 0)
             return hs[i].value;
     return NULL;
 }
 
-static ce_event_t *kdec(const ce_header_t *hs, size_t n, const char *key, const char *value) {
+static ce_event_t *kdec(const ce_header_t *hs, size_t n, const char *key, const char *value)
+{
     ce_kafka_msg_t m = {hs, n, key, key ? strlen(key) : 0, value, value ? strlen(value) : 0};
     ce_event_t *ev = NULL;
     ce_error_t e = {0};
@@ -29,7 +34,8 @@ static ce_event_t *kdec(const ce_header_t *hs, size_t n, const char *key, const 
     return ev;
 }
 
-static ce_err_t kdec_err(const ce_header_t *hs, size_t n, const char *value, ce_error_t *e) {
+static ce_err_t kdec_err(const ce_header_t *hs, size_t n, const char *value, ce_error_t *e)
+{
     ce_kafka_msg_t m = {hs, n, NULL, 0, value, value ? strlen(value) : 0};
     ce_event_t *ev = NULL;
     ce_err_t rc = ce_kafka_decode(&m, &ev, e);
@@ -37,11 +43,12 @@ static ce_err_t kdec_err(const ce_header_t *hs, size_t n, const char *value, ce_
     return rc;
 }
 
-START_TEST(test_kafka_binary_decode) {
-    ce_header_t hs[] = {H("CE_SpecVersion", "1.0"), H("ce_id", "1"), H("ce_source", "/s"),
-                        H("ce_type", "t"), H("ce_subject", "a%20b " EURO),
-                        H("content-type", "application/json"), H("ce_datacontenttype", "x/y"),
-                        H("traceparent", "00-abc")};
+START_TEST(test_kafka_binary_decode)
+{
+    ce_header_t hs[] = {H("CE_SpecVersion", "1.0"),     H("ce_id", "1"),
+                        H("ce_source", "/s"),           H("ce_type", "t"),
+                        H("ce_subject", "a%20b " EURO), H("content-type", "application/json"),
+                        H("ce_datacontenttype", "x/y"), H("traceparent", "00-abc")};
     ce_event_t *ev = kdec(hs, sizeof hs / sizeof hs[0], "the-key", "{\"a\":1}");
     ck_assert_str_eq(ce_event_get_str(ev, "subject"), "a%20b " EURO); /* no percent-decoding */
     ck_assert_str_eq(ce_event_get_str(ev, "datacontenttype"), "application/json");
@@ -62,7 +69,8 @@ START_TEST(test_kafka_binary_decode) {
 }
 END_TEST
 
-START_TEST(test_kafka_decode_errors) {
+START_TEST(test_kafka_decode_errors)
+{
     ce_error_t e;
     ce_header_t dup[] = {KREQ, H("CE_ID", "2")};
     ck_assert_int_eq(kdec_err(dup, 5, NULL, &e), CE_E_DUPLICATE);
@@ -81,7 +89,8 @@ START_TEST(test_kafka_decode_errors) {
 }
 END_TEST
 
-START_TEST(test_kafka_structured_decode) {
+START_TEST(test_kafka_structured_decode)
+{
     const char *json = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
                        "\"partitionkey\":\"pk\",\"data\":{\"x\":1}}";
     ce_header_t hs[] = {H("Content-Type", "application/cloudevents+json; charset=UTF-8"),
@@ -98,7 +107,8 @@ START_TEST(test_kafka_structured_decode) {
 }
 END_TEST
 
-START_TEST(test_kafka_encode) {
+START_TEST(test_kafka_encode)
+{
     ce_event_t *ev = tu_min_event();
     tu_set(ev, "subject", EURO);
     tu_set(ev, "partitionkey", "customer-42");
@@ -122,20 +132,21 @@ START_TEST(test_kafka_encode) {
                      CE_E_OK);
     ck_assert(!o.value_null);
     ck_assert(o.has_key);
-    ck_assert_ptr_nonnull(strstr(hval(o.headers, o.header_count, "content-type"),
-                                 "application/cloudevents+json"));
+    ck_assert_ptr_nonnull(
+        strstr(hval(o.headers, o.header_count, "content-type"), "application/cloudevents+json"));
     ck_assert_ptr_nonnull(strstr(o.value.data, "\"data\":\"hi\""));
     /* round trip through the decoder */
-    ce_kafka_msg_t m = {o.headers, o.header_count, o.key.data, o.key.len, o.value.data,
-                        o.value.len};
+    ce_kafka_msg_t m = {o.headers, o.header_count, o.key.data,
+                        o.key.len, o.value.data,   o.value.len};
     ce_event_t *back;
     ck_assert_int_eq(ce_kafka_decode(&m, &back, NULL), CE_E_OK);
     ck_assert_str_eq(ce_event_get_str(back, "subject"), EURO);
     ce_event_free(back);
     ce_kafka_out_free(&o);
     ck_assert_int_eq(ce_kafka_encode(ev, CE_KAFKA_BINARY, CE_KAFKA_KEY_PARTITIONKEY, &o), CE_E_OK);
-    m = (ce_kafka_msg_t){o.headers, o.header_count, o.key.data, o.key.len,
-                         o.value_null ? NULL : o.value.data, o.value.len};
+    m = (ce_kafka_msg_t){
+        o.headers,  o.header_count, o.key.data, o.key.len, o.value_null ? NULL : o.value.data,
+        o.value.len};
     ck_assert_int_eq(ce_kafka_decode(&m, &back, NULL), CE_E_OK);
     ck_assert_str_eq(ce_event_get_str(back, "subject"), EURO);
     ck_assert_str_eq(ce_event_get_str(back, "datacontenttype"), "text/plain");
@@ -146,7 +157,8 @@ START_TEST(test_kafka_encode) {
 }
 END_TEST
 
-static ce_event_t *ndec(const ce_header_t *hs, size_t n, const char *data) {
+static ce_event_t *ndec(const ce_header_t *hs, size_t n, const char *data)
+{
     ce_nats_msg_t m = {hs, n, data, data ? strlen(data) : 0};
     ce_event_t *ev = NULL;
     ce_error_t e = {0};
@@ -155,7 +167,8 @@ static ce_event_t *ndec(const ce_header_t *hs, size_t n, const char *data) {
     return ev;
 }
 
-START_TEST(test_nats_mode_and_decode) {
+START_TEST(test_nats_mode_and_decode)
+{
     ce_header_t bin[] = {NREQ, H("ce-datacontenttype", "text/plain"), H("ce-subject", "a%20b"),
                          H("Content-Type", "ignored/when-ce-dct")};
     ce_nats_msg_t m = {bin, 7, "x", 1};
@@ -192,7 +205,8 @@ START_TEST(test_nats_mode_and_decode) {
 }
 END_TEST
 
-START_TEST(test_nats_encode) {
+START_TEST(test_nats_encode)
+{
     ce_event_t *ev = tu_min_event();
     tu_set(ev, "subject", EURO);
     ce_event_set_data(ev, "{\"a\":1}", 7, true);
@@ -226,7 +240,8 @@ START_TEST(test_nats_encode) {
 }
 END_TEST
 
-START_TEST(test_bindings_nomem) {
+START_TEST(test_bindings_nomem)
+{
     ce_header_t hs[] = {KREQ, H("ce_ext", "v"), H("content-type", "text/plain")};
     ce_header_t nh[] = {NREQ, H("ce-ext", "v%20w")};
     for (long k = 0; k < 60; k++) {
@@ -255,7 +270,8 @@ START_TEST(test_bindings_nomem) {
 }
 END_TEST
 
-static Suite *bindings_suite(void) {
+static Suite *bindings_suite(void)
+{
     Suite *s = suite_create("kafka_nats");
     TCase *k = tcase_create("kafka");
     tcase_add_test(k, test_kafka_binary_decode);
@@ -271,7 +287,8 @@ static Suite *bindings_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(bindings_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
