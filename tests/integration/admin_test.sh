@@ -21,11 +21,16 @@ stop_daemon() {
         kill -KILL "$PID" 2>/dev/null
         wait "$PID" 2>/dev/null
         PID=
+        # in a sanitizer build heraldd reports leaks and memory errors at exit
+        if grep -q "Sanitizer" "$TMP/heraldd.log"; then
+            bad "heraldd exited with a sanitizer report"; grep -A30 "Sanitizer" "$TMP/heraldd.log" | head -60
+        fi
     fi
 }
 cleanup() {
     stop_daemon
     rm -rf "$TMP"
+    [ $fail = 0 ] || exit 1
 }
 trap cleanup EXIT
 
@@ -434,5 +439,6 @@ metrics)
     echo "unknown group $GROUP"; exit 2 ;;
 esac
 
+stop_daemon
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
