@@ -25,6 +25,8 @@ hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char 
                                   const char *labels);
 
 void hd_metric_inc(hd_metric_t *c, uint64_t n);
+/* Sets a gauge; also sets a counter whose total is kept elsewhere (e.g. the store's commit count,
+ * mirrored from a render callback). */
 void hd_metric_set(hd_metric_t *g, int64_t v);
 void hd_metric_observe(hd_metric_t *h, double seconds);
 /* Current value of a counter or gauge (tests, describe). */
@@ -37,5 +39,7 @@ int64_t hd_metric_value(const hd_metric_t *m);
 char *hd_metrics_render(hd_metrics_t *m, size_t *len);
 /* Registers a callback run just before rendering (to set backlog gauges, store stats...). */
 hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg);
+/* Removes a callback registered with the same fn and arg (call it before arg goes away). */
+void hd_metrics_off_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg);
 
 #endif /* HERALD_HD_METRICS_H */

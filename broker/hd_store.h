@@ -161,8 +161,17 @@ long hd_store_meta_get(hd_store_t *st, const char *name, void *buf, size_t cap);
 typedef struct {
     uint64_t map_used, map_size, map_max;
     uint64_t queue_depth, commits, batches, fsyncs;
+    uint64_t refused_busy; /* submits answered HD_E_BUSY (queue at queue_max) */
+    uint64_t failed_full;  /* batches failed with HD_E_FULL (map at its cap, disk full) */
+    uint64_t failed_other; /* batches failed otherwise (HD_E_IO, HD_E_STORE, HD_E_NOMEM) */
 } hd_store_stats_t;
+/* Any thread. */
 void hd_store_stats(hd_store_t *st, hd_store_stats_t *out);
+
+/* Publishes the statistics above on /metrics (herald_store_* gauges and counters, refreshed at
+ * each render). hd_store_close detaches them; `m` must outlive the store. Loop thread.
+ * Errors: HD_E_NOMEM. */
+hd_err_t hd_store_metrics_attach(hd_store_t *st, hd_metrics_t *m);
 
 /* Tests only: while paused the writer takes nothing from the queue (submits still queue up, and
  * answer HD_E_BUSY at queue_max), so a test can build a group deterministically. */

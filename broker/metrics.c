@@ -255,7 +255,7 @@ void hd_metric_inc(hd_metric_t *c, uint64_t n)
 
 void hd_metric_set(hd_metric_t *g, int64_t v)
 {
-    if (g && g->fam->type == M_GAUGE)
+    if (g && g->fam->type != M_HISTOGRAM)
         atomic_store_explicit(&g->value, v, memory_order_relaxed);
 }
 
@@ -298,6 +298,21 @@ hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg)
     m->ncbs++;
     pthread_mutex_unlock(&m->mu);
     return HD_E_OK;
+}
+
+void hd_metrics_off_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->ncbs; i++) {
+        if (m->cbs[i].fn == fn && m->cbs[i].arg == arg) {
+            memmove(&m->cbs[i], &m->cbs[i + 1], (m->ncbs - i - 1) * sizeof(*m->cbs));
+            m->ncbs--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 /* ---- rendering --------------------------------------------------------------------------- */

@@ -29,6 +29,7 @@
  *   none   MDB_NOSYNC, never synced by us (the page cache still survives a process crash).
  */
 #include "hd_store.h"
+#include "hd_metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -249,7 +250,12 @@ struct hd_store {
     size_t nlisteners, lcap;
 
     /* statistics (relaxed atomics) */
-    _Atomic uint64_t st_commits, st_batches, st_fsyncs;
+    _Atomic uint64_t st_commits, st_batches, st_fsyncs, st_busy, st_full, st_other;
+
+    /* /metrics (loop thread) */
+    hd_metrics_t *metrics;
+    hd_metric_t *m_map_used, *m_map_size, *m_map_max, *m_queue, *m_commits, *m_batches, *m_fsyncs,
+        *m_busy, *m_full, *m_other;
 };
 
 /* Per-broker record in meta, written by the writer in the same transaction as the events:
@@ -935,6 +941,8 @@ static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *
         e = HD_E_FULL;
     hd_log(e == HD_E_FULL ? HD_LOG_WARN : HD_LOG_ERROR, "store: batch not written", "path",
            st->data_dir, "error", mdb_strerror(rc), "status", hd_err_message(e), NULL);
+    atomic_fetch_add_explicit(e == HD_E_FULL ? &st->st_full : &st->st_other, 1,
+                              memory_order_relaxed);
     finish(st, arr[0], e);
 }
 
@@ -1166,8 +1174,11 @@ hd_err_t hd_store_submit(hd_store_t *st, hd_store_batch_t *b, hd_store_done_fn c
     pthread_mutex_unlock(&st->mu);
     if (err == HD_E_OK && st->inflight++ == 0)
         uv_ref((uv_handle_t *)&st->async);
-    if (err != HD_E_OK)
+    if (err != HD_E_OK) {
+        if (err == HD_E_BUSY)
+            atomic_fetch_add_explicit(&st->st_busy, 1, memory_order_relaxed);
         hd_store_batch_free(b);
+    }
     return err;
 }
 
@@ -1626,6 +1637,57 @@ void hd_store_stats(hd_store_t *st, hd_store_stats_t *out)
     out->commits = atomic_load_explicit(&st->st_commits, memory_order_relaxed);
     out->batches = atomic_load_explicit(&st->st_batches, memory_order_relaxed);
     out->fsyncs = atomic_load_explicit(&st->st_fsyncs, memory_order_relaxed);
+    out->refused_busy = atomic_load_explicit(&st->st_busy, memory_order_relaxed);
+    out->failed_full = atomic_load_explicit(&st->st_full, memory_order_relaxed);
+    out->failed_other = atomic_load_explicit(&st->st_other, memory_order_relaxed);
+}
+
+static void store_render(void *arg)
+{
+    hd_store_t *st = arg;
+    hd_store_stats_t s;
+    hd_store_stats(st, &s);
+    hd_metric_set(st->m_map_used, (int64_t)s.map_used);
+    hd_metric_set(st->m_map_size, (int64_t)s.map_size);
+    hd_metric_set(st->m_map_max, (int64_t)s.map_max);
+    hd_metric_set(st->m_queue, (int64_t)s.queue_depth);
+    hd_metric_set(st->m_commits, (int64_t)s.commits);
+    hd_metric_set(st->m_batches, (int64_t)s.batches);
+    hd_metric_set(st->m_fsyncs, (int64_t)s.fsyncs);
+    hd_metric_set(st->m_busy, (int64_t)s.refused_busy);
+    hd_metric_set(st->m_full, (int64_t)s.failed_full);
+    hd_metric_set(st->m_other, (int64_t)s.failed_other);
+}
+
+hd_err_t hd_store_metrics_attach(hd_store_t *st, hd_metrics_t *m)
+{
+    if (!st || !m || st->metrics)
+        return HD_E_INVAL;
+    static const char *const refused = "Write batches the store refused or failed, by reason.";
+    st->m_map_used =
+        hd_metrics_gauge(m, "herald_store_map_used_bytes", "Bytes of the LMDB map in use.", "");
+    st->m_map_size = hd_metrics_gauge(m, "herald_store_map_size_bytes",
+                                      "Current size of the LMDB map (it grows on demand).", "");
+    st->m_map_max = hd_metrics_gauge(m, "herald_store_map_max_bytes",
+                                     "Cap of the LMDB map (store.map_size_max).", "");
+    st->m_queue = hd_metrics_gauge(m, "herald_store_queue_depth",
+                                   "Write batches waiting for the store writer.", "");
+    st->m_commits = hd_metrics_counter(m, "herald_store_commits_total",
+                                       "Write transactions committed (group commits).", "");
+    st->m_batches =
+        hd_metrics_counter(m, "herald_store_batches_total", "Write batches committed.", "");
+    st->m_fsyncs =
+        hd_metrics_counter(m, "herald_store_fsyncs_total", "Syncs of the store to disk.", "");
+    st->m_busy = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"busy\"");
+    st->m_full = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"full\"");
+    st->m_other = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"error\"");
+    if (!st->m_map_used || !st->m_map_size || !st->m_map_max || !st->m_queue || !st->m_commits ||
+        !st->m_batches || !st->m_fsyncs || !st->m_busy || !st->m_full || !st->m_other)
+        return HD_E_NOMEM;
+    hd_err_t e = hd_metrics_on_render(m, store_render, st);
+    if (e == HD_E_OK)
+        st->metrics = m;
+    return e;
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
@@ -1866,6 +1928,7 @@ void hd_store_close(hd_store_t *st)
      * submitted from these callbacks are refused with HD_E_CLOSED. */
     drain_done(st);
     st->closing = true;
+    hd_metrics_off_render(st->metrics, store_render, st);
     if (st->rtxn)
         mdb_txn_abort(st->rtxn);
     mdb_env_close(st->env);

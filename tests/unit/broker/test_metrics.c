@@ -191,6 +191,15 @@ START_TEST(test_on_render_callbacks)
     ck_assert_int_eq(r.calls, 2);
     ck_assert_ptr_nonnull(strstr(t, "herald_queue_depth 102\n"));
     hd_free(t);
+    hd_metrics_off_render(m, refresh, &r);
+    t = render(m);
+    ck_assert_int_eq(r.calls, 2); /* detached */
+    ck_assert_ptr_nonnull(strstr(t, "herald_queue_depth 102\n"));
+    hd_free(t);
+    /* A counter mirrored from elsewhere can be set; a histogram cannot. */
+    hd_metric_t *c = hd_metrics_counter(m, "mirrored_total", "M.", "");
+    hd_metric_set(c, 77);
+    ck_assert_int_eq(hd_metric_value(c), 77);
     hd_metrics_free(m);
 }
 END_TEST

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hd_metrics.h"
 #include "hd_store.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -931,6 +932,62 @@ START_TEST(test_newer_schema_refused)
 }
 END_TEST
 
+START_TEST(test_metrics_attached)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    o.queue_max = 2;
+    o.map_size_initial = o.map_size_max = 1 << 20;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    hd_metrics_t *m = hd_metrics_new();
+    ck_assert_int_eq(hd_store_metrics_attach(st, m), HD_E_OK);
+
+    hd_store__test_pause(st, true);
+    calls_t *calls = calloc(1, sizeof(*calls));
+    cb_arg_t a = {calls, 0};
+    for (int i = 0; i < 3; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        add_event(b, 1, "m", NULL);
+        ck_assert_int_eq(hd_store_submit(st, b, on_done, &a), i < 2 ? HD_E_OK : HD_E_BUSY);
+    }
+    size_t len;
+    char *text = hd_metrics_render(m, &len);
+    ck_assert_ptr_nonnull(strstr(text, "\nherald_store_queue_depth 2\n"));
+    hd_free(text);
+    hd_store__test_pause(st, false);
+    run_loop(&loop);
+    char *big = malloc(2 << 20);
+    memset(big, 'b', 2 << 20);
+    big[(2 << 20) - 1] = '\0';
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    add_event(b, 1, "big", big);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_FULL);
+    free(big);
+
+    text = hd_metrics_render(m, &len);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE herald_store_refused_total counter\n"
+                                       "herald_store_refused_total{reason=\"busy\"} 1\n"
+                                       "herald_store_refused_total{reason=\"error\"} 0\n"
+                                       "herald_store_refused_total{reason=\"full\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nherald_store_batches_total 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nherald_store_map_max_bytes 1048576\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nherald_store_queue_depth 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nherald_store_fsyncs_total 0\n"));
+    hd_free(text);
+    free(calls);
+    close_store(&loop, st);
+    /* Detached on close: rendering after the store is gone is safe. */
+    text = hd_metrics_render(m, &len);
+    ck_assert_ptr_nonnull(text);
+    hd_free(text);
+    hd_metrics_free(m);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_second_open_refused)
 {
     make_tmpdir();
@@ -1184,6 +1241,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_metrics_attached);
     tcase_add_test(tc, test_second_open_refused);
     tcase_add_test(tc, test_open_bad_dir);
     tcase_add_test(tc, test_nested_reads_and_nomem);
