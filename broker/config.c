@@ -506,11 +506,14 @@ static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val)
     const setting_t *s = find_setting(key);
     if (!s) {
         /* A section name: recurse into its map. */
-        if (val->type == YAML_MAPPING_NODE) {
-            size_t kl = strlen(key);
-            for (size_t i = 0; i < NSETTINGS; i++)
-                if (strncmp(settings[i].key, key, kl) == 0 && settings[i].key[kl] == '.')
+        size_t kl = strlen(key);
+        for (size_t i = 0; i < NSETTINGS; i++) {
+            if (strncmp(settings[i].key, key, kl) == 0 && settings[i].key[kl] == '.') {
+                if (val->type == YAML_MAPPING_NODE)
                     return load_map(y, val, key);
+                return fail(y->err, y->cap, "%s: %s: expected a mapping of settings (e.g. %s)",
+                            where, key, settings[i].key);
+            }
         }
         return fail(y->err, y->cap, "%s: unknown setting '%s' (heraldd --help lists them)", where,
                     key);

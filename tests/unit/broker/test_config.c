@@ -170,6 +170,7 @@ START_TEST(test_bad_values_name_the_key)
 {
     expect_error("ingress:\n  lisen: 127.0.0.1:1\n", "unknown setting 'ingress.lisen'", ":2");
     expect_error("nope: 1\n", "unknown setting 'nope'", NULL);
+    expect_error("ingress: 8080\n", "ingress: expected a mapping", "ingress.listen");
     expect_error("retention:\n  max_age: 10 parsecs\n", "retention.max_age", "not a duration");
     expect_error("retention.max_age: P1M\n", "retention.max_age", "not a duration");
     expect_error("retention.interval: 10\n", "retention.interval", "not a duration");
