@@ -36,7 +36,7 @@
 #include "herald/ce_http.h"
 
 #define FLUSH_MS 50
-#define IDLE_CURSOR_MS 5000
+#define IDLE_CURSOR_MS 30000
 #define WORK_BUDGET 4096         /* events read per loop turn by the work handle */
 #define ROUTE_WINDOW 512         /* events per store scan */
 #define QCAP_MIN 64
@@ -118,7 +118,8 @@ struct tstate {
     size_t nlive, ninflight, nwaiting;
     /* cursor */
     uint64_t cursor_stored;
-    bool dirty;
+    bool dirty;                       /* in the dispatcher's dirty list */
+    tstate_t *dirty_next, *dirty_prev;
     /* stats */
     uint64_t delivered, failed, dead_lettered, dead;
     int last_status;
@@ -128,8 +129,10 @@ struct tstate {
     size_t ncodes;
     hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
     tstate_t *next; /* in the broker's list */
+    tstate_t *det_next, *det_prev; /* in the broker's list of detached triggers */
     bool removed;
     bool pumping, repump;
+    bool maybe_dead; /* the dead table may hold records of this trigger */
 };
 
 struct bstate {
@@ -143,6 +146,8 @@ struct bstate {
     bstate_t *work_next;
     tstate_t *triggers;
     size_t ntriggers;
+    tstate_t *detached; /* triggers reading the store for themselves */
+    size_t ndetached;
     bstate_t *next;
     hd_metric_t *m_ttl_drop;
 };
@@ -157,6 +162,7 @@ struct hd_dispatch {
     uv_idle_t work;
     bstate_t *bwork;
     tstate_t *twork, *twork_tail;
+    tstate_t *dirty; /* triggers whose low-water mark may have moved */
     hd_store_batch_t *batch;
     size_t batch_ops;
     uint64_t last_idle_flush;
@@ -279,6 +285,34 @@ static bool restored_has(const tstate_t *ts, uint64_t seq) {
     return lo < ts->nrestored && ts->restored[lo] == seq;
 }
 
+/* Attaches a trigger to its broker's shared routing, or detaches it (it then reads the store
+ * itself). Keeps the broker's list of detached triggers, so routing never walks all triggers. */
+static void ts_set_attached(tstate_t *ts, bool attached) {
+    bstate_t *bs = ts->b;
+    if (ts->attached == attached)
+        return;
+    ts->attached = attached;
+    if (bs == NULL)
+        return;
+    if (!attached) {
+        ts->det_prev = NULL;
+        ts->det_next = bs->detached;
+        if (bs->detached)
+            bs->detached->det_prev = ts;
+        bs->detached = ts;
+        bs->ndetached++;
+    } else {
+        if (ts->det_prev)
+            ts->det_prev->det_next = ts->det_next;
+        else
+            bs->detached = ts->det_next;
+        if (ts->det_next)
+            ts->det_next->det_prev = ts->det_prev;
+        ts->det_next = ts->det_prev = NULL;
+        bs->ndetached--;
+    }
+}
+
 /* ---- low-water mark and cursors ------------------------------------------------------- */
 
 /* Everything <= the returned seq is done for this trigger. */
@@ -298,17 +332,41 @@ static uint64_t ts_lwm(const tstate_t *ts) {
     return m ? m - 1 : 0;
 }
 
+static void ts_mark_dirty(tstate_t *ts) {
+    if (ts->dirty)
+        return;
+    hd_dispatch_t *d = ts->d;
+    ts->dirty = true;
+    ts->dirty_prev = NULL;
+    ts->dirty_next = d->dirty;
+    if (d->dirty)
+        d->dirty->dirty_prev = ts;
+    d->dirty = ts;
+}
+
+static void ts_unmark_dirty(tstate_t *ts) {
+    if (!ts->dirty)
+        return;
+    hd_dispatch_t *d = ts->d;
+    if (ts->dirty_prev)
+        ts->dirty_prev->dirty_next = ts->dirty_next;
+    else
+        d->dirty = ts->dirty_next;
+    if (ts->dirty_next)
+        ts->dirty_next->dirty_prev = ts->dirty_prev;
+    ts->dirty_next = ts->dirty_prev = NULL;
+    ts->dirty = false;
+}
+
 static void ts_flush_cursor(tstate_t *ts) {
     uint64_t lwm = ts_lwm(ts);
-    ts->dirty = false;
+    ts_unmark_dirty(ts);
     if (lwm == ts->cursor_stored)
         return;
     hd_store_batch_t *b = batch_get(ts->d);
     if (b && hd_store_batch_cursor(b, ts->id, lwm) == HD_E_OK) {
         ts->cursor_stored = lwm;
         ts->d->batch_ops++;
-    } else {
-        ts->dirty = true;
     }
 }
 
@@ -336,7 +394,7 @@ static void batch_submit(hd_dispatch_t *d) {
                hd_err_message(rc), NULL);
         for (bstate_t *bs = d->brokers; bs; bs = bs->next)
             for (tstate_t *ts = bs->triggers; ts; ts = ts->next) {
-                ts->dirty = true;
+                ts_mark_dirty(ts);
                 ts->cursor_stored = UINT64_MAX;
             }
     }
@@ -367,7 +425,10 @@ static void retention_run(hd_dispatch_t *d) {
                 uint64_t l = ts->cursor_stored == UINT64_MAX ? 0 : ts->cursor_stored;
                 /* dead letters keep their events for `herald dlq replay` */
                 uint64_t first_dead = 0;
-                hd_store_dead_scan(d->srv->store, ts->id, first_dead_fn, &first_dead);
+                if (ts->maybe_dead) {
+                    hd_store_dead_scan(d->srv->store, ts->id, first_dead_fn, &first_dead);
+                    ts->maybe_dead = first_dead != 0;
+                }
                 if (first_dead && first_dead - 1 < l)
                     l = first_dead - 1;
                 if (l < upto)
@@ -391,10 +452,14 @@ static void flush_cb(uv_timer_t *t) {
     bool idle_too = now - d->last_idle_flush >= IDLE_CURSOR_MS;
     if (idle_too)
         d->last_idle_flush = now;
-    for (bstate_t *bs = d->brokers; bs; bs = bs->next)
-        for (tstate_t *ts = bs->triggers; ts; ts = ts->next)
-            if (ts->dirty || idle_too)
+    if (idle_too) {
+        for (bstate_t *bs = d->brokers; bs; bs = bs->next)
+            for (tstate_t *ts = bs->triggers; ts; ts = ts->next)
                 ts_flush_cursor(ts);
+    } else {
+        while (d->dirty)
+            ts_flush_cursor(d->dirty);
+    }
     uint64_t interval = d->srv->cfg && d->srv->cfg->retention_interval_ms
                             ? d->srv->cfg->retention_interval_ms
                             : 10000;
@@ -422,8 +487,8 @@ static void route_match(void *arg, hd_trigger_t *t) {
         return;
     if (q_full(ts) || !q_push(ts, rc->e)) {
         /* slow subscriber: read the store itself from here on */
-        ts->attached = false;
         ts->next_seq = rc->e->seq;
+        ts_set_attached(ts, false);
         return;
     }
     work_schedule_t(ts->d, ts);
@@ -453,13 +518,7 @@ static bool route_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *pac
     return true;
 }
 
-static size_t attached_count(const bstate_t *bs) {
-    size_t n = 0;
-    for (const tstate_t *ts = bs->triggers; ts; ts = ts->next)
-        if (ts->attached)
-            n++;
-    return n;
-}
+static size_t attached_count(const bstate_t *bs) { return bs->ntriggers - bs->ndetached; }
 
 /* Routes up to `budget` events of a broker; returns the number read. */
 static size_t broker_route(bstate_t *bs, size_t budget) {
@@ -488,8 +547,8 @@ static size_t broker_route(bstate_t *bs, size_t budget) {
         budget = (size_t)(bs->routed_next - before);
     }
     /* detached triggers may now have room to catch up to the new routing position */
-    for (tstate_t *ts = bs->triggers; ts; ts = ts->next)
-        if (!ts->attached && !q_full(ts))
+    for (tstate_t *ts = bs->detached; ts; ts = ts->det_next)
+        if (!q_full(ts))
             work_schedule_t(d, ts);
     if (bs->routed_next <= bs->last_seq)
         work_schedule_b(d, bs);
@@ -536,8 +595,8 @@ static size_t trigger_scan(tstate_t *ts, size_t budget) {
     while (!ts->attached && !q_full(ts) && total < budget) {
         if (ts->next_seq >= bs->routed_next) {
             if (ts->next_seq == bs->routed_next) {
-                ts->attached = true;
                 ts->start_seq = ts->next_seq;
+                ts_set_attached(ts, true);
             }
             break;
         }
@@ -687,7 +746,7 @@ static void dlv_done(dlv_t *v) {
         }
     }
     dlv_unlink_free(v);
-    ts->dirty = true;
+    ts_mark_dirty(ts);
     ts_pump(ts);
 }
 
@@ -794,6 +853,7 @@ static void dlv_final_failure(dlv_t *v) {
                  HD_E_OK)
         d->batch_ops++;
     v->extra = false; /* the dead record was just rewritten; do not delete it */
+    ts->maybe_dead = true;
     ts->dead++;
     hd_metric_inc(ts->m_dead, 1);
     char seqs[24];
@@ -1122,7 +1182,7 @@ static void ts_pump_once(tstate_t *ts) {
             evref_unref(e);
             break;
         }
-        ts->dirty = true;
+        ts_mark_dirty(ts);
         dlv_attempt(v);
     }
     if (!ts->attached && !q_full(ts) && ts->next_seq < ts->b->routed_next)
@@ -1255,21 +1315,24 @@ static void ts_start(tstate_t *ts, hd_trigger_t *t) {
             d->batch_ops++;
     }
     ts->cursor_stored = cursor;
+    uint64_t first_dead = 0;
+    hd_store_dead_scan(d->srv->store, ts->id, first_dead_fn, &first_dead);
+    ts->maybe_dead = first_dead != 0;
     restore_ctx_t rc = {.ts = ts, .now = hd_wall_ms()};
     hd_store_pending_scan(d->srv->store, ts->id, restore_pending, &rc);
     uint64_t start = cursor + 1;
+    /* a started trigger counts as attached until it says otherwise */
+    ts->attached = true;
     if (start >= bs->routed_next) {
-        ts->attached = true;
         ts->start_seq = start;
     } else if (bs->fresh) {
         /* at startup: the broker re-routes from the smallest cursor, shared by all triggers */
         bs->routed_next = start;
-        ts->attached = true;
         ts->start_seq = start;
         work_schedule_b(d, bs);
     } else {
-        ts->attached = false;
         ts->next_seq = start;
+        ts_set_attached(ts, false);
         work_schedule_t(d, ts);
     }
 }
@@ -1281,6 +1344,7 @@ static void ts_stop(tstate_t *ts, bool forget) {
     bstate_t *bs = ts->b;
     if (bs) {
         ts_flush_cursor(ts);
+        ts_set_attached(ts, true); /* leaves the detached list */
         for (tstate_t **pp = &bs->triggers; *pp; pp = &(*pp)->next)
             if (*pp == ts) {
                 *pp = ts->next;
@@ -1327,6 +1391,7 @@ static void ts_stop(tstate_t *ts, bool forget) {
     ts->nrestored = 0;
     ts->b = NULL;
     ts->attached = false;
+    ts_unmark_dirty(ts);
     if (forget)
         ts_free(ts);
 }
@@ -1427,9 +1492,9 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
     }
 ok:
     q_clear(ts);
-    ts->attached = false;
     ts->next_seq = from_seq;
-    ts->dirty = true;
+    ts_set_attached(ts, false);
+    ts_mark_dirty(ts);
     work_schedule_t(d, ts);
     return HD_E_OK;
 }
