@@ -693,7 +693,7 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     }
     if (!(p->broker_name = hd_strdup(broker)))
         return HD_E_NOMEM;
-    char ferr[ERRCAP];
+    char ferr[ERRCAP - 8]; /* room for the "spec." prefix */
     hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
                                     cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
                                     ferr, sizeof ferr);
