@@ -426,7 +426,7 @@ START_TEST(survives_reopen)
     hd_store_opts_t so = {.data_dir = dir, .durability = HD_DURABILITY_NONE,
                           .map_size_initial = 1 << 20, .map_size_max = 64 << 20,
                           .queue_max = 64};
-    uint32_t bid, tid;
+    uint32_t bid = 0, tid = 0;
     char uid[64];
     for (int round = 0; round < 2; round++) {
         memset(&srv, 0, sizeof srv);
