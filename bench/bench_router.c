@@ -43,9 +43,10 @@ int main(int argc, char **argv)
         else if (i % 10 == 8)
             snprintf(json, sizeof json, "[{\"exact\":{\"source\":\"/src/%d\"}}]", i % 500);
         else
-            snprintf(json, sizeof json,
-                     "[{\"exact\":{\"type\":\"com.example.t%d\"}},{\"prefix\":{\"source\":\"/src\"}}]",
-                     i % (n / 2));
+            snprintf(
+                json, sizeof json,
+                "[{\"exact\":{\"type\":\"com.example.t%d\"}},{\"prefix\":{\"source\":\"/src\"}}]",
+                i % (n / 2));
         cJSON *j = cJSON_Parse(json);
         if (hd_filter_compile(NULL, j, &t[i].filter, err, sizeof err) != HD_E_OK) {
             fprintf(stderr, "compile: %s\n", err);

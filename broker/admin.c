@@ -259,8 +259,9 @@ static void do_put(hd_server_t *srv, hd_http_req_t *req, const hd_kind_info_t *k
     }
     if (cJSON_GetArraySize(docs) != 1) {
         cJSON_Delete(docs);
-        hd_http_respond_error(req, 400, NULL, "PUT takes exactly one object; use POST /apply for "
-                                              "several");
+        hd_http_respond_error(req, 400, NULL,
+                              "PUT takes exactly one object; use POST /apply for "
+                              "several");
         return;
     }
     cJSON *o = cJSON_GetArrayItem(docs, 0);
@@ -309,8 +310,8 @@ static void do_put(hd_server_t *srv, hd_http_req_t *req, const hd_kind_info_t *k
 static void route_apis(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
 {
     char group[128], version[32], ns[128] = "", plural[64], name[300] = "";
-    bool ok = n >= 4 && seg_copy(&s[1], group, sizeof group) &&
-              seg_copy(&s[2], version, sizeof version);
+    bool ok =
+        n >= 4 && seg_copy(&s[1], group, sizeof group) && seg_copy(&s[2], version, sizeof version);
     bool namespaced = ok && n >= 6 && seg_is(&s[3], "namespaces");
     if (ok && namespaced)
         ok = seg_copy(&s[4], ns, sizeof ns) && seg_copy(&s[5], plural, sizeof plural) &&
@@ -472,8 +473,8 @@ static cJSON *delivery_json(const hd_delivery_t *d)
     if (d->dead_letter_uri)
         cJSON_AddStringToObject(o, "deadLetterSink", d->dead_letter_uri);
     cJSON_AddNumberToObject(o, "maxInFlight", d->max_in_flight);
-    cJSON_AddStringToObject(o, "ordering", d->ordering == HD_ORDER_ORDERED ? "ordered"
-                                                                          : "unordered");
+    cJSON_AddStringToObject(o, "ordering",
+                            d->ordering == HD_ORDER_ORDERED ? "ordered" : "unordered");
     cJSON_AddStringToObject(o, "headerEncoding", d->header_strict ? "strict" : "compat");
     cJSON_AddStringToObject(o, "format", d->structured ? "json" : "binary");
     return o;
@@ -487,8 +488,7 @@ static bool count_dead(void *arg, uint32_t tid, uint64_t seq, int32_t status, ui
     return true;
 }
 
-static void describe_trigger(hd_server_t *srv, hd_http_req_t *req, const char *ns,
-                             const char *name)
+static void describe_trigger(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_trigger_t *t = hd_resources_trigger(srv->res, ns, name);
     cJSON *obj = hd_resources_get_json(srv->res, "triggers", ns, name);
@@ -567,8 +567,7 @@ static void add_trigger_line(void *arg, hd_trigger_t *t)
     cJSON_AddItemToArray(c->arr, o);
 }
 
-static void describe_broker(hd_server_t *srv, hd_http_req_t *req, const char *ns,
-                            const char *name)
+static void describe_broker(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_broker_t *b = hd_resources_broker(srv->res, ns, strlen(ns), name, strlen(name));
     cJSON *obj = hd_resources_get_json(srv->res, "brokers", ns, name);
@@ -657,8 +656,10 @@ static hd_trigger_t *trigger_or_404(hd_server_t *srv, hd_http_req_t *req, const 
         return NULL;
     }
     if (need_broker && (!t->broker || !srv->disp || !srv->store)) {
-        snprintf(m, sizeof m, "Trigger \"%s/%s\" is not bound to a broker yet (see herald "
-                              "describe trigger %s -n %s)", ns, name, name, ns);
+        snprintf(m, sizeof m,
+                 "Trigger \"%s/%s\" is not bound to a broker yet (see herald "
+                 "describe trigger %s -n %s)",
+                 ns, name, name, ns);
         hd_http_respond_error(req, 409, NULL, m);
         return NULL;
     }
@@ -744,8 +745,10 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
     if (!parse_u64(from, &seq)) {
         if (!parse_rfc3339(from, &ms)) {
             char m[200];
-            snprintf(m, sizeof m, "from: '%s' is neither a sequence number nor an RFC 3339 time "
-                                  "(2026-01-02T15:04:05Z)", from);
+            snprintf(m, sizeof m,
+                     "from: '%s' is neither a sequence number nor an RFC 3339 time "
+                     "(2026-01-02T15:04:05Z)",
+                     from);
             hd_http_respond_error(req, 400, NULL, m);
             return;
         }
@@ -810,7 +813,10 @@ static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, co
     ce_error_t err = {0};
     ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
     if (ce) {
-        hd_http_respond_error(req, ce == CE_E_MEDIA_TYPE ? 415 : ce == CE_E_NOMEM ? 503 : 400,
+        hd_http_respond_error(req,
+                              ce == CE_E_MEDIA_TYPE ? 415
+                              : ce == CE_E_NOMEM    ? 503
+                                                    : 400,
                               NULL, err.message[0] ? err.message : ce_err_message(ce));
         return;
     }
@@ -983,18 +989,30 @@ static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
         seg_copy(&s[3], name, sizeof name)) {
         const seg_t *op = &s[4];
         if (brokers && n == 5 && seg_is(op, "tail")) {
-            if (req->method != HTTP_GET)
-                { method_not_allowed(req, "GET"); return; }
-            { tail(srv, req, ns, name); return; }
+            if (req->method != HTTP_GET) {
+                method_not_allowed(req, "GET");
+                return;
+            }
+            {
+                tail(srv, req, ns, name);
+                return;
+            }
         }
         if (brokers && n == 5 && seg_is(op, "events")) {
-            if (req->method != HTTP_POST)
-                { method_not_allowed(req, "POST"); return; }
-            { send_events(srv, req, ns, name); return; }
+            if (req->method != HTTP_POST) {
+                method_not_allowed(req, "POST");
+                return;
+            }
+            {
+                send_events(srv, req, ns, name);
+                return;
+            }
         }
         if (n == 5 && seg_is(op, "describe")) {
-            if (req->method != HTTP_GET)
-                { method_not_allowed(req, "GET"); return; }
+            if (req->method != HTTP_GET) {
+                method_not_allowed(req, "GET");
+                return;
+            }
             if (brokers)
                 describe_broker(srv, req, ns, name);
             else
@@ -1002,19 +1020,34 @@ static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
             return;
         }
         if (triggers && n == 5 && seg_is(op, "dlq")) {
-            if (req->method != HTTP_GET)
-                { method_not_allowed(req, "GET"); return; }
-            { dlq_list(srv, req, ns, name); return; }
+            if (req->method != HTTP_GET) {
+                method_not_allowed(req, "GET");
+                return;
+            }
+            {
+                dlq_list(srv, req, ns, name);
+                return;
+            }
         }
         if (triggers && n == 6 && seg_is(op, "dlq") && seg_is(&s[5], "replay")) {
-            if (req->method != HTTP_POST)
-                { method_not_allowed(req, "POST"); return; }
-            { dlq_replay(srv, req, ns, name); return; }
+            if (req->method != HTTP_POST) {
+                method_not_allowed(req, "POST");
+                return;
+            }
+            {
+                dlq_replay(srv, req, ns, name);
+                return;
+            }
         }
         if (triggers && n == 5 && seg_is(op, "replay")) {
-            if (req->method != HTTP_POST)
-                { method_not_allowed(req, "POST"); return; }
-            { replay(srv, req, ns, name); return; }
+            if (req->method != HTTP_POST) {
+                method_not_allowed(req, "POST");
+                return;
+            }
+            {
+                replay(srv, req, ns, name);
+                return;
+            }
         }
     }
     hd_http_respond_error(req, 404, NULL, "unknown admin path (see hd_admin.h or herald --help)");
@@ -1030,16 +1063,20 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         return;
     }
     if (n == 1 && (seg_is(&s[0], "healthz") || seg_is(&s[0], "readyz"))) {
-        if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-            { method_not_allowed(req, "GET, HEAD"); return; }
+        if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+            method_not_allowed(req, "GET, HEAD");
+            return;
+        }
         bool ok = seg_is(&s[0], "healthz") || srv->ready;
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
                         ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
         return;
     }
     if (n == 1 && seg_is(&s[0], "metrics")) {
-        if (req->method != HTTP_GET)
-            { method_not_allowed(req, "GET"); return; }
+        if (req->method != HTTP_GET) {
+            method_not_allowed(req, "GET");
+            return;
+        }
         size_t len = 0;
         char *text = srv->metrics ? hd_metrics_render(srv->metrics, &len) : NULL;
         if (!text) {
@@ -1051,8 +1088,10 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         return;
     }
     if (n == 1 && seg_is(&s[0], "apply")) {
-        if (req->method != HTTP_POST)
-            { method_not_allowed(req, "POST"); return; }
+        if (req->method != HTTP_POST) {
+            method_not_allowed(req, "POST");
+            return;
+        }
         if (!srv->res) {
             respond_err(req, HD_E_BUSY, "resources not loaded yet");
             return;

@@ -246,8 +246,10 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
         return HD_E_INVAL;
     }
     if (!cJSON_IsObject(obj)) {
-        snprintf(err, cap, "%s: a filter must be an object with one dialect "
-                           "(exact, prefix, suffix, all, any, not, cesql)", path);
+        snprintf(err, cap,
+                 "%s: a filter must be an object with one dialect "
+                 "(exact, prefix, suffix, all, any, not, cesql)",
+                 path);
         return HD_E_INVAL;
     }
     int n = cJSON_GetArraySize(obj);
@@ -292,8 +294,8 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
     return HD_E_INVAL;
 }
 
-hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out,
-                           char *err, size_t err_cap)
+hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out, char *err,
+                           size_t err_cap)
 {
     char dummy[8];
     if (!err || !err_cap) {
@@ -320,8 +322,10 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
         }
         for (const cJSON *it = filter->child; it; it = it->next) {
             if (strcmp(it->string, "attributes")) {
-                snprintf(err, err_cap, "filter.%s: unknown field (only 'attributes'; use "
-                                       "'filters' for dialects)", it->string);
+                snprintf(err, err_cap,
+                         "filter.%s: unknown field (only 'attributes'; use "
+                         "'filters' for dialects)",
+                         it->string);
                 return HD_E_INVAL;
             }
         }

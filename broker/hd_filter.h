@@ -24,8 +24,8 @@ struct hd_trigger;
 /* Compiles a trigger's filter from its spec's `filter` and `filters` members (either may be
  * NULL). *out is NULL when there is no filter (everything matches). Errors: HD_E_INVAL with
  * `err` (a message naming the dialect/attribute/position), HD_E_NOMEM. */
-hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out,
-                           char *err, size_t err_cap);
+hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out, char *err,
+                           size_t err_cap);
 void hd_filter_free(hd_filter_t *f);
 /* True when the event passes. NULL passes everything. No allocation on exact/prefix/suffix. */
 bool hd_filter_match(const hd_filter_t *f, const ce_event_t *ev);

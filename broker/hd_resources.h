@@ -36,18 +36,18 @@ enum {
 
 /* A DeliverySpec (Knative's, plus our backoffMax, maxInFlight, ordering, headerEncoding). */
 typedef struct {
-    unsigned set;                 /* HD_DLV_* bits */
-    uint32_t retry;               /* retries after the first attempt (default 0) */
+    unsigned set;   /* HD_DLV_* bits */
+    uint32_t retry; /* retries after the first attempt (default 0) */
     hd_backoff_policy_t backoff_policy;
-    uint64_t backoff_delay_ms;    /* ISO 8601 duration in the manifest; default 100 ms */
-    uint64_t backoff_max_ms;      /* 0 = no cap */
-    uint64_t timeout_ms;          /* per attempt; default 30 s */
-    uint64_t retry_after_max_ms;  /* cap on an honoured Retry-After; 0 = honour any (bounded) */
-    char *dead_letter_uri;        /* resolved URL, or NULL */
-    uint32_t max_in_flight;       /* default 100 */
+    uint64_t backoff_delay_ms;   /* ISO 8601 duration in the manifest; default 100 ms */
+    uint64_t backoff_max_ms;     /* 0 = no cap */
+    uint64_t timeout_ms;         /* per attempt; default 30 s */
+    uint64_t retry_after_max_ms; /* cap on an honoured Retry-After; 0 = honour any (bounded) */
+    char *dead_letter_uri;       /* resolved URL, or NULL */
+    uint32_t max_in_flight;      /* default 100 */
     hd_ordering_t ordering;
-    bool header_strict;           /* headerEncoding: strict */
-    bool structured;              /* format: json */
+    bool header_strict; /* headerEncoding: strict */
+    bool structured;    /* format: json */
 } hd_delivery_t;
 
 /* The effective delivery of a trigger: its own fields win, field by field (the HD_DLV_* bits
@@ -60,25 +60,25 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
                        const hd_delivery_t *broker);
 
 typedef struct hd_broker {
-    uint32_t id;            /* stable, stored; keys its log */
+    uint32_t id; /* stable, stored; keys its log */
     char *ns, *name;
     char *address_url;      /* status.address.url */
     hd_delivery_t delivery; /* spec.delivery (defaults for its triggers) */
     uint64_t retention_ms;  /* events older than this are deleted (default 7 days) */
     hd_router_t *router;    /* compiled filters of its triggers */
     bool ready;
-    void *dispatch;         /* owned by the dispatcher */
+    void *dispatch; /* owned by the dispatcher */
 } hd_broker_t;
 
 typedef struct hd_trigger {
-    uint32_t id;             /* stable, stored; keys cursor/pending/dead */
+    uint32_t id; /* stable, stored; keys cursor/pending/dead */
     char *ns, *name;
-    hd_broker_t *broker;     /* borrowed; NULL while the broker does not exist (Ready=False) */
-    hd_filter_t *filter;     /* compiled; NULL matches everything */
-    char *subscriber_uri;    /* resolved; NULL when unresolvable (Ready=False) */
-    hd_delivery_t delivery;  /* effective (merged) */
+    hd_broker_t *broker;    /* borrowed; NULL while the broker does not exist (Ready=False) */
+    hd_filter_t *filter;    /* compiled; NULL matches everything */
+    char *subscriber_uri;   /* resolved; NULL when unresolvable (Ready=False) */
+    hd_delivery_t delivery; /* effective (merged) */
     bool ready;
-    void *dispatch;          /* owned by the dispatcher */
+    void *dispatch; /* owned by the dispatcher */
 } hd_trigger_t;
 
 /* Creates the registry, loads the resources stored in LMDB, then applies every manifest of the
@@ -89,8 +89,8 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
 void hd_resources_close(hd_resources_t *r);
 
 /* Lookups (borrowed; NULL when absent). */
-hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len,
-                                 const char *name, size_t name_len);
+hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len, const char *name,
+                                 size_t name_len);
 hd_broker_t *hd_resources_broker_by_id(hd_resources_t *r, uint32_t id);
 hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char *name);
 hd_trigger_t *hd_resources_trigger_by_id(hd_resources_t *r, uint32_t id);
@@ -108,13 +108,12 @@ void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
  * `result` (may be NULL) receives a JSON array of the applied objects with their status.
  * Completion is asynchronous (persisted through the store); cb runs on the loop thread.
  */
-typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result,
-                                     const char *error);
+typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result, const char *error);
 /* (result and error are borrowed: valid only during the callback. Status HD_E_INVAL: a document
  * is invalid (400); HD_E_NOTFOUND (404); HD_E_BUSY/HD_E_FULL/HD_E_IO: applied in memory but the
  * store refused it (503). Without a store (srv->store NULL) cb runs before apply returns.) */
-void hd_resources_apply(hd_resources_t *r, const char *text, size_t len,
-                        hd_resources_done_fn cb, void *arg);
+void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
+                        void *arg);
 /* Deletes one resource by kind (plural, lower case), namespace and name. */
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
                          hd_resources_done_fn cb, void *arg);

@@ -317,8 +317,9 @@ static bool add_document(cJSON *out, cJSON *doc, char *err, size_t cap, int inde
         return true;
     }
     if (!cJSON_IsObject(doc)) {
-        seterr(err, cap, "document %d: not an object (a manifest is a mapping with apiVersion, "
-                         "kind, metadata and spec)",
+        seterr(err, cap,
+               "document %d: not an object (a manifest is a mapping with apiVersion, "
+               "kind, metadata and spec)",
                index);
         cJSON_Delete(doc);
         return false;

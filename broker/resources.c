@@ -36,8 +36,8 @@ typedef struct {
     hd_broker_t pub;
     rec_t *rec;
     hd_dest_t dls;
-    char *dls_url;     /* resolved broker DLS, owned */
-    char why[400];     /* why not ready */
+    char *dls_url; /* resolved broker DLS, owned */
+    char why[400]; /* why not ready */
     char reason[48];
 } brk_t;
 
@@ -118,8 +118,8 @@ static void new_uid(char out[37])
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static const char *jstr(const cJSON *o, const char *name)
@@ -282,9 +282,8 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
 
 static long long obj_generation(const cJSON *obj)
 {
-    const cJSON *g =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
-                                         "generation");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation");
     return cJSON_IsNumber(g) ? (long long)g->valuedouble : 1;
 }
 
@@ -426,9 +425,9 @@ static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
     return a->set == b->set && a->retry == b->retry && a->backoff_policy == b->backoff_policy &&
            a->backoff_delay_ms == b->backoff_delay_ms && a->backoff_max_ms == b->backoff_max_ms &&
            a->timeout_ms == b->timeout_ms && a->retry_after_max_ms == b->retry_after_max_ms &&
-           str_eq(a->dead_letter_uri, b->dead_letter_uri) &&
-           a->max_in_flight == b->max_in_flight && a->ordering == b->ordering &&
-           a->header_strict == b->header_strict && a->structured == b->structured;
+           str_eq(a->dead_letter_uri, b->dead_letter_uri) && a->max_in_flight == b->max_in_flight &&
+           a->ordering == b->ordering && a->header_strict == b->header_strict &&
+           a->structured == b->structured;
 }
 
 static void notify(hd_resources_t *r, rec_t *x, bool deleted)
@@ -453,8 +452,7 @@ static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch)
 
 /* Recomputes a trigger's binding, resolutions, effective delivery and status, telling the
  * router and the dispatcher what changed. */
-static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed,
-                            hd_store_batch_t *batch)
+static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_store_batch_t *batch)
 {
     trg_t *t = x->t;
     char key[600];
@@ -467,8 +465,8 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed,
     if (!b) {
         breason = "BrokerDoesNotExist";
         snprintf(bmsg, sizeof bmsg,
-                 "Broker \"%s/%s\" does not exist; apply it and this trigger becomes ready",
-                 x->ns, t->broker_name);
+                 "Broker \"%s/%s\" does not exist; apply it and this trigger becomes ready", x->ns,
+                 t->broker_name);
     } else if (!broker_ok) {
         breason = "BrokerNotReady";
         snprintf(bmsg, sizeof bmsg, "Broker \"%s/%s\" is not ready: %s", x->ns, t->broker_name,
@@ -512,8 +510,8 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed,
         } else {
             t->pub.broker = NULL;
             t->pub.ready = false;
-            hd_log(HD_LOG_ERROR, "trigger could not be routed (out of memory)", "namespace",
-                   x->ns, "trigger", x->name, NULL);
+            hd_log(HD_LOG_ERROR, "trigger could not be routed (out of memory)", "namespace", x->ns,
+                   "trigger", x->name, NULL);
         }
     } else if (t->bound && (changed || ready_changed) && r->srv && r->srv->disp) {
         hd_dispatch_trigger_updated(r->srv->disp, &t->pub);
@@ -656,14 +654,16 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
         return HD_E_INVAL;
     }
     for (const cJSON *it = spec->child; it; it = it->next) {
-        static const char *const known[] = {"broker", "brokerRef", "filter", "filters",
-                                            "subscriber", "delivery", NULL};
+        static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
+                                            "subscriber", "delivery",  NULL};
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             ok |= !strcmp(*k, it->string);
         if (!ok) {
-            snprintf(err, cap, "spec.%s: unknown field (known: broker, filter, filters, "
-                               "subscriber, delivery)", it->string);
+            snprintf(err, cap,
+                     "spec.%s: unknown field (known: broker, filter, filters, "
+                     "subscriber, delivery)",
+                     it->string);
             return HD_E_INVAL;
         }
     }
@@ -673,8 +673,10 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
         broker = jstr(bref, "name");
         const char *bns = jstr(bref, "namespace");
         if (bns && strcmp(bns, p->ns)) {
-            snprintf(err, cap, "spec.brokerRef.namespace: cross-namespace triggers are not "
-                               "supported; put the trigger in namespace '%s'", bns);
+            snprintf(err, cap,
+                     "spec.brokerRef.namespace: cross-namespace triggers are not "
+                     "supported; put the trigger in namespace '%s'",
+                     bns);
             return HD_E_INVAL;
         }
     }
@@ -686,8 +688,9 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     make_key(key, sizeof key, "triggers", p->ns, p->name);
     rec_t *old = r ? rec_find(r, key) : NULL;
     if (old && old->t && strcmp(old->t->broker_name, broker)) {
-        snprintf(err, cap, "spec.broker: is immutable (was '%s'); delete the trigger and "
-                           "create it again to move it",
+        snprintf(err, cap,
+                 "spec.broker: is immutable (was '%s'); delete the trigger and "
+                 "create it again to move it",
                  old->t->broker_name);
         return HD_E_INVAL;
     }
@@ -763,10 +766,10 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     const char *name = jstr(md, "name");
     const char *ns = jstr(md, "namespace");
     if (!name || !hd_resources__dns_name_ok(name)) {
-        snprintf(err, cap, "metadata.name: %s%s%s", name ? "'" : "required",
-                 name ? name : "", name ? "' is not a DNS-1123 name (lower-case letters, digits, "
-                                          "'-' and '.')"
-                                        : "");
+        snprintf(err, cap, "metadata.name: %s%s%s", name ? "'" : "required", name ? name : "",
+                 name ? "' is not a DNS-1123 name (lower-case letters, digits, "
+                        "'-' and '.')"
+                      : "");
         return HD_E_INVAL;
     }
     if (!ns)
@@ -1274,8 +1277,8 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
 
 /* ---- lookups ------------------------------------------------------------------------------ */
 
-hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len,
-                                 const char *name, size_t name_len)
+hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len, const char *name,
+                                 size_t name_len)
 {
     sync_addresses(r); /* one branch once the ingress is bound */
     char key[600];
@@ -1651,14 +1654,13 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
     if (srv && srv->store) {
         unsigned char be[4];
         if (hd_store_meta_get(srv->store, "resources.next_id", be, sizeof be) == 4)
-            r->next_id = ((uint32_t)be[0] << 24) | ((uint32_t)be[1] << 16) |
-                         ((uint32_t)be[2] << 8) | be[3];
+            r->next_id =
+                ((uint32_t)be[0] << 24) | ((uint32_t)be[1] << 16) | ((uint32_t)be[2] << 8) | be[3];
         r->loading = true;
         rc = hd_store_resources_scan(srv->store, "", load_one, r);
         r->loading = false;
         if (rc) {
-            hd_log(HD_LOG_ERROR, "cannot read stored resources", "error", hd_err_message(rc),
-                   NULL);
+            hd_log(HD_LOG_ERROR, "cannot read stored resources", "error", hd_err_message(rc), NULL);
             hd_resources_close(r);
             return HD_E_STORE;
         }

@@ -12,11 +12,11 @@
 typedef enum { HD_RK_BROKER, HD_RK_TRIGGER, HD_RK_OTHER } hd_rk_type_t;
 
 typedef struct {
-    const char *kind;     /* "Broker" */
-    const char *group;    /* "eventing.knative.dev" */
-    const char *version;  /* preferred version, "v1" */
-    const char *plural;   /* "brokers" */
-    const char *singular; /* "broker" */
+    const char *kind;      /* "Broker" */
+    const char *group;     /* "eventing.knative.dev" */
+    const char *version;   /* preferred version, "v1" */
+    const char *plural;    /* "brokers" */
+    const char *singular;  /* "broker" */
     const char *shortname; /* "" when none */
     hd_rk_type_t type;
 } hd_kind_info_t;
@@ -29,9 +29,9 @@ const char *hd_resources__kind_names(void);
 /* A destination (Knative duck Destination): uri, or ref (+ optional relative uri). */
 typedef struct {
     bool set;
-    char *uri;              /* owned or NULL */
+    char *uri;                      /* owned or NULL */
     const hd_kind_info_t *ref_kind; /* NULL when no ref */
-    char *ref_ns, *ref_name; /* owned */
+    char *ref_ns, *ref_name;        /* owned */
 } hd_dest_t;
 
 void hd_resources__dest_free(hd_dest_t *d);

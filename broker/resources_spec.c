@@ -18,8 +18,8 @@ static const hd_kind_info_t kinds[] = {
      HD_RK_OTHER},
     {"EventType", "eventing.knative.dev", "v1beta2", "eventtypes", "eventtype", "", HD_RK_OTHER},
     {"Channel", "messaging.knative.dev", "v1", "channels", "channel", "ch", HD_RK_OTHER},
-    {"InMemoryChannel", "messaging.knative.dev", "v1", "inmemorychannels", "inmemorychannel",
-     "imc", HD_RK_OTHER},
+    {"InMemoryChannel", "messaging.knative.dev", "v1", "inmemorychannels", "inmemorychannel", "imc",
+     HD_RK_OTHER},
     {"KafkaChannel", "messaging.knative.dev", "v1beta1", "kafkachannels", "kafkachannel", "",
      HD_RK_OTHER},
     {"Subscription", "messaging.knative.dev", "v1", "subscriptions", "subscription", "sub",
@@ -266,8 +266,9 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
         }
         const hd_kind_info_t *ki = hd_resources__kind_lookup(kind->valuestring);
         if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER) {
-            snprintf(err, cap, "%s.ref.kind: '%s' is not an addressable kind Herald knows "
-                               "(Broker, Channel, InMemoryChannel, KafkaSink, Service, ...)",
+            snprintf(err, cap,
+                     "%s.ref.kind: '%s' is not an addressable kind Herald knows "
+                     "(Broker, Channel, InMemoryChannel, KafkaSink, Service, ...)",
                      path, kind->valuestring);
             return HD_E_INVAL;
         }
@@ -467,12 +468,12 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
         .header_strict = false,
         .structured = false,
     };
-#define PICK(bit, field)                                                                       \
-    do {                                                                                       \
-        if (trigger->set & (bit))                                                              \
-            d.field = trigger->field;                                                          \
-        else if (broker->set & (bit))                                                          \
-            d.field = broker->field;                                                           \
+#define PICK(bit, field)                                                                           \
+    do {                                                                                           \
+        if (trigger->set & (bit))                                                                  \
+            d.field = trigger->field;                                                              \
+        else if (broker->set & (bit))                                                              \
+            d.field = broker->field;                                                               \
     } while (0)
     PICK(HD_DLV_RETRY, retry);
     PICK(HD_DLV_BACKOFF_POLICY, backoff_policy);

@@ -24,11 +24,11 @@
 /* ---- options shared by every command ------------------------------------------------------- */
 
 typedef struct {
-    const char *admin;     /* base URL, no trailing slash */
-    const char *ns;        /* -n, NULL when not given */
-    const char *output;    /* -o: NULL (table), json, yaml */
-    const char *file;      /* -f */
-    const char *pos[4];    /* positional arguments after the command */
+    const char *admin;  /* base URL, no trailing slash */
+    const char *ns;     /* -n, NULL when not given */
+    const char *output; /* -o: NULL (table), json, yaml */
+    const char *file;   /* -f */
+    const char *pos[4]; /* positional arguments after the command */
     int npos;
     /* send */
     const char *type, *source, *id, *data, *ct, *subject;
@@ -268,8 +268,9 @@ static int http(const opts_t *o, const char *method, const char *path, const cha
             rc = fail(CLI_INVALID, "the answer from %s is larger than %u bytes", o->admin,
                       MAX_RESPONSE);
         else
-            rc = fail(CLI_UNREACHABLE, "cannot reach heraldd at %s: %s (start it, or set "
-                                       "--admin / HERALD_ADMIN)",
+            rc = fail(CLI_UNREACHABLE,
+                      "cannot reach heraldd at %s: %s (start it, or set "
+                      "--admin / HERALD_ADMIN)",
                       o->admin, curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -351,9 +352,9 @@ static const cJSON *ready_cond(const cJSON *obj)
 /* YAML scalars that must be quoted to stay strings. */
 static bool yaml_needs_quotes(const char *s)
 {
-    static const char *const special[] = {"true", "false", "True", "False", "TRUE", "FALSE",
-                                          "null", "Null", "NULL", "~", "yes", "no", "on", "off",
-                                          NULL};
+    static const char *const special[] = {"true",  "false", "True", "False", "TRUE",
+                                          "FALSE", "null",  "Null", "NULL",  "~",
+                                          "yes",   "no",    "on",   "off",   NULL};
     if (!*s)
         return true;
     for (const char *const *p = special; *p; p++)
@@ -361,7 +362,8 @@ static bool yaml_needs_quotes(const char *s)
             return true;
     if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]))
         return true;
-    if (isdigit((unsigned char)s[0]) || ((s[0] == '-' || s[0] == '.') && isdigit((unsigned char)s[1])))
+    if (isdigit((unsigned char)s[0]) ||
+        ((s[0] == '-' || s[0] == '.') && isdigit((unsigned char)s[1])))
         return true;
     size_t n = strlen(s);
     if (s[n - 1] == ' ' || s[n - 1] == ':')
@@ -769,8 +771,7 @@ static void describe_trigger(const cJSON *o, const char *ns, const char *name)
     line("Kind:", "Trigger");
     print_ready(jget(o, "ready", NULL));
     line("Broker:", "%s", jstr(o, "broker") ? jstr(o, "broker") : "");
-    line("Subscriber:", "%s",
-         jstr(o, "subscriberUri") ? jstr(o, "subscriberUri") : "(unresolved)");
+    line("Subscriber:", "%s", jstr(o, "subscriberUri") ? jstr(o, "subscriberUri") : "(unresolved)");
     const cJSON *f = jget(o, "filter", NULL);
     char *fs = f && !cJSON_IsNull(f) ? cJSON_PrintUnformatted(f) : NULL;
     line("Filter:", "%s", fs ? fs : "(none: every event)");
@@ -871,10 +872,10 @@ static int cmd_describe(int argc, char **argv)
         return fail(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
     if (!path_safe(ns) || !path_safe(name))
         return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
-    bool trigger = !strcasecmp(kind, "trigger") || !strcasecmp(kind, "triggers") ||
-                   !strcasecmp(kind, "tr");
-    bool broker = !strcasecmp(kind, "broker") || !strcasecmp(kind, "brokers") ||
-                  !strcasecmp(kind, "bk");
+    bool trigger =
+        !strcasecmp(kind, "trigger") || !strcasecmp(kind, "triggers") || !strcasecmp(kind, "tr");
+    bool broker =
+        !strcasecmp(kind, "broker") || !strcasecmp(kind, "brokers") || !strcasecmp(kind, "bk");
     char path[700];
     if (trigger || broker)
         snprintf(path, sizeof path, "/v1/%s/%s/%s/describe", trigger ? "triggers" : "brokers", ns,
@@ -943,8 +944,10 @@ static int split_target(const char *arg, const char *ns_opt, char *ns, size_t nc
         snprintf(name, cap, "%s", arg);
     }
     if (!path_safe(ns) || !path_safe(name))
-        return fail(CLI_INVALID, "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
-                                 "and '.')", arg);
+        return fail(CLI_INVALID,
+                    "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
+                    "and '.')",
+                    arg);
     return CLI_OK;
 }
 
@@ -972,13 +975,13 @@ static int cmd_send(int argc, char **argv)
         return CLI_USAGE;
     }
     if (!o.file && (!o.type || !o.source)) {
-        fprintf(stderr, "error: send needs --type and --source (or -f event.json)\n%s",
-                USAGE_SEND);
+        fprintf(stderr, "error: send needs --type and --source (or -f event.json)\n%s", USAGE_SEND);
         return CLI_USAGE;
     }
     if (o.file && (o.type || o.source || o.data || o.id || o.next || o.subject || o.ct)) {
-        fprintf(stderr, "error: -f takes a whole event; do not combine it with attribute "
-                        "options\n%s",
+        fprintf(stderr,
+                "error: -f takes a whole event; do not combine it with attribute "
+                "options\n%s",
                 USAGE_SEND);
         return CLI_USAGE;
     }
@@ -1070,9 +1073,9 @@ static int cmd_send(int argc, char **argv)
 
 typedef struct {
     long status;
-    long left;     /* events still to print, -1 = unlimited */
+    long left; /* events still to print, -1 = unlimited */
     bool stop;
-    buf_t err;     /* body of a non-200 answer */
+    buf_t err; /* body of a non-200 answer */
 } tail_ctx_t;
 
 static size_t tail_write(char *p, size_t size, size_t n, void *arg)
@@ -1157,8 +1160,9 @@ static int cmd_tail(int argc, char **argv)
         rc = answer_error(&r);
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                cc == CURLE_OPERATION_TIMEDOUT || t.status == 0)
-        rc = fail(CLI_UNREACHABLE, "cannot reach heraldd at %s: %s (start it, or set --admin / "
-                                   "HERALD_ADMIN)",
+        rc = fail(CLI_UNREACHABLE,
+                  "cannot reach heraldd at %s: %s (start it, or set --admin / "
+                  "HERALD_ADMIN)",
                   o.admin, curl_easy_strerror(cc));
     else if (cc != CURLE_OK)
         rc = fail(CLI_INVALID, "the stream from %s ended: %s", o.admin, curl_easy_strerror(cc));
@@ -1231,8 +1235,12 @@ static int cmd_dlq(int argc, char **argv)
             if (s > 0)
                 snprintf(st, sizeof st, "%.0f", s);
             const cJSON *ev = jget(it, "event", NULL);
-            const char *row[] = {seq, jstr(it, "time"), st, ev ? jstr(ev, "id") : "(trimmed)",
-                                 ev ? jstr(ev, "type") : "", jstr(it, "error")};
+            const char *row[] = {seq,
+                                 jstr(it, "time"),
+                                 st,
+                                 ev ? jstr(ev, "id") : "(trimmed)",
+                                 ev ? jstr(ev, "type") : "",
+                                 jstr(it, "error")};
             table_row(&t, row);
         }
         table_print(&t);
@@ -1291,8 +1299,8 @@ int cli_admin(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"apply", cmd_apply},   {"get", cmd_get},   {"describe", cmd_describe},
-                {"delete", cmd_delete}, {"send", cmd_send}, {"tail", cmd_tail},
+    } cmds[] = {{"apply", cmd_apply},   {"get", cmd_get},      {"describe", cmd_describe},
+                {"delete", cmd_delete}, {"send", cmd_send},    {"tail", cmd_tail},
                 {"dlq", cmd_dlq},       {"replay", cmd_replay}};
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = CLI_USAGE;

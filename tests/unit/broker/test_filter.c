@@ -137,18 +137,20 @@ END_TEST
 
 START_TEST(nested_all_any_not)
 {
-    /* type is a or b, AND NOT source s2, AND (myext present via prefix "" is invalid, so use any) */
-    hd_filter_t *f = compile("[{\"any\":[{\"exact\":{\"type\":\"a\"}},{\"exact\":{\"type\":\"b\"}}]},"
-                             "{\"not\":{\"exact\":{\"source\":\"s2\"}}},"
-                             "{\"any\":[{\"all\":[{\"prefix\":{\"id\":\"x\"}},"
-                             "{\"suffix\":{\"id\":\"9\"}}]},{\"not\":{\"prefix\":{\"id\":\"x\"}}}]}]",
-                             false);
+    /* type is a or b, AND NOT source s2, AND (myext present via prefix "" is invalid, so use any)
+     */
+    hd_filter_t *f =
+        compile("[{\"any\":[{\"exact\":{\"type\":\"a\"}},{\"exact\":{\"type\":\"b\"}}]},"
+                "{\"not\":{\"exact\":{\"source\":\"s2\"}}},"
+                "{\"any\":[{\"all\":[{\"prefix\":{\"id\":\"x\"}},"
+                "{\"suffix\":{\"id\":\"9\"}}]},{\"not\":{\"prefix\":{\"id\":\"x\"}}}]}]",
+                false);
     struct {
         const char *type, *source, *id;
         bool want;
     } cases[] = {
-        {"a", "s1", "1", true},   {"b", "s1", "x9", true},  {"c", "s1", "1", false},
-        {"a", "s2", "1", false},  {"a", "s1", "x8", false}, {"b", "s3", "x19", true},
+        {"a", "s1", "1", true},  {"b", "s1", "x9", true},  {"c", "s1", "1", false},
+        {"a", "s2", "1", false}, {"a", "s1", "x8", false}, {"b", "s3", "x19", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ce_event_t *e = mkev(cases[i].type, cases[i].source, cases[i].id, NULL);
@@ -259,7 +261,8 @@ START_TEST(dialects_equal_their_cesql_recreations)
          "id LIKE 'my%' AND source LIKE '%.ca'"},
         {"[{\"any\":[{\"prefix\":{\"id\":\"my\"}},{\"suffix\":{\"source\":\".ca\"}}]}]",
          "id LIKE 'my%' OR source LIKE '%.ca'"},
-        {"[{\"any\":[{\"all\":[{\"exact\":{\"id\":\"myId\"}},{\"suffix\":{\"type\":\".success\"}}]},"
+        {"[{\"any\":[{\"all\":[{\"exact\":{\"id\":\"myId\"}},{\"suffix\":{\"type\":\".success\"}}]}"
+         ","
          "{\"all\":[{\"exact\":{\"id\":\"notmyId\"}},{\"prefix\":{\"source\":\"http://\"}},"
          "{\"suffix\":{\"type\":\".warning\"}}]}]}]",
          "(id = 'myId' AND type LIKE '%.success') OR (id = 'notmyId' AND source LIKE 'http://%' "

@@ -88,8 +88,7 @@ START_TEST(yaml_anchors_and_list_kind)
 
     a = parse_ok("kind: List\nitems:\n- kind: Broker\n- kind: Trigger\n---\nkind: Broker\n");
     ck_assert_int_eq(cJSON_GetArraySize(a), 3);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 1), "kind")->valuestring,
-                     "Trigger");
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 1), "kind")->valuestring, "Trigger");
     cJSON_Delete(a);
 }
 END_TEST

@@ -84,11 +84,11 @@ static void ready_of(hd_resources_t *r, const char *plural, const char *ns, cons
     cJSON_Delete(o);
 }
 
-#define BROKER(ns, name)                                                                       \
-    "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: " name              \
+#define BROKER(ns, name)                                                                           \
+    "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: " name                  \
     "\n  namespace: " ns "\n"
-#define TRIGGER(ns, name, broker, extra)                                                       \
-    "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: " name             \
+#define TRIGGER(ns, name, broker, extra)                                                           \
+    "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: " name                 \
     "\n  namespace: " ns "\nspec:\n  broker: " broker "\n" extra
 #define SUB_URI "  subscriber:\n    uri: http://127.0.0.1:9999/hook\n"
 
@@ -115,11 +115,10 @@ START_TEST(broker_and_trigger_ready)
     ready_of(r, "brokers", "ns1", "default", st, reason, msg);
     ck_assert_str_eq(st, "True");
     cJSON *o = hd_resources_get_json(r, "broker", "ns1", "default");
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"),
-                                                             "address"),
-                                         "url")
-                         ->valuestring,
-                     "http://127.0.0.1:8080/ns1/default");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "address"), "url")
+            ->valuestring,
+        "http://127.0.0.1:8080/ns1/default");
     cJSON *md = cJSON_GetObjectItem(o, "metadata");
     ck_assert_int_eq(cJSON_GetObjectItem(md, "generation")->valueint, 1);
     ck_assert_int_eq((int)strlen(cJSON_GetObjectItem(md, "uid")->valuestring), 36);
@@ -165,10 +164,11 @@ END_TEST
 START_TEST(subscriber_refs)
 {
     hd_resources_t *r = open_mem();
-    apply_ok(r, BROKER("default", "a") "---\n" TRIGGER("default", "fwd", "a",
-                                                      "  subscriber:\n    ref:\n      apiVersion: "
-                                                      "eventing.knative.dev/v1\n      kind: Broker\n"
-                                                      "      name: b\n    uri: /extra\n"));
+    apply_ok(r,
+             BROKER("default", "a") "---\n" TRIGGER("default", "fwd", "a",
+                                                    "  subscriber:\n    ref:\n      apiVersion: "
+                                                    "eventing.knative.dev/v1\n      kind: Broker\n"
+                                                    "      name: b\n    uri: /extra\n"));
     char st[16], reason[64], msg[512];
     ready_of(r, "triggers", "default", "fwd", st, reason, msg);
     ck_assert_str_eq(reason, "SubscriberResolveFailed");
@@ -179,11 +179,14 @@ START_TEST(subscriber_refs)
     ck_assert_str_eq(t->subscriber_uri, "http://127.0.0.1:8080/default/b/extra");
 
     /* a Service: stored, not run => has no address until its module sets one */
-    apply_ok(r, TRIGGER("default", "svc", "a",
-                        "  subscriber:\n    ref: {apiVersion: serving.knative.dev/v1, kind: "
-                        "Service, name: hello}\n") "---\n"
-                "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\n"
-                "spec: {template: {spec: {containers: [{image: x}]}}}\n");
+    apply_ok(
+        r, TRIGGER(
+               "default", "svc", "a",
+               "  subscriber:\n    ref: {apiVersion: serving.knative.dev/v1, kind: "
+               "Service, name: hello}\n") "---\n"
+                                          "apiVersion: serving.knative.dev/v1\nkind: "
+                                          "Service\nmetadata: {name: hello}\n"
+                                          "spec: {template: {spec: {containers: [{image: x}]}}}\n");
     ready_of(r, "services", "default", "hello", st, reason, msg);
     ck_assert_str_eq(st, "False");
     ck_assert_str_eq(reason, "NotImplemented");
@@ -204,8 +207,9 @@ END_TEST
 START_TEST(validation_errors_name_document_and_field)
 {
     hd_resources_t *r = open_mem();
-    apply_err(r, BROKER("default", "ok") "---\n" TRIGGER(
-                     "default", "t", "ok", SUB_URI "  filters:\n  - cesql: \"type = 'a' AND\"\n"),
+    apply_err(r,
+              BROKER("default", "ok") "---\n" TRIGGER(
+                  "default", "t", "ok", SUB_URI "  filters:\n  - cesql: \"type = 'a' AND\"\n"),
               "document 2 (Trigger default/t): spec.filters[0].cesql: invalid CESQL expression at "
               "position");
     /* nothing of a failed apply is applied, not even the valid first document */
@@ -223,8 +227,10 @@ START_TEST(validation_errors_name_document_and_field)
     apply_err(r, TRIGGER("default", "t", "b", "  subscriber:\n    uri: localhost:80/x\n"),
               "spec.subscriber.uri: 'localhost:80/x' is not an absolute http:// or https:// URL");
     apply_err(r, TRIGGER("default", "t", "b", ""), "spec.subscriber: required");
-    apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    deadLetterSink:\n"
-                                                      "      uri: ftp://x\n"),
+    apply_err(r,
+              TRIGGER("default", "t", "b",
+                      SUB_URI "  delivery:\n    deadLetterSink:\n"
+                              "      uri: ftp://x\n"),
               "spec.delivery.deadLetterSink.uri");
     apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    retries: 3\n"),
               "spec.delivery.retries: unknown field");
@@ -248,13 +254,14 @@ END_TEST
 START_TEST(delivery_precedence)
 {
     hd_resources_t *r = open_mem();
-    apply_ok(r, BROKER("default", "b") "spec:\n  delivery:\n    retry: 5\n    backoffDelay: PT0.5S\n"
-                                      "    deadLetterSink:\n      uri: http://127.0.0.1:1/dls\n"
-                                      "---\n" TRIGGER("default", "t", "b",
-                                                      SUB_URI "  delivery:\n    retry: 2\n"
-                                                              "    backoffPolicy: linear\n"));
+    apply_ok(r,
+             BROKER("default", "b") "spec:\n  delivery:\n    retry: 5\n    backoffDelay: PT0.5S\n"
+                                    "    deadLetterSink:\n      uri: http://127.0.0.1:1/dls\n"
+                                    "---\n" TRIGGER("default", "t", "b",
+                                                    SUB_URI "  delivery:\n    retry: 2\n"
+                                                            "    backoffPolicy: linear\n"));
     hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
-    ck_assert_uint_eq(t->delivery.retry, 2);             /* trigger wins */
+    ck_assert_uint_eq(t->delivery.retry, 2); /* trigger wins */
     ck_assert_int_eq(t->delivery.backoff_policy, HD_BACKOFF_LINEAR);
     ck_assert_uint_eq(t->delivery.backoff_delay_ms, 500); /* broker's */
     ck_assert_str_eq(t->delivery.dead_letter_uri, "http://127.0.0.1:1/dls");
@@ -268,7 +275,7 @@ START_TEST(delivery_precedence)
 
     /* changing the broker's delivery changes its triggers' effective delivery */
     apply_ok(r, BROKER("default", "b") "spec:\n  delivery:\n    backoffDelay: PT2S\n"
-                                      "    timeout: PT1.5S\n");
+                                       "    timeout: PT1.5S\n");
     ck_assert_uint_eq(t->delivery.backoff_delay_ms, 2000);
     ck_assert_uint_eq(t->delivery.timeout_ms, 1500);
     ck_assert_ptr_null(t->delivery.dead_letter_uri);
@@ -293,20 +300,22 @@ START_TEST(generation_and_update)
 {
     hd_resources_t *r = open_mem();
     apply_ok(r, BROKER("default", "b") "---\n" TRIGGER("default", "t", "b",
-                                                      SUB_URI "  filter:\n    attributes:\n"
-                                                              "      type: x\n"));
+                                                       SUB_URI "  filter:\n    attributes:\n"
+                                                               "      type: x\n"));
     cJSON *o = hd_resources_get_json(r, "triggers", "default", "t");
     char uid[64];
     strcpy(uid, cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid")->valuestring);
     cJSON_Delete(o);
     hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
     uint32_t id = t->id;
-    apply_ok(r, TRIGGER("default", "t", "b", SUB_URI "  filter:\n    attributes:\n      type: x\n"));
+    apply_ok(r,
+             TRIGGER("default", "t", "b", SUB_URI "  filter:\n    attributes:\n      type: x\n"));
     o = hd_resources_get_json(r, "triggers", "default", "t");
-    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "generation")->valueint,
-                     1);
+    ck_assert_int_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "generation")->valueint, 1);
     cJSON_Delete(o);
-    apply_ok(r, TRIGGER("default", "t", "b", SUB_URI "  filter:\n    attributes:\n      type: y\n"));
+    apply_ok(r,
+             TRIGGER("default", "t", "b", SUB_URI "  filter:\n    attributes:\n      type: y\n"));
     o = hd_resources_get_json(r, "triggers", "default", "t");
     cJSON *md = cJSON_GetObjectItem(o, "metadata");
     ck_assert_int_eq(cJSON_GetObjectItem(md, "generation")->valueint, 2);
@@ -338,13 +347,15 @@ END_TEST
 START_TEST(other_kinds_list_get_delete)
 {
     hd_resources_t *r = open_mem();
-    apply_ok(r, "{\"kind\":\"List\",\"items\":["
-                "{\"apiVersion\":\"sources.knative.dev/v1\",\"kind\":\"PingSource\","
-                "\"metadata\":{\"name\":\"p\",\"namespace\":\"z\"},\"spec\":{\"schedule\":\"* * * * *\"}},"
-                "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Broker\","
-                "\"metadata\":{\"name\":\"b2\",\"namespace\":\"z\"}},"
-                "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Broker\","
-                "\"metadata\":{\"name\":\"b1\",\"namespace\":\"a\"}}]}");
+    apply_ok(
+        r,
+        "{\"kind\":\"List\",\"items\":["
+        "{\"apiVersion\":\"sources.knative.dev/v1\",\"kind\":\"PingSource\","
+        "\"metadata\":{\"name\":\"p\",\"namespace\":\"z\"},\"spec\":{\"schedule\":\"* * * * *\"}},"
+        "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Broker\","
+        "\"metadata\":{\"name\":\"b2\",\"namespace\":\"z\"}},"
+        "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Broker\","
+        "\"metadata\":{\"name\":\"b1\",\"namespace\":\"a\"}}]}");
     char st[16], reason[64], msg[512];
     ready_of(r, "pingsources", "z", "p", st, reason, msg);
     ck_assert_str_eq(st, "False");
@@ -423,8 +434,10 @@ START_TEST(survives_reopen)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     uv_loop_t loop;
     uv_loop_init(&loop);
-    hd_store_opts_t so = {.data_dir = dir, .durability = HD_DURABILITY_NONE,
-                          .map_size_initial = 1 << 20, .map_size_max = 64 << 20,
+    hd_store_opts_t so = {.data_dir = dir,
+                          .durability = HD_DURABILITY_NONE,
+                          .map_size_initial = 1 << 20,
+                          .map_size_max = 64 << 20,
                           .queue_max = 64};
     uint32_t bid = 0, tid = 0;
     char uid[64];
@@ -437,9 +450,10 @@ START_TEST(survives_reopen)
         srv.res = r;
         if (round == 0) {
             stored_calls = 0;
-            const char *y = BROKER("default", "b") "---\n" TRIGGER("default", "t", "b",
-                                                                   SUB_URI "  filters:\n"
-                                                                           "  - prefix: {type: a}\n");
+            const char *y =
+                BROKER("default", "b") "---\n" TRIGGER("default", "t", "b",
+                                                       SUB_URI "  filters:\n"
+                                                               "  - prefix: {type: a}\n");
             hd_resources_apply(r, y, strlen(y), stored_done, NULL);
             const char *y2 = TRIGGER("default", "gone", "b", SUB_URI);
             hd_resources_apply(r, y2, strlen(y2), stored_done, NULL);
@@ -457,7 +471,8 @@ START_TEST(survives_reopen)
             bid = hd_resources_broker(r, "default", 7, "b", 1)->id;
             tid = hd_resources_trigger(r, "default", "t")->id;
             cJSON *o = hd_resources_get_json(r, "triggers", "default", "t");
-            strcpy(uid, cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid")->valuestring);
+            strcpy(uid,
+                   cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid")->valuestring);
             cJSON_Delete(o);
         } else {
             hd_broker_t *b = hd_resources_broker(r, "default", 7, "b", 1);
@@ -471,8 +486,8 @@ START_TEST(survives_reopen)
             ck_assert_ptr_eq(t->broker, b);
             ck_assert_ptr_nonnull(t->filter);
             cJSON *o = hd_resources_get_json(r, "triggers", "default", "t");
-            ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid")->valuestring,
-                             uid);
+            ck_assert_str_eq(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid")->valuestring, uid);
             cJSON_Delete(o);
             /* a new resource gets an id above every id ever given (the deleted one included) */
             const char *y = TRIGGER("default", "new", "b", SUB_URI);
