@@ -584,8 +584,13 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
         }
         bool found = false;
         for (size_t k = 0; k < n->nkids && !found; k++) {
+            const ce_sql__node_t *kid = n->kids[k];
+            if (kid->kind == N_LIT && kid->lit.type == a.type) {
+                found = values_equal(&kid->lit, &a); /* no copy, no cast */
+                continue;
+            }
             /* Each element is cast to the left side's type; the first match stops. */
-            err = eval_as(n->kids[k], ev, a.type, &b, nbb);
+            err = eval_as(kid, ev, a.type, &b, nbb);
             if (err) {
                 ce_sql_value_clear(&a);
                 goto fail;
