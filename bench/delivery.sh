@@ -231,13 +231,18 @@ for i in range(int(sys.argv[2])):
 EOF
     t1=$(date +%s)
     echo "backlog: ingested $((n * 1000)) events in $((t1 - t0)) s to a trigger whose subscriber is down"
+    sleep 2 # let the dispatcher settle: 100 deliveries in flight, the rest left in the store
     maxrss=0
+    maxanon=0
     for _ in $(seq 1 20); do
         rss=$(awk '/^VmRSS/ {print $2}' "/proc/$HPID/status")
+        anon=$(awk '/^RssAnon/ {print $2}' "/proc/$HPID/status")
         [ "$rss" -gt "$maxrss" ] && maxrss=$rss
+        [ "$anon" -gt "$maxanon" ] && maxanon=$anon
         sleep 0.5
     done
     hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$HPID/status")
+    echo "backlog: RssAnon (heap) max $((maxanon / 1024)) MiB; the rest of VmRSS is LMDB's mapped file pages"
     curl -s -m 10 "http://127.0.0.1:$APORT/metrics" | grep -E '^herald_trigger_backlog' || true
     echo "backlog: heraldd VmRSS max over 10 s $((maxrss / 1024)) MiB, VmHWM (peak since start, incl. ingest) $((hwm / 1024)) MiB (goal <= 64 MiB)"
     stop_heraldd
