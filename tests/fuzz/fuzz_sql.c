@@ -3,6 +3,9 @@
  * (with one user function registered); what compiles is evaluated twice against a fixed event.
  * Never a crash, a leak, UB or a read out of bounds; evaluation is deterministic; a String
  * result is valid UTF-8; a parse error has a position inside the input and a message.
+ *
+ * Run (HERALD_FUZZ=ON): build/tests/fuzz_sql -max_total_time=300 -dict=tests/fuzz/fuzz_sql.dict
+ *                       tests/fuzz/seeds/fuzz_sql
  */
 #include <stdint.h>
 #include <stdlib.h>
