@@ -73,7 +73,10 @@ typedef struct hd_broker {
 typedef struct hd_trigger {
     uint32_t id; /* stable, stored; keys cursor/pending/dead */
     char *ns, *name;
-    hd_broker_t *broker;    /* borrowed; NULL while the broker does not exist (Ready=False) */
+    hd_broker_t *broker;    /* borrowed; set only while the trigger is bound: Ready, in its
+                             * broker's router and announced to the dispatcher. NULL while its
+                             * broker does not exist or it is not Ready (its cursor is kept, so
+                             * delivery catches up once it is Ready again). */
     hd_filter_t *filter;    /* compiled; NULL matches everything */
     char *subscriber_uri;   /* resolved; NULL when unresolvable (Ready=False) */
     hd_delivery_t delivery; /* effective (merged) */

@@ -437,17 +437,20 @@ static void notify(hd_resources_t *r, rec_t *x, bool deleted)
                            deleted ? NULL : x->obj);
 }
 
-static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch)
+/* Takes a trigger out of its broker's router and the dispatcher. `forget`: its broker's log is
+ * gone (or the trigger is), so its cursor, pending and dead records go too; otherwise they stay
+ * and delivery resumes from the cursor when it is bound again (nothing is skipped meanwhile). */
+static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch, bool forget)
 {
-    if (!t->bound)
-        return;
-    hd_router_remove(t->pub.broker->router, &t->pub);
-    if (r->srv && r->srv->disp)
-        hd_dispatch_trigger_removed(r->srv->disp, &t->pub, true);
-    if (batch)
+    if (t->bound) {
+        hd_router_remove(t->pub.broker->router, &t->pub);
+        if (r->srv && r->srv->disp)
+            hd_dispatch_trigger_removed(r->srv->disp, &t->pub, forget);
+        t->bound = false;
+        t->pub.broker = NULL;
+    }
+    if (forget && batch)
         hd_store_batch_forget_trigger(batch, t->pub.id);
-    t->bound = false;
-    t->pub.broker = NULL;
 }
 
 /* Recomputes a trigger's binding, resolutions, effective delivery and status, telling the
@@ -486,10 +489,12 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_s
 
     bool changed = spec_changed || !str_eq(sub, t->pub.subscriber_uri) ||
                    !str_eq(mdls, t->merged_dls) || !delivery_eq(&merged, &t->pub.delivery);
+    /* Only a ready trigger is bound (routed and dispatched): the dispatcher never sees a
+     * trigger without a subscriber, and one that loses it keeps its cursor and catches up. */
     bool ready = broker_ok && sub && (!t->dls.set || dls);
 
-    if (t->bound && (!broker_ok || t->pub.broker != &b->pub))
-        trigger_unbind(r, t, batch);
+    if (t->bound && (!ready || !b || t->pub.broker != &b->pub))
+        trigger_unbind(r, t, batch, !b || t->pub.broker != &b->pub);
 
     hd_free(t->pub.subscriber_uri);
     t->pub.subscriber_uri = sub;
@@ -501,7 +506,7 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_s
     bool ready_changed = t->pub.ready != ready;
     t->pub.ready = ready;
 
-    if (!t->bound && broker_ok) {
+    if (!t->bound && ready) {
         t->pub.broker = &b->pub;
         if (hd_router_add(b->pub.router, &t->pub) == HD_E_OK) {
             t->bound = true;
@@ -1219,11 +1224,18 @@ void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_reso
     finish(r, batch, result, cb, arg);
 }
 
+typedef struct {
+    rec_t *bx;
+    hd_store_batch_t *batch;
+} unbind_ctx_t;
+
+/* A broker is being deleted: every trigger naming it forgets its records (they point into the
+ * deleted log), bound or not. */
 static void unbind_of_broker(hd_resources_t *r, rec_t *x, void *arg)
 {
-    void **a = arg;
-    if (x->t && x->t->bound && x->t->pub.broker == a[0])
-        trigger_unbind(r, x->t, a[1]);
+    unbind_ctx_t *u = arg;
+    if (x->t && !strcmp(x->ns, u->bx->ns) && !strcmp(x->t->broker_name, u->bx->name))
+        trigger_unbind(r, x->t, u->batch, true);
 }
 
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
@@ -1256,10 +1268,10 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
     if (x->id)
         id_del(r, x);
     if (x->t) {
-        trigger_unbind(r, x->t, batch);
+        trigger_unbind(r, x->t, batch, true);
     } else if (x->b) {
-        void *a[2] = {&x->b->pub, batch};
-        each_rec(r, unbind_of_broker, a);
+        unbind_ctx_t u = {x, batch};
+        each_rec(r, unbind_of_broker, &u);
         if (r->srv && r->srv->disp)
             hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
         if (batch)

@@ -173,10 +173,28 @@ START_TEST(subscriber_refs)
     ready_of(r, "triggers", "default", "fwd", st, reason, msg);
     ck_assert_str_eq(reason, "SubscriberResolveFailed");
     ck_assert_msg(strstr(msg, "Broker \"default/b\" does not exist"), "%s", msg);
-    apply_ok(r, BROKER("default", "b"));
+    /* not ready => not routed nor dispatched: the dispatcher never sees a NULL subscriber */
     hd_trigger_t *t = hd_resources_trigger(r, "default", "fwd");
+    ck_assert(!t->ready);
+    ck_assert_ptr_null(t->broker);
+    ck_assert_int_eq((int)hd_router_count(hd_resources_broker(r, "default", 7, "a", 1)->router), 0);
+    apply_ok(r, BROKER("default", "b"));
     ck_assert(t->ready);
+    ck_assert_ptr_eq(t->broker, hd_resources_broker(r, "default", 7, "a", 1));
+    ck_assert_int_eq((int)hd_router_count(t->broker->router), 1);
     ck_assert_str_eq(t->subscriber_uri, "http://127.0.0.1:8080/default/b/extra");
+    /* the subscriber's broker goes away: unbound again, with a reason */
+    res_t d = {0};
+    hd_resources_delete(r, "brokers", "default", "b", done, &d);
+    ck_assert_int_eq(d.status, HD_E_OK);
+    cJSON_Delete(d.result);
+    ck_assert(!t->ready);
+    ck_assert_ptr_null(t->broker);
+    ck_assert_ptr_null(t->subscriber_uri);
+    ready_of(r, "triggers", "default", "fwd", st, reason, msg);
+    ck_assert_str_eq(reason, "SubscriberResolveFailed");
+    apply_ok(r, BROKER("default", "b"));
+    ck_assert(t->ready);
 
     /* a Service: stored, not run => has no address until its module sets one */
     apply_ok(
