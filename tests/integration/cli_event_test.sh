@@ -155,6 +155,8 @@ group_decode_errors() {
         -- event decode
     local many=()
     for i in $(seq 1 300); do many+=("x-h$i: v"); done
+    err "request target over 8 KiB" 1 "malformed HTTP request: request target longer than 8191 bytes" \
+        "POST /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1${CRLF}${CRLF}" -- event decode
     err "head over 64 KiB" 1 "request head larger than 65536 bytes" \
         "$(req "x-big: $(head -c 70000 /dev/zero | tr '\0' a)" --)" -- event decode
     err "too many headers" 1 "malformed HTTP request: more than 256 headers" \
@@ -198,6 +200,7 @@ group_decode_errors() {
     expect "unknown argument" 2 "" \
         "error: unknown argument '--frob'"$'\n'"$("$HERALD" event decode --help)"$'\n' \
         "" -- event decode --frob
+    expect "event without a command" 2 "" "$("$HERALD" event --help)"$'\n' "" -- event
     expect "unknown event command" 2 "" \
         "error: unknown event command 'frob'"$'\n'"$("$HERALD" event --help)"$'\n' \
         "" -- event frob
