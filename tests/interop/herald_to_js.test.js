@@ -87,3 +87,15 @@ test("binary: through Node's http server into HTTP.toEvent", async () => {
   });
   assertSameEvent(got, event, { typed: false, timeAsInstant: true });
 });
+
+// Why compat is the default for delivery: the JS SDK does not percent-decode, so with the spec's
+// strict encoding it reads the encoded text. Asserted so that a change on either side shows.
+test("binary, strict: the JS SDK reads percent-encoded values as they are", () => {
+  const event = { specversion: "1.0", id: "5", source: "/a", type: "t", subject: "a b 100% €" };
+  const r = herald(["event", "encode", "--binding", "http", "--header-encoding", "strict"],
+    JSON.stringify(event));
+  assert.equal(r.status, 0, r.stderr);
+  const req = parseRequest(r.stdout);
+  const got = HTTP.toEvent({ headers: req.headers, body: undefined });
+  assert.equal(got.subject, "a%20b%20100%25%20%E2%82%AC");
+});
