@@ -3,8 +3,9 @@
 # on free ports (port 0, read back from its "heraldd ready" log line), over real HTTP.
 # Each check compares exact stdout, stderr and exit code (or an HTTP status and body fragment).
 #
-#   admin_test.sh HERALDD HERALD GROUP
-# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | examples | metrics
+#   admin_test.sh HERALDD HERALD GROUP [SUBSCRIBER]
+# GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | deliver | examples
+#        | metrics   (deliver needs SUBSCRIBER, tests/integration/subscriber.c)
 set -uo pipefail
 HERALDD=$1
 HERALD=$2
@@ -409,6 +410,55 @@ slowtail)
     exec 3>&-
     sleep 0.2
     http "the daemon is healthy after the slow client went away" 200 "ok" "$HERALD_ADMIN/healthz"
+    ;;
+deliver)
+    # filters applied through the CLI decide what a real subscriber receives
+    SUBSCRIBER=${4:?deliver needs the subscriber program}
+    "$SUBSCRIBER" --port 0 --port-file "$TMP/sub.port" --record "$TMP/sub.rec" --max-seconds 60 \
+        >/dev/null 2>&1 &
+    SUB_PID=$!
+    for _ in $(seq 1 100); do [ -s "$TMP/sub.port" ] && break; sleep 0.05; done
+    SUB_PORT=$(cat "$TMP/sub.port")
+    start_daemon
+    cat >"$TMP/d.yaml" <<EOF
+$BROKER_YAML---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: typed, namespace: shop}
+spec:
+  broker: default
+  filter: {attributes: {type: order.created}}
+  subscriber: {uri: "http://127.0.0.1:$SUB_PORT/typed"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: eu, namespace: shop}
+spec:
+  broker: default
+  filters:
+  - any:
+    - cesql: "source LIKE '/eu/%'"
+    - suffix: {type: .eu}
+  - not: {exact: {type: order.created}}
+  subscriber: {uri: "http://127.0.0.1:$SUB_PORT/eu"}
+EOF
+    "$HERALD" apply -f "$TMP/d.yaml" >/dev/null
+    "$HERALD" send shop/default --type order.created --source /eu/1 --id e1 >/dev/null
+    "$HERALD" send shop/default --type order.paid --source /eu/2 --id e2 >/dev/null
+    "$HERALD" send shop/default --type order.paid --source /us/3 --id e3 >/dev/null
+    "$HERALD" send shop/default --type tax.eu --source /us/4 --id e4 >/dev/null
+    for _ in $(seq 1 100); do
+        [ "$(cat "$TMP/sub.rec" 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.05
+    done
+    sleep 0.3 # a wrong extra delivery would show up now
+    got=$(sed -n 's/.*"path":"\([^"]*\)".*"ce-id":"\([^"]*\)".*/\1 \2/p' "$TMP/sub.rec" | sort | tr '\n' ' ')
+    if [ "$got" = "/eu e2 /eu e4 /typed e1 " ]; then ok "each subscriber got exactly its matching events"
+    else bad "deliveries: got '$got', want '/eu e2 /eu e4 /typed e1 '"; cat "$TMP/sub.rec"; fi
+    "$HERALD" describe trigger typed -n shop >"$TMP/desc"
+    if grep -q '^Counters:     delivered 1, failed attempts 0, dead-lettered 0, dead 0$' "$TMP/desc"; then
+        ok "describe counts the delivery"
+    else bad "describe counts the delivery"; cat "$TMP/desc"; fi
+    kill "$SUB_PID" 2>/dev/null; wait "$SUB_PID" 2>/dev/null
     ;;
 examples)
     start_daemon
