@@ -2,6 +2,7 @@
  * sql.c — `herald sql eval|check`: evaluate or check a CloudEvents SQL (CESQL v1.0.0) expression
  * offline, with libherald-ce's compiler and evaluator.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,22 @@ static void usage_check(FILE *out)
           "\n"
           "Parses EXPR. Prints \"ok\" and exits 0 when it is valid CESQL; otherwise prints\n"
           "\"error: position N: MESSAGE\" on stderr (N is the byte offset from 0) and exits 1.\n"
+          "A chain mixing AND, OR and XOR without parentheses is valid but gets a\n"
+          "\"warning: position N: ...\" on stderr: it is evaluated left to right here, while\n"
+          "sdk-go and sdk-java group it from the right.\n"
           "A call of an unknown function is valid: it fails when evaluated (missing_function).\n",
           out);
+}
+
+/* AND/OR/XOR chains without parentheses mean something else in the generated SDKs. */
+static void warn_mixed_logic(const ce_sql_expr_t *expr)
+{
+    size_t pos = ce_sql_expr_mixed_logic(expr);
+    if (pos != SIZE_MAX)
+        fprintf(stderr,
+                "warning: position %zu: AND, OR and XOR have one precedence and are evaluated left "
+                "to right (sdk-go and sdk-java group them from the right); add parentheses\n",
+                pos);
 }
 
 static const char *error_name(ce_sql_err_kind_t k)
@@ -253,6 +268,7 @@ static int cmd_eval(int argc, char **argv)
         ce_event_free(ev);
         return CLI_INVALID;
     }
+    warn_mixed_logic(expr);
     ce_sql_value_t v;
     ce_sql_err_kind_t kind = ce_sql_eval(expr, ev, &v);
     print_result(stdout, &v, kind);
@@ -279,6 +295,7 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "error: %s\n", ce_err_message(e));
         return CLI_INVALID;
     }
+    warn_mixed_logic(expr);
     ce_sql_free(expr);
     puts("ok");
     return CLI_OK;

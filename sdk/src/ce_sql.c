@@ -100,6 +100,7 @@ typedef struct {
     ce_sql_parse_error_t *perr;
     bool failed, nomem;
     int depth;
+    size_t mixed_logic; /* first AND/OR/XOR joining a different unparenthesised one */
 } parser_t;
 
 static void perr_set(parser_t *p, size_t pos, const char *fmt, ...)
@@ -681,6 +682,7 @@ static ce_sql__node_t *parse_prefix(parser_t *p)
             return NULL;
         }
         p->i++;
+        e->paren = true;
         return e;
     }
     case T_NOT:
@@ -844,6 +846,9 @@ static ce_sql__node_t *parse_expr(parser_t *p, int minprec)
             if (!right)
                 return NULL;
             n->b = right;
+            if (kind == N_LOGIC && left->kind == N_LOGIC && !left->paren && left->op != op &&
+                p->mixed_logic == SIZE_MAX)
+                p->mixed_logic = t->pos;
             if (!add_child_depth(p, n, right, t->pos))
                 return NULL;
         }
@@ -856,7 +861,7 @@ static ce_sql__node_t *parse_expr(parser_t *p, int minprec)
 ce_err_t ce_sql_compile_with(const char *src, size_t len, const ce_sql_funcs_t *funcs,
                              ce_sql_expr_t **out, ce_sql_parse_error_t *perr)
 {
-    parser_t p = {.src = src, .len = len, .funcs = funcs, .perr = perr};
+    parser_t p = {.src = src, .len = len, .funcs = funcs, .perr = perr, .mixed_logic = SIZE_MAX};
     ce_sql_expr_t *e = NULL;
     if (perr) {
         perr->position = 0;
@@ -905,6 +910,7 @@ ce_err_t ce_sql_compile_with(const char *src, size_t len, const ce_sql_funcs_t *
     }
     e->root = root;
     e->arena = p.arena;
+    e->mixed_logic = p.mixed_logic;
     ce__free(p.toks);
     *out = e;
     return CE_E_OK;
@@ -926,6 +932,11 @@ void ce_sql_free(ce_sql_expr_t *expr)
         return;
     arena_free(expr->arena);
     ce__free(expr);
+}
+
+size_t ce_sql_expr_mixed_logic(const ce_sql_expr_t *expr)
+{
+    return expr->mixed_logic;
 }
 
 ce_sql_type_t ce_sql_expr_type(const ce_sql_expr_t *expr)

@@ -74,6 +74,7 @@ struct ce_sql__node {
     uint8_t op;
     uint8_t stype; /* static result type; Boolean for attributes and missing functions */
     bool neg;
+    bool paren;            /* written in parentheses */
     uint16_t depth;        /* height of the subtree, bounded by CE_SQL_MAX_DEPTH */
     ce_sql__node_t *a, *b; /* operands */
     ce_sql_value_t lit;    /* N_LIT (string borrowed from the expression's arena) */
@@ -91,7 +92,8 @@ struct ce_sql__node {
 
 struct ce_sql_expr {
     ce_sql__node_t *root;
-    void *arena; /* chunk list, freed with the expression */
+    size_t mixed_logic; /* ce_sql_expr_mixed_logic() */
+    void *arena;        /* chunk list, freed with the expression */
 };
 
 /* LIKE matching of s[0..len) against a compiled pattern (anchored, by code point). */

@@ -53,7 +53,8 @@ expect int_result 0 '{"result": 3, "error": null}' '' -- sql eval "4 - 1"
 expect negative 0 '{"result": -10, "error": null}' '' -- sql eval -10
 expect double_minus 0 '{"result": 10, "error": null}' '' -- sql eval -- --10
 expect string_escaped 0 '{"result": "a\"bab\\c\\\\", "error": null}' '' -- sql eval "CONCAT('a\"b', 'ab\\c', '\\\\')"
-expect left_to_right 0 '{"result": true, "error": null}' '' -- sql eval "false AND false OR true"
+expect left_to_right 0 '{"result": true, "error": null}' 'warning: position 16: AND, OR and XOR' -- sql eval "false AND false OR true"
+expect parenthesised 0 '{"result": false, "error": null}' '' -- sql eval "false AND (false OR true)"
 # every error kind
 expect parse 0 '{"result": null, "error": "parse"}' 'error: position 1: ' -- sql eval "4-1"
 expect math 0 '{"result": 0, "error": "math"}' '' -- sql eval "5 / 0"
@@ -87,6 +88,8 @@ expect no_sub 2 '' 'usage: herald sql' -- sql
 # check
 expect check_ok 0 'ok' '' -- sql check "EXISTS subject AND subject LIKE 'a%'"
 expect check_missing_fn_ok 0 'ok' '' -- sql check "NOSUCH(1)"
+expect check_mixed_warns 0 'ok' 'warning: position 7: ' -- sql check "a OR b AND c"
+expect check_same_op_quiet 0 'ok' '' -- sql check "a OR b OR (c AND d)"
 expect check_sign 1 '' 'error: position 1: unexpected integer literal' -- sql check "4-1"
 expect check_range 1 '' 'error: position 0: integer literal' -- sql check "2147483648"
 expect check_like 1 '' 'error: position 7: ' -- sql check "x LIKE 123"

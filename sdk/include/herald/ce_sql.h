@@ -150,6 +150,13 @@ ce_err_t ce_sql_compile_with(const char *src, size_t len, const ce_sql_funcs_t *
 /* The static type of the expression's value (Boolean for a bare attribute, whose type is only
  * known per event, and for a call of a missing function). */
 ce_sql_type_t ce_sql_expr_type(const ce_sql_expr_t *expr);
+/*
+ * Byte offset of the first AND/OR/XOR that joins a different one without parentheses
+ * (`a AND b OR c`: the position of OR), or SIZE_MAX when there is none. Such chains are
+ * evaluated left to right here but grouped from the right by sdk-go/sdk-java: callers should
+ * warn (herald sql check/eval do, the admin API may).
+ */
+size_t ce_sql_expr_mixed_logic(const ce_sql_expr_t *expr);
 /* Frees a compiled expression. Accepts NULL. */
 void ce_sql_free(ce_sql_expr_t *expr);
 

@@ -219,6 +219,28 @@ START_TEST(and_or_xor_left_to_right)
 }
 END_TEST
 
+static size_t mixed_at(const char *src)
+{
+    ce_sql_expr_t *e;
+    ck_assert_int_eq(ce_sql_compile(src, strlen(src), &e, NULL), CE_E_OK);
+    size_t pos = ce_sql_expr_mixed_logic(e);
+    ce_sql_free(e);
+    return pos;
+}
+
+START_TEST(mixed_logic_chains_are_reported)
+{
+    ck_assert_uint_eq(mixed_at("false AND false OR true"), 16);
+    ck_assert_uint_eq(mixed_at("a OR b XOR c"), 7);
+    ck_assert_uint_eq(mixed_at("a AND b AND c OR d"), 14);
+    ck_assert_uint_eq(mixed_at("a AND b AND c"), SIZE_MAX);
+    ck_assert_uint_eq(mixed_at("(a AND b) OR c"), SIZE_MAX);
+    ck_assert_uint_eq(mixed_at("a AND (b OR c)"), SIZE_MAX);
+    ck_assert_uint_eq(mixed_at("(a OR b) AND (c XOR d) AND e"), SIZE_MAX);
+    ck_assert_uint_eq(mixed_at("a = 1 AND NOT (b OR c)"), SIZE_MAX);
+}
+END_TEST
+
 START_TEST(precedence)
 {
     INT_IS("4 * 2 + 4 / 2", 10, NONE);
@@ -718,6 +740,7 @@ int main(void)
     tcase_add_test(tc, string_escapes);
     tcase_add_test(tc, case_folding);
     tcase_add_test(tc, and_or_xor_left_to_right);
+    tcase_add_test(tc, mixed_logic_chains_are_reported);
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, like_by_code_point);
     tcase_add_test(tc, string_functions_by_code_point);
