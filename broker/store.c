@@ -14,13 +14,17 @@
  * valid for exactly the callback.
  *
  * Durability
- *   fsync  LMDB's default synchronous commit: data pages are fdatasync'd, then the meta page is
- *          written through an O_DSYNC descriptor. Callbacks run only after mdb_txn_commit
- *          returns, i.e. when the group is on disk. MDB_NOMETASYNC would save the second sync
- *          (~2.3k -> ~3.9k commits/s on the reference VM) but a commit is then only durable once
- *          the *next* commit (or mdb_env_sync) has run, so acknowledgements would have to be
- *          pipelined one commit behind; with group commit the batch size, not the per-commit
- *          sync count, dominates throughput, so we keep the simple, obviously-correct mode.
+ *   fsync  MDB_NOMETASYNC, and acknowledgements one commit behind. An LMDB commit pwrites
+ *          the data pages, fdatasyncs them, then pwrites the meta page; LMDB's default would
+ *          write that meta page through an O_DSYNC descriptor, a second sync per commit
+ *          (~400 us vs ~225 us on the reference VM). With MDB_NOMETASYNC the meta page of
+ *          commit N reaches the disk with the fdatasync of commit N+1 (same file descriptor),
+ *          so the batches of commit N are *staged* and their callbacks run once commit N+1
+ *          returned, or, when the writer is about to idle, after an explicit mdb_env_sync.
+ *          Every fsync-mode transaction writes a meta counter so that LMDB never skips the
+ *          sync of an empty commit. Under load that is one sync per group instead of two; when
+ *          idle it is two, as before. A power loss may undo the last (unacknowledged) commit,
+ *          never an acknowledged one, and LMDB stays consistent (its ACI guarantee).
  *          MDB_NOSYNC + one explicit mdb_env_sync was rejected: it lets the meta page reach the
  *          disk before the data pages, which can corrupt the environment on power loss.
  *   batch  MDB_NOSYNC; callbacks right after commit; the writer calls mdb_env_sync(env, 1)
@@ -48,6 +52,7 @@
 
 #define STORE_SCHEMA_VERSION 1u
 #define META_SCHEMA "store.schema"
+#define META_TXN "store.txn" /* commit counter, written by every fsync-mode transaction */
 #define META_BROKER_PREFIX "store.broker." /* + decimal id -> broker_rec_t (BE) */
 
 /* Bounds of one write transaction: at most this many batches ... */
@@ -200,6 +205,7 @@ struct hd_store_batch {
     hd_store_done_fn cb;
     void *arg;
     hd_err_t status;
+    uint64_t need_commit; /* fsync mode: the commit that must be durable before the callback */
     hd_store_batch_t *next;
 };
 
@@ -240,6 +246,11 @@ struct hd_store {
     u64map_t hw_pending;     /* assigned high-waters to persist with the next commit */
     uint64_t last_sync_ms;
     bool unsynced;
+    /* fsync mode (MDB_NOMETASYNC): finished batches wait in `staged`, in submit order, until
+     * the commit that wrote them is durable. commit_no counts commits; durable_no is the last
+     * one known to be on disk. */
+    hd_store_batch_t *staged_head, *staged_tail;
+    uint64_t commit_no, durable_no;
 
     uv_async_t async;
     bool closing;
@@ -802,6 +813,16 @@ static int write_txn(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *car
         if (rc)
             goto fail_txn;
     }
+    if (st->opts.durability == HD_DURABILITY_FSYNC) {
+        /* LMDB skips the sync of a transaction that changed nothing; this write makes every
+         * commit sync, which the staged acknowledgements rely on (see after_commit). */
+        uint8_t nb[8];
+        put_u64(nb, st->commit_no + 1);
+        MDB_val tk = {strlen(META_TXN), META_TXN}, tv = {8, nb};
+        rc = mdb_put(txn, st->db_meta, &tk, &tv, 0);
+        if (rc)
+            goto fail_txn;
+    }
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc)
@@ -857,11 +878,22 @@ static bool grow_map(hd_store_t *st)
     return true;
 }
 
-/* Moves a finished batch to the done list (writer thread, mu not held). */
+/* Moves a finished batch towards its callback (writer thread, mu not held): under durability
+ * fsync to `staged` (released by release_staged once durable), otherwise straight to `done`. */
 static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
 {
     b->status = status;
     b->next = NULL;
+    if (st->opts.durability == HD_DURABILITY_FSYNC) {
+        /* A failed batch needs no sync, but keeps its place so callbacks stay in order. */
+        b->need_commit = status == HD_E_OK ? st->commit_no : 0;
+        if (st->staged_tail)
+            st->staged_tail->next = b;
+        else
+            st->staged_head = b;
+        st->staged_tail = b;
+        return;
+    }
     pthread_mutex_lock(&st->mu);
     if (st->done_tail)
         st->done_tail->next = b;
@@ -874,10 +906,57 @@ static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
 static void after_commit(hd_store_t *st)
 {
     atomic_fetch_add_explicit(&st->st_commits, 1, memory_order_relaxed);
-    if (st->opts.durability == HD_DURABILITY_FSYNC)
+    st->commit_no++;
+    if (st->opts.durability == HD_DURABILITY_FSYNC) {
+        /* The commit fdatasync'd its data pages, and with them the meta page the previous
+         * commit wrote without a sync (MDB_NOMETASYNC): that one is now durable. */
         atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
-    else if (st->opts.durability == HD_DURABILITY_BATCH)
+        st->durable_no = st->commit_no - 1;
+    } else if (st->opts.durability == HD_DURABILITY_BATCH) {
         st->unsynced = true;
+    }
+}
+
+/* Hands the staged batches whose commit is durable to the loop, in order (writer thread). */
+static void release_staged(hd_store_t *st)
+{
+    hd_store_batch_t *first = st->staged_head, *last = NULL;
+    for (hd_store_batch_t *b = first; b && b->need_commit <= st->durable_no; b = b->next)
+        last = b;
+    if (!last)
+        return;
+    st->staged_head = last->next;
+    if (!st->staged_head)
+        st->staged_tail = NULL;
+    last->next = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (st->done_tail)
+        st->done_tail->next = first;
+    else
+        st->done_head = first;
+    st->done_tail = last;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* fsync mode: makes every commit durable now (the writer is about to idle). A failed sync
+ * fails the batches that were waiting for it: their data may not be on disk. */
+static void sync_staged(hd_store_t *st)
+{
+    if (!st->staged_head)
+        return;
+    if (st->durable_no < st->commit_no) {
+        int rc = mdb_env_sync(st->env, 1);
+        atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
+        if (rc) {
+            hd_log(HD_LOG_ERROR, "store: sync failed", "path", st->data_dir, "error",
+                   mdb_strerror(rc), NULL);
+            for (hd_store_batch_t *b = st->staged_head; b; b = b->next)
+                if (b->need_commit > st->durable_no && b->status == HD_E_OK)
+                    b->status = HD_E_IO;
+        }
+        st->durable_no = st->commit_no;
+    }
+    release_staged(st);
 }
 
 /*
@@ -1045,6 +1124,15 @@ static void *writer_main(void *arg)
         if (n > 0)
             write_group(st, arr, n, carried);
 
+        if (st->opts.durability == HD_DURABILITY_FSYNC) {
+            release_staged(st);
+            /* Nothing more to write: no next commit will carry the last meta page to disk. */
+            pthread_mutex_lock(&st->mu);
+            bool idle = (!st->q_head && !st->carry) || st->paused;
+            pthread_mutex_unlock(&st->mu);
+            if (idle)
+                sync_staged(st);
+        }
         if (st->opts.durability == HD_DURABILITY_BATCH && st->unsynced &&
             hd_now_ms() - st->last_sync_ms >= st->opts.sync_interval_ms)
             batch_sync(st);
@@ -1064,6 +1152,12 @@ static void *writer_main(void *arg)
         after_commit(st);
     if (st->unsynced)
         batch_sync(st);
+    if (st->opts.durability == HD_DURABILITY_FSYNC && st->durable_no < st->commit_no) {
+        if (mdb_env_sync(st->env, 1) == 0)
+            atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
+        st->durable_no = st->commit_no;
+    }
+    sync_staged(st);
     hd_free(arr);
     hd_free(carried);
     return NULL;
@@ -1844,6 +1938,8 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     unsigned flags = MDB_NOTLS;
     if (st->opts.durability != HD_DURABILITY_FSYNC)
         flags |= MDB_NOSYNC;
+    else
+        flags |= MDB_NOMETASYNC; /* one sync per commit; acknowledgements are staged */
     rc = mdb_env_open(st->env, st->data_dir, flags, 0600);
     if (rc)
         goto fail_open;

@@ -239,8 +239,9 @@ START_TEST(test_group_commit_and_order)
     }
     hd_store_stats(st, &stats);
     ck_assert_uint_eq(stats.batches, N);
-    ck_assert_uint_eq(stats.commits, 1); /* one transaction, one sync for all 200 */
-    ck_assert_uint_eq(stats.fsyncs, 1);
+    ck_assert_uint_eq(stats.commits, 1); /* one transaction for all 200 */
+    /* its commit sync, plus the sync of its meta page before the writer idles */
+    ck_assert_uint_eq(stats.fsyncs, 2);
     ck_assert_uint_eq(stats.queue_depth, 0);
     ck_assert_uint_eq(hd_store_event_count(st, 1), N);
     free(calls);
@@ -759,6 +760,47 @@ END_TEST
 
 /* Batch durability: callbacks come right after the commit, and the writer syncs on its own
  * within sync_interval_ms even when nothing else happens. Fsync mode syncs every commit. */
+/* Under durability fsync a callback runs only once its commit's meta page is synced too. */
+static hd_store_t *ack_store;
+static hd_store_stats_t ack_stats[64];
+static int ack_n;
+static void on_done_stats(void *arg, hd_err_t status)
+{
+    (void)arg;
+    ck_assert_int_eq(status, HD_E_OK);
+    hd_store_stats(ack_store, &ack_stats[ack_n++]);
+}
+
+START_TEST(test_fsync_ack_after_durable)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ack_store = st;
+    for (int round = 0; round < 8; round++) {
+        /* From idle, the first acknowledgement needs two syncs after the round starts: its
+         * commit's, and then either the next commit's or the explicit one before idling. */
+        hd_store_stats_t base;
+        hd_store_stats(st, &base);
+        int first = ack_n;
+        for (int i = 0; i < 4; i++) {
+            hd_store_batch_t *b = hd_store_batch_new(st);
+            add_event(b, 1, "d", NULL);
+            ck_assert_int_eq(hd_store_submit(st, b, on_done_stats, NULL), HD_E_OK);
+        }
+        run_loop(&loop);
+        ck_assert_int_eq(ack_n, first + 4);
+        ck_assert_uint_ge(ack_stats[first].fsyncs, base.fsyncs + 2);
+        ck_assert_uint_ge(ack_stats[first].commits, base.commits + 1);
+    }
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_durability_sync_counts)
 {
     make_tmpdir();
@@ -808,7 +850,7 @@ START_TEST(test_durability_sync_counts)
     }
     hd_store_stats(st, &s);
     ck_assert_uint_eq(s.commits, 2);
-    ck_assert_uint_eq(s.fsyncs, 2);
+    ck_assert_uint_eq(s.fsyncs, 4); /* idle after each: commit sync + meta sync */
     close_store(&loop, st);
     rm_tmpdir();
 }
@@ -1238,6 +1280,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_map_full);
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_durability_sync_counts);
+    tcase_add_test(tc, test_fsync_ack_after_durable);
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
