@@ -137,7 +137,7 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 {
     const char *a = argv[*i];
     size_t n = strlen(name);
-    if (strncmp(a, name, n))
+    if (strncmp(a, name, n) != 0)
         return 0;
     if (a[n] == '=') {
         *val = a + n + 1;

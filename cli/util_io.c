@@ -201,7 +201,7 @@ int cli_http_request_parse(const char *buf, size_t len, size_t max_body, cli_htt
     const char *end =
         memmem(buf, len < CLI_MAX_HEADER_BYTES + 4 ? len : CLI_MAX_HEADER_BYTES + 4, "\r\n\r\n", 4);
     if (!end && len > CLI_MAX_HEADER_BYTES) {
-        fail(err, errsz, "request head larger than %u bytes", CLI_MAX_HEADER_BYTES);
+        fail(err, errsz, "request head larger than %zu bytes", CLI_MAX_HEADER_BYTES);
         goto fail_parse;
     }
     size_t used = http_parser_execute(&p, &s, buf, len);

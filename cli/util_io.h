@@ -13,9 +13,9 @@
 #include "herald/ce_http.h"
 
 /* Bounds of what the CLI reads (overflow policy: the command fails with "error: ..."). */
-#define CLI_MAX_INPUT (16u * 1024u * 1024u) /* bytes read from stdin or a file */
-#define CLI_MAX_HEADERS 256                 /* headers of one HTTP request */
-#define CLI_MAX_HEADER_BYTES (64u * 1024u)  /* request line plus all header bytes */
+#define CLI_MAX_INPUT ((size_t)16 * 1024 * 1024) /* bytes read from stdin or a file */
+#define CLI_MAX_HEADERS 256                      /* headers of one HTTP request */
+#define CLI_MAX_HEADER_BYTES ((size_t)64 * 1024) /* request line plus all header bytes */
 
 /*
  * Reads all of `f` (at most `max` bytes) into a new NUL-terminated buffer.
