@@ -3,8 +3,8 @@
  *
  * usage: bench_sql [SECONDS_PER_FILTER]   (default 1.0, at most 30)
  * Each filter is compiled once and evaluated in a loop, bounded in time; the best of 20 rounds
- * is reported in ns per evaluation (a loaded machine only makes some rounds slower). Goal: <= 100
- * ns for the first filter.
+ * is reported in ns of thread CPU time per evaluation (a loaded machine only makes some rounds
+ * slower). Goal: <= 100 ns for the first filter.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +14,11 @@
 #include "herald/ce.h"
 #include "herald/ce_sql.h"
 
+/* Thread CPU time: time spent descheduled on a loaded machine does not count. */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
