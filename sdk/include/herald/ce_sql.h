@@ -168,6 +168,7 @@ void ce_sql_free(ce_sql_expr_t *expr);
  * ABS(-2147483648) is 2147483647 + math). A string result may borrow from `ev` (valid until the
  * event is changed or freed) or from `expr`, or be owned: always ce_sql_value_clear it.
  * Errors that are not CESQL's own (out of memory in a string function) are CE_SQL_ERR_GENERIC.
+ * `ev` may be NULL: every attribute is then missing (EXISTS gives false).
  * Thread-safe for a shared expr.
  */
 ce_sql_err_kind_t ce_sql_eval(const ce_sql_expr_t *expr, const ce_event_t *ev,
