@@ -795,7 +795,7 @@ static void describe_trigger(const cJSON *o, const char *ns, const char *name)
             line("Last error:", "none");
         }
     } else {
-        line("Progress:", "not delivering (the trigger is not bound to a ready broker)");
+        line("Progress:", "not delivering until the trigger is Ready (its cursor is kept)");
     }
     double dead = jnum(s, "deadLetters");
     if (dead > 0)
