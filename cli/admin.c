@@ -795,7 +795,7 @@ static void describe_trigger(const cJSON *o, const char *ns, const char *name)
             line("Last error:", "none");
         }
     } else {
-        line("Progress:", "not delivering until the trigger is Ready (its cursor is kept)");
+        line("Progress:", "not delivering until the trigger is Ready");
     }
     double dead = jnum(s, "deadLetters");
     if (dead > 0)
