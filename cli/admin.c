@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "util_io.h"
@@ -53,12 +55,13 @@ static int fail(int code, const char *fmt, ...)
 }
 
 static const char *const USAGE_APPLY =
-    "usage: herald apply -f FILE|- [--admin URL]\n"
+    "usage: herald apply -f FILE|FOLDER|- [--admin URL]\n"
     "\n"
     "Creates or updates resources from Knative-style manifests: YAML (several documents\n"
     "separated by ---) or JSON (an object, an array, or a List). The whole file is checked\n"
     "first; if any document is invalid nothing is applied and the error names the document\n"
-    "and the field (with the position inside a CESQL expression).\n"
+    "and the field (with the position inside a CESQL expression). A folder applies each of\n"
+    "its .yaml, .yml and .json files in name order, each on its own.\n"
     "Prints one line per resource: its kind, namespace/name, generation and readiness.\n";
 static const char *const USAGE_GET =
     "usage: herald get KIND [NAME] [-n NAMESPACE] [-o json|yaml] [--admin URL]\n"
@@ -595,6 +598,82 @@ static void print_applied(const cJSON *obj, const char *verb)
                jstr(rc, "message") ? jstr(rc, "message") : "");
 }
 
+/* Applies one file (all of its documents or none). `label` prefixes errors (NULL: none). */
+static int apply_file(const opts_t *o, const char *path, const char *label)
+{
+    char *text = NULL, why[256];
+    size_t len = 0;
+    if (cli_read_file(path, CLI_MAX_INPUT, &text, &len, why, sizeof why))
+        return fail(CLI_INVALID, "%s", why);
+    resp_t r;
+    int rc = http(o, "POST", "/apply", text, len, "application/yaml", &r);
+    free(text);
+    if (rc)
+        return rc;
+    cJSON *res = r.body.data ? cJSON_Parse(r.body.data) : NULL;
+    if (r.status != 200) {
+        const char *e = jstr(res, "error");
+        if (label)
+            fail(CLI_INVALID, "%s: %s", label, e ? e : "the daemon refused the file");
+        else if (e)
+            fail(CLI_INVALID, "%s", e);
+        else
+            answer_error(&r);
+        cJSON_Delete(res);
+        free(r.body.data);
+        return CLI_INVALID;
+    }
+    free(r.body.data);
+    if (!res)
+        return fail(CLI_INVALID, "heraldd answered /apply with a body that is not JSON");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, jget(res, "items", NULL)) print_applied(it, "applied");
+    cJSON_Delete(res);
+    return CLI_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Applies every *.yaml, *.yml and *.json of a folder in name order, each file on its own (a bad
+ * file is reported and the others are still applied). */
+static int apply_dir(const opts_t *o)
+{
+    DIR *d = opendir(o->file);
+    if (!d)
+        return fail(CLI_INVALID, "cannot read folder %s", o->file);
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < sizeof names / sizeof names[0]) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || !((l > 5 && !strcmp(de->d_name + l - 5, ".yaml")) ||
+                                      (l > 4 && !strcmp(de->d_name + l - 4, ".yml")) ||
+                                      (l > 5 && !strcmp(de->d_name + l - 5, ".json"))))
+            continue;
+        names[n] = malloc(strlen(o->file) + l + 2);
+        if (!names[n])
+            break;
+        sprintf(names[n], "%s%s%s", o->file, o->file[strlen(o->file) - 1] == '/' ? "" : "/",
+                de->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], name_cmp);
+    int worst = CLI_OK;
+    for (size_t i = 0; i < n; i++) {
+        int rc = worst == CLI_UNREACHABLE ? CLI_UNREACHABLE : apply_file(o, names[i], names[i]);
+        if (rc > worst)
+            worst = rc;
+        free(names[i]);
+    }
+    if (n == 0)
+        return fail(CLI_INVALID, "no .yaml, .yml or .json files in %s", o->file);
+    return worst;
+}
+
 static int cmd_apply(int argc, char **argv)
 {
     opts_t o;
@@ -609,19 +688,10 @@ static int cmd_apply(int argc, char **argv)
         fprintf(stderr, "error: apply takes -f FILE (or -f - for stdin)\n%s", USAGE_APPLY);
         return CLI_USAGE;
     }
-    char *text = NULL, why[256];
-    size_t len = 0;
-    if (cli_read_file(o.file, CLI_MAX_INPUT, &text, &len, why, sizeof why))
-        return fail(CLI_INVALID, "%s", why);
-    cJSON *res = NULL;
-    rc = call_json(&o, "POST", "/apply", text, len, "application/yaml", &res);
-    free(text);
-    if (rc)
-        return rc;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, jget(res, "items", NULL)) print_applied(it, "applied");
-    cJSON_Delete(res);
-    return CLI_OK;
+    struct stat st;
+    if (strcmp(o.file, "-") && !stat(o.file, &st) && S_ISDIR(st.st_mode))
+        return apply_dir(&o);
+    return apply_file(&o, o.file, NULL);
 }
 
 /* ---- get ----------------------------------------------------------------------------------- */

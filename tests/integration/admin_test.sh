@@ -462,11 +462,20 @@ EOF
     ;;
 examples)
     start_daemon
-    # every example manifest of the repository applies and ends up Ready
-    for f in "$(dirname "$0")"/../../conf/examples/*.yaml; do
-        "$HERALD" apply -f "$f" >"$TMP/out" 2>&1
-        if [ $? = 0 ]; then ok "apply $(basename "$f")"; else bad "apply $(basename "$f")"; cat "$TMP/out"; fi
-    done
+    # every example manifest of the repository applies (the folder at once) and ends up Ready
+    "$HERALD" apply -f "$(dirname "$0")/../../conf/examples/" >"$TMP/out" 2>&1
+    if [ $? = 0 ] && grep -q '^Trigger default/orders applied' "$TMP/out"; then ok "apply -f conf/examples/"
+    else bad "apply -f conf/examples/"; cat "$TMP/out"; fi
+    # a folder with a bad file: the others are applied, the bad one is named, exit 1
+    mkdir "$TMP/dir"
+    printf '%s' "$BROKER_YAML" >"$TMP/dir/a.yaml"
+    printf 'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t, namespace: shop}\nspec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/"}, filters: [{cesql: "("}]}\n' >"$TMP/dir/b.yml"
+    printf '{"apiVersion":"eventing.knative.dev/v1","kind":"Broker","metadata":{"name":"c","namespace":"shop"}}' >"$TMP/dir/c.json"
+    printf 'not applied\n' >"$TMP/dir/notes.txt"
+    expect "apply a folder with one bad file" 1 "Broker shop/default applied (generation 1): Ready
+Broker shop/c applied (generation 1): Ready
+" "error: $TMP/dir/b.yml: document 1 (Trigger shop/t): spec.filters[0].cesql: invalid CESQL expression at position 1: unexpected end of expression, expected a value, an attribute, a function call, NOT, '-', EXISTS or '(' (in \"(>>>\")
+" -- apply -f "$TMP/dir"
     "$HERALD" get triggers -n default >"$TMP/out"
     if ! grep -q "False" "$TMP/out"; then ok "every example trigger is ready"; else bad "example triggers ready"; cat "$TMP/out"; fi
     ;;
