@@ -537,6 +537,11 @@ static size_t broker_route(bstate_t *bs, size_t budget) {
         uint64_t before = bs->routed_next;
         uint64_t from = bs->routed_next;
         hd_store_events_scan(d->srv->store, bs->id, from, n, route_one, &rc);
+        if (rc.stop) {
+            /* out of memory: try again on a later turn, never skip events */
+            work_schedule_b(d, bs);
+            return (size_t)(bs->routed_next - before) + 1;
+        }
         if (bs->routed_next == before) {
             /* nothing stored there (trimmed): jump */
             uint64_t first = hd_store_first_seq(d->srv->store, bs->id);
@@ -558,6 +563,7 @@ static size_t broker_route(bstate_t *bs, size_t budget) {
 typedef struct {
     tstate_t *ts;
     size_t read;
+    bool stop; /* out of memory */
 } scan_ctx_t;
 
 static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len) {
@@ -578,6 +584,7 @@ static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *pack
         if (e == NULL) {
             ce_event_free(ev);
             ts->next_seq = seq;
+            sc->stop = true;
             return false;
         }
         q_push(ts, e);
@@ -607,6 +614,8 @@ static size_t trigger_scan(tstate_t *ts, size_t budget) {
         scan_ctx_t sc = {.ts = ts};
         hd_store_events_scan(ts->d->srv->store, bs->id, ts->next_seq, n, scan_one, &sc);
         total += sc.read ? sc.read : 1;
+        if (sc.stop)
+            break; /* out of memory: the trigger is scheduled again by its next pump */
         if (ts->next_seq == before) {
             if (q_full(ts))
                 break;
@@ -1051,7 +1060,9 @@ static void dlv_attempt(dlv_t *v) {
     if (v->e == NULL) {
         ce_event_t *ev = NULL;
         hd_err_t rc = hd_store_event_get(d->srv->store, ts->b->id, v->seq, &ev);
-        if (rc != HD_E_OK || (v->e = evref_new(v->seq, ev)) == NULL) {
+        if (rc == HD_E_OK && (v->e = evref_new(v->seq, ev)) != NULL)
+            v->keyhash = v->e->keyhash;
+        if (rc != HD_E_OK || v->e == NULL) {
             ce_event_free(ev);
             if (rc == HD_E_NOTFOUND) {
                 /* trimmed by retention: nothing left to deliver */
@@ -1081,9 +1092,17 @@ static void dlv_attempt(dlv_t *v) {
         e->enc_ok[mode][strict] = true;
     }
     ce_http_out_t *o = &e->enc[mode][strict];
-    ce_header_t hdrs[96];
+    ce_header_t stack_hdrs[64];
+    ce_header_t *hdrs = stack_hdrs;
+    if (o->header_count + 4 > sizeof stack_hdrs / sizeof stack_hdrs[0]) {
+        hdrs = hd_malloc((o->header_count + 4) * sizeof *hdrs);
+        if (hdrs == NULL) {
+            dlv_schedule(v, 1000);
+            return;
+        }
+    }
     size_t nh = 0;
-    for (size_t i = 0; i < o->header_count && nh < 90; i++)
+    for (size_t i = 0; i < o->header_count; i++)
         hdrs[nh++] = o->headers[i];
     hdrs[nh++] = (ce_header_t){"Prefer", 6, "reply", 5};
     hdrs[nh++] = (ce_header_t){"Kn-Namespace", 12, ts->ns, strlen(ts->ns)};
@@ -1106,6 +1125,8 @@ static void dlv_attempt(dlv_t *v) {
     v->started_ms = hd_now_ms();
     ts->ninflight++;
     hd_err_t rc = req.url ? hd_httpc_request(d->httpc, &req, dlv_answer, v, &v->call) : HD_E_INVAL;
+    if (hdrs != stack_hdrs)
+        hd_free(hdrs); /* the request was serialized: headers are no longer needed */
     if (rc != HD_E_OK) {
         ts->ninflight--;
         v->call = NULL;
@@ -1144,6 +1165,8 @@ static void ts_pump_once(tstate_t *ts);
 static void ts_pump(tstate_t *ts) {
     if (ts->removed || ts->b == NULL || ts->d->closed)
         return;
+    if (ts->sub_uri == NULL)
+        return; /* unresolved subscriber (Ready=False): events wait, the cursor holds */
     if (ts->pumping) {
         /* a delivery finished synchronously inside the loop below: it loops again */
         ts->repump = true;
@@ -1627,13 +1650,9 @@ static void disp_handle_closed(uv_handle_t *h) {
 void hd_dispatch_close(hd_dispatch_t *d) {
     if (d == NULL)
         return;
-    /* last cursors and pending records */
-    for (bstate_t *bs = d->brokers; bs; bs = bs->next)
-        for (tstate_t *ts = bs->triggers; ts; ts = ts->next)
-            ts_flush_cursor(ts);
-    batch_submit(d);
-    d->closed = true;
     hd_store_off_commit(d->srv->store, on_commit, d);
+    /* each trigger writes its last cursor (in-flight deliveries still count as owed), then its
+     * deliveries are cancelled: they are redelivered after the restart */
     while (d->brokers) {
         bstate_t *bs = d->brokers;
         d->brokers = bs->next;
@@ -1649,6 +1668,8 @@ void hd_dispatch_close(hd_dispatch_t *d) {
             bs->b->dispatch = NULL;
         bstate_free(bs);
     }
+    batch_submit(d);
+    d->closed = true;
     if (d->own_httpc)
         hd_httpc_close(d->httpc);
     d->closing_handles = 3;
