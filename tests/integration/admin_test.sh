@@ -44,6 +44,7 @@ admin:
   listen: 127.0.0.1:0
 data_dir: $TMP/data
 durability: none
+${EXTRA_CONFIG:-}
 EOF
     : >"$TMP/heraldd.log"
     "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
@@ -278,18 +279,33 @@ Trigger shop/audit applied (generation 1): Ready
     expect "send one event" 0 "event e1 accepted by broker shop/default
 " "" -- send shop/default --type order.created --source /shop/1 --id e1
     stop_daemon
-    start_daemon
+    # the second start also applies a manifest folder from the config, after the stored resources
+    mkdir "$TMP/manifests"
+    printf 'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: boot, namespace: shop}\nspec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/boot"}}\n' >"$TMP/manifests/boot.yaml"
+    EXTRA_CONFIG="manifests:
+  - $TMP/manifests" start_daemon
     curl -s "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders" >"$TMP/after.json"
     uid_after=$(field "$TMP/after.json" uid)
     if [ -n "$uid_before" ] && [ "$uid_before" = "$uid_after" ]; then ok "same uid after restart"
     else bad "same uid after restart ($uid_before vs $uid_after)"; fi
-    expect "resources survive a restart (the new ingress port included)" 0 "$(tbl \
+    expect "resources survive a restart; config manifests are applied too" 0 "$(tbl \
         "NAME|BROKER|SUBSCRIBER|READY|REASON" \
         "audit|default|http://127.0.0.1:$INGRESS_PORT/shop/default/audit|True|TriggerReady" \
+        "boot|default|http://127.0.0.1:1/boot|True|TriggerReady" \
         "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
 " "" -- get triggers -n shop
     expect "the broker kept its event" 0 '{"specversion":"1.0","id":"e1","source":"/shop/1","type":"order.created"}
 ' "" -- tail shop/default --from 1 --count 1
+    stop_daemon
+    # a bad manifest stops startup, and the log names the file, the document and the field
+    printf 'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: broken, namespace: shop}\nspec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/"}, delivery: {timeout: soon}}\n' >"$TMP/manifests/zz.yaml"
+    # (herald.yaml of the last start already lists $TMP/manifests)
+    timeout 10 "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/bad.log"
+    rc=$?
+    if [ $rc != 0 ] && [ $rc != 124 ] &&
+       grep -q "zz.yaml.*document 1 (Trigger shop/broken): spec.delivery.timeout: 'soon' is not an ISO 8601 duration" "$TMP/bad.log"; then
+        ok "a bad startup manifest stops heraldd with file, document and field"
+    else bad "bad startup manifest (exit $rc)"; cat "$TMP/bad.log"; fi
     ;;
 cli)
     start_daemon
