@@ -174,6 +174,8 @@ int main(int argc, char **argv) {
                hd_err_message(e), NULL);
         goto fail_store;
     }
+    if (hd_store_metrics_attach(srv->store, srv->metrics) != HD_E_OK)
+        hd_log(HD_LOG_WARN, "store statistics not published on /metrics (out of memory)", NULL);
     hd_httpc_opts_t co = {.max_conns_per_host = (size_t)d.cfg.delivery_pool_max};
     e = hd_httpc_new(&loop, &co, &srv->httpc);
     if (e != HD_E_OK) {

@@ -396,6 +396,43 @@ START_TEST(status_table) {
 }
 END_TEST
 
+/* The value of an unlabelled metric on the admin port's /metrics, or -1. */
+static long long metric_value(const char *name) {
+    int fd = connect_port(dm.admin_port);
+    if (fd < 0)
+        return -1;
+    const char *get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    send_all(fd, get, strlen(get));
+    static char m[1 << 20];
+    size_t ml = 0;
+    ssize_t n;
+    while (ml < sizeof m - 1 && (n = recv(fd, m + ml, sizeof m - 1 - ml, 0)) > 0)
+        ml += (size_t)n;
+    m[ml] = '\0';
+    close(fd);
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    char *p = strstr(m, key);
+    return p ? atoll(p + strlen(key)) : -1;
+}
+
+START_TEST(each_202_waited_for_an_fsync) {
+    daemon_start(NULL);
+    long long before = metric_value("herald_store_fsyncs_total");
+    ck_assert_int_ge(before, 0);
+    resp_t r;
+    for (int i = 0; i < 20; i++) { /* one at a time: each 202 needs its own durable commit */
+        char id[16];
+        snprintf(id, sizeof id, "sync-%d", i);
+        ck_assert_int_eq(post_binary(dm.port, "/t/b", id, &r), 202);
+    }
+    long long after = metric_value("herald_store_fsyncs_total");
+    ck_assert_msg(after - before >= 20, "20 sequential 202s but only %lld fsyncs",
+                  after - before);
+    ck_assert_int_eq(daemon_stop(SIGTERM), 0);
+}
+END_TEST
+
 START_TEST(keep_alive_and_acked_survive_kill9) {
     daemon_start(NULL);
     int fd = connect_port(dm.port);
@@ -727,6 +764,7 @@ static Suite *suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, status_table);
+    tcase_add_test(tc, each_202_waited_for_an_fsync);
     tcase_add_test(tc, keep_alive_and_acked_survive_kill9);
     tcase_add_test(tc, kill9_under_load_loses_nothing_acked);
     tcase_add_test(tc, sigterm_under_load_is_clean);
