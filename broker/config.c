@@ -345,6 +345,10 @@ static bool parse_listen(const char *s, char *why, size_t why_cap)
             snprintf(why, why_cap, "expected host:port");
             return false;
         }
+        if (colon - s > 253) {
+            snprintf(why, why_cap, "host name longer than 253 characters");
+            return false;
+        }
         for (const char *p = s; p < colon; p++) {
             if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
                 snprintf(why, why_cap, "bad host (IPv6 needs [brackets])");
@@ -397,13 +401,16 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
     char *field = (char *)cfg + s->off;
     char why[160] = "";
     uint64_t n = 0;
+    /* The value as echoed in messages: long ones are cut so the key and reason still fit. */
+    char vs[72];
+    snprintf(vs, sizeof(vs), strlen(v) > 64 ? "%.60s..." : "%s", v);
     switch (s->type) {
     case T_STRING:
     case T_LISTEN: {
         if (!*v)
             return fail(err, cap, "%s: %s: must not be empty", where, s->key);
         if (s->type == T_LISTEN && !parse_listen(v, why, sizeof(why)))
-            return fail(err, cap, "%s: %s: bad address '%s': %s", where, s->key, v, why);
+            return fail(err, cap, "%s: %s: bad address '%s': %s", where, s->key, vs, why);
         char *copy = hd_strdup(v);
         if (!copy)
             return HD_E_NOMEM;
@@ -425,22 +432,22 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
                     strncat(opts, " | ", sizeof(opts) - strlen(opts) - 1);
                 strncat(opts, s->names[i], sizeof(opts) - strlen(opts) - 1);
             }
-            return fail(err, cap, "%s: %s: '%s' is not one of %s", where, s->key, v, opts);
+            return fail(err, cap, "%s: %s: '%s' is not one of %s", where, s->key, vs, opts);
         }
     case T_UINT:
         if (!parse_u64(v, &n))
-            return fail(err, cap, "%s: %s: '%s' is not a whole number", where, s->key, v);
+            return fail(err, cap, "%s: %s: '%s' is not a whole number", where, s->key, vs);
         break;
     case T_SIZE:
         if (!parse_size(v, &n))
             return fail(err, cap, "%s: %s: '%s' is not a size (bytes, or e.g. 64KiB, 1MiB, 8GiB)",
-                        where, s->key, v);
+                        where, s->key, vs);
         break;
     case T_DURATION:
         if (!(s->bare_ms && parse_u64(v, &n)) && !hd_duration_parse(v, &n))
             return fail(err, cap,
                         "%s: %s: '%s' is not a duration (e.g. 100ms, 10s, 5m, 7d, PT0.5S, P1D)",
-                        where, s->key, v);
+                        where, s->key, vs);
         break;
     case T_LIST: {
         /* From the environment (or a scalar in the file): comma-separated, blanks trimmed. */
@@ -478,8 +485,8 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
     if (n < s->min || n > s->max) {
         if (s->type == T_DURATION)
             return fail(err, cap, "%s: %s: %s is out of bounds (%llu ms .. %llu ms)", where, s->key,
-                        v, (unsigned long long)s->min, (unsigned long long)s->max);
-        return fail(err, cap, "%s: %s: %s is out of bounds (%llu .. %llu)", where, s->key, v,
+                        vs, (unsigned long long)s->min, (unsigned long long)s->max);
+        return fail(err, cap, "%s: %s: %s is out of bounds (%llu .. %llu)", where, s->key, vs,
                     (unsigned long long)s->min, (unsigned long long)s->max);
     }
     *(uint64_t *)field = n;
@@ -583,19 +590,19 @@ static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix)
     return HD_E_OK;
 }
 
-static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t cap)
+/* Parses YAML from `f` (a file) or `buf`/`len` (memory); `path` names the source in messages. */
+static hd_err_t load_yaml(hd_config_t *cfg, const char *path, FILE *f, const char *buf, size_t len,
+                          char *err, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
     yaml_parser_t parser;
     yaml_document_t doc;
     hd_err_t e = HD_E_OK;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+    if (!yaml_parser_initialize(&parser))
         return HD_E_NOMEM;
-    }
-    yaml_parser_set_input_file(&parser, f);
+    if (f)
+        yaml_parser_set_input_file(&parser, f);
+    else
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
         e = fail(err, cap, "%s:%lu: YAML error: %s", path,
                  (unsigned long)parser.problem_mark.line + 1,
@@ -624,13 +631,25 @@ static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t 
     yaml_document_delete(&doc);
 done_parser:
     yaml_parser_delete(&parser);
+    return e;
+}
+
+static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    hd_err_t e = load_yaml(cfg, path, f, NULL, 0, err, cap);
     fclose(f);
     return e;
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
 
-hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap)
+/* Defaults, then the YAML source (file `path`, or `buf` when path is NULL and buf is not), then
+ * the environment. */
+static hd_err_t load_all(hd_config_t *cfg, const char *path, const char *name, const char *buf,
+                         size_t len, char *err, size_t err_cap)
 {
     if (!cfg)
         return HD_E_INVAL;
@@ -645,6 +664,8 @@ hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t er
     }
     if (!e && path)
         e = load_file(cfg, path, err, err_cap);
+    else if (!e && buf)
+        e = load_yaml(cfg, name ? name : "(config)", NULL, buf, len, err, err_cap);
     for (size_t i = 0; i < NSETTINGS && !e; i++) {
         char name[96];
         env_name(&settings[i], name, sizeof(name));
@@ -658,6 +679,17 @@ hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t er
         hd_config_free(cfg);
     }
     return e;
+}
+
+hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap)
+{
+    return load_all(cfg, path, NULL, NULL, 0, err, err_cap);
+}
+
+hd_err_t hd_config_load_buffer(hd_config_t *cfg, const char *name, const char *yaml, size_t len,
+                               char *err, size_t err_cap)
+{
+    return load_all(cfg, NULL, name, yaml ? yaml : "", yaml ? len : 0, err, err_cap);
 }
 
 void hd_config_free(hd_config_t *cfg)
@@ -771,13 +803,16 @@ void hd_config_print(const hd_config_t *cfg, FILE *out)
             }
             continue;
         }
-        char buf[256];
-        format_value(s, cfg, buf, sizeof(buf));
         fputc(' ', out);
-        if (s->type == T_STRING || s->type == T_LISTEN)
-            print_quoted(out, buf);
-        else
+        if (s->type == T_STRING || s->type == T_LISTEN) {
+            /* Strings are printed whole, never through a fixed buffer. */
+            const char *v = *(char *const *)((const char *)cfg + s->off);
+            print_quoted(out, v ? v : "");
+        } else {
+            char buf[64];
+            format_value(s, cfg, buf, sizeof(buf));
             fputs(buf, out);
+        }
         fputc('\n', out);
     }
 }

@@ -346,6 +346,57 @@ START_TEST(test_nomem_is_an_error)
 }
 END_TEST
 
+/* Found by fuzz_hd_config: long values must print whole. */
+START_TEST(test_print_long_values)
+{
+    char yaml[1200], dir[1001];
+    memset(dir, 'd', 1000);
+    dir[0] = '/';
+    dir[1000] = '\0';
+    snprintf(yaml, sizeof(yaml), "data_dir: %s\n", dir);
+    hd_config_t cfg, again;
+    char err[256];
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", yaml, strlen(yaml), err, sizeof(err)),
+                     HD_E_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hd_config_print(&cfg, f);
+    fclose(f);
+    ck_assert_int_eq(hd_config_load_buffer(&again, "p", text, len, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(again.data_dir, dir);
+    hd_config_free(&again);
+    hd_config_free(&cfg);
+    free(text);
+    char host[300];
+    memset(host, 'h', 260);
+    snprintf(host + 260, sizeof(host) - 260, ":80");
+    snprintf(yaml, sizeof(yaml), "ingress.listen: %s\n", host);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", yaml, strlen(yaml), err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "253"));
+}
+END_TEST
+
+START_TEST(test_load_buffer)
+{
+    hd_config_t cfg;
+    char err[256];
+    const char text[] = "log.level: warn\nlimits.max_batch_events: 12345";
+    /* only the first line is given: the buffer need not be NUL-terminated */
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "inline", text, 15, err, sizeof(err)), HD_E_OK);
+    ck_assert_int_eq(cfg.log_level, HD_LOG_WARN);
+    ck_assert_uint_eq(cfg.max_batch_events, 1000);
+    hd_config_free(&cfg);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "inline", "bogus: 1\n", 9, err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "inline:1: unknown setting 'bogus'"));
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "inline", NULL, 0, err, sizeof(err)), HD_E_OK);
+    ck_assert_str_eq(cfg.data_dir, "./data");
+    hd_config_free(&cfg);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -361,6 +412,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_usage_lists_every_setting);
     tcase_add_test(tc, test_nomem_is_an_error);
+    tcase_add_test(tc, test_load_buffer);
+    tcase_add_test(tc, test_print_long_values);
     suite_add_tcase(s, tc);
     return s;
 }
