@@ -21,7 +21,8 @@ typedef struct {
     hd_rk_type_t type;
 } hd_kind_info_t;
 
-/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown. */
+/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown.
+ * Returns a pointer into a static table (never freed). Any thread. */
 const hd_kind_info_t *hd_resources__kind_lookup(const char *s);
 /* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
 const char *hd_resources__kind_names(void);
@@ -34,8 +35,11 @@ typedef struct {
     char *ref_ns, *ref_name;        /* owned */
 } hd_dest_t;
 
+/* Frees what a destination owns and zeroes it. Accepts NULL. */
 void hd_resources__dest_free(hd_dest_t *d);
-/* Parses a Destination at `path` (for messages). ns is the default namespace of a ref. */
+/* Parses a Destination at `path` (for messages). ns is the default namespace of a ref. On
+ * success *out owns its strings (free with hd_resources__dest_free); on error *out is zeroed
+ * and err names the field. Errors: HD_E_INVAL, HD_E_NOMEM. Pure; any thread. */
 hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
                                   char *err, size_t cap);
 /* True when `s` is an absolute http(s) URL with a host (and a numeric port if any). */
@@ -46,7 +50,10 @@ char *hd_resources__url_join(const char *base, const char *rel);
 /* ISO 8601 duration (PT0.5S, P1DT2H, PT1M30S) to milliseconds; false when malformed. */
 bool hd_resources__iso_duration(const char *s, uint64_t *ms);
 
-/* Parses a DeliverySpec (absent or null: nothing set). The DLS destination goes to *dls. */
+/* Parses a DeliverySpec (absent or null: nothing set); the HD_DLV_* bits of out->set say which
+ * fields were given. The dead-letter sink goes to *dls (owned by the caller on success;
+ * out->dead_letter_uri stays NULL until resolved). Errors: HD_E_INVAL with err naming the
+ * field, HD_E_NOMEM. Pure; any thread. */
 hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
                                       hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap);
 

@@ -340,8 +340,20 @@ static bool int_value(const cJSON *v, long long *out)
     return true;
 }
 
+static hd_err_t delivery_parse(const cJSON *j, const char *path, const char *ns, hd_delivery_t *out,
+                               hd_dest_t *dls, char *err, size_t cap);
+
 hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
                                       hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap)
+{
+    hd_err_t rc = delivery_parse(j, path, ns, out, dls, err, cap);
+    if (rc)
+        hd_resources__dest_free(dls); /* a sink parsed before the bad field */
+    return rc;
+}
+
+static hd_err_t delivery_parse(const cJSON *j, const char *path, const char *ns, hd_delivery_t *out,
+                               hd_dest_t *dls, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
     memset(dls, 0, sizeof *dls);
@@ -439,7 +451,6 @@ hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const ch
                      "backoffMax, timeout, retryAfterMax, deadLetterSink, maxInFlight, ordering, "
                      "headerEncoding, format)",
                      path, f);
-            hd_resources__dest_free(dls);
             return HD_E_INVAL;
         }
     }
