@@ -250,6 +250,11 @@ START_TEST(validation_errors_name_document_and_field)
                       SUB_URI "  delivery:\n    deadLetterSink:\n"
                               "      uri: ftp://x\n"),
               "spec.delivery.deadLetterSink.uri");
+    /* a sink parsed before the bad field is freed (the ASan build checks) */
+    apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    deadLetterSink:\n"
+                                                      "      uri: http://127.0.0.1:1/\n"
+                                                      "    retry: x\n"),
+              "spec.delivery.retry: must be an integer");
     apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    retries: 3\n"),
               "spec.delivery.retries: unknown field");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Brokr\nmetadata: {name: x}\n",
