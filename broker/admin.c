@@ -1087,6 +1087,14 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         hd_free(text);
         return;
     }
+    if (n == 1 && seg_is(&s[0], "ui")) {
+        if (req->method != HTTP_GET) {
+            method_not_allowed(req, "GET");
+            return;
+        }
+        hd_admin__ui(req);
+        return;
+    }
     if (n == 1 && seg_is(&s[0], "apply")) {
         if (req->method != HTTP_POST) {
             method_not_allowed(req, "POST");

@@ -2,7 +2,7 @@
  * hd_admin.h — the admin API (DESIGN §7) on its own port (default 127.0.0.1:8081):
  *   GET/PUT/DELETE /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}, list (without name,
  *   and /apis/{group}/{version}/{plural} across namespaces), POST /apply (YAML or JSON, one or
- *   many documents), GET /metrics (Prometheus text), GET /healthz,
+ *   many documents), GET /metrics (Prometheus text), GET /healthz, GET /ui/ (a web page),
  *   GET  /v1/brokers/{ns}/{name}/tail        live events as they are stored (chunked JSON lines)
  *   GET  /v1/triggers/{ns}/{name}/describe   status, backlog, in-flight, last errors
  *   GET  /v1/triggers/{ns}/{name}/dlq        dead letters; POST .../dlq/replay[?seq=N]
@@ -28,5 +28,10 @@
 
 /* The admin port's request handler (ctx is the hd_server_t). */
 void hd_admin_handle(void *ctx, hd_http_req_t *req);
+
+/* GET /ui/ (admin_ui.c): a self-contained HTML page (resources with their Ready reason, events
+ * and rates per broker, trigger backlogs, a live tail) that reads the routes above from the
+ * browser. Answers `req`. */
+void hd_admin__ui(hd_http_req_t *req);
 
 #endif /* HERALD_HD_ADMIN_H */

@@ -508,6 +508,14 @@ metrics)
     else bad "metrics TYPE line"; fi
     http "POST /metrics is 405" 405 "allowed: GET" -X POST "$HERALD_ADMIN/metrics"
     http "healthz" 200 "ok" "$HERALD_ADMIN/healthz"
+    http "the web page" 200 "<title>Herald</title>" "$HERALD_ADMIN/ui/"
+    if command -v node >/dev/null; then
+        # its script must at least parse (a browser is not available here)
+        sed -n '/<script>/,/<\/script>/p' "$TMP/body" | sed '1d;$d' >"$TMP/ui.js"
+        if node -e "new Function(require('fs').readFileSync('$TMP/ui.js','utf8'))"; then
+            ok "the page's script parses"
+        else bad "the page's script parses"; fi
+    fi
     http "unknown path is 404 JSON" 404 '"error"' "$HERALD_ADMIN/nope"
     ;;
 *)
