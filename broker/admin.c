@@ -83,7 +83,7 @@ static bool query_get(const char *query, const char *name, char *buf, size_t cap
         if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
             size_t o = 0;
             for (size_t i = nl + 1; i < len && o + 1 < cap; i++) {
-                if (p[i] == '%' && i + 2 < len + 0 && (!strncasecmp(p + i, "%3A", 3))) {
+                if (p[i] == '%' && i + 2 < len && !strncasecmp(p + i, "%3A", 3)) {
                     buf[o++] = ':';
                     i += 2;
                 } else if (p[i] == '%' && i + 2 < len && !strncasecmp(p + i, "%2B", 3)) {
