@@ -304,13 +304,13 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
     }
     err[0] = '\0';
     *out = NULL;
-    if (filters && !cJSON_IsNull(filters)) {
+    /* A non-empty `filters` wins over `filter` (Knative); an empty one leaves `filter`. */
+    if (filters && !cJSON_IsNull(filters) &&
+        (!cJSON_IsArray(filters) || cJSON_GetArraySize(filters) > 0)) {
         if (!cJSON_IsArray(filters)) {
             snprintf(err, err_cap, "filters: must be a list of filters");
             return HD_E_INVAL;
         }
-        if (cJSON_GetArraySize(filters) == 0)
-            return HD_E_OK; /* empty = everything */
         if (cJSON_GetArraySize(filters) == 1)
             return compile_one(filters->child, "filters[0]", 0, out, err, err_cap);
         return compile_list(filters, F_ALL, "filters", -1, out, err, err_cap);

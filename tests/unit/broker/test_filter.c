@@ -129,6 +129,15 @@ START_TEST(filters_win_over_filter)
     ce_event_t *a = mkev("t1", "s", "1", NULL);
     ck_assert(hd_filter_match(f, a));
     hd_filter_free(f);
+    /* an empty `filters` leaves `filter` in force */
+    cJSON *empty = cJSON_CreateArray();
+    ck_assert_int_eq(hd_filter_compile(filter, empty, &f, err, sizeof err), HD_E_OK);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(!hd_filter_match(f, a));
+    hd_filter_free(f);
+    ck_assert_int_eq(hd_filter_compile(NULL, empty, &f, err, sizeof err), HD_E_OK);
+    ck_assert_ptr_null(f); /* nothing at all: every event */
+    cJSON_Delete(empty);
     ce_event_free(a);
     cJSON_Delete(filter);
     cJSON_Delete(filters);
