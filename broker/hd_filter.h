@@ -2,8 +2,8 @@
  * hd_filter.h — trigger filters and the per-broker router.
  *
  * A filter is compiled once when its trigger is applied: `filter.attributes` (exact, all must
- * match) or `filters` (dialects exact, prefix, suffix, all, any, not, cesql; `filters` wins when
- * both are set). Comparisons use the attribute's canonical string. An unknown dialect, an empty
+ * match) or `filters` (dialects exact, prefix, suffix, all, any, not, cesql; `filters` wins when it
+ * is non-empty). Comparisons use the attribute's canonical string. An unknown dialect, an empty
  * name or a bad CESQL expression is an apply error with a message.
  *
  * The router indexes the triggers of one broker on their exact `type` and `source` filters so
