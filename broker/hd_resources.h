@@ -89,15 +89,21 @@ typedef struct hd_trigger {
  * document), HD_E_NOMEM, HD_E_STORE. */
 hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
                            hd_resources_t **out);
+/* Tells the dispatcher (if still set) that every trigger and broker goes away (records kept),
+ * then frees everything; every hd_broker_t / hd_trigger_t pointer becomes invalid. Accepts
+ * NULL. */
 void hd_resources_close(hd_resources_t *r);
 
-/* Lookups (borrowed; NULL when absent). */
+/* Lookups (borrowed, valid until the resource is deleted or the registry closed; NULL when
+ * absent). hd_resources_broker is the ingress hot path: one hash probe, no allocation; ns and
+ * name need not be NUL-terminated. */
 hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len, const char *name,
                                  size_t name_len);
 hd_broker_t *hd_resources_broker_by_id(hd_resources_t *r, uint32_t id);
 hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char *name);
 hd_trigger_t *hd_resources_trigger_by_id(hd_resources_t *r, uint32_t id);
-/* Calls fn for every trigger of a broker. */
+/* Calls fn for every trigger bound to a broker (Ready, in its router). O(resources); fn must
+ * not apply or delete resources. */
 void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
                                void (*fn)(void *arg, hd_trigger_t *t), void *arg);
 
@@ -117,7 +123,10 @@ typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result, 
  * store refused it (503). Without a store (srv->store NULL) cb runs before apply returns.) */
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg);
-/* Deletes one resource by kind (plural, lower case), namespace and name. */
+/* Deletes one resource by kind (plural, singular, Kind or short name, any case), namespace and
+ * name; cb gets a one-element array with the deleted object, or HD_E_NOTFOUND / HD_E_INVAL
+ * (unknown kind) with a message. A Trigger's cursor, pending and dead records go with it; a
+ * Broker's events go with it and its triggers wait (BrokerDoesNotExist). */
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
                          hd_resources_done_fn cb, void *arg);
 /* The resource as JSON (returns owned, free with cJSON_Delete), or NULL. */
@@ -127,7 +136,7 @@ cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *
  * kind), in one namespace or all (ns NULL), sorted by kind, namespace, name. Owned JSON array;
  * NULL when the kind is unknown. */
 cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns);
-/* Calls fn for every broker. */
+/* Calls fn for every broker (borrowed pointers); fn must not apply or delete resources. */
 void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker_t *b), void *arg);
 
 /* When srv->disp is set during hd_resources_open, the dispatcher is told about every broker and
