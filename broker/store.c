@@ -205,6 +205,7 @@ struct hd_store_batch {
     hd_store_done_fn cb;
     void *arg;
     hd_err_t status;
+    bool refused;         /* writer: refused before writing (reserve); skipped, fails FULL */
     uint64_t need_commit; /* fsync mode: the commit that must be durable before the callback */
     hd_store_batch_t *next;
 };
@@ -774,7 +775,7 @@ static int write_txn(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *car
         goto fail_begin;
     for (size_t i = 0; i < n; i++) {
         hd_store_batch_t *b = arr[i];
-        while (b->op_next < b->nops) {
+        while (!b->refused && b->op_next < b->nops) {
             rc = apply_op(st, txn, &b->ops[b->op_next], &acct, &budget);
             if (rc == OP_MORE) {
                 carried[i] = true;
@@ -980,11 +981,95 @@ static bool out_of_space(hd_store_t *st, size_t batch_bytes)
     return false;
 }
 
+/* Bytes kept free at the cap for what frees room (retention, cursor moves, deletes): they need
+ * pages too (copy-on-write), so a store full of events could otherwise never be trimmed. */
+static uint64_t map_reserve(const hd_store_t *st)
+{
+    uint64_t r = st->opts.map_size_max / 16;
+    if (r < (128u << 10))
+        r = 128u << 10;
+    if (r > (64u << 20))
+        r = 64u << 20;
+    if (r > st->opts.map_size_max / 4)
+        r = st->opts.map_size_max / 4;
+    return r;
+}
+
+/* Pages on LMDB's free list (reusable), counted from its free-page DB. Writer thread. */
+static uint64_t free_pages(hd_store_t *st)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint64_t n = 0;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    if (mdb_cursor_open(txn, 0 /* FREE_DBI */, &c) == 0) {
+        MDB_val k, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (rc == 0) {
+            /* each value is an ID list: a count, then the page numbers */
+            if (v.mv_size >= sizeof(size_t))
+                n += *(const size_t *)v.mv_data;
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
+/*
+ * Marks refused (to fail with HD_E_FULL in their turn) the batches of the group whose appends
+ * would eat into the reserve below map_size_max; returns the group size (unchanged). Cheap unless
+ * near the cap, where the free list is counted too. Writer thread.
+ */
+static size_t refuse_appends_over_reserve(hd_store_t *st, hd_store_batch_t **arr, size_t n)
+{
+    uint64_t limit = st->opts.map_size_max - map_reserve(st);
+    MDB_envinfo info;
+    MDB_stat stat;
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &stat) != 0)
+        return n;
+    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
+    uint64_t used = pages * stat.ms_psize, run = 0;
+    bool exact = false;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        hd_store_batch_t *b = arr[i];
+        if (b->nbrokers == 0 || b->op_next > 0) {
+            arr[kept++] = b;
+            continue;
+        }
+        /* B-tree pages are at most half empty after splits: count twice the payload. */
+        if (used + 2 * (run + b->bytes) > limit && !exact) {
+            uint64_t fp = free_pages(st);
+            used = (pages > fp ? pages - fp : 0) * stat.ms_psize;
+            exact = true;
+        }
+        if (used + 2 * (run + b->bytes) > limit) {
+            hd_log(HD_LOG_WARN, "store: full, appends refused until retention frees room", "path",
+                   st->data_dir, NULL);
+            b->refused = true; /* fails in its turn, so callbacks keep their order */
+            arr[kept++] = b;
+            continue;
+        }
+        run += b->bytes;
+        arr[kept++] = b;
+    }
+    return kept;
+}
+
 /* Writes a group; on failure isolates the bad batches by retrying them one by one.
  * Finished batches go to `done`; carried ones to st->carry (in order). */
 static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *carried)
 {
     int rc;
+    if (n == 1 && arr[0]->refused) {
+        carried[0] = false;
+        atomic_fetch_add_explicit(&st->st_full, 1, memory_order_relaxed);
+        finish(st, arr[0], HD_E_FULL);
+        return;
+    }
     for (;;) {
         rc = write_txn(st, arr, n, carried);
         if (rc == MDB_MAP_FULL && grow_map(st))
@@ -1001,6 +1086,9 @@ static void write_group(hd_store_t *st, hd_store_batch_t **arr, size_t n, bool *
                 arr[i]->next = NULL;
                 *ctail = arr[i];
                 ctail = &arr[i]->next;
+            } else if (arr[i]->refused) {
+                atomic_fetch_add_explicit(&st->st_full, 1, memory_order_relaxed);
+                finish(st, arr[i], HD_E_FULL);
             } else {
                 atomic_fetch_add_explicit(&st->st_batches, 1, memory_order_relaxed);
                 finish(st, arr[i], HD_E_OK);
@@ -1121,6 +1209,9 @@ static void *writer_main(void *arg)
             u64map_clear(&st->hw_shared);
         pthread_mutex_unlock(&st->mu);
 
+        /* Appends may not eat the reserve kept for retention near the cap. */
+        if (n > 0)
+            n = refuse_appends_over_reserve(st, arr, n);
         if (n > 0)
             write_group(st, arr, n, carried);
 

@@ -856,6 +856,48 @@ START_TEST(test_durability_sync_counts)
 }
 END_TEST
 
+/* At the cap, appends fail but retention still works (it needs pages too, copy-on-write), so a
+ * full store recovers once its consumers move on. */
+START_TEST(test_full_store_can_still_trim)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_NONE);
+    o.map_size_initial = 1 << 20;
+    o.map_size_max = 2 << 20;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    char data[900];
+    memset(data, 'f', sizeof(data) - 1);
+    data[sizeof(data) - 1] = '\0';
+    int full_at = -1;
+    for (int i = 0; i < 100000 && full_at < 0; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        for (int k = 0; k < 8; k++)
+            add_event(b, 1, "fill", data);
+        if (submit_wait(&loop, st, b) == HD_E_FULL)
+            full_at = i;
+    }
+    ck_assert_int_ge(full_at, 1);
+    uint64_t count = hd_store_event_count(st, 1);
+    ck_assert_uint_gt(count, 100);
+    /* A cursor advance and a trim of most of the log still commit. */
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    ck_assert_int_eq(hd_store_batch_cursor(b, 1, count), HD_E_OK);
+    ck_assert_int_eq(hd_store_batch_trim(b, 1, hd_store_last_seq(st, 1) - 10, 0), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 10);
+    /* and appends work again */
+    b = hd_store_batch_new(st);
+    for (int k = 0; k < 8; k++)
+        add_event(b, 1, "again", data);
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_queue_full_busy)
 {
     make_tmpdir();
@@ -1281,6 +1323,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_durability_sync_counts);
     tcase_add_test(tc, test_fsync_ack_after_durable);
+    tcase_add_test(tc, test_full_store_can_still_trim);
     tcase_add_test(tc, test_queue_full_busy);
     tcase_add_test(tc, test_close_drains);
     tcase_add_test(tc, test_newer_schema_refused);
