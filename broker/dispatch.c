@@ -259,6 +259,13 @@ static evref_t *q_at(const tstate_t *ts, size_t i) { return ts->q[(ts->qh + i) %
 
 /* Removes entry i (0 = head), keeping the order of the others. */
 static void q_remove(tstate_t *ts, size_t i) {
+    if (i == 0) {
+        /* the common case (unordered, or the head's key is free): O(1) */
+        ts->qh = (ts->qh + 1) % ts->qcap;
+        if (--ts->qn == 0)
+            ts->qh = 0;
+        return;
+    }
     for (size_t k = i; k + 1 < ts->qn; k++)
         ts->q[(ts->qh + k) % ts->qcap] = ts->q[(ts->qh + k + 1) % ts->qcap];
     ts->qn--;

@@ -780,10 +780,81 @@ START_TEST(retention_trims_delivered_events) {
 }
 END_TEST
 
+static long rss_anon_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %ld kB", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int stored_batches;
+static void batch_stored(void *arg, hd_err_t st) {
+    (void)arg;
+    ck_assert_int_eq(st, HD_E_OK);
+    stored_batches++;
+}
+
+START_TEST(million_event_backlog_stays_in_bounded_memory) {
+    env_init();
+    /* a subscriber that is down: every attempt is refused, retried with a long backoff */
+    int port = sub_start("s", NULL);
+    kill(E.subs[0], SIGTERM);
+    waitpid(E.subs[0], NULL, 0);
+    E.nsubs = 0;
+    hd_trigger_t *t = trig("t1", NULL, port, NULL);
+    t->delivery.retry = 1000;
+    t->delivery.backoff_delay_ms = 60000;
+    trig_go(t);
+    /* 1,000,000 events of ~300 bytes, 1000 per store batch */
+    ce_event_t *ev = ce_event_new();
+    ce_event_set(ev, "specversion", "1.0", 3, NULL);
+    ce_event_set(ev, "source", "/test", 5, NULL);
+    ce_event_set(ev, "type", "x", 1, NULL);
+    char data[300];
+    memset(data, 'x', sizeof data);
+    ce_event_set_data(ev, data, sizeof data, false);
+    const int batches = 1000, per = 1000;
+    int submitted = 0;
+    for (int i = 0; i < batches; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(E.srv.store);
+        for (int k = 0; k < per; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "%d-%d", i, k);
+            ce_event_set(ev, "id", id, strlen(id), NULL);
+            uint64_t seq;
+            ck_assert_int_eq(hd_store_batch_event(b, E.b.id, ev, &seq), HD_E_OK);
+        }
+        ck_assert_int_eq(hd_store_submit(E.srv.store, b, batch_stored, NULL), HD_E_OK);
+        submitted++;
+        while (submitted - stored_batches > 8) /* keep the store queue short */
+            uv_run(&E.loop, UV_RUN_ONCE);
+    }
+    ce_event_free(ev);
+    while (stored_batches < submitted)
+        uv_run(&E.loop, UV_RUN_ONCE);
+    run_ms(2000);
+    long anon = rss_anon_kib();
+    fprintf(stderr, "backlog test: %d events stored, RssAnon %ld KiB\n", batches * per, anon);
+    hd_dispatch_stats_t st;
+    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    ck_assert_uint_eq(st.backlog, 1000000);
+    ck_assert_uint_le(st.in_flight + st.pending_retries, 100); /* maxInFlight */
+    ck_assert_uint_eq(st.pending_retries, 100);
+    ck_assert_msg(anon > 0 && anon <= 64 * 1024, "RssAnon %ld KiB with a 1,000,000-event backlog",
+                  anon);
+    env_done();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("dispatch");
     TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, delivers_binary_with_knative_headers);
     tcase_add_test(tc, structured_mode_when_format_json);
     tcase_add_loop_test(tc, retried_answers_are_retried, 0,
@@ -804,6 +875,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, dlq_replay_redelivers_dead_letters);
     tcase_add_test(tc, replay_from_seq_redelivers);
     tcase_add_test(tc, retention_trims_delivered_events);
+    tcase_add_test(tc, million_event_backlog_stays_in_bounded_memory);
     suite_add_tcase(s, tc);
     return s;
 }
