@@ -852,14 +852,36 @@ typedef struct {
     uint64_t dropped;
     hd_metric_t *drops;
     bool closed;
+    uv_timer_t timer; /* once a second: is the broker still there? */
 } tail_t;
 
 static void tail_on_commit(void *arg, uint32_t broker_id, uint64_t last_seq);
 
-static void tail_free(tail_t *t)
+static void tail_timer_closed(uv_handle_t *h)
 {
+    hd_free(hd_container_of((uv_timer_t *)h, tail_t, timer));
+}
+
+/* Stops producing for good; t is freed once its timer handle is closed. */
+static void tail_finish(tail_t *t)
+{
+    if (t->closed)
+        return;
+    t->closed = true;
     hd_store_off_commit(t->srv->store, tail_on_commit, t);
-    hd_free(t);
+    uv_close((uv_handle_t *)&t->timer, tail_timer_closed);
+}
+
+/* A deleted broker ends its tails (the client sees the end of the stream). */
+static void tail_tick(uv_timer_t *h)
+{
+    tail_t *t = hd_container_of(h, tail_t, timer);
+    if (t->closed)
+        return;
+    if (!t->srv->res || !hd_resources_broker_by_id(t->srv->res, t->broker_id)) {
+        hd_http_stream_end(t->req);
+        tail_finish(t);
+    }
 }
 
 typedef struct {
@@ -913,18 +935,13 @@ static void tail_on_commit(void *arg, uint32_t broker_id, uint64_t last_seq)
             t->next_seq = last_seq + 1;
     }
     ce_buf_free(&s.buf);
-    if (s.gone) {
-        /* the client went away: its close callback ends the stream */
-        hd_store_off_commit(t->srv->store, tail_on_commit, t);
-    }
+    /* if the client went away (s.gone), its close callback ends the stream and frees t */
 }
 
 static void tail_closed(hd_http_req_t *req, void *arg)
 {
-    tail_t *t = arg;
-    t->closed = true;
     hd_http_stream_end(req);
-    tail_free(t);
+    tail_finish(arg);
 }
 
 static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
@@ -960,11 +977,19 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
                                                  "(over its output high-water mark)",
                                                  labels)
                             : NULL;
-    if (hd_store_on_commit(srv->store, tail_on_commit, t)) {
+    if (!srv->loop || uv_timer_init(srv->loop, &t->timer)) {
         hd_free(t);
+        respond_err(req, HD_E_NOMEM, "cannot start a tail");
+        return;
+    }
+    if (hd_store_on_commit(srv->store, tail_on_commit, t)) {
+        t->closed = true;
+        uv_close((uv_handle_t *)&t->timer, tail_timer_closed);
         respond_err(req, HD_E_NOMEM, NULL);
         return;
     }
+    uv_unref((uv_handle_t *)&t->timer); /* never keeps the loop alive on its own */
+    uv_timer_start(&t->timer, tail_tick, 1000, 1000);
     hd_http_stream_start(req, 200,
                          "Content-Type: application/x-ndjson\r\nCache-Control: no-cache\r\n");
     hd_http_stream_on_close(req, tail_closed, t);

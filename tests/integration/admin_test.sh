@@ -396,6 +396,14 @@ tail)
     else bad "tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
     expect "tail of a missing broker" 1 "" 'error: Broker "shop/nope" not found
 ' -- tail shop/nope
+    # deleting the broker ends its tails
+    "$HERALD" tail shop/default >/dev/null 2>"$TMP/tail2.err" &
+    TAIL=$!
+    sleep 0.3
+    "$HERALD" delete broker default -n shop >/dev/null
+    for _ in $(seq 1 50); do kill -0 $TAIL 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $TAIL 2>/dev/null; then kill $TAIL; wait $TAIL; bad "a deleted broker ends its tail"
+    else wait $TAIL; rc=$?; if [ $rc = 0 ]; then ok "a deleted broker ends its tail"; else bad "tail exit $rc"; cat "$TMP/tail2.err"; fi; fi
     ;;
 slowtail)
     start_daemon
