@@ -17,7 +17,8 @@
  * 405 wrong method (with Allow), 409 a trigger not bound to a broker, 503 store busy (with
  * Retry-After). Tail answers application/x-ndjson, one JSON-format event per line, starting
  * after the current end (or at ?from=SEQ); a client over the 1 MiB output high-water mark loses
- * events, counted in herald_tail_dropped_total{namespace,broker}.
+ * events, counted in herald_tail_dropped_total{namespace,broker}; the stream ends when the
+ * broker is deleted or the daemon stops.
  * Loop thread only.
  */
 #ifndef HERALD_HD_ADMIN_H
