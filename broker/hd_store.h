@@ -41,8 +41,10 @@ typedef struct {
  * Zero options take defaults: map_size_initial 64 MiB, map_size_max 8 GiB, queue_max 65536,
  * sync_interval_ms 10. The store's uv_async handle keeps `loop` alive only while submitted
  * batches await their callback, so uv_run returns once every callback has run.
- * Errors: HD_E_IO (with a log line naming the path and the LMDB error), HD_E_NOMEM,
- * HD_E_STORE (data written by a newer heraldd: unknown schema version; logged). */
+ * One store per data_dir: the directory is locked (heraldd.lock) while open.
+ * Errors: HD_E_IO (with a log line naming the path and the LMDB error; also when another
+ * heraldd holds data_dir), HD_E_NOMEM, HD_E_STORE (data written by a newer heraldd: unknown
+ * schema version; logged). */
 hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t **out);
 /* Drains the queue (callbacks run, here), stops the writer, closes the environment and closes
  * the async handle (run the loop once more to finish closing it). Accepts NULL. */
@@ -96,8 +98,10 @@ hd_err_t hd_store_batch_forget_trigger(hd_store_batch_t *b, uint32_t trigger_id)
 
 /*
  * Called on the loop thread once the batch is committed (and fsync'd under durability fsync),
- * or failed: HD_E_FULL (map full at its cap, or disk full: nothing of the batch was written),
- * HD_E_IO. The batch is freed by the store after the callback.
+ * or failed: HD_E_FULL (map full at its cap, or disk full: nothing of the batch was written;
+ * batches that append events already fail when they would eat the last map_size_max/16 of the
+ * map, kept so that retention and cursor moves can still commit), HD_E_IO. The batch is freed by
+ * the store after the callback.
  */
 typedef void (*hd_store_done_fn)(void *arg, hd_err_t status);
 
@@ -159,8 +163,9 @@ long hd_store_meta_get(hd_store_t *st, const char *name, void *buf, size_t cap);
 /* Statistics for /metrics and `describe`: map size in use and its cap, queue depth, commits,
  * events per commit. */
 typedef struct {
-    uint64_t map_used, map_size, map_max;
-    uint64_t queue_depth, commits, batches, fsyncs;
+    uint64_t map_used, map_size, map_max; /* map_used: high-water mark of the data file */
+    uint64_t queue_depth, commits, batches;
+    uint64_t fsyncs; /* syncs to disk (fsync mode: one per commit, one more before idling) */
     uint64_t refused_busy; /* submits answered HD_E_BUSY (queue at queue_max) */
     uint64_t failed_full;  /* batches failed with HD_E_FULL (map at its cap, disk full) */
     uint64_t failed_other; /* batches failed otherwise (HD_E_IO, HD_E_STORE, HD_E_NOMEM) */
