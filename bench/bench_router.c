@@ -3,7 +3,9 @@
  * against evaluating every trigger's filter (what a router without an index does), for N
  * triggers of which 80% filter on an exact type, 10% on an exact source and 10% need a scan.
  *
- *   build/bench/bench_router [N_TRIGGERS] [N_EVENTS]     (defaults 10000 and 200000)
+ *   build/bench/bench_router [N_TRIGGERS] [N_EVENTS] [SCAN_PCT]  (defaults 10000, 200000, 10)
+ * SCAN_PCT of the triggers filter with a suffix (not indexable), the same share on an exact
+ * source, the rest on an exact type.
  * Prints ns per event for both, and the speed-up. Not a test: nothing is asserted.
  */
 #include <stdio.h>
@@ -30,17 +32,18 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10000;
     int events = argc > 2 ? atoi(argv[2]) : 200000;
-    if (n < 10 || events < 1) {
-        fprintf(stderr, "usage: bench_router [N_TRIGGERS>=10] [N_EVENTS>=1]\n");
+    int scan_pct = argc > 3 ? atoi(argv[3]) : 10;
+    if (n < 10 || events < 1 || scan_pct < 0 || scan_pct > 50) {
+        fprintf(stderr, "usage: bench_router [N_TRIGGERS>=10] [N_EVENTS>=1] [SCAN_PCT 0..50]\n");
         return 2;
     }
     hd_router_t *r = hd_router_new();
     hd_trigger_t *t = calloc((size_t)n, sizeof *t);
     char json[256], err[256];
     for (int i = 0; i < n; i++) {
-        if (i % 10 == 9)
+        if (i % 100 < scan_pct)
             snprintf(json, sizeof json, "[{\"suffix\":{\"type\":\".%d\"}}]", i % 100);
-        else if (i % 10 == 8)
+        else if (i % 100 < 2 * scan_pct)
             snprintf(json, sizeof json, "[{\"exact\":{\"source\":\"/src/%d\"}}]", i % 500);
         else
             snprintf(
