@@ -180,6 +180,11 @@ Trigger shop/audit applied (generation 1): Ready
     if grep -q '^    uri: http://127.0.0.1:2/x$' "$TMP/out" && grep -q '^  generation: 2$' "$TMP/out"; then
         ok "yaml has generation 2 and the new uri"
     else bad "yaml has generation 2 and the new uri"; cat "$TMP/out"; fi
+    http "DELETE over the Kubernetes path answers the deleted object" 200 '"name":"audit"' -X DELETE \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/audit"
+    http "PUT creates" 200 '"generation":1' -X PUT --data \
+        '{"spec":{"broker":"default","subscriber":{"uri":"http://127.0.0.1:3/"}}}' \
+        "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/created"
     expect "delete a trigger" 0 "Trigger shop/orders deleted
 " "" -- delete trigger orders -n shop
     expect "get a deleted trigger: 1 with a message" 1 "" 'error: Trigger "shop/orders" not found
