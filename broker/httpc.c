@@ -107,7 +107,7 @@ struct hd_httpc {
     /* https */
     CURLM *multi;
     uv_timer_t curl_timer;
-    int closing_handles;
+    int closing_handles; /* connections, curl sockets and timers being closed */
     bool closing;
 };
 
@@ -116,6 +116,12 @@ typedef struct {
     curl_socket_t fd;
     hd_httpc_t *c;
 } curl_sock_t;
+
+/* One close in progress is over; the client is freed once it is closing and none is left. */
+static void client_release(hd_httpc_t *c) {
+    if (--c->closing_handles == 0 && c->closing)
+        hd_free(c);
+}
 
 static void conn_close(conn_t *cn);
 static void pool_pump(hd_httpc_t *c, pool_t *p);
@@ -302,8 +308,7 @@ static void conn_handle_closed(uv_handle_t *h) {
     hd_free(cn->body);
     hd_free(cn->orphan_wire);
     hd_free(cn);
-    if (c->closing && --c->closing_handles == 0)
-        hd_free(c);
+    client_release(c);
 }
 
 static void pool_remove_idle(pool_t *p, conn_t *cn) {
@@ -334,8 +339,7 @@ static void conn_close(conn_t *cn) {
     if (cn->all_next)
         cn->all_next->all_prev = cn->all_prev;
     cn->closing_handles = 2;
-    if (cn->c->closing)
-        cn->c->closing_handles++;
+    cn->c->closing_handles++; /* released when both handles are closed */
     uv_close((uv_handle_t *)&cn->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&cn->timer, conn_handle_closed);
 }
@@ -735,8 +739,7 @@ static void curl_sock_closed(uv_handle_t *h) {
     curl_sock_t *cs = h->data;
     hd_httpc_t *c = cs->c;
     hd_free(cs);
-    if (c->closing && --c->closing_handles == 0)
-        hd_free(c);
+    client_release(c);
 }
 
 static int curl_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
@@ -746,8 +749,7 @@ static int curl_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void 
     if (what == CURL_POLL_REMOVE) {
         if (cs) {
             uv_poll_stop(&cs->poll);
-            if (c->closing)
-                c->closing_handles++;
+            c->closing_handles++;
             uv_close((uv_handle_t *)&cs->poll, curl_sock_closed);
             curl_multi_assign(c->multi, s, NULL);
         }
@@ -943,16 +945,14 @@ hd_err_t hd_httpc_new(uv_loop_t *loop, const hd_httpc_opts_t *opts, hd_httpc_t *
 }
 
 static void client_handle_closed(uv_handle_t *h) {
-    hd_httpc_t *c = h->data;
-    if (--c->closing_handles == 0)
-        hd_free(c);
+    client_release(h->data);
 }
 
 void hd_httpc_close(hd_httpc_t *c) {
     if (c == NULL || c->closing)
         return;
     c->closing = true;
-    c->closing_handles = 1; /* held until the end of this function */
+    c->closing_handles++; /* held until the end of this function */
     /* https transfers: forget them (their callbacks are not called) */
     while (c->curl_calls) {
         hd_httpc_call_t *call = c->curl_calls;
@@ -1004,8 +1004,7 @@ void hd_httpc_close(hd_httpc_t *c) {
         p = next;
     }
     c->pools = NULL;
-    if (--c->closing_handles == 0)
-        hd_free(c);
+    client_release(c);
 }
 
 hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_done_fn cb,

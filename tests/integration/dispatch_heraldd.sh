@@ -125,6 +125,7 @@ log: {format: json, level: info}
 EOF
 
 start_heraldd() {
+    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
     : >"$TMP/heraldd.log"
     "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
     HPID=$!
@@ -201,5 +202,13 @@ check "nothing delivered twice to t-ok after restart" test "$(grep -c '"ce-id":"
 kill "$HPID"
 wait "$HPID" 2>/dev/null
 HPID=
+cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
+# under -DHERALD_SANITIZE=ON: no sanitizer report (leaks at the clean stop included)
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/heraldd-all.log"; then
+    bad "sanitizer report in heraldd's log"
+    grep -E -A20 "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/heraldd-all.log" | head -60
+else
+    ok "no sanitizer report in heraldd's log"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -845,8 +845,14 @@ START_TEST(million_event_backlog_stays_in_bounded_memory) {
     ck_assert_uint_eq(st.backlog, 1000000);
     ck_assert_uint_le(st.in_flight + st.pending_retries, 100); /* maxInFlight */
     ck_assert_uint_eq(st.pending_retries, 100);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan keeps freed memory in quarantine and adds shadow memory: the heap bound is only
+     * meaningful in a normal build; the bounded in-flight state is still checked above. */
+    (void)anon;
+#else
     ck_assert_msg(anon > 0 && anon <= 64 * 1024, "RssAnon %ld KiB with a 1,000,000-event backlog",
                   anon);
+#endif
     env_done();
 }
 END_TEST
