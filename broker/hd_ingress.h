@@ -11,13 +11,26 @@
 #include "hd_http.h"
 #include "hd_resources.h"
 
-/* The ingress port's request handler (ctx is the hd_server_t). */
+/* The ingress's own state: the server it serves and a cache of its per-broker metric handles
+ * (so the hot path does no metric lookup). One per ingress port. */
+typedef struct hd_ingress hd_ingress_t;
+
+/* Creates the ingress state for `srv` (borrowed; must outlive it). Errors: HD_E_NOMEM.
+ * *out is owned by the caller: free with hd_ingress_free once the store is closed (requests
+ * waiting for a commit use it until then). */
+hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out);
+/* Frees the ingress state. Accepts NULL. */
+void hd_ingress_free(hd_ingress_t *in);
+
+/* The ingress port's request handler (ctx is the hd_ingress_t). */
 void hd_ingress_handle(void *ctx, hd_http_req_t *req);
 
 /* Called when an in-process ingest is durable (HD_E_OK) or failed (HD_E_BUSY, HD_E_FULL...). */
 typedef void (*hd_ingest_done_fn)(void *arg, hd_err_t status);
-/* Stores events into a broker atomically (all or none); the events stay the caller's. Counts
- * them in herald_events_received_total. Errors returned at once (no callback): HD_E_BUSY. */
+/* Stores events into a broker atomically (all or none); the events stay the caller's (packed
+ * before this returns). knativebrokerttl is neither set nor checked here (the dispatcher guards
+ * replies). Counts them in herald_events_received_total. Errors returned at once (no callback):
+ * HD_E_BUSY (store queue full or not ready), HD_E_NOMEM, HD_E_CLOSED, HD_E_INVAL. */
 hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
                    hd_ingest_done_fn cb, void *arg);
 

@@ -287,14 +287,37 @@ static bool write_answer(conn_t *c, int status, const char *extra, const char *b
         return false;
     }
     bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
-    int n;
-    if (chunked)
-        n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nTransfer-Encoding: chunked\r\n", status,
-                     reason(status));
-    else
-        n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
-                     reason(status), body_len);
-    size_t len = (size_t)n;
+    /* "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n" without printf: this is the hot path */
+    size_t len = 0;
+    const char *rs = reason(status);
+    size_t rlen = strlen(rs);
+    if (status < 100 || status > 999)
+        status = 500;
+    memcpy(buf, "HTTP/1.1 ", 9);
+    buf[9] = (char)('0' + status / 100);
+    buf[10] = (char)('0' + status / 10 % 10);
+    buf[11] = (char)('0' + status % 10);
+    buf[12] = ' ';
+    memcpy(buf + 13, rs, rlen);
+    len = 13 + rlen;
+    if (chunked) {
+        memcpy(buf + len, "\r\nTransfer-Encoding: chunked\r\n", 30);
+        len += 30;
+    } else {
+        memcpy(buf + len, "\r\nContent-Length: ", 18);
+        len += 18;
+        char digits[24];
+        size_t nd = 0;
+        size_t v = body_len;
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (nd)
+            buf[len++] = digits[--nd];
+        buf[len++] = '\r';
+        buf[len++] = '\n';
+    }
     memcpy(buf + len, date, date_len);
     len += date_len;
     if (closing) {

@@ -23,7 +23,10 @@
  * Metrics: herald_events_received_total{namespace,broker,code} counts events (a batch request
  * adds its event count; a rejected request counts 1) for known brokers only — unknown paths are
  * not labelled (they would let any client create series). herald_ingest_latency_seconds
- * {namespace,broker} observes request-complete → answer for accepted requests.
+ * {namespace,broker} observes request-complete → answer for accepted requests. The handles are
+ * cached per broker in hd_ingress_t (a metric lookup costs a malloc, a format and a locked hash
+ * probe: ~6% of the loop's CPU per request before the cache); hd_ingest, which has only the
+ * server, looks them up.
  */
 #include "hd_ingress.h"
 
@@ -41,15 +44,40 @@
 #define ALLOW_EVENT "Allow: POST, OPTIONS\r\n"
 #define LABELS_MAX 600
 
+/* Answer codes whose counters are cached per broker. */
+static const int cached_codes[] = {202, 400, 413, 415, 500, 503};
+#define NCODES (sizeof cached_codes / sizeof cached_codes[0])
+
+/* The metric handles of one broker. Entries live until hd_ingress_free (a request waiting for a
+ * commit points at its entry even if the broker is deleted meanwhile); an hd_ingest entry is
+ * standalone (`temp`) and freed with its request. */
+typedef struct entry {
+    struct entry *all_next;  /* every entry of the ingress */
+    struct entry *hnext;     /* hash chain by broker id */
+    uint32_t id;
+    char *ns, *name;
+    char labels[LABELS_MAX]; /* namespace="..",broker=".." */
+    hd_metric_t *codes[NCODES];
+    hd_metric_t *latency;
+    bool temp;
+} entry_t;
+
+struct hd_ingress {
+    hd_server_t *srv;
+    entry_t *all;
+    entry_t **table;
+    size_t tcap, n;
+};
+
 /* One store batch waiting for its commit: an HTTP request, or an in-process hd_ingest. */
 typedef struct {
     hd_server_t *srv;
+    entry_t *e;             /* the broker's metric handles */
     hd_http_req_t *req;     /* NULL for hd_ingest */
     hd_ingest_done_fn cb;   /* hd_ingest only */
     void *arg;
     uint64_t start_ns;      /* uv_hrtime() when the request reached the handler */
     size_t n;               /* events in the batch */
-    char labels[LABELS_MAX]; /* namespace="..",broker=".." (the broker may be gone at commit) */
 } pending_t;
 
 /* Writes `s` escaped for a Prometheus label value into out; returns the new length. */
@@ -83,23 +111,118 @@ static void broker_labels(char *out, size_t cap, const hd_broker_t *b) {
     }
 }
 
-static void count_received(hd_server_t *srv, const char *labels, int code, uint64_t n) {
+static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     if (!srv->metrics)
         return;
+    size_t slot = NCODES;
+    for (size_t i = 0; i < NCODES; i++)
+        if (cached_codes[i] == code)
+            slot = i;
+    if (slot < NCODES && e->codes[slot]) {
+        hd_metric_inc(e->codes[slot], n);
+        return;
+    }
     char l[LABELS_MAX + 32];
-    snprintf(l, sizeof l, "%s,code=\"%d\"", labels, code);
+    snprintf(l, sizeof l, "%s,code=\"%d\"", e->labels, code);
     hd_metric_t *m = hd_metrics_counter(srv->metrics, "herald_events_received_total",
                                         "Events received by the ingress, by answer code", l);
+    if (slot < NCODES && !e->temp)
+        e->codes[slot] = m;
     hd_metric_inc(m, n);
 }
 
-static void observe_latency(hd_server_t *srv, const char *labels, uint64_t start_ns) {
+static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
     if (!srv->metrics)
         return;
-    hd_metric_t *h = hd_metrics_histogram(
-        srv->metrics, "herald_ingest_latency_seconds",
-        "Time from a complete request to its answer (store commit included)", labels);
+    hd_metric_t *h = e->latency;
+    if (!h) {
+        h = hd_metrics_histogram(
+            srv->metrics, "herald_ingest_latency_seconds",
+            "Time from a complete request to its answer (store commit included)", e->labels);
+        if (!e->temp)
+            e->latency = h;
+    }
     hd_metric_observe(h, (double)(uv_hrtime() - start_ns) / 1e9);
+}
+
+/* A new entry for broker b (labels built now), or NULL when out of memory. */
+static entry_t *entry_new(const hd_broker_t *b, bool temp) {
+    entry_t *e = hd_calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->id = b->id;
+    e->temp = temp;
+    e->ns = hd_strdup(b->ns);
+    e->name = hd_strdup(b->name);
+    if (!e->ns || !e->name) {
+        hd_free(e->ns);
+        hd_free(e->name);
+        hd_free(e);
+        return NULL;
+    }
+    broker_labels(e->labels, sizeof e->labels, b);
+    return e;
+}
+
+static void entry_free(entry_t *e) {
+    if (!e)
+        return;
+    hd_free(e->ns);
+    hd_free(e->name);
+    hd_free(e);
+}
+
+/* The cached entry of broker b, created on first use; NULL when out of memory. */
+static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b) {
+    if (in->tcap) {
+        for (entry_t *e = in->table[b->id & (in->tcap - 1)]; e; e = e->hnext)
+            if (e->id == b->id && strcmp(e->ns, b->ns) == 0 && strcmp(e->name, b->name) == 0)
+                return e;
+    }
+    if (in->n + 1 > in->tcap / 2) { /* grow: keep chains short */
+        size_t nc = in->tcap ? in->tcap * 2 : 16;
+        entry_t **t = hd_calloc(nc, sizeof *t);
+        if (!t)
+            return NULL;
+        for (entry_t *e = in->all; e; e = e->all_next) {
+            e->hnext = t[e->id & (nc - 1)];
+            t[e->id & (nc - 1)] = e;
+        }
+        hd_free(in->table);
+        in->table = t;
+        in->tcap = nc;
+    }
+    entry_t *e = entry_new(b, false);
+    if (!e)
+        return NULL;
+    /* A renamed broker keeping its id leaves its old entry in the list (still referenced by
+     * requests in flight); the new one goes first in the chain. */
+    e->all_next = in->all;
+    in->all = e;
+    e->hnext = in->table[b->id & (in->tcap - 1)];
+    in->table[b->id & (in->tcap - 1)] = e;
+    in->n++;
+    return e;
+}
+
+hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out) {
+    hd_ingress_t *in = hd_calloc(1, sizeof *in);
+    if (!in)
+        return HD_E_NOMEM;
+    in->srv = srv;
+    *out = in;
+    return HD_E_OK;
+}
+
+void hd_ingress_free(hd_ingress_t *in) {
+    if (!in)
+        return;
+    for (entry_t *e = in->all, *next; e; e = next) {
+        next = e->all_next;
+        entry_free(e);
+    }
+    hd_free(in->table);
+    hd_free(in);
 }
 
 /* HTTP status and extra headers for a store error. */
@@ -126,11 +249,11 @@ static void on_stored(void *arg, hd_err_t status) {
     pending_t *p = arg;
     const char *extra;
     int code = store_status(status, &extra);
-    count_received(p->srv, p->labels, code, code == 202 ? p->n : 1);
+    count_received(p->srv, p->e, code, code == 202 ? p->n : 1);
     if (p->req) {
         if (code == 202) {
             hd_http_respond(p->req, 202, NULL, NULL, 0);
-            observe_latency(p->srv, p->labels, p->start_ns);
+            observe_latency(p->srv, p->e, p->start_ns);
         } else {
             char msg[128];
             snprintf(msg, sizeof msg, "store: %s", hd_err_message(status));
@@ -138,9 +261,11 @@ static void on_stored(void *arg, hd_err_t status) {
         }
     } else if (p->cb) {
         if (status == HD_E_OK)
-            observe_latency(p->srv, p->labels, p->start_ns);
+            observe_latency(p->srv, p->e, p->start_ns);
         p->cb(p->arg, status);
     }
+    if (p->e->temp)
+        entry_free(p->e);
     hd_free(p);
 }
 
@@ -218,19 +343,23 @@ static void free_events(ce_event_t **evs, size_t n) {
     free(evs);
 }
 
-static void handle_event_post(hd_server_t *srv, hd_http_req_t *req, hd_broker_t *b) {
+static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
     uint64_t start_ns = uv_hrtime();
-    char labels[LABELS_MAX];
-    broker_labels(labels, sizeof labels, b);
+    hd_server_t *srv = in->srv;
     const hd_config_t *cfg = srv->cfg;
+    entry_t *me = entry_get(in, b);
+    if (!me) {
+        hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "out of memory");
+        return;
+    }
 
     if (!srv->ready || !srv->store) {
-        count_received(srv, labels, 503, 1);
+        count_received(srv, me, 503, 1);
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "not ready yet");
         return;
     }
     if (cfg && req->body_len > cfg->max_event_bytes) {
-        count_received(srv, labels, 413, 1);
+        count_received(srv, me, 413, 1);
         char msg[128];
         snprintf(msg, sizeof msg, "body of %zu bytes is over limits.max_event_bytes (%llu)",
                  req->body_len, (unsigned long long)cfg->max_event_bytes);
@@ -250,7 +379,7 @@ static void handle_event_post(hd_server_t *srv, hd_http_req_t *req, hd_broker_t 
         int code = ce == CE_E_MEDIA_TYPE ? 415 : ce == CE_E_TOO_LARGE ? 413
                  : ce == CE_E_NOMEM      ? 503
                                          : 400;
-        count_received(srv, labels, code, 1);
+        count_received(srv, me, code, 1);
         hd_http_respond_error(req, code, code == 503 ? RETRY_AFTER_BUSY : NULL,
                               err.message[0] ? err.message : ce_err_message(ce));
         return;
@@ -260,43 +389,44 @@ static void handle_event_post(hd_server_t *srv, hd_http_req_t *req, hd_broker_t 
         snprintf(m, sizeof m, "batch of %zu events is over limits.max_batch_events (%llu)", n,
                  (unsigned long long)cfg->max_batch_events);
         free_events(evs, n);
-        count_received(srv, labels, 413, 1);
+        count_received(srv, me, 413, 1);
         hd_http_respond_error(req, 413, NULL, m);
         return;
     }
     if (n == 0) { /* an empty batch: nothing to store */
         free(evs);
-        count_received(srv, labels, 202, 0);
+        count_received(srv, me, 202, 0);
         hd_http_respond(req, 202, NULL, NULL, 0);
         return;
     }
     pending_t *p = hd_malloc(sizeof *p);
     if (!p) {
         free_events(evs, n);
-        count_received(srv, labels, 503, 1);
+        count_received(srv, me, 503, 1);
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "out of memory");
         return;
     }
     p->srv = srv;
+    p->e = me;
     p->req = req;
     p->cb = NULL;
     p->arg = NULL;
     p->start_ns = start_ns;
     p->n = n;
-    memcpy(p->labels, labels, sizeof labels);
     hd_err_t e = store_events(srv, b, evs, n, p);
     free_events(evs, n); /* packed by the store: ours to free now */
     if (e != HD_E_OK) {
         hd_free(p);
         const char *extra;
         int code = store_status(e, &extra);
-        count_received(srv, labels, code, 1);
+        count_received(srv, me, code, 1);
         hd_http_respond_error(req, code, extra, hd_err_message(e));
     }
 }
 
 void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
-    hd_server_t *srv = ctx;
+    hd_ingress_t *in = ctx;
+    hd_server_t *srv = in->srv;
     seg_t segs[3];
     size_t n = split_path(req->path, req->path_len, segs, 2);
 
@@ -329,7 +459,7 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
             hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
             return;
         }
-        handle_event_post(srv, req, b);
+        handle_event_post(in, req, b);
         return;
     }
     seg_t s3[4];
@@ -351,19 +481,23 @@ hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, siz
     if (!srv || !b || (n > 0 && !evs))
         return HD_E_INVAL;
     pending_t *p = hd_malloc(sizeof *p);
-    if (!p)
+    entry_t *en = p ? entry_new(b, true) : NULL;
+    if (!en) {
+        hd_free(p);
         return HD_E_NOMEM;
+    }
     p->srv = srv;
+    p->e = en;
     p->req = NULL;
     p->cb = cb;
     p->arg = arg;
     p->start_ns = uv_hrtime();
     p->n = n;
-    broker_labels(p->labels, sizeof p->labels, b);
     hd_err_t e = store_events(srv, b, evs, n, p);
     if (e != HD_E_OK) {
         const char *extra;
-        count_received(srv, p->labels, store_status(e, &extra), 1);
+        count_received(srv, en, store_status(e, &extra), 1);
+        entry_free(en);
         hd_free(p);
     }
     return e;

@@ -32,6 +32,7 @@ typedef struct {
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
     hd_metrics_t *metrics; /* freed last, after every module that may update it */
+    hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
     bool stopping;
 } daemon_t;
 
@@ -193,12 +194,16 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "cannot load the resources", "error", hd_err_message(e), NULL);
         goto fail_resources;
     }
+    if (hd_ingress_new(srv, &d.ingress) != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "out of memory", NULL);
+        goto fail_ingress;
+    }
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,
         .max_conns = (size_t)d.cfg.max_connections,
         .handler = hd_ingress_handle,
-        .ctx = srv,
+        .ctx = d.ingress,
     };
     if (hd_http_server_start(&loop, &io, &srv->ingress) != HD_E_OK)
         goto fail_ingress;
@@ -250,6 +255,7 @@ fail_store:
     srv->metrics = NULL;
     uv_run(&loop, UV_RUN_DEFAULT);
 done:
+    hd_ingress_free(d.ingress);
     hd_metrics_free(d.metrics);
 fail_metrics:
     if (uv_loop_close(&loop) != 0) {
