@@ -1212,16 +1212,18 @@ static void *writer_main(void *arg)
         /* Appends may not eat the reserve kept for retention near the cap. */
         if (n > 0)
             n = refuse_appends_over_reserve(st, arr, n);
+        uint64_t commits_before = st->commit_no;
         if (n > 0)
             write_group(st, arr, n, carried);
 
         if (st->opts.durability == HD_DURABILITY_FSYNC) {
             release_staged(st);
-            /* Nothing more to write: no next commit will carry the last meta page to disk. */
+            /* Nothing more to write, or this group committed nothing (every batch failed): no
+             * next commit is sure to carry the last meta page to disk, so sync now. */
             pthread_mutex_lock(&st->mu);
             bool idle = (!st->q_head && !st->carry) || st->paused;
             pthread_mutex_unlock(&st->mu);
-            if (idle)
+            if (idle || st->commit_no == commits_before)
                 sync_staged(st);
         }
         if (st->opts.durability == HD_DURABILITY_BATCH && st->unsynced &&
