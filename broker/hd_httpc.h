@@ -27,6 +27,7 @@ typedef struct {
     size_t max_conns_per_host; /* 0 = 64 (config delivery.max_connections_per_host) */
     uint64_t idle_timeout_ms;  /* 0 = 30 s */
     size_t max_body;           /* bytes of a response body kept; 0 = 1 MiB + 64 KiB */
+    const char *ca_file;       /* https: PEM bundle of trusted CAs (copied); NULL = the system's */
 } hd_httpc_opts_t;
 
 /* Creates a client on `loop` (opts may be NULL for defaults). Errors: HD_E_NOMEM, HD_E_IO (libcurl

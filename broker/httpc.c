@@ -109,6 +109,7 @@ struct hd_httpc {
     uv_timer_t curl_timer;
     int closing_handles; /* connections, curl sockets and timers being closed */
     bool closing;
+    char *ca_file;
 };
 
 typedef struct {
@@ -119,8 +120,10 @@ typedef struct {
 
 /* One close in progress is over; the client is freed once it is closing and none is left. */
 static void client_release(hd_httpc_t *c) {
-    if (--c->closing_handles == 0 && c->closing)
+    if (--c->closing_handles == 0 && c->closing) {
+        hd_free(c->ca_file);
         hd_free(c);
+    }
 }
 
 static void conn_close(conn_t *cn);
@@ -885,6 +888,8 @@ static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_ca
     curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
     if (req->timeout_ms)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         call->easy = NULL;
@@ -914,22 +919,30 @@ hd_err_t hd_httpc_new(uv_loop_t *loop, const hd_httpc_opts_t *opts, hd_httpc_t *
         c->opts.idle_timeout_ms = 30000;
     if (c->opts.max_body == 0)
         c->opts.max_body = (1u << 20) + 65536;
+    c->opts.ca_file = NULL;
+    if (opts && opts->ca_file) {
+        c->ca_file = hd_strdup(opts->ca_file);
+        if (c->ca_file == NULL) {
+            hd_free(c);
+            return HD_E_NOMEM;
+        }
+    }
     http_parser_settings_init(&c->settings);
     c->settings.on_message_begin = on_message_begin;
     c->settings.on_header_field = on_header_field;
     c->settings.on_header_value = on_header_value;
     c->settings.on_body = on_body;
     c->settings.on_message_complete = on_message_complete;
-    static bool curl_inited; /* curl_global_init is process-wide and must run once */
-    if (!curl_inited) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            hd_free(c);
-            return HD_E_IO;
-        }
-        curl_inited = true;
+    /* reference-counted and thread-safe in libcurl >= 7.84; undone in hd_httpc_close */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        hd_free(c->ca_file);
+        hd_free(c);
+        return HD_E_IO;
     }
     c->multi = curl_multi_init();
     if (c->multi == NULL) {
+        curl_global_cleanup();
+        hd_free(c->ca_file);
         hd_free(c);
         return HD_E_IO;
     }
@@ -997,6 +1010,7 @@ void hd_httpc_close(hd_httpc_t *c) {
     if (c->multi) {
         curl_multi_cleanup(c->multi);
         c->multi = NULL;
+        curl_global_cleanup();
     }
     for (pool_t *p = c->pools; p;) {
         pool_t *next = p->next;

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hd_httpc.h"
@@ -410,6 +412,100 @@ START_TEST(refused_and_bad_urls) {
 }
 END_TEST
 
+/* https: a real TLS server (nginx with a certificate made for 127.0.0.1 by the openssl CLI),
+ * reached through libcurl multi-socket on our loop. */
+START_TEST(https_through_libcurl_on_the_loop) {
+    char dir[] = "/tmp/herald-httpc-tls-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+    /* a free port */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    socklen_t l = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &l);
+    int port = ntohs(a.sin_port);
+    close(s);
+    char conf[600];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    fprintf(f,
+            "worker_processes 1; pid %s/nginx.pid; error_log %s/error.log warn;\n"
+            "events { worker_connections 64; }\n"
+            "http { access_log off; client_body_temp_path %s;\n"
+            "  server { listen 127.0.0.1:%d ssl; ssl_certificate %s/cert.pem;\n"
+            "    ssl_certificate_key %s/key.pem;\n"
+            "    location /ok { return 202; }\n"
+            "    location /body { return 200 'hello'; } } }\n",
+            dir, dir, dir, port, dir, dir);
+    fclose(f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("nginx", "nginx", "-c", conf, "-p", dir, "-g", "daemon off;", (char *)NULL);
+        _exit(127);
+    }
+    bool up = false;
+    for (int i = 0; i < 200 && !up; i++) {
+        int t = socket(AF_INET, SOCK_STREAM, 0);
+        a.sin_port = htons((uint16_t)port);
+        up = connect(t, (struct sockaddr *)&a, sizeof a) == 0;
+        close(t);
+        if (!up)
+            usleep(20000);
+    }
+    ck_assert_msg(up, "nginx (Debian nginx-light) did not start");
+
+    uv_loop_init(&loop);
+    char ca[600];
+    snprintf(ca, sizeof ca, "%s/cert.pem", dir);
+    hd_httpc_opts_t o = {.ca_file = ca};
+    ck_assert_int_eq(hd_httpc_new(&loop, &o, &cli), HD_E_OK);
+    char u[128];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/ok", port);
+    ce_header_t h[] = {{"ce-id", 5, "1", 1}};
+    hd_httpc_req_t req = {.url = u, .headers = h, .header_count = 1, .body = "{}", .body_len = 2,
+                          .timeout_ms = 5000};
+    result_t r1 = {0}, r2 = {0};
+    ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, &r1, NULL), HD_E_OK);
+    run_until(&r1, 1, 5000);
+    ck_assert_int_eq(r1.err, HD_E_OK);
+    ck_assert_int_eq(r1.status, 202);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/body", port);
+    ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, &r2, NULL), HD_E_OK);
+    run_until(&r2, 1, 5000);
+    ck_assert_int_eq(r2.status, 200);
+    ck_assert_str_eq(r2.body, "hello");
+    /* a cancelled https call never calls back */
+    result_t r3 = {0};
+    hd_httpc_call_t *call;
+    ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, &r3, &call), HD_E_OK);
+    hd_httpc_cancel(call);
+    hd_httpc_close(cli);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ck_assert_int_eq(r3.done, 0);
+
+    /* without our CA the certificate is not trusted: a network error, never a silent success */
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_httpc_new(&loop, NULL, &cli), HD_E_OK);
+    result_t r4 = {0};
+    ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, &r4, NULL), HD_E_OK);
+    run_until(&r4, 1, 5000);
+    ck_assert_int_eq(r4.err, HD_E_NET);
+    teardown_loop();
+
+    kill(pid, SIGQUIT);
+    waitpid(pid, NULL, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *httpc_suite(void) {
     Suite *s = suite_create("httpc");
     TCase *tc = tcase_create("core");
@@ -423,6 +519,7 @@ static Suite *httpc_suite(void) {
     tcase_add_test(tc, cancel_means_no_callback);
     tcase_add_test(tc, malformed_extra_and_oversized_answers);
     tcase_add_test(tc, refused_and_bad_urls);
+    tcase_add_test(tc, https_through_libcurl_on_the_loop);
     suite_add_tcase(s, tc);
     return s;
 }
