@@ -40,12 +40,17 @@ struct hd_httpc_call {
     struct curl_slist *slist;
     char *curl_body;
     size_t curl_body_len;
-    char curl_hbuf[MAX_RESP_HEADER_BYTES];
-    size_t curl_hlen;
-    ce_header_t curl_hdrs[MAX_RESP_HEADERS];
-    size_t curl_hcount;
-    bool curl_trunc;
-    char curl_err[CURL_ERROR_SIZE];
+    struct curl_part *cp; /* answer buffers of an https call (allocated only for those) */
+};
+
+/* What an https call collects; kept apart so plain-HTTP calls stay small. */
+struct curl_part {
+    char hbuf[MAX_RESP_HEADER_BYTES];
+    size_t hlen;
+    ce_header_t hdrs[MAX_RESP_HEADERS];
+    size_t hcount;
+    bool trunc;
+    char err[CURL_ERROR_SIZE];
 };
 
 struct conn {
@@ -139,6 +144,7 @@ static void call_free(hd_httpc_call_t *call) {
     if (call->slist)
         curl_slist_free_all(call->slist);
     hd_free(call->curl_body);
+    hd_free(call->cp);
     hd_free(call);
 }
 
@@ -704,14 +710,14 @@ static void curl_check_done(hd_httpc_t *c) {
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
             memset(&r, 0, sizeof r);
             r.status = (int)code;
-            r.headers = call->curl_hdrs;
-            r.header_count = call->curl_hcount;
+            r.headers = call->cp->hdrs;
+            r.header_count = call->cp->hcount;
             r.body = call->curl_body ? call->curl_body : "";
             r.body_len = call->curl_body_len;
-            r.body_truncated = call->curl_trunc;
+            r.body_truncated = call->cp->trunc;
         } else {
             fail_resp(&r, rc == CURLE_OPERATION_TIMEDOUT ? HD_E_TIMEOUT : HD_E_NET,
-                      call->curl_err[0] ? call->curl_err : curl_easy_strerror(rc));
+                      call->cp->err[0] ? call->cp->err : curl_easy_strerror(rc));
             if (rc == CURLE_OPERATION_TIMEDOUT)
                 c->st.timeouts++;
             c->st.errors++;
@@ -800,12 +806,12 @@ static size_t curl_write_fn(char *ptr, size_t size, size_t nmemb, void *userdata
     size_t take = len;
     if (call->curl_body_len + take > max) {
         take = max - call->curl_body_len;
-        call->curl_trunc = true;
+        call->cp->trunc = true;
     }
     if (take) {
         char *nb = hd_realloc(call->curl_body, call->curl_body_len + take);
         if (nb == NULL) {
-            call->curl_trunc = true;
+            call->cp->trunc = true;
             return len;
         }
         call->curl_body = nb;
@@ -820,13 +826,13 @@ static size_t curl_header_fn(char *buf, size_t size, size_t nitems, void *userda
     size_t len = size * nitems;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* a new answer (e.g. after 100 Continue): forget earlier headers */
-        call->curl_hlen = 0;
-        call->curl_hcount = 0;
+        call->cp->hlen = 0;
+        call->cp->hcount = 0;
         return len;
     }
     const char *colon = memchr(buf, ':', len);
-    if (colon == NULL || call->curl_hcount == MAX_RESP_HEADERS ||
-        call->curl_hlen + len > sizeof call->curl_hbuf)
+    if (colon == NULL || call->cp->hcount == MAX_RESP_HEADERS ||
+        call->cp->hlen + len > sizeof call->cp->hbuf)
         return len;
     size_t nlen = (size_t)(colon - buf);
     const char *v = colon + 1, *end = buf + len;
@@ -834,19 +840,22 @@ static size_t curl_header_fn(char *buf, size_t size, size_t nitems, void *userda
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
         end--;
-    char *dst = call->curl_hbuf + call->curl_hlen;
+    char *dst = call->cp->hbuf + call->cp->hlen;
     memcpy(dst, buf, nlen);
     memcpy(dst + nlen, v, (size_t)(end - v));
-    ce_header_t *h = &call->curl_hdrs[call->curl_hcount++];
+    ce_header_t *h = &call->cp->hdrs[call->cp->hcount++];
     h->name = dst;
     h->name_len = nlen;
     h->value = dst + nlen;
     h->value_len = (size_t)(end - v);
-    call->curl_hlen += nlen + (size_t)(end - v);
+    call->cp->hlen += nlen + (size_t)(end - v);
     return len;
 }
 
 static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_call_t *call) {
+    call->cp = hd_calloc(1, sizeof *call->cp);
+    if (call->cp == NULL)
+        return HD_E_NOMEM;
     CURL *e = curl_easy_init();
     if (e == NULL)
         return HD_E_NOMEM;
@@ -881,7 +890,7 @@ static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_ca
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->curl_err);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->cp->err);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_write_fn);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, curl_header_fn);
