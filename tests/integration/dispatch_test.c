@@ -780,6 +780,119 @@ START_TEST(retention_trims_delivered_events) {
 }
 END_TEST
 
+/* Stops the dispatcher and the store as a restart does, then opens them again and re-adds the
+ * broker (the caller re-adds its triggers). */
+static void restart(void) {
+    for (int i = 0; i < E.nt; i++)
+        hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_close(E.srv.disp);
+    hd_store_close(E.srv.store);
+    hd_httpc_close(E.srv.httpc);
+    run_ms(50);
+    hd_router_free(E.b.router);
+    E.b.router = hd_router_new();
+    E.b.dispatch = NULL;
+    store_open();
+    hd_dispatch_broker_added(E.srv.disp, &E.b);
+}
+
+START_TEST(restart_redelivers_only_what_each_trigger_owes) {
+    env_init();
+    const char *slow[] = {"--delay-ms", "3000", NULL};
+    int pa = sub_start("a", slow);
+    int pb = sub_start("b", NULL);
+    hd_trigger_t *ta = trig("ta", "type.a", pa, NULL);
+    ta->delivery.timeout_ms = 10000;
+    trig_go(ta);
+    trig_go(trig("tb", "type.b", pb, NULL));
+    send_ev("a1", "type.a", NULL, NULL);
+    send_ev("b1", "type.b", NULL, NULL);
+    send_ev("a2", "type.a", NULL, NULL);
+    send_ev("b2", "type.b", NULL, NULL);
+    ck_assert(run_until_records("b", 2, 5000));
+    ck_assert(run_until_records("a", 2, 5000)); /* both in flight, answers 3 s away */
+    run_ms(100);
+    /* "crash" with a1 and a2 in flight: their trigger's cursor is still 0, tb's is 4 */
+    restart();
+    int pa2 = sub_start("a2", NULL);
+    E.nt = 0;
+    trig_go(trig("ta", "type.a", pa2, NULL));
+    trig_go(trig("tb", "type.b", pb, NULL));
+    ck_assert(run_until_records("a2", 2, 5000));
+    run_ms(300);
+    cJSON *a = records("a2");
+    ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 0), "ce-id"), "a1");
+    ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 1), "ce-id"), "a2");
+    cJSON_Delete(a);
+    ck_assert_int_eq(nrecords("b"), 2); /* nothing owed to tb: nothing redelivered */
+    env_done();
+}
+END_TEST
+
+static int triggers_done;
+START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up) {
+    env_init();
+    int port = sub_start("s", NULL);
+    enum { N = 2000 };
+    hd_trigger_t *ts = calloc(N, sizeof *ts);
+    static char uri[64];
+    snprintf(uri, sizeof uri, "http://127.0.0.1:%d/", port);
+    for (int i = 0; i < N; i++) {
+        hd_trigger_t *t = &ts[i];
+        t->id = 1000 + (uint32_t)i;
+        t->ns = "default";
+        char *name = malloc(16), js[96];
+        snprintf(name, 16, "t%d", i);
+        t->name = name;
+        t->broker = &E.b;
+        snprintf(js, sizeof js, "{\"attributes\":{\"type\":\"type.%d\"}}", i);
+        cJSON *j = cJSON_Parse(js);
+        char err[128];
+        ck_assert_int_eq(hd_filter_compile(j, NULL, &t->filter, err, sizeof err), HD_E_OK);
+        cJSON_Delete(j);
+        t->subscriber_uri = uri;
+        t->delivery.timeout_ms = 5000;
+        t->delivery.max_in_flight = 100;
+        t->ready = true;
+        hd_router_add(E.b.router, t);
+        hd_dispatch_trigger_added(E.srv.disp, t);
+    }
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        send_ev(id, "type.7", NULL, NULL);
+    }
+    ck_assert(run_until_records("s", 200, 10000));
+    run_ms(200);
+    ck_assert_int_eq(nrecords("s"), 200); /* only the matching trigger delivered */
+    hd_dispatch_stats_t st;
+    hd_dispatch_trigger_stats(E.srv.disp, &ts[7], &st);
+    ck_assert_uint_eq(st.delivered, 200);
+    ck_assert_uint_eq(st.cursor, 200);
+    /* the others owe nothing: on close every cursor is written at the end of the log */
+    for (int i = 0; i < N; i++)
+        hd_dispatch_trigger_removed(E.srv.disp, &ts[i], false);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_close(E.srv.disp);
+    E.srv.disp = NULL;
+    run_ms(100);
+    triggers_done = 0;
+    for (int i = 0; i < N; i++) {
+        uint64_t c = 0;
+        if (hd_store_cursor_get(E.srv.store, ts[i].id, &c) && c == 200)
+            triggers_done++;
+    }
+    ck_assert_int_eq(triggers_done, N);
+    hd_store_close(E.srv.store);
+    E.srv.store = NULL;
+    hd_httpc_close(E.srv.httpc);
+    E.srv.httpc = NULL;
+    run_ms(50);
+    env_done();
+}
+END_TEST
+
 static long rss_anon_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -882,6 +995,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, replay_from_seq_redelivers);
     tcase_add_test(tc, retention_trims_delivered_events);
     tcase_add_test(tc, million_event_backlog_stays_in_bounded_memory);
+    tcase_add_test(tc, restart_redelivers_only_what_each_trigger_owes);
+    tcase_add_test(tc, many_non_matching_triggers_cost_nothing_and_keep_up);
     suite_add_tcase(s, tc);
     return s;
 }
