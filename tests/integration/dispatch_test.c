@@ -113,6 +113,14 @@ static void env_stop(void) {
 static void env_done(void) {
     if (E.srv.disp)
         env_stop();
+    for (int i = 0; i < E.nt; i++) {
+        hd_filter_free(E.t[i].filter);
+        E.t[i].filter = NULL;
+    }
+    hd_router_free(E.b.router);
+    E.b.router = NULL;
+    /* every handle of the dispatcher, the client and the store is closed */
+    ck_assert_int_eq(uv_loop_close(&E.loop), 0);
     for (int i = 0; i < E.nsubs; i++) {
         kill(E.subs[i], SIGTERM);
         waitpid(E.subs[i], NULL, 0);
@@ -793,6 +801,10 @@ static void restart(void) {
     hd_router_free(E.b.router);
     E.b.router = hd_router_new();
     E.b.dispatch = NULL;
+    for (int i = 0; i < E.nt; i++) {
+        hd_filter_free(E.t[i].filter);
+        E.t[i].filter = NULL;
+    }
     store_open();
     hd_dispatch_broker_added(E.srv.disp, &E.b);
 }
@@ -884,6 +896,11 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up) {
             triggers_done++;
     }
     ck_assert_int_eq(triggers_done, N);
+    for (int i = 0; i < N; i++) {
+        hd_filter_free(ts[i].filter);
+        free((char *)ts[i].name);
+    }
+    free(ts);
     hd_store_close(E.srv.store);
     E.srv.store = NULL;
     hd_httpc_close(E.srv.httpc);
