@@ -37,11 +37,11 @@
 
 #define FLUSH_MS 50
 #define IDLE_CURSOR_MS 30000
-#define WORK_BUDGET 4096         /* events read per loop turn by the work handle */
-#define ROUTE_WINDOW 512         /* events per store scan */
+#define WORK_BUDGET 4096 /* events read per loop turn by the work handle */
+#define ROUTE_WINDOW 512 /* events per store scan */
 #define QCAP_MIN 64
 #define QCAP_MAX 4096
-#define ERRDATA_MAX 1024         /* bytes of a failed answer's body kept for knativeerrordata */
+#define ERRDATA_MAX 1024 /* bytes of a failed answer's body kept for knativeerrordata */
 #define RETRY_AFTER_CAP_MS (3600u * 1000u) /* bound on Retry-After when retryAfterMax is unset */
 #define DLS_RETRY_CAP_MS (300u * 1000u)    /* bound on the wait between dead-letter attempts */
 #define DEFAULT_TTL 255
@@ -55,20 +55,20 @@ typedef struct evref {
     uint32_t refs;
     uint64_t seq;
     ce_event_t *ev;
-    uint32_t keyhash; /* FNV-1a of partitionkey; 0 when absent (the trigger-wide key) */
+    uint32_t keyhash;  /* FNV-1a of partitionkey; 0 when absent (the trigger-wide key) */
     bool enc_ok[2][2]; /* [structured][strict] */
     ce_http_out_t enc[2][2];
 } evref_t;
 
 struct dlv {
     tstate_t *ts;
-    evref_t *e;       /* the event; NULL until loaded (restored pending records) */
-    evref_t *dls_e;   /* the event with knativeerror* added, in the dead-letter phase */
+    evref_t *e;     /* the event; NULL until loaded (restored pending records) */
+    evref_t *dls_e; /* the event with knativeerror* added, in the dead-letter phase */
     uint64_t seq;
     uint32_t keyhash;
     uint32_t attempts; /* attempts made to the subscriber */
     uint32_t dls_attempts;
-    bool extra;       /* a dead letter replayed: not part of the low-water mark */
+    bool extra; /* a dead letter replayed: not part of the low-water mark */
     bool to_dls;
     bool had_pending; /* a pending record was written */
     bool waiting;     /* waiting for a retry timer */
@@ -118,7 +118,7 @@ struct tstate {
     size_t nlive, ninflight, nwaiting;
     /* cursor */
     uint64_t cursor_stored;
-    bool dirty;                       /* in the dispatcher's dirty list */
+    bool dirty; /* in the dispatcher's dirty list */
     tstate_t *dirty_next, *dirty_prev;
     /* stats */
     uint64_t delivered, failed, dead_lettered, dead;
@@ -128,7 +128,7 @@ struct tstate {
     code_metric_t codes[16];
     size_t ncodes;
     hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
-    tstate_t *next; /* in the broker's list */
+    tstate_t *next;                /* in the broker's list */
     tstate_t *det_next, *det_prev; /* in the broker's list of detached triggers */
     bool removed;
     bool pumping, repump;
@@ -141,7 +141,7 @@ struct bstate {
     uint32_t id;
     uint64_t routed_next;
     uint64_t last_seq;
-    bool fresh;  /* nothing routed since start: a trigger added now may lower routed_next */
+    bool fresh; /* nothing routed since start: a trigger added now may lower routed_next */
     bool in_work;
     bstate_t *work_next;
     tstate_t *triggers;
@@ -178,7 +178,8 @@ static void work_schedule_b(hd_dispatch_t *d, bstate_t *bs);
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static uint32_t fnv1a(const char *s, size_t n) {
+static uint32_t fnv1a(const char *s, size_t n)
+{
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
@@ -187,7 +188,8 @@ static uint32_t fnv1a(const char *s, size_t n) {
     return h ? h : 1;
 }
 
-static evref_t *evref_new(uint64_t seq, ce_event_t *ev) {
+static evref_t *evref_new(uint64_t seq, ce_event_t *ev)
+{
     evref_t *e = hd_calloc(1, sizeof *e);
     if (e == NULL)
         return NULL;
@@ -199,7 +201,8 @@ static evref_t *evref_new(uint64_t seq, ce_event_t *ev) {
     return e;
 }
 
-static void evref_unref(evref_t *e) {
+static void evref_unref(evref_t *e)
+{
     if (e == NULL || --e->refs > 0)
         return;
     for (int i = 0; i < 2; i++)
@@ -210,13 +213,15 @@ static void evref_unref(evref_t *e) {
     hd_free(e);
 }
 
-static hd_store_batch_t *batch_get(hd_dispatch_t *d) {
+static hd_store_batch_t *batch_get(hd_dispatch_t *d)
+{
     if (d->batch == NULL)
         d->batch = hd_store_batch_new(d->srv->store);
     return d->batch;
 }
 
-static hd_metric_t *code_metric(tstate_t *ts, int code) {
+static hd_metric_t *code_metric(tstate_t *ts, int code)
+{
     for (size_t i = 0; i < ts->ncodes; i++)
         if (ts->codes[i].code == code)
             return ts->codes[i].m;
@@ -239,9 +244,13 @@ static hd_metric_t *code_metric(tstate_t *ts, int code) {
 
 /* ---- trigger queue -------------------------------------------------------------------- */
 
-static bool q_full(const tstate_t *ts) { return ts->qn >= ts->qcap; }
+static bool q_full(const tstate_t *ts)
+{
+    return ts->qn >= ts->qcap;
+}
 
-static bool q_push(tstate_t *ts, evref_t *e) {
+static bool q_push(tstate_t *ts, evref_t *e)
+{
     if (ts->q == NULL) {
         ts->q = hd_malloc(ts->qcap * sizeof *ts->q);
         if (ts->q == NULL)
@@ -255,10 +264,14 @@ static bool q_push(tstate_t *ts, evref_t *e) {
     return true;
 }
 
-static evref_t *q_at(const tstate_t *ts, size_t i) { return ts->q[(ts->qh + i) % ts->qcap]; }
+static evref_t *q_at(const tstate_t *ts, size_t i)
+{
+    return ts->q[(ts->qh + i) % ts->qcap];
+}
 
 /* Removes entry i (0 = head), keeping the order of the others. */
-static void q_remove(tstate_t *ts, size_t i) {
+static void q_remove(tstate_t *ts, size_t i)
+{
     if (i == 0) {
         /* the common case (unordered, or the head's key is free): O(1) */
         ts->qh = (ts->qh + 1) % ts->qcap;
@@ -273,14 +286,16 @@ static void q_remove(tstate_t *ts, size_t i) {
         ts->qh = 0;
 }
 
-static void q_clear(tstate_t *ts) {
+static void q_clear(tstate_t *ts)
+{
     for (size_t i = 0; i < ts->qn; i++)
         evref_unref(q_at(ts, i));
     ts->qn = 0;
     ts->qh = 0;
 }
 
-static bool restored_has(const tstate_t *ts, uint64_t seq) {
+static bool restored_has(const tstate_t *ts, uint64_t seq)
+{
     size_t lo = 0, hi = ts->nrestored;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -294,7 +309,8 @@ static bool restored_has(const tstate_t *ts, uint64_t seq) {
 
 /* Attaches a trigger to its broker's shared routing, or detaches it (it then reads the store
  * itself). Keeps the broker's list of detached triggers, so routing never walks all triggers. */
-static void ts_set_attached(tstate_t *ts, bool attached) {
+static void ts_set_attached(tstate_t *ts, bool attached)
+{
     bstate_t *bs = ts->b;
     if (ts->attached == attached)
         return;
@@ -323,7 +339,8 @@ static void ts_set_attached(tstate_t *ts, bool attached) {
 /* ---- low-water mark and cursors ------------------------------------------------------- */
 
 /* Everything <= the returned seq is done for this trigger. */
-static uint64_t ts_lwm(const tstate_t *ts) {
+static uint64_t ts_lwm(const tstate_t *ts)
+{
     uint64_t m;
     if (ts->b == NULL)
         return ts->cursor_stored;
@@ -339,7 +356,8 @@ static uint64_t ts_lwm(const tstate_t *ts) {
     return m ? m - 1 : 0;
 }
 
-static void ts_mark_dirty(tstate_t *ts) {
+static void ts_mark_dirty(tstate_t *ts)
+{
     if (ts->dirty)
         return;
     hd_dispatch_t *d = ts->d;
@@ -351,7 +369,8 @@ static void ts_mark_dirty(tstate_t *ts) {
     d->dirty = ts;
 }
 
-static void ts_unmark_dirty(tstate_t *ts) {
+static void ts_unmark_dirty(tstate_t *ts)
+{
     if (!ts->dirty)
         return;
     hd_dispatch_t *d = ts->d;
@@ -365,7 +384,8 @@ static void ts_unmark_dirty(tstate_t *ts) {
     ts->dirty = false;
 }
 
-static void ts_flush_cursor(tstate_t *ts) {
+static void ts_flush_cursor(tstate_t *ts)
+{
     uint64_t lwm = ts_lwm(ts);
     ts_unmark_dirty(ts);
     if (lwm == ts->cursor_stored)
@@ -377,14 +397,16 @@ static void ts_flush_cursor(tstate_t *ts) {
     }
 }
 
-static void batch_done(void *arg, hd_err_t status) {
+static void batch_done(void *arg, hd_err_t status)
+{
     (void)arg;
     if (status != HD_E_OK)
         hd_log(HD_LOG_WARN, "dispatch: cursor/pending write failed", "error",
                hd_err_message(status), NULL);
 }
 
-static void batch_submit(hd_dispatch_t *d) {
+static void batch_submit(hd_dispatch_t *d)
+{
     if (d->batch == NULL)
         return;
     hd_store_batch_t *b = d->batch;
@@ -397,8 +419,8 @@ static void batch_submit(hd_dispatch_t *d) {
     hd_err_t rc = hd_store_submit(d->srv->store, b, batch_done, d);
     if (rc != HD_E_OK) {
         /* the writes are lost: mark every trigger dirty so cursors are written again */
-        hd_log(HD_LOG_WARN, "dispatch: store refused the cursor batch", "error",
-               hd_err_message(rc), NULL);
+        hd_log(HD_LOG_WARN, "dispatch: store refused the cursor batch", "error", hd_err_message(rc),
+               NULL);
         for (bstate_t *bs = d->brokers; bs; bs = bs->next)
             for (tstate_t *ts = bs->triggers; ts; ts = ts->next) {
                 ts_mark_dirty(ts);
@@ -408,7 +430,8 @@ static void batch_submit(hd_dispatch_t *d) {
 }
 
 static bool first_dead_fn(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint64_t wall,
-                          const char *error, size_t len) {
+                          const char *error, size_t len)
+{
     (void)tid;
     (void)status;
     (void)wall;
@@ -418,13 +441,14 @@ static bool first_dead_fn(void *arg, uint32_t tid, uint64_t seq, int32_t status,
     return false; /* seq order: the first is the smallest */
 }
 
-static void retention_run(hd_dispatch_t *d) {
+static void retention_run(hd_dispatch_t *d)
+{
     hd_config_t *cfg = d->srv->cfg;
     uint64_t now = hd_wall_ms();
     for (bstate_t *bs = d->brokers; bs; bs = bs->next) {
-        uint64_t ret = bs->b && bs->b->retention_ms ? bs->b->retention_ms
-                                                   : (cfg && cfg->retention_ms ? cfg->retention_ms
-                                                                               : 7 * 86400000ull);
+        uint64_t ret = bs->b && bs->b->retention_ms
+                           ? bs->b->retention_ms
+                           : (cfg && cfg->retention_ms ? cfg->retention_ms : 7 * 86400000ull);
         uint64_t upto = 0;
         if (bs->triggers) {
             upto = UINT64_MAX;
@@ -453,7 +477,8 @@ static void retention_run(hd_dispatch_t *d) {
     }
 }
 
-static void flush_cb(uv_timer_t *t) {
+static void flush_cb(uv_timer_t *t)
+{
     hd_dispatch_t *d = t->data;
     uint64_t now = hd_now_ms();
     bool idle_too = now - d->last_idle_flush >= IDLE_CURSOR_MS;
@@ -485,7 +510,8 @@ typedef struct {
     bool stop;
 } route_ctx_t;
 
-static void route_match(void *arg, hd_trigger_t *t) {
+static void route_match(void *arg, hd_trigger_t *t)
+{
     route_ctx_t *rc = arg;
     tstate_t *ts = t->dispatch;
     if (ts == NULL || ts->b != rc->bs || !ts->attached || rc->e->seq < ts->start_seq)
@@ -501,7 +527,8 @@ static void route_match(void *arg, hd_trigger_t *t) {
     work_schedule_t(ts->d, ts);
 }
 
-static bool route_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len) {
+static bool route_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len)
+{
     (void)wall;
     route_ctx_t *rc = arg;
     bstate_t *bs = rc->bs;
@@ -525,10 +552,14 @@ static bool route_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *pac
     return true;
 }
 
-static size_t attached_count(const bstate_t *bs) { return bs->ntriggers - bs->ndetached; }
+static size_t attached_count(const bstate_t *bs)
+{
+    return bs->ntriggers - bs->ndetached;
+}
 
 /* Routes up to `budget` events of a broker; returns the number read. */
-static size_t broker_route(bstate_t *bs, size_t budget) {
+static size_t broker_route(bstate_t *bs, size_t budget)
+{
     hd_dispatch_t *d = bs->d;
     bs->fresh = false;
     if (bs->routed_next > bs->last_seq)
@@ -573,7 +604,8 @@ typedef struct {
     bool stop; /* out of memory */
 } scan_ctx_t;
 
-static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len) {
+static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len)
+{
     (void)wall;
     scan_ctx_t *sc = arg;
     tstate_t *ts = sc->ts;
@@ -603,7 +635,8 @@ static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *pack
 }
 
 /* A detached trigger reads the store from next_seq while its queue has room. */
-static size_t trigger_scan(tstate_t *ts, size_t budget) {
+static size_t trigger_scan(tstate_t *ts, size_t budget)
+{
     bstate_t *bs = ts->b;
     size_t total = 0;
     while (!ts->attached && !q_full(ts) && total < budget) {
@@ -636,7 +669,8 @@ static size_t trigger_scan(tstate_t *ts, size_t budget) {
     return total;
 }
 
-static void work_cb(uv_idle_t *h) {
+static void work_cb(uv_idle_t *h)
+{
     hd_dispatch_t *d = h->data;
     size_t budget = WORK_BUDGET;
     while (budget > 0 && (d->bwork || d->twork)) {
@@ -667,7 +701,8 @@ static void work_cb(uv_idle_t *h) {
         uv_idle_stop(&d->work);
 }
 
-static void work_schedule_t(hd_dispatch_t *d, tstate_t *ts) {
+static void work_schedule_t(hd_dispatch_t *d, tstate_t *ts)
+{
     if (ts->in_work || d->closed)
         return;
     ts->in_work = true;
@@ -681,7 +716,8 @@ static void work_schedule_t(hd_dispatch_t *d, tstate_t *ts) {
     uv_idle_start(&d->work, work_cb);
 }
 
-static void work_schedule_b(hd_dispatch_t *d, bstate_t *bs) {
+static void work_schedule_b(hd_dispatch_t *d, bstate_t *bs)
+{
     if (bs->in_work || d->closed)
         return;
     bs->in_work = true;
@@ -690,14 +726,16 @@ static void work_schedule_b(hd_dispatch_t *d, bstate_t *bs) {
     uv_idle_start(&d->work, work_cb);
 }
 
-static bstate_t *bstate_by_id(hd_dispatch_t *d, uint32_t id) {
+static bstate_t *bstate_by_id(hd_dispatch_t *d, uint32_t id)
+{
     for (bstate_t *bs = d->brokers; bs; bs = bs->next)
         if (bs->id == id)
             return bs;
     return NULL;
 }
 
-static void on_commit(void *arg, uint32_t broker_id, uint64_t last_seq) {
+static void on_commit(void *arg, uint32_t broker_id, uint64_t last_seq)
+{
     hd_dispatch_t *d = arg;
     bstate_t *bs = bstate_by_id(d, broker_id);
     if (bs == NULL)
@@ -713,9 +751,13 @@ static void on_commit(void *arg, uint32_t broker_id, uint64_t last_seq) {
 
 /* ---- deliveries ----------------------------------------------------------------------- */
 
-static void timer_closed(uv_handle_t *h) { hd_free(h); }
+static void timer_closed(uv_handle_t *h)
+{
+    hd_free(h);
+}
 
-static void dlv_unlink_free(dlv_t *v) {
+static void dlv_unlink_free(dlv_t *v)
+{
     tstate_t *ts = v->ts;
     if (ts) {
         if (v->prev)
@@ -736,7 +778,8 @@ static void dlv_unlink_free(dlv_t *v) {
     hd_free(v);
 }
 
-static void ts_free(tstate_t *ts) {
+static void ts_free(tstate_t *ts)
+{
     q_clear(ts);
     hd_free(ts->q);
     hd_free(ts->xq);
@@ -749,7 +792,8 @@ static void ts_free(tstate_t *ts) {
 }
 
 /* The delivery is over (delivered, dead-lettered or dead): release its slot. */
-static void dlv_done(dlv_t *v) {
+static void dlv_done(dlv_t *v)
+{
     tstate_t *ts = v->ts;
     hd_dispatch_t *d = ts->d;
     if (v->had_pending || v->extra) {
@@ -766,14 +810,16 @@ static void dlv_done(dlv_t *v) {
     ts_pump(ts);
 }
 
-static void dlv_timer_cb(uv_timer_t *t) {
+static void dlv_timer_cb(uv_timer_t *t)
+{
     dlv_t *v = t->data;
     v->waiting = false;
     v->ts->nwaiting--;
     dlv_attempt(v);
 }
 
-static void dlv_schedule(dlv_t *v, uint64_t delay_ms) {
+static void dlv_schedule(dlv_t *v, uint64_t delay_ms)
+{
     tstate_t *ts = v->ts;
     hd_dispatch_t *d = ts->d;
     if (v->timer == NULL) {
@@ -806,7 +852,8 @@ static void dlv_schedule(dlv_t *v, uint64_t delay_ms) {
     }
 }
 
-static void b64(const unsigned char *in, size_t n, char *out) {
+static void b64(const unsigned char *in, size_t n, char *out)
+{
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -824,7 +871,8 @@ static void b64(const unsigned char *in, size_t n, char *out) {
 }
 
 /* Final failure towards the subscriber: to the dead-letter sink, or to the dead table. */
-static void dlv_final_failure(dlv_t *v) {
+static void dlv_final_failure(dlv_t *v)
+{
     tstate_t *ts = v->ts;
     hd_dispatch_t *d = ts->d;
     if (ts->dls_uri) {
@@ -865,8 +913,7 @@ static void dlv_final_failure(dlv_t *v) {
     if ((size_t)n >= sizeof err)
         n = sizeof err - 1;
     hd_store_batch_t *b = batch_get(d);
-    if (b && hd_store_batch_dead_put(b, ts->id, v->seq, v->last_status, err, (size_t)n) ==
-                 HD_E_OK)
+    if (b && hd_store_batch_dead_put(b, ts->id, v->seq, v->last_status, err, (size_t)n) == HD_E_OK)
         d->batch_ops++;
     v->extra = false; /* the dead record was just rewritten; do not delete it */
     ts->maybe_dead = true;
@@ -879,8 +926,9 @@ static void dlv_final_failure(dlv_t *v) {
     dlv_done(v);
 }
 
-static void dlv_failed(dlv_t *v, int status, const char *body, size_t body_len,
-                       const char *errtext, uint64_t retry_after_ms) {
+static void dlv_failed(dlv_t *v, int status, const char *body, size_t body_len, const char *errtext,
+                       uint64_t retry_after_ms)
+{
     tstate_t *ts = v->ts;
     ts->failed++;
     ts->last_status = status > 0 ? status : -1;
@@ -926,7 +974,8 @@ static void dlv_failed(dlv_t *v, int status, const char *body, size_t body_len,
     dlv_final_failure(v);
 }
 
-static void reply_stored(void *arg, hd_err_t status) {
+static void reply_stored(void *arg, hd_err_t status)
+{
     dlv_t *v = arg;
     v->in_ingest = false;
     if (v->ts == NULL) {
@@ -942,7 +991,8 @@ static void reply_stored(void *arg, hd_err_t status) {
     dlv_done(v);
 }
 
-static bool is_ce_response(const hd_httpc_resp_t *r) {
+static bool is_ce_response(const hd_httpc_resp_t *r)
+{
     if (hd_httpc_resp_header(r, "ce-specversion", NULL))
         return true;
     size_t l;
@@ -952,7 +1002,8 @@ static bool is_ce_response(const hd_httpc_resp_t *r) {
 
 /* A 200/201 answer carrying a CloudEvent: re-ingest it into the broker with the TTL guard.
  * Returns false when the answer is not a CloudEvent (a failed delivery). */
-static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r) {
+static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r)
+{
     tstate_t *ts = v->ts;
     ce_http_msg_t msg = {.headers = r->headers,
                          .header_count = r->header_count,
@@ -1010,7 +1061,8 @@ static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r) {
     return true;
 }
 
-static void dlv_answer(void *arg, const hd_httpc_resp_t *r) {
+static void dlv_answer(void *arg, const hd_httpc_resp_t *r)
+{
     dlv_t *v = arg;
     tstate_t *ts = v->ts;
     v->call = NULL;
@@ -1023,8 +1075,8 @@ static void dlv_answer(void *arg, const hd_httpc_resp_t *r) {
         size_t l;
         const char *h = hd_httpc_resp_header(r, "retry-after", &l);
         if (h) {
-            uint64_t cap = ts->dl.retry_after_max_ms ? ts->dl.retry_after_max_ms
-                                                     : RETRY_AFTER_CAP_MS;
+            uint64_t cap =
+                ts->dl.retry_after_max_ms ? ts->dl.retry_after_max_ms : RETRY_AFTER_CAP_MS;
             ra = hd_retry_after_ms(h, l, hd_wall_ms(), cap);
         }
     }
@@ -1061,7 +1113,8 @@ static void dlv_answer(void *arg, const hd_httpc_resp_t *r) {
     dlv_done(v);
 }
 
-static void dlv_attempt(dlv_t *v) {
+static void dlv_attempt(dlv_t *v)
+{
     tstate_t *ts = v->ts;
     hd_dispatch_t *d = ts->d;
     if (v->e == NULL) {
@@ -1073,8 +1126,8 @@ static void dlv_attempt(dlv_t *v) {
             ce_event_free(ev);
             if (rc == HD_E_NOTFOUND) {
                 /* trimmed by retention: nothing left to deliver */
-                hd_log(HD_LOG_WARN, "pending event no longer stored; dropped", "namespace",
-                       ts->ns, "trigger", ts->name, NULL);
+                hd_log(HD_LOG_WARN, "pending event no longer stored; dropped", "namespace", ts->ns,
+                       "trigger", ts->name, NULL);
                 dlv_done(v);
             } else {
                 dlv_schedule(v, 1000);
@@ -1143,7 +1196,8 @@ static void dlv_attempt(dlv_t *v) {
     }
 }
 
-static dlv_t *dlv_new(tstate_t *ts, uint64_t seq, evref_t *e) {
+static dlv_t *dlv_new(tstate_t *ts, uint64_t seq, evref_t *e)
+{
     dlv_t *v = hd_calloc(1, sizeof *v);
     if (v == NULL)
         return NULL;
@@ -1159,7 +1213,8 @@ static dlv_t *dlv_new(tstate_t *ts, uint64_t seq, evref_t *e) {
     return v;
 }
 
-static bool key_busy(const tstate_t *ts, uint32_t key) {
+static bool key_busy(const tstate_t *ts, uint32_t key)
+{
     for (const dlv_t *v = ts->dlvs; v; v = v->next)
         if (!v->extra && v->keyhash == key)
             return true;
@@ -1169,7 +1224,8 @@ static bool key_busy(const tstate_t *ts, uint32_t key) {
 /* Starts deliveries while the trigger has free slots. */
 static void ts_pump_once(tstate_t *ts);
 
-static void ts_pump(tstate_t *ts) {
+static void ts_pump(tstate_t *ts)
+{
     if (ts->removed || ts->b == NULL || ts->d->closed)
         return;
     if (ts->sub_uri == NULL)
@@ -1187,7 +1243,8 @@ static void ts_pump(tstate_t *ts) {
     ts->pumping = false;
 }
 
-static void ts_pump_once(tstate_t *ts) {
+static void ts_pump_once(tstate_t *ts)
+{
     uint32_t max = ts->dl.max_in_flight ? ts->dl.max_in_flight : 100;
     while (ts->nlive < max && ts->xn > 0) {
         uint64_t seq = ts->xq[--ts->xn];
@@ -1221,9 +1278,13 @@ static void ts_pump_once(tstate_t *ts) {
 
 /* ---- resources ------------------------------------------------------------------------ */
 
-static void bstate_free(bstate_t *bs) { hd_free(bs); }
+static void bstate_free(bstate_t *bs)
+{
+    hd_free(bs);
+}
 
-void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b) {
+void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
+{
     if (d == NULL || b == NULL || b->dispatch)
         return;
     bstate_t *bs = hd_calloc(1, sizeof *bs);
@@ -1251,7 +1312,8 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b) {
 
 static void ts_stop(tstate_t *ts, bool forget);
 
-void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b) {
+void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b)
+{
     if (d == NULL || b == NULL || b->dispatch == NULL)
         return;
     bstate_t *bs = b->dispatch;
@@ -1271,7 +1333,8 @@ void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b) {
     bstate_free(bs);
 }
 
-static void ts_settings(tstate_t *ts, hd_trigger_t *t) {
+static void ts_settings(tstate_t *ts, hd_trigger_t *t)
+{
     ts->dl = t->delivery;
     hd_free(ts->sub_uri);
     hd_free(ts->dls_uri);
@@ -1293,7 +1356,8 @@ typedef struct {
     uint64_t now;
 } restore_ctx_t;
 
-static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_store_pending_t *p) {
+static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_store_pending_t *p)
+{
     (void)tid;
     restore_ctx_t *rc = arg;
     tstate_t *ts = rc->ts;
@@ -1323,7 +1387,8 @@ static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_stor
     return true;
 }
 
-static void ts_start(tstate_t *ts, hd_trigger_t *t) {
+static void ts_start(tstate_t *ts, hd_trigger_t *t)
+{
     hd_dispatch_t *d = ts->d;
     if (t->broker == NULL)
         return;
@@ -1369,7 +1434,8 @@ static void ts_start(tstate_t *ts, hd_trigger_t *t) {
 
 /* Stops a trigger's runtime state (deliveries cancelled: they are redelivered from the
  * cursor). forget: also free the tstate (trigger removed). */
-static void ts_stop(tstate_t *ts, bool forget) {
+static void ts_stop(tstate_t *ts, bool forget)
+{
     hd_dispatch_t *d = ts->d;
     bstate_t *bs = ts->b;
     if (bs) {
@@ -1426,7 +1492,8 @@ static void ts_stop(tstate_t *ts, bool forget) {
         ts_free(ts);
 }
 
-void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t) {
+void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
+{
     if (d == NULL || t == NULL || t->dispatch)
         return;
     tstate_t *ts = hd_calloc(1, sizeof *ts);
@@ -1443,12 +1510,12 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t) {
     ts_settings(ts, t);
     hd_metrics_t *m = d->srv->metrics;
     if (m) {
-        ts->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
-                                             "Time from sending an event to its answer",
-                                             ts->labels);
-        ts->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
-                                         "Events of the broker not yet done for the trigger",
-                                         ts->labels);
+        ts->m_latency =
+            hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
+                                 "Time from sending an event to its answer", ts->labels);
+        ts->m_backlog =
+            hd_metrics_gauge(m, "herald_trigger_backlog",
+                             "Events of the broker not yet done for the trigger", ts->labels);
         char l2[320];
         snprintf(l2, sizeof l2, "%s,to=\"sink\"", ts->labels);
         ts->m_dls = hd_metrics_counter(m, "herald_dead_letter_total",
@@ -1466,7 +1533,8 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t) {
     ts_pump(ts);
 }
 
-void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t) {
+void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t)
+{
     if (d == NULL || t == NULL)
         return;
     tstate_t *ts = t->dispatch;
@@ -1484,7 +1552,8 @@ void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t) {
     ts_pump(ts);
 }
 
-void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records) {
+void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records)
+{
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return;
     tstate_t *ts = t->dispatch;
@@ -1502,7 +1571,8 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
 
 /* ---- replay, stats -------------------------------------------------------------------- */
 
-hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq) {
+hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq)
+{
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return HD_E_INVAL;
     tstate_t *ts = t->dispatch;
@@ -1516,8 +1586,8 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
             goto ok; /* nothing to replay, nothing lost */
         char f[24];
         snprintf(f, sizeof f, "%llu", (unsigned long long)first);
-        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone", "trigger",
-               ts->name, "first_kept_seq", f, NULL);
+        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone", "trigger", ts->name,
+               "first_kept_seq", f, NULL);
         return HD_E_NOTFOUND;
     }
 ok:
@@ -1536,7 +1606,8 @@ typedef struct {
 } dlq_ctx_t;
 
 static bool dlq_collect(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint64_t wall,
-                        const char *error, size_t len) {
+                        const char *error, size_t len)
+{
     (void)tid;
     (void)status;
     (void)wall;
@@ -1568,7 +1639,8 @@ static bool dlq_collect(void *arg, uint32_t tid, uint64_t seq, int32_t status, u
     return c->seq == 0;
 }
 
-size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq) {
+size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq)
+{
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return 0;
     tstate_t *ts = t->dispatch;
@@ -1580,7 +1652,8 @@ size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq) {
     return c.n;
 }
 
-void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out) {
+void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out)
+{
     memset(out, 0, sizeof *out);
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return;
@@ -1599,7 +1672,8 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     snprintf(out->last_error, sizeof out->last_error, "%s", ts->last_error);
 }
 
-static void on_render(void *arg) {
+static void on_render(void *arg)
+{
     hd_dispatch_t *d = arg;
     for (bstate_t *bs = d->brokers; bs; bs = bs->next)
         for (tstate_t *ts = bs->triggers; ts; ts = ts->next) {
@@ -1610,7 +1684,8 @@ static void on_render(void *arg) {
 
 /* ---- open / close --------------------------------------------------------------------- */
 
-hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out) {
+hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out)
+{
     hd_dispatch_t *d = hd_calloc(1, sizeof *d);
     if (d == NULL)
         return HD_E_NOMEM;
@@ -1645,7 +1720,8 @@ hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out) {
     return HD_E_OK;
 }
 
-static void disp_handle_closed(uv_handle_t *h) {
+static void disp_handle_closed(uv_handle_t *h)
+{
     hd_dispatch_t *d = h->data;
     /* With metrics, the render callback registered in hd_dispatch_open stays registered (there
      * is no way to unregister it), so the closed, empty dispatcher is left for it to find; it is
@@ -1654,7 +1730,8 @@ static void disp_handle_closed(uv_handle_t *h) {
         hd_free(d);
 }
 
-void hd_dispatch_close(hd_dispatch_t *d) {
+void hd_dispatch_close(hd_dispatch_t *d)
+{
     if (d == NULL)
         return;
     hd_store_off_commit(d->srv->store, on_commit, d);

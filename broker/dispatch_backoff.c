@@ -8,7 +8,8 @@
 
 #include "hd_dispatch.h"
 
-uint64_t hd_backoff_delay_ms(const hd_delivery_t *dl, uint32_t k) {
+uint64_t hd_backoff_delay_ms(const hd_delivery_t *dl, uint32_t k)
+{
     if (dl == NULL || k == 0)
         return 0;
     uint64_t base = dl->backoff_delay_ms;
@@ -30,7 +31,8 @@ uint64_t hd_backoff_delay_ms(const hd_delivery_t *dl, uint32_t k) {
     return d > cap ? cap : d;
 }
 
-bool hd_status_retryable(int status) {
+bool hd_status_retryable(int status)
+{
     if (status <= 0)
         return true; /* network error, timeout, no answer */
     if (status >= 200 && status < 300)
@@ -56,7 +58,8 @@ bool hd_status_retryable(int status) {
 /* Parses the IMF-fixdate form "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7), plus the two
  * obsolete forms (RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37
  * 1994"). Returns false when it is none of them. */
-static bool parse_http_date(const char *s, size_t len, uint64_t *out_ms) {
+static bool parse_http_date(const char *s, size_t len, uint64_t *out_ms)
+{
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     char buf[64];
     if (len == 0 || len >= sizeof buf)
@@ -73,13 +76,13 @@ static bool parse_http_date(const char *s, size_t len, uint64_t *out_ms) {
                tz, &n) == 8 &&
         (size_t)n == len) {
         /* IMF-fixdate */
-    } else if (sscanf(buf, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %7s%n", wd, &day, mon, &year, &hh,
-                      &mm, &ss, tz, &n) == 8 &&
+    } else if (sscanf(buf, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %7s%n", wd, &day, mon, &year, &hh, &mm,
+                      &ss, tz, &n) == 8 &&
                (size_t)n == len) {
         if (year < 100)
             year += year < 70 ? 2000 : 1900;
-    } else if (sscanf(buf, "%15[A-Za-z] %3s %d %d:%d:%d %d%n", wd, mon, &day, &hh, &mm, &ss,
-                      &year, &n) == 7 &&
+    } else if (sscanf(buf, "%15[A-Za-z] %3s %d %d:%d:%d %d%n", wd, mon, &day, &hh, &mm, &ss, &year,
+                      &n) == 7 &&
                (size_t)n == len) {
         strcpy(tz, "GMT");
     } else {
@@ -108,7 +111,8 @@ static bool parse_http_date(const char *s, size_t len, uint64_t *out_ms) {
 }
 
 uint64_t hd_retry_after_ms(const char *value, size_t len, uint64_t now_wall_ms,
-                           uint64_t retry_after_max_ms) {
+                           uint64_t retry_after_max_ms)
+{
     if (value == NULL)
         return 0;
     while (len > 0 && (*value == ' ' || *value == '\t')) {

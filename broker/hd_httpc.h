@@ -46,7 +46,7 @@ typedef struct {
     size_t header_count;
     const char *body;
     size_t body_len;
-    uint64_t timeout_ms;        /* whole attempt (connect, send, answer); 0 = none */
+    uint64_t timeout_ms; /* whole attempt (connect, send, answer); 0 = none */
 } hd_httpc_req_t;
 
 /* The outcome. All pointers are borrowed and valid only during the callback. */
@@ -57,10 +57,10 @@ typedef struct {
     int status;                 /* HTTP status when err is HD_E_OK, else -1 */
     const ce_header_t *headers; /* response headers, names as sent */
     size_t header_count;
-    const char *body;           /* response body (at most max_body bytes) */
+    const char *body; /* response body (at most max_body bytes) */
     size_t body_len;
     bool body_truncated;
-    const char *error;          /* human text when err != HD_E_OK ("connect: connection refused") */
+    const char *error; /* human text when err != HD_E_OK ("connect: connection refused") */
 } hd_httpc_resp_t;
 
 typedef void (*hd_httpc_done_fn)(void *arg, const hd_httpc_resp_t *resp);
@@ -72,8 +72,8 @@ typedef struct hd_httpc_call hd_httpc_call_t;
  * NULL) receives a handle valid until the callback starts or hd_httpc_cancel returns.
  * Errors, returned at once with no callback: HD_E_INVAL (bad or unsupported URL), HD_E_NOMEM.
  */
-hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_done_fn cb,
-                          void *arg, hd_httpc_call_t **call);
+hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_done_fn cb, void *arg,
+                          hd_httpc_call_t **call);
 /* Cancels a call whose callback has not run yet: the callback will not run. A connection with an
  * answer in flight is closed. */
 void hd_httpc_cancel(hd_httpc_call_t *call);

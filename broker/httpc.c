@@ -62,7 +62,7 @@ struct conn {
     conn_t *next_idle;
     int closing_handles; /* handles still to close before freeing */
     bool connected, reused, idle, closed, in_parse;
-    bool got_bytes;      /* some byte of the current answer arrived */
+    bool got_bytes; /* some byte of the current answer arrived */
     bool msg_done;
     bool hdr_overflow;
     http_parser parser;
@@ -94,7 +94,7 @@ struct pool {
     bool addr_ok;
     size_t nconns;
     conn_t *all;
-    conn_t *idle;       /* LIFO: the most recently used connection is the warmest */
+    conn_t *idle; /* LIFO: the most recently used connection is the warmest */
     size_t nidle;
     hd_httpc_call_t *qhead, *qtail;
     size_t qlen;
@@ -105,7 +105,7 @@ struct hd_httpc {
     hd_httpc_opts_t opts;
     pool_t *pools;
     hd_httpc_call_t *curl_calls; /* https calls in flight (next/prev) */
-    hd_httpc_call_t *deferred; /* calls failed at start, completed on the next loop turn */
+    hd_httpc_call_t *deferred;   /* calls failed at start, completed on the next loop turn */
     uv_timer_t defer_timer;
     hd_httpc_stats_t st;
     http_parser_settings settings;
@@ -124,7 +124,8 @@ typedef struct {
 } curl_sock_t;
 
 /* One close in progress is over; the client is freed once it is closing and none is left. */
-static void client_release(hd_httpc_t *c) {
+static void client_release(hd_httpc_t *c)
+{
     if (--c->closing_handles == 0 && c->closing) {
         hd_free(c->ca_file);
         hd_free(c);
@@ -137,7 +138,8 @@ static void call_start_on(hd_httpc_call_t *call, conn_t *cn);
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static void call_free(hd_httpc_call_t *call) {
+static void call_free(hd_httpc_call_t *call)
+{
     if (call == NULL)
         return;
     hd_free(call->wire);
@@ -148,14 +150,16 @@ static void call_free(hd_httpc_call_t *call) {
     hd_free(call);
 }
 
-static void fail_resp(hd_httpc_resp_t *r, hd_err_t err, const char *msg) {
+static void fail_resp(hd_httpc_resp_t *r, hd_err_t err, const char *msg)
+{
     memset(r, 0, sizeof *r);
     r->err = err;
     r->status = -1;
     r->error = msg;
 }
 
-static void defer_cb(uv_timer_t *t) {
+static void defer_cb(uv_timer_t *t)
+{
     hd_httpc_t *c = hd_container_of(t, hd_httpc_t, defer_timer);
     /* complete the whole list as it is now; callbacks may add to it again */
     hd_httpc_call_t *list = c->deferred;
@@ -176,7 +180,8 @@ static void defer_cb(uv_timer_t *t) {
 }
 
 /* Completes `call` with an error on the next loop turn (never from inside the caller). */
-static void call_defer(hd_httpc_call_t *call, hd_err_t err, const char *msg) {
+static void call_defer(hd_httpc_call_t *call, hd_err_t err, const char *msg)
+{
     hd_httpc_t *c = call->c;
     call->state = CALL_DEFERRED;
     call->defer_err = err;
@@ -190,7 +195,8 @@ static void call_defer(hd_httpc_call_t *call, hd_err_t err, const char *msg) {
     uv_timer_start(&c->defer_timer, defer_cb, 0, 0);
 }
 
-const char *hd_httpc_resp_header(const hd_httpc_resp_t *resp, const char *name, size_t *len) {
+const char *hd_httpc_resp_header(const hd_httpc_resp_t *resp, const char *name, size_t *len)
+{
     size_t nl = strlen(name);
     for (size_t i = 0; i < resp->header_count; i++) {
         const ce_header_t *h = &resp->headers[i];
@@ -203,7 +209,8 @@ const char *hd_httpc_resp_header(const hd_httpc_resp_t *resp, const char *name, 
     return NULL;
 }
 
-void hd_httpc_stats(const hd_httpc_t *c, hd_httpc_stats_t *out) {
+void hd_httpc_stats(const hd_httpc_t *c, hd_httpc_stats_t *out)
+{
     *out = c->st;
     out->open_conns = out->idle_conns = out->queued = 0;
     for (pool_t *p = c->pools; p; p = p->next) {
@@ -215,7 +222,8 @@ void hd_httpc_stats(const hd_httpc_t *c, hd_httpc_stats_t *out) {
 
 /* ---- response parsing (http-parser callbacks) ----------------------------------------- */
 
-static int on_message_begin(http_parser *hp) {
+static int on_message_begin(http_parser *hp)
+{
     conn_t *cn = hp->data;
     cn->hlen = 0;
     cn->hcount = 0;
@@ -226,7 +234,8 @@ static int on_message_begin(http_parser *hp) {
     return 0;
 }
 
-static int hdr_append(conn_t *cn, const char *at, size_t len) {
+static int hdr_append(conn_t *cn, const char *at, size_t len)
+{
     if (cn->hlen + len > sizeof cn->hbuf) {
         cn->hdr_overflow = true;
         return 1;
@@ -236,7 +245,8 @@ static int hdr_append(conn_t *cn, const char *at, size_t len) {
     return 0;
 }
 
-static int on_header_field(http_parser *hp, const char *at, size_t len) {
+static int on_header_field(http_parser *hp, const char *at, size_t len)
+{
     conn_t *cn = hp->data;
     if (cn->hcount == 0 || cn->last_was_value) {
         if (cn->hcount == MAX_RESP_HEADERS) {
@@ -256,7 +266,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t len) {
     return 0;
 }
 
-static int on_header_value(http_parser *hp, const char *at, size_t len) {
+static int on_header_value(http_parser *hp, const char *at, size_t len)
+{
     conn_t *cn = hp->data;
     if (cn->hcount == 0)
         return 1;
@@ -270,7 +281,8 @@ static int on_header_value(http_parser *hp, const char *at, size_t len) {
     return 0;
 }
 
-static int on_body(http_parser *hp, const char *at, size_t len) {
+static int on_body(http_parser *hp, const char *at, size_t len)
+{
     conn_t *cn = hp->data;
     size_t max = cn->c->opts.max_body;
     if (cn->body_len >= max) {
@@ -300,7 +312,8 @@ static int on_body(http_parser *hp, const char *at, size_t len) {
     return 0;
 }
 
-static int on_message_complete(http_parser *hp) {
+static int on_message_complete(http_parser *hp)
+{
     conn_t *cn = hp->data;
     cn->msg_done = true;
     http_parser_pause(hp, 1);
@@ -309,7 +322,8 @@ static int on_message_complete(http_parser *hp) {
 
 /* ---- connections ---------------------------------------------------------------------- */
 
-static void conn_handle_closed(uv_handle_t *h) {
+static void conn_handle_closed(uv_handle_t *h)
+{
     conn_t *cn = h->data;
     if (--cn->closing_handles > 0)
         return;
@@ -320,7 +334,8 @@ static void conn_handle_closed(uv_handle_t *h) {
     client_release(c);
 }
 
-static void pool_remove_idle(pool_t *p, conn_t *cn) {
+static void pool_remove_idle(pool_t *p, conn_t *cn)
+{
     for (conn_t **pp = &p->idle; *pp; pp = &(*pp)->next_idle) {
         if (*pp == cn) {
             *pp = cn->next_idle;
@@ -333,7 +348,8 @@ static void pool_remove_idle(pool_t *p, conn_t *cn) {
 }
 
 /* Closes the connection (its current call, if any, must have been detached or completed). */
-static void conn_close(conn_t *cn) {
+static void conn_close(conn_t *cn)
+{
     if (cn->closed)
         return;
     cn->closed = true;
@@ -353,13 +369,15 @@ static void conn_close(conn_t *cn) {
     uv_close((uv_handle_t *)&cn->timer, conn_handle_closed);
 }
 
-static void idle_timeout_cb(uv_timer_t *t) {
+static void idle_timeout_cb(uv_timer_t *t)
+{
     conn_t *cn = t->data;
     conn_close(cn);
 }
 
 /* Completes the current call of a connection with `r`, then reuses or closes the connection. */
-static void conn_finish(conn_t *cn, hd_httpc_resp_t *r, bool keep) {
+static void conn_finish(conn_t *cn, hd_httpc_resp_t *r, bool keep)
+{
     hd_httpc_call_t *call = cn->cur;
     hd_httpc_t *c = cn->c;
     pool_t *p = cn->p;
@@ -398,7 +416,8 @@ static void conn_finish(conn_t *cn, hd_httpc_resp_t *r, bool keep) {
     }
 }
 
-static void conn_fail(conn_t *cn, hd_err_t err, const char *msg) {
+static void conn_fail(conn_t *cn, hd_err_t err, const char *msg)
+{
     hd_httpc_call_t *call = cn->cur;
     /* A reused keep-alive connection the server had closed: try once more on a new one. */
     if (call && cn->reused && !cn->got_bytes && err == HD_E_NET && !call->stale_retried) {
@@ -426,7 +445,8 @@ static void conn_fail(conn_t *cn, hd_err_t err, const char *msg) {
     conn_finish(cn, &r, false);
 }
 
-static void req_timeout_cb(uv_timer_t *t) {
+static void req_timeout_cb(uv_timer_t *t)
+{
     conn_t *cn = t->data;
     if (cn->cur == NULL)
         return;
@@ -436,14 +456,16 @@ static void req_timeout_cb(uv_timer_t *t) {
     conn_finish(cn, &r, false);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
     (void)suggested;
     conn_t *cn = h->data;
     buf->base = cn->rbuf;
     buf->len = sizeof cn->rbuf;
 }
 
-static void deliver_response(conn_t *cn, bool force_close) {
+static void deliver_response(conn_t *cn, bool force_close)
+{
     ce_header_t hdrs[MAX_RESP_HEADERS];
     for (size_t i = 0; i < cn->hcount; i++) {
         hdrs[i].name = cn->hbuf + cn->hdr[i].name_off;
@@ -464,7 +486,8 @@ static void deliver_response(conn_t *cn, bool force_close) {
     conn_finish(cn, &r, keep);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
     conn_t *cn = s->data;
     if (cn->closed)
         return;
@@ -484,7 +507,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
             }
         }
         conn_fail(cn, HD_E_NET,
-                  nread == UV_EOF ? "connection closed before the answer" : uv_strerror((int)nread));
+                  nread == UV_EOF ? "connection closed before the answer"
+                                  : uv_strerror((int)nread));
         return;
     }
     if (cn->cur == NULL) {
@@ -507,7 +531,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     }
 }
 
-static void write_cb(uv_write_t *w, int status) {
+static void write_cb(uv_write_t *w, int status)
+{
     conn_t *cn = w->data;
     cn->write_pending = false;
     if (cn->orphan_wire) {
@@ -519,7 +544,8 @@ static void write_cb(uv_write_t *w, int status) {
 }
 
 /* Sends `call` on the connected `cn`. */
-static void call_send(conn_t *cn) {
+static void call_send(conn_t *cn)
+{
     hd_httpc_call_t *call = cn->cur;
     uv_buf_t b = uv_buf_init(call->wire, (unsigned)call->wire_len);
     int n = uv_try_write((uv_stream_t *)&cn->tcp, &b, 1);
@@ -542,7 +568,8 @@ static void call_send(conn_t *cn) {
     }
 }
 
-static void call_start_on(hd_httpc_call_t *call, conn_t *cn) {
+static void call_start_on(hd_httpc_call_t *call, conn_t *cn)
+{
     call->state = CALL_ACTIVE;
     call->conn = cn;
     call->next = call->prev = NULL;
@@ -560,7 +587,8 @@ static void call_start_on(hd_httpc_call_t *call, conn_t *cn) {
         call_send(cn);
 }
 
-static void connect_cb(uv_connect_t *req, int status) {
+static void connect_cb(uv_connect_t *req, int status)
+{
     conn_t *cn = req->data;
     if (cn->closed)
         return;
@@ -582,7 +610,8 @@ static void connect_cb(uv_connect_t *req, int status) {
 }
 
 /* Opens a new connection for `call`. */
-static void conn_open(hd_httpc_t *c, pool_t *p, hd_httpc_call_t *call) {
+static void conn_open(hd_httpc_t *c, pool_t *p, hd_httpc_call_t *call)
+{
     conn_t *cn = hd_calloc(1, sizeof *cn);
     if (cn == NULL) {
         call_defer(call, HD_E_NOMEM, "out of memory");
@@ -612,7 +641,8 @@ static void conn_open(hd_httpc_t *c, pool_t *p, hd_httpc_call_t *call) {
 }
 
 /* Serves waiting calls while the pool has idle connections or room for new ones. */
-static void pool_pump(hd_httpc_t *c, pool_t *p) {
+static void pool_pump(hd_httpc_t *c, pool_t *p)
+{
     while (p->qhead && !c->closing) {
         conn_t *cn = p->idle;
         if (cn == NULL && p->nconns >= c->opts.max_conns_per_host)
@@ -636,7 +666,8 @@ static void pool_pump(hd_httpc_t *c, pool_t *p) {
     }
 }
 
-static pool_t *pool_get(hd_httpc_t *c, const char *host, size_t host_len, int port) {
+static pool_t *pool_get(hd_httpc_t *c, const char *host, size_t host_len, int port)
+{
     for (pool_t *p = c->pools; p; p = p->next)
         if (p->port == port && strlen(p->host) == host_len && memcmp(p->host, host, host_len) == 0)
             return p;
@@ -683,7 +714,8 @@ static pool_t *pool_get(hd_httpc_t *c, const char *host, size_t host_len, int po
 
 /* ---- https through libcurl multi-socket ----------------------------------------------- */
 
-static void curl_list_remove(hd_httpc_t *c, hd_httpc_call_t *call) {
+static void curl_list_remove(hd_httpc_t *c, hd_httpc_call_t *call)
+{
     if (call->prev)
         call->prev->next = call->next;
     else if (c->curl_calls == call)
@@ -693,7 +725,8 @@ static void curl_list_remove(hd_httpc_t *c, hd_httpc_call_t *call) {
     call->next = call->prev = NULL;
 }
 
-static void curl_check_done(hd_httpc_t *c) {
+static void curl_check_done(hd_httpc_t *c)
+{
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(c->multi, &left))) {
@@ -729,7 +762,8 @@ static void curl_check_done(hd_httpc_t *c) {
     }
 }
 
-static void curl_poll_cb(uv_poll_t *h, int status, int events) {
+static void curl_poll_cb(uv_poll_t *h, int status, int events)
+{
     curl_sock_t *cs = h->data;
     hd_httpc_t *c = cs->c;
     int flags = 0;
@@ -744,14 +778,16 @@ static void curl_poll_cb(uv_poll_t *h, int status, int events) {
     curl_check_done(c);
 }
 
-static void curl_sock_closed(uv_handle_t *h) {
+static void curl_sock_closed(uv_handle_t *h)
+{
     curl_sock_t *cs = h->data;
     hd_httpc_t *c = cs->c;
     hd_free(cs);
     client_release(c);
 }
 
-static int curl_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
+static int curl_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
     (void)e;
     hd_httpc_t *c = userp;
     curl_sock_t *cs = socketp;
@@ -783,14 +819,16 @@ static int curl_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void 
     return 0;
 }
 
-static void curl_timer_cb(uv_timer_t *t) {
+static void curl_timer_cb(uv_timer_t *t)
+{
     hd_httpc_t *c = hd_container_of(t, hd_httpc_t, curl_timer);
     int running;
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     curl_check_done(c);
 }
 
-static int curl_timer_fn(CURLM *m, long timeout_ms, void *userp) {
+static int curl_timer_fn(CURLM *m, long timeout_ms, void *userp)
+{
     (void)m;
     hd_httpc_t *c = userp;
     if (timeout_ms < 0)
@@ -800,7 +838,8 @@ static int curl_timer_fn(CURLM *m, long timeout_ms, void *userp) {
     return 0;
 }
 
-static size_t curl_write_fn(char *ptr, size_t size, size_t nmemb, void *userdata) {
+static size_t curl_write_fn(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
     hd_httpc_call_t *call = userdata;
     size_t len = size * nmemb, max = call->c->opts.max_body;
     size_t take = len;
@@ -821,7 +860,8 @@ static size_t curl_write_fn(char *ptr, size_t size, size_t nmemb, void *userdata
     return len;
 }
 
-static size_t curl_header_fn(char *buf, size_t size, size_t nitems, void *userdata) {
+static size_t curl_header_fn(char *buf, size_t size, size_t nitems, void *userdata)
+{
     hd_httpc_call_t *call = userdata;
     size_t len = size * nitems;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
@@ -852,7 +892,8 @@ static size_t curl_header_fn(char *buf, size_t size, size_t nitems, void *userda
     return len;
 }
 
-static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_call_t *call) {
+static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_call_t *call)
+{
     call->cp = hd_calloc(1, sizeof *call->cp);
     if (call->cp == NULL)
         return HD_E_NOMEM;
@@ -915,7 +956,8 @@ static hd_err_t curl_start(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_ca
 
 /* ---- public API ----------------------------------------------------------------------- */
 
-hd_err_t hd_httpc_new(uv_loop_t *loop, const hd_httpc_opts_t *opts, hd_httpc_t **out) {
+hd_err_t hd_httpc_new(uv_loop_t *loop, const hd_httpc_opts_t *opts, hd_httpc_t **out)
+{
     hd_httpc_t *c = hd_calloc(1, sizeof *c);
     if (c == NULL)
         return HD_E_NOMEM;
@@ -966,11 +1008,13 @@ hd_err_t hd_httpc_new(uv_loop_t *loop, const hd_httpc_opts_t *opts, hd_httpc_t *
     return HD_E_OK;
 }
 
-static void client_handle_closed(uv_handle_t *h) {
+static void client_handle_closed(uv_handle_t *h)
+{
     client_release(h->data);
 }
 
-void hd_httpc_close(hd_httpc_t *c) {
+void hd_httpc_close(hd_httpc_t *c)
+{
     if (c == NULL || c->closing)
         return;
     c->closing = true;
@@ -1030,8 +1074,9 @@ void hd_httpc_close(hd_httpc_t *c) {
     client_release(c);
 }
 
-hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_done_fn cb,
-                          void *arg, hd_httpc_call_t **callp) {
+hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_done_fn cb, void *arg,
+                          hd_httpc_call_t **callp)
+{
     if (c == NULL || req == NULL || req->url == NULL || cb == NULL || c->closing)
         return HD_E_INVAL;
     struct http_parser_url u;
@@ -1077,8 +1122,8 @@ hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_don
         path = req->url + u.field_data[UF_PATH].off;
         path_len = u.field_data[UF_PATH].len;
         if (u.field_set & (1 << UF_QUERY))
-            path_len = u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len -
-                       u.field_data[UF_PATH].off;
+            path_len =
+                u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len - u.field_data[UF_PATH].off;
     }
     pool_t *p = pool_get(c, hstart, (size_t)(hend - hstart), port);
     if (p == NULL) {
@@ -1096,10 +1141,10 @@ hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_don
         return HD_E_NOMEM;
     }
     size_t off = 0;
-#define PUT(s, n)                                                                              \
-    do {                                                                                       \
-        memcpy(w + off, (s), (n));                                                             \
-        off += (n);                                                                            \
+#define PUT(s, n)                                                                                  \
+    do {                                                                                           \
+        memcpy(w + off, (s), (n));                                                                 \
+        off += (n);                                                                                \
     } while (0)
     PUT(method, strlen(method));
     PUT(" ", 1);
@@ -1148,7 +1193,8 @@ hd_err_t hd_httpc_request(hd_httpc_t *c, const hd_httpc_req_t *req, hd_httpc_don
     return HD_E_OK;
 }
 
-void hd_httpc_cancel(hd_httpc_call_t *call) {
+void hd_httpc_cancel(hd_httpc_call_t *call)
+{
     if (call == NULL)
         return;
     hd_httpc_t *c = call->c;

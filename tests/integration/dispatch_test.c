@@ -30,26 +30,38 @@
 
 /* Until hd_metrics lands in the core library, the few metric calls resolve here (weak: the
  * real module wins as soon as it is linked). srv.metrics is NULL in these tests anyway. */
-__attribute__((weak)) hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *n,
-                                                      const char *h, const char *l) {
+__attribute__((weak)) hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *n, const char *h,
+                                                      const char *l)
+{
     (void)m, (void)n, (void)h, (void)l;
     return NULL;
 }
-__attribute__((weak)) hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *n,
-                                                    const char *h, const char *l) {
+__attribute__((weak)) hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *n, const char *h,
+                                                    const char *l)
+{
     (void)m, (void)n, (void)h, (void)l;
     return NULL;
 }
 __attribute__((weak)) hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *n,
-                                                        const char *h, const char *l) {
+                                                        const char *h, const char *l)
+{
     (void)m, (void)n, (void)h, (void)l;
     return NULL;
 }
-__attribute__((weak)) void hd_metric_inc(hd_metric_t *c, uint64_t n) { (void)c, (void)n; }
-__attribute__((weak)) void hd_metric_set(hd_metric_t *g, int64_t v) { (void)g, (void)v; }
-__attribute__((weak)) void hd_metric_observe(hd_metric_t *h, double s) { (void)h, (void)s; }
-__attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *),
-                                                   void *arg) {
+__attribute__((weak)) void hd_metric_inc(hd_metric_t *c, uint64_t n)
+{
+    (void)c, (void)n;
+}
+__attribute__((weak)) void hd_metric_set(hd_metric_t *g, int64_t v)
+{
+    (void)g, (void)v;
+}
+__attribute__((weak)) void hd_metric_observe(hd_metric_t *h, double s)
+{
+    (void)h, (void)s;
+}
+__attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *), void *arg)
+{
     (void)m, (void)fn, (void)arg;
     return HD_E_OK;
 }
@@ -68,15 +80,19 @@ typedef struct {
 
 static env_t E;
 
-static void store_open(void) {
-    hd_store_opts_t so = {.data_dir = E.dir, .durability = HD_DURABILITY_NONE,
-                          .map_size_max = 1ull << 30, .queue_max = 65536};
+static void store_open(void)
+{
+    hd_store_opts_t so = {.data_dir = E.dir,
+                          .durability = HD_DURABILITY_NONE,
+                          .map_size_max = 1ull << 30,
+                          .queue_max = 65536};
     ck_assert_int_eq(hd_store_open(&E.loop, &so, &E.srv.store), HD_E_OK);
     ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.srv.httpc), HD_E_OK);
     ck_assert_int_eq(hd_dispatch_open(&E.srv, &E.srv.disp), HD_E_OK);
 }
 
-static void env_init(void) {
+static void env_init(void)
+{
     memset(&E, 0, sizeof E);
     snprintf(E.dir, sizeof E.dir, "/tmp/herald-dispatch-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(E.dir));
@@ -97,7 +113,8 @@ static void env_init(void) {
 
 static void run_ms(uint64_t ms);
 
-static void env_stop(void) {
+static void env_stop(void)
+{
     for (int i = 0; i < E.nt; i++)
         hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
     hd_dispatch_broker_removed(E.srv.disp, &E.b);
@@ -110,7 +127,8 @@ static void env_stop(void) {
     run_ms(50);
 }
 
-static void env_done(void) {
+static void env_done(void)
+{
     if (E.srv.disp)
         env_stop();
     for (int i = 0; i < E.nt; i++) {
@@ -131,12 +149,13 @@ static void env_done(void) {
 }
 
 /* Starts the subscriber with extra args; returns its port. Records to <dir>/<name>.jsonl. */
-static int sub_start(const char *name, const char *const *args) {
+static int sub_start(const char *name, const char *const *args)
+{
     char pf[300], rec[300];
     snprintf(pf, sizeof pf, "%s/%s.port", E.dir, name);
     snprintf(rec, sizeof rec, "%s/%s.jsonl", E.dir, name);
-    const char *argv[40] = {SUBSCRIBER, "--port", "0", "--port-file", pf, "--record", rec,
-                            "--max-seconds", "60"};
+    const char *argv[40] = {SUBSCRIBER, "--port",        "0", "--port-file", pf, "--record",
+                            rec,        "--max-seconds", "60"};
     int n = 9;
     for (int i = 0; args && args[i] && n < 38; i++)
         argv[n++] = args[i];
@@ -166,7 +185,8 @@ static int sub_start(const char *name, const char *const *args) {
 }
 
 /* The requests a subscriber recorded (owned cJSON array). */
-static cJSON *records(const char *name) {
+static cJSON *records(const char *name)
+{
     char rec[300];
     snprintf(rec, sizeof rec, "%s/%s.jsonl", E.dir, name);
     cJSON *arr = cJSON_CreateArray();
@@ -185,25 +205,32 @@ static cJSON *records(const char *name) {
     return arr;
 }
 
-static int nrecords(const char *name) {
+static int nrecords(const char *name)
+{
     cJSON *a = records(name);
     int n = cJSON_GetArraySize(a);
     cJSON_Delete(a);
     return n;
 }
 
-static const char *rec_hdr(cJSON *r, const char *h) {
+static const char *rec_hdr(cJSON *r, const char *h)
+{
     cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "headers"), h);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static double rec_num(cJSON *r, const char *k) {
+static double rec_num(cJSON *r, const char *k)
+{
     return cJSON_GetObjectItem(r, k)->valuedouble;
 }
 
-static void wake(uv_timer_t *t) { (void)t; }
+static void wake(uv_timer_t *t)
+{
+    (void)t;
+}
 
-static void run_ms(uint64_t ms) {
+static void run_ms(uint64_t ms)
+{
     uv_timer_t t;
     uv_timer_init(&E.loop, &t);
     uv_timer_start(&t, wake, 5, 5);
@@ -215,7 +242,8 @@ static void run_ms(uint64_t ms) {
 }
 
 /* Runs the loop until the subscriber `name` recorded n requests (or timeout). */
-static bool run_until_records(const char *name, int n, uint64_t timeout_ms) {
+static bool run_until_records(const char *name, int n, uint64_t timeout_ms)
+{
     uint64_t end = hd_now_ms() + timeout_ms;
     while (hd_now_ms() < end) {
         run_ms(20);
@@ -225,7 +253,8 @@ static bool run_until_records(const char *name, int n, uint64_t timeout_ms) {
     return false;
 }
 
-static hd_trigger_t *trig(const char *name, const char *type, int port, const char *path) {
+static hd_trigger_t *trig(const char *name, const char *type, int port, const char *path)
+{
     hd_trigger_t *t = &E.t[E.nt];
     memset(t, 0, sizeof *t);
     t->id = 100 + (uint32_t)E.nt;
@@ -253,20 +282,23 @@ static hd_trigger_t *trig(const char *name, const char *type, int port, const ch
     return t;
 }
 
-static void trig_go(hd_trigger_t *t) {
+static void trig_go(hd_trigger_t *t)
+{
     hd_router_add(E.b.router, t);
     hd_dispatch_trigger_added(E.srv.disp, t);
 }
 
 static int ingested;
-static void ingest_done(void *arg, hd_err_t st) {
+static void ingest_done(void *arg, hd_err_t st)
+{
     (void)arg;
     ck_assert_int_eq(st, HD_E_OK);
     ingested++;
 }
 
 /* Ingests one event with the given id and type (and optional extra attribute). */
-static void send_ev(const char *id, const char *type, const char *xname, const char *xval) {
+static void send_ev(const char *id, const char *type, const char *xname, const char *xval)
+{
     ce_event_t *ev = ce_event_new();
     ce_event_set(ev, "specversion", "1.0", 3, NULL);
     ce_event_set(ev, "id", id, strlen(id), NULL);
@@ -290,7 +322,8 @@ typedef struct {
 } dead_ctx_t;
 
 static bool dead_collect(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint64_t w,
-                         const char *e, size_t l) {
+                         const char *e, size_t l)
+{
     (void)tid, (void)seq, (void)w;
     dead_ctx_t *p = arg;
     p->n++;
@@ -301,7 +334,8 @@ static bool dead_collect(void *arg, uint32_t tid, uint64_t seq, int32_t status, 
 
 /* ---- tests ----------------------------------------------------------------------------- */
 
-START_TEST(delivers_binary_with_knative_headers) {
+START_TEST(delivers_binary_with_knative_headers)
+{
     env_init();
     int port = sub_start("s", NULL);
     hd_trigger_t *t = trig("t1", "order.created", port, "/hook");
@@ -339,7 +373,8 @@ START_TEST(delivers_binary_with_knative_headers) {
 }
 END_TEST
 
-START_TEST(structured_mode_when_format_json) {
+START_TEST(structured_mode_when_format_json)
+{
     env_init();
     int port = sub_start("s", NULL);
     hd_trigger_t *t = trig("t1", NULL, port, NULL);
@@ -360,7 +395,8 @@ START_TEST(structured_mode_when_format_json) {
 END_TEST
 
 static const int retried_codes[] = {404, 408, 409, 429, 500, 502, 503, 504};
-START_TEST(retried_answers_are_retried) {
+START_TEST(retried_answers_are_retried)
+{
     int code = retried_codes[_i];
     env_init();
     char script[64];
@@ -383,7 +419,8 @@ START_TEST(retried_answers_are_retried) {
 END_TEST
 
 static const int not_retried_codes[] = {400, 401, 403, 405, 413, 301, 302};
-START_TEST(permanent_answers_are_not_retried_and_go_to_dead_table) {
+START_TEST(permanent_answers_are_not_retried_and_go_to_dead_table)
+{
     int code = not_retried_codes[_i];
     env_init();
     char st_[16];
@@ -411,7 +448,8 @@ START_TEST(permanent_answers_are_not_retried_and_go_to_dead_table) {
 }
 END_TEST
 
-START_TEST(network_error_is_retried) {
+START_TEST(network_error_is_retried)
+{
     env_init();
     /* a port with nothing listening: connection refused, retried, then dead */
     int port = sub_start("s", NULL);
@@ -432,7 +470,8 @@ START_TEST(network_error_is_retried) {
 }
 END_TEST
 
-START_TEST(timeout_is_retried) {
+START_TEST(timeout_is_retried)
+{
     env_init();
     const char *args[] = {"--delay-ms", "400", NULL};
     int port = sub_start("s", args);
@@ -451,7 +490,8 @@ START_TEST(timeout_is_retried) {
 }
 END_TEST
 
-START_TEST(backoff_schedule_is_observed) {
+START_TEST(backoff_schedule_is_observed)
+{
     env_init();
     const char *args[] = {"--script", "e1=500,500,500,202", NULL};
     int port = sub_start("s", args);
@@ -476,10 +516,11 @@ START_TEST(backoff_schedule_is_observed) {
 }
 END_TEST
 
-START_TEST(retry_after_is_honoured_and_capped) {
+START_TEST(retry_after_is_honoured_and_capped)
+{
     env_init();
-    const char *args[] = {"--script", "e1=503,202", "--script", "e2=429,202", "--retry-after",
-                          "1", NULL};
+    const char *args[] = {"--script",      "e1=503,202", "--script", "e2=429,202",
+                          "--retry-after", "1",          NULL};
     int port = sub_start("s", args);
     hd_trigger_t *t = trig("t1", NULL, port, NULL);
     t->delivery.retry = 2;
@@ -488,7 +529,8 @@ START_TEST(retry_after_is_honoured_and_capped) {
     send_ev("e1", "x", NULL, NULL);
     ck_assert(run_until_records("s", 2, 5000));
     cJSON *a = records("s");
-    double gap = rec_num(cJSON_GetArrayItem(a, 1), "t_ms") - rec_num(cJSON_GetArrayItem(a, 0), "t_ms");
+    double gap =
+        rec_num(cJSON_GetArrayItem(a, 1), "t_ms") - rec_num(cJSON_GetArrayItem(a, 0), "t_ms");
     ck_assert_msg(gap >= 990, "waited %.0f ms, Retry-After said 1 s", gap);
     cJSON_Delete(a);
     /* retryAfterMax caps it */
@@ -504,7 +546,8 @@ START_TEST(retry_after_is_honoured_and_capped) {
 }
 END_TEST
 
-START_TEST(dead_letter_sink_gets_error_extensions) {
+START_TEST(dead_letter_sink_gets_error_extensions)
+{
     env_init();
     const char *args[] = {"--status", "500", "--body", "boom", NULL};
     int port = sub_start("s", args);
@@ -534,7 +577,8 @@ START_TEST(dead_letter_sink_gets_error_extensions) {
 }
 END_TEST
 
-START_TEST(failing_dead_letter_sink_keeps_event_pending) {
+START_TEST(failing_dead_letter_sink_keeps_event_pending)
+{
     env_init();
     const char *args[] = {"--status", "500", NULL};
     int port = sub_start("s", args);
@@ -557,7 +601,8 @@ START_TEST(failing_dead_letter_sink_keeps_event_pending) {
 }
 END_TEST
 
-START_TEST(reply_is_reingested_with_ttl) {
+START_TEST(reply_is_reingested_with_ttl)
+{
     env_init();
     const char *args[] = {"--status", "200", "--reply-type", "reply.t", NULL};
     int port = sub_start("s", args);
@@ -587,7 +632,8 @@ START_TEST(reply_is_reingested_with_ttl) {
 }
 END_TEST
 
-START_TEST(non_cloudevent_200_body_is_a_failure) {
+START_TEST(non_cloudevent_200_body_is_a_failure)
+{
     env_init();
     const char *args[] = {"--script", "e1=200,202", "--body", "<html>login</html>", NULL};
     int port = sub_start("s", args);
@@ -606,7 +652,8 @@ START_TEST(non_cloudevent_200_body_is_a_failure) {
 }
 END_TEST
 
-START_TEST(max_in_flight_is_respected) {
+START_TEST(max_in_flight_is_respected)
+{
     env_init();
     const char *args[] = {"--delay-ms", "50", NULL};
     int port = sub_start("s", args);
@@ -632,7 +679,8 @@ START_TEST(max_in_flight_is_respected) {
 }
 END_TEST
 
-START_TEST(ordered_delivers_one_at_a_time_per_key) {
+START_TEST(ordered_delivers_one_at_a_time_per_key)
+{
     env_init();
     const char *args[] = {"--delay-ms", "30", "--script", "a2=500,202", NULL};
     int port = sub_start("s", args);
@@ -669,7 +717,8 @@ START_TEST(ordered_delivers_one_at_a_time_per_key) {
 }
 END_TEST
 
-START_TEST(restart_in_the_middle_of_retries_resumes) {
+START_TEST(restart_in_the_middle_of_retries_resumes)
+{
     env_init();
     const char *args[] = {"--status", "500", NULL};
     int port = sub_start("s", args);
@@ -710,7 +759,8 @@ START_TEST(restart_in_the_middle_of_retries_resumes) {
 }
 END_TEST
 
-START_TEST(dlq_replay_redelivers_dead_letters) {
+START_TEST(dlq_replay_redelivers_dead_letters)
+{
     env_init();
     const char *args[] = {"--script", "e1=400,202", NULL};
     int port = sub_start("s", args);
@@ -738,7 +788,8 @@ START_TEST(dlq_replay_redelivers_dead_letters) {
 }
 END_TEST
 
-START_TEST(replay_from_seq_redelivers) {
+START_TEST(replay_from_seq_redelivers)
+{
     env_init();
     int port = sub_start("s", NULL);
     hd_trigger_t *t = trig("t1", NULL, port, NULL);
@@ -759,7 +810,8 @@ START_TEST(replay_from_seq_redelivers) {
 }
 END_TEST
 
-START_TEST(retention_trims_delivered_events) {
+START_TEST(retention_trims_delivered_events)
+{
     env_init();
     E.cfg.retention_interval_ms = 100;
     int port = sub_start("s", NULL);
@@ -790,7 +842,8 @@ END_TEST
 
 /* Stops the dispatcher and the store as a restart does, then opens them again and re-adds the
  * broker (the caller re-adds its triggers). */
-static void restart(void) {
+static void restart(void)
+{
     for (int i = 0; i < E.nt; i++)
         hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
     hd_dispatch_broker_removed(E.srv.disp, &E.b);
@@ -809,7 +862,8 @@ static void restart(void) {
     hd_dispatch_broker_added(E.srv.disp, &E.b);
 }
 
-START_TEST(restart_redelivers_only_what_each_trigger_owes) {
+START_TEST(restart_redelivers_only_what_each_trigger_owes)
+{
     env_init();
     const char *slow[] = {"--delay-ms", "3000", NULL};
     int pa = sub_start("a", slow);
@@ -843,7 +897,8 @@ START_TEST(restart_redelivers_only_what_each_trigger_owes) {
 END_TEST
 
 static int triggers_done;
-START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up) {
+START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
+{
     env_init();
     int port = sub_start("s", NULL);
     enum { N = 2000 };
@@ -910,7 +965,8 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up) {
 }
 END_TEST
 
-static long rss_anon_kib(void) {
+static long rss_anon_kib(void)
+{
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long v = -1;
@@ -923,13 +979,15 @@ static long rss_anon_kib(void) {
 }
 
 static int stored_batches;
-static void batch_stored(void *arg, hd_err_t st) {
+static void batch_stored(void *arg, hd_err_t st)
+{
     (void)arg;
     ck_assert_int_eq(st, HD_E_OK);
     stored_batches++;
 }
 
-START_TEST(million_event_backlog_stays_in_bounded_memory) {
+START_TEST(million_event_backlog_stays_in_bounded_memory)
+{
     env_init();
     /* a subscriber that is down: every attempt is refused, retried with a long backoff */
     int port = sub_start("s", NULL);
@@ -987,7 +1045,8 @@ START_TEST(million_event_backlog_stays_in_bounded_memory) {
 }
 END_TEST
 
-static Suite *suite(void) {
+static Suite *suite(void)
+{
     Suite *s = suite_create("dispatch");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
@@ -1018,7 +1077,8 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     signal(SIGPIPE, SIG_IGN);
     SRunner *sr = srunner_create(suite());
     srunner_set_fork_status(sr, CK_FORK);

@@ -90,7 +90,8 @@ typedef struct {
     long n;
 } answer_t;
 
-static void conn_free(conn_t *c) {
+static void conn_free(conn_t *c)
+{
     for (int i = 0; i < c->nh; i++)
         free(c->hval[i]);
     free(c->body);
@@ -98,21 +99,24 @@ static void conn_free(conn_t *c) {
 }
 
 /* A connection is freed once its handle is closed and no delayed answer still refers to it. */
-static void conn_closed(uv_handle_t *h) {
+static void conn_closed(uv_handle_t *h)
+{
     conn_t *c = h->data;
     c->handle_closed = 1;
     if (c->pending == 0)
         conn_free(c);
 }
 
-static void conn_close(conn_t *c) {
+static void conn_close(conn_t *c)
+{
     if (!c->closed) {
         c->closed = 1;
         uv_close((uv_handle_t *)&c->tcp, conn_closed);
     }
 }
 
-static void json_str(FILE *f, const char *s, size_t n) {
+static void json_str(FILE *f, const char *s, size_t n)
+{
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -132,44 +136,68 @@ static void json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
-static const char *hdr(conn_t *c, const char *name) {
+static const char *hdr(conn_t *c, const char *name)
+{
     for (int i = 0; i < c->nh; i++)
         if (strcasecmp(c->hname[i], name) == 0)
             return c->hval[i];
     return NULL;
 }
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
 
-static const char *reason(int s) {
+static const char *reason(int s)
+{
     switch (s) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
-static void write_done(uv_write_t *w, int status) {
+static void write_done(uv_write_t *w, int status)
+{
     (void)status;
     free(w->data);
     free(w);
 }
 
-static void send_answer(answer_t *a) {
+static void send_answer(answer_t *a)
+{
     conn_t *c = a->c;
     g.inflight--;
     c->pending--;
@@ -189,21 +217,22 @@ static void send_answer(answer_t *a) {
         int dl = snprintf(data, sizeof data, "{\"n\":%ld}", a->n);
         if (g.reply_structured) {
             char body[1024];
-            int bl = snprintf(body, sizeof body,
-                              "{\"specversion\":\"1.0\",\"id\":\"reply-%s\",\"source\":\"/subscriber\","
-                              "\"type\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":%s}",
-                              a->id, g.reply_type, data);
+            int bl =
+                snprintf(body, sizeof body,
+                         "{\"specversion\":\"1.0\",\"id\":\"reply-%s\",\"source\":\"/subscriber\","
+                         "\"type\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":%s}",
+                         a->id, g.reply_type, data);
             n = snprintf(buf, 8192,
                          "HTTP/1.1 %d %s\r\n%s%sContent-Type: application/cloudevents+json\r\n"
                          "Content-Length: %d\r\n\r\n%s",
                          a->status, reason(a->status), conn_hdr, extra, bl, body);
         } else {
-            n = snprintf(buf, 8192,
-                         "HTTP/1.1 %d %s\r\n%s%sce-specversion: 1.0\r\nce-id: reply-%s\r\n"
-                         "ce-source: /subscriber\r\nce-type: %s\r\nContent-Type: application/json\r\n"
-                         "Content-Length: %d\r\n\r\n%s",
-                         a->status, reason(a->status), conn_hdr, extra, a->id, g.reply_type, dl,
-                         data);
+            n = snprintf(
+                buf, 8192,
+                "HTTP/1.1 %d %s\r\n%s%sce-specversion: 1.0\r\nce-id: reply-%s\r\n"
+                "ce-source: /subscriber\r\nce-type: %s\r\nContent-Type: application/json\r\n"
+                "Content-Length: %d\r\n\r\n%s",
+                a->status, reason(a->status), conn_hdr, extra, a->id, g.reply_type, dl, data);
         }
     } else {
         const char *b = g.body ? g.body : "";
@@ -222,13 +251,15 @@ static void send_answer(answer_t *a) {
         conn_close(c);
 }
 
-static void answer_timer(uv_timer_t *t) {
+static void answer_timer(uv_timer_t *t)
+{
     answer_t *a = t->data;
     send_answer(a);
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
-static int choose_status(const char *id) {
+static int choose_status(const char *id)
+{
     for (int i = 0; i < g.nscripts; i++) {
         script_t *s = &g.scripts[i];
         if (strcmp(s->id, id) == 0) {
@@ -244,7 +275,8 @@ static int choose_status(const char *id) {
 }
 
 /* The event id: the ce-id header, or the "id" member of a structured body (a light scan). */
-static void event_id(conn_t *c, char *out, size_t cap) {
+static void event_id(conn_t *c, char *out, size_t cap)
+{
     const char *v = hdr(c, "ce-id");
     out[0] = '\0';
     if (v) {
@@ -267,7 +299,8 @@ static void event_id(conn_t *c, char *out, size_t cap) {
     }
 }
 
-static int on_message_begin(http_parser *p) {
+static int on_message_begin(http_parser *p)
+{
     conn_t *c = p->data;
     for (int i = 0; i < c->nh; i++)
         free(c->hval[i]);
@@ -280,7 +313,8 @@ static int on_message_begin(http_parser *p) {
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len) {
+static int on_url(http_parser *p, const char *at, size_t len)
+{
     conn_t *c = p->data;
     size_t l = strlen(c->url);
     if (l + len < sizeof c->url) {
@@ -290,7 +324,8 @@ static int on_url(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-static int on_hfield(http_parser *p, const char *at, size_t len) {
+static int on_hfield(http_parser *p, const char *at, size_t len)
+{
     conn_t *c = p->data;
     if (c->nh == 0 || c->last_value) {
         if (c->nh == MAX_HDRS)
@@ -308,7 +343,8 @@ static int on_hfield(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-static int on_hvalue(http_parser *p, const char *at, size_t len) {
+static int on_hvalue(http_parser *p, const char *at, size_t len)
+{
     conn_t *c = p->data;
     if (c->nh == 0)
         return 1;
@@ -322,7 +358,8 @@ static int on_hvalue(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len) {
+static int on_body(http_parser *p, const char *at, size_t len)
+{
     conn_t *c = p->data;
     if (c->body_len + len > MAX_BODY)
         return 1;
@@ -333,7 +370,8 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-static int on_complete(http_parser *p) {
+static int on_complete(http_parser *p)
+{
     conn_t *c = p->data;
     g.count++;
     g.inflight++;
@@ -345,9 +383,11 @@ static int on_complete(http_parser *p) {
     a->status = choose_status(a->id);
     if (g.record) {
         FILE *f = g.record;
-        fprintf(f, "{\"n\":%ld,\"t_ms\":%llu,\"inflight\":%ld,\"status\":%d,\"method\":\"%s\",\"path\":",
-                g.count, (unsigned long long)(now_ms() - g.t0), g.inflight, a->status,
-                http_method_str((enum http_method)p->method));
+        fprintf(
+            f,
+            "{\"n\":%ld,\"t_ms\":%llu,\"inflight\":%ld,\"status\":%d,\"method\":\"%s\",\"path\":",
+            g.count, (unsigned long long)(now_ms() - g.t0), g.inflight, a->status,
+            http_method_str((enum http_method)p->method));
         json_str(f, c->url, strlen(c->url));
         fputs(",\"headers\":{", f);
         for (int i = 0; i < c->nh; i++) {
@@ -382,13 +422,15 @@ static http_parser_settings settings = {
     .on_message_complete = on_complete,
 };
 
-static void alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *b) {
+static void alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *b)
+{
     (void)h;
     b->base = malloc(s);
     b->len = s;
 }
 
-static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
     conn_t *c = s->data;
     if (n < 0) {
         conn_close(c);
@@ -400,7 +442,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     free(b->base);
 }
 
-static void on_conn(uv_stream_t *srv, int status) {
+static void on_conn(uv_stream_t *srv, int status)
+{
     if (status < 0)
         return;
     conn_t *c = calloc(1, sizeof *c);
@@ -416,14 +459,19 @@ static void on_conn(uv_stream_t *srv, int status) {
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
-static void on_signal(uv_signal_t *s, int sig) {
+static void on_signal(uv_signal_t *s, int sig)
+{
     (void)sig;
     uv_stop(s->loop);
 }
 
-static void on_deadline(uv_timer_t *t) { uv_stop(t->loop); }
+static void on_deadline(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
 
-static void usage(void) {
+static void usage(void)
+{
     fprintf(stderr, "usage: subscriber [--port N] [--port-file P] [--status C] [--script ID=C,C..]"
                     " [--script-all C,C..] [--delay-ms N] [--retry-after V] [--body T]"
                     " [--reply-type T] [--reply-structured] [--record FILE] [--max-seconds N]"
@@ -431,7 +479,8 @@ static void usage(void) {
     exit(2);
 }
 
-static int parse_codes(const char *s, int *codes, int max) {
+static int parse_codes(const char *s, int *codes, int max)
+{
     int n = 0;
     while (*s && n < max) {
         codes[n++] = atoi(s);
@@ -443,7 +492,8 @@ static int parse_codes(const char *s, int *codes, int max) {
     return n;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     g.status = 202;
     g.max_seconds = 300;
     for (int i = 1; i < argc; i++) {

@@ -8,7 +8,8 @@
 
 #include "hd_dispatch.h"
 
-static hd_delivery_t dlv(hd_backoff_policy_t p, uint64_t delay, uint64_t max) {
+static hd_delivery_t dlv(hd_backoff_policy_t p, uint64_t delay, uint64_t max)
+{
     hd_delivery_t d;
     memset(&d, 0, sizeof d);
     d.backoff_policy = p;
@@ -17,7 +18,8 @@ static hd_delivery_t dlv(hd_backoff_policy_t p, uint64_t delay, uint64_t max) {
     return d;
 }
 
-START_TEST(exponential_schedule_doubles_from_delay) {
+START_TEST(exponential_schedule_doubles_from_delay)
+{
     hd_delivery_t d = dlv(HD_BACKOFF_EXPONENTIAL, 200, 0);
     /* Knative's worked example: 10 retries of 0.2 s exponential wait 0.2 ... 102.4 s */
     uint64_t want[] = {200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400};
@@ -31,7 +33,8 @@ START_TEST(exponential_schedule_doubles_from_delay) {
 }
 END_TEST
 
-START_TEST(linear_schedule_grows_by_delay) {
+START_TEST(linear_schedule_grows_by_delay)
+{
     hd_delivery_t d = dlv(HD_BACKOFF_LINEAR, 150, 0);
     ck_assert_uint_eq(hd_backoff_delay_ms(&d, 1), 150);
     ck_assert_uint_eq(hd_backoff_delay_ms(&d, 2), 300);
@@ -39,7 +42,8 @@ START_TEST(linear_schedule_grows_by_delay) {
 }
 END_TEST
 
-START_TEST(backoff_max_caps_both_policies) {
+START_TEST(backoff_max_caps_both_policies)
+{
     hd_delivery_t e = dlv(HD_BACKOFF_EXPONENTIAL, 100, 1000);
     ck_assert_uint_eq(hd_backoff_delay_ms(&e, 4), 800);
     ck_assert_uint_eq(hd_backoff_delay_ms(&e, 5), 1000);
@@ -50,7 +54,8 @@ START_TEST(backoff_max_caps_both_policies) {
 }
 END_TEST
 
-START_TEST(backoff_saturates_instead_of_overflowing) {
+START_TEST(backoff_saturates_instead_of_overflowing)
+{
     hd_delivery_t e = dlv(HD_BACKOFF_EXPONENTIAL, 1000, 0);
     ck_assert_uint_eq(hd_backoff_delay_ms(&e, 64), UINT64_MAX);
     ck_assert_uint_eq(hd_backoff_delay_ms(&e, 100), UINT64_MAX);
@@ -64,7 +69,8 @@ START_TEST(backoff_saturates_instead_of_overflowing) {
 }
 END_TEST
 
-START_TEST(retry_table_matches_knative) {
+START_TEST(retry_table_matches_knative)
+{
     int retried[] = {-1, 0, 404, 408, 409, 429, 500, 502, 503, 504, 599, 100, 600, 999};
     int not_retried[] = {200, 201, 202, 204, 299, 300, 301, 302, 307, 308,
                          400, 401, 403, 405, 410, 413, 415, 422, 451, 499};
@@ -78,7 +84,8 @@ END_TEST
 
 #define RA(s, now, max) hd_retry_after_ms((s), strlen(s), (now), (max))
 
-START_TEST(retry_after_delta_seconds) {
+START_TEST(retry_after_delta_seconds)
+{
     ck_assert_uint_eq(RA("3", 0, 0), 3000);
     ck_assert_uint_eq(RA(" 120 ", 0, 0), 120000);
     ck_assert_uint_eq(RA("0", 0, 0), 0);
@@ -87,7 +94,8 @@ START_TEST(retry_after_delta_seconds) {
 }
 END_TEST
 
-START_TEST(retry_after_http_date) {
+START_TEST(retry_after_http_date)
+{
     /* 1994-11-06 08:49:37 UTC = 784111777 s */
     uint64_t at = 784111777ull * 1000u;
     ck_assert_uint_eq(RA("Sun, 06 Nov 1994 08:49:37 GMT", at - 5000, 0), 5000);
@@ -100,7 +108,8 @@ START_TEST(retry_after_http_date) {
 }
 END_TEST
 
-START_TEST(retry_after_junk_is_ignored) {
+START_TEST(retry_after_junk_is_ignored)
+{
     ck_assert_uint_eq(RA("", 0, 0), 0);
     ck_assert_uint_eq(RA("soon", 0, 0), 0);
     ck_assert_uint_eq(RA("12s", 0, 0), 0);
@@ -112,7 +121,8 @@ START_TEST(retry_after_junk_is_ignored) {
 }
 END_TEST
 
-static Suite *backoff_suite(void) {
+static Suite *backoff_suite(void)
+{
     Suite *s = suite_create("backoff");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, exponential_schedule_doubles_from_delay);
@@ -127,7 +137,8 @@ static Suite *backoff_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(backoff_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -24,7 +24,8 @@
 static int srv_fd, srv_port;
 static atomic_int conns_accepted, conns_open, conns_max, requests_seen;
 
-static void send_all(int fd, const char *s, size_t n) {
+static void send_all(int fd, const char *s, size_t n)
+{
     while (n > 0) {
         ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
         if (w <= 0)
@@ -34,7 +35,8 @@ static void send_all(int fd, const char *s, size_t n) {
     }
 }
 
-static void *conn_thread(void *arg) {
+static void *conn_thread(void *arg)
+{
     int fd = (int)(intptr_t)arg;
     int open_now = atomic_fetch_add(&conns_open, 1) + 1;
     int m = atomic_load(&conns_max);
@@ -81,7 +83,8 @@ static void *conn_thread(void *arg) {
             send_all(fd, r, strlen(r));
             goto out;
         } else if (strcmp(path, "/close") == 0) {
-            const char *r = "HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+            const char *r =
+                "HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
             send_all(fd, r, strlen(r));
             goto out;
         } else if (strcmp(path, "/stale") == 0) {
@@ -122,7 +125,8 @@ out:
     return NULL;
 }
 
-static void *accept_thread(void *arg) {
+static void *accept_thread(void *arg)
+{
     (void)arg;
     for (;;) {
         int fd = accept(srv_fd, NULL, NULL);
@@ -135,7 +139,8 @@ static void *accept_thread(void *arg) {
     }
 }
 
-static void server_start(void) {
+static void server_start(void)
+{
     srv_fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(srv_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -162,7 +167,8 @@ typedef struct {
     char xtest[16];
 } result_t;
 
-static void on_done(void *arg, const hd_httpc_resp_t *r) {
+static void on_done(void *arg, const hd_httpc_resp_t *r)
+{
     result_t *res = arg;
     res->done++;
     res->err = r->err;
@@ -180,39 +186,49 @@ static void on_done(void *arg, const hd_httpc_resp_t *r) {
 static uv_loop_t loop;
 static hd_httpc_t *cli;
 
-static void setup(void) {
+static void setup(void)
+{
     server_start();
     uv_loop_init(&loop);
     hd_httpc_opts_t o = {.max_conns_per_host = 2, .idle_timeout_ms = 2000};
     ck_assert_int_eq(hd_httpc_new(&loop, &o, &cli), HD_E_OK);
 }
 
-static void teardown_loop(void) {
+static void teardown_loop(void)
+{
     hd_httpc_close(cli);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
-static void url(char *buf, size_t cap, const char *path) {
+static void url(char *buf, size_t cap, const char *path)
+{
     snprintf(buf, cap, "http://127.0.0.1:%d%s", srv_port, path);
 }
 
-static void run_until(result_t *r, int n, int timeout_ms) {
+static void run_until(result_t *r, int n, int timeout_ms)
+{
     uint64_t end = hd_now_ms() + (uint64_t)timeout_ms;
     while (r->done < n && hd_now_ms() < end)
         uv_run(&loop, UV_RUN_NOWAIT), usleep(200);
 }
 
-static void post(const char *path, result_t *r, uint64_t timeout) {
+static void post(const char *path, result_t *r, uint64_t timeout)
+{
     char u[128];
     url(u, sizeof u, path);
     ce_header_t h[] = {{"ce-id", 5, "1", 1}, {"Content-Type", 12, "application/json", 16}};
-    hd_httpc_req_t req = {.url = u, .headers = h, .header_count = 2, .body = "{}",
-                          .body_len = 2, .timeout_ms = timeout};
+    hd_httpc_req_t req = {.url = u,
+                          .headers = h,
+                          .header_count = 2,
+                          .body = "{}",
+                          .body_len = 2,
+                          .timeout_ms = timeout};
     ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, r, NULL), HD_E_OK);
 }
 
-START_TEST(keep_alive_reuses_one_connection) {
+START_TEST(keep_alive_reuses_one_connection)
+{
     setup();
     for (int i = 0; i < 20; i++) {
         result_t r = {0};
@@ -232,7 +248,8 @@ START_TEST(keep_alive_reuses_one_connection) {
 }
 END_TEST
 
-START_TEST(bodies_headers_chunked_and_eof_framing) {
+START_TEST(bodies_headers_chunked_and_eof_framing)
+{
     setup();
     result_t a = {0}, b = {0}, c = {0};
     post("/body", &a, 2000);
@@ -252,7 +269,8 @@ START_TEST(bodies_headers_chunked_and_eof_framing) {
 }
 END_TEST
 
-START_TEST(pool_bound_per_host_queues_the_rest) {
+START_TEST(pool_bound_per_host_queues_the_rest)
+{
     setup();
     result_t r = {0};
     uint64_t t0 = hd_now_ms();
@@ -271,7 +289,8 @@ START_TEST(pool_bound_per_host_queues_the_rest) {
 }
 END_TEST
 
-START_TEST(connection_close_and_stale_keepalive_are_handled) {
+START_TEST(connection_close_and_stale_keepalive_are_handled)
+{
     setup();
     result_t a = {0};
     post("/close", &a, 2000);
@@ -292,7 +311,8 @@ START_TEST(connection_close_and_stale_keepalive_are_handled) {
 }
 END_TEST
 
-START_TEST(stale_connection_found_on_send_is_retried_once) {
+START_TEST(stale_connection_found_on_send_is_retried_once)
+{
     setup();
     result_t b = {0};
     post("/stale", &b, 2000);
@@ -314,7 +334,8 @@ START_TEST(stale_connection_found_on_send_is_retried_once) {
 }
 END_TEST
 
-START_TEST(timeout_fails_the_call_and_closes_the_connection) {
+START_TEST(timeout_fails_the_call_and_closes_the_connection)
+{
     setup();
     result_t r = {0};
     uint64_t t0 = hd_now_ms();
@@ -330,7 +351,8 @@ START_TEST(timeout_fails_the_call_and_closes_the_connection) {
 }
 END_TEST
 
-START_TEST(cancel_means_no_callback) {
+START_TEST(cancel_means_no_callback)
+{
     setup();
     result_t r = {0};
     char u[128];
@@ -354,7 +376,8 @@ START_TEST(cancel_means_no_callback) {
 }
 END_TEST
 
-START_TEST(malformed_extra_and_oversized_answers) {
+START_TEST(malformed_extra_and_oversized_answers)
+{
     setup();
     result_t g = {0};
     post("/garbage", &g, 2000);
@@ -380,7 +403,8 @@ START_TEST(malformed_extra_and_oversized_answers) {
 }
 END_TEST
 
-START_TEST(refused_and_bad_urls) {
+START_TEST(refused_and_bad_urls)
+{
     setup();
     /* a port that was free a moment ago */
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -414,7 +438,8 @@ END_TEST
 
 /* https: a real TLS server (nginx with a certificate made for 127.0.0.1 by the openssl CLI),
  * reached through libcurl multi-socket on our loop. */
-START_TEST(https_through_libcurl_on_the_loop) {
+START_TEST(https_through_libcurl_on_the_loop)
+{
     char dir[] = "/tmp/herald-httpc-tls-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char cmd[1024];
@@ -468,8 +493,8 @@ START_TEST(https_through_libcurl_on_the_loop) {
     char u[128];
     snprintf(u, sizeof u, "https://127.0.0.1:%d/ok", port);
     ce_header_t h[] = {{"ce-id", 5, "1", 1}};
-    hd_httpc_req_t req = {.url = u, .headers = h, .header_count = 1, .body = "{}", .body_len = 2,
-                          .timeout_ms = 5000};
+    hd_httpc_req_t req = {
+        .url = u, .headers = h, .header_count = 1, .body = "{}", .body_len = 2, .timeout_ms = 5000};
     result_t r1 = {0}, r2 = {0};
     ck_assert_int_eq(hd_httpc_request(cli, &req, on_done, &r1, NULL), HD_E_OK);
     run_until(&r1, 1, 5000);
@@ -506,7 +531,8 @@ START_TEST(https_through_libcurl_on_the_loop) {
 }
 END_TEST
 
-static Suite *httpc_suite(void) {
+static Suite *httpc_suite(void)
+{
     Suite *s = suite_create("httpc");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 30);
@@ -524,7 +550,8 @@ static Suite *httpc_suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(httpc_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
