@@ -531,6 +531,43 @@ START_TEST(https_through_libcurl_on_the_loop)
 }
 END_TEST
 
+/* Out of memory on the data path fails the one request (at once or through its callback),
+ * never the process, never a lost callback, never a leak (ASan build). */
+START_TEST(allocation_failures_fail_one_request)
+{
+    setup();
+    int refused = 0, passed = 0;
+    for (long n = 1; n <= 12; n++) {
+        result_t r = {0};
+        char u[128];
+        url(u, sizeof u, "/body");
+        hd_httpc_req_t req = {.url = u, .body = "{}", .body_len = 2, .timeout_ms = 2000};
+        hd_alloc_fail_after(n);
+        hd_err_t rc = hd_httpc_request(cli, &req, on_done, &r, NULL);
+        if (rc == HD_E_NOMEM) {
+            refused++;
+            hd_alloc_fail_after(0);
+            continue;
+        }
+        ck_assert_int_eq(rc, HD_E_OK);
+        run_until(&r, 1, 3000);
+        hd_alloc_fail_after(0);
+        ck_assert_int_eq(r.done, 1);
+        if (r.err == HD_E_OK && r.status == 200)
+            passed++;
+    }
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_gt(passed, 0);
+    /* and the client still works */
+    result_t ok = {0};
+    post("/body", &ok, 2000);
+    run_until(&ok, 1, 2000);
+    ck_assert_int_eq(ok.status, 200);
+    ck_assert_str_eq(ok.body, "hello");
+    teardown_loop();
+}
+END_TEST
+
 static Suite *httpc_suite(void)
 {
     Suite *s = suite_create("httpc");
@@ -546,6 +583,7 @@ static Suite *httpc_suite(void)
     tcase_add_test(tc, malformed_extra_and_oversized_answers);
     tcase_add_test(tc, refused_and_bad_urls);
     tcase_add_test(tc, https_through_libcurl_on_the_loop);
+    tcase_add_test(tc, allocation_failures_fail_one_request);
     suite_add_tcase(s, tc);
     return s;
 }
