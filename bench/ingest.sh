@@ -61,7 +61,8 @@ ADMIN_PORT=$(free_port)
 mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
 sed "s#@DIR@#$TMP/nginx#g; s#@PORT@#$NGINX_PORT#g" "$SHARED/bench/nginx-202.conf" >"$TMP/nginx/nginx.conf"
 nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' 2>"$TMP/nginx.err" &
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
 
 # heraldd: one broker bench/default, durable
 mkdir -p "$TMP/manifests" "$TMP/data"
@@ -101,33 +102,46 @@ wait_up "http://127.0.0.1:$NGINX_PORT/"
 wait_up "http://127.0.0.1:$HERALD_PORT/readyz"
 
 LUA=$SHARED/bench/ce-unique.lua
-run_wrk() { # port duration -> prints "req_per_s p99_ms non2xx"
-    local out
+CLK=$(getconf CLK_TCK)
+cpu_ticks() { # pid... -> utime+stime of the processes and their children threads/workers
+    local t=0 pid
+    for pid in "$@" $(pgrep -P "$1" 2>/dev/null || true); do
+        [ -r "/proc/$pid/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
+    done
+    echo "$t"
+}
+run_wrk() { # port duration server_pid -> prints "req_per_s p99_ms non2xx cpu_us_per_req"
+    local out c0 c1
+    c0=$(cpu_ticks "$3")
     out=$(timeout $(( $2 + 20 )) wrk -t1 -c"$CONNS" -d"$2"s --latency -s "$LUA" \
         "http://127.0.0.1:$1/bench/default")
+    c1=$(cpu_ticks "$3")
     echo "$out" >>"$TMP/wrk.log"
-    echo "$out" | python3 -c '
+    echo "$out" | CPU_S=$(python3 -c "print(($c1 - $c0) / $CLK)") DUR=$2 python3 -c '
 import re, sys
 t = sys.stdin.read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
 p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 n = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
-print("%.0f %.3f %d" % (rps, p99, int(n.group(1)) if n else 0))'
+import os
+cpu_us = float(os.environ["CPU_S"]) * 1e6 / max(1.0, rps * float(os.environ["DUR"]))
+print("%.0f %.3f %d %.1f" % (rps, p99, int(n.group(1)) if n else 0, cpu_us))'
 }
 
 echo "heraldd $HERALDD (durability $DURABILITY) vs nginx-202, wrk -t1 -c$CONNS -d${DURATION}s, $PAIRS pairs"
 echo "machine: $(nproc) vCPU, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
-run_wrk "$NGINX_PORT" 2 >/dev/null   # warm-up
-run_wrk "$HERALD_PORT" 2 >/dev/null
+run_wrk "$NGINX_PORT" 2 "$NGINX_PID" >/dev/null   # warm-up
+run_wrk "$HERALD_PORT" 2 "$HERALDD_PID" >/dev/null
 RESULTS=()
 for i in $(seq 1 "$PAIRS"); do
-    read -r n_rps n_p99 n_bad <<<"$(run_wrk "$NGINX_PORT" "$DURATION")"
-    read -r h_rps h_p99 h_bad <<<"$(run_wrk "$HERALD_PORT" "$DURATION")"
-    printf 'pair %d: nginx %8.0f req/s p99 %6.2f ms | heraldd %8.0f req/s p99 %6.2f ms non-2xx %d | ratio %.2f\n' \
-        "$i" "$n_rps" "$n_p99" "$h_rps" "$h_p99" "$h_bad" "$(python3 -c "print($h_rps/$n_rps)")"
-    RESULTS+=("$n_rps $n_p99 $h_rps $h_p99 $h_bad")
+    read -r n_rps n_p99 n_bad n_cpu <<<"$(run_wrk "$NGINX_PORT" "$DURATION" "$NGINX_PID")"
+    read -r h_rps h_p99 h_bad h_cpu <<<"$(run_wrk "$HERALD_PORT" "$DURATION" "$HERALDD_PID")"
+    printf 'pair %d: nginx %6.0f req/s p99 %6.2f ms %5.1f us CPU/req | heraldd %6.0f req/s p99 %6.2f ms %5.1f us CPU/req non-2xx %d | ratio %.2f\n' \
+        "$i" "$n_rps" "$n_p99" "$n_cpu" "$h_rps" "$h_p99" "$h_cpu" "$h_bad" "$(python3 -c "print($h_rps/$n_rps)")"
+    RESULTS+=("$n_rps $n_p99 $h_rps $h_p99 $h_bad $n_cpu $h_cpu")
 done
+STORE0=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^herald_store_(commits|batches|fsyncs)_total' | tr '\n' ' ')
 kill -0 "$HERALDD_PID" 2>/dev/null || { echo "bench: heraldd died" >&2; cat "$TMP/heraldd.err" >&2; exit 1; }
 STORED=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
     awk '/^herald_events_received_total\{.*code="202"/ {s += $2} END {print s + 0}')
@@ -138,5 +152,7 @@ ratios = [r[2] / r[0] for r in rows]
 print("median heraldd/nginx ratio: %.2f   (per pair: %s)" % (statistics.median(ratios), " ".join("%.2f" % x for x in ratios)))
 print("median heraldd p99: %.2f ms   median nginx p99: %.2f ms" % (statistics.median(r[3] for r in rows), statistics.median(r[1] for r in rows)))
 print("median req/s: heraldd %.0f, nginx %.0f; heraldd non-2xx answers: %d" % (statistics.median(r[2] for r in rows), statistics.median(r[0] for r in rows), sum(r[4] for r in rows)))
+print("median server CPU per request: heraldd %.1f us, nginx %.1f us" % (statistics.median(r[6] for r in rows), statistics.median(r[5] for r in rows)))
 '
 echo "events acknowledged 202 by heraldd (from /metrics): $STORED"
+echo "store after the runs: $STORE0"
