@@ -394,6 +394,28 @@ START_TEST(structured_mode_when_format_json)
 }
 END_TEST
 
+START_TEST(header_encoding_compat_by_default_strict_on_request)
+{
+    env_init();
+    int pc = sub_start("compat", NULL);
+    int ps = sub_start("strict", NULL);
+    trig_go(trig("tc", NULL, pc, NULL));
+    hd_trigger_t *ts = trig("ts", NULL, ps, NULL);
+    ts->delivery.header_strict = true;
+    trig_go(ts);
+    send_ev("e1", "x", "comment", "50% off \"now\"");
+    ck_assert(run_until_records("compat", 1, 5000));
+    ck_assert(run_until_records("strict", 1, 5000));
+    cJSON *a = records("compat");
+    ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 0), "ce-comment"), "50% off \"now\"");
+    cJSON_Delete(a);
+    a = records("strict");
+    ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 0), "ce-comment"), "50%25%20off%20%22now%22");
+    cJSON_Delete(a);
+    env_done();
+}
+END_TEST
+
 static const int retried_codes[] = {404, 408, 409, 429, 500, 502, 503, 504};
 START_TEST(retried_answers_are_retried)
 {
@@ -1052,6 +1074,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, delivers_binary_with_knative_headers);
     tcase_add_test(tc, structured_mode_when_format_json);
+    tcase_add_test(tc, header_encoding_compat_by_default_strict_on_request);
     tcase_add_loop_test(tc, retried_answers_are_retried, 0,
                         sizeof retried_codes / sizeof retried_codes[0]);
     tcase_add_loop_test(tc, permanent_answers_are_not_retried_and_go_to_dead_table, 0,
