@@ -574,9 +574,9 @@ static size_t broker_route(bstate_t *bs, size_t budget)
         route_ctx_t rc = {.bs = bs};
         uint64_t before = bs->routed_next;
         uint64_t from = bs->routed_next;
-        hd_store_events_scan(d->srv->store, bs->id, from, n, route_one, &rc);
-        if (rc.stop) {
-            /* out of memory: try again on a later turn, never skip events */
+        hd_err_t src = hd_store_events_scan(d->srv->store, bs->id, from, n, route_one, &rc);
+        if (rc.stop || src != HD_E_OK) {
+            /* out of memory or a read error: try again on a later turn, never skip events */
             work_schedule_b(d, bs);
             return (size_t)(bs->routed_next - before) + 1;
         }
@@ -652,10 +652,11 @@ static size_t trigger_scan(tstate_t *ts, size_t budget)
         if (n > ROUTE_WINDOW)
             n = ROUTE_WINDOW;
         scan_ctx_t sc = {.ts = ts};
-        hd_store_events_scan(ts->d->srv->store, bs->id, ts->next_seq, n, scan_one, &sc);
+        hd_err_t src =
+            hd_store_events_scan(ts->d->srv->store, bs->id, ts->next_seq, n, scan_one, &sc);
         total += sc.read ? sc.read : 1;
-        if (sc.stop)
-            break; /* out of memory: the trigger is scheduled again by its next pump */
+        if (sc.stop || src != HD_E_OK)
+            break; /* out of memory or a read error: tried again by the trigger's next pump */
         if (ts->next_seq == before) {
             if (q_full(ts))
                 break;
