@@ -84,7 +84,7 @@ typedef struct {
 /* Reads one answer with a Content-Length body from a keep-alive connection (no pipelining, so
  * the buffer never holds more than one answer). Returns the status or -1. */
 static int read_resp(int fd, resp_t *r) {
-    static char buf[16384];
+    static _Thread_local char buf[16384]; /* the load tests read from several threads */
     size_t len = 0;
     r->status = -1;
     r->head[0] = r->body[0] = '\0';
@@ -117,7 +117,7 @@ static int http(int port, const char *method, const char *path, const char *head
     int fd = connect_port(port);
     if (fd < 0)
         return -1;
-    static char head[65536];
+    static _Thread_local char head[65536];
     int n = snprintf(head, sizeof head,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%s\r\n", method,
                      path, body_len, headers ? headers : "");
@@ -477,6 +477,9 @@ typedef struct {
     char (*acked)[24];
     atomic_size_t *nacked;
     atomic_bool *stop;
+    size_t busy;          /* 503 answers */
+    size_t busy_retry1;   /* ... of which carried Retry-After: 1 */
+    size_t other;         /* answers other than 202 and 503 */
 } loader_t;
 
 static void *load_thread(void *arg) {
@@ -499,6 +502,12 @@ static void *load_thread(void *arg) {
             size_t k = atomic_fetch_add(l->nacked, 1);
             if (k < LOAD_MAX)
                 memcpy(l->acked[k], id, sizeof id);
+        } else if (r.status == 503) {
+            l->busy++;
+            if (strcasestr(r.head, "\r\nretry-after: 1\r\n"))
+                l->busy_retry1++;
+        } else {
+            l->other++;
         }
     }
     close(fd);
@@ -672,6 +681,43 @@ START_TEST(sigterm_under_load_is_clean) {
 }
 END_TEST
 
+START_TEST(store_queue_full_is_503_retry_after_1) {
+    /* a store queue of one batch: concurrent producers overflow it while a commit runs */
+    daemon_start("store:\n  queue_max: 1\n");
+    char(*acked)[24] = calloc(LOAD_MAX, 24);
+    atomic_size_t nacked = 0;
+    atomic_bool stop = false;
+    pthread_t th[LOAD_THREADS];
+    loader_t ls[LOAD_THREADS];
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        ls[i] = (loader_t){.tid = i, .acked = acked, .nacked = &nacked, .stop = &stop};
+        pthread_create(&th[i], NULL, load_thread, &ls[i]);
+    }
+    usleep(1500000);
+    atomic_store(&stop, true);
+    size_t busy = 0, retry1 = 0, other = 0;
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        busy += ls[i].busy;
+        retry1 += ls[i].busy_retry1;
+        other += ls[i].other;
+    }
+    size_t n = atomic_load(&nacked);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_gt(busy, 0);
+    ck_assert_uint_eq(retry1, busy);
+    ck_assert_uint_eq(other, 0);
+    ck_assert_int_eq(daemon_stop(SIGTERM), 0);
+    /* every 202 is stored; no refused event is */
+    idset_t s = stored_ids();
+    ck_assert_uint_eq(s.n, n);
+    for (size_t i = 0; i < n && i < LOAD_MAX; i++)
+        ck_assert_msg(idset_has(&s, acked[i]), "acknowledged %s missing", acked[i]);
+    idset_free(&s);
+    free(acked);
+}
+END_TEST
+
 START_TEST(store_full_is_503_with_retry_after) {
     daemon_start("store:\n  map_size_max: 4194304\n");
     resp_t r;
@@ -771,6 +817,7 @@ static Suite *suite(void) {
 #ifdef SUBSCRIBER
     tcase_add_test(tc, kill9_under_load_then_every_acked_event_delivered);
 #endif
+    tcase_add_test(tc, store_queue_full_is_503_retry_after_1);
     tcase_add_test(tc, store_full_is_503_with_retry_after);
     tcase_add_test(tc, connection_limit);
     tcase_add_test(tc, bad_config_exits_2);
