@@ -2,7 +2,10 @@
 # bench/ingest.sh — durable ingest throughput of heraldd against nginx answering `return 202`,
 # measured side by side in one run (DESIGN §13, /work/shared/bench/README.md).
 #
-#   bench/ingest.sh [-d SECONDS] [-p PAIRS] [-c CONNS] [--durability fsync|batch|none]
+#   bench/ingest.sh [-d SECONDS] [-p PAIRS] [-c CONNS] [--durability fsync|batch|none] [--bare]
+#
+# --bare puts bench/http202.c (heraldd's HTTP server answering 202 at once, no decode, no store)
+# in heraldd's place: the HTTP layer alone against nginx.
 #
 # Builds heraldd (Release) into $BUILD (default build-bench), starts nginx (nginx-202.conf) and
 # heraldd (one broker bench/default) on free 127.0.0.1 ports with a temp data dir, runs
@@ -20,13 +23,15 @@ DURATION=8
 PAIRS=3
 CONNS=64
 DURABILITY=fsync
+BARE=0
 while [ $# -gt 0 ]; do
     case "$1" in
     -d) DURATION=$2; shift 2 ;;
     -p) PAIRS=$2; shift 2 ;;
     -c) CONNS=$2; shift 2 ;;
     --durability) DURABILITY=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --bare) BARE=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -35,10 +40,11 @@ for tool in nginx wrk curl python3 cmake; do
     command -v "$tool" >/dev/null || { echo "bench: '$tool' is needed" >&2; exit 2; }
 done
 
-if [ -z "${HERALDD:-}" ]; then
+if [ -z "${HERALDD:-}" ] || { [ "$BARE" = 1 ] && [ -z "${HTTP202:-}" ]; }; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF >/dev/null
-    cmake --build "$BUILD" -j2 --target heraldd >/dev/null
-    HERALDD=$BUILD/broker/heraldd
+    cmake --build "$BUILD" -j2 --target heraldd http202 >/dev/null
+    HERALDD=${HERALDD:-$BUILD/broker/heraldd}
+    HTTP202=${HTTP202:-$BUILD/bench/http202}
 fi
 
 TMP=$(mktemp -d /tmp/herald-bench.XXXXXX)
@@ -85,7 +91,11 @@ manifests:
 log:
   level: warn
 EOF
-"$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.err" &
+if [ "$BARE" = 1 ]; then
+    "$HTTP202" "$HERALD_PORT" 2>"$TMP/heraldd.err" &
+else
+    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.err" &
+fi
 HERALDD_PID=$!
 PIDS+=($HERALDD_PID)
 
@@ -100,6 +110,7 @@ wait_up() { # url
 }
 wait_up "http://127.0.0.1:$NGINX_PORT/"
 wait_up "http://127.0.0.1:$HERALD_PORT/readyz"
+if [ "$BARE" = 1 ]; then HERALDD="$HTTP202 (bare HTTP server)"; DURABILITY="n/a"; fi
 
 LUA=$SHARED/bench/ce-unique.lua
 CLK=$(getconf CLK_TCK)
@@ -141,10 +152,10 @@ for i in $(seq 1 "$PAIRS"); do
         "$i" "$n_rps" "$n_p99" "$n_cpu" "$h_rps" "$h_p99" "$h_cpu" "$h_bad" "$(python3 -c "print($h_rps/$n_rps)")"
     RESULTS+=("$n_rps $n_p99 $h_rps $h_p99 $h_bad $n_cpu $h_cpu")
 done
-STORE0=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^herald_store_(commits|batches|fsyncs)_total' | tr '\n' ' ')
+STORE0=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^herald_store_(commits|batches|fsyncs)_total' | tr '\n' ' ' || true)
 kill -0 "$HERALDD_PID" 2>/dev/null || { echo "bench: heraldd died" >&2; cat "$TMP/heraldd.err" >&2; exit 1; }
 STORED=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
-    awk '/^herald_events_received_total\{.*code="202"/ {s += $2} END {print s + 0}')
+    awk '/^herald_events_received_total\{.*code="202"/ {s += $2} END {print s + 0}' || true)
 printf '%s\n' "${RESULTS[@]}" | python3 -c '
 import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
