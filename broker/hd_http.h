@@ -43,6 +43,10 @@ typedef struct {
     size_t max_conns;
     hd_http_handler_fn handler;
     void *ctx;
+    uint64_t header_timeout_ms; /* a request's head and body must arrive within this [408 +
+                                 * close]; 0 = 30 s. Checked once a second. */
+    uint64_t idle_timeout_ms;   /* a keep-alive connection with nothing to do is closed after
+                                 * this; 0 = 120 s. Checked once a second. */
 } hd_http_server_opts_t;
 
 /* Binds and starts listening. Errors: HD_E_NET (bind failed; logged with the address). */

@@ -11,8 +11,9 @@
  *
  * Bounds and their overflow policies (see hd_http.h): URL 8 KiB [414], 100 headers and 16 KiB of
  * header bytes [431], body max_body [413 + close; also before the body with Expect], malformed
- * [400 + close], connections max_conns [accept then close], header phase 30 s and keep-alive idle
- * 120 s [closed by a once-a-second sweep]. Connections closed after an answer are shut down and
+ * [400 + close], connections max_conns [accept then close], a request's head and body within
+ * header_timeout_ms (30 s) [408 + close] and keep-alive idle idle_timeout_ms (120 s) [closed], both
+ * enforced by a once-a-second sweep, so a slow client cannot hold a connection forever. Connections closed after an answer are shut down and
  * drained for at most 2 s (lingering close) so the client reads the answer instead of a reset.
  */
 #include "hd_http.h"
@@ -73,7 +74,7 @@ struct conn {
     bool peer_eof;       /* the client shut its write side */
     bool close_after;    /* close once the current answer is written */
     bool msg_complete;   /* the parser delivered a complete request */
-    bool in_headers;     /* between message begin and headers complete */
+    bool in_request;     /* between message begin and message complete */
     int err_status;      /* status to answer for a framing error (0: none) */
     size_t writes_pending;
     uint64_t last_ms;    /* last activity (sweep) */
@@ -445,7 +446,7 @@ static int on_message_begin(http_parser *p) {
     c->nheaders = 0;
     c->last_was_value = false;
     c->body_len = 0;
-    c->in_headers = true;
+    c->in_request = true;
     c->begin_ms = uv_now(c->srv->loop);
     return 0;
 }
@@ -536,7 +537,6 @@ static bool find_hoff(conn_t *c, const char *name, const char **v, size_t *vlen)
 static int on_headers_complete(http_parser *p) {
     conn_t *c = p->data;
     hd_http_server_t *s = c->srv;
-    c->in_headers = false;
     if (c->nheaders == 0 && !arena_append(c, "", 1)) { /* terminate the URL */
         c->err_status = 503;
         return -1;
@@ -599,6 +599,7 @@ static int on_body(http_parser *p, const char *at, size_t n) {
 static int on_message_complete(http_parser *p) {
     conn_t *c = p->data;
     c->msg_complete = true;
+    c->in_request = false;
     http_parser_pause(p, 1);
     return 0;
 }
@@ -745,9 +746,11 @@ static void on_sweep(uv_timer_t *t) {
             continue;
         if (c->state == CONN_LINGER && now - c->last_ms > LINGER_MS)
             conn_close(c);
-        else if (c->state == CONN_IDLE && c->in_headers && now - c->begin_ms > HEADER_TIMEOUT_MS)
+        else if (c->state == CONN_IDLE && c->in_request &&
+                 now - c->begin_ms > s->opts.header_timeout_ms)
             answer_and_close(c, 408);
-        else if (c->state == CONN_IDLE && now - c->last_ms > IDLE_TIMEOUT_MS)
+        else if (c->state == CONN_IDLE && !c->in_request &&
+                 now - c->last_ms > s->opts.idle_timeout_ms)
             conn_close(c);
     }
 }
@@ -779,6 +782,10 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     }
     if (s->opts.max_conns == 0)
         s->opts.max_conns = 10000;
+    if (s->opts.header_timeout_ms == 0)
+        s->opts.header_timeout_ms = HEADER_TIMEOUT_MS;
+    if (s->opts.idle_timeout_ms == 0)
+        s->opts.idle_timeout_ms = IDLE_TIMEOUT_MS;
 
     /* host:port, host may be [v6] */
     char host[256];

@@ -136,7 +136,7 @@ static void *loop_thread(void *arg) {
     return NULL;
 }
 
-static void start_server(size_t max_conns) {
+static void start_server_timeouts(size_t max_conns, uint64_t header_ms, uint64_t idle_ms) {
     memset(&fx, 0, sizeof fx);
     ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
     uv_async_init(&fx.loop, &fx.stop, on_stop);
@@ -146,11 +146,17 @@ static void start_server(size_t max_conns) {
                                .max_body = MAX_BODY,
                                .max_conns = max_conns,
                                .handler = handler,
-                               .ctx = NULL};
+                               .ctx = NULL,
+                               .header_timeout_ms = header_ms,
+                               .idle_timeout_ms = idle_ms};
     ck_assert_int_eq(hd_http_server_start(&fx.loop, &o, &fx.srv), HD_E_OK);
     fx.port = hd_http_server_port(fx.srv);
     ck_assert_int_gt(fx.port, 0);
     pthread_create(&fx.thread, NULL, loop_thread, NULL);
+}
+
+static void start_server(size_t max_conns) {
+    start_server_timeouts(max_conns, 0, 0);
 }
 
 static void stop_server(void) {
@@ -520,6 +526,29 @@ START_TEST(stop_with_requests_in_flight) {
 }
 END_TEST
 
+START_TEST(slow_clients_time_out) {
+    start_server_timeouts(100, 300, 300);
+    char buf[1024];
+    int head = connect_fd(); /* a head that never ends: 408, closed */
+    send_str(head, "POST /slow HTTP/1.1\r\nContent-Le");
+    int body = connect_fd(); /* a body that never ends: 408, closed */
+    send_str(body, "POST /slow HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    int idle = connect_fd(); /* one answered request, then nothing: closed */
+    send_str(idle, "GET /idle HTTP/1.1\r\n\r\n");
+    ck_assert_int_eq(read_response(idle, buf, sizeof buf, NULL), 200);
+    ck_assert_int_eq(read_response(head, buf, sizeof buf, NULL), 408);
+    ck_assert(closed_by_server(head));
+    ck_assert_int_eq(read_response(body, buf, sizeof buf, NULL), 408);
+    ck_assert(closed_by_server(body));
+    ck_assert(closed_by_server(idle));
+    close(head);
+    close(body);
+    close(idle);
+    stop_server();
+    ck_assert_int_eq(fx.handled, 1);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ingress_http");
     TCase *tc = tcase_create("server");
@@ -535,6 +564,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, http10_closes_and_error_body);
     tcase_add_test(tc, streaming_answer_and_disconnect);
     tcase_add_test(tc, stop_with_requests_in_flight);
+    tcase_add_test(tc, slow_clients_time_out);
     suite_add_tcase(s, tc);
     return s;
 }
