@@ -1,5 +1,6 @@
 /* herald — the command-line client of Herald. Dispatches to the command groups of cli.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -33,6 +34,27 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* `herald --admin URL <command> ...`: the global form of --admin, as kubectl users type it.
+     * It only sets HERALD_ADMIN, which every broker command reads. */
+    while (argc >= 2 && (!strcmp(argv[1], "--admin") || !strncmp(argv[1], "--admin=", 8))) {
+        const char *url = argv[1][7] == '=' ? argv[1] + 8 : NULL;
+        int used = 1;
+        if (!url) {
+            if (argc < 3) {
+                fputs("error: --admin needs a URL\n", stderr);
+                return CLI_USAGE;
+            }
+            url = argv[2];
+            used = 2;
+        }
+        if (setenv("HERALD_ADMIN", url, 1) != 0) {
+            perror("error: setenv");
+            return CLI_USAGE;
+        }
+        argv[used] = argv[0];
+        argv += used;
+        argc -= used;
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

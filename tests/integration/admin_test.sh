@@ -376,6 +376,14 @@ $("$HERALD" replay --help)
     expect "--admin picks the daemon" 3 "" \
 "error: cannot reach heraldd at http://127.0.0.1:1: Couldn't connect to server (start it, or set --admin / HERALD_ADMIN)
 " -- get brokers --admin http://127.0.0.1:1
+    expect "--admin before the command picks the daemon" 3 "" \
+"error: cannot reach heraldd at http://127.0.0.1:1: Couldn't connect to server (start it, or set --admin / HERALD_ADMIN)
+" -- --admin http://127.0.0.1:1 get brokers
+    expect "--admin=URL before the command" 3 "" \
+"error: cannot reach heraldd at http://127.0.0.1:1: Couldn't connect to server (start it, or set --admin / HERALD_ADMIN)
+" -- --admin=http://127.0.0.1:1 get brokers
+    expect "a global --admin with no URL is a usage error" 2 "" "error: --admin needs a URL
+" -- --admin
     ;;
 tail)
     start_daemon
