@@ -25,7 +25,10 @@ int cli_send_event(const char *url, const ce_event_t *ev, ce_http_mode_t mode,
     printf("%ld\n", res.status);
     int out = CLI_OK;
     if (res.status < 200 || res.status > 299) {
-        fprintf(stderr, "error: %s answered %ld\n", url, res.status);
+        if (res.error_body[0])
+            fprintf(stderr, "error: %s answered %ld: %s\n", url, res.status, res.error_body);
+        else
+            fprintf(stderr, "error: %s answered %ld\n", url, res.status);
         out = CLI_INVALID;
     } else if (res.reply) {
         ce_buf_t b = {0};

@@ -122,6 +122,23 @@ static ce_err_t decode_reply(reply_t *r, ce_client_result_t *res)
     return CE_E_OK;
 }
 
+/* Copies the start of a failed answer's body into dst (cap bytes with the NUL), cut back to a
+ * UTF-8 character boundary and with control characters shown as spaces, for a one-line message. */
+static void keep_error_body(char *dst, size_t cap, const char *body, size_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    if (n < len)
+        while (n > 0 && ((unsigned char)body[n] & 0xC0) == 0x80)
+            n--; /* body[n] continues a character: do not split it */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)body[i];
+        dst[i] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
+    }
+    while (n > 0 && dst[n - 1] == ' ')
+        n--;
+    dst[n] = '\0';
+}
+
 ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_opts_t *opts,
                         ce_client_result_t *res, ce_error_t *err)
 {
@@ -237,6 +254,8 @@ ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_o
         rc = ce_error_set(err, rc, "out of memory decoding the reply");
         goto done_curl;
     }
+    if ((result.status < 200 || result.status >= 300) && r.body.len > 0)
+        keep_error_body(result.error_body, sizeof result.error_body, r.body.data, r.body.len);
     *res = result;
     rc = CE_E_OK;
 done_curl:

@@ -415,7 +415,7 @@ group_send() {
     printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n{"error": "attribute type: bad, go away"}' >"$TMP/r400"
     start_receiver "$TMP/r400"
     expect "send, 400 is exit 1" 1 "400"$'\n' \
-        "error: http://127.0.0.1:$PORT/ answered 400"$'\n' "" \
+        "error: http://127.0.0.1:$PORT/ answered 400: {\"error\": \"attribute type: bad, go away\"}"$'\n' "" \
         -- event send --url "http://127.0.0.1:$PORT/" --type t --source /s
     stop_receiver
 

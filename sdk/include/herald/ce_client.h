@@ -40,6 +40,11 @@ typedef struct {
      */
     ce_err_t reply_err;
     ce_error_t reply_error;
+    /*
+     * For an answer outside 2xx: the start of its body (NUL-terminated, at most 511 bytes, cut
+     * on a UTF-8 boundary), e.g. the broker's {"error": "..."} saying what it refused. "" else.
+     */
+    char error_body[512];
 } ce_client_result_t;
 
 /*

@@ -255,12 +255,14 @@ START_TEST(test_status_500_and_redirect_not_followed)
     server_stop(s);
     ck_assert_int_eq(res.status, 500);
     ck_assert_ptr_null(res.reply);
+    ck_assert_str_eq(res.error_body, "fail"); /* what the server said is kept for the user */
     ce_client_result_clear(&res);
     s = server_start("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/\r\n"
                      "Content-Length: 0\r\n\r\n");
     ck_assert_int_eq(ce_client_send(url_of(s, url, sizeof url), ev, NULL, &res, NULL), CE_E_OK);
     server_stop(s);
     ck_assert_int_eq(res.status, 307);
+    ck_assert_str_eq(res.error_body, "");
     ce_client_result_clear(&res);
     ce_event_free(ev);
 }
