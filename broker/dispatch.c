@@ -886,7 +886,8 @@ static void dlv_final_failure(dlv_t *v)
                 dlv_schedule(v, 1000);
                 return;
             }
-            ce_event_set(ev, "knativeerrordest", ts->sub_uri, strlen(ts->sub_uri), NULL);
+            const char *dest = ts->sub_uri ? ts->sub_uri : "";
+            ce_event_set(ev, "knativeerrordest", dest, strlen(dest), NULL);
             char code[16];
             snprintf(code, sizeof code, "%d", v->last_status > 0 ? v->last_status : 500);
             ce_event_set(ev, "knativeerrorcode", code, strlen(code), NULL);
@@ -1136,9 +1137,20 @@ static void dlv_attempt(dlv_t *v)
             return;
         }
     }
+    if (v->to_dls && ts->dls_uri == NULL) {
+        /* the dead-letter sink was removed meanwhile: keep it in the dead table instead */
+        v->to_dls = false;
+        dlv_final_failure(v);
+        return;
+    }
     if (!v->to_dls && v->attempts > ts->dl.retry) {
         /* restored after a restart with no attempt left */
         dlv_final_failure(v);
+        return;
+    }
+    if (!v->to_dls && ts->sub_uri == NULL) {
+        /* the subscriber became unresolvable: wait for it without using up an attempt */
+        dlv_schedule(v, 1000);
         return;
     }
     evref_t *e = v->to_dls ? v->dls_e : v->e;

@@ -416,6 +416,33 @@ START_TEST(header_encoding_compat_by_default_strict_on_request)
 }
 END_TEST
 
+START_TEST(unresolved_subscriber_holds_events_until_resolved)
+{
+    env_init();
+    int port = sub_start("s", NULL);
+    hd_trigger_t *t = trig("t1", NULL, port, NULL);
+    char *uri = t->subscriber_uri;
+    t->subscriber_uri = NULL; /* Ready=False: its ref does not resolve yet */
+    trig_go(t);
+    send_ev("e1", "x", NULL, NULL);
+    send_ev("e2", "x", NULL, NULL);
+    run_ms(300);
+    ck_assert_int_eq(nrecords("s"), 0);
+    hd_dispatch_stats_t st;
+    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    ck_assert_uint_eq(st.cursor, 0); /* nothing done, nothing lost */
+    ck_assert_uint_eq(st.failed, 0);
+    t->subscriber_uri = uri;
+    hd_dispatch_trigger_updated(E.srv.disp, t);
+    ck_assert(run_until_records("s", 2, 5000));
+    run_ms(100);
+    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    ck_assert_uint_eq(st.delivered, 2);
+    ck_assert_uint_eq(st.cursor, 2);
+    env_done();
+}
+END_TEST
+
 static const int retried_codes[] = {404, 408, 409, 429, 500, 502, 503, 504};
 START_TEST(retried_answers_are_retried)
 {
@@ -1075,6 +1102,7 @@ static Suite *suite(void)
     tcase_add_test(tc, delivers_binary_with_knative_headers);
     tcase_add_test(tc, structured_mode_when_format_json);
     tcase_add_test(tc, header_encoding_compat_by_default_strict_on_request);
+    tcase_add_test(tc, unresolved_subscriber_holds_events_until_resolved);
     tcase_add_loop_test(tc, retried_answers_are_retried, 0,
                         sizeof retried_codes / sizeof retried_codes[0]);
     tcase_add_loop_test(tc, permanent_answers_are_not_retried_and_go_to_dead_table, 0,
