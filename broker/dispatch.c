@@ -1736,10 +1736,7 @@ hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out)
 static void disp_handle_closed(uv_handle_t *h)
 {
     hd_dispatch_t *d = h->data;
-    /* With metrics, the render callback registered in hd_dispatch_open stays registered (there
-     * is no way to unregister it), so the closed, empty dispatcher is left for it to find; it is
-     * one small struct, at shutdown. */
-    if (--d->closing_handles == 0 && d->srv->metrics == NULL)
+    if (--d->closing_handles == 0)
         hd_free(d);
 }
 
@@ -1748,6 +1745,8 @@ void hd_dispatch_close(hd_dispatch_t *d)
     if (d == NULL)
         return;
     hd_store_off_commit(d->srv->store, on_commit, d);
+    if (d->srv->metrics)
+        hd_metrics_off_render(d->srv->metrics, on_render, d);
     /* each trigger writes its last cursor (in-flight deliveries still count as owed), then its
      * deliveries are cancelled: they are redelivered after the restart */
     while (d->brokers) {

@@ -343,6 +343,25 @@ static void free_events(ce_event_t **evs, size_t n) {
     free(evs);
 }
 
+/*
+ * W3C trace context sent as plain HTTP headers (what tracing middleware and Knative's own
+ * senders add) becomes the event's traceparent/tracestate extension when the event does not
+ * carry one, so the trace survives the store and reaches subscribers and replies. A value that
+ * is not a valid attribute string is left out (the event itself is fine).
+ */
+static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size_t n) {
+    static const char *const names[] = {"traceparent", "tracestate"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t len;
+        const char *v = hd_http_req_header(req, names[k], &len);
+        if (!v || len == 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (!ce_event_get(evs[i], names[k], strlen(names[k])))
+                (void)ce_event_set(evs[i], names[k], v, len, NULL);
+    }
+}
+
 static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
     uint64_t start_ns = uv_hrtime();
     hd_server_t *srv = in->srv;
@@ -393,6 +412,7 @@ static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t 
         hd_http_respond_error(req, 413, NULL, m);
         return;
     }
+    adopt_trace_headers(req, evs, n);
     if (n == 0) { /* an empty batch: nothing to store */
         free(evs);
         count_received(srv, me, 202, 0);

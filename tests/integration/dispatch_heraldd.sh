@@ -156,6 +156,15 @@ check "Kn-Namespace sent" grep -q '"kn-namespace":"ns1"' <<<"$rec"
 check "traceparent passed through (ce- and plain header)" grep -q "\"ce-traceparent\":\"00-0af7651916cd43dd8448eb211c80319c.*\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c" <<<"$rec"
 check "body as sent" grep -q '"body":"{\\"hello\\":\\"world\\"}"' <<<"$rec"
 
+# 1b. trace context sent as plain HTTP headers (tracing middleware) survives the store
+code=$(send o2 com.example.ok -H "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
+    -H "tracestate: vendor=abc")
+check "ingress answers 202 (plain traceparent)" test "$code" = 202
+check "delivered (plain traceparent)" wait_count ok 2 5
+rec=$(sed -n 2p "$TMP/ok.jsonl")
+check "plain traceparent delivered as header and ce- attribute" grep -q "\"ce-traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736.*\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736" <<<"$rec"
+check "plain tracestate kept" grep -q '"ce-tracestate":"vendor=abc"' <<<"$rec"
+
 # 2. 503 then 500 then 202: retried twice, delivered once
 send f1 com.example.flaky >/dev/null
 check "retried until delivered (3 attempts)" wait_count flaky 3 5
@@ -173,7 +182,7 @@ check "two attempts to the subscriber (retry 1)" test "$(count fail)" = 2
 
 # 4. a reply goes back into the broker and reaches the trigger for its type
 send a1 com.example.ask >/dev/null
-check "reply delivered to t-replies" wait_count ok 2 5
+check "reply delivered to t-replies" wait_count ok 3 5
 rec=$(grep '"/replies"' "$TMP/ok.jsonl" | head -1)
 check "reply id" grep -q '"ce-id":"reply-a1"' <<<"$rec"
 check "reply ttl decremented from 255" grep -q '"ce-knativebrokerttl":"254"' <<<"$rec"
