@@ -252,5 +252,27 @@ EOF
     echo "backlog: RssAnon (heap) max $((maxanon / 1024)) MiB; the rest of VmRSS is LMDB's mapped file pages"
     curl -s -m 10 "http://127.0.0.1:$APORT/metrics" | grep -E '^herald_trigger_backlog' || true
     echo "backlog: heraldd VmRSS max over 10 s $((maxrss / 1024)) MiB, VmHWM (peak since start, incl. ingest) $((hwm / 1024)) MiB (goal <= 64 MiB)"
+    # Restart with the backlog: kill -9 (no clean shutdown), start on the same data_dir, and
+    # time exec -> /readyz 200 (store open, resources reloaded, cursors and pending read).
+    kill -9 "$HPID" 2>/dev/null || true
+    wait "$HPID" 2>/dev/null || true
+    HPID=
+    r0=$(date +%s%N)
+    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd-restart.err" &
+    HPID=$!
+    ready=
+    for _ in $(seq 1 3000); do # bounded: 30 s at most
+        if curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$HPORT/readyz" | grep -q 200; then
+            ready=1; break
+        fi
+        sleep 0.01
+    done
+    r1=$(date +%s%N)
+    if [ -z "$ready" ]; then echo "backlog: restart did not become ready in 30 s" >&2; exit 1; fi
+    sleep 2
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$HPID/status")
+    anon=$(awk '/^RssAnon/ {print $2}' "/proc/$HPID/status")
+    echo "backlog: restart after kill -9 with the backlog: ready in $(( (r1 - r0) / 1000000 )) ms (goal <= 1000 ms); VmRSS $((rss / 1024)) MiB, RssAnon $((anon / 1024)) MiB 2 s later"
+    curl -s -m 10 "http://127.0.0.1:$APORT/metrics" | grep -E '^herald_trigger_backlog' || true
     stop_heraldd
 fi
