@@ -23,32 +23,13 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Header builder (shared with Kafka and NATS)                                              */
 
-ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
-{
-    if (hb->count == hb->cap) {
-        size_t ncap = hb->cap ? hb->cap * 2 : 16;
-        ce__hdr_off_t *n = ce__realloc(hb->offs, ncap * sizeof *n);
-        if (!n)
-            return CE_E_NOMEM;
-        hb->offs = n;
-        hb->cap = ncap;
-    }
-    ce__hdr_off_t o = {hb->storage.len, name_len, 0, value_len};
-    if (ce_buf_append(&hb->storage, name, name_len) != CE_E_OK ||
-        ce_buf_append(&hb->storage, "", 1) != CE_E_OK)
-        return CE_E_NOMEM;
-    o.value_off = hb->storage.len;
-    if (ce_buf_append(&hb->storage, value, value_len) != CE_E_OK ||
-        ce_buf_append(&hb->storage, "", 1) != CE_E_OK)
-        return CE_E_NOMEM;
-    hb->offs[hb->count++] = o;
-    return CE_E_OK;
-}
-
-ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
-                             size_t name_len, const char *value, size_t value_len,
-                             ce_header_encoding_t enc)
+/*
+ * Appends one header prefix+name: value to the builder; the value is percent-encoded in mode
+ * *enc, or copied as is when enc is NULL. Returns CE_E_NOMEM or CE_E_OK.
+ */
+static ce_err_t hdr_push(ce__hdr_builder_t *hb, const char *prefix, const char *name,
+                         size_t name_len, const char *value, size_t value_len,
+                         const ce_header_encoding_t *enc)
 {
     if (hb->count == hb->cap) {
         size_t ncap = hb->cap ? hb->cap * 2 : 16;
@@ -65,13 +46,52 @@ ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const ch
         ce_buf_append(&hb->storage, "", 1) != CE_E_OK)
         return CE_E_NOMEM;
     o.value_off = hb->storage.len;
-    if (ce_http_header_encode(value, value_len, enc, &hb->storage) != CE_E_OK)
+    if ((enc ? ce_http_header_encode(value, value_len, *enc, &hb->storage)
+             : ce_buf_append(&hb->storage, value, value_len)) != CE_E_OK)
         return CE_E_NOMEM;
     o.value_len = hb->storage.len - o.value_off;
     if (ce_buf_append(&hb->storage, "", 1) != CE_E_OK)
         return CE_E_NOMEM;
     hb->offs[hb->count++] = o;
     return CE_E_OK;
+}
+
+ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
+{
+    return hdr_push(hb, "", name, name_len, value, value_len, NULL);
+}
+
+ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
+                             size_t name_len, const char *value, size_t value_len,
+                             ce_header_encoding_t enc)
+{
+    return hdr_push(hb, prefix, name, name_len, value, value_len, &enc);
+}
+
+ce_err_t ce__hdr_add_attrs(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *prefix,
+                           bool skip_dct, const ce_header_encoding_t *enc)
+{
+    for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
+        const char *name;
+        const ce_value_t *v;
+        ce_event_attr_at(ev, i, &name, &v);
+        if (skip_dct && strcmp(name, "datacontenttype") == 0)
+            continue;
+        ce_err_t rc = hdr_push(hb, prefix, name, strlen(name), v->str, v->len, enc);
+        if (rc != CE_E_OK)
+            return rc;
+    }
+    return CE_E_OK;
+}
+
+ce_err_t ce__encode_structured(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *ct,
+                               ce_buf_t *body)
+{
+    ce_err_t rc = ce__hdr_add(hb, "content-type", 12, ct, strlen(ct));
+    if (rc == CE_E_OK)
+        rc = ce_json_encode(ev, body);
+    return rc;
 }
 
 ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
@@ -113,17 +133,6 @@ bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len)
 /* Header value coding                                                                      */
 
 static const char HEX[] = "0123456789ABCDEF";
-
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 ce_err_t ce_http_header_encode(const char *v, size_t len, ce_header_encoding_t enc, ce_buf_t *out)
 {
@@ -175,10 +184,7 @@ nomem:
 static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out)
 {
     size_t mark = out->len;
-    while (len && (v[0] == ' ' || v[0] == '\t'))
-        v++, len--;
-    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-        len--;
+    ce__trim_ows(&v, &len);
     /* 1. quoted-string (RFC 7230 §3.2.6) */
     if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
         for (size_t i = 1; i + 1 < len; i++) {
@@ -203,7 +209,8 @@ static ce_err_t header_unescape(const char *v, size_t len, ce_buf_t *out)
     size_t w = (size_t)(pct - s);
     for (size_t r = w; r < n; r++) {
         int h1, h2;
-        if (s[r] == '%' && r + 2 < n && (h1 = hexv(s[r + 1])) >= 0 && (h2 = hexv(s[r + 2])) >= 0) {
+        if (s[r] == '%' && r + 2 < n && (h1 = ce__hexval(s[r + 1])) >= 0 &&
+            (h2 = ce__hexval(s[r + 2])) >= 0) {
             s[w++] = (char)(h1 << 4 | h2);
             r += 2;
         } else {
@@ -311,6 +318,19 @@ ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *
     return rc;
 }
 
+ce_err_t ce__finish_binary(ce_event_t *ev, const char *ct, size_t ct_len, const void *data,
+                           size_t data_len, ce_error_t *err)
+{
+    ce_err_t rc;
+    if (ct && (rc = ce_event_set(ev, "datacontenttype", ct, ct_len, err)) != CE_E_OK)
+        return rc;
+    if (data && (rc = ce_event_set_data(ev, data, data_len, false)) != CE_E_OK)
+        return ce_error_set(err, rc, "out of memory");
+    if ((rc = ce__map_v03(ev, err)) != CE_E_OK)
+        return rc;
+    return ce_event_validate(ev, err);
+}
+
 static ce_err_t decode_binary(const ce_http_msg_t *msg, ce_event_t **out, ce_error_t *err)
 {
     ce_event_t *ev = ce_event_new();
@@ -331,21 +351,15 @@ static ce_err_t decode_binary(const ce_http_msg_t *msg, ce_event_t **out, ce_err
         }
         ct = h;
     }
+    const char *ctv = NULL;
+    size_t ctl = 0;
     if (ct) {
-        const char *v = ct->value;
-        size_t n = ct->value_len;
-        while (n && (*v == ' ' || *v == '\t'))
-            v++, n--;
-        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-            n--;
-        if ((rc = ce_event_set(ev, "datacontenttype", v, n, err)) != CE_E_OK)
-            goto fail;
+        ctv = ct->value;
+        ctl = ct->value_len;
+        ce__trim_ows(&ctv, &ctl);
     }
-    if (msg->body_len && (rc = ce_event_set_data(ev, msg->body, msg->body_len, false)) != CE_E_OK) {
-        rc = ce_error_set(err, rc, "out of memory");
-        goto fail;
-    }
-    if ((rc = ce__map_v03(ev, err)) != CE_E_OK || (rc = ce_event_validate(ev, err)) != CE_E_OK)
+    rc = ce__finish_binary(ev, ctv, ctl, msg->body_len ? msg->body : NULL, msg->body_len, err);
+    if (rc != CE_E_OK)
         goto fail;
     *out = ev;
     return CE_E_OK;
@@ -417,21 +431,12 @@ ce_err_t ce_http_encode(const ce_event_t *ev, ce_http_mode_t mode, ce_header_enc
     memset(&o, 0, sizeof o);
     ce_err_t rc = CE_E_OK;
     if (mode == CE_HTTP_STRUCTURED) {
-        static const char ct[] = "application/cloudevents+json";
-        if ((rc = ce__hdr_add(&hb, "content-type", 12, ct, sizeof ct - 1)) != CE_E_OK ||
-            (rc = ce_json_encode(ev, &o.body)) != CE_E_OK)
+        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json", &o.body);
+        if (rc != CE_E_OK)
             goto fail;
     } else {
-        for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
-            const char *name;
-            const ce_value_t *v;
-            ce_event_attr_at(ev, i, &name, &v);
-            if (strcmp(name, "datacontenttype") == 0)
-                continue;
-            rc = ce__hdr_add_encoded(&hb, "ce-", name, strlen(name), v->str, v->len, enc);
-            if (rc != CE_E_OK)
-                goto fail;
-        }
+        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce-", true, &enc)) != CE_E_OK)
+            goto fail;
         size_t ctl;
         const char *ct = ce__binary_content_type(ev, &ctl);
         if (ct && (rc = ce__hdr_add(&hb, "content-type", 12, ct, ctl)) != CE_E_OK)

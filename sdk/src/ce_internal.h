@@ -51,6 +51,25 @@ static inline bool ce__iprefix(const char *a, size_t an, const char *prefix)
             return false;
     return true;
 }
+/* The value of one hex digit (either case), or -1 when c is not one. */
+static inline int ce__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+/* Narrows the borrowed slice (*v, *n) past leading and trailing spaces and tabs (HTTP OWS). */
+static inline void ce__trim_ows(const char **v, size_t *n)
+{
+    while (*n && (**v == ' ' || **v == '\t'))
+        (*v)++, (*n)--;
+    while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+        (*n)--;
+}
 
 /*
  * The media type of a Content-Type value: parameters removed, surrounding whitespace trimmed.
@@ -103,6 +122,19 @@ ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const ch
 ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
                         ce_buf_t *storage);
 void ce__hdr_builder_free(ce__hdr_builder_t *hb);
+/*
+ * Binary mode: adds one header prefix+name per attribute of ev (borrowed), in the event's order,
+ * skipping datacontenttype when skip_dct (HTTP and Kafka send it as content-type). Values are
+ * percent-encoded in mode *enc, or written raw when enc is NULL (Kafka). Errors: CE_E_NOMEM.
+ */
+ce_err_t ce__hdr_add_attrs(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *prefix,
+                           bool skip_dct, const ce_header_encoding_t *enc);
+/*
+ * Structured mode: adds the header content-type: ct (a NUL-terminated string) and appends the
+ * event's JSON form to body. Errors: CE_E_NOMEM.
+ */
+ce_err_t ce__encode_structured(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *ct,
+                               ce_buf_t *body);
 
 /*
  * Encodes the event's data for a binary-mode body: sets *body and *len
@@ -130,6 +162,16 @@ ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const
  */
 ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *prefix, bool pct,
                                    bool dct_header, ce_event_t *ev, ce_error_t *err);
+
+/*
+ * Finishes decoding a binary-mode message into ev (whose attributes came from the headers):
+ * sets datacontenttype to ct[0..ct_len) when ct is not NULL, the data to data[0..data_len)
+ * when data is not NULL (an empty slice is empty data, NULL is no data), maps v0.3 onto 1.0
+ * and validates. Shared by HTTP, Kafka and NATS. Errors: those of ce_event_set, CE_E_NOMEM,
+ * those of ce__map_v03 and ce_event_validate. ev stays owned by the caller, also on failure.
+ */
+ce_err_t ce__finish_binary(ce_event_t *ev, const char *ct, size_t ct_len, const void *data,
+                           size_t data_len, ce_error_t *err);
 
 /*
  * The content type of a binary message: datacontenttype, or "application/json" (the JSON

@@ -76,32 +76,16 @@ ce_err_t ce_kafka_decode(const ce_kafka_msg_t *msg, ce_event_t **out, ce_error_t
     rc = ce__decode_binary_headers(msg->headers, msg->header_count, "ce_", false, false, ev, err);
     if (rc != CE_E_OK)
         goto fail;
-    if (ct && (rc = ce_event_set(ev, "datacontenttype", ct->value, ct->value_len, err)) != CE_E_OK)
-        goto fail;
-    if (msg->value && (rc = ce_event_set_data(ev, msg->value, msg->value_len, false)) != CE_E_OK) {
-        rc = ce_error_set(err, rc, "out of memory");
-        goto fail;
-    }
-    if ((rc = ce__map_v03(ev, err)) != CE_E_OK || (rc = ce_event_validate(ev, err)) != CE_E_OK)
+    /* the content-type value is taken as is (no OWS trimming: Kafka headers are not HTTP) */
+    rc = ce__finish_binary(ev, ct ? ct->value : NULL, ct ? ct->value_len : 0, msg->value,
+                           msg->value_len, err);
+    if (rc != CE_E_OK)
         goto fail;
     *out = ev;
     return CE_E_OK;
 fail:
     ce_event_free(ev);
     return rc;
-}
-
-/* Adds a raw (not percent-encoded) header. */
-static ce_err_t add_raw(ce__hdr_builder_t *hb, const char *prefix, const char *name, const char *v,
-                        size_t vlen)
-{
-    char nbuf[160];
-    size_t pl = strlen(prefix), nl = strlen(name);
-    if (pl + nl >= sizeof nbuf)
-        return CE_E_ARG;
-    memcpy(nbuf, prefix, pl);
-    memcpy(nbuf + pl, name, nl);
-    return ce__hdr_add(hb, nbuf, pl + nl, v, vlen);
 }
 
 ce_err_t ce_kafka_encode(const ce_event_t *ev, ce_kafka_mode_t mode, ce_kafka_key_mapper_t km,
@@ -114,20 +98,14 @@ ce_err_t ce_kafka_encode(const ce_event_t *ev, ce_kafka_mode_t mode, ce_kafka_ke
     memset(&o, 0, sizeof o);
     ce_err_t rc = CE_E_OK;
     if (mode == CE_KAFKA_STRUCTURED) {
-        static const char ct[] = "application/cloudevents+json; charset=UTF-8";
-        if ((rc = ce__hdr_add(&hb, "content-type", 12, ct, sizeof ct - 1)) != CE_E_OK ||
-            (rc = ce_json_encode(ev, &o.value)) != CE_E_OK)
+        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json; charset=UTF-8",
+                                   &o.value);
+        if (rc != CE_E_OK)
             goto fail;
     } else {
-        for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
-            const char *name;
-            const ce_value_t *v;
-            ce_event_attr_at(ev, i, &name, &v);
-            if (strcmp(name, "datacontenttype") == 0)
-                continue;
-            if ((rc = add_raw(&hb, "ce_", name, v->str, v->len)) != CE_E_OK)
-                goto fail;
-        }
+        /* Kafka header values are bytes: written raw, never percent-encoded */
+        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce_", true, NULL)) != CE_E_OK)
+            goto fail;
         size_t ctl;
         const char *ct = ce__binary_content_type(ev, &ctl);
         if (ct && (rc = ce__hdr_add(&hb, "content-type", 12, ct, ctl)) != CE_E_OK)

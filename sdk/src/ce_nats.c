@@ -46,21 +46,15 @@ ce_err_t ce_nats_decode(const ce_nats_msg_t *msg, ce_event_t **out, ce_error_t *
     rc = ce__decode_binary_headers(msg->headers, msg->header_count, "ce-", true, true, ev, err);
     if (rc != CE_E_OK)
         goto fail;
+    const char *ctv = NULL;
+    size_t ctl = 0;
     if (ct && !ce_event_get(ev, "datacontenttype", 15)) {
-        const char *v = ct->value;
-        size_t n = ct->value_len;
-        while (n && (*v == ' ' || *v == '\t'))
-            v++, n--;
-        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-            n--;
-        if ((rc = ce_event_set(ev, "datacontenttype", v, n, err)) != CE_E_OK)
-            goto fail;
+        ctv = ct->value;
+        ctl = ct->value_len;
+        ce__trim_ows(&ctv, &ctl);
     }
-    if (msg->data_len && (rc = ce_event_set_data(ev, msg->data, msg->data_len, false)) != CE_E_OK) {
-        rc = ce_error_set(err, rc, "out of memory");
-        goto fail;
-    }
-    if ((rc = ce__map_v03(ev, err)) != CE_E_OK || (rc = ce_event_validate(ev, err)) != CE_E_OK)
+    rc = ce__finish_binary(ev, ctv, ctl, msg->data_len ? msg->data : NULL, msg->data_len, err);
+    if (rc != CE_E_OK)
         goto fail;
     *out = ev;
     return CE_E_OK;
@@ -79,19 +73,13 @@ ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_enc
     memset(&o, 0, sizeof o);
     ce_err_t rc = CE_E_OK;
     if (mode == CE_NATS_STRUCTURED) {
-        static const char ct[] = "application/cloudevents+json";
-        if ((rc = ce__hdr_add(&hb, "content-type", 12, ct, sizeof ct - 1)) != CE_E_OK ||
-            (rc = ce_json_encode(ev, &o.data)) != CE_E_OK)
+        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json", &o.data);
+        if (rc != CE_E_OK)
             goto fail;
     } else {
-        for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
-            const char *name;
-            const ce_value_t *v;
-            ce_event_attr_at(ev, i, &name, &v);
-            rc = ce__hdr_add_encoded(&hb, "ce-", name, strlen(name), v->str, v->len, enc);
-            if (rc != CE_E_OK)
-                goto fail;
-        }
+        /* NATS has no content-type of its own: datacontenttype travels as ce-datacontenttype */
+        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce-", false, &enc)) != CE_E_OK)
+            goto fail;
         size_t ctl;
         const char *ct = ce__binary_content_type(ev, &ctl);
         if (ct && !ce_event_get(ev, "datacontenttype", 15) &&
