@@ -2,6 +2,7 @@
 #include "util_envelope.h"
 
 #include <cjson/cJSON.h>
+#include <herald/ce_json.h>
 #include <herald/ce_kafka.h>
 #include <herald/ce_nats.h>
 #include <stdarg.h>
@@ -19,59 +20,20 @@ static void fail(char *err, size_t errsz, const char *fmt, ...)
     va_end(ap);
 }
 
-static int b64_digit(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Decodes standard padded base64 (RFC 4648 §4) into a new buffer; -1 when malformed. */
+/*
+ * Decodes standard padded base64 with the SDK's decoder into a new NUL-terminated buffer (free
+ * with free()); -1 when malformed or out of memory.
+ */
 static int b64_decode(const char *s, size_t len, char **out, size_t *out_len)
 {
-    if (len % 4)
+    ce_buf_t b = {0};
+    if (ce_base64_decode(s, len, &b) != CE_E_OK || ce_buf_append(&b, "", 1) != CE_E_OK) {
+        ce_buf_free(&b);
         return -1;
-    char *buf = malloc(len / 4 * 3 + 1);
-    if (!buf)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int d[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)s[i + k];
-            if (c == '=' && i + 4 == len && k >= 2) {
-                d[k] = 0;
-                pad++;
-                continue;
-            }
-            if (pad || (d[k] = b64_digit(c)) < 0)
-                goto fail_decode;
-        }
-        unsigned v =
-            (unsigned)d[0] << 18 | (unsigned)d[1] << 12 | (unsigned)d[2] << 6 | (unsigned)d[3];
-        buf[n++] = (char)(v >> 16);
-        if (pad < 2)
-            buf[n++] = (char)(v >> 8 & 0xff);
-        if (pad < 1)
-            buf[n++] = (char)(v & 0xff);
     }
-    buf[n] = '\0';
-    *out = buf;
-    *out_len = n;
+    *out = b.data;
+    *out_len = b.len - 1;
     return 0;
-
-fail_decode:
-    free(buf);
-    return -1;
 }
 
 static int add_header(cli_envelope_t *env, const char *name, const char *value, char *err,

@@ -92,11 +92,8 @@ bool ce__json_valid(const char *s, size_t len);
 /* Appends s[0..len) as a JSON string literal (quotes included) to out. */
 ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len);
 
-/* Base64 (RFC 4648, standard alphabet, padded). */
+/* Base64 (RFC 4648, standard alphabet, padded): ce_base64_encode/ce_base64_decode (ce_json.h). */
 size_t ce__b64_encoded_len(size_t n);
-ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out);
-/* Decodes strictly (padding required, no whitespace) into out. CE_E_TYPE when malformed. */
-ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out);
 
 /*
  * Header encodings shared by HTTP and NATS: appends (name, value) pairs to `storage` as

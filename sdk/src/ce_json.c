@@ -84,7 +84,7 @@ size_t ce__b64_encoded_len(size_t n)
     return (n + 2) / 3 * 4;
 }
 
-ce_err_t ce__b64_encode(const void *in, size_t n, ce_buf_t *out)
+static ce_err_t b64_encode(const void *in, size_t n, ce_buf_t *out)
 {
     const unsigned char *s = in;
     char q[4];
@@ -120,7 +120,7 @@ static int b64_val(char c)
     return -1;
 }
 
-ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out)
+static ce_err_t b64_decode(const char *in, size_t n, ce_buf_t *out)
 {
     if (n % 4)
         return CE_E_TYPE;
@@ -149,6 +149,28 @@ ce_err_t ce__b64_decode(const char *in, size_t n, ce_buf_t *out)
             return rc;
     }
     return CE_E_OK;
+}
+
+ce_err_t ce_base64_encode(const void *in, size_t n, ce_buf_t *out)
+{
+    if (!out || (!in && n))
+        return CE_E_ARG;
+    size_t mark = out->len;
+    ce_err_t rc = b64_encode(in, n, out);
+    if (rc != CE_E_OK)
+        out->len = mark;
+    return rc;
+}
+
+ce_err_t ce_base64_decode(const char *in, size_t n, ce_buf_t *out)
+{
+    if (!out || (!in && n))
+        return CE_E_ARG;
+    size_t mark = out->len;
+    ce_err_t rc = b64_decode(in, n, out);
+    if (rc != CE_E_OK)
+        out->len = mark;
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -700,7 +722,7 @@ members_done:
         s->bytes.len = 0;
         rc = scan_string(bs, be, &dummy, &s->val);
         if (rc == CE_E_OK)
-            rc = ce__b64_decode(s->val.data ? s->val.data : "", s->val.len, &s->bytes);
+            rc = ce_base64_decode(s->val.data ? s->val.data : "", s->val.len, &s->bytes);
         if (rc != CE_E_OK) {
             rc = rc == CE_E_NOMEM
                      ? ce_error_set(err, rc, "out of memory")
@@ -888,7 +910,7 @@ static ce_err_t encode_data(const ce_event_t *ev, ce_buf_t *out)
         return ce__json_append_string(out, s, n);
     }
     if ((rc = buf_puts(out, ",\"data_base64\":\"")) != CE_E_OK ||
-        (rc = ce__b64_encode(s, n, out)) != CE_E_OK)
+        (rc = ce_base64_encode(s, n, out)) != CE_E_OK)
         return rc;
     return ce_buf_append(out, "\"", 1);
 }

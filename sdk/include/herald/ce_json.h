@@ -37,6 +37,18 @@ ce_err_t ce_buf_append(ce_buf_t *b, const void *p, size_t n);
 void ce_buf_free(ce_buf_t *b);
 
 /*
+ * Base64 as CloudEvents uses it (RFC 4648 §4: standard alphabet, padded), for the JSON format's
+ * data_base64 and for Binary attributes, whose ce_value_t.str is the base64 text.
+ * ce_base64_encode appends the encoding of the n bytes at in to out; ce_base64_decode appends
+ * the bytes that in[0..n) encodes, strictly: padding required, no whitespace or line breaks.
+ * `in` is borrowed; out is the caller's (on error it is left as it was).
+ * Errors: CE_E_ARG (out NULL, or in NULL with n > 0), CE_E_TYPE (decode: not valid base64),
+ * CE_E_NOMEM. Any thread, on buffers it owns.
+ */
+ce_err_t ce_base64_encode(const void *in, size_t n, ce_buf_t *out);
+ce_err_t ce_base64_decode(const char *in, size_t n, ce_buf_t *out);
+
+/*
  * Decodes one JSON-format event from `json` (`len` bytes). The event is validated. On success
  * *out is a new event (free with ce_event_free).
  * Errors: CE_E_JSON (malformed, or not an object), CE_E_MISSING, CE_E_TYPE, CE_E_NAME,

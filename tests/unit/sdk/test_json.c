@@ -438,6 +438,54 @@ START_TEST(test_buf)
 }
 END_TEST
 
+START_TEST(test_base64)
+{
+    /* RFC 4648 §10 vectors, both ways */
+    static const char *const vec[][2] = {{"", ""},
+                                         {"f", "Zg=="},
+                                         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="},
+                                         {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        ce_buf_t b = {0};
+        ck_assert_int_eq(ce_base64_encode(vec[i][0], strlen(vec[i][0]), &b), CE_E_OK);
+        ck_assert_uint_eq(b.len, strlen(vec[i][1]));
+        ck_assert(b.len == 0 || memcmp(b.data, vec[i][1], b.len) == 0);
+        b.len = 0;
+        ck_assert_int_eq(ce_base64_decode(vec[i][1], strlen(vec[i][1]), &b), CE_E_OK);
+        ck_assert_uint_eq(b.len, strlen(vec[i][0]));
+        ck_assert(b.len == 0 || memcmp(b.data, vec[i][0], b.len) == 0);
+        ce_buf_free(&b);
+    }
+    /* all 256 byte values, and the result is appended after what the buffer held */
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    ce_buf_t enc = {0}, dec = {0};
+    ck_assert_int_eq(ce_base64_encode(all, sizeof all, &enc), CE_E_OK);
+    ck_assert_uint_eq(enc.len, 344);
+    ck_assert_int_eq(ce_buf_append(&dec, "x", 1), CE_E_OK);
+    ck_assert_int_eq(ce_base64_decode(enc.data, enc.len, &dec), CE_E_OK);
+    ck_assert_uint_eq(dec.len, 257);
+    ck_assert_int_eq(dec.data[0], 'x');
+    ck_assert_int_eq(memcmp(dec.data + 1, all, sizeof all), 0);
+    /* strict: unpadded, whitespace, URL alphabet, data after padding, '=' too early */
+    static const char *const bad[] = {"Zg",       "Zg=",  "Zm9v\n", "Zm9v Yg==", "-_-_",
+                                      "Zg==Zg==", "Z===", "=Zm9",   "Zm=v"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(ce_base64_decode(bad[i], strlen(bad[i]), &dec) == CE_E_TYPE, "%s", bad[i]);
+        ck_assert_uint_eq(dec.len, 257); /* left as it was */
+    }
+    ck_assert_int_eq(ce_base64_decode(NULL, 4, &dec), CE_E_ARG);
+    ck_assert_int_eq(ce_base64_decode("Zm9v", 4, NULL), CE_E_ARG);
+    ck_assert_int_eq(ce_base64_encode(NULL, 1, &dec), CE_E_ARG);
+    ce_buf_free(&enc);
+    ce_buf_free(&dec);
+}
+END_TEST
+
 START_TEST(test_member_bound)
 {
     /* 1001 null members: bounded, not quadratic */
@@ -476,6 +524,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_roundtrip_all_types);
     tcase_add_test(tc, test_decode_nomem);
     tcase_add_test(tc, test_buf);
+    tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_member_bound);
     suite_add_tcase(s, tc);
     return s;
