@@ -1001,6 +1001,26 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
 
 /* ---- the router ---------------------------------------------------------------------------- */
 
+/* One operation on a named broker or trigger: /v1/{brokers|triggers}/{ns}/{name}/{op}[/{sub}]. */
+typedef struct {
+    bool triggers;     /* on a trigger, else on a broker */
+    const char *op;    /* the 5th segment */
+    const char *sub;   /* the 6th segment, or NULL for a 5-segment path */
+    int method;        /* enum http_method, as in hd_http_req_t */
+    const char *allow; /* the Allow header of a 405 */
+    void (*fn)(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name);
+} v1_op_t;
+
+static const v1_op_t v1_ops[] = {
+    {false, "tail", NULL, HTTP_GET, "GET", tail},
+    {false, "events", NULL, HTTP_POST, "POST", send_events},
+    {false, "describe", NULL, HTTP_GET, "GET", describe_broker},
+    {true, "describe", NULL, HTTP_GET, "GET", describe_trigger},
+    {true, "dlq", NULL, HTTP_GET, "GET", dlq_list},
+    {true, "dlq", "replay", HTTP_POST, "POST", dlq_replay},
+    {true, "replay", NULL, HTTP_POST, "POST", replay},
+};
+
 static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
 {
     if (n >= 2 && seg_is(&s[1], "resources")) {
@@ -1012,67 +1032,16 @@ static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
     bool triggers = n >= 5 && seg_is(&s[1], "triggers");
     if ((brokers || triggers) && seg_copy(&s[2], ns, sizeof ns) &&
         seg_copy(&s[3], name, sizeof name)) {
-        const seg_t *op = &s[4];
-        if (brokers && n == 5 && seg_is(op, "tail")) {
-            if (req->method != HTTP_GET) {
-                method_not_allowed(req, "GET");
-                return;
-            }
-            {
-                tail(srv, req, ns, name);
-                return;
-            }
-        }
-        if (brokers && n == 5 && seg_is(op, "events")) {
-            if (req->method != HTTP_POST) {
-                method_not_allowed(req, "POST");
-                return;
-            }
-            {
-                send_events(srv, req, ns, name);
-                return;
-            }
-        }
-        if (n == 5 && seg_is(op, "describe")) {
-            if (req->method != HTTP_GET) {
-                method_not_allowed(req, "GET");
-                return;
-            }
-            if (brokers)
-                describe_broker(srv, req, ns, name);
+        for (size_t i = 0; i < sizeof v1_ops / sizeof v1_ops[0]; i++) {
+            const v1_op_t *o = &v1_ops[i];
+            if (o->triggers != triggers || n != (o->sub ? 6u : 5u) || !seg_is(&s[4], o->op) ||
+                (o->sub && !seg_is(&s[5], o->sub)))
+                continue;
+            if (req->method != o->method)
+                method_not_allowed(req, o->allow);
             else
-                describe_trigger(srv, req, ns, name);
+                o->fn(srv, req, ns, name);
             return;
-        }
-        if (triggers && n == 5 && seg_is(op, "dlq")) {
-            if (req->method != HTTP_GET) {
-                method_not_allowed(req, "GET");
-                return;
-            }
-            {
-                dlq_list(srv, req, ns, name);
-                return;
-            }
-        }
-        if (triggers && n == 6 && seg_is(op, "dlq") && seg_is(&s[5], "replay")) {
-            if (req->method != HTTP_POST) {
-                method_not_allowed(req, "POST");
-                return;
-            }
-            {
-                dlq_replay(srv, req, ns, name);
-                return;
-            }
-        }
-        if (triggers && n == 5 && seg_is(op, "replay")) {
-            if (req->method != HTTP_POST) {
-                method_not_allowed(req, "POST");
-                return;
-            }
-            {
-                replay(srv, req, ns, name);
-                return;
-            }
         }
     }
     hd_http_respond_error(req, 404, NULL, "unknown admin path (see hd_admin.h or herald --help)");

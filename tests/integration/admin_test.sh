@@ -538,6 +538,20 @@ metrics)
         else bad "the page's script parses"; fi
     fi
     http "unknown path is 404 JSON" 404 '"error"' "$HERALD_ADMIN/nope"
+    # the operations on one broker or trigger: a wrong method is 405, an op of the other kind 404
+    V1=$HERALD_ADMIN/v1
+    http "POST broker tail is 405" 405 "allowed: GET" -X POST "$V1/brokers/shop/default/tail"
+    http "GET broker events is 405" 405 "allowed: POST" "$V1/brokers/shop/default/events"
+    http "POST broker describe is 405" 405 "allowed: GET" -X POST "$V1/brokers/shop/default/describe"
+    http "POST trigger describe is 405" 405 "allowed: GET" -X POST "$V1/triggers/shop/t1/describe"
+    http "POST trigger dlq is 405" 405 "allowed: GET" -X POST "$V1/triggers/shop/t1/dlq"
+    http "GET trigger dlq/replay is 405" 405 "allowed: POST" "$V1/triggers/shop/t1/dlq/replay"
+    http "GET trigger replay is 405" 405 "allowed: POST" "$V1/triggers/shop/t1/replay"
+    http "a broker has no dlq" 404 "unknown admin path" "$V1/brokers/shop/default/dlq"
+    http "a trigger has no tail" 404 "unknown admin path" -X POST "$V1/triggers/shop/t1/tail"
+    http "a broker has no dlq/replay" 404 "unknown admin path" -X POST \
+        "$V1/brokers/shop/default/dlq/replay"
+    http "describe has no sub-path" 404 "unknown admin path" "$V1/brokers/shop/default/describe/x"
     ;;
 *)
     echo "unknown group $GROUP"; exit 2 ;;
