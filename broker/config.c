@@ -124,20 +124,32 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-/* Parses a decimal integer; false on anything else or overflow. */
-static bool parse_u64(const char *s, uint64_t *out)
+/*
+ * Reads the decimal digits at s (blanks before them skipped) into *out; returns the end of the
+ * digits, or NULL when there is none or the number overflows uint64_t.
+ */
+static const char *scan_u64(const char *s, uint64_t *out)
 {
     s = skip_ws(s);
     if (!isdigit((unsigned char)*s))
-        return false;
+        return NULL;
     uint64_t v = 0;
     for (; isdigit((unsigned char)*s); s++) {
         uint64_t d = (uint64_t)(*s - '0');
         if (v > (UINT64_MAX - d) / 10)
-            return false;
+            return NULL;
         v = v * 10 + d;
     }
-    if (*skip_ws(s))
+    *out = v;
+    return s;
+}
+
+/* Parses a decimal integer; false on anything else or overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    s = scan_u64(s, &v);
+    if (!s || *skip_ws(s))
         return false;
     *out = v;
     return true;
@@ -147,16 +159,9 @@ static bool parse_u64(const char *s, uint64_t *out)
  * decimal kB, MB, GB, TB. */
 static bool parse_size(const char *s, uint64_t *out)
 {
-    s = skip_ws(s);
-    if (!isdigit((unsigned char)*s))
+    uint64_t v;
+    if (!(s = scan_u64(s, &v)))
         return false;
-    uint64_t v = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
     s = skip_ws(s);
     char unit[8];
     size_t n = 0;
