@@ -8,6 +8,7 @@
  * (they are meant for the loop thread, the lock only makes a mistake harmless).
  */
 #include "hd_metrics.h"
+#include "hd_map.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@ struct hd_metric {
     family_t *fam;
     char *labels;
     char *key;                              /* "name{labels}": hash key */
-    hd_metric_t *hnext;                     /* hash chain */
+    hd_map_node_t node;                     /* in hd_metrics_t.table, under key */
     hd_metric_t *fnext;                     /* family list */
     _Atomic int64_t value;                  /* counter / gauge; histogram: count */
     _Atomic uint64_t buckets[NBUCKETS + 1]; /* not cumulative; last is +Inf */
@@ -53,31 +54,18 @@ typedef struct {
 struct hd_metrics {
     pthread_mutex_t mu;
     family_t *families;
-    hd_metric_t **table;
-    size_t tcap, tn;
+    hd_map_t table; /* hd_metric_t by key */
     render_cb_t *cbs;
     size_t ncbs;
 };
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 hd_metrics_t *hd_metrics_new(void)
 {
     hd_metrics_t *m = hd_calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    m->tcap = 256;
-    m->table = hd_calloc(m->tcap, sizeof(*m->table));
-    if (!m->table || pthread_mutex_init(&m->mu, NULL) != 0) {
-        hd_free(m->table);
+    if (hd_map_reserve(&m->table, 256) != HD_E_OK || pthread_mutex_init(&m->mu, NULL) != 0) {
+        hd_map_free(&m->table);
         hd_free(m);
         return NULL;
     }
@@ -104,7 +92,7 @@ void hd_metrics_free(hd_metrics_t *m)
         hd_free(f);
         f = fn;
     }
-    hd_free(m->table);
+    hd_map_free(&m->table);
     hd_free(m->cbs);
     pthread_mutex_destroy(&m->mu);
     hd_free(m);
@@ -123,29 +111,6 @@ static bool name_valid(const char *n)
     return true;
 }
 
-/* Doubles the hash table; false when out of memory (the table then stays as it is). */
-static bool table_grow(hd_metrics_t *m)
-{
-    size_t nc = m->tcap * 2;
-    hd_metric_t **nt = hd_calloc(nc, sizeof(*nt));
-    if (!nt)
-        return false;
-    for (size_t i = 0; i < m->tcap; i++) {
-        hd_metric_t *s = m->table[i];
-        while (s) {
-            hd_metric_t *next = s->hnext;
-            size_t j = hash_str(s->key) & (nc - 1);
-            s->hnext = nt[j];
-            nt[j] = s;
-            s = next;
-        }
-    }
-    hd_free(m->table);
-    m->table = nt;
-    m->tcap = nc;
-    return true;
-}
-
 static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *name, const char *help,
                                   const char *labels)
 {
@@ -160,16 +125,15 @@ static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *nam
     if (!key)
         return NULL;
     snprintf(key, klen, "%s{%s}", name, labels);
-    uint64_t h = hash_str(key);
 
     pthread_mutex_lock(&m->mu);
     hd_metric_t *s;
-    for (s = m->table[h & (m->tcap - 1)]; s; s = s->hnext) {
-        if (strcmp(s->key, key) == 0) {
-            hd_free(key);
-            pthread_mutex_unlock(&m->mu);
-            return s->fam->type == type ? s : NULL; /* one name, one type */
-        }
+    hd_map_node_t *found = hd_map_find(&m->table, key, strlen(key));
+    if (found) {
+        s = hd_container_of(found, hd_metric_t, node);
+        hd_free(key);
+        pthread_mutex_unlock(&m->mu);
+        return s->fam->type == type ? s : NULL; /* one name, one type */
     }
     family_t *f;
     for (f = m->families; f; f = f->next)
@@ -209,11 +173,8 @@ static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *nam
     s->fnext = f->series;
     f->series = s;
     f->nseries++;
-    size_t i = h & (m->tcap - 1);
-    s->hnext = m->table[i];
-    m->table[i] = s;
-    if (++m->tn > m->tcap)
-        table_grow(m); /* a failed grow only makes chains longer */
+    (void)hd_map_reserve(&m->table, 256); /* a failed grow only makes chains longer */
+    hd_map_link(&m->table, &s->node, s->key, strlen(s->key));
     pthread_mutex_unlock(&m->mu);
     return s;
 

@@ -23,6 +23,7 @@
 #include "hd_config.h"
 #include "hd_dispatch.h"
 #include "hd_http.h"
+#include "hd_map.h"
 #include "hd_store.h"
 #include "resources_internal.h"
 
@@ -54,8 +55,8 @@ typedef struct {
 } trg_t;
 
 struct rec {
-    rec_t *next; /* hash chain */
-    char *key;   /* plural/ns/name */
+    hd_map_node_t node; /* in hd_resources_t.recs, under key */
+    char *key;          /* plural/ns/name */
     const hd_kind_info_t *ki;
     char *ns, *name;
     uint32_t id; /* brokers and triggers */
@@ -74,8 +75,7 @@ typedef struct {
 
 struct hd_resources {
     hd_server_t *srv;
-    rec_t **buckets;
-    size_t nbuckets, count;
+    hd_map_t recs; /* rec_t by key */
     rec_t **by_id; /* open addressing on id */
     size_t id_cap, id_count;
     uint32_t next_id;
@@ -86,16 +86,6 @@ struct hd_resources {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static void rfc3339(uint64_t wall_ms, char *buf, size_t cap)
 {
@@ -132,52 +122,21 @@ static const char *jstr(const cJSON *o, const char *name)
 
 static rec_t *rec_find(const hd_resources_t *r, const char *key)
 {
-    if (!r->nbuckets)
-        return NULL;
-    for (rec_t *x = r->buckets[hash_str(key) & (r->nbuckets - 1)]; x; x = x->next)
-        if (!strcmp(x->key, key))
-            return x;
-    return NULL;
+    hd_map_node_t *n = hd_map_find(&r->recs, key, strlen(key));
+    return n ? hd_container_of(n, rec_t, node) : NULL;
 }
 
 static hd_err_t rec_insert(hd_resources_t *r, rec_t *x)
 {
-    if (r->count >= r->nbuckets) {
-        size_t nb = r->nbuckets ? r->nbuckets * 2 : 256;
-        rec_t **b = hd_calloc(nb, sizeof *b);
-        if (!b)
-            return HD_E_NOMEM;
-        for (size_t i = 0; i < r->nbuckets; i++) {
-            rec_t *e = r->buckets[i];
-            while (e) {
-                rec_t *n = e->next;
-                size_t j = hash_str(e->key) & (nb - 1);
-                e->next = b[j];
-                b[j] = e;
-                e = n;
-            }
-        }
-        hd_free(r->buckets);
-        r->buckets = b;
-        r->nbuckets = nb;
-    }
-    size_t j = hash_str(x->key) & (r->nbuckets - 1);
-    x->next = r->buckets[j];
-    r->buckets[j] = x;
-    r->count++;
+    if (hd_map_reserve(&r->recs, 256) != HD_E_OK)
+        return HD_E_NOMEM;
+    hd_map_link(&r->recs, &x->node, x->key, strlen(x->key));
     return HD_E_OK;
 }
 
 static void rec_unlink(hd_resources_t *r, rec_t *x)
 {
-    rec_t **pp = &r->buckets[hash_str(x->key) & (r->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next) {
-        if (*pp == x) {
-            *pp = x->next;
-            r->count--;
-            return;
-        }
-    }
+    hd_map_unlink(&r->recs, &x->node);
 }
 
 static hd_err_t id_put(hd_resources_t *r, rec_t *x)
@@ -242,9 +201,9 @@ static void id_del(hd_resources_t *r, rec_t *x)
 static void each_rec(hd_resources_t *r, void (*fn)(hd_resources_t *r, rec_t *x, void *arg),
                      void *arg)
 {
-    for (size_t i = 0; i < r->nbuckets; i++)
-        for (rec_t *x = r->buckets[i]; x; x = x->next)
-            fn(r, x, arg);
+    for (size_t i = 0; i < r->recs.nbuckets; i++)
+        for (hd_map_node_t *n = r->recs.buckets[i]; n; n = n->next)
+            fn(r, hd_container_of(n, rec_t, node), arg);
 }
 
 static void make_key(char *buf, size_t cap, const char *plural, const char *ns, const char *name)
@@ -1678,7 +1637,7 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
         }
         refresh_all(r, NULL);
         char cnt[24];
-        snprintf(cnt, sizeof cnt, "%zu", r->count);
+        snprintf(cnt, sizeof cnt, "%zu", r->recs.count);
         hd_log(HD_LOG_INFO, "resources loaded from the store", "count", cnt, NULL);
     }
     for (size_t i = 0; i < n && rc == HD_E_OK; i++)
@@ -1707,17 +1666,18 @@ void hd_resources_close(hd_resources_t *r)
     if (!r)
         return;
     each_rec(r, close_one, NULL);
-    for (size_t i = 0; i < r->nbuckets; i++) {
-        rec_t *x = r->buckets[i];
-        while (x) {
-            rec_t *next = x->next;
+    for (size_t i = 0; i < r->recs.nbuckets; i++) {
+        hd_map_node_t *n = r->recs.buckets[i];
+        while (n) {
+            hd_map_node_t *next = n->next;
+            rec_t *x = hd_container_of(n, rec_t, node);
             if (x->b && r->srv && r->srv->disp)
                 hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
             rec_free(x);
-            x = next;
+            n = next;
         }
     }
-    hd_free(r->buckets);
+    hd_map_free(&r->recs);
     hd_free(r->by_id);
     hd_free(r);
 }

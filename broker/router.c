@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_filter.h"
+#include "hd_map.h"
 #include "hd_resources.h"
 
 typedef struct {
@@ -18,19 +19,14 @@ typedef struct {
     size_t n, cap;
 } tvec_t;
 
-typedef struct entry {
-    struct entry *next;
-    uint64_t hash;
+typedef struct {
+    hd_map_node_t node; /* in its tmap_t, under key */
     char *key;
     size_t key_len;
     tvec_t triggers;
 } entry_t;
 
-typedef struct {
-    entry_t **buckets;
-    size_t nbuckets; /* power of two, or 0 */
-    size_t count;
-} tmap_t;
+typedef hd_map_t tmap_t; /* entry_t by key */
 
 struct hd_router {
     tmap_t by_type;
@@ -38,16 +34,6 @@ struct hd_router {
     tvec_t scan;
     size_t count;
 };
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static hd_err_t tvec_push(tvec_t *v, struct hd_trigger *t)
 {
@@ -84,41 +70,15 @@ static bool tvec_has(const tvec_t *v, const struct hd_trigger *t)
 
 static entry_t *tmap_find(const tmap_t *m, const char *key, size_t len)
 {
-    if (!m->nbuckets)
-        return NULL;
-    uint64_t h = hash_bytes(key, len);
-    for (entry_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == h && e->key_len == len && !memcmp(e->key, key, len))
-            return e;
-    return NULL;
-}
-
-static hd_err_t tmap_grow(tmap_t *m)
-{
-    size_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
-    entry_t **b = hd_calloc(nb, sizeof *b);
-    if (!b)
-        return HD_E_NOMEM;
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        entry_t *e = m->buckets[i];
-        while (e) {
-            entry_t *next = e->next;
-            e->next = b[e->hash & (nb - 1)];
-            b[e->hash & (nb - 1)] = e;
-            e = next;
-        }
-    }
-    hd_free(m->buckets);
-    m->buckets = b;
-    m->nbuckets = nb;
-    return HD_E_OK;
+    hd_map_node_t *n = hd_map_find(m, key, len);
+    return n ? hd_container_of(n, entry_t, node) : NULL;
 }
 
 static hd_err_t tmap_add(tmap_t *m, const char *key, size_t len, struct hd_trigger *t)
 {
     entry_t *e = tmap_find(m, key, len);
     if (!e) {
-        if (m->count >= m->nbuckets && tmap_grow(m))
+        if (hd_map_reserve(m, 64))
             return HD_E_NOMEM;
         e = hd_calloc(1, sizeof *e);
         if (!e)
@@ -129,16 +89,12 @@ static hd_err_t tmap_add(tmap_t *m, const char *key, size_t len, struct hd_trigg
             return HD_E_NOMEM;
         }
         e->key_len = len;
-        e->hash = hash_bytes(key, len);
         if (tvec_push(&e->triggers, t)) {
             hd_free(e->key);
             hd_free(e);
             return HD_E_NOMEM;
         }
-        size_t i = e->hash & (m->nbuckets - 1);
-        e->next = m->buckets[i];
-        m->buckets[i] = e;
-        m->count++;
+        hd_map_link(m, &e->node, e->key, len);
         return HD_E_OK;
     }
     return tvec_push(&e->triggers, t);
@@ -146,40 +102,33 @@ static hd_err_t tmap_add(tmap_t *m, const char *key, size_t len, struct hd_trigg
 
 static bool tmap_remove(tmap_t *m, const char *key, size_t len, const struct hd_trigger *t)
 {
-    if (!m->nbuckets)
+    entry_t *e = tmap_find(m, key, len);
+    if (!e)
         return false;
-    uint64_t h = hash_bytes(key, len);
-    entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next) {
-        entry_t *e = *pp;
-        if (e->hash == h && e->key_len == len && !memcmp(e->key, key, len)) {
-            bool found = tvec_remove(&e->triggers, t);
-            if (e->triggers.n == 0) {
-                *pp = e->next;
-                hd_free(e->triggers.v);
-                hd_free(e->key);
-                hd_free(e);
-                m->count--;
-            }
-            return found;
-        }
+    bool found = tvec_remove(&e->triggers, t);
+    if (e->triggers.n == 0) {
+        hd_map_unlink(m, &e->node);
+        hd_free(e->triggers.v);
+        hd_free(e->key);
+        hd_free(e);
     }
-    return false;
+    return found;
 }
 
 static void tmap_free(tmap_t *m)
 {
     for (size_t i = 0; i < m->nbuckets; i++) {
-        entry_t *e = m->buckets[i];
-        while (e) {
-            entry_t *next = e->next;
+        hd_map_node_t *n = m->buckets[i];
+        while (n) {
+            hd_map_node_t *next = n->next;
+            entry_t *e = hd_container_of(n, entry_t, node);
             hd_free(e->triggers.v);
             hd_free(e->key);
             hd_free(e);
-            e = next;
+            n = next;
         }
     }
-    hd_free(m->buckets);
+    hd_map_free(m);
 }
 
 hd_router_t *hd_router_new(void)
