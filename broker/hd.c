@@ -177,6 +177,28 @@ static void lb_puts(linebuf_t *lb, const char *s)
     lb_putn(lb, s, strlen(s));
 }
 
+/* The letter of c's two-character JSON escape (RFC 8259 §7: \" \\ \n \r \t \b \f), or 0. */
+static char json_short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+        return (char)c;
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    case '\b':
+        return 'b';
+    case '\f':
+        return 'f';
+    default:
+        return 0;
+    }
+}
+
 /* Appends s as the inside of a JSON string: quotes, backslashes and control characters are
  * escaped; bytes >= 0x80 are passed through (UTF-8 stays UTF-8). Never splits an escape. */
 static void lb_json_escaped(linebuf_t *lb, const char *s)
@@ -185,48 +207,22 @@ static void lb_json_escaped(linebuf_t *lb, const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p && !lb->truncated; p++) {
         char esc[7];
         size_t n;
-        switch (*p) {
-        case '"':
-            memcpy(esc, "\\\"", 2);
+        char letter = json_short_escape(*p);
+        if (letter) {
+            esc[0] = '\\';
+            esc[1] = letter;
             n = 2;
-            break;
-        case '\\':
-            memcpy(esc, "\\\\", 2);
-            n = 2;
-            break;
-        case '\n':
-            memcpy(esc, "\\n", 2);
-            n = 2;
-            break;
-        case '\r':
-            memcpy(esc, "\\r", 2);
-            n = 2;
-            break;
-        case '\t':
-            memcpy(esc, "\\t", 2);
-            n = 2;
-            break;
-        case '\b':
-            memcpy(esc, "\\b", 2);
-            n = 2;
-            break;
-        case '\f':
-            memcpy(esc, "\\f", 2);
-            n = 2;
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                esc[0] = '\\';
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 15];
-                n = 6;
-            } else {
-                esc[0] = (char)*p;
-                n = 1;
-            }
+        } else if (*p < 0x20 || *p == 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        } else {
+            esc[0] = (char)*p;
+            n = 1;
         }
         size_t room = sizeof(lb->buf) - LOG_TAIL_RESERVE - lb->len;
         if (n > room) {

@@ -194,6 +194,20 @@ START_TEST(test_log_json)
 }
 END_TEST
 
+START_TEST(test_log_json_escape_forms)
+{
+    /* the exact escapes: two-character ones where JSON has them, \u00XX for the other control
+     * characters and DEL, UTF-8 passed through */
+    capture_start();
+    hd_log(HD_LOG_WARN, "q\" b\\ n\n r\r t\t b\b f\f 01\x01 1f\x1f del\x7f \xe2\x82\xac", NULL);
+    char *text = capture_end();
+    ck_assert_msg(strstr(text, "\"msg\":\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f 01\\u0001 "
+                               "1f\\u001f del\\u007f \xe2\x82\xac\"") != NULL,
+                  "got %s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_log_long_lines_stay_valid)
 {
     /* Values far over the line bound, with escapes and multibyte UTF-8 around the cut. */
@@ -305,6 +319,7 @@ static Suite *hd_suite(void)
     tcase_add_test(tc, test_alloc_fail_after);
     tcase_add_test(tc, test_clocks);
     tcase_add_test(tc, test_log_json);
+    tcase_add_test(tc, test_log_json_escape_forms);
     tcase_add_test(tc, test_log_long_lines_stay_valid);
     tcase_add_test(tc, test_log_text);
     tcase_add_test(tc, test_log_lines_never_interleave);
