@@ -1529,17 +1529,19 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
         ts->m_backlog =
             hd_metrics_gauge(m, "herald_trigger_backlog",
                              "Events of the broker not yet done for the trigger", ts->labels);
-        char l2[320];
-        snprintf(l2, sizeof l2, "%s,to=\"sink\"", ts->labels);
-        ts->m_dls = hd_metrics_counter(m, "herald_dead_letter_total",
-                                       "Events given up on: sent to the dead-letter sink or kept "
-                                       "in the dead table",
-                                       l2);
-        snprintf(l2, sizeof l2, "%s,to=\"table\"", ts->labels);
-        ts->m_dead = hd_metrics_counter(m, "herald_dead_letter_total",
-                                        "Events given up on: sent to the dead-letter sink or kept "
-                                        "in the dead table",
-                                        l2);
+        /* one family, two series: to="sink" (m_dls) and to="table" (m_dead) */
+        const struct {
+            const char *to;
+            hd_metric_t **counter;
+        } dead[] = {{"sink", &ts->m_dls}, {"table", &ts->m_dead}};
+        for (size_t i = 0; i < sizeof dead / sizeof dead[0]; i++) {
+            char l2[320];
+            snprintf(l2, sizeof l2, "%s,to=\"%s\"", ts->labels, dead[i].to);
+            *dead[i].counter = hd_metrics_counter(m, "herald_dead_letter_total",
+                                                  "Events given up on: sent to the dead-letter "
+                                                  "sink or kept in the dead table",
+                                                  l2);
+        }
     }
     t->dispatch = ts;
     ts_start(ts, t);
