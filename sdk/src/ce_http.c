@@ -21,26 +21,36 @@
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------- */
-/* Header builder (shared with Kafka and NATS)                                              */
+/* Header builder: (name, value) pairs appended to `storage` as offsets, then turned by      */
+/* hdr_finish into a header array pointing into storage                                     */
+
+typedef struct {
+    size_t name_off, name_len, value_off, value_len;
+} hdr_off_t;
+
+typedef struct {
+    ce_buf_t storage;
+    hdr_off_t *offs;
+    size_t count, cap;
+} hdr_builder_t;
 
 /*
  * Appends one header prefix+name: value to the builder; the value is percent-encoded in mode
  * *enc, or copied as is when enc is NULL. Returns CE_E_NOMEM or CE_E_OK.
  */
-static ce_err_t hdr_push(ce__hdr_builder_t *hb, const char *prefix, const char *name,
-                         size_t name_len, const char *value, size_t value_len,
-                         const ce_header_encoding_t *enc)
+static ce_err_t hdr_push(hdr_builder_t *hb, const char *prefix, const char *name, size_t name_len,
+                         const char *value, size_t value_len, const ce_header_encoding_t *enc)
 {
     if (hb->count == hb->cap) {
         size_t ncap = hb->cap ? hb->cap * 2 : 16;
-        ce__hdr_off_t *n = ce__realloc(hb->offs, ncap * sizeof *n);
+        hdr_off_t *n = ce__realloc(hb->offs, ncap * sizeof *n);
         if (!n)
             return CE_E_NOMEM;
         hb->offs = n;
         hb->cap = ncap;
     }
     size_t plen = strlen(prefix);
-    ce__hdr_off_t o = {hb->storage.len, plen + name_len, 0, 0};
+    hdr_off_t o = {hb->storage.len, plen + name_len, 0, 0};
     if (ce_buf_append(&hb->storage, prefix, plen) != CE_E_OK ||
         ce_buf_append(&hb->storage, name, name_len) != CE_E_OK ||
         ce_buf_append(&hb->storage, "", 1) != CE_E_OK)
@@ -56,46 +66,16 @@ static ce_err_t hdr_push(ce__hdr_builder_t *hb, const char *prefix, const char *
     return CE_E_OK;
 }
 
-ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
+/* Appends the header name: value, both as given. */
+static ce_err_t hdr_add(hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
+                        size_t value_len)
 {
     return hdr_push(hb, "", name, name_len, value, value_len, NULL);
 }
 
-ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
-                             size_t name_len, const char *value, size_t value_len,
-                             ce_header_encoding_t enc)
-{
-    return hdr_push(hb, prefix, name, name_len, value, value_len, &enc);
-}
-
-ce_err_t ce__hdr_add_attrs(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *prefix,
-                           bool skip_dct, const ce_header_encoding_t *enc)
-{
-    for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
-        const char *name;
-        const ce_value_t *v;
-        ce_event_attr_at(ev, i, &name, &v);
-        if (skip_dct && strcmp(name, "datacontenttype") == 0)
-            continue;
-        ce_err_t rc = hdr_push(hb, prefix, name, strlen(name), v->str, v->len, enc);
-        if (rc != CE_E_OK)
-            return rc;
-    }
-    return CE_E_OK;
-}
-
-ce_err_t ce__encode_structured(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *ct,
-                               ce_buf_t *body)
-{
-    ce_err_t rc = ce__hdr_add(hb, "content-type", 12, ct, strlen(ct));
-    if (rc == CE_E_OK)
-        rc = ce_json_encode(ev, body);
-    return rc;
-}
-
-ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
-                        ce_buf_t *storage)
+/* Returns the header array (owned; free with ce__free) and moves storage out. */
+static ce_err_t hdr_finish(hdr_builder_t *hb, ce_header_t **headers, size_t *count,
+                           ce_buf_t *storage)
 {
     ce_header_t *h = ce__malloc((hb->count ? hb->count : 1) * sizeof *h);
     if (!h)
@@ -116,7 +96,7 @@ ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *co
     return CE_E_OK;
 }
 
-void ce__hdr_builder_free(ce__hdr_builder_t *hb)
+static void hdr_builder_free(hdr_builder_t *hb)
 {
     ce_buf_free(&hb->storage);
     ce__free(hb->offs);
@@ -124,7 +104,8 @@ void ce__hdr_builder_free(ce__hdr_builder_t *hb)
     hb->count = hb->cap = 0;
 }
 
-bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len)
+/* The event's data as a binary-mode body (borrowed from ev); false when there is none. */
+static bool binary_body(const ce_event_t *ev, const void **body, size_t *len)
 {
     return ce_event_data(ev, body, len);
 }
@@ -405,7 +386,11 @@ ce_err_t ce_http_decode(const ce_http_msg_t *msg, ce_event_t ***out, size_t *cou
 /* ---------------------------------------------------------------------------------------- */
 /* Encoding                                                                                 */
 
-const char *ce__binary_content_type(const ce_event_t *ev, size_t *len)
+/*
+ * The content type of a binary message: datacontenttype, or "application/json" (the JSON
+ * format's implied value) when the data is JSON text; NULL for none. Borrowed from ev.
+ */
+static const char *binary_content_type(const ce_event_t *ev, size_t *len)
 {
     const ce_value_t *ct = ce_event_get(ev, "datacontenttype", 15);
     if (ct) {
@@ -419,6 +404,75 @@ const char *ce__binary_content_type(const ce_event_t *ev, size_t *len)
     return NULL;
 }
 
+/*
+ * Binary mode: adds one header prefix+name per attribute of ev, in the event's order, skipping
+ * datacontenttype when skip_dct. Values percent-encoded in mode *enc, raw when enc is NULL.
+ */
+static ce_err_t hdr_add_attrs(hdr_builder_t *hb, const ce_event_t *ev, const char *prefix,
+                              bool skip_dct, const ce_header_encoding_t *enc)
+{
+    for (size_t i = 0, n = ce_event_attr_count(ev); i < n; i++) {
+        const char *name;
+        const ce_value_t *v;
+        ce_event_attr_at(ev, i, &name, &v);
+        if (skip_dct && strcmp(name, "datacontenttype") == 0)
+            continue;
+        ce_err_t rc = hdr_push(hb, prefix, name, strlen(name), v->str, v->len, enc);
+        if (rc != CE_E_OK)
+            return rc;
+    }
+    return CE_E_OK;
+}
+
+/* Structured mode: the header content-type: ct and the event's JSON form as the body. */
+static ce_err_t encode_structured(hdr_builder_t *hb, const ce_event_t *ev, const char *ct,
+                                  ce_buf_t *body)
+{
+    ce_err_t rc = hdr_add(hb, "content-type", 12, ct, strlen(ct));
+    if (rc == CE_E_OK)
+        rc = ce_json_encode(ev, body);
+    return rc;
+}
+
+ce_err_t ce__encode(const ce_event_t *ev, bool structured, const ce__binding_t *b,
+                    ce_header_t **headers, size_t *count, ce_buf_t *storage, ce_buf_t *body,
+                    bool *has_body)
+{
+    hdr_builder_t hb = {0};
+    ce_err_t rc;
+    bool data = true;
+    if (structured) {
+        if ((rc = encode_structured(&hb, ev, b->structured_ct, body)) != CE_E_OK)
+            goto fail;
+    } else {
+        if ((rc = hdr_add_attrs(&hb, ev, b->prefix, b->dct_as_content_type, b->enc)) != CE_E_OK)
+            goto fail;
+        size_t ctl;
+        const char *ct = binary_content_type(ev, &ctl);
+        if (b->dct_as_content_type) {
+            if (ct && (rc = hdr_add(&hb, "content-type", 12, ct, ctl)) != CE_E_OK)
+                goto fail;
+        } else if (ct && !ce_event_get(ev, "datacontenttype", 15)) {
+            /* the implied JSON type, written like the attribute it stands for */
+            if ((rc = hdr_push(&hb, b->prefix, "datacontenttype", 15, ct, ctl, b->enc)) != CE_E_OK)
+                goto fail;
+        }
+        const void *d;
+        size_t dl;
+        data = binary_body(ev, &d, &dl);
+        if (data && (rc = ce_buf_append(body, d, dl)) != CE_E_OK)
+            goto fail;
+    }
+    if ((rc = hdr_finish(&hb, headers, count, storage)) != CE_E_OK)
+        goto fail;
+    *has_body = data;
+    return CE_E_OK;
+fail:
+    hdr_builder_free(&hb);
+    ce_buf_free(body);
+    return rc;
+}
+
 ce_err_t ce_http_encode(const ce_event_t *ev, ce_http_mode_t mode, ce_header_encoding_t enc,
                         ce_http_out_t *out)
 {
@@ -426,35 +480,16 @@ ce_err_t ce_http_encode(const ce_event_t *ev, ce_http_mode_t mode, ce_header_enc
         return CE_E_ARG;
     if (mode != CE_HTTP_BINARY && mode != CE_HTTP_STRUCTURED)
         return CE_E_ARG;
-    ce__hdr_builder_t hb = {0};
+    const ce__binding_t http = {"ce-", &enc, true, "application/cloudevents+json"};
     ce_http_out_t o;
     memset(&o, 0, sizeof o);
-    ce_err_t rc = CE_E_OK;
-    if (mode == CE_HTTP_STRUCTURED) {
-        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json", &o.body);
-        if (rc != CE_E_OK)
-            goto fail;
-    } else {
-        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce-", true, &enc)) != CE_E_OK)
-            goto fail;
-        size_t ctl;
-        const char *ct = ce__binary_content_type(ev, &ctl);
-        if (ct && (rc = ce__hdr_add(&hb, "content-type", 12, ct, ctl)) != CE_E_OK)
-            goto fail;
-        const void *body;
-        size_t blen;
-        if (ce__binary_body(ev, &body, &blen) &&
-            (rc = ce_buf_append(&o.body, body, blen)) != CE_E_OK)
-            goto fail;
-    }
-    if ((rc = ce__hdr_finish(&hb, &o.headers, &o.header_count, &o.storage)) != CE_E_OK)
-        goto fail;
+    bool has_body;
+    ce_err_t rc = ce__encode(ev, mode == CE_HTTP_STRUCTURED, &http, &o.headers, &o.header_count,
+                             &o.storage, &o.body, &has_body);
+    if (rc != CE_E_OK)
+        return rc;
     *out = o;
     return CE_E_OK;
-fail:
-    ce__hdr_builder_free(&hb);
-    ce_buf_free(&o.body);
-    return rc;
 }
 
 void ce_http_out_free(ce_http_out_t *out)

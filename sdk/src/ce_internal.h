@@ -95,50 +95,30 @@ ce_err_t ce__json_append_string(ce_buf_t *out, const char *s, size_t len);
 /* Base64 (RFC 4648, standard alphabet, padded): ce_base64_encode/ce_base64_decode (ce_json.h). */
 size_t ce__b64_encoded_len(size_t n);
 
-/*
- * Header encodings shared by HTTP and NATS: appends (name, value) pairs to `storage` as
- * offsets, then ce__headers_finish turns them into a header array pointing into storage.
- */
+/* How one protocol binding writes an event (ce__encode). */
 typedef struct {
-    size_t name_off, name_len, value_off, value_len;
-} ce__hdr_off_t;
-
-typedef struct {
-    ce_buf_t storage;
-    ce__hdr_off_t *offs;
-    size_t count, cap;
-} ce__hdr_builder_t;
-
-ce_err_t ce__hdr_add(ce__hdr_builder_t *hb, const char *name, size_t name_len, const char *value,
-                     size_t value_len);
-/* Adds a header whose value is percent-encoded in mode enc. */
-ce_err_t ce__hdr_add_encoded(ce__hdr_builder_t *hb, const char *prefix, const char *name,
-                             size_t name_len, const char *value, size_t value_len,
-                             ce_header_encoding_t enc);
-/* Returns the header array (owned; free with ce__free) and moves storage out. */
-ce_err_t ce__hdr_finish(ce__hdr_builder_t *hb, ce_header_t **headers, size_t *count,
-                        ce_buf_t *storage);
-void ce__hdr_builder_free(ce__hdr_builder_t *hb);
-/*
- * Binary mode: adds one header prefix+name per attribute of ev (borrowed), in the event's order,
- * skipping datacontenttype when skip_dct (HTTP and Kafka send it as content-type). Values are
- * percent-encoded in mode *enc, or written raw when enc is NULL (Kafka). Errors: CE_E_NOMEM.
- */
-ce_err_t ce__hdr_add_attrs(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *prefix,
-                           bool skip_dct, const ce_header_encoding_t *enc);
-/*
- * Structured mode: adds the header content-type: ct (a NUL-terminated string) and appends the
- * event's JSON form to body. Errors: CE_E_NOMEM.
- */
-ce_err_t ce__encode_structured(ce__hdr_builder_t *hb, const ce_event_t *ev, const char *ct,
-                               ce_buf_t *body);
+    const char *prefix;              /* of attribute headers: "ce-" (HTTP, NATS) or "ce_" (Kafka) */
+    const ce_header_encoding_t *enc; /* percent-encoding of their values; NULL: raw (Kafka) */
+    /*
+     * Binary mode: true (HTTP, Kafka) when datacontenttype, or the implied application/json,
+     * is the content-type header and never an attribute header; false (NATS, which has no
+     * content-type of its own) when it is an attribute header like any other, the implied type
+     * included.
+     */
+    bool dct_as_content_type;
+    const char *structured_ct; /* the content-type of structured mode */
+} ce__binding_t;
 
 /*
- * Encodes the event's data for a binary-mode body: sets *body and *len
- * (borrowed from the event); returns false when there is no data. Data held as JSON text is sent as
- * is.
+ * Encodes ev (borrowed) for binding b, structured (content-type plus the JSON form) or binary
+ * (one header per attribute, the data as the body). On success sets *headers (owned, free with
+ * ce__free; names and values point into *storage), *count, *storage (owned, ce_buf_free),
+ * appends the body to body and sets *has_body (false only in binary mode without data).
+ * On failure frees what it built, body included. Errors: CE_E_NOMEM.
  */
-bool ce__binary_body(const ce_event_t *ev, const void **body, size_t *len);
+ce_err_t ce__encode(const ce_event_t *ev, bool structured, const ce__binding_t *b,
+                    ce_header_t **headers, size_t *count, ce_buf_t *storage, ce_buf_t *body,
+                    bool *has_body);
 
 /*
  * Maps a decoded legacy v0.3 event onto v1.0 in place: specversion "0.3" → "1.0",
@@ -169,12 +149,6 @@ ce_err_t ce__decode_binary_headers(const ce_header_t *hs, size_t n, const char *
  */
 ce_err_t ce__finish_binary(ce_event_t *ev, const char *ct, size_t ct_len, const void *data,
                            size_t data_len, ce_error_t *err);
-
-/*
- * The content type of a binary message: datacontenttype, or "application/json" (the JSON
- * format's implied value) when the data is JSON text; NULL for none. Borrowed from ev.
- */
-const char *ce__binary_content_type(const ce_event_t *ev, size_t *len);
 
 /* True when name is one of the eight attributes of the core spec. */
 bool ce__is_core(const char *name, size_t len);

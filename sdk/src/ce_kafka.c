@@ -93,49 +93,29 @@ ce_err_t ce_kafka_encode(const ce_event_t *ev, ce_kafka_mode_t mode, ce_kafka_ke
 {
     if (!ev || !out || (mode != CE_KAFKA_BINARY && mode != CE_KAFKA_STRUCTURED))
         return CE_E_ARG;
-    ce__hdr_builder_t hb = {0};
+    /* Kafka header values are bytes: written raw, never percent-encoded */
+    static const ce__binding_t kafka = {"ce_", NULL, true,
+                                        "application/cloudevents+json; charset=UTF-8"};
     ce_kafka_out_t o;
     memset(&o, 0, sizeof o);
-    ce_err_t rc = CE_E_OK;
-    if (mode == CE_KAFKA_STRUCTURED) {
-        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json; charset=UTF-8",
-                                   &o.value);
-        if (rc != CE_E_OK)
-            goto fail;
-    } else {
-        /* Kafka header values are bytes: written raw, never percent-encoded */
-        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce_", true, NULL)) != CE_E_OK)
-            goto fail;
-        size_t ctl;
-        const char *ct = ce__binary_content_type(ev, &ctl);
-        if (ct && (rc = ce__hdr_add(&hb, "content-type", 12, ct, ctl)) != CE_E_OK)
-            goto fail;
-        const void *d;
-        size_t dl;
-        if (ce__binary_body(ev, &d, &dl)) {
-            if ((rc = ce_buf_append(&o.value, d, dl)) != CE_E_OK)
-                goto fail;
-        } else {
-            o.value_null = true;
-        }
-    }
+    bool has_value;
+    ce_err_t rc = ce__encode(ev, mode == CE_KAFKA_STRUCTURED, &kafka, &o.headers, &o.header_count,
+                             &o.storage, &o.value, &has_value);
+    if (rc != CE_E_OK)
+        return rc;
+    o.value_null = !has_value;
     if (km == CE_KAFKA_KEY_PARTITIONKEY) {
         const ce_value_t *pk = ce_event_get(ev, "partitionkey", 12);
         if (pk) {
             o.has_key = true;
-            if ((rc = ce_buf_append(&o.key, pk->str, pk->len)) != CE_E_OK)
-                goto fail;
+            if ((rc = ce_buf_append(&o.key, pk->str, pk->len)) != CE_E_OK) {
+                ce_kafka_out_free(&o);
+                return rc;
+            }
         }
     }
-    if ((rc = ce__hdr_finish(&hb, &o.headers, &o.header_count, &o.storage)) != CE_E_OK)
-        goto fail;
     *out = o;
     return CE_E_OK;
-fail:
-    ce__hdr_builder_free(&hb);
-    ce_buf_free(&o.value);
-    ce_buf_free(&o.key);
-    return rc;
 }
 
 void ce_kafka_out_free(ce_kafka_out_t *out)

@@ -68,36 +68,17 @@ ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_enc
 {
     if (!ev || !out || (mode != CE_NATS_BINARY && mode != CE_NATS_STRUCTURED))
         return CE_E_ARG;
-    ce__hdr_builder_t hb = {0};
+    /* NATS has no content-type of its own: datacontenttype travels as ce-datacontenttype */
+    const ce__binding_t nats = {"ce-", &enc, false, "application/cloudevents+json"};
     ce_nats_out_t o;
     memset(&o, 0, sizeof o);
-    ce_err_t rc = CE_E_OK;
-    if (mode == CE_NATS_STRUCTURED) {
-        rc = ce__encode_structured(&hb, ev, "application/cloudevents+json", &o.data);
-        if (rc != CE_E_OK)
-            goto fail;
-    } else {
-        /* NATS has no content-type of its own: datacontenttype travels as ce-datacontenttype */
-        if ((rc = ce__hdr_add_attrs(&hb, ev, "ce-", false, &enc)) != CE_E_OK)
-            goto fail;
-        size_t ctl;
-        const char *ct = ce__binary_content_type(ev, &ctl);
-        if (ct && !ce_event_get(ev, "datacontenttype", 15) &&
-            (rc = ce__hdr_add_encoded(&hb, "ce-", "datacontenttype", 15, ct, ctl, enc)) != CE_E_OK)
-            goto fail;
-        const void *d;
-        size_t dl;
-        if (ce__binary_body(ev, &d, &dl) && (rc = ce_buf_append(&o.data, d, dl)) != CE_E_OK)
-            goto fail;
-    }
-    if ((rc = ce__hdr_finish(&hb, &o.headers, &o.header_count, &o.storage)) != CE_E_OK)
-        goto fail;
+    bool has_data;
+    ce_err_t rc = ce__encode(ev, mode == CE_NATS_STRUCTURED, &nats, &o.headers, &o.header_count,
+                             &o.storage, &o.data, &has_data);
+    if (rc != CE_E_OK)
+        return rc;
     *out = o;
     return CE_E_OK;
-fail:
-    ce__hdr_builder_free(&hb);
-    ce_buf_free(&o.data);
-    return rc;
 }
 
 void ce_nats_out_free(ce_nats_out_t *out)
