@@ -725,7 +725,9 @@ START_TEST(test_disk_full)
     struct rlimit rl = {(rlim_t)sb.st_size + 64 * 1024, (rlim_t)sb.st_size + 64 * 1024};
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 
-    size_t big_len = 512 << 10;
+    /* Larger than the map (1 MiB), which is as far as the store pre-zeroes data.mdb ahead of
+     * its last page: this one has to extend the file past the limit. */
+    size_t big_len = 2u << 20;
     char *big = malloc(big_len + 1);
     memset(big, 'z', big_len);
     big[big_len] = '\0';
