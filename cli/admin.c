@@ -42,18 +42,6 @@ typedef struct {
     bool help;
 } opts_t;
 
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static const char *const USAGE_APPLY =
     "usage: herald apply -f FILE|FOLDER|- [--admin URL]\n"
     "\n"
@@ -236,12 +224,12 @@ static int http(const opts_t *o, const char *method, const char *path, const cha
     size_t ul = strlen(o->admin) + strlen(path) + 1;
     char *url = malloc(ul);
     if (!url)
-        return fail(CLI_INVALID, "out of memory");
+        return cli_error(CLI_INVALID, "out of memory");
     snprintf(url, ul, "%s%s", o->admin, path);
     CURL *c = curl_easy_init();
     if (!c) {
         free(url);
-        return fail(CLI_INVALID, "cannot initialise libcurl");
+        return cli_error(CLI_INVALID, "cannot initialise libcurl");
     }
     struct curl_slist *h = NULL;
     char ct[200];
@@ -268,13 +256,13 @@ static int http(const opts_t *o, const char *method, const char *path, const cha
     int rc = CLI_OK;
     if (cc != CURLE_OK) {
         if (r->body.too_big)
-            rc = fail(CLI_INVALID, "the answer from %s is larger than %u bytes", o->admin,
-                      MAX_RESPONSE);
+            rc = cli_error(CLI_INVALID, "the answer from %s is larger than %u bytes", o->admin,
+                           MAX_RESPONSE);
         else
-            rc = fail(CLI_UNREACHABLE,
-                      "cannot reach heraldd at %s: %s (start it, or set "
-                      "--admin / HERALD_ADMIN)",
-                      o->admin, curl_easy_strerror(cc));
+            rc = cli_error(CLI_UNREACHABLE,
+                           "cannot reach heraldd at %s: %s (start it, or set "
+                           "--admin / HERALD_ADMIN)",
+                           o->admin, curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     }
@@ -292,10 +280,10 @@ static int answer_error(resp_t *r)
     cJSON *j = r->body.data ? cJSON_Parse(r->body.data) : NULL;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (cJSON_IsString(e))
-        fail(CLI_INVALID, "%s", e->valuestring);
+        cli_error(CLI_INVALID, "%s", e->valuestring);
     else
-        fail(CLI_INVALID, "heraldd answered %ld%s%.*s", r->status, r->body.len ? ": " : "",
-             (int)(r->body.len > 300 ? 300 : r->body.len), r->body.data ? r->body.data : "");
+        cli_error(CLI_INVALID, "heraldd answered %ld%s%.*s", r->status, r->body.len ? ": " : "",
+                  (int)(r->body.len > 300 ? 300 : r->body.len), r->body.data ? r->body.data : "");
     cJSON_Delete(j);
     return CLI_INVALID;
 }
@@ -316,7 +304,8 @@ static int call_json(const opts_t *o, const char *method, const char *path, cons
     *out = r.body.data ? cJSON_Parse(r.body.data) : NULL;
     free(r.body.data);
     if (!*out)
-        return fail(CLI_INVALID, "heraldd answered %ld with a body that is not JSON", r.status);
+        return cli_error(CLI_INVALID, "heraldd answered %ld with a body that is not JSON",
+                         r.status);
     return CLI_OK;
 }
 
@@ -604,7 +593,7 @@ static int apply_file(const opts_t *o, const char *path, const char *label)
     char *text = NULL, why[256];
     size_t len = 0;
     if (cli_read_file(path, CLI_MAX_INPUT, &text, &len, why, sizeof why))
-        return fail(CLI_INVALID, "%s", why);
+        return cli_error(CLI_INVALID, "%s", why);
     resp_t r;
     int rc = http(o, "POST", "/apply", text, len, "application/yaml", &r);
     free(text);
@@ -614,9 +603,9 @@ static int apply_file(const opts_t *o, const char *path, const char *label)
     if (r.status != 200) {
         const char *e = jstr(res, "error");
         if (label)
-            fail(CLI_INVALID, "%s: %s", label, e ? e : "the daemon refused the file");
+            cli_error(CLI_INVALID, "%s: %s", label, e ? e : "the daemon refused the file");
         else if (e)
-            fail(CLI_INVALID, "%s", e);
+            cli_error(CLI_INVALID, "%s", e);
         else
             answer_error(&r);
         cJSON_Delete(res);
@@ -625,7 +614,7 @@ static int apply_file(const opts_t *o, const char *path, const char *label)
     }
     free(r.body.data);
     if (!res)
-        return fail(CLI_INVALID, "heraldd answered /apply with a body that is not JSON");
+        return cli_error(CLI_INVALID, "heraldd answered /apply with a body that is not JSON");
     const cJSON *it;
     cJSON_ArrayForEach(it, jget(res, "items", NULL)) print_applied(it, "applied");
     cJSON_Delete(res);
@@ -643,7 +632,7 @@ static int apply_dir(const opts_t *o)
 {
     DIR *d = opendir(o->file);
     if (!d)
-        return fail(CLI_INVALID, "cannot read folder %s", o->file);
+        return cli_error(CLI_INVALID, "cannot read folder %s", o->file);
     char *names[1024];
     size_t n = 0;
     struct dirent *de;
@@ -670,7 +659,7 @@ static int apply_dir(const opts_t *o)
         free(names[i]);
     }
     if (n == 0)
-        return fail(CLI_INVALID, "no .yaml, .yml or .json files in %s", o->file);
+        return cli_error(CLI_INVALID, "no .yaml, .yml or .json files in %s", o->file);
     return worst;
 }
 
@@ -759,10 +748,10 @@ static int cmd_get(int argc, char **argv)
     }
     const char *kind = o.pos[0], *name = o.npos == 2 ? o.pos[1] : NULL;
     if (!kind_safe(kind))
-        return fail(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
+        return cli_error(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
     const char *ns = o.ns ? o.ns : (name ? "default" : NULL);
     if ((ns && !path_safe(ns)) || (name && !path_safe(name)))
-        return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     char path[700];
     if (name)
         snprintf(path, sizeof path, "/v1/resources/%s/%s/%s", kind, ns, name);
@@ -939,9 +928,9 @@ static int cmd_describe(int argc, char **argv)
     }
     const char *kind = o.pos[0], *name = o.pos[1], *ns = o.ns ? o.ns : "default";
     if (!kind_safe(kind))
-        return fail(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
+        return cli_error(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
     if (!path_safe(ns) || !path_safe(name))
-        return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     bool trigger =
         !strcasecmp(kind, "trigger") || !strcasecmp(kind, "triggers") || !strcasecmp(kind, "tr");
     bool broker =
@@ -983,9 +972,9 @@ static int cmd_delete(int argc, char **argv)
     }
     const char *ns = o.ns ? o.ns : "default";
     if (!kind_safe(o.pos[0]))
-        return fail(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", o.pos[0]);
+        return cli_error(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", o.pos[0]);
     if (!path_safe(ns) || !path_safe(o.pos[1]))
-        return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     char path[700];
     snprintf(path, sizeof path, "/v1/resources/%s/%s/%s", o.pos[0], ns, o.pos[1]);
     cJSON *res = NULL;
@@ -1014,10 +1003,10 @@ static int split_target(const char *arg, const char *ns_opt, char *ns, size_t nc
         snprintf(name, cap, "%s", arg);
     }
     if (!path_safe(ns) || !path_safe(name))
-        return fail(CLI_INVALID,
-                    "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
-                    "and '.')",
-                    arg);
+        return cli_error(CLI_INVALID,
+                         "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
+                         "and '.')",
+                         arg);
     return CLI_OK;
 }
 
@@ -1064,12 +1053,12 @@ static int cmd_send(int argc, char **argv)
     if (o.file) {
         char why[256];
         if (cli_read_file(o.file, CLI_MAX_INPUT, &body, &len, why, sizeof why))
-            return fail(CLI_INVALID, "%s", why);
+            return cli_error(CLI_INVALID, "%s", why);
         cJSON *ev = cJSON_ParseWithLength(body, len);
         if (!ev) {
             free(body);
-            return fail(CLI_INVALID, "%s is not JSON (an event in the CloudEvents JSON format)",
-                        o.file);
+            return cli_error(CLI_INVALID,
+                             "%s is not JSON (an event in the CloudEvents JSON format)", o.file);
         }
         snprintf(idbuf, sizeof idbuf, "%s", jstr(ev, "id") ? jstr(ev, "id") : "");
         cJSON_Delete(ev);
@@ -1080,7 +1069,7 @@ static int cmd_send(int argc, char **argv)
             unsigned char b[16];
             if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
                 cJSON_Delete(ev);
-                return fail(CLI_INVALID, "cannot read random bytes for the id");
+                return cli_error(CLI_INVALID, "cannot read random bytes for the id");
             }
             b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
             b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -1104,7 +1093,7 @@ static int cmd_send(int argc, char **argv)
             snprintf(k, sizeof k, "%.*s", (int)(eq - o.ext[i]), o.ext[i]);
             if (cJSON_GetObjectItemCaseSensitive(ev, k)) {
                 cJSON_Delete(ev);
-                return fail(CLI_USAGE, "--ext %s: the attribute is already set", k);
+                return cli_error(CLI_USAGE, "--ext %s: the attribute is already set", k);
             }
             cJSON_AddStringToObject(ev, k, eq + 1);
         }
@@ -1124,7 +1113,7 @@ static int cmd_send(int argc, char **argv)
         body = cJSON_PrintUnformatted(ev);
         cJSON_Delete(ev);
         if (!body)
-            return fail(CLI_INVALID, "out of memory");
+            return cli_error(CLI_INVALID, "out of memory");
         len = strlen(body);
     }
     char path[600];
@@ -1205,13 +1194,13 @@ static int cmd_tail(int argc, char **argv)
     if (o.from) {
         for (const char *p = o.from; *p; p++)
             if (!isdigit((unsigned char)*p))
-                return fail(CLI_USAGE, "--from takes a sequence number");
+                return cli_error(CLI_USAGE, "--from takes a sequence number");
         size_t l = strlen(url);
         snprintf(url + l, sizeof url - l, "?from=%s", o.from);
     }
     CURL *c = curl_easy_init();
     if (!c)
-        return fail(CLI_INVALID, "cannot initialise libcurl");
+        return cli_error(CLI_INVALID, "cannot initialise libcurl");
     tail_ctx_t t = {0};
     t.left = o.count;
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -1230,12 +1219,13 @@ static int cmd_tail(int argc, char **argv)
         rc = answer_error(&r);
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                cc == CURLE_OPERATION_TIMEDOUT || t.status == 0)
-        rc = fail(CLI_UNREACHABLE,
-                  "cannot reach heraldd at %s: %s (start it, or set --admin / "
-                  "HERALD_ADMIN)",
-                  o.admin, curl_easy_strerror(cc));
+        rc = cli_error(CLI_UNREACHABLE,
+                       "cannot reach heraldd at %s: %s (start it, or set --admin / "
+                       "HERALD_ADMIN)",
+                       o.admin, curl_easy_strerror(cc));
     else if (cc != CURLE_OK)
-        rc = fail(CLI_INVALID, "the stream from %s ended: %s", o.admin, curl_easy_strerror(cc));
+        rc =
+            cli_error(CLI_INVALID, "the stream from %s ended: %s", o.admin, curl_easy_strerror(cc));
     else
         rc = CLI_OK; /* the daemon ended the stream (shutting down) */
     free(t.err.data);
@@ -1260,14 +1250,14 @@ static int cmd_dlq(int argc, char **argv)
     }
     const char *ns = o.ns ? o.ns : "default", *name = o.pos[1];
     if (!path_safe(ns) || !path_safe(name))
-        return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     char path[700];
     cJSON *res = NULL;
     if (!strcmp(o.pos[0], "replay")) {
         if (o.seq) {
             for (const char *p = o.seq; *p; p++)
                 if (!isdigit((unsigned char)*p))
-                    return fail(CLI_USAGE, "--seq takes a sequence number");
+                    return cli_error(CLI_USAGE, "--seq takes a sequence number");
             snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay?seq=%s", ns, name, o.seq);
         } else {
             snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay", ns, name);
@@ -1335,7 +1325,7 @@ static int cmd_replay(int argc, char **argv)
     }
     const char *ns = o.ns ? o.ns : "default", *name = o.pos[0];
     if (!path_safe(ns) || !path_safe(name))
-        return fail(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     /* the time goes into a query: escape what RFC 3339 may contain */
     char from[128];
     size_t k = 0;
@@ -1349,7 +1339,7 @@ static int cmd_replay(int argc, char **argv)
         } else if (isalnum((unsigned char)*p) || *p == '-' || *p == '.') {
             from[k++] = *p;
         } else {
-            return fail(CLI_USAGE, "--from takes a sequence number or an RFC 3339 time");
+            return cli_error(CLI_USAGE, "--from takes a sequence number or an RFC 3339 time");
         }
     }
     from[k] = '\0';

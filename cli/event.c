@@ -5,7 +5,6 @@
  */
 #include <cjson/cJSON.h>
 #include <http_parser.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,19 +100,6 @@ static const char SEND_USAGE[] =
     "Exit codes: 0 a 2xx answer, 1 invalid event or a non-2xx answer, 2 usage,\n"
     "3 the URL could not be reached (connection refused, DNS, timeout).\n";
 
-/* Prints "error: <msg>" on stderr and returns CLI_INVALID. */
-static int invalid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int invalid(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return CLI_INVALID;
-}
-
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
     fputs("error: ", stderr);
@@ -159,12 +145,12 @@ static int print_events(ce_event_t *const *evs, size_t count, bool as_batch)
                            : ce_json_encode(evs[0], &out);
     if (rc != CE_E_OK) {
         ce_buf_free(&out);
-        return invalid("%s", ce_err_message(rc));
+        return cli_error(CLI_INVALID, "%s", ce_err_message(rc));
     }
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
     ce_buf_free(&out);
-    return fflush(stdout) ? invalid("cannot write to stdout") : CLI_OK;
+    return fflush(stdout) ? cli_error(CLI_INVALID, "cannot write to stdout") : CLI_OK;
 }
 
 static void free_events(ce_event_t **evs, size_t count)
@@ -180,11 +166,11 @@ static int decode_http(const char *in, size_t len)
 {
     cli_http_request_t *req = malloc(sizeof *req);
     if (!req)
-        return invalid("out of memory");
+        return cli_error(CLI_INVALID, "out of memory");
     char why[256];
     int rc = CLI_INVALID;
     if (cli_http_request_parse(in, len, CLI_MAX_INPUT, req, why, sizeof why)) {
-        rc = invalid("%s", why);
+        rc = cli_error(CLI_INVALID, "%s", why);
         goto fail_parse;
     }
     ce_http_msg_t msg = {.headers = req->headers,
@@ -195,12 +181,12 @@ static int decode_http(const char *in, size_t len)
     size_t count = 0;
     ce_error_t err = {0};
     if (ce_http_decode(&msg, &evs, &count, &err) != CE_E_OK) {
-        rc = invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+        rc = cli_error(CLI_INVALID, "%s", err.message[0] ? err.message : ce_err_message(err.code));
         goto fail_decode;
     }
     bool batch = ce_http_mode(&msg) == CE_HTTP_BATCH;
     if (!batch && count != 1) {
-        rc = invalid("expected one event, got %zu", count);
+        rc = cli_error(CLI_INVALID, "expected one event, got %zu", count);
         free_events(evs, count);
         goto fail_decode;
     }
@@ -218,11 +204,11 @@ static int decode_envelope(const char *in, size_t len, cli_binding_t binding)
     cli_envelope_t env;
     char why[256];
     if (cli_envelope_parse(in, len, binding, &env, why, sizeof why))
-        return invalid("%s", why);
+        return cli_error(CLI_INVALID, "%s", why);
     ce_event_t *ev = NULL;
     int rc;
     if (cli_envelope_decode(&env, binding, &ev, why, sizeof why)) {
-        rc = invalid("%s", why);
+        rc = cli_error(CLI_INVALID, "%s", why);
         goto fail_decode;
     }
     rc = print_events(&ev, 1, false);
@@ -263,7 +249,7 @@ static int cmd_decode(int argc, char **argv)
     size_t len = 0;
     char why[256];
     if (cli_read_all(stdin, CLI_MAX_INPUT, &in, &len, why, sizeof why))
-        return invalid("stdin: %s", why);
+        return cli_error(CLI_INVALID, "stdin: %s", why);
     int rc = b == CLI_BINDING_HTTP ? decode_http(in, len) : decode_envelope(in, len, b);
     free(in);
     return rc;
@@ -396,7 +382,7 @@ static int cmd_encode(int argc, char **argv)
     ce_header_encoding_t enc;
     url_parts_t *u = malloc(sizeof *u);
     if (!u)
-        return invalid("out of memory");
+        return cli_error(CLI_INVALID, "out of memory");
     int rc = CLI_USAGE;
     if (parse_mode(mode_s, &mode, true)) {
         rc = usage_error(ENCODE_USAGE, "unknown mode '%s' (binary, structured or batch)", mode_s);
@@ -415,7 +401,7 @@ static int cmd_encode(int argc, char **argv)
     size_t len = 0;
     char why[256];
     if (cli_read_all(stdin, CLI_MAX_INPUT, &in, &len, why, sizeof why)) {
-        rc = invalid("stdin: %s", why);
+        rc = cli_error(CLI_INVALID, "stdin: %s", why);
         goto fail_args;
     }
     ce_error_t err = {0};
@@ -423,17 +409,18 @@ static int cmd_encode(int argc, char **argv)
         ce_event_t **evs = NULL;
         size_t count = 0;
         if (ce_json_decode_batch(in, len, &evs, &count, &err) != CE_E_OK) {
-            rc = invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+            rc = cli_error(CLI_INVALID, "%s",
+                           err.message[0] ? err.message : ce_err_message(err.code));
             goto fail_decode;
         }
         ce_buf_t body = {0};
         if (ce_json_encode_batch((const ce_event_t *const *)evs, count, &body) != CE_E_OK) {
-            rc = invalid("out of memory");
+            rc = cli_error(CLI_INVALID, "out of memory");
         } else {
             static const char ct[] = "application/cloudevents-batch+json";
             ce_header_t h = {"Content-Type", 12, ct, sizeof ct - 1};
             write_request(stdout, u, &h, 1, body.data ? body.data : "", body.len);
-            rc = fflush(stdout) ? invalid("cannot write to stdout") : CLI_OK;
+            rc = fflush(stdout) ? cli_error(CLI_INVALID, "cannot write to stdout") : CLI_OK;
         }
         ce_buf_free(&body);
         free_events(evs, count);
@@ -441,17 +428,17 @@ static int cmd_encode(int argc, char **argv)
     }
     ce_event_t *ev = NULL;
     if (ce_json_decode(in, len, &ev, &err) != CE_E_OK) {
-        rc = invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+        rc = cli_error(CLI_INVALID, "%s", err.message[0] ? err.message : ce_err_message(err.code));
         goto fail_decode;
     }
     ce_http_out_t out = {0};
     ce_err_t erc = ce_http_encode(ev, mode, enc, &out);
     if (erc != CE_E_OK) {
-        rc = invalid("%s", ce_err_message(erc));
+        rc = cli_error(CLI_INVALID, "%s", ce_err_message(erc));
     } else {
         write_request(stdout, u, out.headers, out.header_count, out.body.data ? out.body.data : "",
                       out.body.len);
-        rc = fflush(stdout) ? invalid("cannot write to stdout") : CLI_OK;
+        rc = fflush(stdout) ? cli_error(CLI_INVALID, "cannot write to stdout") : CLI_OK;
     }
     ce_http_out_free(&out);
     ce_event_free(ev);
@@ -483,7 +470,8 @@ static int set_attr(ce_event_t *ev, const char *name, const char *value)
 {
     ce_error_t err = {0};
     if (ce_event_set(ev, name, value, strlen(value), &err) != CE_E_OK)
-        return invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+        return cli_error(CLI_INVALID, "%s",
+                         err.message[0] ? err.message : ce_err_message(err.code));
     return CLI_OK;
 }
 
@@ -517,20 +505,21 @@ static int build_event(const send_args_t *a, ce_event_t **out)
         char *in = NULL;
         size_t len = 0;
         if (cli_read_file(a->file, CLI_MAX_INPUT, &in, &len, why, sizeof why))
-            return invalid("%s", why);
+            return cli_error(CLI_INVALID, "%s", why);
         ce_err_t rc = ce_json_decode(in, len, out, &err);
         free(in);
         if (rc != CE_E_OK)
-            return invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+            return cli_error(CLI_INVALID, "%s",
+                             err.message[0] ? err.message : ce_err_message(err.code));
         return CLI_OK;
     }
     ce_event_t *ev = ce_event_new();
     if (!ev)
-        return invalid("out of memory");
+        return cli_error(CLI_INVALID, "out of memory");
     char id[37];
     int rc;
     if (!a->id && uuid_v4(id)) {
-        rc = invalid("cannot read random bytes for the id");
+        rc = cli_error(CLI_INVALID, "cannot read random bytes for the id");
         goto fail_build;
     }
     if ((rc = set_attr(ev, "specversion", "1.0")) ||
@@ -546,7 +535,7 @@ static int build_event(const send_args_t *a, ce_event_t **out)
         char name[64];
         size_t nlen = (size_t)(eq - a->ext[i]);
         if (nlen >= sizeof name) {
-            rc = invalid("extension name too long in '%s'", a->ext[i]);
+            rc = cli_error(CLI_INVALID, "extension name too long in '%s'", a->ext[i]);
             goto fail_build;
         }
         memcpy(name, a->ext[i], nlen);
@@ -565,14 +554,14 @@ static int build_event(const send_args_t *a, ce_event_t **out)
         /* Only JSON content types embed the data as a JSON value in the structured format. */
         bool ct_json = is_json_media_type(ct);
         if (ce_event_set_data(ev, a->data, dlen, json && ct_json) != CE_E_OK) {
-            rc = invalid("out of memory");
+            rc = cli_error(CLI_INVALID, "out of memory");
             goto fail_build;
         }
     } else if (a->ct && (rc = set_attr(ev, "datacontenttype", a->ct))) {
         goto fail_build;
     }
     if (ce_event_validate(ev, &err) != CE_E_OK) {
-        rc = invalid("%s", err.message[0] ? err.message : ce_err_message(err.code));
+        rc = cli_error(CLI_INVALID, "%s", err.message[0] ? err.message : ce_err_message(err.code));
         goto fail_build;
     }
     *out = ev;

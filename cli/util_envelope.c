@@ -1,24 +1,14 @@
 /* util_envelope.c — the Kafka/NATS JSON envelope of `herald event decode`. */
 #include "util_envelope.h"
+#include "util_io.h"
 
 #include <cjson/cJSON.h>
 #include <herald/ce_json.h>
 #include <herald/ce_kafka.h>
 #include <herald/ce_nats.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void fail(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * Decodes standard padded base64 with the SDK's decoder into a new NUL-terminated buffer (free
@@ -40,7 +30,7 @@ static int add_header(cli_envelope_t *env, const char *name, const char *value, 
                       size_t errsz)
 {
     if (env->header_count == CLI_ENVELOPE_MAX_HEADERS) {
-        fail(err, errsz, "envelope: more than %d headers", CLI_ENVELOPE_MAX_HEADERS);
+        cli_set_error(err, errsz, "envelope: more than %d headers", CLI_ENVELOPE_MAX_HEADERS);
         return -1;
     }
     ce_header_t *h = &env->headers[env->header_count++];
@@ -56,7 +46,7 @@ static int parse_headers(cJSON *headers, cli_envelope_t *env, char *err, size_t 
     if (cJSON_IsObject(headers)) {
         for (cJSON *h = headers->child; h; h = h->next) {
             if (!cJSON_IsString(h)) {
-                fail(err, errsz, "envelope: header '%s' must be a string", h->string);
+                cli_set_error(err, errsz, "envelope: header '%s' must be a string", h->string);
                 return -1;
             }
             if (add_header(env, h->string, h->valuestring, err, errsz))
@@ -70,8 +60,8 @@ static int parse_headers(cJSON *headers, cli_envelope_t *env, char *err, size_t 
             cJSON *n = cJSON_GetArrayItem(h, 0), *v = cJSON_GetArrayItem(h, 1);
             if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) != 2 || !cJSON_IsString(n) ||
                 !cJSON_IsString(v)) {
-                fail(err, errsz, "envelope: headers[%d] must be a [name, value] pair of strings",
-                     i);
+                cli_set_error(err, errsz,
+                              "envelope: headers[%d] must be a [name, value] pair of strings", i);
                 return -1;
             }
             if (add_header(env, n->valuestring, v->valuestring, err, errsz))
@@ -79,7 +69,8 @@ static int parse_headers(cJSON *headers, cli_envelope_t *env, char *err, size_t 
         }
         return 0;
     }
-    fail(err, errsz, "envelope: \"headers\" must be an object or a list of [name, value] pairs");
+    cli_set_error(err, errsz,
+                  "envelope: \"headers\" must be an object or a list of [name, value] pairs");
     return -1;
 }
 
@@ -89,12 +80,12 @@ int cli_envelope_parse(const char *json, size_t len, cli_binding_t binding, cli_
     memset(env, 0, sizeof *env);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) {
-        fail(err, errsz, "envelope: malformed JSON");
+        cli_set_error(err, errsz, "envelope: malformed JSON");
         return -1;
     }
     env->root = root;
     if (!cJSON_IsObject(root)) {
-        fail(err, errsz, "envelope: expected a JSON object");
+        cli_set_error(err, errsz, "envelope: expected a JSON object");
         goto fail_parse;
     }
     cJSON *value = NULL, *value64 = NULL;
@@ -112,33 +103,33 @@ int cli_envelope_parse(const char *json, size_t len, cli_binding_t binding, cli_
                 env->key = m->valuestring;
                 env->key_len = strlen(m->valuestring);
             } else if (!cJSON_IsNull(m)) {
-                fail(err, errsz, "envelope: \"key\" must be a string or null");
+                cli_set_error(err, errsz, "envelope: \"key\" must be a string or null");
                 goto fail_parse;
             }
         } else if ((binding == CLI_BINDING_KAFKA && !strcmp(k, "topic")) ||
                    (binding == CLI_BINDING_NATS && !strcmp(k, "subject"))) {
             if (!cJSON_IsString(m)) {
-                fail(err, errsz, "envelope: \"%s\" must be a string", k);
+                cli_set_error(err, errsz, "envelope: \"%s\" must be a string", k);
                 goto fail_parse;
             }
         } else {
-            fail(err, errsz, "envelope: unknown member \"%s\"", k);
+            cli_set_error(err, errsz, "envelope: unknown member \"%s\"", k);
             goto fail_parse;
         }
     }
     if (value && value64 && !cJSON_IsNull(value) && !cJSON_IsNull(value64)) {
-        fail(err, errsz, "envelope: give \"value\" or \"value_base64\", not both");
+        cli_set_error(err, errsz, "envelope: give \"value\" or \"value_base64\", not both");
         goto fail_parse;
     }
     if (value && !cJSON_IsNull(value)) {
         if (!cJSON_IsString(value)) {
-            fail(err, errsz, "envelope: \"value\" must be a string or null");
+            cli_set_error(err, errsz, "envelope: \"value\" must be a string or null");
             goto fail_parse;
         }
         size_t n = strlen(value->valuestring);
         env->value = malloc(n + 1);
         if (!env->value) {
-            fail(err, errsz, "out of memory");
+            cli_set_error(err, errsz, "out of memory");
             goto fail_parse;
         }
         memcpy(env->value, value->valuestring, n + 1);
@@ -147,7 +138,7 @@ int cli_envelope_parse(const char *json, size_t len, cli_binding_t binding, cli_
         if (!cJSON_IsString(value64) ||
             b64_decode(value64->valuestring, strlen(value64->valuestring), &env->value,
                        &env->value_len)) {
-            fail(err, errsz, "envelope: \"value_base64\" is not valid base64");
+            cli_set_error(err, errsz, "envelope: \"value_base64\" is not valid base64");
             goto fail_parse;
         }
     }
@@ -178,11 +169,11 @@ int cli_envelope_decode(const cli_envelope_t *env, cli_binding_t binding, ce_eve
                              .data_len = env->value_len};
         rc = ce_nats_decode(&msg, out, &e);
     } else {
-        fail(err, errsz, "the HTTP binding has no envelope");
+        cli_set_error(err, errsz, "the HTTP binding has no envelope");
         return -1;
     }
     if (rc != CE_E_OK) {
-        fail(err, errsz, "%s", e.message[0] ? e.message : ce_err_message(rc));
+        cli_set_error(err, errsz, "%s", e.message[0] ? e.message : ce_err_message(rc));
         return -1;
     }
     return 0;

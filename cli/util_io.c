@@ -7,9 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fail(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errsz, const char *fmt, ...)
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+void cli_set_error(char *err, size_t errsz, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -22,19 +31,19 @@ int cli_read_all(FILE *f, size_t max, char **out, size_t *len, char *err, size_t
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
-        fail(err, errsz, "out of memory");
+        cli_set_error(err, errsz, "out of memory");
         return -1;
     }
     for (;;) {
         if (n == cap) {
             if (cap > max) {
-                fail(err, errsz, "input larger than %zu bytes", max);
+                cli_set_error(err, errsz, "input larger than %zu bytes", max);
                 goto fail_read;
             }
             size_t ncap = cap * 2;
             char *nb = realloc(buf, ncap + 1);
             if (!nb) {
-                fail(err, errsz, "out of memory");
+                cli_set_error(err, errsz, "out of memory");
                 goto fail_read;
             }
             buf = nb;
@@ -44,14 +53,14 @@ int cli_read_all(FILE *f, size_t max, char **out, size_t *len, char *err, size_t
         n += got;
         if (got == 0) {
             if (ferror(f)) {
-                fail(err, errsz, "read failed: %s", strerror(errno));
+                cli_set_error(err, errsz, "read failed: %s", strerror(errno));
                 goto fail_read;
             }
             break;
         }
     }
     if (n > max) {
-        fail(err, errsz, "input larger than %zu bytes", max);
+        cli_set_error(err, errsz, "input larger than %zu bytes", max);
         goto fail_read;
     }
     buf[n] = '\0';
@@ -70,13 +79,13 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *e
         return cli_read_all(stdin, max, out, len, err, errsz);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, errsz, "cannot open %s: %s", path, strerror(errno));
+        cli_set_error(err, errsz, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     char sub[200];
     int rc = cli_read_all(f, max, out, len, sub, sizeof sub);
     if (rc)
-        fail(err, errsz, "%s: %s", path, sub);
+        cli_set_error(err, errsz, "%s: %s", path, sub);
     fclose(f);
     return rc;
 }
@@ -194,46 +203,47 @@ int cli_http_request_parse(const char *buf, size_t len, size_t max_body, cli_htt
     p.data = &st;
 
     if (len == 0) {
-        fail(err, errsz, "empty input: expected an HTTP request");
+        cli_set_error(err, errsz, "empty input: expected an HTTP request");
         goto fail_parse;
     }
     /* Bound the head: the blank line ending it must come within CLI_MAX_HEADER_BYTES. */
     const char *end =
         memmem(buf, len < CLI_MAX_HEADER_BYTES + 4 ? len : CLI_MAX_HEADER_BYTES + 4, "\r\n\r\n", 4);
     if (!end && len > CLI_MAX_HEADER_BYTES) {
-        fail(err, errsz, "request head larger than %zu bytes", CLI_MAX_HEADER_BYTES);
+        cli_set_error(err, errsz, "request head larger than %zu bytes", CLI_MAX_HEADER_BYTES);
         goto fail_parse;
     }
     size_t used = http_parser_execute(&p, &s, buf, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&p);
     if (e != HPE_OK && e != HPE_PAUSED) {
         if (st.why[0])
-            fail(err, errsz, "malformed HTTP request: %s", st.why);
+            cli_set_error(err, errsz, "malformed HTTP request: %s", st.why);
         else
-            fail(err, errsz, "malformed HTTP request: %s", http_errno_description(e));
+            cli_set_error(err, errsz, "malformed HTTP request: %s", http_errno_description(e));
         goto fail_parse;
     }
     if (!st.complete) {
         /* Signal EOF: a body without framing ends here; anything else is truncated. */
         http_parser_execute(&p, &s, NULL, 0);
         if (!st.complete) {
-            fail(err, errsz, "incomplete HTTP request: input ended %s",
-                 st.url_len == 0 || !end ? "before the end of the headers"
-                                         : "before the end of the body");
+            cli_set_error(err, errsz, "incomplete HTTP request: input ended %s",
+                          st.url_len == 0 || !end ? "before the end of the headers"
+                                                  : "before the end of the body");
             goto fail_parse;
         }
     }
     for (size_t i = used; i < len; i++) {
         if (buf[i] != '\r' && buf[i] != '\n') {
-            fail(err, errsz, "unexpected data after the end of the HTTP request (%zu bytes)",
-                 len - used);
+            cli_set_error(err, errsz,
+                          "unexpected data after the end of the HTTP request (%zu bytes)",
+                          len - used);
             goto fail_parse;
         }
     }
     if (!req->body) {
         req->body = malloc(1);
         if (!req->body) {
-            fail(err, errsz, "out of memory");
+            cli_set_error(err, errsz, "out of memory");
             goto fail_parse;
         }
         req->body[0] = '\0';

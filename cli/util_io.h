@@ -17,6 +17,12 @@
 #define CLI_MAX_HEADERS 256                      /* headers of one HTTP request */
 #define CLI_MAX_HEADER_BYTES ((size_t)64 * 1024) /* request line plus all header bytes */
 
+/* Prints "error: <message>" and a newline on stderr; returns code (the exit code to use). */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Formats a message into err (errsz bytes, truncated, always NUL-terminated when errsz > 0). */
+void cli_set_error(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * Reads all of `f` (at most `max` bytes) into a new NUL-terminated buffer.
  * Returns 0 and sets *out (owned: free with free()) and *len; returns -1 with a message in
