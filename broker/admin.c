@@ -145,6 +145,15 @@ static void respond_err(hd_http_req_t *req, hd_err_t e, const char *msg)
     hd_http_respond_error(req, st, st == 503 ? RETRY_AFTER : NULL, msg ? msg : hd_err_message(e));
 }
 
+/* Answers 404 with "<Kind> \"ns/name\" not found" (ns and name as the path gave them). */
+static void respond_not_found(hd_http_req_t *req, const char *kind, const char *ns,
+                              const char *name)
+{
+    char m[600]; /* room for the longest ns (127) and name (299) route_v1 accepts */
+    snprintf(m, sizeof m, "%s \"%s/%s\" not found", kind, ns, name);
+    hd_http_respond_error(req, 404, NULL, m);
+}
+
 static void method_not_allowed(hd_http_req_t *req, const char *allow)
 {
     char h[128], m[128];
@@ -237,9 +246,7 @@ static void do_get(hd_server_t *srv, hd_http_req_t *req, const hd_kind_info_t *k
 {
     cJSON *o = hd_resources_get_json(srv->res, ki->plural, ns, name);
     if (!o) {
-        char m[400];
-        snprintf(m, sizeof m, "%s \"%s/%s\" not found", ki->kind, ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, ki->kind, ns, name);
         return;
     }
     respond_json(req, 200, o);
@@ -488,24 +495,30 @@ static bool count_dead(void *arg, uint32_t tid, uint64_t seq, int32_t status, ui
     return true;
 }
 
+/* The fields a describe answer starts with; obj (borrowed) is the stored resource. */
+static cJSON *describe_start(const char *kind, const char *ns, const char *name, uint32_t id,
+                             const cJSON *obj)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", kind);
+    cJSON_AddStringToObject(o, "namespace", ns);
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddNumberToObject(o, "id", id);
+    cJSON *rc = ready_condition(obj);
+    cJSON_AddItemToObject(o, "ready", rc ? cJSON_Duplicate(rc, 1) : cJSON_CreateNull());
+    return o;
+}
+
 static void describe_trigger(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_trigger_t *t = hd_resources_trigger(srv->res, ns, name);
     cJSON *obj = hd_resources_get_json(srv->res, "triggers", ns, name);
     if (!t || !obj) {
         cJSON_Delete(obj);
-        char m[400];
-        snprintf(m, sizeof m, "Trigger \"%s/%s\" not found", ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, "Trigger", ns, name);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", "Trigger");
-    cJSON_AddStringToObject(o, "namespace", ns);
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "id", t->id);
-    cJSON *rc = ready_condition(obj);
-    cJSON_AddItemToObject(o, "ready", rc ? cJSON_Duplicate(rc, 1) : cJSON_CreateNull());
+    cJSON *o = describe_start("Trigger", ns, name, t->id, obj);
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
     cJSON_AddItemToObject(o, "broker",
                           cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(spec, "broker"), 1));
@@ -573,18 +586,10 @@ static void describe_broker(hd_server_t *srv, hd_http_req_t *req, const char *ns
     cJSON *obj = hd_resources_get_json(srv->res, "brokers", ns, name);
     if (!b || !obj) {
         cJSON_Delete(obj);
-        char m[400];
-        snprintf(m, sizeof m, "Broker \"%s/%s\" not found", ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, "Broker", ns, name);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", "Broker");
-    cJSON_AddStringToObject(o, "namespace", ns);
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "id", b->id);
-    cJSON *rc = ready_condition(obj);
-    cJSON_AddItemToObject(o, "ready", rc ? cJSON_Duplicate(rc, 1) : cJSON_CreateNull());
+    cJSON *o = describe_start("Broker", ns, name, b->id, obj);
     cJSON_AddStringToObject(o, "address", b->address_url);
     hd_delivery_t eff; /* what a trigger that sets nothing gets */
     hd_delivery_merge(&eff, NULL, &b->delivery);
@@ -651,8 +656,7 @@ static hd_trigger_t *trigger_or_404(hd_server_t *srv, hd_http_req_t *req, const 
     hd_trigger_t *t = hd_resources_trigger(srv->res, ns, name);
     char m[600];
     if (!t) {
-        snprintf(m, sizeof m, "Trigger \"%s/%s\" not found", ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, "Trigger", ns, name);
         return NULL;
     }
     if (need_broker && (!t->broker || !srv->disp || !srv->store)) {
@@ -802,9 +806,7 @@ static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, co
 {
     hd_broker_t *b = hd_resources_broker(srv->res, ns, strlen(ns), name, strlen(name));
     if (!b) {
-        char m[400];
-        snprintf(m, sizeof m, "Broker \"%s/%s\" not found", ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, "Broker", ns, name);
         return;
     }
     ce_http_msg_t msg = {req->headers, req->header_count, req->body, req->body_len};
@@ -948,9 +950,7 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
 {
     hd_broker_t *b = hd_resources_broker(srv->res, ns, strlen(ns), name, strlen(name));
     if (!b) {
-        char m[400];
-        snprintf(m, sizeof m, "Broker \"%s/%s\" not found", ns, name);
-        hd_http_respond_error(req, 404, NULL, m);
+        respond_not_found(req, "Broker", ns, name);
         return;
     }
     if (!srv->store) {

@@ -552,6 +552,11 @@ metrics)
     http "a broker has no dlq/replay" 404 "unknown admin path" -X POST \
         "$V1/brokers/shop/default/dlq/replay"
     http "describe has no sub-path" 404 "unknown admin path" "$V1/brokers/shop/default/describe/x"
+    http "describe a missing broker" 404 'Broker \"shop/nope\" not found' "$V1/brokers/shop/nope/describe"
+    http "describe a missing trigger" 404 'Trigger \"shop/nope\" not found' \
+        "$V1/triggers/shop/nope/describe"
+    http "describe a broker" 200 '"kind":"Broker","namespace":"shop","name":"default"' \
+        "$V1/brokers/shop/default/describe"
     ;;
 *)
     echo "unknown group $GROUP"; exit 2 ;;
