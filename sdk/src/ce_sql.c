@@ -161,8 +161,7 @@ static bool push_tok(parser_t *p, tok_t t)
     return true;
 }
 
-/* Parses [+-]?[0-9]+ at s[0..n) as int32; false when out of range. */
-static bool parse_int32(const char *s, size_t n, int32_t *out)
+bool ce_sql__parse_int32(const char *s, size_t n, int32_t *out)
 {
     bool neg = false;
     size_t i = 0;
@@ -227,7 +226,7 @@ static bool lex(parser_t *p)
             t.len = j - i;
             if (digits_only) {
                 t.kind = T_INT;
-                if (!parse_int32(s + i, t.len, &t.ival)) {
+                if (!ce_sql__parse_int32(s + i, t.len, &t.ival)) {
                     perr_set(p, i, "integer literal '%.*s' is outside the 32-bit range",
                              (int)(t.len > 40 ? 40 : t.len), s + i);
                     return false;

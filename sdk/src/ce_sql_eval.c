@@ -129,32 +129,6 @@ static size_t fmt_int(int32_t i, char *buf)
     return o;
 }
 
-/* String → Integer: optional sign and decimal digits in int32 range, nothing else. */
-static bool str_to_int(const char *s, size_t n, int32_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (n && (s[0] == '+' || s[0] == '-')) {
-        neg = s[0] == '-';
-        i = 1;
-    }
-    if (i == n)
-        return false;
-    int64_t v = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-        if (v > (int64_t)INT32_MAX + 1)
-            return false;
-    }
-    v = neg ? -v : v;
-    if (v > INT32_MAX)
-        return false;
-    *out = (int32_t)v;
-    return true;
-}
-
 ce_sql_err_kind_t ce_sql__cast(ce_sql_value_t *v, uint8_t to, char *numbuf)
 {
     if (to == CE_SQL__ANY || v->type == to)
@@ -176,7 +150,7 @@ ce_sql_err_kind_t ce_sql__cast(ce_sql_value_t *v, uint8_t to, char *numbuf)
             return CE_SQL_ERR_NONE;
         } else {
             int32_t i = 0;
-            bool ok = str_to_int(v->s, v->len, &i);
+            bool ok = ce_sql__parse_int32(v->s, v->len, &i);
             ce_sql_value_clear(v);
             *v = (ce_sql_value_t){.type = CE_SQL_INTEGER, .i = ok ? i : 0};
             return ok ? CE_SQL_ERR_NONE : CE_SQL_ERR_CAST;

@@ -99,6 +99,12 @@ struct ce_sql_expr {
 /* LIKE matching of s[0..len) against a compiled pattern (anchored, by code point). */
 bool ce_sql__like_match(const ce_sql__node_t *n, const char *s, size_t len);
 
+/*
+ * Parses [+-]?[0-9]+ at s[0..n) (borrowed) as an int32: integer literals (ce_sql.c) and the
+ * String → Integer cast (ce_sql_eval.c) share it. False on anything else or out of range.
+ */
+bool ce_sql__parse_int32(const char *s, size_t n, int32_t *out);
+
 /* UTF-8 helpers (robust on invalid input: an invalid byte counts as one character). */
 size_t ce_sql__utf8_next(const char *s, size_t len, size_t i);
 size_t ce_sql__utf8_count(const char *s, size_t len);
