@@ -367,6 +367,26 @@ fail:
     return err;
 }
 
+/*
+ * Evaluates both operands of a binary node, left first (so an error on the left is the one
+ * reported). On error both values are cleared.
+ */
+static ce_sql_err_kind_t eval_both(const ce_sql__node_t *n, const ce_event_t *ev, ce_sql_value_t *a,
+                                   ce_sql_value_t *b)
+{
+    ce_sql_err_kind_t err = eval(n->a, ev, a);
+    if (err) {
+        ce_sql_value_clear(a);
+        return err;
+    }
+    err = eval(n->b, ev, b);
+    if (err) {
+        ce_sql_value_clear(a);
+        ce_sql_value_clear(b);
+    }
+    return err;
+}
+
 static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_sql_value_t *out)
 {
     ce_sql_value_t a, b;
@@ -416,17 +436,8 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
     case N_CMP: {
         /* Both operands are evaluated before any cast or division, so `1 / missing` reports
          * the missing attribute, not a division by zero (TCK). */
-        err = eval(n->a, ev, &a);
-        if (err) {
-            ce_sql_value_clear(&a);
+        if ((err = eval_both(n, ev, &a, &b)) != CE_SQL_ERR_NONE)
             goto fail;
-        }
-        err = eval(n->b, ev, &b);
-        if (err) {
-            ce_sql_value_clear(&a);
-            ce_sql_value_clear(&b);
-            goto fail;
-        }
         /* A cast to Integer frees an owned string; clear both in case the first cast failed. */
         err = cast_to(&a, CE_SQL_INTEGER, nba);
         if (!err)
@@ -483,17 +494,8 @@ static ce_sql_err_kind_t eval(const ce_sql__node_t *n, const ce_event_t *ev, ce_
                 goto fail;
             }
         }
-        err = eval(n->a, ev, &a);
-        if (err) {
-            ce_sql_value_clear(&a);
+        if ((err = eval_both(n, ev, &a, &b)) != CE_SQL_ERR_NONE)
             goto fail;
-        }
-        err = eval(n->b, ev, &b);
-        if (err) {
-            ce_sql_value_clear(&a);
-            ce_sql_value_clear(&b);
-            goto fail;
-        }
         /* Ambiguous operator: the left side is cast to the right side's type (spec §3.7). */
         err = cast_to(&a, b.type, nba);
         bool eq = !err && values_equal(&a, &b);
