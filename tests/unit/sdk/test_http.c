@@ -65,6 +65,22 @@ static char *hdr_dec(const char *v, ce_err_t want)
     return b.data;
 }
 
+/* Asserts that v encodes to want in mode enc. */
+static void expect_enc(const char *v, ce_header_encoding_t enc, const char *want)
+{
+    char *s = hdr_enc(v, enc);
+    ck_assert_str_eq(s, want);
+    free(s);
+}
+
+/* Asserts that v decodes (without error) to want. */
+static void expect_dec(const char *v, const char *want)
+{
+    char *s = hdr_dec(v, CE_E_OK);
+    ck_assert_str_eq(s, want);
+    free(s);
+}
+
 static const char *hval(const ce_http_out_t *o, const char *name)
 {
     for (size_t i = 0; i < o->header_count; i++)
@@ -100,57 +116,28 @@ END_TEST
 
 START_TEST(test_percent_encode_strict_and_compat)
 {
-    char *s = hdr_enc("Euro \xe2\x82\xac \xf0\x9f\x98\x80", CE_HEADER_STRICT);
-    ck_assert_str_eq(s, "Euro%20%E2%82%AC%20%F0%9F%98%80");
-    free(s);
-    s = hdr_enc("100% \"sure\"", CE_HEADER_STRICT);
-    ck_assert_str_eq(s, "100%25%20%22sure%22");
-    free(s);
-    s = hdr_enc("a\x7f\t~!", CE_HEADER_STRICT);
-    ck_assert_str_eq(s, "a%7F%09~!");
-    free(s);
-    s = hdr_enc("{\"othervalue\": 5}\n", CE_HEADER_COMPAT);
-    ck_assert_str_eq(s, "{\"othervalue\": 5}%0A");
-    free(s);
-    s = hdr_enc("{\"othervalue\": 5}\n", CE_HEADER_STRICT);
-    ck_assert_str_eq(s, "{%22othervalue%22:%205}%0A");
-    free(s);
-    s = hdr_enc("Euro \xe2\x82\xac 100%", CE_HEADER_COMPAT);
-    ck_assert_str_eq(s, "Euro \xe2\x82\xac 100%");
-    free(s);
-    s = hdr_enc("a\xc2\x85z\x7f", CE_HEADER_COMPAT);
-    ck_assert_str_eq(s, "a%C2%85z%7F");
-    free(s);
-    s = hdr_enc("", CE_HEADER_STRICT);
-    ck_assert_str_eq(s, "");
-    free(s);
+    expect_enc("Euro \xe2\x82\xac \xf0\x9f\x98\x80", CE_HEADER_STRICT,
+               "Euro%20%E2%82%AC%20%F0%9F%98%80");
+    expect_enc("100% \"sure\"", CE_HEADER_STRICT, "100%25%20%22sure%22");
+    expect_enc("a\x7f\t~!", CE_HEADER_STRICT, "a%7F%09~!");
+    expect_enc("{\"othervalue\": 5}\n", CE_HEADER_COMPAT, "{\"othervalue\": 5}%0A");
+    expect_enc("{\"othervalue\": 5}\n", CE_HEADER_STRICT, "{%22othervalue%22:%205}%0A");
+    expect_enc("Euro \xe2\x82\xac 100%", CE_HEADER_COMPAT, "Euro \xe2\x82\xac 100%");
+    expect_enc("a\xc2\x85z\x7f", CE_HEADER_COMPAT, "a%C2%85z%7F");
+    expect_enc("", CE_HEADER_STRICT, "");
 }
 END_TEST
 
 START_TEST(test_percent_decode_lenient)
 {
-    char *s = hdr_dec("Euro%20%E2%82%AC%20%F0%9F%98%80", CE_E_OK);
-    ck_assert_str_eq(s, "Euro \xe2\x82\xac \xf0\x9f\x98\x80");
-    free(s);
-    s = hdr_dec("%e2%82%ac%41", CE_E_OK); /* lower-case hex, needless encoding */
-    ck_assert_str_eq(s, "\xe2\x82\xac"
-                        "A");
-    free(s);
-    s = hdr_dec("100%", CE_E_OK);
-    ck_assert_str_eq(s, "100%");
-    free(s);
-    s = hdr_dec("%zz%4%", CE_E_OK);
-    ck_assert_str_eq(s, "%zz%4%");
-    free(s);
-    s = hdr_dec("%2541", CE_E_OK); /* decoded exactly once */
-    ck_assert_str_eq(s, "%41");
-    free(s);
-    s = hdr_dec("\"a \\\"b\\\" %20\"", CE_E_OK); /* quoted-string first, then percent */
-    ck_assert_str_eq(s, "a \"b\"  ");
-    free(s);
-    s = hdr_dec("  padded\t", CE_E_OK);
-    ck_assert_str_eq(s, "padded");
-    free(s);
+    expect_dec("Euro%20%E2%82%AC%20%F0%9F%98%80", "Euro \xe2\x82\xac \xf0\x9f\x98\x80");
+    expect_dec("%e2%82%ac%41", "\xe2\x82\xac"
+                               "A"); /* lower-case hex, needless encoding */
+    expect_dec("100%", "100%");
+    expect_dec("%zz%4%", "%zz%4%");
+    expect_dec("%2541", "%41");                     /* decoded exactly once */
+    expect_dec("\"a \\\"b\\\" %20\"", "a \"b\"  "); /* quoted-string first, then percent */
+    expect_dec("  padded\t", "padded");
     hdr_dec("%C0%A0", CE_E_UTF8); /* overlong space */
     hdr_dec("%FF", CE_E_UTF8);
     hdr_dec("%ED%A0%80", CE_E_UTF8); /* surrogate */
