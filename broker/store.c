@@ -27,6 +27,15 @@
  *          never an acknowledged one, and LMDB stays consistent (its ACI guarantee).
  *          MDB_NOSYNC + one explicit mdb_env_sync was rejected: it lets the meta page reach the
  *          disk before the data pages, which can corrupt the environment on power loss.
+ *          Pre-zeroing (prezero()): the writer keeps 2 MiB of real zero blocks past LMDB's last
+ *          page, written 256 KiB at a time between transactions, so a commit's pages overwrite
+ *          allocated blocks and its fdatasync needs no journal commit for a new size/extents
+ *          (bench under load: mean fdatasync 0.51-0.71 ms -> 0.45 ms).
+ *          Measured and not kept (bench/RESULTS-ingest.md, 2026-11-27): a sync thread that
+ *          fdatasyncs commit N's meta page while the writer builds N+1 (acks one sync after
+ *          the commit instead of one commit): the two concurrent fdatasyncs slow each other
+ *          down (writer's 0.53 -> 0.73 ms) and the bench got no faster (0.37-0.40x vs 0.42x).
+ *          LMDB's default (meta through O_DSYNC, ack right after the commit) was no better.
  *   batch  MDB_NOSYNC; callbacks right after commit; the writer calls mdb_env_sync(env, 1)
  *          every sync_interval_ms while there are unsynced commits. A power loss can lose (and,
  *          LMDB warns, corrupt) the last interval; a process crash loses nothing.
@@ -247,17 +256,13 @@ struct hd_store {
     u64map_t hw_pending;     /* assigned high-waters to persist with the next commit */
     uint64_t last_sync_ms;
     bool unsynced;
-    uint64_t commit_no; /* commits made (writer thread) */
-    uint64_t zero_end;  /* fsync mode: data.mdb is zero-filled up to here (writer thread) */
-    bool zero_off;      /* pre-zeroing disabled (a write failed, or a file-size limit) */
-    /* fsync mode (MDB_NOMETASYNC), under mu: finished batches wait in `staged`, in submit
-     * order, until the commit that wrote them is durable; durable_no is the last commit known
-     * to be on disk, sync_want the last one the sync thread is asked to make durable. */
+    /* fsync mode (MDB_NOMETASYNC): finished batches wait in `staged`, in submit order, until
+     * the commit that wrote them is durable. commit_no counts commits; durable_no is the last
+     * one known to be on disk. */
     hd_store_batch_t *staged_head, *staged_tail;
-    uint64_t durable_no, sync_want;
-    pthread_t syncer;
-    bool syncer_started, sync_stop;
-    pthread_cond_t sync_cv;
+    uint64_t commit_no, durable_no;
+    uint64_t zero_end; /* fsync mode: data.mdb is zero-filled up to here */
+    bool zero_off;     /* no pre-zeroing (a zero write failed, or a file-size limit is set) */
 
     uv_async_t async;
     bool closing;
@@ -894,13 +899,11 @@ static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
     if (st->opts.durability == HD_DURABILITY_FSYNC) {
         /* A failed batch needs no sync, but keeps its place so callbacks stay in order. */
         b->need_commit = status == HD_E_OK ? st->commit_no : 0;
-        pthread_mutex_lock(&st->mu);
         if (st->staged_tail)
             st->staged_tail->next = b;
         else
             st->staged_head = b;
         st->staged_tail = b;
-        pthread_mutex_unlock(&st->mu);
         return;
     }
     pthread_mutex_lock(&st->mu);
@@ -912,8 +915,22 @@ static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* Hands the staged batches whose commit is durable to `done`, in order. mu held. */
-static void release_staged_locked(hd_store_t *st)
+static void after_commit(hd_store_t *st)
+{
+    atomic_fetch_add_explicit(&st->st_commits, 1, memory_order_relaxed);
+    st->commit_no++;
+    if (st->opts.durability == HD_DURABILITY_FSYNC) {
+        /* The commit fdatasync'd its data pages, and with them the meta page the previous
+         * commit wrote without a sync (MDB_NOMETASYNC): that one is now durable. */
+        atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
+        st->durable_no = st->commit_no - 1;
+    } else if (st->opts.durability == HD_DURABILITY_BATCH) {
+        st->unsynced = true;
+    }
+}
+
+/* Hands the staged batches whose commit is durable to the loop, in order (writer thread). */
+static void release_staged(hd_store_t *st)
 {
     hd_store_batch_t *first = st->staged_head, *last = NULL;
     for (hd_store_batch_t *b = first; b && b->need_commit <= st->durable_no; b = b->next)
@@ -924,76 +941,34 @@ static void release_staged_locked(hd_store_t *st)
     if (!st->staged_head)
         st->staged_tail = NULL;
     last->next = NULL;
+    pthread_mutex_lock(&st->mu);
     if (st->done_tail)
         st->done_tail->next = first;
     else
         st->done_head = first;
     st->done_tail = last;
+    pthread_mutex_unlock(&st->mu);
 }
 
-static void after_commit(hd_store_t *st)
+/* fsync mode: makes every commit durable now (the writer is about to idle). A failed sync
+ * fails the batches that were waiting for it: their data may not be on disk. */
+static void sync_staged(hd_store_t *st)
 {
-    atomic_fetch_add_explicit(&st->st_commits, 1, memory_order_relaxed);
-    st->commit_no++;
-    if (st->opts.durability == HD_DURABILITY_FSYNC) {
-        /* The commit fdatasync'd its data pages, and with them the meta page the previous
-         * commit wrote without a sync (MDB_NOMETASYNC): that one is now durable. This commit's
-         * meta page is made durable by the sync thread, while the next commit is written. */
-        atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
-        pthread_mutex_lock(&st->mu);
-        if (st->durable_no < st->commit_no - 1)
-            st->durable_no = st->commit_no - 1;
-        st->sync_want = st->commit_no;
-        pthread_cond_signal(&st->sync_cv);
-        pthread_mutex_unlock(&st->mu);
-    } else if (st->opts.durability == HD_DURABILITY_BATCH) {
-        st->unsynced = true;
-    }
-}
-
-/*
- * fsync mode: the sync thread. After commit N returned, its data pages are on disk (LMDB
- * fdatasync'd them before writing the meta page) but its meta page is only in the page cache
- * (MDB_NOMETASYNC). This thread fdatasyncs the file while the writer already builds commit
- * N+1, so N is acknowledged one sync after its commit rather than after all of commit N+1.
- * It only ever adds syncs to what LMDB does: the order LMDB relies on (data pages durable
- * before the meta page that points at them is written) is kept by the commit itself, and a
- * meta page of N+1 cannot be written before N+1's own data sync returned. A sync that fails
- * fails the batches waiting for it (their callback gets HD_E_IO).
- */
-static void *syncer_main(void *arg)
-{
-    hd_store_t *st = arg;
-    pthread_mutex_lock(&st->mu);
-    for (;;) {
-        while (st->sync_want <= st->durable_no && !st->sync_stop)
-            pthread_cond_wait(&st->sync_cv, &st->mu);
-        if (st->sync_want <= st->durable_no)
-            break; /* stopping, and everything committed is durable */
-        uint64_t target = st->sync_want;
-        pthread_mutex_unlock(&st->mu);
+    if (!st->staged_head)
+        return;
+    if (st->durable_no < st->commit_no) {
         int rc = mdb_env_sync(st->env, 1);
         atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
-        if (rc)
+        if (rc) {
             hd_log(HD_LOG_ERROR, "store: sync failed", "path", st->data_dir, "error",
                    mdb_strerror(rc), NULL);
-        pthread_mutex_lock(&st->mu);
-        if (rc)
             for (hd_store_batch_t *b = st->staged_head; b; b = b->next)
-                if (b->need_commit > st->durable_no && b->need_commit <= target &&
-                    b->status == HD_E_OK)
+                if (b->need_commit > st->durable_no && b->status == HD_E_OK)
                     b->status = HD_E_IO;
-        if (st->durable_no < target)
-            st->durable_no = target;
-        bool any = st->staged_head && st->staged_head->need_commit <= st->durable_no;
-        release_staged_locked(st);
-        pthread_mutex_unlock(&st->mu);
-        if (any)
-            uv_async_send(&st->async);
-        pthread_mutex_lock(&st->mu);
+        }
+        st->durable_no = st->commit_no;
     }
-    pthread_mutex_unlock(&st->mu);
-    return NULL;
+    release_staged(st);
 }
 
 /*
@@ -1006,8 +981,8 @@ static void *syncer_main(void *arg)
  * The zeros need no sync of their own: the next commit's fdatasync carries them, like any data
  * it needs to read its pages back. Writes PREZERO_CHUNK at a time, bounded by the map size.
  */
-#define PREZERO_AHEAD (4u << 20)
-#define PREZERO_CHUNK (1u << 20)
+#define PREZERO_AHEAD (2u << 20)
+#define PREZERO_CHUNK (256u << 10)
 static void prezero(hd_store_t *st)
 {
     static const uint8_t zeros[64 << 10];
@@ -1034,19 +1009,6 @@ static void prezero(hd_store_t *st)
         off += (uint64_t)w;
     }
     st->zero_end = off;
-}
-
-/* Stops the sync thread once every commit is durable (after the writer stopped). */
-static void stop_syncer(hd_store_t *st)
-{
-    if (!st->syncer_started)
-        return;
-    pthread_mutex_lock(&st->mu);
-    st->sync_stop = true;
-    pthread_cond_signal(&st->sync_cv);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->syncer, NULL);
-    st->syncer_started = false;
 }
 
 /*
@@ -1301,16 +1263,21 @@ static void *writer_main(void *arg)
         /* Appends may not eat the reserve kept for retention near the cap. */
         if (n > 0)
             n = refuse_appends_over_reserve(st, arr, n);
+        uint64_t commits_before = st->commit_no;
         if (n > 0 && st->opts.durability == HD_DURABILITY_FSYNC)
             prezero(st);
         if (n > 0)
             write_group(st, arr, n, carried);
 
         if (st->opts.durability == HD_DURABILITY_FSYNC) {
-            /* What the commit made durable, and batches that failed without a commit. */
+            release_staged(st);
+            /* Nothing more to write, or this group committed nothing (every batch failed): no
+             * next commit is sure to carry the last meta page to disk, so sync now. */
             pthread_mutex_lock(&st->mu);
-            release_staged_locked(st);
+            bool idle = (!st->q_head && !st->carry) || st->paused;
             pthread_mutex_unlock(&st->mu);
+            if (idle || st->commit_no == commits_before)
+                sync_staged(st);
         }
         if (st->opts.durability == HD_DURABILITY_BATCH && st->unsynced &&
             hd_now_ms() - st->last_sync_ms >= st->opts.sync_interval_ms)
@@ -1331,7 +1298,12 @@ static void *writer_main(void *arg)
         after_commit(st);
     if (st->unsynced)
         batch_sync(st);
-    /* fsync mode: the sync thread makes the last commit durable before it stops. */
+    if (st->opts.durability == HD_DURABILITY_FSYNC && st->durable_no < st->commit_no) {
+        if (mdb_env_sync(st->env, 1) == 0)
+            atomic_fetch_add_explicit(&st->st_fsyncs, 1, memory_order_relaxed);
+        st->durable_no = st->commit_no;
+    }
+    sync_staged(st);
     hd_free(arr);
     hd_free(carried);
     return NULL;
@@ -2081,10 +2053,6 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     pthread_condattr_destroy(&ca);
     if (rc != 0)
         goto fail_cond;
-    if (pthread_cond_init(&st->sync_cv, NULL) != 0) {
-        pthread_cond_destroy(&st->cv);
-        goto fail_cond;
-    }
 
     err = HD_E_IO;
     rc = mkdir_p(st->data_dir);
@@ -2144,19 +2112,11 @@ hd_err_t hd_store_open(uv_loop_t *loop, const hd_store_opts_t *opts, hd_store_t 
     }
     /* Zeros past a file-size limit would raise SIGXFSZ: no pre-zeroing then. */
     struct rlimit fsz;
-    st->zero_off = getrlimit(RLIMIT_FSIZE, &fsz) != 0 || fsz.rlim_cur != RLIM_INFINITY ||
-                   getenv("HERALD_STORE_NO_PREZERO") != NULL;
-    if (st->opts.durability == HD_DURABILITY_FSYNC) {
-        rc = pthread_create(&st->syncer, NULL, syncer_main, st);
-        st->syncer_started = rc == 0;
-    }
-    if (!rc)
-        rc = pthread_create(&st->writer, NULL, writer_main, st);
+    st->zero_off = getrlimit(RLIMIT_FSIZE, &fsz) != 0 || fsz.rlim_cur != RLIM_INFINITY;
+    rc = pthread_create(&st->writer, NULL, writer_main, st);
     if (rc) {
         /* The async handle is closed by its own callback, which frees st: undo by hand. */
         st->closing = true;
-        stop_syncer(st);
-        pthread_cond_destroy(&st->sync_cv);
         mdb_txn_abort(st->rtxn);
         mdb_env_close(st->env);
         close(st->lock_fd);
@@ -2187,7 +2147,6 @@ fail_dbs:
 fail_lock:
     close(st->lock_fd);
 fail_env:
-    pthread_cond_destroy(&st->sync_cv);
     pthread_cond_destroy(&st->cv);
 fail_cond:
     pthread_mutex_destroy(&st->mu);
@@ -2210,7 +2169,6 @@ void hd_store_close(hd_store_t *st)
     pthread_mutex_unlock(&st->mu);
     if (st->writer_started)
         pthread_join(st->writer, NULL);
-    stop_syncer(st);
     /* Every batch is now in `done`: run the callbacks here, on the loop thread. Batches
      * submitted from these callbacks are refused with HD_E_CLOSED. */
     drain_done(st);
@@ -2223,7 +2181,6 @@ void hd_store_close(hd_store_t *st)
     u64map_free(&st->next_seq);
     u64map_free(&st->hw_shared);
     u64map_free(&st->hw_pending);
-    pthread_cond_destroy(&st->sync_cv);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
     pthread_rwlock_destroy(&st->map_lock);

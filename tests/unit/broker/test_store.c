@@ -703,6 +703,50 @@ START_TEST(test_map_full)
 }
 END_TEST
 
+/* Durability fsync keeps zero-filled space ahead of LMDB's last page in data.mdb (commits then
+ * overwrite instead of append); the zeros are never read as data: every event is there after a
+ * reopen, and the store keeps appending into the zeroed space. */
+START_TEST(test_prezero_ahead)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_store_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    o.map_size_initial = 16u << 20;
+    hd_store_t *st = NULL;
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    char id[32];
+    for (int i = 0; i < 20; i++) {
+        hd_store_batch_t *b = hd_store_batch_new(st);
+        snprintf(id, sizeof(id), "e%d", i);
+        add_event(b, 1, id, "payload");
+        ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    }
+    char file[300];
+    snprintf(file, sizeof(file), "%s/data.mdb", tmpdir);
+    struct stat sb;
+    ck_assert_int_eq(stat(file, &sb), 0);
+    /* 20 small events need a few pages; the file reaches past them with allocated zeros. */
+    ck_assert_int_ge(sb.st_size, 2 << 20);
+    ck_assert_int_ge((long long)sb.st_blocks * 512, 2 << 20);
+    close_store(&loop, st);
+
+    uv_loop_init(&loop);
+    ck_assert_int_eq(hd_store_open(&loop, &o, &st), HD_E_OK);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 20);
+    hd_store_batch_t *b = hd_store_batch_new(st);
+    uint64_t s = add_event(b, 1, "after-reopen", "more");
+    ck_assert_int_eq(submit_wait(&loop, st, b), HD_E_OK);
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_store_event_get(st, 1, s, &ev), HD_E_OK);
+    ck_assert_str_eq(ce_event_get_str(ev, "id"), "after-reopen");
+    ce_event_free(ev);
+    ck_assert_uint_eq(hd_store_event_count(st, 1), 21);
+    close_store(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
 /* Disk full, simulated without privileges: RLIMIT_FSIZE makes the commit's writes fail (EFBIG,
  * like ENOSPC). The batch gets HD_E_FULL, nothing of it is stored, the store keeps working. */
 START_TEST(test_disk_full)
@@ -1330,6 +1374,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_trim_chunked);
     tcase_add_test(tc, test_map_full);
     tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_prezero_ahead);
     tcase_add_test(tc, test_durability_sync_counts);
     tcase_add_test(tc, test_fsync_ack_after_durable);
     tcase_add_test(tc, test_full_store_can_still_trim);
