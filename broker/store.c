@@ -479,15 +479,22 @@ hd_err_t hd_store_batch_pending_put(hd_store_batch_t *b, uint32_t trigger_id, ui
     return HD_E_OK;
 }
 
-hd_err_t hd_store_batch_pending_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
+/* A delete keyed by trigger id + seq (pending or dead record). */
+static hd_err_t batch_del_id_seq(hd_store_batch_t *b, op_kind_t kind, uint32_t trigger_id,
+                                 uint64_t seq)
 {
-    op_t *op = b ? batch_op(b, OP_PENDING_DEL) : NULL;
+    op_t *op = b ? batch_op(b, kind) : NULL;
     if (!op)
         return b ? HD_E_NOMEM : HD_E_INVAL;
     op->id = trigger_id;
     op->seq = seq;
     b->nops++;
     return HD_E_OK;
+}
+
+hd_err_t hd_store_batch_pending_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
+{
+    return batch_del_id_seq(b, OP_PENDING_DEL, trigger_id, seq);
 }
 
 hd_err_t hd_store_batch_dead_put(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq,
@@ -514,13 +521,7 @@ hd_err_t hd_store_batch_dead_put(hd_store_batch_t *b, uint32_t trigger_id, uint6
 
 hd_err_t hd_store_batch_dead_del(hd_store_batch_t *b, uint32_t trigger_id, uint64_t seq)
 {
-    op_t *op = b ? batch_op(b, OP_DEAD_DEL) : NULL;
-    if (!op)
-        return b ? HD_E_NOMEM : HD_E_INVAL;
-    op->id = trigger_id;
-    op->seq = seq;
-    b->nops++;
-    return HD_E_OK;
+    return batch_del_id_seq(b, OP_DEAD_DEL, trigger_id, seq);
 }
 
 /* A keyed op with a string key and an optional copied value. */
