@@ -11,7 +11,7 @@ PACKAGES=(
   libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev libyaml-dev
   librdkafka-dev libnats-dev libssl-dev
   # tests
-  check nats-server curl procps
+  check nats-server curl procps openssl python3
   # fuzzing (libFuzzer runtime for clang 14) and benchmarks
   libclang-rt-14-dev nginx-light wrk
 )
