@@ -408,6 +408,8 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
     uint64_t n = 0;
     /* The value as echoed in messages: long ones are cut so the key and reason still fit. */
     char vs[72];
+    if (!ce_utf8_valid(v, strlen(v))) /* e.g. a "\ud800" escape in YAML, or a raw env value */
+        return fail(err, cap, "%s: %s: not valid UTF-8", where, s->key);
     snprintf(vs, sizeof(vs), strlen(v) > 64 ? "%.60s..." : "%s", v);
     switch (s->type) {
     case T_STRING:
@@ -556,6 +558,11 @@ static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val)
                 free_list(items, count);
                 return fail(y->err, y->cap, "%s: %s: item %zu must be a non-empty string", where,
                             key, i + 1);
+            }
+            if (!ce_utf8_valid((const char *)it->data.scalar.value, it->data.scalar.length)) {
+                free_list(items, count);
+                return fail(y->err, y->cap, "%s: %s: item %zu is not valid UTF-8", where, key,
+                            i + 1);
             }
             items[count] = hd_strdup((const char *)it->data.scalar.value);
             if (!items[count]) {
@@ -713,16 +720,25 @@ void hd_config_free(hd_config_t *cfg)
     cfg->manifest_count = 0;
 }
 
-/* Writes a YAML double-quoted scalar. */
+/* Writes a YAML double-quoted scalar. Everything YAML does not allow raw in a document is
+ * escaped, so the output always loads back: C0 controls and DEL, the C1 controls U+0080-U+009F
+ * (UTF-8 C2 80..C2 9F) and the noncharacters U+FFFE/U+FFFF. Values are valid UTF-8 (libyaml
+ * and the environment loader checked them), so multi-byte sequences are otherwise copied. */
 static void print_quoted(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
             fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7F)
             fprintf(out, "\\x%02x", *p);
-        else
+        else if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            fprintf(out, "\\u%04x", p[1]);
+            p++;
+        } else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+            fprintf(out, "\\u%04x", 0xFFFE + (p[2] - 0xBE));
+            p += 2;
+        } else
             fputc(*p, out);
     }
     fputc('"', out);
