@@ -891,6 +891,19 @@ static bool grow_map(hd_store_t *st)
     return true;
 }
 
+/* Appends the chain first..last (last->next == NULL) to the `done` list the loop drains, in
+ * order (writer thread; takes mu). */
+static void done_append(hd_store_t *st, hd_store_batch_t *first, hd_store_batch_t *last)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->done_tail)
+        st->done_tail->next = first;
+    else
+        st->done_head = first;
+    st->done_tail = last;
+    pthread_mutex_unlock(&st->mu);
+}
+
 /* Moves a finished batch towards its callback (writer thread, mu not held): under durability
  * fsync to `staged` (released by release_staged once durable), otherwise straight to `done`. */
 static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
@@ -907,13 +920,7 @@ static void finish(hd_store_t *st, hd_store_batch_t *b, hd_err_t status)
         st->staged_tail = b;
         return;
     }
-    pthread_mutex_lock(&st->mu);
-    if (st->done_tail)
-        st->done_tail->next = b;
-    else
-        st->done_head = b;
-    st->done_tail = b;
-    pthread_mutex_unlock(&st->mu);
+    done_append(st, b, b);
 }
 
 static void after_commit(hd_store_t *st)
@@ -942,13 +949,7 @@ static void release_staged(hd_store_t *st)
     if (!st->staged_head)
         st->staged_tail = NULL;
     last->next = NULL;
-    pthread_mutex_lock(&st->mu);
-    if (st->done_tail)
-        st->done_tail->next = first;
-    else
-        st->done_head = first;
-    st->done_tail = last;
-    pthread_mutex_unlock(&st->mu);
+    done_append(st, first, last);
 }
 
 /* fsync mode: makes every commit durable now (the writer is about to idle). A failed sync
