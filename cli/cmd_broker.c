@@ -1,0 +1,409 @@
+/*
+ * cmd_broker.c — `herald send|tail|dlq|replay`: events in and out of a broker, and the dead
+ * letters and replays of a trigger, through heraldd's admin API.
+ */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "admin_internal.h"
+#include "cli.h"
+#include "util_io.h"
+
+static const char *const USAGE_SEND =
+    "usage: herald send NS/BROKER --type T --source S [--id I] [--data D] [--subject S]\n"
+    "                   [--content-type CT] [--ext NAME=VALUE]... [--admin URL]\n"
+    "       herald send NS/BROKER -f event.json|-\n"
+    "\n"
+    "Stores one event in a broker through the admin API (the same checks as the ingress).\n"
+    "--id defaults to a random UUID; --data that parses as JSON is sent as JSON\n"
+    "(application/json), anything else as text/plain unless --content-type says otherwise.\n"
+    "-f reads an event in the CloudEvents JSON format. Prints the id of the accepted event.\n";
+static const char *const USAGE_TAIL =
+    "usage: herald tail NS/BROKER [--from SEQ] [--count N] [--admin URL]\n"
+    "\n"
+    "Prints the broker's events as they are stored, one JSON-format event per line, until\n"
+    "interrupted (or after N events with --count). --from SEQ starts at an older event.\n"
+    "A reader too slow to keep up loses events (counted in herald_tail_dropped_total).\n";
+static const char *const USAGE_DLQ =
+    "usage: herald dlq list TRIGGER [-n NAMESPACE] [-o json|yaml] [--admin URL]\n"
+    "       herald dlq replay TRIGGER [--seq N] [-n NAMESPACE] [--admin URL]\n"
+    "\n"
+    "Dead letters are events a trigger gave up on when it has no dead-letter sink. 'list'\n"
+    "shows them with the last error; 'replay' sends them (or only seq N) to the subscriber\n"
+    "again.\n";
+static const char *const USAGE_REPLAY =
+    "usage: herald replay TRIGGER --from SEQ|TIME [-n NAMESPACE] [--admin URL]\n"
+    "\n"
+    "Delivers a trigger's events again from a sequence number or an RFC 3339 time\n"
+    "(2026-01-02T15:04:05Z) on, as long as the broker still holds them.\n";
+
+/* ---- send ----------------------------------------------------------------------------------- */
+
+/* Splits "NS/NAME" (or "NAME" in -n's namespace, default "default"). */
+static int split_target(const char *arg, const char *ns_opt, char *ns, size_t ncap, char *name,
+                        size_t cap)
+{
+    const char *slash = strchr(arg, '/');
+    if (slash) {
+        snprintf(ns, ncap, "%.*s", (int)(slash - arg), arg);
+        snprintf(name, cap, "%s", slash + 1);
+    } else {
+        snprintf(ns, ncap, "%s", ns_opt ? ns_opt : "default");
+        snprintf(name, cap, "%s", arg);
+    }
+    if (!cli__path_safe(ns) || !cli__path_safe(name))
+        return cli_error(CLI_INVALID,
+                         "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
+                         "and '.')",
+                         arg);
+    return CLI_OK;
+}
+
+static bool json_media_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    return n >= 4 && !strncasecmp(ct + n - 4, "json", 4) &&
+           (n == 4 || ct[n - 5] == '/' || ct[n - 5] == '+');
+}
+
+int cli__cmd_send(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli__parse_opts(argc, argv, USAGE_SEND, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(USAGE_SEND, stdout);
+        return CLI_OK;
+    }
+    if (o.npos != 1) {
+        fprintf(stderr, "error: send takes NAMESPACE/BROKER\n%s", USAGE_SEND);
+        return CLI_USAGE;
+    }
+    if (!o.file && (!o.type || !o.source)) {
+        fprintf(stderr, "error: send needs --type and --source (or -f event.json)\n%s", USAGE_SEND);
+        return CLI_USAGE;
+    }
+    if (o.file && (o.type || o.source || o.data || o.id || o.next || o.subject || o.ct)) {
+        fprintf(stderr,
+                "error: -f takes a whole event; do not combine it with attribute "
+                "options\n%s",
+                USAGE_SEND);
+        return CLI_USAGE;
+    }
+    char ns[128], name[256];
+    if ((rc = split_target(o.pos[0], o.ns, ns, sizeof ns, name, sizeof name)))
+        return rc;
+    char *body = NULL;
+    size_t len = 0;
+    char idbuf[37] = "";
+    if (o.file) {
+        char why[256];
+        if (cli_read_file(o.file, CLI_MAX_INPUT, &body, &len, why, sizeof why))
+            return cli_error(CLI_INVALID, "%s", why);
+        cJSON *ev = cJSON_ParseWithLength(body, len);
+        if (!ev) {
+            free(body);
+            return cli_error(CLI_INVALID,
+                             "%s is not JSON (an event in the CloudEvents JSON format)", o.file);
+        }
+        snprintf(idbuf, sizeof idbuf, "%s", cli__jstr(ev, "id") ? cli__jstr(ev, "id") : "");
+        cJSON_Delete(ev);
+    } else {
+        cJSON *ev = cJSON_CreateObject();
+        const char *id = o.id;
+        if (!id) {
+            unsigned char b[16];
+            if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+                cJSON_Delete(ev);
+                return cli_error(CLI_INVALID, "cannot read random bytes for the id");
+            }
+            b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+            b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+            snprintf(idbuf, sizeof idbuf,
+                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                     b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                     b[13], b[14], b[15]);
+            id = idbuf;
+        } else {
+            snprintf(idbuf, sizeof idbuf, "%s", id);
+        }
+        cJSON_AddStringToObject(ev, "specversion", "1.0");
+        cJSON_AddStringToObject(ev, "id", id);
+        cJSON_AddStringToObject(ev, "source", o.source);
+        cJSON_AddStringToObject(ev, "type", o.type);
+        if (o.subject)
+            cJSON_AddStringToObject(ev, "subject", o.subject);
+        for (int i = 0; i < o.next; i++) {
+            const char *eq = strchr(o.ext[i], '=');
+            char k[64];
+            snprintf(k, sizeof k, "%.*s", (int)(eq - o.ext[i]), o.ext[i]);
+            if (cJSON_GetObjectItemCaseSensitive(ev, k)) {
+                cJSON_Delete(ev);
+                return cli_error(CLI_USAGE, "--ext %s: the attribute is already set", k);
+            }
+            cJSON_AddStringToObject(ev, k, eq + 1);
+        }
+        if (o.data) {
+            cJSON *parsed = cJSON_Parse(o.data);
+            const char *ct = o.ct ? o.ct : parsed ? "application/json" : "text/plain";
+            cJSON_AddStringToObject(ev, "datacontenttype", ct);
+            if (parsed && json_media_type(ct)) {
+                cJSON_AddItemToObject(ev, "data", parsed);
+            } else {
+                cJSON_Delete(parsed);
+                cJSON_AddStringToObject(ev, "data", o.data);
+            }
+        } else if (o.ct) {
+            cJSON_AddStringToObject(ev, "datacontenttype", o.ct);
+        }
+        body = cJSON_PrintUnformatted(ev);
+        cJSON_Delete(ev);
+        if (!body)
+            return cli_error(CLI_INVALID, "out of memory");
+        len = strlen(body);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "/v1/brokers/%s/%s/events", ns, name);
+    cJSON *res = NULL;
+    rc = cli__call_json(&o, "POST", path, body, len, "application/cloudevents+json", &res);
+    free(body);
+    if (rc)
+        return rc;
+    cJSON_Delete(res);
+    printf("event %s accepted by broker %s/%s\n", idbuf[0] ? idbuf : "(no id)", ns, name);
+    return CLI_OK;
+}
+
+/* ---- tail ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    long status;
+    long left; /* events still to print, -1 = unlimited */
+    bool stop;
+    cli_buf_t err; /* body of a non-200 answer */
+} tail_ctx_t;
+
+static size_t tail_write(char *p, size_t size, size_t n, void *arg)
+{
+    tail_ctx_t *t = arg;
+    size_t len = size * n;
+    if (t->status == 0)
+        t->status = 200;
+    if (t->status != 200)
+        return cli__buf_write(p, size, n, &t->err);
+    if (t->left < 0) {
+        fwrite(p, 1, len, stdout);
+        fflush(stdout);
+        return len;
+    }
+    /* with --count: print whole lines until N were printed, then stop the transfer */
+    for (size_t i = 0; i < len && t->left > 0; i++) {
+        putchar(p[i]);
+        if (p[i] == '\n' && --t->left == 0) {
+            fflush(stdout);
+            t->stop = true;
+            return 0; /* aborts the transfer */
+        }
+    }
+    fflush(stdout);
+    return len;
+}
+
+static size_t tail_header(char *p, size_t size, size_t n, void *arg)
+{
+    tail_ctx_t *t = arg;
+    int code;
+    if (size * n > 9 && !strncmp(p, "HTTP/1.", 7) && sscanf(p + 9, "%d", &code) == 1)
+        t->status = code;
+    return size * n;
+}
+
+int cli__cmd_tail(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli__parse_opts(argc, argv, USAGE_TAIL, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(USAGE_TAIL, stdout);
+        return CLI_OK;
+    }
+    if (o.npos != 1) {
+        fprintf(stderr, "error: tail takes NAMESPACE/BROKER\n%s", USAGE_TAIL);
+        return CLI_USAGE;
+    }
+    char ns[128], name[256];
+    if ((rc = split_target(o.pos[0], o.ns, ns, sizeof ns, name, sizeof name)))
+        return rc;
+    char url[1200];
+    snprintf(url, sizeof url, "%s/v1/brokers/%s/%s/tail", o.admin, ns, name);
+    if (o.from) {
+        for (const char *p = o.from; *p; p++)
+            if (!isdigit((unsigned char)*p))
+                return cli_error(CLI_USAGE, "--from takes a sequence number");
+        size_t l = strlen(url);
+        snprintf(url + l, sizeof url - l, "?from=%s", o.from);
+    }
+    CURL *c = curl_easy_init();
+    if (!c)
+        return cli_error(CLI_INVALID, "cannot initialise libcurl");
+    tail_ctx_t t = {0};
+    t.left = o.count;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tail_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tail_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (t.stop)
+        rc = CLI_OK;
+    else if (t.status && t.status != 200) {
+        cli_resp_t r = {t.status, t.err};
+        rc = cli__answer_error(&r);
+    } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+               cc == CURLE_OPERATION_TIMEDOUT || t.status == 0)
+        rc = cli_error(CLI_UNREACHABLE,
+                       "cannot reach heraldd at %s: %s (start it, or set --admin / "
+                       "HERALD_ADMIN)",
+                       o.admin, curl_easy_strerror(cc));
+    else if (cc != CURLE_OK)
+        rc =
+            cli_error(CLI_INVALID, "the stream from %s ended: %s", o.admin, curl_easy_strerror(cc));
+    else
+        rc = CLI_OK; /* the daemon ended the stream (shutting down) */
+    free(t.err.data);
+    return rc;
+}
+
+/* ---- dlq and replay ------------------------------------------------------------------------ */
+
+int cli__cmd_dlq(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli__parse_opts(argc, argv, USAGE_DLQ, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(USAGE_DLQ, stdout);
+        return CLI_OK;
+    }
+    if (o.npos != 2 || (strcmp(o.pos[0], "list") && strcmp(o.pos[0], "replay"))) {
+        fprintf(stderr, "error: dlq takes list|replay TRIGGER\n%s", USAGE_DLQ);
+        return CLI_USAGE;
+    }
+    const char *ns = o.ns ? o.ns : "default", *name = o.pos[1];
+    if (!cli__path_safe(ns) || !cli__path_safe(name))
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+    char path[700];
+    cJSON *res = NULL;
+    if (!strcmp(o.pos[0], "replay")) {
+        if (o.seq) {
+            for (const char *p = o.seq; *p; p++)
+                if (!isdigit((unsigned char)*p))
+                    return cli_error(CLI_USAGE, "--seq takes a sequence number");
+            snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay?seq=%s", ns, name, o.seq);
+        } else {
+            snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay", ns, name);
+        }
+        if ((rc = cli__call_json(&o, "POST", path, NULL, 0, NULL, &res)))
+            return rc;
+        double n = cli__jnum(res, "replayed");
+        printf("%.0f dead letter%s of trigger %s/%s sent for delivery again\n", n,
+               n == 1 ? "" : "s", ns, name);
+        cJSON_Delete(res);
+        return CLI_OK;
+    }
+    snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq", ns, name);
+    if ((rc = cli__call_json(&o, "GET", path, NULL, 0, NULL, &res)))
+        return rc;
+    const cJSON *items = cli__jget(res, "items", NULL);
+    if (o.output) {
+        if (!strcmp(o.output, "json"))
+            cli__print_json(items);
+        else
+            cli__yaml_node(stdout, items, 0, false);
+    } else if (cJSON_GetArraySize(items) == 0) {
+        printf("No dead letters for trigger %s/%s.\n", ns, name);
+    } else {
+        cli_table_t t = {.ncols = 6};
+        const char *hdr[] = {"SEQ", "TIME", "STATUS", "ID", "TYPE", "ERROR"};
+        cli__table_row(&t, hdr);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, items)
+        {
+            char seq[32], st[16];
+            snprintf(seq, sizeof seq, "%.0f", cli__jnum(it, "seq"));
+            double s = cli__jnum(it, "status");
+            snprintf(st, sizeof st, "%s", s > 0 ? "" : "-");
+            if (s > 0)
+                snprintf(st, sizeof st, "%.0f", s);
+            const cJSON *ev = cli__jget(it, "event", NULL);
+            const char *row[] = {seq,
+                                 cli__jstr(it, "time"),
+                                 st,
+                                 ev ? cli__jstr(ev, "id") : "(trimmed)",
+                                 ev ? cli__jstr(ev, "type") : "",
+                                 cli__jstr(it, "error")};
+            cli__table_row(&t, row);
+        }
+        cli__table_print(&t);
+    }
+    cJSON_Delete(res);
+    return CLI_OK;
+}
+
+int cli__cmd_replay(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli__parse_opts(argc, argv, USAGE_REPLAY, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(USAGE_REPLAY, stdout);
+        return CLI_OK;
+    }
+    if (o.npos != 1 || !o.from) {
+        fprintf(stderr, "error: replay takes TRIGGER --from SEQ|TIME\n%s", USAGE_REPLAY);
+        return CLI_USAGE;
+    }
+    const char *ns = o.ns ? o.ns : "default", *name = o.pos[0];
+    if (!cli__path_safe(ns) || !cli__path_safe(name))
+        return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
+    /* the time goes into a query: escape what RFC 3339 may contain */
+    char from[128];
+    size_t k = 0;
+    for (const char *p = o.from; *p && k + 4 < sizeof from; p++) {
+        if (*p == '+') {
+            memcpy(from + k, "%2B", 3);
+            k += 3;
+        } else if (*p == ':') {
+            memcpy(from + k, "%3A", 3);
+            k += 3;
+        } else if (isalnum((unsigned char)*p) || *p == '-' || *p == '.') {
+            from[k++] = *p;
+        } else {
+            return cli_error(CLI_USAGE, "--from takes a sequence number or an RFC 3339 time");
+        }
+    }
+    from[k] = '\0';
+    char path[800];
+    snprintf(path, sizeof path, "/v1/triggers/%s/%s/replay?from=%s", ns, name, from);
+    cJSON *res = NULL;
+    if ((rc = cli__call_json(&o, "POST", path, NULL, 0, NULL, &res)))
+        return rc;
+    printf("trigger %s/%s replays from seq %.0f (the broker's last is %.0f)\n", ns, name,
+           cli__jnum(res, "from"), cli__jnum(res, "to"));
+    cJSON_Delete(res);
+    return CLI_OK;
+}
