@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "admin_internal.h"
 #include "cli.h"
+#include "herald/ce_json.h"
+#include "util_event.h"
 #include "util_io.h"
 
 static const char *const USAGE_SEND =
@@ -64,15 +65,6 @@ static int split_target(const char *arg, const char *ns_opt, char *ns, size_t nc
     return CLI_OK;
 }
 
-static bool json_media_type(const char *ct)
-{
-    size_t n = strcspn(ct, ";");
-    while (n && ct[n - 1] == ' ')
-        n--;
-    return n >= 4 && !strncasecmp(ct + n - 4, "json", 4) &&
-           (n == 4 || ct[n - 5] == '/' || ct[n - 5] == '+');
-}
-
 int cli__cmd_send(int argc, char **argv)
 {
     cli_opts_t o;
@@ -101,85 +93,35 @@ int cli__cmd_send(int argc, char **argv)
     char ns[128], name[256];
     if ((rc = split_target(o.pos[0], o.ns, ns, sizeof ns, name, sizeof name)))
         return rc;
-    char *body = NULL;
-    size_t len = 0;
-    char idbuf[37] = "";
-    if (o.file) {
-        char why[256];
-        if (cli_read_file(o.file, CLI_MAX_INPUT, &body, &len, why, sizeof why))
-            return cli_error(CLI_INVALID, "%s", why);
-        cJSON *ev = cJSON_ParseWithLength(body, len);
-        if (!ev) {
-            free(body);
-            return cli_error(CLI_INVALID,
-                             "%s is not JSON (an event in the CloudEvents JSON format)", o.file);
-        }
-        snprintf(idbuf, sizeof idbuf, "%s", cli__jstr(ev, "id") ? cli__jstr(ev, "id") : "");
-        cJSON_Delete(ev);
-    } else {
-        cJSON *ev = cJSON_CreateObject();
-        const char *id = o.id;
-        if (!id) {
-            unsigned char b[16];
-            if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-                cJSON_Delete(ev);
-                return cli_error(CLI_INVALID, "cannot read random bytes for the id");
-            }
-            b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-            b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-            snprintf(idbuf, sizeof idbuf,
-                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                     b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                     b[13], b[14], b[15]);
-            id = idbuf;
-        } else {
-            snprintf(idbuf, sizeof idbuf, "%s", id);
-        }
-        cJSON_AddStringToObject(ev, "specversion", "1.0");
-        cJSON_AddStringToObject(ev, "id", id);
-        cJSON_AddStringToObject(ev, "source", o.source);
-        cJSON_AddStringToObject(ev, "type", o.type);
-        if (o.subject)
-            cJSON_AddStringToObject(ev, "subject", o.subject);
-        for (int i = 0; i < o.next; i++) {
-            const char *eq = strchr(o.ext[i], '=');
-            char k[64];
-            snprintf(k, sizeof k, "%.*s", (int)(eq - o.ext[i]), o.ext[i]);
-            if (cJSON_GetObjectItemCaseSensitive(ev, k)) {
-                cJSON_Delete(ev);
-                return cli_error(CLI_USAGE, "--ext %s: the attribute is already set", k);
-            }
-            cJSON_AddStringToObject(ev, k, eq + 1);
-        }
-        if (o.data) {
-            cJSON *parsed = cJSON_Parse(o.data);
-            const char *ct = o.ct ? o.ct : parsed ? "application/json" : "text/plain";
-            cJSON_AddStringToObject(ev, "datacontenttype", ct);
-            if (parsed && json_media_type(ct)) {
-                cJSON_AddItemToObject(ev, "data", parsed);
-            } else {
-                cJSON_Delete(parsed);
-                cJSON_AddStringToObject(ev, "data", o.data);
-            }
-        } else if (o.ct) {
-            cJSON_AddStringToObject(ev, "datacontenttype", o.ct);
-        }
-        body = cJSON_PrintUnformatted(ev);
-        cJSON_Delete(ev);
-        if (!body)
-            return cli_error(CLI_INVALID, "out of memory");
-        len = strlen(body);
+    cli_event_args_t a = {.file = o.file,
+                          .type = o.type,
+                          .source = o.source,
+                          .id = o.id,
+                          .data = o.data,
+                          .ct = o.ct,
+                          .subject = o.subject,
+                          .ext = o.ext,
+                          .ext_count = (size_t)o.next};
+    ce_event_t *ev = NULL;
+    if ((rc = cli_build_event(&a, &ev)))
+        return rc;
+    ce_buf_t body = {0};
+    if (ce_json_encode(ev, &body) != CE_E_OK) {
+        ce_buf_free(&body);
+        ce_event_free(ev);
+        return cli_error(CLI_INVALID, "out of memory");
     }
     char path[600];
     snprintf(path, sizeof path, "/v1/brokers/%s/%s/events", ns, name);
     cJSON *res = NULL;
-    rc = cli__call_json(&o, "POST", path, body, len, "application/cloudevents+json", &res);
-    free(body);
-    if (rc)
-        return rc;
+    rc = cli__call_json(&o, "POST", path, body.data, body.len, "application/cloudevents+json",
+                        &res);
+    ce_buf_free(&body);
+    if (rc == CLI_OK)
+        printf("event %s accepted by broker %s/%s\n", ce_event_get_str(ev, "id"), ns, name);
     cJSON_Delete(res);
-    printf("event %s accepted by broker %s/%s\n", idbuf[0] ? idbuf : "(no id)", ns, name);
-    return CLI_OK;
+    ce_event_free(ev);
+    return rc;
 }
 
 /* ---- tail ----------------------------------------------------------------------------------- */
