@@ -1,6 +1,7 @@
 /*
  * cmd_broker.c — `herald send|tail|dlq|replay`: events in and out of a broker, and the dead
- * letters and replays of a trigger, through heraldd's admin API.
+ * letters and replays of a trigger, and the same for a channel and its subscriptions, through
+ * heraldd's admin API.
  */
 #include <ctype.h>
 #include <curl/curl.h>
@@ -16,54 +17,115 @@
 #include "util_io.h"
 
 static const char *const USAGE_SEND =
-    "usage: herald send NS/BROKER --type T --source S [--id I] [--data D] [--subject S]\n"
-    "                   [--content-type CT] [--ext NAME=VALUE]... [--admin URL]\n"
-    "       herald send NS/BROKER -f event.json|-\n"
+    "usage: herald send [broker:|channel:]NS/NAME --type T --source S [--id I] [--data D]\n"
+    "                   [--subject S] [--content-type CT] [--ext NAME=VALUE]... [--admin URL]\n"
+    "       herald send [broker:|channel:]NS/NAME -f event.json|-\n"
     "\n"
-    "Stores one event in a broker through the admin API (the same checks as the ingress).\n"
-    "--id defaults to a random UUID; --data that parses as JSON is sent as JSON\n"
-    "(application/json), anything else as text/plain unless --content-type says otherwise.\n"
-    "-f reads an event in the CloudEvents JSON format. Prints the id of the accepted event.\n";
+    "Stores one event in a broker (NS/NAME or broker:NS/NAME) or a channel (channel:NS/NAME)\n"
+    "through the admin API (the same checks as the ingress). --id defaults to a random UUID;\n"
+    "--data that parses as JSON is sent as JSON (application/json), anything else as\n"
+    "text/plain unless --content-type says otherwise. -f reads an event in the CloudEvents\n"
+    "JSON format. Prints the id of the accepted event.\n";
 static const char *const USAGE_TAIL =
-    "usage: herald tail NS/BROKER [--from SEQ] [--count N] [--admin URL]\n"
+    "usage: herald tail [broker:|channel:]NS/NAME [--from SEQ] [--count N] [--admin URL]\n"
     "\n"
-    "Prints the broker's events as they are stored, one JSON-format event per line, until\n"
-    "interrupted (or after N events with --count). --from SEQ starts at an older event.\n"
+    "Prints the events of a broker (NS/NAME or broker:NS/NAME) or a channel\n"
+    "(channel:NS/NAME) as they are stored, one JSON-format event per line, until interrupted\n"
+    "(or after N events with --count). --from SEQ starts at an older event.\n"
     "A reader too slow to keep up loses events (counted in herald_tail_dropped_total).\n";
 static const char *const USAGE_DLQ =
-    "usage: herald dlq list TRIGGER [-n NAMESPACE] [-o json|yaml] [--admin URL]\n"
-    "       herald dlq replay TRIGGER [--seq N] [-n NAMESPACE] [--admin URL]\n"
+    "usage: herald dlq list [trigger:|subscription:]NAME [-n NAMESPACE] [-o json|yaml]\n"
+    "                       [--admin URL]\n"
+    "       herald dlq replay [trigger:|subscription:]NAME [--seq N] [-n NAMESPACE]\n"
+    "                         [--admin URL]\n"
     "\n"
-    "Dead letters are events a trigger gave up on when it has no dead-letter sink. 'list'\n"
-    "shows them with the last error; 'replay' sends them (or only seq N) to the subscriber\n"
-    "again.\n";
+    "Dead letters are events a trigger (NAME or trigger:NAME) or a subscription\n"
+    "(subscription:NAME or sub:NAME) gave up on when it has no dead-letter sink. 'list' shows\n"
+    "them with the last error; 'replay' sends them (or only seq N) to the subscriber again.\n";
 static const char *const USAGE_REPLAY =
-    "usage: herald replay TRIGGER --from SEQ|TIME [-n NAMESPACE] [--admin URL]\n"
+    "usage: herald replay [trigger:|subscription:]NAME --from SEQ|TIME [-n NAMESPACE]\n"
+    "                     [--admin URL]\n"
     "\n"
-    "Delivers a trigger's events again from a sequence number or an RFC 3339 time\n"
-    "(2026-01-02T15:04:05Z) on, as long as the broker still holds them.\n";
+    "Delivers the events of a trigger (NAME or trigger:NAME) or a subscription\n"
+    "(subscription:NAME or sub:NAME) again from a sequence number or an RFC 3339 time\n"
+    "(2026-01-02T15:04:05Z) on, as long as its broker or channel still holds them.\n";
 
-/* ---- send ----------------------------------------------------------------------------------- */
+/* ---- targets ----------------------------------------------------------------------------- */
 
-/* Splits "NS/NAME" (or "NAME" in -n's namespace, default "default"). */
-static int split_target(const char *arg, const char *ns_opt, char *ns, size_t ncap, char *name,
-                        size_t cap)
+/* What send and tail address: an event log, by kind word, admin path segment and the word for
+ * it in messages. */
+typedef struct {
+    const char *word;     /* "broker", "channel" */
+    const char *endpoint; /* "brokers", "channels" */
+} log_kind_t;
+
+static const log_kind_t LOG_BROKER = {"broker", "brokers"};
+static const log_kind_t LOG_CHANNEL = {"channel", "channels"};
+
+/* What dlq and replay address: a consumer of a log. */
+typedef struct {
+    const char *word;     /* "trigger", "subscription" */
+    const char *endpoint; /* "triggers", "subscriptions" */
+    const char *log_word; /* what it reads: "broker", "channel" */
+} consumer_kind_t;
+
+static const consumer_kind_t CONSUMER_TRIGGER = {"trigger", "triggers", "broker"};
+static const consumer_kind_t CONSUMER_SUBSCRIPTION = {"subscription", "subscriptions", "channel"};
+
+/* Returns the rest of `arg` after `prefix`, or NULL when arg does not start with it. */
+static const char *after(const char *arg, const char *prefix)
 {
-    const char *slash = strchr(arg, '/');
+    size_t n = strlen(prefix);
+    return strncmp(arg, prefix, n) ? NULL : arg + n;
+}
+
+/*
+ * Splits "[broker:|channel:]NS/NAME" (or NAME in -n's namespace, default "default") into *kind,
+ * ns and name. Returns CLI_OK, or CLI_INVALID with the message printed.
+ */
+static int split_target(const char *arg, const char *ns_opt, const log_kind_t **kind, char *ns,
+                        size_t ncap, char *name, size_t cap)
+{
+    const char *rest;
+    *kind = &LOG_BROKER;
+    if ((rest = after(arg, "channel:")))
+        *kind = &LOG_CHANNEL;
+    else if (!(rest = after(arg, "broker:")))
+        rest = arg;
+    const char *slash = strchr(rest, '/');
     if (slash) {
-        snprintf(ns, ncap, "%.*s", (int)(slash - arg), arg);
+        snprintf(ns, ncap, "%.*s", (int)(slash - rest), rest);
         snprintf(name, cap, "%s", slash + 1);
     } else {
         snprintf(ns, ncap, "%s", ns_opt ? ns_opt : "default");
-        snprintf(name, cap, "%s", arg);
+        snprintf(name, cap, "%s", rest);
     }
-    if (!cli__path_safe(ns) || !cli__path_safe(name))
+    if (!cli__path_safe(ns) || !cli__path_safe(name)) {
+        if (*kind == &LOG_CHANNEL)
+            return cli_error(CLI_INVALID,
+                             "'%s' is not channel:NAMESPACE/CHANNEL (lower-case letters, digits, "
+                             "'-' and '.')",
+                             arg);
         return cli_error(CLI_INVALID,
                          "'%s' is not NAMESPACE/BROKER (lower-case letters, digits, '-' "
                          "and '.')",
                          arg);
+    }
     return CLI_OK;
 }
+
+/* Splits "[trigger:|subscription:|sub:]NAME" into *kind and the name (borrowed from arg). */
+static const char *split_consumer(const char *arg, const consumer_kind_t **kind)
+{
+    const char *rest;
+    *kind = &CONSUMER_SUBSCRIPTION;
+    if ((rest = after(arg, "subscription:")) || (rest = after(arg, "sub:")))
+        return rest;
+    *kind = &CONSUMER_TRIGGER;
+    return (rest = after(arg, "trigger:")) ? rest : arg;
+}
+
+/* ---- send ----------------------------------------------------------------------------------- */
 
 int cli__cmd_send(int argc, char **argv)
 {
@@ -76,7 +138,8 @@ int cli__cmd_send(int argc, char **argv)
         return CLI_OK;
     }
     if (o.npos != 1) {
-        fprintf(stderr, "error: send takes NAMESPACE/BROKER\n%s", USAGE_SEND);
+        fprintf(stderr, "error: send takes NAMESPACE/BROKER or channel:NAMESPACE/CHANNEL\n%s",
+                USAGE_SEND);
         return CLI_USAGE;
     }
     if (!o.file && (!o.type || !o.source)) {
@@ -91,7 +154,8 @@ int cli__cmd_send(int argc, char **argv)
         return CLI_USAGE;
     }
     char ns[128], name[256];
-    if ((rc = split_target(o.pos[0], o.ns, ns, sizeof ns, name, sizeof name)))
+    const log_kind_t *lk;
+    if ((rc = split_target(o.pos[0], o.ns, &lk, ns, sizeof ns, name, sizeof name)))
         return rc;
     cli_event_args_t a = {.file = o.file,
                           .type = o.type,
@@ -112,13 +176,13 @@ int cli__cmd_send(int argc, char **argv)
         return cli_error(CLI_INVALID, "out of memory");
     }
     char path[600];
-    snprintf(path, sizeof path, "/v1/brokers/%s/%s/events", ns, name);
+    snprintf(path, sizeof path, "/v1/%s/%s/%s/events", lk->endpoint, ns, name);
     cJSON *res = NULL;
-    rc = cli__call_json(&o, "POST", path, body.data, body.len, "application/cloudevents+json",
-                        &res);
+    rc =
+        cli__call_json(&o, "POST", path, body.data, body.len, "application/cloudevents+json", &res);
     ce_buf_free(&body);
     if (rc == CLI_OK)
-        printf("event %s accepted by broker %s/%s\n", ce_event_get_str(ev, "id"), ns, name);
+        printf("event %s accepted by %s %s/%s\n", ce_event_get_str(ev, "id"), lk->word, ns, name);
     cJSON_Delete(res);
     ce_event_free(ev);
     return rc;
@@ -179,14 +243,16 @@ int cli__cmd_tail(int argc, char **argv)
         return CLI_OK;
     }
     if (o.npos != 1) {
-        fprintf(stderr, "error: tail takes NAMESPACE/BROKER\n%s", USAGE_TAIL);
+        fprintf(stderr, "error: tail takes NAMESPACE/BROKER or channel:NAMESPACE/CHANNEL\n%s",
+                USAGE_TAIL);
         return CLI_USAGE;
     }
     char ns[128], name[256];
-    if ((rc = split_target(o.pos[0], o.ns, ns, sizeof ns, name, sizeof name)))
+    const log_kind_t *lk;
+    if ((rc = split_target(o.pos[0], o.ns, &lk, ns, sizeof ns, name, sizeof name)))
         return rc;
     char url[1200];
-    snprintf(url, sizeof url, "%s/v1/brokers/%s/%s/tail", o.admin, ns, name);
+    snprintf(url, sizeof url, "%s/v1/%s/%s/%s/tail", o.admin, lk->endpoint, ns, name);
     if (o.from) {
         for (const char *p = o.from; *p; p++)
             if (!isdigit((unsigned char)*p))
@@ -241,10 +307,11 @@ int cli__cmd_dlq(int argc, char **argv)
         return CLI_OK;
     }
     if (o.npos != 2 || (strcmp(o.pos[0], "list") && strcmp(o.pos[0], "replay"))) {
-        fprintf(stderr, "error: dlq takes list|replay TRIGGER\n%s", USAGE_DLQ);
+        fprintf(stderr, "error: dlq takes list|replay TRIGGER or subscription:NAME\n%s", USAGE_DLQ);
         return CLI_USAGE;
     }
-    const char *ns = o.ns ? o.ns : "default", *name = o.pos[1];
+    const consumer_kind_t *ck;
+    const char *ns = o.ns ? o.ns : "default", *name = split_consumer(o.pos[1], &ck);
     if (!cli__path_safe(ns) || !cli__path_safe(name))
         return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     char path[700];
@@ -254,19 +321,20 @@ int cli__cmd_dlq(int argc, char **argv)
             for (const char *p = o.seq; *p; p++)
                 if (!isdigit((unsigned char)*p))
                     return cli_error(CLI_USAGE, "--seq takes a sequence number");
-            snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay?seq=%s", ns, name, o.seq);
+            snprintf(path, sizeof path, "/v1/%s/%s/%s/dlq/replay?seq=%s", ck->endpoint, ns, name,
+                     o.seq);
         } else {
-            snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq/replay", ns, name);
+            snprintf(path, sizeof path, "/v1/%s/%s/%s/dlq/replay", ck->endpoint, ns, name);
         }
         if ((rc = cli__call_json(&o, "POST", path, NULL, 0, NULL, &res)))
             return rc;
         double n = cli__jnum(res, "replayed");
-        printf("%.0f dead letter%s of trigger %s/%s sent for delivery again\n", n,
-               n == 1 ? "" : "s", ns, name);
+        printf("%.0f dead letter%s of %s %s/%s sent for delivery again\n", n, n == 1 ? "" : "s",
+               ck->word, ns, name);
         cJSON_Delete(res);
         return CLI_OK;
     }
-    snprintf(path, sizeof path, "/v1/triggers/%s/%s/dlq", ns, name);
+    snprintf(path, sizeof path, "/v1/%s/%s/%s/dlq", ck->endpoint, ns, name);
     if ((rc = cli__call_json(&o, "GET", path, NULL, 0, NULL, &res)))
         return rc;
     const cJSON *items = cli__jget(res, "items", NULL);
@@ -276,7 +344,7 @@ int cli__cmd_dlq(int argc, char **argv)
         else
             cli__yaml_node(stdout, items, 0, false);
     } else if (cJSON_GetArraySize(items) == 0) {
-        printf("No dead letters for trigger %s/%s.\n", ns, name);
+        printf("No dead letters for %s %s/%s.\n", ck->word, ns, name);
     } else {
         cli_table_t t = {.ncols = 6};
         const char *hdr[] = {"SEQ", "TIME", "STATUS", "ID", "TYPE", "ERROR"};
@@ -319,7 +387,8 @@ int cli__cmd_replay(int argc, char **argv)
         fprintf(stderr, "error: replay takes TRIGGER --from SEQ|TIME\n%s", USAGE_REPLAY);
         return CLI_USAGE;
     }
-    const char *ns = o.ns ? o.ns : "default", *name = o.pos[0];
+    const consumer_kind_t *ck;
+    const char *ns = o.ns ? o.ns : "default", *name = split_consumer(o.pos[0], &ck);
     if (!cli__path_safe(ns) || !cli__path_safe(name))
         return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
     /* the time goes into a query: escape what RFC 3339 may contain */
@@ -340,12 +409,12 @@ int cli__cmd_replay(int argc, char **argv)
     }
     from[k] = '\0';
     char path[800];
-    snprintf(path, sizeof path, "/v1/triggers/%s/%s/replay?from=%s", ns, name, from);
+    snprintf(path, sizeof path, "/v1/%s/%s/%s/replay?from=%s", ck->endpoint, ns, name, from);
     cJSON *res = NULL;
     if ((rc = cli__call_json(&o, "POST", path, NULL, 0, NULL, &res)))
         return rc;
-    printf("trigger %s/%s replays from seq %.0f (the broker's last is %.0f)\n", ns, name,
-           cli__jnum(res, "from"), cli__jnum(res, "to"));
+    printf("%s %s/%s replays from seq %.0f (the %s's last is %.0f)\n", ck->word, ns, name,
+           cli__jnum(res, "from"), ck->log_word, cli__jnum(res, "to"));
     cJSON_Delete(res);
     return CLI_OK;
 }

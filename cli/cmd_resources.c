@@ -26,17 +26,21 @@ static const char *const USAGE_APPLY =
 static const char *const USAGE_GET =
     "usage: herald get KIND [NAME] [-n NAMESPACE] [-o json|yaml] [--admin URL]\n"
     "\n"
-    "Lists resources of a kind (brokers, triggers, pingsources, ...; plural, singular or\n"
-    "short name, any case), in every namespace unless -n is given, or shows one by NAME\n"
-    "(namespace 'default' unless -n). The table shows NAME, READY, REASON and the URL of a\n"
-    "broker, or the BROKER and SUBSCRIBER of a trigger. -o prints the full objects.\n";
+    "Lists resources of a kind (brokers, triggers, channels, subscriptions, sequences,\n"
+    "parallels, pingsources, ...; plural, singular, Kind or short name such as ch or sub, any\n"
+    "case), in every namespace unless -n is given, or shows one by NAME (namespace 'default'\n"
+    "unless -n). The table shows NAME, READY, REASON and the URL of a broker, channel,\n"
+    "sequence or parallel, the BROKER and SUBSCRIBER of a trigger, or the CHANNEL and\n"
+    "SUBSCRIBER of a subscription. -o prints the full objects.\n";
 static const char *const USAGE_DESCRIBE =
     "usage: herald describe KIND NAME [-n NAMESPACE] [--admin URL]\n"
     "\n"
     "Shows a resource's status with what to do about it. For a trigger: its broker,\n"
     "subscriber, filter, effective delivery, cursor and backlog, in-flight deliveries,\n"
-    "retries, dead letters and the last error. For a broker: its address, the events it\n"
-    "holds and the backlog of each trigger.\n";
+    "retries, dead letters and the last error; for a subscription the same with its channel\n"
+    "and reply instead of broker and filter. For a broker or a channel: its address, the\n"
+    "events it holds and the backlog of each trigger or subscription. Other kinds show their\n"
+    "readiness and spec.\n";
 static const char *const USAGE_DELETE =
     "usage: herald delete KIND NAME [-n NAMESPACE] [--admin URL]\n"
     "\n"
@@ -165,25 +169,92 @@ int cli__cmd_apply(int argc, char **argv)
 
 /* ---- get ----------------------------------------------------------------------------------- */
 
+/* ---- get: the table's columns per kind ---- */
+
+static const char *col_ready(const cJSON *it)
+{
+    const cJSON *rc = cli__ready_cond(it);
+    return rc ? cli__jstr(rc, "status") : "Unknown";
+}
+
+static const char *col_reason(const cJSON *it)
+{
+    const cJSON *rc = cli__ready_cond(it);
+    return rc ? cli__jstr(rc, "reason") : "";
+}
+
+static const char *col_url(const cJSON *it)
+{
+    return cli__jstr(cli__jget(it, "status", "address"), "url");
+}
+
+static const char *col_broker(const cJSON *it)
+{
+    return cli__jstr(cli__jget(it, "spec", NULL), "broker");
+}
+
+/* what the trigger resolved its subscriber to, else the URI its spec gives */
+static const char *col_trigger_subscriber(const cJSON *it)
+{
+    const char *sub = cli__jstr(cli__jget(it, "status", NULL), "subscriberUri");
+    return sub ? sub : cli__jstr(cli__jget(cli__jget(it, "spec", NULL), "subscriber", NULL), "uri");
+}
+
+static const char *col_channel(const cJSON *it)
+{
+    return cli__jstr(cli__jget(it, "spec", "channel"), "name");
+}
+
+static const char *col_subscription_subscriber(const cJSON *it)
+{
+    const char *sub = cli__jstr(cli__jget(it, "status", "physicalSubscription"), "subscriberUri");
+    return sub ? sub : cli__jstr(cli__jget(cli__jget(it, "spec", NULL), "subscriber", NULL), "uri");
+}
+
+typedef struct {
+    const char *header;
+    const char *(*cell)(const cJSON *item); /* borrowed from item; NULL prints empty */
+} column_t;
+
+#define KIND_MAX_COLS 4
+/* The columns after NAMESPACE (all namespaces only) and NAME, by the items' Kind. */
+static const struct {
+    const char *kind; /* NULL: any other kind */
+    column_t cols[KIND_MAX_COLS];
+} kind_columns[] = {
+    {"Broker", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {"Trigger",
+     {{"BROKER", col_broker},
+      {"SUBSCRIBER", col_trigger_subscriber},
+      {"READY", col_ready},
+      {"REASON", col_reason}}},
+    {"Channel", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {"InMemoryChannel", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {"Subscription",
+     {{"READY", col_ready},
+      {"REASON", col_reason},
+      {"CHANNEL", col_channel},
+      {"SUBSCRIBER", col_subscription_subscriber}}},
+    {"Sequence", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {"Parallel", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {NULL, {{"READY", col_ready}, {"REASON", col_reason}}},
+};
+
 static void get_table(const cJSON *items, bool all_ns)
 {
-    const cJSON *first = cJSON_GetArrayItem(items, 0);
-    const char *kind = cli__jstr(first, "kind");
-    bool broker = kind && !strcmp(kind, "Broker"), trigger = kind && !strcmp(kind, "Trigger");
+    const char *kind = cli__jstr(cJSON_GetArrayItem(items, 0), "kind");
+    size_t k = 0;
+    while (kind_columns[k].kind && !(kind && !strcmp(kind, kind_columns[k].kind)))
+        k++;
+    const column_t *cols = kind_columns[k].cols;
     cli_table_t t = {0};
     const char *hdr[CLI_TABLE_MAX_COLS];
     int n = 0;
     if (all_ns)
         hdr[n++] = "NAMESPACE";
     hdr[n++] = "NAME";
-    if (trigger) {
-        hdr[n++] = "BROKER";
-        hdr[n++] = "SUBSCRIBER";
-    }
-    hdr[n++] = "READY";
-    hdr[n++] = "REASON";
-    if (broker)
-        hdr[n++] = "URL";
+    for (int c = 0; c < KIND_MAX_COLS && cols[c].header; c++)
+        hdr[n++] = cols[c].header;
     t.ncols = n;
     cli__table_row(&t, hdr);
     const cJSON *it;
@@ -191,22 +262,12 @@ static void get_table(const cJSON *items, bool all_ns)
     {
         const char *row[CLI_TABLE_MAX_COLS];
         const cJSON *md = cli__jget(it, "metadata", NULL);
-        const cJSON *rc = cli__ready_cond(it);
         n = 0;
         if (all_ns)
             row[n++] = cli__jstr(md, "namespace");
         row[n++] = cli__jstr(md, "name");
-        if (trigger) {
-            row[n++] = cli__jstr(cli__jget(it, "spec", NULL), "broker");
-            const char *sub = cli__jstr(cli__jget(it, "status", NULL), "subscriberUri");
-            if (!sub)
-                sub = cli__jstr(cli__jget(cli__jget(it, "spec", NULL), "subscriber", NULL), "uri");
-            row[n++] = sub;
-        }
-        row[n++] = rc ? cli__jstr(rc, "status") : "Unknown";
-        row[n++] = rc ? cli__jstr(rc, "reason") : "";
-        if (broker)
-            row[n++] = cli__jstr(cli__jget(it, "status", "address"), "url");
+        for (int c = 0; c < KIND_MAX_COLS && cols[c].header; c++)
+            row[n++] = cols[c].cell(it);
         cli__table_row(&t, row);
     }
     cli__table_print(&t);
@@ -304,19 +365,51 @@ static void print_delivery(const cJSON *d)
                                         : "kept by heraldd (herald dlq)");
 }
 
-static void describe_trigger(const cJSON *o, const char *ns, const char *name)
+/* The kinds describe reports on from the daemon's runtime state: event logs with an address
+ * (a broker, a channel) and their consumers (a trigger, a subscription). */
+typedef enum { DESCRIBE_LOG, DESCRIBE_CONSUMER } describe_as_t;
+
+static const struct {
+    const char *kind, *plural, *singular, *shortname;
+    const char *endpoint; /* /v1/{endpoint}/{ns}/{name}/describe */
+    describe_as_t as;
+    const char *log_member; /* a consumer: the member naming its log ("broker", "channel") */
+} describe_kinds[] = {
+    {"Broker", "brokers", "broker", "bk", "brokers", DESCRIBE_LOG, NULL},
+    {"Channel", "channels", "channel", "ch", "channels", DESCRIBE_LOG, NULL},
+    {"Trigger", "triggers", "trigger", "tr", "triggers", DESCRIBE_CONSUMER, "broker"},
+    {"Subscription", "subscriptions", "subscription", "sub", "subscriptions", DESCRIBE_CONSUMER,
+     "channel"},
+};
+
+/* A trigger or a subscription: same JSON shape except "broker" / "channel" (and "filter" for a
+ * trigger, "reply" for a subscription). */
+static void describe_consumer(const cJSON *o, const char *kind, const char *log_member,
+                              const char *ns, const char *name)
 {
+    bool trigger = !strcmp(kind, "Trigger");
     line("Name:", "%s", name);
     line("Namespace:", "%s", ns);
-    line("Kind:", "Trigger");
+    line("Kind:", "%s", kind);
     print_ready(cli__jget(o, "ready", NULL));
-    line("Broker:", "%s", cli__jstr(o, "broker") ? cli__jstr(o, "broker") : "");
+    line(trigger ? "Broker:" : "Channel:", "%s",
+         cli__jstr(o, log_member) ? cli__jstr(o, log_member) : "");
     line("Subscriber:", "%s",
          cli__jstr(o, "subscriberUri") ? cli__jstr(o, "subscriberUri") : "(unresolved)");
-    const cJSON *f = cli__jget(o, "filter", NULL);
-    char *fs = f && !cJSON_IsNull(f) ? cJSON_PrintUnformatted(f) : NULL;
-    line("Filter:", "%s", fs ? fs : "(none: every event)");
-    free(fs);
+    if (trigger) {
+        const cJSON *f = cli__jget(o, "filter", NULL);
+        char *fs = f && !cJSON_IsNull(f) ? cJSON_PrintUnformatted(f) : NULL;
+        line("Filter:", "%s", fs ? fs : "(none: every event)");
+        free(fs);
+    } else {
+        const cJSON *r = cli__jget(o, "reply", NULL);
+        char *rs = r && !cJSON_IsNull(r) && !cJSON_IsString(r) ? cJSON_PrintUnformatted(r) : NULL;
+        line("Reply:", "%s",
+             cJSON_IsString(r) ? r->valuestring
+             : rs              ? rs
+                               : "(none: replies are dropped)");
+        free(rs);
+    }
     print_delivery(cli__jget(o, "delivery", NULL));
     const cJSON *s = cli__jget(o, "stats", NULL);
     if (cJSON_GetObjectItemCaseSensitive(s, "cursor")) {
@@ -337,33 +430,41 @@ static void describe_trigger(const cJSON *o, const char *ns, const char *name)
             line("Last error:", "none");
         }
     } else {
-        line("Progress:", "not delivering until the trigger is Ready");
+        line("Progress:", "not delivering until the %s is Ready",
+             trigger ? "trigger" : "subscription");
     }
     double dead = cli__jnum(s, "deadLetters");
     if (dead > 0)
-        line("Dead stored:", "%.0f (herald dlq list %s -n %s)", dead, name, ns);
+        line("Dead stored:", "%.0f (herald dlq list %s%s -n %s)", dead,
+             trigger ? "" : "subscription:", name, ns);
     else
         line("Dead stored:", "0");
 }
 
-static void describe_broker(const cJSON *o, const char *ns, const char *name)
+/* A broker or a channel: same JSON shape (a channel's consumers are its subscriptions, listed
+ * under "triggers" as for a broker). */
+static void describe_log(const cJSON *o, const char *kind, const char *ns, const char *name)
 {
+    bool broker = !strcmp(kind, "Broker");
     line("Name:", "%s", name);
     line("Namespace:", "%s", ns);
-    line("Kind:", "Broker");
+    line("Kind:", "%s", kind);
     print_ready(cli__jget(o, "ready", NULL));
     line("Address:", "%s", cli__jstr(o, "address") ? cli__jstr(o, "address") : "");
     print_delivery(cli__jget(o, "delivery", NULL));
     const cJSON *s = cli__jget(o, "stats", NULL);
     line("Events:", "%.0f stored (seq %.0f..%.0f)", cli__jnum(s, "events"),
          cli__jnum(s, "firstSeq"), cli__jnum(s, "lastSeq"));
-    line("Triggers:", "%.0f (%.0f evaluated for every event, the rest indexed on type/source)",
-         cli__jnum(s, "triggers"), cli__jnum(s, "scannedTriggers"));
+    if (broker)
+        line("Triggers:", "%.0f (%.0f evaluated for every event, the rest indexed on type/source)",
+             cli__jnum(s, "triggers"), cli__jnum(s, "scannedTriggers"));
+    else
+        line("Subscribers:", "%.0f", cli__jnum(s, "triggers"));
     const cJSON *tr = cli__jget(o, "triggers", NULL);
     if (cJSON_GetArraySize(tr) > 0) {
         putchar('\n');
         cli_table_t t = {.ncols = 4};
-        const char *hdr[] = {"TRIGGER", "READY", "BACKLOG", "IN-FLIGHT"};
+        const char *hdr[] = {broker ? "TRIGGER" : "SUBSCRIPTION", "READY", "BACKLOG", "IN-FLIGHT"};
         cli__table_row(&t, hdr);
         const cJSON *it;
         cJSON_ArrayForEach(it, tr)
@@ -415,25 +516,26 @@ int cli__cmd_describe(int argc, char **argv)
         return cli_error(CLI_USAGE, "'%s' is not a kind (brokers, triggers, ...)", kind);
     if (!cli__path_safe(ns) || !cli__path_safe(name))
         return cli_error(CLI_INVALID, "names are lower-case letters, digits, '-' and '.'");
-    bool trigger =
-        !strcasecmp(kind, "trigger") || !strcasecmp(kind, "triggers") || !strcasecmp(kind, "tr");
-    bool broker =
-        !strcasecmp(kind, "broker") || !strcasecmp(kind, "brokers") || !strcasecmp(kind, "bk");
+    size_t k = 0, nk = sizeof describe_kinds / sizeof describe_kinds[0];
+    while (k < nk && strcasecmp(kind, describe_kinds[k].kind) &&
+           strcasecmp(kind, describe_kinds[k].plural) &&
+           strcasecmp(kind, describe_kinds[k].singular) &&
+           strcasecmp(kind, describe_kinds[k].shortname))
+        k++;
     char path[700];
-    if (trigger || broker)
-        snprintf(path, sizeof path, "/v1/%s/%s/%s/describe", trigger ? "triggers" : "brokers", ns,
-                 name);
+    if (k < nk)
+        snprintf(path, sizeof path, "/v1/%s/%s/%s/describe", describe_kinds[k].endpoint, ns, name);
     else
         snprintf(path, sizeof path, "/v1/resources/%s/%s/%s", kind, ns, name);
     cJSON *res = NULL;
     if ((rc = cli__call_json(&o, "GET", path, NULL, 0, NULL, &res)))
         return rc;
-    if (trigger)
-        describe_trigger(res, ns, name);
-    else if (broker)
-        describe_broker(res, ns, name);
-    else
+    if (k == nk)
         describe_other(res);
+    else if (describe_kinds[k].as == DESCRIBE_LOG)
+        describe_log(res, describe_kinds[k].kind, ns, name);
+    else
+        describe_consumer(res, describe_kinds[k].kind, describe_kinds[k].log_member, ns, name);
     cJSON_Delete(res);
     return CLI_OK;
 }
