@@ -3,13 +3,11 @@
  * command line. decode and encode are offline (stdin to stdout); send talks HTTP to any URL
  * through the SDK's libcurl client.
  */
-#include <cjson/cJSON.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "cli.h"
 #include "herald/ce.h"
@@ -17,6 +15,7 @@
 #include "herald/ce_json.h"
 #include "util_io.h"
 #include "util_envelope.h"
+#include "util_event.h"
 
 #define DEFAULT_URL "http://localhost:8080/"
 
@@ -451,130 +450,13 @@ fail_args:
 
 /* ---- send ------------------------------------------------------------------------------ */
 
-/* Writes a random UUID v4 (36 characters + NUL) into `out`. */
-static int uuid_v4(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-        return -1;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return 0;
-}
-
-/* Sets one attribute from the command line; returns CLI_OK or prints the error. */
-static int set_attr(ce_event_t *ev, const char *name, const char *value)
-{
-    ce_error_t err = {0};
-    if (ce_event_set(ev, name, value, strlen(value), &err) != CE_E_OK)
-        return cli_error(CLI_INVALID, "%s",
-                         err.message[0] ? err.message : ce_err_message(err.code));
-    return CLI_OK;
-}
-
 #define SEND_MAX_EXT 64
-
-/* Builds the event `send` sends, from -f or from the attribute options. */
-typedef struct {
-    const char *file, *type, *source, *id, *data, *ct, *subject, *time;
-    const char *ext[SEND_MAX_EXT];
-    size_t ext_count;
-} send_args_t;
-
-/* True for "type/json" and "type/subtype+json" media types (parameters ignored, any case). */
-static bool is_json_media_type(const char *ct)
-{
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    const char *slash = memchr(ct, '/', n);
-    if (!slash || n < 5 || strncasecmp(ct + n - 4, "json", 4))
-        return false;
-    char before = ct[n - 5];
-    return before == '/' || (before == '+' && ct + n - 5 > slash);
-}
-
-static int build_event(const send_args_t *a, ce_event_t **out)
-{
-    ce_error_t err = {0};
-    char why[256];
-    if (a->file) {
-        char *in = NULL;
-        size_t len = 0;
-        if (cli_read_file(a->file, CLI_MAX_INPUT, &in, &len, why, sizeof why))
-            return cli_error(CLI_INVALID, "%s", why);
-        ce_err_t rc = ce_json_decode(in, len, out, &err);
-        free(in);
-        if (rc != CE_E_OK)
-            return cli_error(CLI_INVALID, "%s",
-                             err.message[0] ? err.message : ce_err_message(err.code));
-        return CLI_OK;
-    }
-    ce_event_t *ev = ce_event_new();
-    if (!ev)
-        return cli_error(CLI_INVALID, "out of memory");
-    char id[37];
-    int rc;
-    if (!a->id && uuid_v4(id)) {
-        rc = cli_error(CLI_INVALID, "cannot read random bytes for the id");
-        goto fail_build;
-    }
-    if ((rc = set_attr(ev, "specversion", "1.0")) ||
-        (rc = set_attr(ev, "id", a->id ? a->id : id)) || (rc = set_attr(ev, "source", a->source)) ||
-        (rc = set_attr(ev, "type", a->type)))
-        goto fail_build;
-    if (a->subject && (rc = set_attr(ev, "subject", a->subject)))
-        goto fail_build;
-    if (a->time && (rc = set_attr(ev, "time", a->time)))
-        goto fail_build;
-    for (size_t i = 0; i < a->ext_count; i++) {
-        const char *eq = strchr(a->ext[i], '=');
-        char name[64];
-        size_t nlen = (size_t)(eq - a->ext[i]);
-        if (nlen >= sizeof name) {
-            rc = cli_error(CLI_INVALID, "extension name too long in '%s'", a->ext[i]);
-            goto fail_build;
-        }
-        memcpy(name, a->ext[i], nlen);
-        name[nlen] = '\0';
-        if ((rc = set_attr(ev, name, eq + 1)))
-            goto fail_build;
-    }
-    if (a->data) {
-        size_t dlen = strlen(a->data);
-        cJSON *parsed = cJSON_ParseWithLength(a->data, dlen);
-        bool json = parsed != NULL;
-        cJSON_Delete(parsed);
-        const char *ct = a->ct ? a->ct : json ? "application/json" : "text/plain";
-        if ((rc = set_attr(ev, "datacontenttype", ct)))
-            goto fail_build;
-        /* Only JSON content types embed the data as a JSON value in the structured format. */
-        bool ct_json = is_json_media_type(ct);
-        if (ce_event_set_data(ev, a->data, dlen, json && ct_json) != CE_E_OK) {
-            rc = cli_error(CLI_INVALID, "out of memory");
-            goto fail_build;
-        }
-    } else if (a->ct && (rc = set_attr(ev, "datacontenttype", a->ct))) {
-        goto fail_build;
-    }
-    if (ce_event_validate(ev, &err) != CE_E_OK) {
-        rc = cli_error(CLI_INVALID, "%s", err.message[0] ? err.message : ce_err_message(err.code));
-        goto fail_build;
-    }
-    *out = ev;
-    return CLI_OK;
-
-fail_build:
-    ce_event_free(ev);
-    return rc;
-}
 
 static int cmd_send(int argc, char **argv)
 {
-    send_args_t a = {0};
+    cli_event_args_t a = {0};
+    const char *ext[SEND_MAX_EXT];
+    a.ext = ext;
     const char *url = NULL, *mode_s = "binary", *enc_s = "compat", *timeout_s = "30";
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -614,7 +496,7 @@ static int cmd_send(int argc, char **argv)
                     return usage_error(SEND_USAGE, "--ext needs NAME=VALUE, got '%s'", v);
                 if (a.ext_count == SEND_MAX_EXT)
                     return usage_error(SEND_USAGE, "at most %s --ext options", "64");
-                a.ext[a.ext_count++] = v;
+                ext[a.ext_count++] = v;
             }
         } else
             return usage_error(SEND_USAGE, "unknown argument '%s'", argv[i]);
@@ -649,7 +531,7 @@ static int cmd_send(int argc, char **argv)
     }
 
     ce_event_t *ev = NULL;
-    int rc = build_event(&a, &ev);
+    int rc = cli_build_event(&a, &ev);
     if (rc)
         return rc;
     rc = cli_send_event(url, ev, mode, enc, (long)(timeout * 1000));

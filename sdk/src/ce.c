@@ -117,8 +117,10 @@ void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len)
     *mt_len = e - i;
 }
 
-bool ce__is_json_media(const char *ct, size_t len)
+bool ce_media_type_is_json(const char *ct, size_t len)
 {
+    if (!ct)
+        return false;
     const char *mt;
     size_t n;
     ce__media_type(ct, len, &mt, &n);

@@ -76,8 +76,6 @@ static inline void ce__trim_ows(const char **v, size_t *n)
  * Sets *mt and *mt_len to a borrowed slice of ct (case preserved).
  */
 void ce__media_type(const char *ct, size_t len, const char **mt, size_t *mt_len);
-/* True when the media type (parameters ignored, any case) is x/json or x/y+json. */
-bool ce__is_json_media(const char *ct, size_t len);
 /* True when the media type is textual (text/..., x/xml, x/y+xml). */
 bool ce__is_text_media(const char *ct, size_t len);
 

@@ -731,7 +731,7 @@ members_done:
         }
         rc = ce_event_set_data(ev, s->bytes.data ? s->bytes.data : "", s->bytes.len, false);
     } else if (data_start) {
-        if (!ct || ce__is_json_media(ct->str, ct->len) || !data_is_string) {
+        if (!ct || ce_media_type_is_json(ct->str, ct->len) || !data_is_string) {
             /* the JSON value itself, as text; a JSON string stays a (quoted) JSON string */
             rc = ce_event_set_data(ev, data_start, (size_t)(data_end - data_start), true);
         } else {
@@ -895,7 +895,7 @@ static ce_err_t encode_data(const ce_event_t *ev, ce_buf_t *out)
         return CE_E_OK;
     const char *s = d;
     const ce_value_t *ct = ce_event_get(ev, "datacontenttype", 15);
-    bool json_ct = !ct || ce__is_json_media(ct->str, ct->len);
+    bool json_ct = !ct || ce_media_type_is_json(ct->str, ct->len);
     ce_err_t rc;
     if ((ce_event_data_is_json(ev) || (ct && json_ct)) && ce__json_valid(s, n)) {
         /* a JSON value: embed it as is (the data member's own text, or a JSON body) */

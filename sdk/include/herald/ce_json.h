@@ -49,6 +49,16 @@ ce_err_t ce_base64_encode(const void *in, size_t n, ce_buf_t *out);
 ce_err_t ce_base64_decode(const char *in, size_t n, ce_buf_t *out);
 
 /*
+ * True when the Content-Type value `ct` (`len` bytes, need not be NUL-terminated) names a JSON
+ * media type: type/json or type/subtype+json with a non-empty type and subtype, parameters
+ * after ';' and surrounding spaces or tabs ignored, any case. text/json and
+ * application/ld+json count; application/json-seq, "json" without a type and "/json" do not.
+ * This is the rule the JSON format's encoder and decoder use for `data`. NULL is false.
+ * Pure; any thread.
+ */
+bool ce_media_type_is_json(const char *ct, size_t len);
+
+/*
  * Decodes one JSON-format event from `json` (`len` bytes). The event is validated. On success
  * *out is a new event (free with ce_event_free).
  * Errors: CE_E_JSON (malformed, or not an object), CE_E_MISSING, CE_E_TYPE, CE_E_NAME,

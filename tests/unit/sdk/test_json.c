@@ -504,6 +504,38 @@ START_TEST(test_member_bound)
 }
 END_TEST
 
+/* The public media-type rule, including the inputs where the CLI's older rules disagreed. */
+START_TEST(test_media_type_is_json)
+{
+    struct {
+        const char *ct;
+        bool json;
+    } cases[] = {{"application/json", true},
+                 {"Application/JSON", true},
+                 {"text/json", true},
+                 {"application/ld+json", true},
+                 {"application/cloudevents+json; charset=utf-8", true},
+                 {" application/json \t; q=1", true},
+                 {"application/json\t", true},
+                 {"application/json-seq", false},
+                 {"application/jsonx", false},
+                 {"application/x-json", false},
+                 {"application/+json", false},
+                 {"/json", false},
+                 {"json", false},
+                 {"foo+json", false},
+                 {"", false},
+                 {"text/plain", false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(ce_media_type_is_json(cases[i].ct, strlen(cases[i].ct)) == cases[i].json,
+                      "'%s' should be %s", cases[i].ct, cases[i].json ? "JSON" : "not JSON");
+    /* the length bounds the value: no NUL needed, nothing read past len */
+    ck_assert(ce_media_type_is_json("application/jsonXYZ", 16));
+    ck_assert(!ce_media_type_is_json("application/json", 15));
+    ck_assert(!ce_media_type_is_json(NULL, 0));
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -520,6 +552,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_json_content_type_detection);
+    tcase_add_test(tc, test_media_type_is_json);
     tcase_add_test(tc, test_encode_data_rules);
     tcase_add_test(tc, test_roundtrip_all_types);
     tcase_add_test(tc, test_decode_nomem);
