@@ -72,7 +72,10 @@ struct dlv {
     bool to_dls;
     bool had_pending; /* a pending record was written */
     bool waiting;     /* waiting for a retry timer */
-    bool in_ingest;   /* a reply is being stored */
+    bool in_ingest;   /* a reply or an in-process delivery is being stored */
+    bool local;              /* an in-process delivery is being stored (counted as 202/503) */
+    ce_http_out_t reply_enc; /* a subscription's reply being sent to its reply URI */
+    bool reply_enc_ok;
     int last_status;
     char *last_body;
     size_t last_body_len;
@@ -98,6 +101,10 @@ struct tstate {
     /* settings snapshot (trigger_updated refreshes it) */
     hd_delivery_t dl;
     char *sub_uri;
+    uint32_t sub_log; /* non-zero: deliver in process into this log */
+    char *reply_uri;  /* subscriptions: where replies go (NULL: dropped, or reply_log) */
+    uint32_t reply_log;
+    bool subscription;
     char *dls_uri;
     /* routed, not yet dispatched: seq order */
     evref_t **q;
@@ -128,6 +135,7 @@ struct tstate {
     code_metric_t codes[16];
     size_t ncodes;
     hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
+    hd_metric_t *m_reply_drop; /* subscriptions: replies with no reply destination */
     tstate_t *next;                /* in the broker's list */
     tstate_t *det_next, *det_prev; /* in the broker's list of detached triggers */
     bool removed;
@@ -154,6 +162,7 @@ struct bstate {
 
 struct hd_dispatch {
     hd_server_t *srv;
+    hd_dispatch_hooks_t hooks;
     hd_httpc_t *httpc;
     bool own_httpc;
     bstate_t *brokers;
@@ -775,6 +784,8 @@ static void dlv_unlink_free(dlv_t *v)
     }
     evref_unref(v->e);
     evref_unref(v->dls_e);
+    if (v->reply_enc_ok)
+        ce_http_out_free(&v->reply_enc);
     hd_free(v->last_body);
     hd_free(v);
 }
@@ -788,6 +799,7 @@ static void ts_free(tstate_t *ts)
     hd_free(ts->ns);
     hd_free(ts->name);
     hd_free(ts->sub_uri);
+    hd_free(ts->reply_uri);
     hd_free(ts->dls_uri);
     hd_free(ts);
 }
@@ -976,7 +988,8 @@ static void dlv_failed(dlv_t *v, int status, const char *body, size_t body_len, 
     dlv_final_failure(v);
 }
 
-static void reply_stored(void *arg, hd_err_t status)
+/* An event stored in process (a reply, or a delivery to a local broker or channel). */
+static void local_stored(void *arg, hd_err_t status)
 {
     dlv_t *v = arg;
     v->in_ingest = false;
@@ -984,26 +997,110 @@ static void reply_stored(void *arg, hd_err_t status)
         dlv_unlink_free(v); /* the dispatcher or the trigger went away meanwhile */
         return;
     }
+    if (v->local) {
+        v->local = false;
+        hd_metric_inc(code_metric(v->ts, status == HD_E_OK ? 202 : 503), 1);
+        hd_metric_observe(v->ts->m_latency, (double)(hd_now_ms() - v->started_ms) / 1000.0);
+    }
     if (status != HD_E_OK) {
         /* the spec: if storing the reply fails, the delivery fails and is retried */
-        dlv_failed(v, -1, NULL, 0, "storing the reply failed", 0);
+        char why[96];
+        snprintf(why, sizeof why, "storing the event in process failed: %s",
+                 hd_err_message(status));
+        dlv_failed(v, 503, NULL, 0, why, 0);
         return;
     }
     v->ts->delivered++;
     dlv_done(v);
 }
 
+/* Appends one event to a log of this heraldd through the ingest hook; local_stored finishes the
+ * delivery. */
+static void local_store(dlv_t *v, uint32_t log_id, ce_event_t *ev)
+{
+    hd_dispatch_t *d = v->ts->d;
+    v->in_ingest = true;
+    hd_err_t rc = d->hooks.ingest ? d->hooks.ingest(d->hooks.ctx, log_id, &ev, 1, local_stored, v)
+                                  : HD_E_CLOSED;
+    if (rc != HD_E_OK) {
+        v->in_ingest = false;
+        if (v->local) {
+            v->local = false;
+            hd_metric_inc(code_metric(v->ts, 503), 1);
+        }
+        char why[96];
+        snprintf(why, sizeof why, "storing the event in process failed: %s", hd_err_message(rc));
+        dlv_failed(v, rc == HD_E_NOTFOUND ? 404 : 503, NULL, 0, why, 0);
+    }
+}
+
 static bool is_ce_response(const hd_httpc_resp_t *r)
 {
+    size_t l;
     if (hd_httpc_resp_header(r, "ce-specversion", NULL))
         return true;
-    size_t l;
     const char *ct = hd_httpc_resp_header(r, "content-type", &l);
     return ct && l >= 24 && strncasecmp(ct, "application/cloudevents", 23) == 0;
 }
 
-/* A 200/201 answer carrying a CloudEvent: re-ingest it into the broker with the TTL guard.
- * Returns false when the answer is not a CloudEvent (a failed delivery). */
+/* The answer of a subscription's reply destination: the delivery is done only when it took the
+ * reply (Knative retries the whole delivery otherwise). */
+static void reply_answer(void *arg, const hd_httpc_resp_t *r)
+{
+    dlv_t *v = arg;
+    tstate_t *ts = v->ts;
+    v->call = NULL;
+    ts->ninflight--;
+    if (r->err == HD_E_OK && r->status >= 200 && r->status < 300) {
+        ts->delivered++;
+        dlv_done(v);
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof why, "the reply destination %s: %s", ts->reply_uri,
+             r->err == HD_E_OK ? "refused the reply" : r->error);
+    dlv_failed(v, r->err == HD_E_OK ? r->status : -1, r->body, r->body_len, why, 0);
+}
+
+/* Sends a subscription's reply to its reply URI (binary mode, the subscription's header
+ * encoding). */
+static void reply_send(dlv_t *v, ce_event_t *reply)
+{
+    tstate_t *ts = v->ts;
+    if (v->reply_enc_ok) {
+        ce_http_out_free(&v->reply_enc);
+        v->reply_enc_ok = false;
+    }
+    if (ce_http_encode(reply, ts->dl.structured ? CE_HTTP_STRUCTURED : CE_HTTP_BINARY,
+                       ts->dl.header_strict ? CE_HEADER_STRICT : CE_HEADER_COMPAT,
+                       &v->reply_enc) != CE_E_OK) {
+        dlv_failed(v, -1, NULL, 0, "the reply could not be encoded", 0);
+        return;
+    }
+    v->reply_enc_ok = true;
+    hd_httpc_req_t req = {
+        .url = ts->reply_uri,
+        .headers = v->reply_enc.headers,
+        .header_count = v->reply_enc.header_count,
+        .body = v->reply_enc.body.data,
+        .body_len = v->reply_enc.body.len,
+        .timeout_ms = ts->dl.timeout_ms ? ts->dl.timeout_ms : 30000,
+    };
+    ts->ninflight++;
+    hd_err_t rc = hd_httpc_request(ts->d->httpc, &req, reply_answer, v, &v->call);
+    if (rc != HD_E_OK) {
+        ts->ninflight--;
+        v->call = NULL;
+        snprintf(v->last_err, sizeof v->last_err, "cannot send the reply: %s",
+                 hd_err_message(rc));
+        dlv_failed(v, -1, NULL, 0, v->last_err, 0);
+    }
+}
+
+/* A 200/201 answer carrying a CloudEvent. A trigger's reply goes back into its broker with the
+ * knativebrokerttl guard; a subscription's goes to its reply destination (in process or over
+ * HTTP), or is dropped and counted when it has none, as Knative does. Returns false when the
+ * answer is not a CloudEvent (a failed delivery). */
 static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r)
 {
     tstate_t *ts = v->ts;
@@ -1024,6 +1121,27 @@ static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r)
     }
     ce_event_t *reply = evs[0];
     free(evs);
+    /* the trace continues into the reply */
+    const char *tp = ce_event_get_str(v->e->ev, "traceparent");
+    if (tp && !ce_event_get(reply, "traceparent", 11)) {
+        ce_event_set(reply, "traceparent", tp, strlen(tp), NULL);
+        const char *tstate = ce_event_get_str(v->e->ev, "tracestate");
+        if (tstate)
+            ce_event_set(reply, "tracestate", tstate, strlen(tstate), NULL);
+    }
+    if (ts->subscription) {
+        if (ts->reply_log) {
+            local_store(v, ts->reply_log, reply);
+        } else if (ts->reply_uri) {
+            reply_send(v, reply);
+        } else {
+            hd_metric_inc(ts->m_reply_drop, 1);
+            ts->delivered++;
+            dlv_done(v);
+        }
+        ce_event_free(reply);
+        return true;
+    }
     int32_t ttl = DEFAULT_TTL;
     const ce_value_t *tv = ce_event_get(v->e->ev, "knativebrokerttl", 16);
     if (tv)
@@ -1039,27 +1157,14 @@ static bool handle_reply(dlv_t *v, const hd_httpc_resp_t *r)
         return true;
     }
     ce_event_set_int(reply, "knativebrokerttl", ttl, NULL);
-    /* the trace continues into the reply */
-    const char *tp = ce_event_get_str(v->e->ev, "traceparent");
-    if (tp && !ce_event_get(reply, "traceparent", 11)) {
-        ce_event_set(reply, "traceparent", tp, strlen(tp), NULL);
-        const char *ts_ = ce_event_get_str(v->e->ev, "tracestate");
-        if (ts_)
-            ce_event_set(reply, "tracestate", ts_, strlen(ts_), NULL);
-    }
     if (ts->b->b == NULL) {
         ce_event_free(reply);
         ts->delivered++;
         dlv_done(v);
         return true;
     }
-    v->in_ingest = true;
-    hd_err_t rc = hd_ingest(ts->d->srv, ts->b->b, &reply, 1, reply_stored, v);
+    local_store(v, ts->b->id, reply);
     ce_event_free(reply);
-    if (rc != HD_E_OK) {
-        v->in_ingest = false;
-        dlv_failed(v, -1, NULL, 0, "storing the reply failed", 0);
-    }
     return true;
 }
 
@@ -1151,6 +1256,14 @@ static void dlv_attempt(dlv_t *v)
     if (!v->to_dls && ts->sub_uri == NULL) {
         /* the subscriber became unresolvable: wait for it without using up an attempt */
         dlv_schedule(v, 1000);
+        return;
+    }
+    if (!v->to_dls && ts->sub_log) {
+        /* a broker, channel or flow of this heraldd: stored in process, no HTTP hop */
+        v->attempts++;
+        v->started_ms = hd_now_ms();
+        v->local = true;
+        local_store(v, ts->sub_log, v->e->ev);
         return;
     }
     evref_t *e = v->to_dls ? v->dls_e : v->e;
@@ -1313,8 +1426,8 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
     bs->fresh = true;
     if (d->srv->metrics) {
         char labels[256];
-        snprintf(labels, sizeof labels, "namespace=\"%s\",broker=\"%s\",reason=\"ttl\"", b->ns,
-                 b->name);
+        snprintf(labels, sizeof labels, "namespace=\"%s\",%s=\"%s\",reason=\"ttl\"", b->ns,
+                 b->channel ? "channel" : "broker", b->name);
         bs->m_ttl_drop = hd_metrics_counter(d->srv->metrics, "herald_dropped_total",
                                             "Events dropped, by reason", labels);
     }
@@ -1325,9 +1438,18 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
 
 static void ts_stop(tstate_t *ts, bool forget);
 
-void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b)
+void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
 {
-    if (d == NULL || b == NULL || b->dispatch == NULL)
+    if (d == NULL || b == NULL)
+        return;
+    if (drop) {
+        /* the broker or channel is deleted: its events go with it */
+        hd_store_batch_t *batch = batch_get(d);
+        if (batch && hd_store_batch_trim(batch, b->id, UINT64_MAX, 0) == HD_E_OK)
+            d->batch_ops++;
+        batch_submit(d);
+    }
+    if (b->dispatch == NULL)
         return;
     bstate_t *bs = b->dispatch;
     while (bs->triggers)
@@ -1351,7 +1473,12 @@ static void ts_settings(tstate_t *ts, hd_trigger_t *t)
     ts->dl = t->delivery;
     hd_free(ts->sub_uri);
     hd_free(ts->dls_uri);
+    hd_free(ts->reply_uri);
     ts->sub_uri = t->subscriber_uri ? hd_strdup(t->subscriber_uri) : NULL;
+    ts->sub_log = t->subscriber_log;
+    ts->reply_uri = t->reply_uri ? hd_strdup(t->reply_uri) : NULL;
+    ts->reply_log = t->reply_log;
+    ts->subscription = t->subscription;
     ts->dls_uri = t->delivery.dead_letter_uri ? hd_strdup(t->delivery.dead_letter_uri) : NULL;
     ts->dl.dead_letter_uri = NULL;
     uint32_t mif = ts->dl.max_in_flight ? ts->dl.max_in_flight : 100;
@@ -1519,7 +1646,8 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     ts->id = t->id;
     ts->ns = hd_strdup(t->ns ? t->ns : "");
     ts->name = hd_strdup(t->name ? t->name : "");
-    snprintf(ts->labels, sizeof ts->labels, "namespace=\"%s\",trigger=\"%s\"", ts->ns, ts->name);
+    snprintf(ts->labels, sizeof ts->labels, "namespace=\"%s\",%s=\"%s\"", ts->ns,
+             t->subscription ? "subscription" : "trigger", ts->name);
     ts_settings(ts, t);
     hd_metrics_t *m = d->srv->metrics;
     if (m) {
@@ -1541,6 +1669,12 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
                                                   "Events given up on: sent to the dead-letter "
                                                   "sink or kept in the dead table",
                                                   l2);
+        }
+        if (t->subscription) {
+            char l3[320];
+            snprintf(l3, sizeof l3, "%s,reason=\"no_reply\"", ts->labels);
+            ts->m_reply_drop =
+                hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason", l3);
         }
     }
     t->dispatch = ts;
@@ -1569,13 +1703,16 @@ void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t)
 
 void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records)
 {
-    if (d == NULL || t == NULL || t->dispatch == NULL)
+    if (d == NULL || t == NULL)
         return;
+    uint32_t id = t->id;
     tstate_t *ts = t->dispatch;
-    uint32_t id = ts->id;
-    ts->removed = true;
-    ts_stop(ts, true);
-    t->dispatch = NULL;
+    if (ts) {
+        ts->removed = true;
+        ts_stop(ts, true);
+        t->dispatch = NULL;
+    }
+    /* the dispatcher owns progress records: one that never ran may still have some */
     if (delete_records) {
         hd_store_batch_t *b = batch_get(d);
         if (b && hd_store_batch_forget_trigger(b, id) == HD_E_OK)
@@ -1699,12 +1836,52 @@ static void on_render(void *arg)
 
 /* ---- open / close --------------------------------------------------------------------- */
 
-hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out)
+/* The observer table main registers with the registry: the typed callbacks above. */
+static void obs_broker_added(void *arg, hd_broker_t *b)
+{
+    hd_dispatch_broker_added(arg, b);
+}
+
+static void obs_broker_removed(void *arg, hd_broker_t *b, bool drop)
+{
+    hd_dispatch_broker_removed(arg, b, drop);
+}
+
+static void obs_trigger_added(void *arg, hd_trigger_t *t)
+{
+    hd_dispatch_trigger_added(arg, t);
+}
+
+static void obs_trigger_updated(void *arg, hd_trigger_t *t)
+{
+    hd_dispatch_trigger_updated(arg, t);
+}
+
+static void obs_trigger_removed(void *arg, hd_trigger_t *t, bool forget)
+{
+    hd_dispatch_trigger_removed(arg, t, forget);
+}
+
+const hd_resources_observer_t *hd_dispatch_observer(void)
+{
+    static const hd_resources_observer_t obs = {
+        .broker_added = obs_broker_added,
+        .broker_removed = obs_broker_removed,
+        .trigger_added = obs_trigger_added,
+        .trigger_updated = obs_trigger_updated,
+        .trigger_removed = obs_trigger_removed,
+    };
+    return &obs;
+}
+
+hd_err_t hd_dispatch_open(hd_server_t *srv, const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out)
 {
     hd_dispatch_t *d = hd_calloc(1, sizeof *d);
     if (d == NULL)
         return HD_E_NOMEM;
     d->srv = srv;
+    if (hooks)
+        d->hooks = *hooks;
     d->httpc = srv->httpc;
     if (d->httpc == NULL) {
         hd_httpc_opts_t o = {.max_conns_per_host =

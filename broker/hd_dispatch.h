@@ -16,19 +16,38 @@
 #include "hd.h"
 #include "hd_resources.h"
 
-/* Creates the dispatcher and registers it as a store commit listener. */
-hd_err_t hd_dispatch_open(hd_server_t *srv, hd_dispatch_t **out);
+/* How the dispatcher stores events in a log of this heraldd without an HTTP hop: a trigger's
+ * reply into its broker, a subscription's reply into a local channel, a delivery to a local
+ * broker, channel or flow. main wires it to the ingress. */
+typedef struct {
+    /* Stores n events (borrowed) into log `log_id`, all or none, and calls done(arg, status) on
+     * the loop thread once they are durable (HD_E_OK) or failed. Errors returned at once, with no
+     * callback: HD_E_NOTFOUND (no such log), HD_E_BUSY, HD_E_NOMEM, HD_E_CLOSED. */
+    hd_err_t (*ingest)(void *ctx, uint32_t log_id, ce_event_t *const *evs, size_t n,
+                       void (*done)(void *arg, hd_err_t status), void *arg);
+    void *ctx;
+} hd_dispatch_hooks_t;
+
+/* Creates the dispatcher and registers it as a store commit listener; `hooks` is copied. It
+ * learns of brokers, channels, triggers and subscriptions through hd_dispatch_observer(), which
+ * main registers with the registry. */
+hd_err_t hd_dispatch_open(hd_server_t *srv, const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out);
 /* Cancels timers and in-flight deliveries (they will be redelivered after restart). */
 void hd_dispatch_close(hd_dispatch_t *d);
 
-/* Resource changes, called by hd_resources on the loop thread. A new trigger starts at its
- * stored cursor, or at its broker's current end when it has none (events from now on). */
+/* The dispatcher's side of hd_resources_observer_t (arg: the hd_dispatch_t); a static table. */
+const hd_resources_observer_t *hd_dispatch_observer(void);
+
+/* The observer's callbacks, also callable directly (tests). A new trigger starts at its stored
+ * cursor, or at its broker's current end when it has none (events from now on). */
 void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b);
-void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b);
+/* `drop`: the broker or channel is deleted, so its events are deleted too. */
+void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop);
 void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t);
 /* Filter, subscriber or delivery changed; in-flight attempts finish under the old settings. */
 void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t);
-/* Called before the trigger is freed: drops its runtime state and (delete=true) its records. */
+/* Called before the trigger is freed: drops its runtime state and (delete=true) its records,
+ * also when it never ran. */
 void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records);
 
 /* Re-delivers a trigger's events from `from_seq` on (replay). Errors: HD_E_NOTFOUND when

@@ -1,6 +1,7 @@
 /*
- * hd_ingress.h — the data-plane front door: POST /{namespace}/{broker} in binary, structured and
- * batch mode, with every status of DESIGN §5, and the in-process ingest path used by replies and
+ * hd_ingress.h — the data-plane front door: POST /{namespace}/{broker} and
+ * /{namespace}/channels/{name} (or any path with a channel's in-cluster Host) in binary, structured
+ * and batch mode, with every status of DESIGN §5, and the in-process ingest path used by replies and
  * sources (no HTTP hop). 202 is sent only after the store committed (and fsync'd).
  * Loop thread only.
  */
@@ -33,5 +34,10 @@ typedef void (*hd_ingest_done_fn)(void *arg, hd_err_t status);
  * HD_E_BUSY (store queue full or not ready), HD_E_NOMEM, HD_E_CLOSED, HD_E_INVAL. */
 hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
                    hd_ingest_done_fn cb, void *arg);
+
+/* hd_ingest into the broker or channel whose log is `log_id` (the dispatcher's in-process hop).
+ * Errors as hd_ingest, and HD_E_NOTFOUND when no broker or channel has that log. */
+hd_err_t hd_ingest_log(hd_ingress_t *in, uint32_t log_id, ce_event_t *const *evs, size_t n,
+                       hd_ingest_done_fn cb, void *arg);
 
 #endif /* HERALD_HD_INGRESS_H */

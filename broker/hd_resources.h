@@ -59,8 +59,14 @@ typedef struct {
 void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
                        const hd_delivery_t *broker);
 
+/*
+ * An event log with an address: a Broker (its triggers filter) or a Channel / InMemoryChannel
+ * (`channel` true: its subscriptions take every event). Both run on the same log, router and
+ * dispatcher; only names, addresses and metric labels differ.
+ */
 typedef struct hd_broker {
     uint32_t id; /* stable, stored; keys its log */
+    bool channel; /* a Channel or InMemoryChannel, not a Broker */
     char *ns, *name;
     char *address_url;      /* status.address.url */
     hd_delivery_t delivery; /* spec.delivery (defaults for its triggers) */
@@ -70,8 +76,14 @@ typedef struct hd_broker {
     void *dispatch; /* owned by the dispatcher */
 } hd_broker_t;
 
+/*
+ * A consumer of one log with its own cursor: a Trigger (a filter; a reply goes back into its
+ * broker) or a Subscription (`subscription` true: no filter; a reply goes to its reply
+ * destination, or is dropped and counted when it has none).
+ */
 typedef struct hd_trigger {
     uint32_t id; /* stable, stored; keys cursor/pending/dead */
+    bool subscription;
     char *ns, *name;
     hd_broker_t *broker;    /* borrowed; set only while the trigger is bound: Ready, in its
                              * broker's router and announced to the dispatcher. NULL while its
@@ -79,6 +91,10 @@ typedef struct hd_trigger {
                              * delivery catches up once it is Ready again). */
     hd_filter_t *filter;    /* compiled; NULL matches everything */
     char *subscriber_uri;   /* resolved; NULL when unresolvable (Ready=False) */
+    uint32_t subscriber_log; /* non-zero: the subscriber is a broker/channel/flow of this
+                              * heraldd, delivered in process by appending to this log */
+    char *reply_uri;         /* subscriptions: the resolved reply, NULL when none */
+    uint32_t reply_log;      /* subscriptions: non-zero when the reply is local (in process) */
     hd_delivery_t delivery; /* effective (merged) */
     bool ready;
     void *dispatch; /* owned by the dispatcher */
@@ -139,21 +155,44 @@ cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char 
 /* Calls fn for every broker (borrowed pointers); fn must not apply or delete resources. */
 void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker_t *b), void *arg);
 
-/* When srv->disp is set during hd_resources_open, the dispatcher is told about every broker and
- * bound trigger as they load. If the dispatcher is opened after the resources, main calls this
- * once it is: hd_dispatch_broker_added for every broker, then hd_dispatch_trigger_added for every
- * trigger bound to one. */
-void hd_resources_announce(hd_resources_t *r);
-
 /*
- * Hooks for the modules that run the other kinds (channels, sources, serving...).
- * A change listener is called after every apply or delete, on the loop thread, with the Kind
- * ("PingSource"), namespace, name and the object (borrowed, valid during the call; NULL when
- * deleted). At most 16 listeners. Errors: HD_E_FULL.
+ * The typed observer through which the registry tells other modules (the dispatcher) what
+ * changed, on the loop thread, as it happens. Registering replays the current state
+ * (broker_added for every broker and channel, then trigger_added for every bound trigger and
+ * subscription), so modules may register in any order. Every callback may be NULL.
+ *   broker_added     a broker or channel exists (its log may be appended to)
+ *   broker_removed   it is deleted (`drop`: its events go too) or the registry closes
+ *   trigger_added    a trigger or subscription is bound: Ready, routed; deliver from its cursor
+ *   trigger_updated  its filter, subscriber, reply or delivery changed
+ *   trigger_removed  it is unbound; `forget`: it is deleted (or its log is), so its cursor,
+ *                    pending and dead records go too; otherwise they stay for when it is bound
+ *                    again
+ * Pointers are borrowed and valid until the matching _removed call returns.
  */
-typedef void (*hd_resources_change_fn)(void *arg, const char *kind, const char *ns,
-                                       const char *name, const cJSON *obj);
-hd_err_t hd_resources_on_change(hd_resources_t *r, hd_resources_change_fn fn, void *arg);
+typedef struct {
+    void (*broker_added)(void *arg, hd_broker_t *b);
+    void (*broker_removed)(void *arg, hd_broker_t *b, bool drop);
+    void (*trigger_added)(void *arg, hd_trigger_t *t);
+    void (*trigger_updated)(void *arg, hd_trigger_t *t);
+    void (*trigger_removed)(void *arg, hd_trigger_t *t, bool forget);
+} hd_resources_observer_t;
+
+/* Registers an observer (`obs` borrowed, must outlive the registration) and replays the current
+ * state to it. At most 8 observers. Errors: HD_E_FULL. */
+hd_err_t hd_resources_observe(hd_resources_t *r, const hd_resources_observer_t *obs, void *arg);
+/* Removes the observer registered with the same obs and arg, telling it nothing. */
+void hd_resources_unobserve(hd_resources_t *r, const hd_resources_observer_t *obs, void *arg);
+
+/* The channel (Channel or InMemoryChannel) `ns/name`, by the ingress address
+ * /{ns}/channels/{name} (borrowed, NULL when absent). ns and name need not be NUL-terminated. */
+hd_broker_t *hd_resources_channel(hd_resources_t *r, const char *ns, size_t ns_len,
+                                  const char *name, size_t name_len);
+/* The channel whose in-cluster host name `host` is ({name}-kn-channel.{ns}.svc.cluster.local,
+ * also without the cluster suffix, and with an optional :port), or NULL. */
+hd_broker_t *hd_resources_channel_by_host(hd_resources_t *r, const char *host, size_t len);
+/* The subscription ns/name (borrowed, NULL when absent). */
+hd_trigger_t *hd_resources_subscription(hd_resources_t *r, const char *ns, const char *name);
+
 /* Sets the Ready condition of a resource of another kind (not Broker/Trigger), replacing the
  * default Ready=False NotImplemented; address_url (may be NULL) becomes status.address.url and
  * makes it resolvable as a `ref` destination. Strings are copied. Errors: HD_E_INVAL (kind),

@@ -101,7 +101,7 @@ static void broker_labels(char *out, size_t cap, const hd_broker_t *b) {
     size_t pos = 0;
     pos += (size_t)snprintf(out, cap, "namespace=\"");
     pos = label_escape(out, pos, cap, b->ns, strlen(b->ns));
-    pos += (size_t)snprintf(out + pos, cap - pos, "\",broker=\"");
+    pos += (size_t)snprintf(out + pos, cap - pos, b->channel ? "\",channel=\"" : "\",broker=\"");
     pos = label_escape(out, pos, cap, b->name, strlen(b->name));
     if (pos + 2 < cap) {
         out[pos++] = '"';
@@ -444,9 +444,32 @@ static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t 
     }
 }
 
+/* A broker's or channel's address: POST stores, OPTIONS answers, anything else is 405. */
+static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
+    if (req->method == HTTP_OPTIONS) {
+        answer_options(req);
+        return;
+    }
+    if (req->method != HTTP_POST) {
+        hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
+        return;
+    }
+    handle_event_post(in, req, b);
+}
+
 void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
     hd_ingress_t *in = ctx;
     hd_server_t *srv = in->srv;
+    /* Knative's in-cluster channel host ({name}-kn-channel.{ns}.svc.cluster.local): any path */
+    size_t hlen = 0;
+    const char *host = hd_http_req_header(req, "Host", &hlen);
+    if (host && hlen > 12 && srv->res) {
+        hd_broker_t *c = hd_resources_channel_by_host(srv->res, host, hlen);
+        if (c) {
+            event_path(in, req, c);
+            return;
+        }
+    }
     seg_t segs[3];
     size_t n = split_path(req->path, req->path_len, segs, 2);
 
@@ -471,21 +494,26 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
             hd_http_respond_error(req, 404, NULL, m);
             return;
         }
-        if (req->method == HTTP_OPTIONS) {
-            answer_options(req);
-            return;
-        }
-        if (req->method != HTTP_POST) {
-            hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
-            return;
-        }
-        handle_event_post(in, req, b);
+        event_path(in, req, b);
         return;
     }
     seg_t s3[4];
     size_t n3 = split_path(req->path, req->path_len, s3, 3);
-    if (n3 >= 2 && (seg_is(&s3[1], "channels") || seg_is(&s3[1], "sinks") ||
-                    seg_is(&s3[1], "services"))) {
+    if (n3 == 3 && seg_is(&s3[1], "channels") && s3[0].len > 0 && s3[2].len > 0) {
+        hd_broker_t *c = srv->res ? hd_resources_channel(srv->res, s3[0].s, s3[0].len, s3[2].s,
+                                                         s3[2].len)
+                                  : NULL;
+        if (!c) {
+            char m[200];
+            snprintf(m, sizeof m, "no channel %.*s/%.*s", (int)(s3[0].len > 80 ? 80 : s3[0].len),
+                     s3[0].s, (int)(s3[2].len > 80 ? 80 : s3[2].len), s3[2].s);
+            hd_http_respond_error(req, 404, NULL, m);
+            return;
+        }
+        event_path(in, req, c);
+        return;
+    }
+    if (n3 >= 2 && (seg_is(&s3[1], "sinks") || seg_is(&s3[1], "services"))) {
         char m[128];
         snprintf(m, sizeof m, "%.*s are not available yet in this version of heraldd",
                  (int)s3[1].len, s3[1].s);
@@ -493,7 +521,8 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
         return;
     }
     hd_http_respond_error(req, 404, NULL,
-                          "not found: events go to POST /{namespace}/{broker}");
+                          "not found: events go to POST /{namespace}/{broker} or "
+                          "/{namespace}/channels/{channel}");
 }
 
 hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
@@ -521,4 +550,12 @@ hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, siz
         hd_free(p);
     }
     return e;
+}
+
+hd_err_t hd_ingest_log(hd_ingress_t *in, uint32_t log_id, ce_event_t *const *evs, size_t n,
+                       hd_ingest_done_fn cb, void *arg) {
+    hd_broker_t *b = in->srv->res ? hd_resources_broker_by_id(in->srv->res, log_id) : NULL;
+    if (!b)
+        return HD_E_NOTFOUND;
+    return hd_ingest(in->srv, b, evs, n, cb, arg);
 }

@@ -62,6 +62,7 @@ static void daemon_stop(daemon_t *d) {
     hd_http_server_stop(srv->admin);
     srv->ingress = srv->admin = NULL;
     /* 2. deliveries stop (redelivered after restart from the durable cursors) */
+    hd_resources_unobserve(srv->res, hd_dispatch_observer(), srv->disp);
     hd_dispatch_close(srv->disp);
     srv->disp = NULL;
     /* 3. the store drains its queue: the callbacks answer the requests still waiting */
@@ -77,6 +78,12 @@ static void daemon_stop(daemon_t *d) {
     srv->metrics = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+/* The dispatcher's in-process path into a log: the ingress stores it (hd_dispatch_hooks_t). */
+static hd_err_t ingest_hook(void *ctx, uint32_t log_id, ce_event_t *const *evs, size_t n,
+                            void (*done)(void *arg, hd_err_t status), void *arg) {
+    return hd_ingest_log(ctx, log_id, evs, n, done, arg);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -183,7 +190,12 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "cannot create the HTTP client", "error", hd_err_message(e), NULL);
         goto fail_httpc;
     }
-    e = hd_dispatch_open(srv, &srv->disp);
+    if (hd_ingress_new(srv, &d.ingress) != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "out of memory", NULL);
+        goto fail_dispatch;
+    }
+    hd_dispatch_hooks_t hooks = {.ingest = ingest_hook, .ctx = d.ingress};
+    e = hd_dispatch_open(srv, &hooks, &srv->disp);
     if (e != HD_E_OK) {
         hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);
         goto fail_dispatch;
@@ -194,10 +206,9 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "cannot load the resources", "error", hd_err_message(e), NULL);
         goto fail_resources;
     }
-    if (hd_ingress_new(srv, &d.ingress) != HD_E_OK) {
-        hd_log(HD_LOG_ERROR, "out of memory", NULL);
+    /* the dispatcher learns every broker, channel, trigger and subscription (replayed now) */
+    if (hd_resources_observe(srv->res, hd_dispatch_observer(), srv->disp) != HD_E_OK)
         goto fail_ingress;
-    }
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,
@@ -244,6 +255,7 @@ int main(int argc, char **argv) {
 fail_admin:
     hd_http_server_stop(srv->ingress);
 fail_ingress:
+    hd_resources_unobserve(srv->res, hd_dispatch_observer(), srv->disp);
     hd_resources_close(srv->res);
 fail_resources:
     hd_dispatch_close(srv->disp);

@@ -21,14 +21,14 @@
 #include <unistd.h>
 
 #include "hd_config.h"
-#include "hd_dispatch.h"
+#include "hd_flows.h"
 #include "hd_http.h"
 #include "hd_map.h"
 #include "hd_store.h"
 #include "resources_internal.h"
 
 #define ERRCAP 512
-#define MAX_LISTENERS 16
+#define MAX_OBSERVERS 8
 #define DEFAULT_RETENTION_MS (7ull * 86400 * 1000)
 
 typedef struct rec rec_t;
@@ -45,13 +45,15 @@ typedef struct {
 typedef struct {
     hd_trigger_t pub;
     rec_t *rec;
-    char *broker_name;
-    hd_dest_t sub;
+    char *broker_name;            /* a trigger's broker, or a subscription's channel */
+    const hd_kind_info_t *log_ki; /* Broker, or the channel's kind (Channel, InMemoryChannel) */
+    hd_dest_t sub;                /* subscriptions: may be unset when reply is set */
+    hd_dest_t reply;              /* subscriptions only */
     hd_dest_t dls;
     hd_delivery_t own; /* the trigger's own delivery; dead_letter_uri = dls_url */
     char *dls_url;     /* resolved own DLS */
     char *merged_dls;  /* pub.delivery.dead_letter_uri, owned */
-    bool bound;        /* in the broker's router, announced to the dispatcher */
+    bool bound;        /* in the broker's router, announced to the observers */
 } trg_t;
 
 struct rec {
@@ -63,15 +65,16 @@ struct rec {
     cJSON *obj;  /* full object, status included */
     brk_t *b;
     trg_t *t;
+    cJSON *children; /* flows: the channels and subscriptions built for it (hd_flows_expand) */
     /* Status set by the module that runs an "other" kind (hd_resources_set_status). */
     bool ext_set, ext_ready;
     char *ext_reason, *ext_message, *ext_url;
 };
 
 typedef struct {
-    hd_resources_change_fn fn;
+    const hd_resources_observer_t *obs;
     void *arg;
-} listener_t;
+} observer_t;
 
 struct hd_resources {
     hd_server_t *srv;
@@ -79,8 +82,8 @@ struct hd_resources {
     rec_t **by_id; /* open addressing on id */
     size_t id_cap, id_count;
     uint32_t next_id;
-    listener_t listeners[MAX_LISTENERS];
-    size_t nlisteners;
+    observer_t observers[MAX_OBSERVERS];
+    size_t nobservers;
     bool loading;
     bool addr_final; /* broker addresses use the bound ingress port */
 };
@@ -211,6 +214,17 @@ static void make_key(char *buf, size_t cap, const char *plural, const char *ns, 
     snprintf(buf, cap, "%s/%s/%s", plural, ns, name);
 }
 
+/* ---- observers ---------------------------------------------------------------------------- */
+
+/* Calls `cb` of every observer that set it. Observers may not register or unregister from inside
+ * a call. */
+#define TELL(r, cb, ...)                                                                           \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < (r)->nobservers; i_++)                                            \
+            if ((r)->observers[i_].obs->cb)                                                        \
+                (r)->observers[i_].obs->cb((r)->observers[i_].arg, __VA_ARGS__);                   \
+    } while (0)
+
 /* ---- status ------------------------------------------------------------------------------- */
 
 /* Adds a condition, keeping lastTransitionTime when status and reason are unchanged. */
@@ -270,7 +284,8 @@ static void broker_status(rec_t *x)
     char msg[400];
     if (b->pub.ready) {
         snprintf(msg, sizeof msg, "accepting events at %s", b->pub.address_url);
-        add_condition(conds, old, "Ready", true, "BrokerReady", msg);
+        add_condition(conds, old, "Ready", true, b->pub.channel ? "ChannelReady" : "BrokerReady",
+                      msg);
         cJSON *addr = cJSON_AddObjectToObject(st, "address");
         cJSON_AddStringToObject(addr, "url", b->pub.address_url);
         if (b->dls_url)
@@ -278,6 +293,8 @@ static void broker_status(rec_t *x)
     } else {
         add_condition(conds, old, "Ready", false, b->reason, b->why);
     }
+    if (b->pub.channel)
+        cJSON_AddArrayToObject(st, "subscribers"); /* filled by channel_subscriber */
     set_status(x, st);
 }
 
@@ -312,6 +329,38 @@ static void trigger_status(rec_t *x, bool broker_ok, const char *broker_reason,
     set_status(x, st);
 }
 
+/* A Subscription's status, as Knative shows it: Ready, ChannelReady, ReferencesResolved and
+ * physicalSubscription with the resolved URIs. */
+static void subscription_status(rec_t *x, bool chan_ok, const char *chan_reason,
+                                const char *chan_msg, const char *refs_reason, const char *refs_msg)
+{
+    trg_t *t = x->t;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    bool refs_ok = refs_reason == NULL;
+    if (t->pub.ready)
+        add_condition(conds, old, "Ready", true, "SubscriptionReady",
+                      "delivering every event of the channel");
+    else if (!chan_ok)
+        add_condition(conds, old, "Ready", false, chan_reason, chan_msg);
+    else
+        add_condition(conds, old, "Ready", false, refs_ok ? "NotReady" : refs_reason, refs_msg);
+    add_condition(conds, old, "ChannelReady", chan_ok, chan_ok ? "ChannelReady" : chan_reason,
+                  chan_ok ? "" : chan_msg);
+    add_condition(conds, old, "ReferencesResolved", refs_ok,
+                  refs_ok ? "ReferencesResolved" : refs_reason, refs_ok ? "" : refs_msg);
+    cJSON *ps = cJSON_AddObjectToObject(st, "physicalSubscription");
+    if (t->sub.set && t->pub.subscriber_uri)
+        cJSON_AddStringToObject(ps, "subscriberUri", t->pub.subscriber_uri);
+    const char *reply = t->sub.set ? t->pub.reply_uri : t->pub.subscriber_uri;
+    if (reply)
+        cJSON_AddStringToObject(ps, "replyUri", reply);
+    if (t->pub.delivery.dead_letter_uri)
+        cJSON_AddStringToObject(ps, "deadLetterSinkUri", t->pub.delivery.dead_letter_uri);
+    set_status(x, st);
+}
+
 static void other_status(rec_t *x)
 {
     cJSON *st = cJSON_CreateObject();
@@ -337,9 +386,28 @@ static void other_status(rec_t *x)
 
 /* ---- resolution ------------------------------------------------------------------------- */
 
-/* Resolves a destination to a URL (owned) or NULL with `why`. */
-static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, char *why, size_t cap)
+/* The record of a flow's entry channel (its address), or NULL. */
+static rec_t *flow_entry(hd_resources_t *r, const rec_t *flow)
 {
+    const cJSON *first = cJSON_GetArrayItem(flow->children, 0);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(first, "metadata");
+    const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(first, "kind"));
+    const char *name = jstr(md, "name");
+    if (!ki || !name)
+        return NULL;
+    char key[600];
+    make_key(key, sizeof key, ki->plural, flow->ns, name);
+    return rec_find(r, key);
+}
+
+/* Resolves a destination to a URL (owned) or NULL with `why`. *log (may be NULL) becomes the id
+ * of the broker or channel when the destination is one of this heraldd's own logs, reached in
+ * process; 0 otherwise. */
+static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, uint32_t *log, char *why,
+                          size_t cap)
+{
+    if (log)
+        *log = 0;
     if (!d->set)
         return NULL;
     if (!d->ref_kind)
@@ -353,13 +421,25 @@ static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, char *why, size
         return NULL;
     }
     const char *base = NULL;
-    if (x->b) {
-        if (!x->b->pub.ready) {
-            snprintf(why, cap, "Broker \"%s/%s\" is not ready: %s", d->ref_ns, d->ref_name,
-                     x->b->why);
+    rec_t *target = x;
+    if (x->ki->type == HD_RK_FLOW) {
+        target = flow_entry(r, x);
+        if (!target || !target->b) {
+            snprintf(why, cap, "%s \"%s/%s\" has no channel yet", x->ki->kind, d->ref_ns,
+                     d->ref_name);
             return NULL;
         }
-        base = x->b->pub.address_url;
+    }
+    if (target->b) {
+        if (!target->b->pub.ready) {
+            snprintf(why, cap, "%s \"%s/%s\" is not ready: %s", target->ki->kind, target->ns,
+                     target->name, target->b->why);
+            return NULL;
+        }
+        base = target->b->pub.address_url;
+        /* a path below the address is another endpoint: only the address itself is the log */
+        if (log && (!d->uri || !*d->uri || !strcmp(d->uri, "/")))
+            *log = target->id;
     } else if (x->ext_set && x->ext_url) {
         base = x->ext_url;
     } else {
@@ -369,8 +449,11 @@ static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, char *why, size
         return NULL;
     }
     char *u = hd_resources__url_join(base, d->uri);
-    if (!u)
+    if (!u) {
         snprintf(why, cap, "out of memory");
+        if (log)
+            *log = 0;
+    }
     return u;
 }
 
@@ -389,53 +472,59 @@ static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
            a->structured == b->structured;
 }
 
-static void notify(hd_resources_t *r, rec_t *x, bool deleted)
-{
-    for (size_t i = 0; i < r->nlisteners; i++)
-        r->listeners[i].fn(r->listeners[i].arg, x->ki->kind, x->ns, x->name,
-                           deleted ? NULL : x->obj);
-}
-
-/* Takes a trigger out of its broker's router and the dispatcher. `forget`: its broker's log is
- * gone (or the trigger is), so its cursor, pending and dead records go too; otherwise they stay
- * and delivery resumes from the cursor when it is bound again (nothing is skipped meanwhile). */
-static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch, bool forget)
+/* Takes a trigger or subscription out of its log's router and tells the observers. `forget`:
+ * its log is gone (or it is), so its cursor, pending and dead records go too (the dispatcher
+ * owns them); otherwise they stay and delivery resumes from the cursor when it is bound again
+ * (nothing is skipped meanwhile). An unbound one that is forgotten is told too, so its records
+ * go although it was never delivering. */
+static void trigger_unbind(hd_resources_t *r, trg_t *t, bool forget)
 {
     if (t->bound) {
         hd_router_remove(t->pub.broker->router, &t->pub);
-        if (r->srv && r->srv->disp)
-            hd_dispatch_trigger_removed(r->srv->disp, &t->pub, forget);
+        TELL(r, trigger_removed, &t->pub, forget);
         t->bound = false;
         t->pub.broker = NULL;
+    } else if (forget) {
+        TELL(r, trigger_removed, &t->pub, true);
     }
-    if (forget && batch)
-        hd_store_batch_forget_trigger(batch, t->pub.id);
 }
 
-/* Recomputes a trigger's binding, resolutions, effective delivery and status, telling the
- * router and the dispatcher what changed. */
-static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_store_batch_t *batch)
+/* Recomputes a trigger's or subscription's binding, resolutions, effective delivery and status,
+ * telling the router and the observers what changed. */
+static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed)
 {
     trg_t *t = x->t;
+    bool is_sub = t->pub.subscription;
     char key[600];
-    make_key(key, sizeof key, "brokers", x->ns, t->broker_name);
+    make_key(key, sizeof key, t->log_ki->plural, x->ns, t->broker_name);
     rec_t *bx = rec_find(r, key);
     brk_t *b = bx ? bx->b : NULL;
     bool broker_ok = b && b->pub.ready;
-    char bmsg[800] = "", smsg[800] = "", dmsg[800] = "";
-    const char *breason = "BrokerReady";
+    char bmsg[800] = "", smsg[800] = "", rmsg[800] = "", dmsg[800] = "";
+    const char *breason = is_sub ? "ChannelReady" : "BrokerReady";
+    const char *lk = t->log_ki->kind;
     if (!b) {
-        breason = "BrokerDoesNotExist";
+        breason = is_sub ? "ChannelDoesNotExist" : "BrokerDoesNotExist";
         snprintf(bmsg, sizeof bmsg,
-                 "Broker \"%s/%s\" does not exist; apply it and this trigger becomes ready", x->ns,
-                 t->broker_name);
+                 "%s \"%s/%s\" does not exist; apply it and this %s becomes ready", lk, x->ns,
+                 t->broker_name, is_sub ? "subscription" : "trigger");
     } else if (!broker_ok) {
-        breason = "BrokerNotReady";
-        snprintf(bmsg, sizeof bmsg, "Broker \"%s/%s\" is not ready: %s", x->ns, t->broker_name,
+        breason = is_sub ? "ChannelNotReady" : "BrokerNotReady";
+        snprintf(bmsg, sizeof bmsg, "%s \"%s/%s\" is not ready: %s", lk, x->ns, t->broker_name,
                  b->why);
     }
-    char *sub = resolve_dest(r, &t->sub, smsg, sizeof smsg);
-    char *dls = t->dls.set ? resolve_dest(r, &t->dls, dmsg, sizeof dmsg) : NULL;
+    uint32_t sub_log = 0, reply_log = 0;
+    char *sub = NULL, *reply = NULL;
+    if (t->sub.set) {
+        sub = resolve_dest(r, &t->sub, &sub_log, smsg, sizeof smsg);
+        if (t->reply.set)
+            reply = resolve_dest(r, &t->reply, &reply_log, rmsg, sizeof rmsg);
+    } else {
+        /* a subscription with only a reply forwards every event to it: the reply is where it
+         * delivers (Knative's rule) */
+        sub = resolve_dest(r, &t->reply, &sub_log, smsg, sizeof smsg);
+    }
+    char *dls = t->dls.set ? resolve_dest(r, &t->dls, NULL, dmsg, sizeof dmsg) : NULL;
 
     hd_delivery_t own = t->own;
     own.dead_letter_uri = dls;
@@ -447,16 +536,23 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_s
     merged.dead_letter_uri = mdls;
 
     bool changed = spec_changed || !str_eq(sub, t->pub.subscriber_uri) ||
-                   !str_eq(mdls, t->merged_dls) || !delivery_eq(&merged, &t->pub.delivery);
-    /* Only a ready trigger is bound (routed and dispatched): the dispatcher never sees a
-     * trigger without a subscriber, and one that loses it keeps its cursor and catches up. */
-    bool ready = broker_ok && sub && (!t->dls.set || dls);
+                   sub_log != t->pub.subscriber_log || !str_eq(reply, t->pub.reply_uri) ||
+                   reply_log != t->pub.reply_log || !str_eq(mdls, t->merged_dls) ||
+                   !delivery_eq(&merged, &t->pub.delivery);
+    bool reply_ok = !t->sub.set || !t->reply.set || reply;
+    /* Only a ready one is bound (routed and dispatched): the dispatcher never sees one without
+     * a subscriber, and one that loses it keeps its cursor and catches up. */
+    bool ready = broker_ok && sub && reply_ok && (!t->dls.set || dls);
 
     if (t->bound && (!ready || !b || t->pub.broker != &b->pub))
-        trigger_unbind(r, t, batch, !b || t->pub.broker != &b->pub);
+        trigger_unbind(r, t, !b || t->pub.broker != &b->pub);
 
     hd_free(t->pub.subscriber_uri);
     t->pub.subscriber_uri = sub;
+    t->pub.subscriber_log = sub_log;
+    hd_free(t->pub.reply_uri);
+    t->pub.reply_uri = reply;
+    t->pub.reply_log = reply_log;
     hd_free(t->dls_url);
     t->dls_url = dls;
     hd_free(t->merged_dls);
@@ -469,25 +565,39 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_s
         t->pub.broker = &b->pub;
         if (hd_router_add(b->pub.router, &t->pub) == HD_E_OK) {
             t->bound = true;
-            if (r->srv && r->srv->disp)
-                hd_dispatch_trigger_added(r->srv->disp, &t->pub);
+            TELL(r, trigger_added, &t->pub);
         } else {
             t->pub.broker = NULL;
             t->pub.ready = false;
             hd_log(HD_LOG_ERROR, "trigger could not be routed (out of memory)", "namespace", x->ns,
                    "trigger", x->name, NULL);
         }
-    } else if (t->bound && (changed || ready_changed) && r->srv && r->srv->disp) {
-        hd_dispatch_trigger_updated(r->srv->disp, &t->pub);
+    } else if (t->bound && (changed || ready_changed)) {
+        TELL(r, trigger_updated, &t->pub);
     }
-    trigger_status(x, broker_ok, breason, bmsg, smsg, dmsg);
+    if (!is_sub) {
+        trigger_status(x, broker_ok, breason, bmsg, smsg, dmsg);
+        return;
+    }
+    const char *rr = NULL, *rm = "";
+    if (!sub) {
+        rr = t->sub.set ? "SubscriberResolveFailed" : "ReplyResolveFailed";
+        rm = smsg;
+    } else if (!reply_ok) {
+        rr = "ReplyResolveFailed";
+        rm = rmsg;
+    } else if (t->dls.set && !dls) {
+        rr = "DeadLetterSinkResolveFailed";
+        rm = dmsg;
+    }
+    subscription_status(x, broker_ok, breason, bmsg, rr, rm);
 }
 
 static void refresh_one(hd_resources_t *r, rec_t *x, void *arg)
 {
-    hd_store_batch_t *batch = arg;
+    (void)arg;
     if (x->t)
-        trigger_refresh(r, x, false, batch);
+        trigger_refresh(r, x, false);
 }
 
 static void broker_refresh(hd_resources_t *r, rec_t *x)
@@ -495,7 +605,7 @@ static void broker_refresh(hd_resources_t *r, rec_t *x)
     brk_t *b = x->b;
     char why[400] = "";
     hd_free(b->dls_url);
-    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, why, sizeof why) : NULL;
+    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, NULL, why, sizeof why) : NULL;
     b->pub.delivery.dead_letter_uri = b->dls_url;
     if (b->dls.set && !b->dls_url)
         b->pub.delivery.set &= ~(unsigned)HD_DLV_DLS;
@@ -505,8 +615,18 @@ static void broker_refresh(hd_resources_t *r, rec_t *x)
      * Knative YAML applies unchanged. */
     const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(x->obj, "metadata"), "annotations");
-    const char *cls = jstr(ann, "eventing.knative.dev/broker.class");
-    if (cls && strcmp(cls, "Herald") && strcmp(cls, "MTChannelBasedBroker")) {
+    const char *cls = b->pub.channel ? NULL : jstr(ann, "eventing.knative.dev/broker.class");
+    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->obj, "spec"), "channelTemplate");
+    const char *tkind = x->ki == hd_resources__kind_lookup("Channel") ? jstr(tmpl, "kind") : NULL;
+    if (tkind && strcmp(tkind, "InMemoryChannel")) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "ChannelTemplateNotSupported");
+        snprintf(b->why, sizeof b->why,
+                 "channel kind '%s' is not available in this heraldd (use InMemoryChannel, the "
+                 "default, which Herald stores durably)",
+                 tkind);
+    } else if (cls && strcmp(cls, "Herald") && strcmp(cls, "MTChannelBasedBroker")) {
         b->pub.ready = false;
         snprintf(b->reason, sizeof b->reason, "BrokerClassNotSupported");
         snprintf(b->why, sizeof b->why,
@@ -532,21 +652,141 @@ static void refresh_brokers(hd_resources_t *r, rec_t *x, void *arg)
         other_status(x);
 }
 
-/* Re-resolves everything that may depend on other resources. */
-static void refresh_all(hd_resources_t *r, hd_store_batch_t *batch)
+/* The Ready condition's message of a record ("" when none). */
+static const char *ready_message(const rec_t *x)
 {
-    each_rec(r, refresh_brokers, NULL);
-    each_rec(r, refresh_one, batch);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(old_status(x), "conditions"))
+    {
+        const char *t = jstr(c, "type");
+        if (t && !strcmp(t, "Ready"))
+            return jstr(c, "message") ? jstr(c, "message") : "";
+    }
+    return "";
 }
 
-static char *address_for(hd_resources_t *r, const char *ns, const char *name);
+static bool rec_ready(const rec_t *x)
+{
+    return x->b ? x->b->pub.ready : x->t ? x->t->pub.ready : false;
+}
+
+/* Lists a subscription in its channel's status.subscribers, as Knative's channels do. */
+static void channel_subscriber(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (!x->t || !x->t->pub.subscription)
+        return;
+    char key[600];
+    make_key(key, sizeof key, x->t->log_ki->plural, x->ns, x->t->broker_name);
+    rec_t *c = rec_find(r, key);
+    cJSON *subs = c && c->b ? cJSON_GetObjectItemCaseSensitive(old_status(c), "subscribers") : NULL;
+    cJSON *e = subs ? cJSON_CreateObject() : NULL;
+    if (!e)
+        return;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(x->obj, "metadata");
+    cJSON_AddStringToObject(e, "uid", jstr(md, "uid") ? jstr(md, "uid") : "");
+    cJSON_AddStringToObject(e, "name", x->name);
+    cJSON_AddNumberToObject(e, "observedGeneration", (double)obj_generation(x->obj));
+    cJSON_AddStringToObject(e, "ready", x->t->pub.ready ? "True" : "False");
+    if (!x->t->pub.ready)
+        cJSON_AddStringToObject(e, "message", ready_message(x));
+    cJSON_AddItemToArray(subs, e);
+}
+
+/* "step 1", "branch 0 filter", "entry channel": a child's role in its flow, from its name. */
+static void child_role(const rec_t *flow, const char *child, char *buf, size_t cap)
+{
+    size_t n = strlen(flow->name);
+    const char *rest = strncmp(child, flow->name, n) ? child : child + n;
+    if (!strncmp(rest, "-kn-sequence-", 13))
+        snprintf(buf, cap, "step %s", rest + 13);
+    else if (!strncmp(rest, "-kn-parallel-filter-", 20))
+        snprintf(buf, cap, "branch %s filter", rest + 20);
+    else if (!strncmp(rest, "-kn-parallel-", 13))
+        snprintf(buf, cap, "branch %s", rest + 13);
+    else
+        snprintf(buf, cap, "entry channel");
+}
+
+/* A Sequence's or Parallel's status: Ready when every channel and subscription built for it is,
+ * else the first that is not, by its role; the address is its entry channel's. */
+static void flow_status(hd_resources_t *r, rec_t *x)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    cJSON *chs = cJSON_AddArrayToObject(st, "channelStatuses");
+    cJSON *subs = cJSON_AddArrayToObject(st, "subscriptionStatuses");
+    bool ok = true;
+    const char *reason = "";
+    char msg[900] = "";
+    const cJSON *c;
+    cJSON_ArrayForEach(c, x->children)
+    {
+        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
+        if (!ki || !name)
+            continue;
+        char key[600], role[64];
+        make_key(key, sizeof key, ki->plural, x->ns, name);
+        rec_t *y = rec_find(r, key);
+        bool ready = y && rec_ready(y);
+        const char *why = !y ? "not created" : ready_message(y);
+        cJSON *e = cJSON_CreateObject();
+        cJSON *ref = cJSON_AddObjectToObject(e, ki->type == HD_RK_SUBSCRIPTION ? "subscription"
+                                                                               : "channel");
+        cJSON_AddStringToObject(ref, "apiVersion", jstr(c, "apiVersion"));
+        cJSON_AddStringToObject(ref, "kind", ki->kind);
+        cJSON_AddStringToObject(ref, "name", name);
+        cJSON_AddStringToObject(ref, "namespace", x->ns);
+        cJSON *rd = cJSON_AddObjectToObject(e, "ready");
+        cJSON_AddStringToObject(rd, "type", "Ready");
+        cJSON_AddStringToObject(rd, "status", ready ? "True" : "False");
+        if (!ready)
+            cJSON_AddStringToObject(rd, "message", why);
+        cJSON_AddItemToArray(ki->type == HD_RK_SUBSCRIPTION ? subs : chs, e);
+        if (!ready && ok) {
+            ok = false;
+            reason = ki->type == HD_RK_SUBSCRIPTION ? "SubscriptionsNotReady" : "ChannelsNotReady";
+            child_role(x, name, role, sizeof role);
+            snprintf(msg, sizeof msg, "%s (%s %s/%s): %s", role, ki->kind, x->ns, name, why);
+        }
+    }
+    rec_t *entry = flow_entry(r, x);
+    if (entry && entry->b && entry->b->pub.ready) {
+        cJSON *addr = cJSON_AddObjectToObject(st, "address");
+        cJSON_AddStringToObject(addr, "url", entry->b->pub.address_url);
+    }
+    char okr[32];
+    snprintf(okr, sizeof okr, "%sReady", x->ki->kind);
+    add_condition(conds, old_status(x), "Ready", ok, ok ? okr : reason, ok ? "" : msg);
+    set_status(x, st);
+}
+
+static void refresh_flows(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)arg;
+    if (x->ki->type == HD_RK_FLOW)
+        flow_status(r, x);
+}
+
+/* Re-resolves everything that may depend on other resources: logs first (a destination may be
+ * one), then their consumers, then what is built from them. */
+static void refresh_all(hd_resources_t *r)
+{
+    each_rec(r, refresh_brokers, NULL);
+    each_rec(r, refresh_one, NULL);
+    each_rec(r, channel_subscriber, NULL);
+    each_rec(r, refresh_flows, NULL);
+}
+
+static char *address_for(hd_resources_t *r, const char *ns, const char *name, bool channel);
 
 static void readdress(hd_resources_t *r, rec_t *x, void *arg)
 {
     bool *changed = arg;
     if (!x->b)
         return;
-    char *u = address_for(r, x->ns, x->name);
+    char *u = address_for(r, x->ns, x->name, x->b->pub.channel);
     if (u && strcmp(u, x->b->pub.address_url)) {
         hd_free(x->b->pub.address_url);
         x->b->pub.address_url = u;
@@ -566,7 +806,7 @@ static void sync_addresses(hd_resources_t *r)
     bool changed = false;
     each_rec(r, readdress, &changed);
     if (changed)
-        refresh_all(r, NULL);
+        refresh_all(r);
 }
 
 /* ---- preparing (validation; no state change) ---------------------------------------------- */
@@ -577,10 +817,17 @@ typedef struct {
     cJSON *obj; /* normalized object without status */
     uint32_t stored_id;
     hd_filter_t *filter;
-    hd_dest_t sub, dls;
+    hd_dest_t sub, reply, dls;
     hd_delivery_t dlv;
-    char *broker_name;
+    char *broker_name;            /* a trigger's broker or a subscription's channel */
+    const hd_kind_info_t *log_ki; /* that log's kind */
+    cJSON *children;              /* flows: what hd_flows_expand built */
+    bool child;                   /* built by a flow: stored, not reported in apply's result */
 } prep_t;
+
+/* Where a document comes from: a user (admin API, manifest files), the store at start-up, or a
+ * flow that builds it (the only writer of a flow's children). */
+typedef enum { FROM_USER, FROM_STORE, FROM_FLOW } origin_t;
 
 static void prep_free(prep_t *p)
 {
@@ -590,8 +837,10 @@ static void prep_free(prep_t *p)
     cJSON_Delete(p->obj);
     hd_filter_free(p->filter);
     hd_resources__dest_free(&p->sub);
+    hd_resources__dest_free(&p->reply);
     hd_resources__dest_free(&p->dls);
     hd_free(p->broker_name);
+    cJSON_Delete(p->children);
     memset(p, 0, sizeof *p);
 }
 
@@ -660,6 +909,7 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     }
     if (!(p->broker_name = hd_strdup(broker)))
         return HD_E_NOMEM;
+    p->log_ki = hd_resources__kind_lookup("Broker");
     char ferr[ERRCAP - 8]; /* room for the "spec." prefix */
     hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
                                     cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
@@ -674,6 +924,162 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
         return HD_E_INVAL;
     }
     if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
+        return rc;
+    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+}
+
+/* Only these fields may appear in spec. */
+static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const char *list,
+                            char *err, size_t cap)
+{
+    for (const cJSON *it = spec->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(*k, it->string);
+        if (!ok) {
+            snprintf(err, cap, "spec.%s: unknown field (known: %s)", it->string, list);
+            return HD_E_INVAL;
+        }
+    }
+    return HD_E_OK;
+}
+
+static const cJSON *spec_of(const rec_t *x)
+{
+    return x ? cJSON_GetObjectItemCaseSensitive(x->obj, "spec") : NULL;
+}
+
+static rec_t *find_kind(hd_resources_t *r, const char *kind, const char *ns, const char *name)
+{
+    char key[600];
+    make_key(key, sizeof key, hd_resources__kind_lookup(kind)->plural, ns, name);
+    return r ? rec_find(r, key) : NULL;
+}
+
+/* A Channel (channelTemplate, immutable, default InMemoryChannel) or an InMemoryChannel. Both
+ * are addressed as /{ns}/channels/{name}, so one name may not be both. `spec.subscribers` is
+ * what a cluster's controller writes from the Subscriptions: accepted so exported manifests
+ * apply, and ignored (Herald lists them in status.subscribers). */
+static hd_err_t prep_channel(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err,
+                             size_t cap)
+{
+    bool generic = !strcmp(p->ki->kind, "Channel");
+    const char *other = generic ? "InMemoryChannel" : "Channel";
+    if (find_kind(r, other, p->ns, p->name)) {
+        snprintf(err, cap,
+                 "metadata.name: %s \"%s/%s\" already exists and has the address "
+                 ".../%s/channels/%s; choose another name",
+                 other, p->ns, p->name, p->ns, p->name);
+        return HD_E_INVAL;
+    }
+    if (!spec || cJSON_IsNull(spec))
+        return HD_E_OK;
+    if (!cJSON_IsObject(spec)) {
+        snprintf(err, cap, "spec: must be an object");
+        return HD_E_INVAL;
+    }
+    static const char *const known[] = {"channelTemplate", "delivery", "subscribers", NULL};
+    static const char *const known_imc[] = {"delivery", "subscribers", NULL};
+    hd_err_t rc = generic ? spec_fields(spec, known, "channelTemplate, delivery", err, cap)
+                          : spec_fields(spec, known_imc, "delivery", err, cap);
+    if (rc)
+        return rc;
+    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
+    if (tmpl && !cJSON_IsNull(tmpl)) {
+        const char *tk = jstr(tmpl, "kind");
+        const hd_kind_info_t *tki = hd_resources__kind_lookup(tk);
+        if (!cJSON_IsObject(tmpl) || !tk || !jstr(tmpl, "apiVersion")) {
+            snprintf(err, cap, "spec.channelTemplate: must be an object with apiVersion and kind");
+            return HD_E_INVAL;
+        }
+        if (!tki || strcmp(tki->kind, tk) || !strcmp(tk, "Channel") ||
+            (tki->type != HD_RK_CHANNEL && strcmp(tk, "KafkaChannel"))) {
+            snprintf(err, cap,
+                     "spec.channelTemplate.kind: '%s' is not a channel kind Herald knows "
+                     "(InMemoryChannel, KafkaChannel)",
+                     tk);
+            return HD_E_INVAL;
+        }
+    }
+    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+}
+
+/* A Channel's template with the default filled in (Knative's webhook does the same), so that
+ * changing it is seen whether or not the first manifest spelled it out. */
+static hd_err_t channel_default_template(cJSON *spec)
+{
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate")))
+        return HD_E_OK;
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "channelTemplate");
+    cJSON *t = cJSON_AddObjectToObject(spec, "channelTemplate");
+    if (!t || !cJSON_AddStringToObject(t, "apiVersion", HD_FLOWS_DEFAULT_CHANNEL_API) ||
+        !cJSON_AddStringToObject(t, "kind", HD_FLOWS_DEFAULT_CHANNEL_KIND))
+        return HD_E_NOMEM;
+    return HD_E_OK;
+}
+
+/* A Subscription: channel (same namespace, immutable), subscriber and/or reply, delivery. */
+static hd_err_t prep_subscription(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err,
+                                  size_t cap)
+{
+    if (!cJSON_IsObject(spec)) {
+        snprintf(err, cap, "spec: required (channel, subscriber, optional reply, delivery)");
+        return HD_E_INVAL;
+    }
+    static const char *const known[] = {"channel", "subscriber", "reply", "delivery", NULL};
+    hd_err_t rc = spec_fields(spec, known, "channel, subscriber, reply, delivery", err, cap);
+    if (rc)
+        return rc;
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(spec, "channel");
+    const char *ck = jstr(ch, "kind"), *cn = jstr(ch, "name"), *cns = jstr(ch, "namespace");
+    if (!cJSON_IsObject(ch) || !ck || !cn || !hd_resources__dns_name_ok(cn)) {
+        snprintf(err, cap,
+                 "spec.channel: required, a reference {apiVersion, kind, name} to a Channel or "
+                 "InMemoryChannel in namespace '%s'",
+                 p->ns);
+        return HD_E_INVAL;
+    }
+    const hd_kind_info_t *cki = hd_resources__kind_lookup(ck);
+    if (!cki || strcmp(cki->kind, ck) || cki->type != HD_RK_CHANNEL) {
+        snprintf(err, cap,
+                 "spec.channel.kind: '%s' is not a channel kind this heraldd runs (Channel, "
+                 "InMemoryChannel)",
+                 ck);
+        return HD_E_INVAL;
+    }
+    if (cns && strcmp(cns, p->ns)) {
+        snprintf(err, cap,
+                 "spec.channel.namespace: a subscription must be in its channel's namespace "
+                 "('%s')",
+                 cns);
+        return HD_E_INVAL;
+    }
+    rec_t *old = find_kind(r, "Subscription", p->ns, p->name);
+    if (old && old->t && (old->t->log_ki != cki || strcmp(old->t->broker_name, cn))) {
+        snprintf(err, cap,
+                 "spec.channel: is immutable (was %s '%s'); delete the subscription and create "
+                 "it again to move it",
+                 old->t->log_ki->kind, old->t->broker_name);
+        return HD_E_INVAL;
+    }
+    p->log_ki = cki;
+    if (!(p->broker_name = hd_strdup(cn)))
+        return HD_E_NOMEM;
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(spec, "reply");
+    bool has_sub = sub && !cJSON_IsNull(sub), has_reply = reply && !cJSON_IsNull(reply);
+    if (!has_sub && !has_reply) {
+        snprintf(err, cap, "spec.subscriber: required unless spec.reply is set (uri, or ref to a "
+                           "Broker, Channel, Service, ...)");
+        return HD_E_INVAL;
+    }
+    if (has_sub &&
+        (rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
+        return rc;
+    if (has_reply &&
+        (rc = hd_resources__dest_parse(reply, "spec.reply", p->ns, &p->reply, err, cap)))
         return rc;
     return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
                                         "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
@@ -697,11 +1103,27 @@ static hd_err_t prep_broker(prep_t *p, const cJSON *spec, char *err, size_t cap)
                                         "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
 }
 
-/* Validates one document and builds its normalized object. `stored`: loaded from the store
+/* The template a flow or Channel had and the one it gets must be the same: its channels (and
+ * the events they hold) were made of it. */
+static hd_err_t template_unchanged(const rec_t *old, const cJSON *spec, char *err, size_t cap)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(spec_of(old), "channelTemplate");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
+    if (!old || cJSON_Compare(a, b, 1) || (!a && !b))
+        return HD_E_OK;
+    snprintf(err, cap,
+             "spec.channelTemplate: is immutable (was %s %s); delete the %s and create it again "
+             "to change it (its stored events go with it)",
+             a ? jstr(a, "kind") : "none", a ? jstr(a, "apiVersion") : "", old->ki->kind);
+    return HD_E_INVAL;
+}
+
+/* Validates one document and builds its normalized object. FROM_STORE: loaded at start-up
  * (keeps uid, generation, creationTimestamp and id). */
-static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t *p, char *err,
+static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, origin_t origin, prep_t *p, char *err,
                         size_t cap)
 {
+    bool stored = origin == FROM_STORE;
     memset(p, 0, sizeof *p);
     const char *api = jstr(doc, "apiVersion");
     const char *kind = jstr(doc, "kind");
@@ -755,16 +1177,28 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     if (!p->ns || !p->name || !p->key)
         goto nomem;
     sprintf(p->key, "%s/%s/%s", ki->plural, ns, name);
+    rec_t *old = r ? rec_find(r, p->key) : NULL;
+    const char *owner_kind, *owner_name;
+    if (origin == FROM_USER && old && hd_flows_owner(old->obj, &owner_kind, &owner_name) &&
+        find_kind(r, owner_kind, ns, owner_name)) {
+        snprintf(err, cap, "%s \"%s/%s\" is built by %s \"%s/%s\"; change the %s instead",
+                 ki->kind, ns, name, owner_kind, ns, owner_name, owner_kind);
+        rc = HD_E_INVAL;
+        goto fail;
+    }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
     if (ki->type == HD_RK_TRIGGER)
         rc = prep_trigger(r, p, spec, err, cap);
     else if (ki->type == HD_RK_BROKER)
         rc = prep_broker(p, spec, err, cap);
+    else if (ki->type == HD_RK_CHANNEL)
+        rc = prep_channel(r, p, spec, err, cap);
+    else if (ki->type == HD_RK_SUBSCRIPTION)
+        rc = prep_subscription(r, p, spec, err, cap);
     if (rc)
         goto fail;
 
     /* The normalized object. */
-    rec_t *old = r ? rec_find(r, p->key) : NULL;
     const cJSON *omd = old ? cJSON_GetObjectItemCaseSensitive(old->obj, "metadata") : NULL;
     cJSON *o = p->obj = cJSON_CreateObject();
     if (!o)
@@ -788,7 +1222,14 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     }
     cJSON_AddStringToObject(m, "creationTimestamp", src_ts);
     long long gen = 1;
-    cJSON *nspec = spec ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject();
+    cJSON *nspec = cJSON_IsObject(spec) ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject();
+    if (nspec && !strcmp(ki->kind, "Channel") && channel_default_template(nspec))
+        goto nomem_spec;
+    if (nspec && (ki->type == HD_RK_FLOW || !strcmp(ki->kind, "Channel")) && !stored &&
+        (rc = template_unchanged(old, nspec, err, cap))) {
+        cJSON_Delete(nspec);
+        goto fail;
+    }
     if (stored) {
         gen = obj_generation(doc);
     } else if (old) {
@@ -804,9 +1245,14 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
         cJSON_AddItemToObject(m, "labels", cJSON_Duplicate(labels, 1));
     if (cJSON_IsObject(ann))
         cJSON_AddItemToObject(m, "annotations", cJSON_Duplicate(ann, 1));
+    const cJSON *owners = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
+    if (cJSON_IsArray(owners))
+        cJSON_AddItemToObject(m, "ownerReferences", cJSON_Duplicate(owners, 1));
     if (!nspec)
         goto nomem;
     cJSON_AddItemToObject(o, "spec", nspec);
+    if (ki->type == HD_RK_FLOW && (rc = hd_flows_expand(o, &p->children, err, cap)))
+        goto fail;
     if (stored) {
         const cJSON *id =
             cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "status"), "id");
@@ -818,6 +1264,8 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
             cJSON_AddItemToObject(o, "status", cJSON_Duplicate(st, 1));
     }
     return HD_E_OK;
+nomem_spec:
+    cJSON_Delete(nspec);
 nomem:
     snprintf(err, cap, "out of memory");
     rc = HD_E_NOMEM;
@@ -828,7 +1276,8 @@ fail:
 
 /* ---- installing (state changes) ---------------------------------------------------------- */
 
-static char *address_for(hd_resources_t *r, const char *ns, const char *name)
+/* http://HOST:PORT/{ns}/{broker}, or /{ns}/channels/{name} for a channel. */
+static char *address_for(hd_resources_t *r, const char *ns, const char *name, bool channel)
 {
     char host[300] = "127.0.0.1:8080";
     if (r->srv && r->srv->cfg && r->srv->cfg->ingress_listen)
@@ -840,10 +1289,10 @@ static char *address_for(hd_resources_t *r, const char *ns, const char *name)
             snprintf(colon, sizeof host - (size_t)(colon - host), ":%d",
                      hd_http_server_port(r->srv->ingress));
     }
-    size_t n = strlen(host) + strlen(ns) + strlen(name) + 16;
+    size_t n = strlen(host) + strlen(ns) + strlen(name) + 32;
     char *u = hd_malloc(n);
     if (u)
-        snprintf(u, n, "http://%s/%s/%s", host, ns, name);
+        snprintf(u, n, "http://%s/%s/%s%s", host, ns, channel ? "channels/" : "", name);
     return u;
 }
 
@@ -863,12 +1312,15 @@ static void rec_free(rec_t *x)
         hd_free(x->t->pub.subscriber_uri);
         hd_free(x->t->broker_name);
         hd_resources__dest_free(&x->t->sub);
+        hd_resources__dest_free(&x->t->reply);
         hd_resources__dest_free(&x->t->dls);
+        hd_free(x->t->pub.reply_uri);
         hd_free(x->t->dls_url);
         hd_free(x->t->merged_dls);
         hd_free(x->t);
     }
     cJSON_Delete(x->obj);
+    cJSON_Delete(x->children);
     hd_free(x->key);
     hd_free(x->ns);
     hd_free(x->name);
@@ -890,8 +1342,7 @@ static uint32_t alloc_id(hd_resources_t *r, uint32_t stored)
 
 /* Installs a prepared document (consumes p). Sets *kind_changed when a non-trigger resource
  * changed (others may need re-resolving). */
-static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, rec_t **out,
-                        bool *others_changed)
+static hd_err_t install(hd_resources_t *r, prep_t *p, rec_t **out, bool *others_changed)
 {
     rec_t *x = rec_find(r, p->key);
     bool created = false;
@@ -904,25 +1355,28 @@ static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, r
         x->ns = p->ns;
         x->name = p->name;
         p->key = p->ns = p->name = NULL;
-        if (p->ki->type == HD_RK_BROKER) {
+        if (p->ki->type == HD_RK_BROKER || p->ki->type == HD_RK_CHANNEL) {
+            bool channel = p->ki->type == HD_RK_CHANNEL;
             x->b = hd_calloc(1, sizeof *x->b);
             if (x->b)
                 x->b->pub.router = hd_router_new();
             if (x->b)
-                x->b->pub.address_url = address_for(r, x->ns, x->name);
+                x->b->pub.address_url = address_for(r, x->ns, x->name, channel);
             if (!x->b || !x->b->pub.router || !x->b->pub.address_url)
                 goto nomem;
             x->b->rec = x;
+            x->b->pub.channel = channel;
             x->b->pub.ns = x->ns;
             x->b->pub.name = x->name;
             x->b->pub.retention_ms = DEFAULT_RETENTION_MS;
             if (r->srv && r->srv->cfg && r->srv->cfg->retention_ms)
                 x->b->pub.retention_ms = r->srv->cfg->retention_ms;
-        } else if (p->ki->type == HD_RK_TRIGGER) {
+        } else if (p->ki->type == HD_RK_TRIGGER || p->ki->type == HD_RK_SUBSCRIPTION) {
             x->t = hd_calloc(1, sizeof *x->t);
             if (!x->t)
                 goto nomem;
             x->t->rec = x;
+            x->t->pub.subscription = p->ki->type == HD_RK_SUBSCRIPTION;
             x->t->pub.ns = x->ns;
             x->t->pub.name = x->name;
         }
@@ -959,8 +1413,8 @@ static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, r
         b->pub.delivery = p->dlv;
         b->pub.delivery.dead_letter_uri = NULL;
         broker_refresh(r, x);
-        if (created && r->srv && r->srv->disp)
-            hd_dispatch_broker_added(r->srv->disp, &b->pub);
+        if (created)
+            TELL(r, broker_added, &b->pub);
         *others_changed = true;
     } else if (x->t) {
         trg_t *t = x->t;
@@ -972,22 +1426,32 @@ static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, r
         if (t->bound && hd_router_add(t->pub.broker->router, &t->pub)) {
             /* cannot route it (out of memory): unbind fully so the dispatcher forgets it; the
              * refresh below tries to bind it again */
-            if (r->srv && r->srv->disp)
-                hd_dispatch_trigger_removed(r->srv->disp, &t->pub, false);
+            TELL(r, trigger_removed, &t->pub, false);
             t->bound = false;
             t->pub.broker = NULL;
         }
         hd_free(t->broker_name);
         t->broker_name = p->broker_name;
         p->broker_name = NULL;
+        t->log_ki = p->log_ki;
         hd_resources__dest_free(&t->sub);
         t->sub = p->sub;
         memset(&p->sub, 0, sizeof p->sub);
+        hd_resources__dest_free(&t->reply);
+        t->reply = p->reply;
+        memset(&p->reply, 0, sizeof p->reply);
         hd_resources__dest_free(&t->dls);
         t->dls = p->dls;
         memset(&p->dls, 0, sizeof p->dls);
         t->own = p->dlv;
-        trigger_refresh(r, x, !created, batch);
+        trigger_refresh(r, x, !created);
+        if (t->pub.subscription)
+            *others_changed = true; /* its channel lists it in status.subscribers */
+    } else if (x->ki->type == HD_RK_FLOW) {
+        cJSON_Delete(x->children);
+        x->children = p->children;
+        p->children = NULL;
+        *others_changed = true; /* its status is computed once its children are in */
     } else {
         other_status(x);
         *others_changed = true;
@@ -1089,6 +1553,95 @@ static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
         snprintf(buf, cap, "document %d", index);
 }
 
+/* Prepared documents, in install order: each flow is followed by its children. */
+typedef struct {
+    prep_t *v;
+    size_t n, cap;
+} preps_t;
+
+static prep_t *preps_push(preps_t *ps)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 8;
+        prep_t *v = hd_realloc(ps->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        ps->v = v;
+        ps->cap = cap;
+    }
+    return &ps->v[ps->n++];
+}
+
+static void preps_free(preps_t *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        prep_free(&ps->v[i]);
+    hd_free(ps->v);
+}
+
+/* Prepares a flow's children after it (they are validated with the rest, before anything is
+ * installed). */
+static hd_err_t prep_children(hd_resources_t *r, preps_t *ps, size_t flow, char *err, size_t cap)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, ps->v[flow].children)
+    {
+        prep_t *p = preps_push(ps);
+        if (!p) {
+            snprintf(err, cap, "out of memory");
+            return HD_E_NOMEM;
+        }
+        char e[ERRCAP];
+        hd_err_t rc = prepare(r, c, FROM_FLOW, p, e, sizeof e);
+        if (rc) {
+            ps->n--;
+            snprintf(err, cap, "%s %s: %s", jstr(c, "kind"),
+                     jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name"), e);
+            return rc;
+        }
+        p->child = true;
+    }
+    return HD_E_OK;
+}
+
+/* True when the flow's new children include `key`. */
+static bool children_have(const rec_t *flow, const cJSON *children, const char *key)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, children)
+    {
+        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        char k[600];
+        make_key(k, sizeof k, ki ? ki->plural : "",
+                 flow->ns, jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name"));
+        if (!strcmp(k, key))
+            return true;
+    }
+    return false;
+}
+
+static void remove_rec(hd_resources_t *r, rec_t *x, hd_store_batch_t *batch);
+
+/* The children a flow had and no longer has (fewer steps, another template) go. */
+static void remove_stale_children(hd_resources_t *r, const char *flow_key, const cJSON *old,
+                                  hd_store_batch_t *batch)
+{
+    rec_t *flow = rec_find(r, flow_key);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, old)
+    {
+        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
+        if (!ki || !name || !flow)
+            continue;
+        char key[600];
+        make_key(key, sizeof key, ki->plural, flow->ns, name);
+        rec_t *y = rec_find(r, key);
+        if (y && !children_have(flow, flow->children, key))
+            remove_rec(r, y, batch);
+    }
+}
+
 /* The synchronous part of apply: validates all, installs all. Returns the result array (owned)
  * and the batch to submit, or an error with err set. */
 static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSON **result,
@@ -1107,25 +1660,23 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
         snprintf(err, cap, "no documents found");
         return HD_E_INVAL;
     }
-    prep_t *preps = hd_calloc((size_t)n, sizeof *preps);
-    if (!preps) {
-        cJSON_Delete(docs);
-        snprintf(err, cap, "out of memory");
-        return HD_E_NOMEM;
-    }
+    preps_t ps = {0};
     int i = 0;
     const cJSON *doc;
     cJSON_ArrayForEach(doc, docs)
     {
         char e[ERRCAP];
-        rc = prepare(r, doc, false, &preps[i], e, sizeof e);
+        prep_t *p = preps_push(&ps);
+        rc = p ? prepare(r, doc, FROM_USER, p, e, sizeof e) : HD_E_NOMEM;
+        if (rc == HD_E_OK && p->children)
+            rc = prep_children(r, &ps, ps.n - 1, e, sizeof e);
+        else if (rc && p)
+            ps.n--;
         if (rc) {
             char where[300];
             describe_doc(doc, i + 1, where, sizeof where);
-            snprintf(err, cap, "%s: %s", where, e);
-            for (int k = 0; k < i; k++)
-                prep_free(&preps[k]);
-            hd_free(preps);
+            snprintf(err, cap, "%s: %s", where, rc == HD_E_NOMEM ? "out of memory" : e);
+            preps_free(&ps);
             cJSON_Delete(docs);
             return rc;
         }
@@ -1134,34 +1685,52 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
     cJSON_Delete(docs);
     hd_store_batch_t *batch = new_batch(r);
     cJSON *out = cJSON_CreateArray();
-    rec_t **done = hd_calloc((size_t)n, sizeof *done);
+    rec_t **done = hd_calloc(ps.n, sizeof *done);
+    bool *child = hd_calloc(ps.n, sizeof *child);
     bool others = false;
     rc = HD_E_OK;
-    for (i = 0; i < n; i++) {
-        if (rc == HD_E_OK && done && out)
-            rc = install(r, &preps[i], batch, &done[i], &others);
+    for (size_t k = 0; k < ps.n; k++) {
+        prep_t *p = &ps.v[k];
+        cJSON *old_children = NULL;
+        char *flow_key = NULL;
+        if (p->children) {
+            rec_t *old = rec_find(r, p->key);
+            old_children = old ? old->children : NULL;
+            if (old)
+                old->children = NULL; /* kept until the stale ones are removed */
+            flow_key = hd_strdup(p->key);
+        }
+        if (child)
+            child[k] = p->child;
+        if (rc == HD_E_OK && done && child && out && (!p->children || flow_key))
+            rc = install(r, p, &done[k], &others);
         else
             rc = HD_E_NOMEM;
-        prep_free(&preps[i]);
+        if (rc == HD_E_OK && old_children)
+            remove_stale_children(r, flow_key, old_children, batch);
+        cJSON_Delete(old_children);
+        hd_free(flow_key);
     }
-    hd_free(preps);
+    preps_free(&ps);
     if (rc) {
         hd_free(done);
+        hd_free(child);
         cJSON_Delete(out);
         hd_store_batch_free(batch);
         snprintf(err, cap, "out of memory (some documents may have been applied)");
         return rc;
     }
     if (others)
-        refresh_all(r, batch);
-    for (i = 0; i < n; i++) {
+        refresh_all(r);
+    for (size_t k = 0; k < ps.n; k++) {
         /* the same resource may appear twice; persist and report each document */
-        persist(batch, done[i]);
-        cJSON_AddItemToArray(out, cJSON_Duplicate(done[i]->obj, 1));
-        notify(r, done[i], false);
+        persist(batch, done[k]);
+        if (!child[k])
+            cJSON_AddItemToArray(out, cJSON_Duplicate(done[k]->obj, 1));
     }
     persist_meta(r, batch);
     hd_free(done);
+    hd_free(child);
     *result = out;
     *batch_out = batch;
     return HD_E_OK;
@@ -1185,16 +1754,47 @@ void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_reso
 
 typedef struct {
     rec_t *bx;
-    hd_store_batch_t *batch;
 } unbind_ctx_t;
 
-/* A broker is being deleted: every trigger naming it forgets its records (they point into the
- * deleted log), bound or not. */
+/* A broker or channel is being deleted: every trigger or subscription naming it forgets its
+ * records (they point into the deleted log), bound or not. */
 static void unbind_of_broker(hd_resources_t *r, rec_t *x, void *arg)
 {
     unbind_ctx_t *u = arg;
-    if (x->t && !strcmp(x->ns, u->bx->ns) && !strcmp(x->t->broker_name, u->bx->name))
-        trigger_unbind(r, x->t, u->batch, true);
+    if (x->t && x->t->log_ki == u->bx->ki && !strcmp(x->ns, u->bx->ns) &&
+        !strcmp(x->t->broker_name, u->bx->name))
+        trigger_unbind(r, x->t, true);
+}
+
+/* Deletes a record: a trigger's progress, a log's events (and its consumers' progress), a flow's
+ * children. The record is freed; the caller refreshes what may depend on it. */
+static void remove_rec(hd_resources_t *r, rec_t *x, hd_store_batch_t *batch)
+{
+    rec_unlink(r, x);
+    if (x->id)
+        id_del(r, x);
+    if (x->t) {
+        trigger_unbind(r, x->t, true);
+    } else if (x->b) {
+        unbind_ctx_t u = {x};
+        each_rec(r, unbind_of_broker, &u);
+        TELL(r, broker_removed, &x->b->pub, true);
+    } else if (x->children) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, x->children)
+        {
+            const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+            const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
+            char key[600];
+            make_key(key, sizeof key, ki ? ki->plural : "", x->ns, name ? name : "");
+            rec_t *y = rec_find(r, key);
+            if (y)
+                remove_rec(r, y, batch);
+        }
+    }
+    if (batch)
+        hd_store_batch_resource_del(batch, x->key);
+    rec_free(x);
 }
 
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
@@ -1219,30 +1819,21 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
             cb(arg, HD_E_NOTFOUND, NULL, msg);
         return;
     }
+    const char *okind, *oname;
+    if (hd_flows_owner(x->obj, &okind, &oname) && find_kind(r, okind, ns, oname)) {
+        snprintf(msg, sizeof msg,
+                 "%s \"%s/%s\" is built by %s \"%s/%s\"; delete the %s instead", ki->kind, ns,
+                 name, okind, ns, oname, okind);
+        if (cb)
+            cb(arg, HD_E_INVAL, NULL, msg);
+        return;
+    }
     hd_store_batch_t *batch = new_batch(r);
     cJSON *result = cJSON_CreateArray();
     if (result)
         cJSON_AddItemToArray(result, cJSON_Duplicate(x->obj, 1));
-    rec_unlink(r, x);
-    if (x->id)
-        id_del(r, x);
-    if (x->t) {
-        trigger_unbind(r, x->t, batch, true);
-    } else if (x->b) {
-        unbind_ctx_t u = {x, batch};
-        each_rec(r, unbind_of_broker, &u);
-        if (r->srv && r->srv->disp)
-            hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
-        if (batch)
-            hd_store_batch_trim(batch, x->id, UINT64_MAX, 0);
-    }
-    if (batch)
-        hd_store_batch_resource_del(batch, x->key);
-    notify(r, x, true);
-    bool others = !x->t;
-    rec_free(x);
-    if (others)
-        refresh_all(r, batch);
+    remove_rec(r, x, batch);
+    refresh_all(r);
     finish(r, batch, result, cb, arg);
 }
 
@@ -1276,6 +1867,60 @@ hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char
 {
     char key[600];
     make_key(key, sizeof key, "triggers", ns, name);
+    rec_t *x = rec_find(r, key);
+    return x && x->t ? &x->t->pub : NULL;
+}
+
+hd_broker_t *hd_resources_channel(hd_resources_t *r, const char *ns, size_t ns_len,
+                                  const char *name, size_t name_len)
+{
+    sync_addresses(r);
+    static const char *const plurals[] = {"inmemorychannels", "channels"};
+    char key[600];
+    if (ns_len + name_len + 24 > sizeof key || memchr(ns, '/', ns_len) ||
+        memchr(name, '/', name_len))
+        return NULL;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(key, sizeof key, "%s/%.*s/%.*s", plurals[i], (int)ns_len, ns, (int)name_len,
+                 name);
+        rec_t *x = rec_find(r, key);
+        if (x && x->b)
+            return &x->b->pub;
+    }
+    return NULL;
+}
+
+hd_broker_t *hd_resources_channel_by_host(hd_resources_t *r, const char *host, size_t len)
+{
+    static const char suffix[] = "-kn-channel.";
+    const char *colon = memchr(host, ':', len);
+    if (colon)
+        len = (size_t)(colon - host);
+    const char *sfx = NULL;
+    for (const char *p = host; p + sizeof suffix - 1 <= host + len; p++)
+        if (!memcmp(p, suffix, sizeof suffix - 1))
+            sfx = p; /* the last one: a channel's own name may contain the suffix */
+    if (!sfx || sfx == host)
+        return NULL;
+    const char *ns = sfx + sizeof suffix - 1;
+    const char *dot = memchr(ns, '.', (size_t)(host + len - ns));
+    size_t ns_len = dot ? (size_t)(dot - ns) : (size_t)(host + len - ns);
+    /* {ns} alone, or {ns}.svc[.cluster.local] */
+    if (dot) {
+        size_t rest = (size_t)(host + len - dot);
+        if (!(rest == 4 && !memcmp(dot, ".svc", 4)) &&
+            !(rest == 18 && !strncasecmp(dot, ".svc.cluster.local", 18)))
+            return NULL;
+    }
+    if (!ns_len)
+        return NULL;
+    return hd_resources_channel(r, ns, ns_len, host, (size_t)(sfx - host));
+}
+
+hd_trigger_t *hd_resources_subscription(hd_resources_t *r, const char *ns, const char *name)
+{
+    char key[600];
+    make_key(key, sizeof key, "subscriptions", ns, name);
     rec_t *x = rec_find(r, key);
     return x && x->t ? &x->t->pub : NULL;
 }
@@ -1385,16 +2030,43 @@ cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char 
     return arr;
 }
 
-/* ---- hooks for the modules that run other kinds ------------------------------------------ */
+/* ---- observers and the modules that run other kinds --------------------------------------- */
 
-hd_err_t hd_resources_on_change(hd_resources_t *r, hd_resources_change_fn fn, void *arg)
+static void replay_broker(hd_resources_t *r, rec_t *x, void *arg)
 {
-    if (r->nlisteners == MAX_LISTENERS)
+    (void)r;
+    const observer_t *o = arg;
+    if (x->b && o->obs->broker_added)
+        o->obs->broker_added(o->arg, &x->b->pub);
+}
+
+static void replay_trigger(hd_resources_t *r, rec_t *x, void *arg)
+{
+    (void)r;
+    const observer_t *o = arg;
+    if (x->t && x->t->bound && o->obs->trigger_added)
+        o->obs->trigger_added(o->arg, &x->t->pub);
+}
+
+hd_err_t hd_resources_observe(hd_resources_t *r, const hd_resources_observer_t *obs, void *arg)
+{
+    if (r->nobservers == MAX_OBSERVERS)
         return HD_E_FULL;
-    r->listeners[r->nlisteners].fn = fn;
-    r->listeners[r->nlisteners].arg = arg;
-    r->nlisteners++;
+    observer_t o = {obs, arg};
+    r->observers[r->nobservers++] = o;
+    each_rec(r, replay_broker, &o);
+    each_rec(r, replay_trigger, &o);
     return HD_E_OK;
+}
+
+void hd_resources_unobserve(hd_resources_t *r, const hd_resources_observer_t *obs, void *arg)
+{
+    for (size_t i = 0; i < r->nobservers; i++) {
+        if (r->observers[i].obs == obs && r->observers[i].arg == arg) {
+            r->observers[i] = r->observers[--r->nobservers];
+            return;
+        }
+    }
 }
 
 hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char *ns,
@@ -1428,7 +2100,7 @@ hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char
     x->ext_url = us;
     other_status(x);
     if (addr_changed)
-        refresh_all(r, NULL);
+        refresh_all(r);
     return HD_E_OK;
 }
 
@@ -1440,7 +2112,7 @@ static bool load_one(void *arg, const char *key, const char *json, size_t len)
     cJSON *doc = cJSON_ParseWithLength(json, len);
     char err[ERRCAP];
     prep_t p;
-    if (!doc || prepare(r, doc, true, &p, err, sizeof err)) {
+    if (!doc || prepare(r, doc, FROM_STORE, &p, err, sizeof err)) {
         hd_log(HD_LOG_ERROR, "stored resource could not be loaded; skipped", "key", key, "error",
                doc ? err : "malformed JSON", NULL);
         cJSON_Delete(doc);
@@ -1449,7 +2121,7 @@ static bool load_one(void *arg, const char *key, const char *json, size_t len)
     cJSON_Delete(doc);
     rec_t *x;
     bool others = false;
-    if (install(r, &p, NULL, &x, &others)) {
+    if (install(r, &p, &x, &others)) {
         prep_free(&p);
         hd_log(HD_LOG_ERROR, "out of memory loading resources", "key", key, NULL);
         return false;
@@ -1591,28 +2263,6 @@ static hd_err_t apply_path(hd_resources_t *r, const char *path)
     return rc;
 }
 
-static void announce_one(hd_resources_t *r, rec_t *x, void *arg)
-{
-    (void)arg;
-    if (x->t && x->t->bound)
-        hd_dispatch_trigger_added(r->srv->disp, &x->t->pub);
-}
-
-static void announce_broker(hd_resources_t *r, rec_t *x, void *arg)
-{
-    (void)arg;
-    if (x->b)
-        hd_dispatch_broker_added(r->srv->disp, &x->b->pub);
-}
-
-void hd_resources_announce(hd_resources_t *r)
-{
-    if (!r->srv || !r->srv->disp)
-        return;
-    each_rec(r, announce_broker, NULL);
-    each_rec(r, announce_one, NULL);
-}
-
 hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
                            hd_resources_t **out)
 {
@@ -1635,7 +2285,7 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
             hd_resources_close(r);
             return HD_E_STORE;
         }
-        refresh_all(r, NULL);
+        refresh_all(r);
         char cnt[24];
         snprintf(cnt, sizeof cnt, "%zu", r->recs.count);
         hd_log(HD_LOG_INFO, "resources loaded from the store", "count", cnt, NULL);
@@ -1655,8 +2305,7 @@ static void close_one(hd_resources_t *r, rec_t *x, void *arg)
     (void)arg;
     if (x->t && x->t->bound) {
         hd_router_remove(x->t->pub.broker->router, &x->t->pub);
-        if (r->srv && r->srv->disp)
-            hd_dispatch_trigger_removed(r->srv->disp, &x->t->pub, false);
+        TELL(r, trigger_removed, &x->t->pub, false);
         x->t->bound = false;
     }
 }
@@ -1671,8 +2320,8 @@ void hd_resources_close(hd_resources_t *r)
         while (n) {
             hd_map_node_t *next = n->next;
             rec_t *x = hd_container_of(n, rec_t, node);
-            if (x->b && r->srv && r->srv->disp)
-                hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
+            if (x->b)
+                TELL(r, broker_removed, &x->b->pub, false);
             rec_free(x);
             n = next;
         }

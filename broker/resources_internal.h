@@ -9,7 +9,17 @@
 
 #include "hd_resources.h"
 
-typedef enum { HD_RK_BROKER, HD_RK_TRIGGER, HD_RK_OTHER } hd_rk_type_t;
+/* How the registry runs a kind: a log with an address (Broker; Channel and InMemoryChannel), a
+ * consumer of one (Trigger; Subscription), a composition of those (Sequence, Parallel), or a kind
+ * stored and listed only (OTHER: Ready=False NotImplemented unless a module sets its status). */
+typedef enum {
+    HD_RK_BROKER,
+    HD_RK_TRIGGER,
+    HD_RK_CHANNEL,
+    HD_RK_SUBSCRIPTION,
+    HD_RK_FLOW,
+    HD_RK_OTHER
+} hd_rk_type_t;
 
 typedef struct {
     const char *kind;      /* "Broker" */

@@ -17,13 +17,13 @@ static const hd_kind_info_t kinds[] = {
     {"EventPolicy", "eventing.knative.dev", "v1alpha1", "eventpolicies", "eventpolicy", "",
      HD_RK_OTHER},
     {"EventType", "eventing.knative.dev", "v1beta2", "eventtypes", "eventtype", "", HD_RK_OTHER},
-    {"Channel", "messaging.knative.dev", "v1", "channels", "channel", "ch", HD_RK_OTHER},
+    {"Channel", "messaging.knative.dev", "v1", "channels", "channel", "ch", HD_RK_CHANNEL},
     {"InMemoryChannel", "messaging.knative.dev", "v1", "inmemorychannels", "inmemorychannel", "imc",
-     HD_RK_OTHER},
+     HD_RK_CHANNEL},
     {"KafkaChannel", "messaging.knative.dev", "v1beta1", "kafkachannels", "kafkachannel", "",
      HD_RK_OTHER},
     {"Subscription", "messaging.knative.dev", "v1", "subscriptions", "subscription", "sub",
-     HD_RK_OTHER},
+     HD_RK_SUBSCRIPTION},
     {"PingSource", "sources.knative.dev", "v1", "pingsources", "pingsource", "", HD_RK_OTHER},
     {"ContainerSource", "sources.knative.dev", "v1", "containersources", "containersource", "",
      HD_RK_OTHER},
@@ -32,8 +32,8 @@ static const hd_kind_info_t kinds[] = {
      HD_RK_OTHER},
     {"KafkaSource", "sources.knative.dev", "v1", "kafkasources", "kafkasource", "", HD_RK_OTHER},
     {"Service", "serving.knative.dev", "v1", "services", "service", "ksvc", HD_RK_OTHER},
-    {"Sequence", "flows.knative.dev", "v1", "sequences", "sequence", "", HD_RK_OTHER},
-    {"Parallel", "flows.knative.dev", "v1", "parallels", "parallel", "", HD_RK_OTHER},
+    {"Sequence", "flows.knative.dev", "v1", "sequences", "sequence", "", HD_RK_FLOW},
+    {"Parallel", "flows.knative.dev", "v1", "parallels", "parallel", "", HD_RK_FLOW},
     {"NatsSource", "herald.dev", "v1alpha1", "natssources", "natssource", "", HD_RK_OTHER},
     {"NatsSink", "herald.dev", "v1alpha1", "natssinks", "natssink", "", HD_RK_OTHER},
 };
@@ -265,10 +265,11 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
             return HD_E_INVAL;
         }
         const hd_kind_info_t *ki = hd_resources__kind_lookup(kind->valuestring);
-        if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER) {
+        if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER ||
+            ki->type == HD_RK_SUBSCRIPTION) {
             snprintf(err, cap,
                      "%s.ref.kind: '%s' is not an addressable kind Herald knows "
-                     "(Broker, Channel, InMemoryChannel, KafkaSink, Service, ...)",
+                     "(Broker, Channel, InMemoryChannel, Sequence, Parallel, Service, ...)",
                      path, kind->valuestring);
             return HD_E_INVAL;
         }

@@ -80,6 +80,16 @@ typedef struct {
 
 static env_t E;
 
+/* The dispatcher's in-process path: straight into the test's one broker through the ingress. */
+static hd_err_t test_ingest(void *ctx, uint32_t log_id, ce_event_t *const *evs, size_t n,
+                            void (*done)(void *arg, hd_err_t status), void *arg)
+{
+    (void)ctx;
+    if (log_id != E.b.id)
+        return HD_E_NOTFOUND;
+    return hd_ingest(&E.srv, &E.b, evs, n, done, arg);
+}
+
 static void store_open(void)
 {
     hd_store_opts_t so = {.data_dir = E.dir,
@@ -88,7 +98,8 @@ static void store_open(void)
                           .queue_max = 65536};
     ck_assert_int_eq(hd_store_open(&E.loop, &so, &E.srv.store), HD_E_OK);
     ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.srv.httpc), HD_E_OK);
-    ck_assert_int_eq(hd_dispatch_open(&E.srv, &E.srv.disp), HD_E_OK);
+    hd_dispatch_hooks_t hooks = {.ingest = test_ingest};
+    ck_assert_int_eq(hd_dispatch_open(&E.srv, &hooks, &E.srv.disp), HD_E_OK);
 }
 
 static void env_init(void)
@@ -117,7 +128,7 @@ static void env_stop(void)
 {
     for (int i = 0; i < E.nt; i++)
         hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
     E.srv.disp = NULL;
     hd_store_close(E.srv.store);
@@ -781,7 +792,7 @@ START_TEST(restart_in_the_middle_of_retries_resumes)
     run_ms(100);                                /* pending record written */
     /* stop everything (as a restart does) and start again from the store */
     hd_dispatch_trigger_removed(E.srv.disp, t, false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
     hd_store_close(E.srv.store);
     hd_httpc_close(E.srv.httpc);
@@ -895,7 +906,7 @@ static void restart(void)
 {
     for (int i = 0; i < E.nt; i++)
         hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
     hd_store_close(E.srv.store);
     hd_httpc_close(E.srv.httpc);
@@ -989,7 +1000,7 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     /* the others owe nothing: on close every cursor is written at the end of the log */
     for (int i = 0; i < N; i++)
         hd_dispatch_trigger_removed(E.srv.disp, &ts[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b);
+    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
     E.srv.disp = NULL;
     run_ms(100);

@@ -312,11 +312,11 @@ START_TEST(status_table) {
                      400);
     ck_assert_msg(strstr(r.body, "specversion"), "body: %s", r.body);
 
-    /* 404: unknown broker (JSON body), channels not available yet, no route */
+    /* 404: unknown broker (JSON body), unknown channel (named), no route */
     ck_assert_int_eq(post_binary(dm.port, "/t/nope", "x", &r), 404);
     ck_assert_msg(strstr(r.body, "\"error\"") && strstr(r.body, "t/nope"), "body: %s", r.body);
     ck_assert_int_eq(post_binary(dm.port, "/t/channels/c", "x", &r), 404);
-    ck_assert_msg(strstr(r.body, "not available"), "body: %s", r.body);
+    ck_assert_msg(strstr(r.body, "no channel t/c"), "body: %s", r.body);
     ck_assert_int_eq(post_binary(dm.port, "/", "x", &r), 404);
 
     /* 405 with Allow, OPTIONS 200 with Allow and the webhook origin */
