@@ -164,12 +164,12 @@ start_heraldd() {
     for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
     IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
     ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    ING="http://127.0.0.1:$IN"
 }
 
 start_heraldd
 check "heraldd starts" test -n "$IN"
 [ -n "$IN" ] || { echo "$pass passed, $fail failed"; exit 1; }
-ING="http://127.0.0.1:$IN"
 
 # ---- 1. a Channel with two Subscriptions (conf/examples/channel.yaml) -------------------------
 sub c1
