@@ -2,7 +2,7 @@
 # the dispatch tests that drive heraldd / the dispatcher against it.
 add_executable(subscriber ${CMAKE_CURRENT_LIST_DIR}/subscriber.c)
 target_include_directories(subscriber PRIVATE ${HTTP_PARSER_INCLUDE})
-target_link_libraries(subscriber PRIVATE PkgConfig::UV ${HTTP_PARSER_LIB})
+target_link_libraries(subscriber PRIVATE PkgConfig::UV PkgConfig::CJSON ${HTTP_PARSER_LIB})
 
 # The dispatcher against a real store, the real ingest path and the real subscriber.
 if(TARGET herald_broker_core)

@@ -16,16 +16,30 @@
  *   --reply-type T        on 200/201 answers, reply with a CloudEvent of type T (binary mode,
  *                         id "reply-<ce-id>", source "/subscriber", data {"n":<count>})
  *   --reply-structured    make that reply structured (application/cloudevents+json)
+ *   --append TEXT         on 200/201 answers, reply with the received event itself, as Knative's
+ *                         "appender" sample does: every ce-* attribute kept (binary mode), a new
+ *                         id "<ce-id>-a", the same Content-Type; JSON object data gets its
+ *                         "message" member M turned into M + TEXT (added as TEXT when absent),
+ *                         any other data gets TEXT appended to the raw body. A structured request
+ *                         is answered in binary mode too. With --reply-type T the reply's type
+ *                         becomes T (the appender's TYPE setting).
+ *   --pass-if SUBSTR      a Parallel filter: answer 200 with the received event unchanged (same
+ *                         headers and body) when the body contains SUBSTR, else 202 with no body;
+ *                         --script/--script-all codes still win over this choice
  *   --record FILE         append one JSON object per request: {"n","t_ms","inflight","method",
  *                         "path","headers":{lower-case name: value},"body","status"}
  *   --max-seconds N       exit after N seconds (default 300): every test run is bounded
  *   --close               answer with Connection: close
  *
+ * --append and --pass-if take precedence over --reply-type's generated event and --body.
+ *
  * "inflight" is the number of requests received and not yet answered, counting this one, so a
  * test can check a concurrency limit. SIGTERM/SIGINT exit cleanly (record file flushed).
  */
+#include <cjson/cJSON.h>
 #include <http_parser.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +72,8 @@ static struct {
     const char *body;
     const char *reply_type;
     int reply_structured;
+    const char *append;
+    const char *pass_if;
     FILE *record;
     long max_seconds;
     int close_conn;
@@ -88,7 +104,53 @@ typedef struct {
     int status;
     char id[128];
     long n;
+    char *resp;      /* --append/--pass-if: header lines + blank line + body, or NULL */
+    size_t resp_len; /* bytes in resp */
 } answer_t;
+
+/* A growing byte buffer for the answers that echo an event (sizes follow the request). */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} buf_t;
+
+static void bput(buf_t *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            abort();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void bputs(buf_t *b, const char *s)
+{
+    bput(b, s, strlen(s));
+}
+
+static void bprintf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *tmp = malloc((size_t)n + 1);
+    if (!tmp)
+        abort();
+    va_start(ap, fmt);
+    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    bput(b, tmp, (size_t)n);
+    free(tmp);
+}
 
 static void conn_free(conn_t *c)
 {
@@ -201,45 +263,60 @@ static void send_answer(answer_t *a)
     conn_t *c = a->c;
     g.inflight--;
     c->pending--;
+    char *resp = a->resp;
+    a->resp = NULL;
     if (c->closed) {
+        free(resp);
         if (c->handle_closed && c->pending == 0)
             conn_free(c);
         return;
     }
-    char *buf = malloc(8192);
+    char *buf;
     int n;
     const char *conn_hdr = g.close_conn ? "Connection: close\r\n" : "";
     char extra[256] = "";
     if (g.retry_after && (a->status == 429 || a->status == 503))
         snprintf(extra, sizeof extra, "Retry-After: %s\r\n", g.retry_after);
-    if (g.reply_type && (a->status == 200 || a->status == 201)) {
-        char data[64];
-        int dl = snprintf(data, sizeof data, "{\"n\":%ld}", a->n);
-        if (g.reply_structured) {
-            char body[1024];
-            int bl =
-                snprintf(body, sizeof body,
-                         "{\"specversion\":\"1.0\",\"id\":\"reply-%s\",\"source\":\"/subscriber\","
-                         "\"type\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":%s}",
-                         a->id, g.reply_type, data);
-            n = snprintf(buf, 8192,
-                         "HTTP/1.1 %d %s\r\n%s%sContent-Type: application/cloudevents+json\r\n"
-                         "Content-Length: %d\r\n\r\n%s",
-                         a->status, reason(a->status), conn_hdr, extra, bl, body);
-        } else {
-            n = snprintf(
-                buf, 8192,
-                "HTTP/1.1 %d %s\r\n%s%sce-specversion: 1.0\r\nce-id: reply-%s\r\n"
-                "ce-source: /subscriber\r\nce-type: %s\r\nContent-Type: application/json\r\n"
-                "Content-Length: %d\r\n\r\n%s",
-                a->status, reason(a->status), conn_hdr, extra, a->id, g.reply_type, dl, data);
-        }
+    if (resp) {
+        buf_t b = {0};
+        bprintf(&b, "HTTP/1.1 %d %s\r\n%s%s", a->status, reason(a->status), conn_hdr, extra);
+        bput(&b, resp, a->resp_len);
+        buf = b.p;
+        n = (int)b.n;
     } else {
-        const char *b = g.body ? g.body : "";
-        n = snprintf(buf, 8192, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n\r\n%s", a->status,
-                     reason(a->status), conn_hdr, extra,
-                     g.body ? "Content-Type: text/plain\r\n" : "", strlen(b), b);
+        buf = malloc(8192);
+        if (!buf)
+            abort();
+        if (g.reply_type && (a->status == 200 || a->status == 201)) {
+            char data[64];
+            int dl = snprintf(data, sizeof data, "{\"n\":%ld}", a->n);
+            if (g.reply_structured) {
+                char body[1024];
+                int bl = snprintf(
+                    body, sizeof body,
+                    "{\"specversion\":\"1.0\",\"id\":\"reply-%s\",\"source\":\"/subscriber\","
+                    "\"type\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":%s}",
+                    a->id, g.reply_type, data);
+                n = snprintf(buf, 8192,
+                             "HTTP/1.1 %d %s\r\n%s%sContent-Type: application/cloudevents+json\r\n"
+                             "Content-Length: %d\r\n\r\n%s",
+                             a->status, reason(a->status), conn_hdr, extra, bl, body);
+            } else {
+                n = snprintf(
+                    buf, 8192,
+                    "HTTP/1.1 %d %s\r\n%s%sce-specversion: 1.0\r\nce-id: reply-%s\r\n"
+                    "ce-source: /subscriber\r\nce-type: %s\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %d\r\n\r\n%s",
+                    a->status, reason(a->status), conn_hdr, extra, a->id, g.reply_type, dl, data);
+            }
+        } else {
+            const char *b = g.body ? g.body : "";
+            n = snprintf(buf, 8192, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+                         a->status, reason(a->status), conn_hdr, extra,
+                         g.body ? "Content-Type: text/plain\r\n" : "", strlen(b), b);
+        }
     }
+    free(resp);
     uv_write_t *w = malloc(sizeof *w);
     w->data = buf;
     uv_buf_t ub = uv_buf_init(buf, (unsigned)n);
@@ -258,20 +335,25 @@ static void answer_timer(uv_timer_t *t)
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
-static int choose_status(const char *id)
+/* The status for a request: a --script or --script-all code, else --pass-if's choice (200 when
+ * the body contains SUBSTR, else 202), else --status. */
+static int choose_status(const char *id, const char *body)
 {
+    int dflt = g.status;
+    if (g.pass_if)
+        dflt = body && strstr(body, g.pass_if) ? 200 : 202;
     for (int i = 0; i < g.nscripts; i++) {
         script_t *s = &g.scripts[i];
         if (strcmp(s->id, id) == 0) {
             int k = s->seen++;
             if (k < s->ncodes)
                 return s->codes[k];
-            return g.status;
+            return dflt;
         }
     }
     if (g.count - 1 < g.nall)
         return g.all_codes[g.count - 1];
-    return g.status;
+    return dflt;
 }
 
 /* The event id: the ce-id header, or the "id" member of a structured body (a light scan). */
@@ -297,6 +379,180 @@ static void event_id(conn_t *c, char *out, size_t cap)
             }
         }
     }
+}
+
+/* Percent-encodes a header value as the CloudEvents HTTP binding asks: space, '"', '%' and bytes
+ * outside printable ASCII. */
+static void put_hvalue(buf_t *b, const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '%')
+            bprintf(b, "%%%02X", *p);
+        else
+            bput(b, (const char *)p, 1);
+    }
+}
+
+static int b64val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+' || ch == '-')
+        return 62;
+    if (ch == '/' || ch == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64 (padding and unknown characters skipped) into b. */
+static void b64_decode(buf_t *b, const char *s)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *s; s++) {
+        int v = b64val((unsigned char)*s);
+        if (v < 0)
+            continue;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char ch = (char)((acc >> bits) & 0xff);
+            bput(b, &ch, 1);
+        }
+    }
+}
+
+/* The appender's change to the data: JSON object data gets "message" += TEXT (set to TEXT when
+ * absent or not a string); anything else gets TEXT appended to the raw bytes. */
+static void append_data(buf_t *body)
+{
+    cJSON *j = body->n ? cJSON_ParseWithLength(body->p, body->n) : NULL;
+    if (cJSON_IsObject(j)) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+        buf_t msg = {0};
+        if (cJSON_IsString(m))
+            bputs(&msg, m->valuestring);
+        bputs(&msg, g.append);
+        cJSON *nm = cJSON_CreateString(msg.p);
+        free(msg.p);
+        if (m)
+            cJSON_ReplaceItemInObjectCaseSensitive(j, "message", nm);
+        else
+            cJSON_AddItemToObject(j, "message", nm);
+        char *out = cJSON_PrintUnformatted(j);
+        if (!out)
+            abort();
+        body->n = 0;
+        bputs(body, out);
+        cJSON_free(out);
+    } else {
+        bputs(body, g.append);
+    }
+    cJSON_Delete(j);
+}
+
+/* The header lines of a binary-mode event built from a structured request (`j`, a JSON object)
+ * and its data into body. Returns 0, or -1 when the body is not a structured event. */
+static int from_structured(conn_t *c, buf_t *hdrs, buf_t *body, const char *new_id)
+{
+    cJSON *j = c->body ? cJSON_ParseWithLength(c->body, c->body_len) : NULL;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return -1;
+    }
+    const char *ctype = NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        const char *k = it->string;
+        if (strcmp(k, "data") == 0) {
+            if (cJSON_IsString(it)) {
+                bputs(body, it->valuestring);
+            } else {
+                char *out = cJSON_PrintUnformatted(it);
+                if (!out)
+                    abort();
+                bputs(body, out);
+                cJSON_free(out);
+            }
+            continue;
+        }
+        if (strcmp(k, "data_base64") == 0) {
+            if (cJSON_IsString(it))
+                b64_decode(body, it->valuestring);
+            continue;
+        }
+        if (strcmp(k, "datacontenttype") == 0) {
+            if (cJSON_IsString(it))
+                ctype = it->valuestring;
+            continue;
+        }
+        bprintf(hdrs, "ce-%s: ", k);
+        if (strcmp(k, "id") == 0 && new_id)
+            put_hvalue(hdrs, new_id);
+        else if (strcmp(k, "type") == 0 && g.reply_type)
+            put_hvalue(hdrs, g.reply_type);
+        else if (cJSON_IsString(it))
+            put_hvalue(hdrs, it->valuestring);
+        else {
+            char *out = cJSON_PrintUnformatted(it);
+            if (!out)
+                abort();
+            put_hvalue(hdrs, out);
+            cJSON_free(out);
+        }
+        bputs(hdrs, "\r\n");
+    }
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    if (!ctype && data && !cJSON_IsString(data))
+        ctype = "application/json";
+    if (ctype)
+        bprintf(hdrs, "Content-Type: %s\r\n", ctype);
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* Sets a->resp for --append and --pass-if answers with a 200 or 201 status: the received event
+ * (--pass-if, as received) or its appended copy (--append, binary mode). */
+static void build_echo(conn_t *c, answer_t *a)
+{
+    if (!(g.append || g.pass_if) || (a->status != 200 && a->status != 201))
+        return;
+    buf_t hdrs = {0}, body = {0};
+    const char *ctype = hdr(c, "content-type");
+    char new_id[160];
+    snprintf(new_id, sizeof new_id, "%s-a", a->id);
+    int structured = ctype && strncasecmp(ctype, "application/cloudevents+json", 28) == 0;
+    if (g.append && structured && from_structured(c, &hdrs, &body, new_id) == 0) {
+        append_data(&body);
+    } else {
+        for (int i = 0; i < c->nh; i++) {
+            const char *k = c->hname[i];
+            if (strncmp(k, "ce-", 3) != 0 && strcmp(k, "content-type") != 0)
+                continue;
+            const char *v = c->hval[i];
+            if (g.append && strcmp(k, "ce-id") == 0)
+                v = new_id;
+            else if (g.append && g.reply_type && strcmp(k, "ce-type") == 0)
+                v = g.reply_type;
+            bprintf(&hdrs, "%s: %s\r\n", k, v);
+        }
+        if (c->body)
+            bput(&body, c->body, c->body_len);
+        if (g.append)
+            append_data(&body);
+    }
+    bprintf(&hdrs, "Content-Length: %zu\r\n\r\n", body.n);
+    if (body.n)
+        bput(&hdrs, body.p, body.n);
+    free(body.p);
+    a->resp = hdrs.p;
+    a->resp_len = hdrs.n;
 }
 
 static int on_message_begin(http_parser *p)
@@ -380,7 +636,8 @@ static int on_complete(http_parser *p)
     a->c = c;
     a->n = g.count;
     event_id(c, a->id, sizeof a->id);
-    a->status = choose_status(a->id);
+    a->status = choose_status(a->id, c->body);
+    build_echo(c, a);
     if (g.record) {
         FILE *f = g.record;
         fprintf(
@@ -474,8 +731,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: subscriber [--port N] [--port-file P] [--status C] [--script ID=C,C..]"
                     " [--script-all C,C..] [--delay-ms N] [--retry-after V] [--body T]"
-                    " [--reply-type T] [--reply-structured] [--record FILE] [--max-seconds N]"
-                    " [--close]\n");
+                    " [--reply-type T] [--reply-structured] [--append TEXT] [--pass-if SUBSTR]"
+                    " [--record FILE] [--max-seconds N] [--close]\n");
     exit(2);
 }
 
@@ -523,6 +780,10 @@ int main(int argc, char **argv)
             g.body = v;
         else if (ARG("--reply-type"))
             g.reply_type = v;
+        else if (ARG("--append"))
+            g.append = v;
+        else if (ARG("--pass-if"))
+            g.pass_if = v;
         else if (strcmp(a, "--reply-structured") == 0)
             g.reply_structured = 1;
         else if (ARG("--record")) {
