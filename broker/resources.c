@@ -24,7 +24,8 @@
 #include "hd_dispatch.h"
 #include "hd_http.h"
 #include "hd_map.h"
-#include "hd_store.h"
+#include "hd_evlog.h"
+#include "hd_state.h"
 #include "resources_internal.h"
 
 #define ERRCAP 512
@@ -396,25 +397,51 @@ static void notify(hd_resources_t *r, rec_t *x, bool deleted)
                            deleted ? NULL : x->obj);
 }
 
+static void forget_done(void *arg, hd_err_t status)
+{
+    (void)arg;
+    if (status != HD_E_OK)
+        hd_log(HD_LOG_WARN, "cannot delete stored records", "error", hd_err_message(status),
+               NULL);
+}
+
+/* Deletes a trigger's cursor, pending and dead records (the dispatcher never ran it). */
+static void forget_records(hd_evlog_t *log, uint32_t id)
+{
+    hd_evlog_txn_t *txn = hd_evlog_txn_new(log);
+    hd_err_t rc = txn ? hd_evlog_txn_forget(txn, id) : HD_E_NOMEM;
+    if (rc != HD_E_OK) {
+        hd_evlog_txn_free(txn);
+        forget_done(NULL, rc);
+        return;
+    }
+    rc = hd_evlog_txn_submit(txn, forget_done, NULL);
+    if (rc != HD_E_OK)
+        forget_done(NULL, rc);
+}
+
 /* Takes a trigger out of its broker's router and the dispatcher. `forget`: its broker's log is
  * gone (or the trigger is), so its cursor, pending and dead records go too; otherwise they stay
  * and delivery resumes from the cursor when it is bound again (nothing is skipped meanwhile). */
-static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_store_batch_t *batch, bool forget)
+static void trigger_unbind(hd_resources_t *r, trg_t *t, hd_state_txn_t *batch, bool forget)
 {
+    bool told = false;
     if (t->bound) {
         hd_router_remove(t->pub.broker->router, &t->pub);
-        if (r->srv && r->srv->disp)
+        if (r->srv && r->srv->disp) {
             hd_dispatch_trigger_removed(r->srv->disp, &t->pub, forget);
+            told = true; /* the dispatcher forgets the records */
+        }
         t->bound = false;
         t->pub.broker = NULL;
     }
-    if (forget && batch)
-        hd_store_batch_forget_trigger(batch, t->pub.id);
+    if (forget && batch && !told && r->srv && r->srv->log)
+        forget_records(r->srv->log, t->pub.id);
 }
 
 /* Recomputes a trigger's binding, resolutions, effective delivery and status, telling the
  * router and the dispatcher what changed. */
-static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_store_batch_t *batch)
+static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_state_txn_t *batch)
 {
     trg_t *t = x->t;
     char key[600];
@@ -485,7 +512,7 @@ static void trigger_refresh(hd_resources_t *r, rec_t *x, bool spec_changed, hd_s
 
 static void refresh_one(hd_resources_t *r, rec_t *x, void *arg)
 {
-    hd_store_batch_t *batch = arg;
+    hd_state_txn_t *batch = arg;
     if (x->t)
         trigger_refresh(r, x, false, batch);
 }
@@ -533,7 +560,7 @@ static void refresh_brokers(hd_resources_t *r, rec_t *x, void *arg)
 }
 
 /* Re-resolves everything that may depend on other resources. */
-static void refresh_all(hd_resources_t *r, hd_store_batch_t *batch)
+static void refresh_all(hd_resources_t *r, hd_state_txn_t *batch)
 {
     each_rec(r, refresh_brokers, NULL);
     each_rec(r, refresh_one, batch);
@@ -890,7 +917,7 @@ static uint32_t alloc_id(hd_resources_t *r, uint32_t stored)
 
 /* Installs a prepared document (consumes p). Sets *kind_changed when a non-trigger resource
  * changed (others may need re-resolving). */
-static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, rec_t **out,
+static hd_err_t install(hd_resources_t *r, prep_t *p, hd_state_txn_t *batch, rec_t **out,
                         bool *others_changed)
 {
     rec_t *x = rec_find(r, p->key);
@@ -1000,24 +1027,24 @@ nomem: /* only reached before the record was inserted */
     return HD_E_NOMEM;
 }
 
-static void persist(hd_store_batch_t *batch, rec_t *x)
+static void persist(hd_state_txn_t *batch, rec_t *x)
 {
     if (!batch)
         return;
     char *json = cJSON_PrintUnformatted(x->obj);
     if (json) {
-        hd_store_batch_resource_put(batch, x->key, json, strlen(json));
+        hd_state_resource_put(batch, x->key, json, strlen(json));
         free(json);
     }
 }
 
-static void persist_meta(hd_resources_t *r, hd_store_batch_t *batch)
+static void persist_meta(hd_resources_t *r, hd_state_txn_t *batch)
 {
     if (!batch)
         return;
     unsigned char be[4] = {(unsigned char)(r->next_id >> 24), (unsigned char)(r->next_id >> 16),
                            (unsigned char)(r->next_id >> 8), (unsigned char)r->next_id};
-    hd_store_batch_meta_put(batch, "resources.next_id", be, sizeof be);
+    hd_state_meta_put(batch, "resources.next_id", be, sizeof be);
 }
 
 /* ---- apply / delete ----------------------------------------------------------------------- */
@@ -1042,9 +1069,10 @@ static void store_done(void *arg, hd_err_t status)
 }
 
 /* Submits the batch (or answers at once without a store). Takes result and batch. */
-static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
+static void finish(hd_resources_t *r, hd_state_txn_t *batch, cJSON *result,
                    hd_resources_done_fn cb, void *arg)
 {
+    (void)r; /* the transaction knows its state */
     if (!batch) {
         if (cb)
             cb(arg, HD_E_OK, result, NULL);
@@ -1053,7 +1081,7 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     }
     done_ctx_t *c = hd_calloc(1, sizeof *c);
     if (!c) {
-        hd_store_batch_free(batch);
+        hd_state_txn_free(batch);
         if (cb)
             cb(arg, HD_E_NOMEM, NULL, "out of memory");
         cJSON_Delete(result);
@@ -1062,7 +1090,7 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     c->cb = cb;
     c->arg = arg;
     c->result = result;
-    hd_err_t rc = hd_store_submit(r->srv->store, batch, store_done, c);
+    hd_err_t rc = hd_state_txn_submit(batch, store_done, c);
     if (rc) {
         hd_free(c);
         char msg[200];
@@ -1073,9 +1101,9 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     }
 }
 
-static hd_store_batch_t *new_batch(hd_resources_t *r)
+static hd_state_txn_t *new_batch(hd_resources_t *r)
 {
-    return (r->srv && r->srv->store && !r->loading) ? hd_store_batch_new(r->srv->store) : NULL;
+    return (r->srv && r->srv->state && !r->loading) ? hd_state_txn_new(r->srv->state) : NULL;
 }
 
 static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
@@ -1092,7 +1120,7 @@ static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
 /* The synchronous part of apply: validates all, installs all. Returns the result array (owned)
  * and the batch to submit, or an error with err set. */
 static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSON **result,
-                           hd_store_batch_t **batch_out, char *err, size_t cap)
+                           hd_state_txn_t **batch_out, char *err, size_t cap)
 {
     cJSON *docs = NULL;
     char perr[ERRCAP];
@@ -1132,7 +1160,7 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
         i++;
     }
     cJSON_Delete(docs);
-    hd_store_batch_t *batch = new_batch(r);
+    hd_state_txn_t *batch = new_batch(r);
     cJSON *out = cJSON_CreateArray();
     rec_t **done = hd_calloc((size_t)n, sizeof *done);
     bool others = false;
@@ -1148,7 +1176,7 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
     if (rc) {
         hd_free(done);
         cJSON_Delete(out);
-        hd_store_batch_free(batch);
+        hd_state_txn_free(batch);
         snprintf(err, cap, "out of memory (some documents may have been applied)");
         return rc;
     }
@@ -1173,7 +1201,7 @@ void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_reso
     sync_addresses(r);
     char err[ERRCAP * 2];
     cJSON *result = NULL;
-    hd_store_batch_t *batch = NULL;
+    hd_state_txn_t *batch = NULL;
     hd_err_t rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
     if (rc) {
         if (cb)
@@ -1185,7 +1213,7 @@ void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_reso
 
 typedef struct {
     rec_t *bx;
-    hd_store_batch_t *batch;
+    hd_state_txn_t *batch;
 } unbind_ctx_t;
 
 /* A broker is being deleted: every trigger naming it forgets its records (they point into the
@@ -1219,7 +1247,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
             cb(arg, HD_E_NOTFOUND, NULL, msg);
         return;
     }
-    hd_store_batch_t *batch = new_batch(r);
+    hd_state_txn_t *batch = new_batch(r);
     cJSON *result = cJSON_CreateArray();
     if (result)
         cJSON_AddItemToArray(result, cJSON_Duplicate(x->obj, 1));
@@ -1233,11 +1261,14 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
         each_rec(r, unbind_of_broker, &u);
         if (r->srv && r->srv->disp)
             hd_dispatch_broker_removed(r->srv->disp, &x->b->pub);
-        if (batch)
-            hd_store_batch_trim(batch, x->id, UINT64_MAX, 0);
+        if (batch && r->srv->log) {
+            hd_err_t drc = hd_evlog_drop(r->srv->log, x->id, forget_done, NULL);
+            if (drc != HD_E_OK)
+                forget_done(NULL, drc);
+        }
     }
     if (batch)
-        hd_store_batch_resource_del(batch, x->key);
+        hd_state_resource_del(batch, x->key);
     notify(r, x, true);
     bool others = !x->t;
     rec_free(x);
@@ -1514,7 +1545,7 @@ static hd_err_t apply_file(hd_resources_t *r, const char *path)
     }
     char err[ERRCAP * 2];
     cJSON *result = NULL;
-    hd_store_batch_t *batch = NULL;
+    hd_state_txn_t *batch = NULL;
     rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
     hd_free(text);
     if (rc) {
@@ -1622,13 +1653,13 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
     r->srv = srv;
     r->next_id = 1;
     hd_err_t rc = HD_E_OK;
-    if (srv && srv->store) {
+    if (srv && srv->state) {
         unsigned char be[4];
-        if (hd_store_meta_get(srv->store, "resources.next_id", be, sizeof be) == 4)
+        if (hd_state_meta_get(srv->state, "resources.next_id", be, sizeof be) == 4)
             r->next_id =
                 ((uint32_t)be[0] << 24) | ((uint32_t)be[1] << 16) | ((uint32_t)be[2] << 8) | be[3];
         r->loading = true;
-        rc = hd_store_resources_scan(srv->store, "", load_one, r);
+        rc = hd_state_resources_scan(srv->state, "", load_one, r);
         r->loading = false;
         if (rc) {
             hd_log(HD_LOG_ERROR, "cannot read stored resources", "error", hd_err_message(rc), NULL);
