@@ -1,5 +1,6 @@
 /*
- * bench_store.c — commit throughput of the LMDB store under group commit.
+ * bench_store.c — commit throughput of the LMDB log backend under group commit, through the
+ * event-log interface (hd_evlog_append).
  *
  *   bench_store [-d fsync|batch|none] [-c in_flight] [-e events_per_batch] [-s seconds]
  *               [-b data_bytes] [-p dir]
@@ -13,10 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hd_store.h"
+#include "hd_lmdb.h"
 
 typedef struct {
-    hd_store_t *st;
+    hd_lmdb_t *lm;
+    hd_evlog_t *log;
+    ce_event_t **evs; /* events_per_batch pointers to the one prototype event */
     int events_per_batch;
     const char *data;
     uint64_t deadline_ms;
@@ -42,8 +45,9 @@ static ce_event_t *proto;
 
 static void submit_one(bench_t *b);
 
-static void on_done(void *arg, hd_err_t status)
+static void on_done(void *arg, hd_err_t status, uint64_t first_seq)
 {
+    (void)first_seq;
     req_t *r = arg;
     bench_t *b = r->b;
     b->in_flight--;
@@ -62,18 +66,10 @@ static void on_done(void *arg, hd_err_t status)
 
 static void submit_one(bench_t *b)
 {
-    hd_store_batch_t *batch = hd_store_batch_new(b->st);
-    for (int i = 0; i < b->events_per_batch; i++) {
-        uint64_t seq;
-        if (hd_store_batch_event(batch, 1, proto, &seq) != HD_E_OK) {
-            fprintf(stderr, "batch_event failed\n");
-            exit(1);
-        }
-    }
     req_t *r = malloc(sizeof(*r));
     r->b = b;
     r->t0_us = now_us();
-    hd_err_t e = hd_store_submit(b->st, batch, on_done, r);
+    hd_err_t e = hd_evlog_append(b->log, 1, b->evs, (size_t)b->events_per_batch, on_done, r);
     if (e != HD_E_OK) {
         free(r);
         b->failed++;
@@ -145,15 +141,19 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    hd_store_opts_t o = {.data_dir = dir,
+    hd_lmdb_opts_t o = {.data_dir = dir,
                          .durability = d,
                          .sync_interval_ms = 10,
                          .map_size_initial = 64u << 20,
                          .map_size_max = 16ull << 30,
                          .queue_max = 65536};
     bench_t b = {0};
-    if (hd_store_open(&loop, &o, &b.st) != HD_E_OK)
+    if (hd_lmdb_open(&loop, &o, &b.lm) != HD_E_OK)
         return 1;
+    b.log = hd_lmdb_evlog(b.lm);
+    b.evs = malloc((size_t)epb * sizeof(*b.evs));
+    for (int i = 0; i < epb; i++)
+        b.evs[i] = proto;
     b.events_per_batch = epb;
     b.caplat = 4u << 20;
     b.lat_us = malloc(b.caplat * sizeof(uint64_t));
@@ -163,8 +163,8 @@ int main(int argc, char **argv)
         submit_one(&b);
     uv_run(&loop, UV_RUN_DEFAULT); /* returns once the last callback ran */
     double secs = (double)(now_us() - t0) / 1e6;
-    hd_store_stats_t s;
-    hd_store_stats(b.st, &s);
+    hd_lmdb_stats_t s;
+    hd_lmdb_stats(b.lm, &s);
     qsort(b.lat_us, b.nlat, sizeof(uint64_t), cmp_u64);
     printf("durability=%s in_flight=%d events_per_batch=%d data_bytes=%d seconds=%.2f\n", dur,
            in_flight, epb, data_bytes, secs);
@@ -179,7 +179,8 @@ int main(int argc, char **argv)
                (unsigned long long)b.lat_us[b.nlat * 9 / 10],
                (unsigned long long)b.lat_us[b.nlat * 99 / 100],
                (unsigned long long)b.lat_us[b.nlat - 1]);
-    hd_store_close(b.st);
+    hd_lmdb_close(b.lm);
+    free(b.evs);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     ce_event_free(proto);

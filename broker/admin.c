@@ -17,7 +17,7 @@
 #include "hd_ingress.h"
 #include "hd_metrics.h"
 #include "hd_resources.h"
-#include "hd_store.h"
+#include "hd_evlog.h"
 #include "herald/ce_http.h"
 #include "herald/ce_json.h"
 #include "resources_internal.h"
@@ -538,7 +538,7 @@ static void describe_trigger(hd_server_t *srv, hd_http_req_t *req, const char *n
         hd_dispatch_trigger_stats(srv->disp, t, &s);
         cJSON_AddNumberToObject(st, "cursor", (double)s.cursor);
         cJSON_AddNumberToObject(st, "brokerLastSeq",
-                                srv->store ? (double)hd_store_last_seq(srv->store, t->broker->id)
+                                srv->log ? (double)hd_evlog_last_seq(srv->log, t->broker->id)
                                            : 0);
         cJSON_AddNumberToObject(st, "backlog", (double)s.backlog);
         cJSON_AddNumberToObject(st, "inFlight", (double)s.in_flight);
@@ -551,8 +551,8 @@ static void describe_trigger(hd_server_t *srv, hd_http_req_t *req, const char *n
         cJSON_AddStringToObject(st, "lastError", s.last_error);
     }
     uint64_t dead = 0;
-    if (srv->store)
-        hd_store_dead_scan(srv->store, t->id, count_dead, &dead);
+    if (srv->log)
+        hd_evlog_dead_scan(srv->log, t->id, count_dead, &dead);
     cJSON_AddNumberToObject(st, "deadLetters", (double)dead);
     cJSON_AddItemToObject(o, "resource", obj);
     respond_json(req, 200, o);
@@ -595,10 +595,10 @@ static void describe_broker(hd_server_t *srv, hd_http_req_t *req, const char *ns
     hd_delivery_merge(&eff, NULL, &b->delivery);
     cJSON_AddItemToObject(o, "delivery", delivery_json(&eff));
     cJSON *st = cJSON_AddObjectToObject(o, "stats");
-    if (srv->store) {
-        cJSON_AddNumberToObject(st, "firstSeq", (double)hd_store_first_seq(srv->store, b->id));
-        cJSON_AddNumberToObject(st, "lastSeq", (double)hd_store_last_seq(srv->store, b->id));
-        cJSON_AddNumberToObject(st, "events", (double)hd_store_event_count(srv->store, b->id));
+    if (srv->log) {
+        cJSON_AddNumberToObject(st, "firstSeq", (double)hd_evlog_first_seq(srv->log, b->id));
+        cJSON_AddNumberToObject(st, "lastSeq", (double)hd_evlog_last_seq(srv->log, b->id));
+        cJSON_AddNumberToObject(st, "events", (double)hd_evlog_count(srv->log, b->id));
     }
     cJSON_AddNumberToObject(st, "triggers", (double)hd_router_count(b->router));
     cJSON_AddNumberToObject(st, "scannedTriggers", (double)hd_router_scan_count(b->router));
@@ -635,7 +635,7 @@ static bool dlq_one(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint6
     cJSON_AddStringToObject(o, "error", e ? e : "");
     hd_free(e);
     ce_event_t *ev = NULL;
-    if (c->t->broker && hd_store_event_get(c->srv->store, c->t->broker->id, seq, &ev) == HD_E_OK) {
+    if (c->t->broker && hd_evlog_get(c->srv->log, c->t->broker->id, seq, &ev) == HD_E_OK) {
         cJSON *eo = cJSON_AddObjectToObject(o, "event");
         const char *names[] = {"id", "source", "type", "time"};
         for (size_t i = 0; i < 4; i++) {
@@ -659,7 +659,7 @@ static hd_trigger_t *trigger_or_404(hd_server_t *srv, hd_http_req_t *req, const 
         respond_not_found(req, "Trigger", ns, name);
         return NULL;
     }
-    if (need_broker && (!t->broker || !srv->disp || !srv->store)) {
+    if (need_broker && (!t->broker || !srv->disp || !srv->log)) {
         snprintf(m, sizeof m,
                  "Trigger \"%s/%s\" is not bound to a broker yet (see herald "
                  "describe trigger %s -n %s)",
@@ -689,8 +689,8 @@ static void dlq_list(hd_server_t *srv, hd_http_req_t *req, const char *ns, const
     cJSON_AddStringToObject(o, "trigger", name);
     cJSON_AddStringToObject(o, "namespace", ns);
     dlq_ctx_t c = {srv, t, cJSON_AddArrayToObject(o, "items"), 0, limit};
-    if (srv->store)
-        hd_store_dead_scan(srv->store, t->id, dlq_one, &c);
+    if (srv->log)
+        hd_evlog_dead_scan(srv->log, t->id, dlq_one, &c);
     respond_json(req, 200, o);
     cJSON_Delete(o);
 }
@@ -756,7 +756,7 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
             hd_http_respond_error(req, 400, NULL, m);
             return;
         }
-        seq = hd_store_seq_at_time(srv->store, t->broker->id, ms);
+        seq = hd_evlog_seq_at_time(srv->log, t->broker->id, ms);
     }
     if (seq == 0)
         seq = 1;
@@ -765,7 +765,7 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
         char m[300];
         snprintf(m, sizeof m, "seq %llu is no longer stored (retention); the first kept is %llu",
                  (unsigned long long)seq,
-                 (unsigned long long)hd_store_first_seq(srv->store, t->broker->id));
+                 (unsigned long long)hd_evlog_first_seq(srv->log, t->broker->id));
         hd_http_respond_error(req, 404, NULL, m);
         return;
     }
@@ -775,7 +775,7 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "from", (double)seq);
-    cJSON_AddNumberToObject(o, "to", (double)hd_store_last_seq(srv->store, t->broker->id));
+    cJSON_AddNumberToObject(o, "to", (double)hd_evlog_last_seq(srv->log, t->broker->id));
     respond_json(req, 200, o);
     cJSON_Delete(o);
 }
@@ -870,7 +870,7 @@ static void tail_finish(tail_t *t)
     if (t->closed)
         return;
     t->closed = true;
-    hd_store_off_commit(t->srv->store, tail_on_commit, t);
+    hd_evlog_unwatch(t->srv->log, tail_on_commit, t);
     uv_close((uv_handle_t *)&t->timer, tail_timer_closed);
 }
 
@@ -892,15 +892,13 @@ typedef struct {
     bool gone;
 } tail_scan_t;
 
-static bool tail_event(void *arg, uint64_t seq, uint64_t ingest_ms, const uint8_t *packed,
-                       size_t len)
+static bool tail_event(void *arg, uint64_t seq, uint64_t ingest_ms, ce_event_t *ev)
 {
     (void)ingest_ms;
     tail_scan_t *s = arg;
     tail_t *t = s->t;
     t->next_seq = seq + 1;
-    ce_event_t *ev = NULL;
-    if (ce_event_unpack(packed, len, &ev, NULL) != CE_E_OK)
+    if (ev == NULL)
         return true;
     s->buf.len = 0;
     ce_err_t ce = ce_json_encode(ev, &s->buf);
@@ -930,7 +928,7 @@ static void tail_on_commit(void *arg, uint32_t broker_id, uint64_t last_seq)
     tail_scan_t s = {t, {0}, false};
     while (!s.gone && t->next_seq <= last_seq) {
         uint64_t before = t->next_seq;
-        if (hd_store_events_scan(t->srv->store, t->broker_id, t->next_seq, TAIL_BATCH, tail_event,
+        if (hd_evlog_read(t->srv->log, t->broker_id, t->next_seq, TAIL_BATCH, tail_event,
                                  &s) != HD_E_OK)
             break;
         if (t->next_seq == before) /* nothing stored there any more (trimmed) */
@@ -953,7 +951,7 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
         respond_not_found(req, "Broker", ns, name);
         return;
     }
-    if (!srv->store) {
+    if (!srv->log) {
         hd_http_respond_error(req, 503, NULL, "no store");
         return;
     }
@@ -965,7 +963,7 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
     t->srv = srv;
     t->req = req;
     t->broker_id = b->id;
-    t->next_seq = hd_store_last_seq(srv->store, b->id) + 1;
+    t->next_seq = hd_evlog_last_seq(srv->log, b->id) + 1;
     char from[32];
     uint64_t f;
     if (query_get(req->query, "from", from, sizeof from) && parse_u64(from, &f) && f > 0)
@@ -982,7 +980,7 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
         respond_err(req, HD_E_NOMEM, "cannot start a tail");
         return;
     }
-    if (hd_store_on_commit(srv->store, tail_on_commit, t)) {
+    if (hd_evlog_watch(srv->log, tail_on_commit, t)) {
         t->closed = true;
         uv_close((uv_handle_t *)&t->timer, tail_timer_closed);
         respond_err(req, HD_E_NOMEM, NULL);
@@ -994,7 +992,7 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
                          "Content-Type: application/x-ndjson\r\nCache-Control: no-cache\r\n");
     hd_http_stream_on_close(req, tail_closed, t);
     /* events already stored from ?from= on are sent now */
-    uint64_t last = hd_store_last_seq(srv->store, b->id);
+    uint64_t last = hd_evlog_last_seq(srv->log, b->id);
     if (last >= t->next_seq)
         tail_on_commit(t, b->id, last);
 }

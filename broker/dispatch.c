@@ -32,7 +32,7 @@
 #include "hd_httpc.h"
 #include "hd_ingress.h"
 #include "hd_metrics.h"
-#include "hd_store.h"
+#include "hd_evlog.h"
 #include "herald/ce_http.h"
 
 #define FLUSH_MS 50
@@ -172,7 +172,7 @@ struct hd_dispatch {
     bstate_t *bwork;
     tstate_t *twork, *twork_tail;
     tstate_t *dirty; /* triggers whose low-water mark may have moved */
-    hd_store_batch_t *batch;
+    hd_evlog_txn_t *batch;
     size_t batch_ops;
     uint64_t last_idle_flush;
     uint64_t last_retention;
@@ -222,10 +222,10 @@ static void evref_unref(evref_t *e)
     hd_free(e);
 }
 
-static hd_store_batch_t *batch_get(hd_dispatch_t *d)
+static hd_evlog_txn_t *batch_get(hd_dispatch_t *d)
 {
     if (d->batch == NULL)
-        d->batch = hd_store_batch_new(d->srv->store);
+        d->batch = hd_evlog_txn_new(d->srv->log);
     return d->batch;
 }
 
@@ -399,8 +399,8 @@ static void ts_flush_cursor(tstate_t *ts)
     ts_unmark_dirty(ts);
     if (lwm == ts->cursor_stored)
         return;
-    hd_store_batch_t *b = batch_get(ts->d);
-    if (b && hd_store_batch_cursor(b, ts->id, lwm) == HD_E_OK) {
+    hd_evlog_txn_t *b = batch_get(ts->d);
+    if (b && hd_evlog_txn_cursor(b, ts->id, lwm) == HD_E_OK) {
         ts->cursor_stored = lwm;
         ts->d->batch_ops++;
     }
@@ -418,14 +418,14 @@ static void batch_submit(hd_dispatch_t *d)
 {
     if (d->batch == NULL)
         return;
-    hd_store_batch_t *b = d->batch;
+    hd_evlog_txn_t *b = d->batch;
     d->batch = NULL;
     if (d->batch_ops == 0) {
-        hd_store_batch_free(b);
+        hd_evlog_txn_free(b);
         return;
     }
     d->batch_ops = 0;
-    hd_err_t rc = hd_store_submit(d->srv->store, b, batch_done, d);
+    hd_err_t rc = hd_evlog_txn_submit(b, batch_done, d);
     if (rc != HD_E_OK) {
         /* the writes are lost: mark every trigger dirty so cursors are written again */
         hd_log(HD_LOG_WARN, "dispatch: store refused the cursor batch", "error", hd_err_message(rc),
@@ -450,6 +450,13 @@ static bool first_dead_fn(void *arg, uint32_t tid, uint64_t seq, int32_t status,
     return false; /* seq order: the first is the smallest */
 }
 
+static void trim_done(void *arg, hd_err_t status)
+{
+    (void)arg;
+    if (status != HD_E_OK)
+        hd_log(HD_LOG_WARN, "dispatch: retention failed", "error", hd_err_message(status), NULL);
+}
+
 static void retention_run(hd_dispatch_t *d)
 {
     hd_config_t *cfg = d->srv->cfg;
@@ -466,7 +473,7 @@ static void retention_run(hd_dispatch_t *d)
                 /* dead letters keep their events for `herald dlq replay` */
                 uint64_t first_dead = 0;
                 if (ts->maybe_dead) {
-                    hd_store_dead_scan(d->srv->store, ts->id, first_dead_fn, &first_dead);
+                    hd_evlog_dead_scan(d->srv->log, ts->id, first_dead_fn, &first_dead);
                     ts->maybe_dead = first_dead != 0;
                 }
                 if (first_dead && first_dead - 1 < l)
@@ -478,11 +485,11 @@ static void retention_run(hd_dispatch_t *d)
         uint64_t older = now > ret ? now - ret : 0;
         if (upto == 0 && older == 0)
             continue;
-        if (hd_store_first_seq(d->srv->store, bs->id) == 0)
+        if (hd_evlog_first_seq(d->srv->log, bs->id) == 0)
             continue;
-        hd_store_batch_t *b = batch_get(d);
-        if (b && hd_store_batch_trim(b, bs->id, upto, older) == HD_E_OK)
-            d->batch_ops++;
+        hd_err_t trc = hd_evlog_trim(d->srv->log, bs->id, upto, older, trim_done, d);
+        if (trc != HD_E_OK)
+            trim_done(d, trc);
     }
 }
 
@@ -536,13 +543,12 @@ static void route_match(void *arg, hd_trigger_t *t)
     work_schedule_t(ts->d, ts);
 }
 
-static bool route_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len)
+static bool route_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
 {
     (void)wall;
     route_ctx_t *rc = arg;
     bstate_t *bs = rc->bs;
-    ce_event_t *ev = NULL;
-    if (ce_event_unpack(packed, len, &ev, NULL) != CE_E_OK) {
+    if (ev == NULL) {
         hd_log(HD_LOG_ERROR, "dispatch: corrupt event skipped", NULL);
         bs->routed_next = seq + 1;
         return true;
@@ -583,7 +589,7 @@ static size_t broker_route(bstate_t *bs, size_t budget)
         route_ctx_t rc = {.bs = bs};
         uint64_t before = bs->routed_next;
         uint64_t from = bs->routed_next;
-        hd_err_t src = hd_store_events_scan(d->srv->store, bs->id, from, n, route_one, &rc);
+        hd_err_t src = hd_evlog_read(d->srv->log, bs->id, from, n, route_one, &rc);
         if (rc.stop || src != HD_E_OK) {
             /* out of memory or a read error: try again on a later turn, never skip events */
             work_schedule_b(d, bs);
@@ -591,7 +597,7 @@ static size_t broker_route(bstate_t *bs, size_t budget)
         }
         if (bs->routed_next == before) {
             /* nothing stored there (trimmed): jump */
-            uint64_t first = hd_store_first_seq(d->srv->store, bs->id);
+            uint64_t first = hd_evlog_first_seq(d->srv->log, bs->id);
             bs->routed_next = first > before ? first : bs->last_seq + 1;
             if (first == 0)
                 bs->routed_next = bs->last_seq + 1;
@@ -613,19 +619,22 @@ typedef struct {
     bool stop; /* out of memory */
 } scan_ctx_t;
 
-static bool scan_one(void *arg, uint64_t seq, uint64_t wall, const uint8_t *packed, size_t len)
+static bool scan_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
 {
     (void)wall;
     scan_ctx_t *sc = arg;
     tstate_t *ts = sc->ts;
-    if (seq >= ts->b->routed_next || q_full(ts))
+    if (seq >= ts->b->routed_next || q_full(ts)) {
+        ce_event_free(ev);
         return false;
+    }
     sc->read++;
     ts->next_seq = seq + 1;
-    if (ts->nrestored && restored_has(ts, seq))
+    if (ts->nrestored && restored_has(ts, seq)) {
+        ce_event_free(ev);
         return true;
-    ce_event_t *ev = NULL;
-    if (ce_event_unpack(packed, len, &ev, NULL) != CE_E_OK)
+    }
+    if (ev == NULL)
         return true;
     if (ts->t && hd_filter_match(ts->t->filter, ev)) {
         evref_t *e = evref_new(seq, ev);
@@ -662,7 +671,7 @@ static size_t trigger_scan(tstate_t *ts, size_t budget)
             n = ROUTE_WINDOW;
         scan_ctx_t sc = {.ts = ts};
         hd_err_t src =
-            hd_store_events_scan(ts->d->srv->store, bs->id, ts->next_seq, n, scan_one, &sc);
+            hd_evlog_read(ts->d->srv->log, bs->id, ts->next_seq, n, scan_one, &sc);
         total += sc.read ? sc.read : 1;
         if (sc.stop || src != HD_E_OK)
             break; /* out of memory or a read error: tried again by the trigger's next pump */
@@ -670,7 +679,7 @@ static size_t trigger_scan(tstate_t *ts, size_t budget)
             if (q_full(ts))
                 break;
             /* nothing stored from there (trimmed): skip to what is kept */
-            uint64_t first = hd_store_first_seq(ts->d->srv->store, bs->id);
+            uint64_t first = hd_evlog_first_seq(ts->d->srv->log, bs->id);
             ts->next_seq = first > before ? first : bs->routed_next;
             if (first == 0)
                 ts->next_seq = bs->routed_next;
@@ -810,11 +819,11 @@ static void dlv_done(dlv_t *v)
     tstate_t *ts = v->ts;
     hd_dispatch_t *d = ts->d;
     if (v->had_pending || v->extra) {
-        hd_store_batch_t *b = batch_get(d);
+        hd_evlog_txn_t *b = batch_get(d);
         if (b) {
-            if (v->had_pending && hd_store_batch_pending_del(b, ts->id, v->seq) == HD_E_OK)
+            if (v->had_pending && hd_evlog_txn_pending_del(b, ts->id, v->seq) == HD_E_OK)
                 d->batch_ops++;
-            if (v->extra && hd_store_batch_dead_del(b, ts->id, v->seq) == HD_E_OK)
+            if (v->extra && hd_evlog_txn_dead_del(b, ts->id, v->seq) == HD_E_OK)
                 d->batch_ops++;
         }
     }
@@ -844,13 +853,13 @@ static void dlv_schedule(dlv_t *v, uint64_t delay_ms)
             v->timer->data = v;
         }
     }
-    hd_store_pending_t p = {
+    hd_evlog_pending_t p = {
         .attempts = v->attempts + v->dls_attempts,
         .due_ms = hd_wall_ms() + delay_ms,
         .last_status = v->last_status,
     };
-    hd_store_batch_t *b = batch_get(d);
-    if (b && hd_store_batch_pending_put(b, ts->id, v->seq, &p) == HD_E_OK) {
+    hd_evlog_txn_t *b = batch_get(d);
+    if (b && hd_evlog_txn_pending_put(b, ts->id, v->seq, &p) == HD_E_OK) {
         d->batch_ops++;
         v->had_pending = true;
     }
@@ -926,8 +935,8 @@ static void dlv_final_failure(dlv_t *v)
         n = 0;
     if ((size_t)n >= sizeof err)
         n = sizeof err - 1;
-    hd_store_batch_t *b = batch_get(d);
-    if (b && hd_store_batch_dead_put(b, ts->id, v->seq, v->last_status, err, (size_t)n) == HD_E_OK)
+    hd_evlog_txn_t *b = batch_get(d);
+    if (b && hd_evlog_txn_dead_put(b, ts->id, v->seq, v->last_status, err, (size_t)n) == HD_E_OK)
         d->batch_ops++;
     v->extra = false; /* the dead record was just rewritten; do not delete it */
     ts->maybe_dead = true;
@@ -1226,7 +1235,7 @@ static void dlv_attempt(dlv_t *v)
     hd_dispatch_t *d = ts->d;
     if (v->e == NULL) {
         ce_event_t *ev = NULL;
-        hd_err_t rc = hd_store_event_get(d->srv->store, ts->b->id, v->seq, &ev);
+        hd_err_t rc = hd_evlog_get(d->srv->log, ts->b->id, v->seq, &ev);
         if (rc == HD_E_OK && (v->e = evref_new(v->seq, ev)) != NULL)
             v->keyhash = v->e->keyhash;
         if (rc != HD_E_OK || v->e == NULL) {
@@ -1421,7 +1430,7 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
     bs->d = d;
     bs->b = b;
     bs->id = b->id;
-    bs->last_seq = hd_store_last_seq(d->srv->store, b->id);
+    bs->last_seq = hd_evlog_last_seq(d->srv->log, b->id);
     bs->routed_next = bs->last_seq + 1;
     bs->fresh = true;
     if (d->srv->metrics) {
@@ -1438,16 +1447,23 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
 
 static void ts_stop(tstate_t *ts, bool forget);
 
+static void drop_done(void *arg, hd_err_t status)
+{
+    (void)arg;
+    if (status != HD_E_OK)
+        hd_log(HD_LOG_WARN, "cannot delete the events of a deleted broker or channel", "error",
+               hd_err_message(status), NULL);
+}
+
 void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
 {
     if (d == NULL || b == NULL)
         return;
     if (drop) {
         /* the broker or channel is deleted: its events go with it */
-        hd_store_batch_t *batch = batch_get(d);
-        if (batch && hd_store_batch_trim(batch, b->id, UINT64_MAX, 0) == HD_E_OK)
-            d->batch_ops++;
-        batch_submit(d);
+        hd_err_t rc = d->srv->log ? hd_evlog_drop(d->srv->log, b->id, drop_done, NULL) : HD_E_OK;
+        if (rc != HD_E_OK)
+            drop_done(NULL, rc);
     }
     if (b->dispatch == NULL)
         return;
@@ -1496,7 +1512,7 @@ typedef struct {
     uint64_t now;
 } restore_ctx_t;
 
-static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_store_pending_t *p)
+static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_evlog_pending_t *p)
 {
     (void)tid;
     restore_ctx_t *rc = arg;
@@ -1542,19 +1558,19 @@ static void ts_start(tstate_t *ts, hd_trigger_t *t)
     bs->triggers = ts;
     bs->ntriggers++;
     uint64_t cursor;
-    if (!hd_store_cursor_get(d->srv->store, ts->id, &cursor)) {
+    if (!hd_evlog_cursor_get(d->srv->log, ts->id, &cursor)) {
         /* a new trigger: events from now on */
         cursor = bs->last_seq;
-        hd_store_batch_t *b = batch_get(d);
-        if (b && hd_store_batch_cursor(b, ts->id, cursor) == HD_E_OK)
+        hd_evlog_txn_t *b = batch_get(d);
+        if (b && hd_evlog_txn_cursor(b, ts->id, cursor) == HD_E_OK)
             d->batch_ops++;
     }
     ts->cursor_stored = cursor;
     uint64_t first_dead = 0;
-    hd_store_dead_scan(d->srv->store, ts->id, first_dead_fn, &first_dead);
+    hd_evlog_dead_scan(d->srv->log, ts->id, first_dead_fn, &first_dead);
     ts->maybe_dead = first_dead != 0;
     restore_ctx_t rc = {.ts = ts, .now = hd_wall_ms()};
-    hd_store_pending_scan(d->srv->store, ts->id, restore_pending, &rc);
+    hd_evlog_pending_scan(d->srv->log, ts->id, restore_pending, &rc);
     uint64_t start = cursor + 1;
     /* a started trigger counts as attached until it says otherwise */
     ts->attached = true;
@@ -1714,8 +1730,8 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
     }
     /* the dispatcher owns progress records: one that never ran may still have some */
     if (delete_records) {
-        hd_store_batch_t *b = batch_get(d);
-        if (b && hd_store_batch_forget_trigger(b, id) == HD_E_OK)
+        hd_evlog_txn_t *b = batch_get(d);
+        if (b && hd_evlog_txn_forget(b, id) == HD_E_OK)
             d->batch_ops++;
         batch_submit(d);
     }
@@ -1732,7 +1748,7 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         return HD_E_INVAL;
     if (from_seq == 0)
         from_seq = 1;
-    uint64_t first = hd_store_first_seq(d->srv->store, ts->b->id);
+    uint64_t first = hd_evlog_first_seq(d->srv->log, ts->b->id);
     if (first == 0 || from_seq < first) {
         if (first == 0 && from_seq > ts->b->last_seq)
             goto ok; /* nothing to replay, nothing lost */
@@ -1799,7 +1815,7 @@ size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq)
     if (ts->b == NULL)
         return 0;
     dlq_ctx_t c = {.ts = ts, .seq = seq};
-    hd_store_dead_scan(d->srv->store, ts->id, dlq_collect, &c);
+    hd_evlog_dead_scan(d->srv->log, ts->id, dlq_collect, &c);
     ts_pump(ts);
     return c.n;
 }
@@ -1893,7 +1909,7 @@ hd_err_t hd_dispatch_open(hd_server_t *srv, const hd_dispatch_hooks_t *hooks, hd
         }
         d->own_httpc = true;
     }
-    hd_err_t rc = hd_store_on_commit(srv->store, on_commit, d);
+    hd_err_t rc = hd_evlog_watch(srv->log, on_commit, d);
     if (rc != HD_E_OK) {
         if (d->own_httpc)
             hd_httpc_close(d->httpc);
@@ -1923,7 +1939,7 @@ void hd_dispatch_close(hd_dispatch_t *d)
 {
     if (d == NULL)
         return;
-    hd_store_off_commit(d->srv->store, on_commit, d);
+    hd_evlog_unwatch(d->srv->log, on_commit, d);
     if (d->srv->metrics)
         hd_metrics_off_render(d->srv->metrics, on_render, d);
     /* each trigger writes its last cursor (in-flight deliveries still count as owed), then its

@@ -2,8 +2,9 @@
  * hd.h — what every module of heraldd shares: the error table, the server context, logging and
  * the allocation wrapper.
  *
- * Threads: heraldd runs one libuv loop thread that owns all broker state, and one store writer
- * thread (hd_store.h). Unless a declaration says otherwise, a function is for the loop thread.
+ * Threads: heraldd runs one libuv loop thread that owns all broker state, and one LMDB writer
+ * thread (channels/lmdb/hd_lmdb.h). Unless a declaration says otherwise, a function is for the
+ * loop thread.
  */
 #ifndef HERALD_HD_H
 #define HERALD_HD_H
@@ -73,7 +74,8 @@ void hd_log_set_level(hd_log_level_t l);
 void hd_log(hd_log_level_t level, const char *msg, ...);
 
 typedef struct hd_config hd_config_t;
-typedef struct hd_store hd_store_t;
+typedef struct hd_evlog hd_evlog_t;
+typedef struct hd_state hd_state_t;
 typedef struct hd_resources hd_resources_t;
 typedef struct hd_dispatch hd_dispatch_t;
 typedef struct hd_metrics hd_metrics_t;
@@ -84,7 +86,8 @@ typedef struct hd_httpc hd_httpc_t;
 typedef struct hd_server {
     uv_loop_t *loop;
     hd_config_t *cfg;
-    hd_store_t *store;
+    hd_evlog_t *log;     /* the event logs and consumer progress (hd_evlog.h) */
+    hd_state_t *state;   /* stored resources and counters (hd_state.h) */
     hd_resources_t *res;
     hd_dispatch_t *disp;
     hd_metrics_t *metrics;

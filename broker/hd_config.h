@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "hd.h"
-#include "hd_store.h"
+#include "hd_evlog.h" /* hd_durability_t */
 
 struct hd_config {
     char *ingress_listen;          /* ingress.listen, default 127.0.0.1:8080 */

@@ -37,7 +37,7 @@
 
 #include "hd_config.h"
 #include "hd_metrics.h"
-#include "hd_store.h"
+#include "hd_evlog.h"
 
 #define RETRY_AFTER_BUSY "Retry-After: 1\r\n"
 #define RETRY_AFTER_FULL "Retry-After: 30\r\n"
@@ -245,7 +245,8 @@ static int store_status(hd_err_t e, const char **extra) {
     }
 }
 
-static void on_stored(void *arg, hd_err_t status) {
+static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
+    (void)first_seq;
     pending_t *p = arg;
     const char *extra;
     int code = store_status(status, &extra);
@@ -269,25 +270,13 @@ static void on_stored(void *arg, hd_err_t status) {
     hd_free(p);
 }
 
-/* Appends the events to one batch and submits it; on_stored answers. Errors returned at once
- * (nothing submitted, p not consumed): HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
+/* Appends the events to the broker's log; on_stored answers. Errors returned at once
+ * (nothing appended, p not consumed): HD_E_INVAL, HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
 static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t *const *evs,
                              size_t n, pending_t *p) {
-    if (!srv->store || !srv->ready)
+    if (!srv->log || !srv->ready)
         return HD_E_BUSY;
-    hd_store_batch_t *batch = hd_store_batch_new(srv->store);
-    if (!batch)
-        return HD_E_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t seq;
-        hd_err_t e = hd_store_batch_event(batch, b->id, evs[i], &seq);
-        if (e != HD_E_OK) {
-            hd_store_batch_free(batch);
-            return e;
-        }
-    }
-    /* the store takes the batch whatever the result */
-    return hd_store_submit(srv->store, batch, on_stored, p);
+    return hd_evlog_append(srv->log, b->id, evs, n, on_stored, p);
 }
 
 /* ---- paths ----------------------------------------------------------------------------- */
@@ -372,7 +361,7 @@ static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t 
         return;
     }
 
-    if (!srv->ready || !srv->store) {
+    if (!srv->ready || !srv->log) {
         count_received(srv, me, 503, 1);
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "not ready yet");
         return;

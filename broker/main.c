@@ -25,7 +25,7 @@
 #include "hd_ingress.h"
 #include "hd_metrics.h"
 #include "hd_resources.h"
-#include "hd_store.h"
+#include "hd_lmdb.h"
 
 typedef struct {
     hd_server_t srv;
@@ -33,6 +33,7 @@ typedef struct {
     uv_signal_t sigint, sigterm;
     hd_metrics_t *metrics; /* freed last, after every module that may update it */
     hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
+    hd_lmdb_t *lmdb;       /* the log and state backend behind srv.log and srv.state */
     bool stopping;
 } daemon_t;
 
@@ -66,8 +67,10 @@ static void daemon_stop(daemon_t *d) {
     hd_dispatch_close(srv->disp);
     srv->disp = NULL;
     /* 3. the store drains its queue: the callbacks answer the requests still waiting */
-    hd_store_close(srv->store);
-    srv->store = NULL;
+    hd_lmdb_close(d->lmdb);
+    d->lmdb = NULL;
+    srv->log = NULL;
+    srv->state = NULL;
     hd_resources_close(srv->res);
     srv->res = NULL;
     hd_httpc_close(srv->httpc);
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
         goto fail_metrics;
     }
-    hd_store_opts_t so = {
+    hd_lmdb_opts_t so = {
         .data_dir = d.cfg.data_dir,
         .durability = d.cfg.durability,
         .sync_interval_ms = d.cfg.sync_interval_ms,
@@ -176,13 +179,15 @@ int main(int argc, char **argv) {
         .map_size_max = d.cfg.map_size_max,
         .queue_max = (size_t)d.cfg.store_queue_max,
     };
-    hd_err_t e = hd_store_open(&loop, &so, &srv->store);
+    hd_err_t e = hd_lmdb_open(&loop, &so, &d.lmdb);
     if (e != HD_E_OK) {
         hd_log(HD_LOG_ERROR, "cannot open the store", "data_dir", d.cfg.data_dir, "error",
                hd_err_message(e), NULL);
         goto fail_store;
     }
-    if (hd_store_metrics_attach(srv->store, srv->metrics) != HD_E_OK)
+    srv->log = hd_lmdb_evlog(d.lmdb);
+    srv->state = hd_lmdb_state(d.lmdb);
+    if (hd_lmdb_metrics_attach(d.lmdb, srv->metrics) != HD_E_OK)
         hd_log(HD_LOG_WARN, "store statistics not published on /metrics (out of memory)", NULL);
     hd_httpc_opts_t co = {.max_conns_per_host = (size_t)d.cfg.delivery_pool_max};
     e = hd_httpc_new(&loop, &co, &srv->httpc);
@@ -262,7 +267,7 @@ fail_resources:
 fail_dispatch:
     hd_httpc_close(srv->httpc);
 fail_httpc:
-    hd_store_close(srv->store);
+    hd_lmdb_close(d.lmdb);
 fail_store:
     srv->metrics = NULL;
     uv_run(&loop, UV_RUN_DEFAULT);

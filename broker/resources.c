@@ -24,7 +24,8 @@
 #include "hd_flows.h"
 #include "hd_http.h"
 #include "hd_map.h"
-#include "hd_store.h"
+#include "hd_evlog.h"
+#include "hd_state.h"
 #include "resources_internal.h"
 
 #define ERRCAP 512
@@ -1464,24 +1465,24 @@ nomem: /* only reached before the record was inserted */
     return HD_E_NOMEM;
 }
 
-static void persist(hd_store_batch_t *batch, rec_t *x)
+static void persist(hd_state_txn_t *batch, rec_t *x)
 {
     if (!batch)
         return;
     char *json = cJSON_PrintUnformatted(x->obj);
     if (json) {
-        hd_store_batch_resource_put(batch, x->key, json, strlen(json));
+        hd_state_resource_put(batch, x->key, json, strlen(json));
         free(json);
     }
 }
 
-static void persist_meta(hd_resources_t *r, hd_store_batch_t *batch)
+static void persist_meta(hd_resources_t *r, hd_state_txn_t *batch)
 {
     if (!batch)
         return;
     unsigned char be[4] = {(unsigned char)(r->next_id >> 24), (unsigned char)(r->next_id >> 16),
                            (unsigned char)(r->next_id >> 8), (unsigned char)r->next_id};
-    hd_store_batch_meta_put(batch, "resources.next_id", be, sizeof be);
+    hd_state_meta_put(batch, "resources.next_id", be, sizeof be);
 }
 
 /* ---- apply / delete ----------------------------------------------------------------------- */
@@ -1506,9 +1507,10 @@ static void store_done(void *arg, hd_err_t status)
 }
 
 /* Submits the batch (or answers at once without a store). Takes result and batch. */
-static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
+static void finish(hd_resources_t *r, hd_state_txn_t *batch, cJSON *result,
                    hd_resources_done_fn cb, void *arg)
 {
+    (void)r; /* the transaction knows its state */
     if (!batch) {
         if (cb)
             cb(arg, HD_E_OK, result, NULL);
@@ -1517,7 +1519,7 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     }
     done_ctx_t *c = hd_calloc(1, sizeof *c);
     if (!c) {
-        hd_store_batch_free(batch);
+        hd_state_txn_free(batch);
         if (cb)
             cb(arg, HD_E_NOMEM, NULL, "out of memory");
         cJSON_Delete(result);
@@ -1526,7 +1528,7 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     c->cb = cb;
     c->arg = arg;
     c->result = result;
-    hd_err_t rc = hd_store_submit(r->srv->store, batch, store_done, c);
+    hd_err_t rc = hd_state_txn_submit(batch, store_done, c);
     if (rc) {
         hd_free(c);
         char msg[200];
@@ -1537,9 +1539,9 @@ static void finish(hd_resources_t *r, hd_store_batch_t *batch, cJSON *result,
     }
 }
 
-static hd_store_batch_t *new_batch(hd_resources_t *r)
+static hd_state_txn_t *new_batch(hd_resources_t *r)
 {
-    return (r->srv && r->srv->store && !r->loading) ? hd_store_batch_new(r->srv->store) : NULL;
+    return (r->srv && r->srv->state && !r->loading) ? hd_state_txn_new(r->srv->state) : NULL;
 }
 
 static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
@@ -1620,11 +1622,11 @@ static bool children_have(const rec_t *flow, const cJSON *children, const char *
     return false;
 }
 
-static void remove_rec(hd_resources_t *r, rec_t *x, hd_store_batch_t *batch);
+static void remove_rec(hd_resources_t *r, rec_t *x, hd_state_txn_t *batch);
 
 /* The children a flow had and no longer has (fewer steps, another template) go. */
 static void remove_stale_children(hd_resources_t *r, const char *flow_key, const cJSON *old,
-                                  hd_store_batch_t *batch)
+                                  hd_state_txn_t *batch)
 {
     rec_t *flow = rec_find(r, flow_key);
     const cJSON *c;
@@ -1645,7 +1647,7 @@ static void remove_stale_children(hd_resources_t *r, const char *flow_key, const
 /* The synchronous part of apply: validates all, installs all. Returns the result array (owned)
  * and the batch to submit, or an error with err set. */
 static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSON **result,
-                           hd_store_batch_t **batch_out, char *err, size_t cap)
+                           hd_state_txn_t **batch_out, char *err, size_t cap)
 {
     cJSON *docs = NULL;
     char perr[ERRCAP];
@@ -1683,7 +1685,7 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
         i++;
     }
     cJSON_Delete(docs);
-    hd_store_batch_t *batch = new_batch(r);
+    hd_state_txn_t *batch = new_batch(r);
     cJSON *out = cJSON_CreateArray();
     rec_t **done = hd_calloc(ps.n, sizeof *done);
     bool *child = hd_calloc(ps.n, sizeof *child);
@@ -1716,7 +1718,7 @@ static hd_err_t apply_sync(hd_resources_t *r, const char *text, size_t len, cJSO
         hd_free(done);
         hd_free(child);
         cJSON_Delete(out);
-        hd_store_batch_free(batch);
+        hd_state_txn_free(batch);
         snprintf(err, cap, "out of memory (some documents may have been applied)");
         return rc;
     }
@@ -1742,7 +1744,7 @@ void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_reso
     sync_addresses(r);
     char err[ERRCAP * 2];
     cJSON *result = NULL;
-    hd_store_batch_t *batch = NULL;
+    hd_state_txn_t *batch = NULL;
     hd_err_t rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
     if (rc) {
         if (cb)
@@ -1768,7 +1770,7 @@ static void unbind_of_broker(hd_resources_t *r, rec_t *x, void *arg)
 
 /* Deletes a record: a trigger's progress, a log's events (and its consumers' progress), a flow's
  * children. The record is freed; the caller refreshes what may depend on it. */
-static void remove_rec(hd_resources_t *r, rec_t *x, hd_store_batch_t *batch)
+static void remove_rec(hd_resources_t *r, rec_t *x, hd_state_txn_t *batch)
 {
     rec_unlink(r, x);
     if (x->id)
@@ -1793,7 +1795,7 @@ static void remove_rec(hd_resources_t *r, rec_t *x, hd_store_batch_t *batch)
         }
     }
     if (batch)
-        hd_store_batch_resource_del(batch, x->key);
+        hd_state_resource_del(batch, x->key);
     rec_free(x);
 }
 
@@ -1828,7 +1830,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
             cb(arg, HD_E_INVAL, NULL, msg);
         return;
     }
-    hd_store_batch_t *batch = new_batch(r);
+    hd_state_txn_t *batch = new_batch(r);
     cJSON *result = cJSON_CreateArray();
     if (result)
         cJSON_AddItemToArray(result, cJSON_Duplicate(x->obj, 1));
@@ -2186,7 +2188,7 @@ static hd_err_t apply_file(hd_resources_t *r, const char *path)
     }
     char err[ERRCAP * 2];
     cJSON *result = NULL;
-    hd_store_batch_t *batch = NULL;
+    hd_state_txn_t *batch = NULL;
     rc = apply_sync(r, text, len, &result, &batch, err, sizeof err);
     hd_free(text);
     if (rc) {
@@ -2272,13 +2274,13 @@ hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, 
     r->srv = srv;
     r->next_id = 1;
     hd_err_t rc = HD_E_OK;
-    if (srv && srv->store) {
+    if (srv && srv->state) {
         unsigned char be[4];
-        if (hd_store_meta_get(srv->store, "resources.next_id", be, sizeof be) == 4)
+        if (hd_state_meta_get(srv->state, "resources.next_id", be, sizeof be) == 4)
             r->next_id =
                 ((uint32_t)be[0] << 24) | ((uint32_t)be[1] << 16) | ((uint32_t)be[2] << 8) | be[3];
         r->loading = true;
-        rc = hd_store_resources_scan(srv->store, "", load_one, r);
+        rc = hd_state_resources_scan(srv->state, "", load_one, r);
         r->loading = false;
         if (rc) {
             hd_log(HD_LOG_ERROR, "cannot read stored resources", "error", hd_err_message(rc), NULL);

@@ -26,7 +26,7 @@
 #include "hd_ingress.h"
 #include "hd_metrics.h"
 #include "hd_resources.h"
-#include "hd_store.h"
+#include "hd_lmdb.h"
 
 /* Until hd_metrics lands in the core library, the few metric calls resolve here (weak: the
  * real module wins as soon as it is linked). srv.metrics is NULL in these tests anyway. */
@@ -69,6 +69,7 @@ __attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(
 typedef struct {
     uv_loop_t loop;
     hd_server_t srv;
+    hd_lmdb_t *lm; /* behind srv.log and srv.state */
     hd_config_t cfg;
     char dir[256];
     hd_broker_t b;
@@ -92,11 +93,13 @@ static hd_err_t test_ingest(void *ctx, uint32_t log_id, ce_event_t *const *evs, 
 
 static void store_open(void)
 {
-    hd_store_opts_t so = {.data_dir = E.dir,
+    hd_lmdb_opts_t so = {.data_dir = E.dir,
                           .durability = HD_DURABILITY_NONE,
                           .map_size_max = 1ull << 30,
                           .queue_max = 65536};
-    ck_assert_int_eq(hd_store_open(&E.loop, &so, &E.srv.store), HD_E_OK);
+    ck_assert_int_eq(hd_lmdb_open(&E.loop, &so, &E.lm), HD_E_OK);
+    E.srv.log = hd_lmdb_evlog(E.lm);
+    E.srv.state = hd_lmdb_state(E.lm);
     ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.srv.httpc), HD_E_OK);
     hd_dispatch_hooks_t hooks = {.ingest = test_ingest};
     ck_assert_int_eq(hd_dispatch_open(&E.srv, &hooks, &E.srv.disp), HD_E_OK);
@@ -131,8 +134,10 @@ static void env_stop(void)
     hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
     E.srv.disp = NULL;
-    hd_store_close(E.srv.store);
-    E.srv.store = NULL;
+    hd_lmdb_close(E.lm);
+    E.lm = NULL;
+    E.srv.log = NULL;
+    E.srv.state = NULL;
     hd_httpc_close(E.srv.httpc);
     E.srv.httpc = NULL;
     run_ms(50);
@@ -378,7 +383,7 @@ START_TEST(delivers_binary_with_knative_headers)
     ck_assert_uint_eq(st.cursor, 3);
     /* the cursor is durable */
     uint64_t c = 0;
-    ck_assert(hd_store_cursor_get(E.srv.store, t->id, &c));
+    ck_assert(hd_evlog_cursor_get(E.srv.log, t->id, &c));
     ck_assert_uint_eq(c, 3);
     env_done();
 }
@@ -500,7 +505,7 @@ START_TEST(permanent_answers_are_not_retried_and_go_to_dead_table)
     ck_assert_int_eq(st.last_status, code);
     /* the dead record says why */
     dead_ctx_t dc = {0};
-    ck_assert_int_eq(hd_store_dead_scan(E.srv.store, t->id, dead_collect, &dc), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_dead_scan(E.srv.log, t->id, dead_collect, &dc), HD_E_OK);
     ck_assert_int_eq(dc.n, 1);
     ck_assert_int_eq(dc.status, code);
     ck_assert_ptr_nonnull(strstr(dc.err, "nope"));
@@ -678,12 +683,12 @@ START_TEST(reply_is_reingested_with_ttl)
     ck_assert_str_eq(rec_hdr(r, "ce-id"), "reply-e1");
     ck_assert_str_eq(rec_hdr(r, "ce-knativebrokerttl"), "254");
     cJSON_Delete(a);
-    ck_assert_uint_eq(hd_store_last_seq(E.srv.store, E.b.id), 2);
+    ck_assert_uint_eq(hd_evlog_last_seq(E.srv.log, E.b.id), 2);
     /* TTL 1 on the original: the reply would reach 0 and is dropped, not stored */
     send_ev("e2", "x", "knativebrokerttl", "1");
     ck_assert(run_until_records("s", 2, 5000));
     run_ms(300);
-    ck_assert_uint_eq(hd_store_last_seq(E.srv.store, E.b.id), 3);
+    ck_assert_uint_eq(hd_evlog_last_seq(E.srv.log, E.b.id), 3);
     ck_assert_int_eq(nrecords("r"), 1);
     hd_dispatch_stats_t st;
     hd_dispatch_trigger_stats(E.srv.disp, t, &st);
@@ -794,7 +799,7 @@ START_TEST(restart_in_the_middle_of_retries_resumes)
     hd_dispatch_trigger_removed(E.srv.disp, t, false);
     hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
-    hd_store_close(E.srv.store);
+    hd_lmdb_close(E.lm);
     hd_httpc_close(E.srv.httpc);
     run_ms(50);
     E.nt = 0;
@@ -841,7 +846,7 @@ START_TEST(dlq_replay_redelivers_dead_letters)
     ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 2), "ce-id"), "e1");
     cJSON_Delete(a);
     dead_ctx_t dc = {0};
-    hd_store_dead_scan(E.srv.store, t->id, dead_collect, &dc);
+    hd_evlog_dead_scan(E.srv.log, t->id, dead_collect, &dc);
     int n = dc.n;
     ck_assert_int_eq(n, 0);
     env_done();
@@ -894,8 +899,8 @@ START_TEST(retention_trims_delivered_events)
     ck_assert(run_until_records("s", 6, 5000));
     run_ms(1500); /* cursors are written within 50 ms, retention runs every 100 ms */
     /* everything below the failing event is gone; it and later ones are kept */
-    ck_assert_uint_eq(hd_store_first_seq(E.srv.store, E.b.id), 6);
-    ck_assert_uint_eq(hd_store_event_count(E.srv.store, E.b.id), 2);
+    ck_assert_uint_eq(hd_evlog_first_seq(E.srv.log, E.b.id), 6);
+    ck_assert_uint_eq(hd_evlog_count(E.srv.log, E.b.id), 2);
     env_done();
 }
 END_TEST
@@ -908,7 +913,7 @@ static void restart(void)
         hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
     hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
     hd_dispatch_close(E.srv.disp);
-    hd_store_close(E.srv.store);
+    hd_lmdb_close(E.lm);
     hd_httpc_close(E.srv.httpc);
     run_ms(50);
     hd_router_free(E.b.router);
@@ -1007,7 +1012,7 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     triggers_done = 0;
     for (int i = 0; i < N; i++) {
         uint64_t c = 0;
-        if (hd_store_cursor_get(E.srv.store, ts[i].id, &c) && c == 200)
+        if (hd_evlog_cursor_get(E.srv.log, ts[i].id, &c) && c == 200)
             triggers_done++;
     }
     ck_assert_int_eq(triggers_done, N);
@@ -1016,8 +1021,10 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
         free((char *)ts[i].name);
     }
     free(ts);
-    hd_store_close(E.srv.store);
-    E.srv.store = NULL;
+    hd_lmdb_close(E.lm);
+    E.lm = NULL;
+    E.srv.log = NULL;
+    E.srv.state = NULL;
     hd_httpc_close(E.srv.httpc);
     E.srv.httpc = NULL;
     run_ms(50);
@@ -1039,9 +1046,10 @@ static long rss_anon_kib(void)
 }
 
 static int stored_batches;
-static void batch_stored(void *arg, hd_err_t st)
+static void batch_stored(void *arg, hd_err_t st, uint64_t first_seq)
 {
     (void)arg;
+    (void)first_seq;
     ck_assert_int_eq(st, HD_E_OK);
     stored_batches++;
 }
@@ -1067,21 +1075,28 @@ START_TEST(million_event_backlog_stays_in_bounded_memory)
     memset(data, 'x', sizeof data);
     ce_event_set_data(ev, data, sizeof data, false);
     const int batches = 1000, per = 1000;
+    ce_event_t **evs = calloc((size_t)per, sizeof *evs);
+    ck_assert_ptr_nonnull(evs);
+    for (int k = 0; k < per; k++) {
+        evs[k] = ce_event_clone(ev);
+        ck_assert_ptr_nonnull(evs[k]);
+    }
     int submitted = 0;
     for (int i = 0; i < batches; i++) {
-        hd_store_batch_t *b = hd_store_batch_new(E.srv.store);
         for (int k = 0; k < per; k++) {
             char id[32];
             snprintf(id, sizeof id, "%d-%d", i, k);
-            ce_event_set(ev, "id", id, strlen(id), NULL);
-            uint64_t seq;
-            ck_assert_int_eq(hd_store_batch_event(b, E.b.id, ev, &seq), HD_E_OK);
+            ce_event_set(evs[k], "id", id, strlen(id), NULL);
         }
-        ck_assert_int_eq(hd_store_submit(E.srv.store, b, batch_stored, NULL), HD_E_OK);
+        ck_assert_int_eq(
+            hd_evlog_append(E.srv.log, E.b.id, evs, (size_t)per, batch_stored, NULL), HD_E_OK);
         submitted++;
         while (submitted - stored_batches > 8) /* keep the store queue short */
             uv_run(&E.loop, UV_RUN_ONCE);
     }
+    for (int k = 0; k < per; k++)
+        ce_event_free(evs[k]);
+    free(evs);
     ce_event_free(ev);
     while (stored_batches < submitted)
         uv_run(&E.loop, UV_RUN_ONCE);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "hd_resources.h"
-#include "hd_store.h"
+#include "hd_lmdb.h"
 #include "resources_internal.h"
 
 typedef struct {
@@ -457,7 +457,7 @@ START_TEST(survives_reopen)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     uv_loop_t loop;
     uv_loop_init(&loop);
-    hd_store_opts_t so = {.data_dir = dir,
+    hd_lmdb_opts_t so = {.data_dir = dir,
                           .durability = HD_DURABILITY_NONE,
                           .map_size_initial = 1 << 20,
                           .map_size_max = 64 << 20,
@@ -467,7 +467,10 @@ START_TEST(survives_reopen)
     for (int round = 0; round < 2; round++) {
         memset(&srv, 0, sizeof srv);
         srv.loop = &loop;
-        ck_assert_int_eq(hd_store_open(&loop, &so, &srv.store), HD_E_OK);
+        hd_lmdb_t *lm = NULL;
+        ck_assert_int_eq(hd_lmdb_open(&loop, &so, &lm), HD_E_OK);
+        srv.log = hd_lmdb_evlog(lm);
+        srv.state = hd_lmdb_state(lm);
         hd_resources_t *r = NULL;
         ck_assert_int_eq(hd_resources_open(&srv, NULL, 0, &r), HD_E_OK);
         srv.res = r;
@@ -522,7 +525,7 @@ START_TEST(survives_reopen)
                 uv_run(&loop, UV_RUN_ONCE);
         }
         hd_resources_close(r);
-        hd_store_close(srv.store);
+        hd_lmdb_close(lm);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
