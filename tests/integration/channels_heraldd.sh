@@ -64,7 +64,8 @@ wait_count() { # wait_count NAME N SECONDS
     return 1
 }
 has() { [ -f "$TMP/$1.jsonl" ] && grep -qF -- "$2" "$TMP/$1.jsonl"; } # has NAME FIXED-STRING
-lines_with() { [ -f "$TMP/$1.jsonl" ] && grep -cF -- "$2" "$TMP/$1.jsonl" || echo 0; }
+# (grep -c prints 0 itself when nothing matches, and exits 1: do not print a second 0)
+lines_with() { if [ -f "$TMP/$1.jsonl" ]; then grep -cF -- "$2" "$TMP/$1.jsonl" || true; else echo 0; fi; }
 ids() { [ -f "$TMP/$1.jsonl" ] && grep -o '"ce-id":"[^"]*"' "$TMP/$1.jsonl" | sort -u | wc -l || echo 0; }
 
 # apply FILE -> prints the HTTP status of POST /apply; the answer is in $TMP/apply.body
@@ -175,16 +176,16 @@ check "heraldd starts" test -n "$IN"
 sub c1
 sub c2
 apply_ok "apply channel.yaml" "$(example channel.yaml 8091=c1 8092=c2)"
-check "InMemoryChannel Ready" test "$(ready inmemorychannels default my-channel)" = True
+check "InMemoryChannel Ready" test "$(ready inmemorychannels default orders)" = True
 check "channel address is /{ns}/channels/{name}" \
-    test "$(address inmemorychannels default my-channel)" = "$ING/default/channels/my-channel"
+    test "$(address inmemorychannels default orders)" = "$ING/default/channels/orders"
 check "Subscription sub-1 Ready" test "$(ready subscriptions default sub-1)" = True
-code=$(post "$ING/default/channels/my-channel" m1)
+code=$(post "$ING/default/channels/orders" m1)
 check "POST to the channel answers 202" test "$code" = 202
-curl -s -m 10 -o /dev/null -X POST "$ING/default/channels/my-channel" \
+curl -s -m 10 -o /dev/null -X POST "$ING/default/channels/orders" \
     -H 'content-type: application/cloudevents+json' \
     -d '{"specversion":"1.0","id":"m2","source":"/test","type":"com.example.structured","data":{"k":1}}'
-post "$ING/default/channels/my-channel" m3 >/dev/null
+post "$ING/default/channels/orders" m3 >/dev/null
 if wait_count c1 3 10; then
     ok "subscription 1 receives every event"
     check "subscription 2 receives every event" wait_count c2 3 10
@@ -197,7 +198,7 @@ else
 fi
 
 # ---- 2. Host-header addressing, 404, the admin events endpoint ---------------------------------
-code=$(post "$ING/any/path" h1 '{"message":"by host"}' -H "Host: my-channel-kn-channel.default.svc.cluster.local")
+code=$(post "$ING/any/path" h1 '{"message":"by host"}' -H "Host: orders-kn-channel.default.svc.cluster.local")
 check "POST with Host {name}-kn-channel.{ns}.svc.cluster.local answers 202" test "$code" = 202
 check "Host-addressed event reaches the channel's subscribers" wait_count c1 4 10
 check "Host-addressed event is h1" has c1 '"ce-id":"h1"'
@@ -205,7 +206,7 @@ code=$(post "$ING/default/channels/nope" n1)
 check "unknown channel is 404" test "$code" = 404
 check "404 body names the channel" grep -q nope "$TMP/post.body"
 code=$(curl -s -m 10 -o "$TMP/adm.body" -w '%{http_code}' -X POST \
-    "http://127.0.0.1:$ADM/v1/channels/default/my-channel/events" -H 'ce-specversion: 1.0' \
+    "http://127.0.0.1:$ADM/v1/channels/default/orders/events" -H 'ce-specversion: 1.0' \
     -H 'ce-id: adm1' -H 'ce-source: /test' -H 'ce-type: com.example.admin' -d 'x')
 check "admin POST /v1/channels/{ns}/{name}/events answers 202" test "$code" = 202
 check "admin-sent event delivered" wait_count c2 5 10
