@@ -45,7 +45,5 @@ void hd_config_free(hd_config_t *cfg);
 void hd_config_print(const hd_config_t *cfg, FILE *out);
 /* Prints every setting with its environment name, default and description. */
 void hd_config_usage(FILE *out);
-/* Parses a duration: ISO 8601 (PT1S, PT0.5S, P1D) or a number with ms/s/m/h/d. */
-bool hd_duration_parse(const char *s, uint64_t *ms);
 
 #endif /* HERALD_HD_CONFIG_H */

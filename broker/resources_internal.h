@@ -47,9 +47,6 @@ bool hd_resources__url_ok(const char *s);
 /* Joins a base URL and a (relative) uri path; returns owned (hd_free) or NULL. */
 char *hd_resources__url_join(const char *base, const char *rel);
 
-/* ISO 8601 duration (PT0.5S, P1DT2H, PT1M30S) to milliseconds; false when malformed. */
-bool hd_resources__iso_duration(const char *s, uint64_t *ms);
-
 /* Parses a DeliverySpec (absent or null: nothing set); the HD_DLV_* bits of out->set say which
  * fields were given. The dead-letter sink goes to *dls (owned by the caller on success;
  * out->dead_letter_uri stays NULL until resolved). Errors: HD_E_INVAL with err naming the

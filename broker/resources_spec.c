@@ -8,7 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hd_time.h"
 #include "resources_internal.h"
+
+#define DURATION_MAX_MS 1000000000000000ull /* about 31,700 years */
 
 static const hd_kind_info_t kinds[] = {
     {"Broker", "eventing.knative.dev", "v1", "brokers", "broker", "bk", HD_RK_BROKER},
@@ -156,65 +159,6 @@ char *hd_resources__url_join(const char *base, const char *rel)
     return out;
 }
 
-bool hd_resources__iso_duration(const char *s, uint64_t *ms)
-{
-    /* P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]; years/months are ambiguous, so refused. */
-    if (!s || (s[0] != 'P' && s[0] != 'p'))
-        return false;
-    const char *p = s + 1;
-    bool in_time = false, any = false;
-    double total = 0;
-    char last_unit = 0;
-    while (*p) {
-        if (*p == 'T' || *p == 't') {
-            if (in_time)
-                return false;
-            in_time = true;
-            last_unit = 0;
-            p++;
-            if (!*p)
-                return false;
-            continue;
-        }
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return false;
-        char *end = NULL;
-        double v = strtod(p, &end);
-        if (end == p || v < 0)
-            return false;
-        char u = (char)toupper((unsigned char)*end);
-        if (!u)
-            return false;
-        double mul;
-        if (!in_time) {
-            if (u == 'W')
-                mul = 7 * 86400e3;
-            else if (u == 'D')
-                mul = 86400e3;
-            else
-                return false;
-        } else {
-            if (u == 'H')
-                mul = 3600e3;
-            else if (u == 'M')
-                mul = 60e3;
-            else if (u == 'S')
-                mul = 1e3;
-            else
-                return false;
-        }
-        (void)last_unit;
-        last_unit = u;
-        total += v * mul;
-        any = true;
-        p = end + 1;
-    }
-    if (!any || total > 1e15)
-        return false;
-    *ms = (uint64_t)(total + 0.5);
-    return true;
-}
-
 void hd_resources__dest_free(hd_dest_t *d)
 {
     if (!d)
@@ -320,7 +264,9 @@ fail:
 static hd_err_t duration_field(const cJSON *v, const char *path, const char *field, bool positive,
                                uint64_t *ms, char *err, size_t cap)
 {
-    if (!cJSON_IsString(v) || !hd_resources__iso_duration(v->valuestring, ms)) {
+    /* the bound keeps later sums of delays and clocks far from overflow */
+    if (!cJSON_IsString(v) || !hd_time_iso_duration_parse(v->valuestring, ms) ||
+        *ms > DURATION_MAX_MS) {
         snprintf(err, cap, "%s.%s: '%s' is not an ISO 8601 duration (e.g. PT0.5S, PT10S, PT1M)",
                  path, field, cJSON_IsString(v) ? v->valuestring : "(not a string)");
         return HD_E_INVAL;

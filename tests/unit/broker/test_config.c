@@ -1,6 +1,6 @@
 /*
  * test_config.c — heraldd's settings: defaults, YAML (nested and dotted keys), environment
- * overrides, every kind of bad value naming its key, durations and sizes, print/usage.
+ * overrides, every kind of bad value naming its key, sizes, print/usage (durations: test_time.c).
  */
 #include <check.h>
 #include <stdio.h>
@@ -219,28 +219,6 @@ START_TEST(test_empty_file_and_empty_list)
 }
 END_TEST
 
-START_TEST(test_durations)
-{
-    uint64_t ms;
-    struct {
-        const char *s;
-        uint64_t ms;
-    } ok[] = {{"10s", 10000},      {"100ms", 100},     {"5m", 300000},        {"2h", 7200000},
-              {"7d", 604800000},   {"1h30m", 5400000}, {"0.5s", 500},         {"PT1S", 1000},
-              {"PT0.5S", 500},     {"P1D", 86400000},  {"PT1H2M3S", 3723000}, {"P1DT1H", 90000000},
-              {"P2W", 1209600000}, {"pt10s", 10000},   {" 3s ", 3000},        {"PT0.001S", 1}};
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        ck_assert_msg(hd_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
-        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
-    }
-    const char *bad[] = {"",    "10",     "s",    "10x", "P",   "PT",     "P1M",
-                         "P1Y", "PT1S1M", "P1DT", "1.s", "-1s", "PT1H1H", "999999999999999999999d",
-                         NULL};
-    for (size_t i = 0; bad[i]; i++)
-        ck_assert_msg(!hd_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
-}
-END_TEST
-
 START_TEST(test_sizes)
 {
     hd_config_t cfg;
@@ -440,7 +418,6 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_env_overrides);
     tcase_add_test(tc, test_bad_values_name_the_key);
     tcase_add_test(tc, test_empty_file_and_empty_list);
-    tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_usage_lists_every_setting);

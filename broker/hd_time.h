@@ -1,0 +1,29 @@
+/*
+ * hd_time.h — the broker's one place for time text and identifiers: ISO 8601 and Go-style
+ * durations, RFC 3339 timestamps (parse and format) and UUID v4 strings. Pure functions over
+ * memory, no I/O except the random source of hd_time_uuid_v4; any thread.
+ */
+#ifndef HERALD_HD_TIME_H
+#define HERALD_HD_TIME_H
+
+#include "hd.h"
+
+/*
+ * Parses an ISO 8601 duration into milliseconds: P[nW][nD][T[nH][nM][nS]], upper or lower case.
+ * Units must come in that order, each at most once; a fraction ("PT0.5S", "PT1,5M") is allowed
+ * on the last component only and is rounded to the nearest millisecond. Years and months have
+ * no fixed length and are refused, as are signs, exponents, "P", "PT" and overflow. `s` is
+ * borrowed and NUL-terminated, without surrounding blanks. Returns false (and leaves *ms) when
+ * malformed.
+ */
+bool hd_time_iso_duration_parse(const char *s, uint64_t *ms);
+
+/*
+ * Parses a configuration duration into milliseconds: an ISO 8601 duration as
+ * hd_time_iso_duration_parse, or Go-style number+unit pairs with units ms, s, m, h, d ("10s",
+ * "1h30m", "0.5s"). Blanks around the text are ignored. Returns false when malformed or on
+ * overflow.
+ */
+bool hd_time_duration_parse(const char *s, uint64_t *ms);
+
+#endif /* HERALD_HD_TIME_H */

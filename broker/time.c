@@ -1,0 +1,159 @@
+/*
+ * time.c — durations (hd_time.h).
+ */
+#include "hd_time.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#define SEC_MS 1000ull
+#define DAY_MS (86400ull * 1000)
+
+/*
+ * Reads a decimal number with an optional fraction ('.' or ',') at p: the integer part into *ip,
+ * the fraction in millionths into *micro (digits past the sixth are ignored), and whether there
+ * was a fraction into *frac. Returns the end, or NULL when there is no leading digit, no digit
+ * after the mark, or the integer overflows.
+ */
+static const char *scan_decimal(const char *p, uint64_t *ip, uint64_t *micro, bool *frac)
+{
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return NULL;
+        v = v * 10 + d;
+    }
+    uint64_t f = 0, scale = 100000;
+    *frac = false;
+    if (*p == '.' || *p == ',') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return NULL;
+        for (; isdigit((unsigned char)*p); p++) {
+            f += (uint64_t)(*p - '0') * scale;
+            scale /= 10;
+        }
+        *frac = true;
+    }
+    *ip = v;
+    *micro = f;
+    return p;
+}
+
+/* Adds n units of `unit_ms` plus `micro` millionths of one unit to *acc; false on overflow. */
+static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms)
+{
+    if (n && unit_ms > UINT64_MAX / n)
+        return false;
+    uint64_t add = n * unit_ms;
+    uint64_t part = (micro * unit_ms + 500000) / 1000000;
+    if (part > UINT64_MAX - add || add + part > UINT64_MAX - *acc)
+        return false;
+    *acc += add + part;
+    return true;
+}
+
+bool hd_time_iso_duration_parse(const char *s, uint64_t *ms)
+{
+    if (!s || !ms || (*s != 'P' && *s != 'p'))
+        return false;
+    const char *p = s + 1;
+    uint64_t acc = 0;
+    bool any = false, in_time = false, had_frac = false;
+    int last_rank = -1;
+    while (*p) {
+        if (*p == 'T' || *p == 't') {
+            if (in_time)
+                return false;
+            in_time = true;
+            p++;
+            if (!*p)
+                return false;
+            continue;
+        }
+        /* ISO 8601 allows a fraction only on the smallest component given */
+        if (had_frac)
+            return false;
+        uint64_t n, micro;
+        if (!(p = scan_decimal(p, &n, &micro, &had_frac)))
+            return false;
+        char u = (char)toupper((unsigned char)*p++);
+        uint64_t unit;
+        int rank;
+        if (!in_time && u == 'W') {
+            unit = 7 * DAY_MS, rank = 0;
+        } else if (!in_time && u == 'D') {
+            unit = DAY_MS, rank = 1;
+        } else if (in_time && u == 'H') {
+            unit = 3600 * SEC_MS, rank = 2;
+        } else if (in_time && u == 'M') {
+            unit = 60 * SEC_MS, rank = 3;
+        } else if (in_time && u == 'S') {
+            unit = SEC_MS, rank = 4;
+        } else {
+            return false; /* years and months have no fixed length */
+        }
+        if (rank <= last_rank)
+            return false; /* out of order or repeated */
+        last_rank = rank;
+        if (!add_ms(&acc, n, micro, unit))
+            return false;
+        any = true;
+    }
+    if (!any)
+        return false;
+    *ms = acc;
+    return true;
+}
+
+/* Go-style "1h30m", "100ms", "0.5s": one or more number+unit pairs. */
+static bool go_duration_parse(const char *p, uint64_t *ms)
+{
+    uint64_t acc = 0;
+    while (*p) {
+        uint64_t n, micro;
+        bool frac;
+        if (!(p = scan_decimal(p, &n, &micro, &frac)))
+            return false;
+        uint64_t unit;
+        if (strncmp(p, "ms", 2) == 0) {
+            unit = 1, p += 2;
+        } else if (*p == 's') {
+            unit = SEC_MS, p++;
+        } else if (*p == 'm') {
+            unit = 60 * SEC_MS, p++;
+        } else if (*p == 'h') {
+            unit = 3600 * SEC_MS, p++;
+        } else if (*p == 'd') {
+            unit = DAY_MS, p++;
+        } else {
+            return false;
+        }
+        if (!add_ms(&acc, n, micro, unit))
+            return false;
+    }
+    *ms = acc;
+    return true;
+}
+
+bool hd_time_duration_parse(const char *s, uint64_t *ms)
+{
+    if (!s || !ms)
+        return false;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (buf[0] == 'P' || buf[0] == 'p')
+        return hd_time_iso_duration_parse(buf, ms);
+    return go_duration_parse(buf, ms);
+}

@@ -1,0 +1,115 @@
+/*
+ * test_time.c — hd_time.h: ISO 8601 and Go-style durations.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_time.h"
+
+typedef struct {
+    const char *s;
+    uint64_t ms;
+} dur_case_t;
+
+START_TEST(iso_durations)
+{
+    static const dur_case_t ok[] = {
+        {"PT0.5S", 500},       {"PT1M30S", 90000},
+        {"P1DT1H", 90000000},  {"PT0S", 0},
+        {"PT1S", 1000},        {"P1D", 86400000},
+        {"PT1H2M3S", 3723000}, {"P2W", 1209600000},
+        {"pt10s", 10000},      {"PT0.001S", 1},
+        {"PT0.0005S", 1},      {"PT1,5M", 90000},
+        {"PT1.5H", 5400000},   {"P1W1DT1H1M1.25S", 694861250},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t ms = 12345;
+        ck_assert_msg(hd_time_iso_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
+        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
+    }
+    static const char *const bad[] = {
+        "",
+        "P",
+        "PT",
+        "P1DT",
+        "5s",
+        "PT-1S",
+        "PT+1S",
+        "PT1X",
+        "P1M",
+        "P1Y",
+        "PT1S1S",
+        "PT1H1H",
+        "PT1S1M",
+        "P1DP1D",
+        "PT1HT1M",
+        "P1D1W",
+        "PT.5S",
+        "PT1.S",
+        "PT1e3S",
+        "PT0.5M1S",
+        "PT1",
+        "T1S",
+        " PT1S",
+        "PT1S ",
+        "PT99999999999999999999S",
+        "P9999999999999999W",
+        NULL,
+    };
+    for (size_t i = 0; bad[i]; i++) {
+        uint64_t ms = 12345;
+        ck_assert_msg(!hd_time_iso_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
+        ck_assert_msg(ms == 12345, "'%s' changed the output", bad[i]);
+    }
+    uint64_t ms;
+    ck_assert(!hd_time_iso_duration_parse(NULL, &ms));
+    ck_assert(!hd_time_iso_duration_parse("PT1S", NULL));
+}
+END_TEST
+
+START_TEST(config_durations)
+{
+    static const dur_case_t ok[] = {
+        {"10s", 10000},      {"100ms", 100},     {"5m", 300000},        {"2h", 7200000},
+        {"7d", 604800000},   {"1h30m", 5400000}, {"0.5s", 500},         {"PT1S", 1000},
+        {"PT0.5S", 500},     {"P1D", 86400000},  {"PT1H2M3S", 3723000}, {"P1DT1H", 90000000},
+        {"P2W", 1209600000}, {"pt10s", 10000},   {" 3s ", 3000},        {"PT0.001S", 1},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t ms;
+        ck_assert_msg(hd_time_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
+        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
+    }
+    static const char *const bad[] = {
+        "",       "10",     "s",    "10x",    "P",
+        "PT",     "P1M",    "P1Y",  "1.s",    "-1s",
+        "PT1S1M", "PT1H1H", "P1DT", "PT1S1S", "999999999999999999999d",
+        NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        uint64_t ms;
+        ck_assert_msg(!hd_time_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
+    }
+}
+END_TEST
+
+static Suite *time_suite(void)
+{
+    Suite *s = suite_create("time");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, iso_durations);
+    tcase_add_test(tc, config_durations);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(time_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
