@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <http_parser.h>
 
@@ -18,6 +17,7 @@
 #include "hd_metrics.h"
 #include "hd_resources.h"
 #include "hd_store.h"
+#include "hd_time.h"
 #include "herald/ce_http.h"
 #include "herald/ce_json.h"
 #include "resources_internal.h"
@@ -392,66 +392,6 @@ static void route_resources(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size
         method_not_allowed(req, "GET, DELETE");
 }
 
-/* ---- time ---------------------------------------------------------------------------------- */
-
-/* RFC 3339 (2026-01-02T03:04:05[.123][Z|+01:00]) to Unix ms; false when malformed. */
-static bool parse_rfc3339(const char *s, uint64_t *ms)
-{
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
-        return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return false;
-    const char *p = s + n;
-    double frac = 0;
-    if (*p == '.') {
-        double scale = 0.1;
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9') {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
-            return false;
-        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return false;
-    }
-    if (*p)
-        return false;
-    struct tm tm = {0};
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (t < 0)
-        return false;
-    *ms = (uint64_t)(t - off) * 1000 + (uint64_t)(frac * 1000);
-    return true;
-}
-
-static void fmt_time(uint64_t ms, char *buf, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
 /* ---- describe ------------------------------------------------------------------------------ */
 
 static cJSON *ready_condition(const cJSON *obj)
@@ -627,7 +567,7 @@ static bool dlq_one(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint6
         return false;
     cJSON *o = cJSON_CreateObject();
     char ts[40];
-    fmt_time(wall_ms, ts, sizeof ts);
+    hd_time_rfc3339_format(wall_ms, true, ts, sizeof ts);
     cJSON_AddNumberToObject(o, "seq", (double)seq);
     cJSON_AddNumberToObject(o, "status", status);
     cJSON_AddStringToObject(o, "time", ts);
@@ -747,7 +687,7 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
         return;
     }
     if (!parse_u64(from, &seq)) {
-        if (!parse_rfc3339(from, &ms)) {
+        if (!hd_time_rfc3339_parse(from, &ms)) {
             char m[200];
             snprintf(m, sizeof m,
                      "from: '%s' is neither a sequence number nor an RFC 3339 time "

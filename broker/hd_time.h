@@ -8,6 +8,10 @@
 
 #include "hd.h"
 
+/* Room for the longest text hd_time_rfc3339_format writes, NUL included
+ * ("2026-01-02T03:04:05.123Z"). */
+#define HD_TIME_RFC3339_MAX 32
+
 /*
  * Parses an ISO 8601 duration into milliseconds: P[nW][nD][T[nH][nM][nS]], upper or lower case.
  * Units must come in that order, each at most once; a fraction ("PT0.5S", "PT1,5M") is allowed
@@ -25,5 +29,20 @@ bool hd_time_iso_duration_parse(const char *s, uint64_t *ms);
  * overflow.
  */
 bool hd_time_duration_parse(const char *s, uint64_t *ms);
+
+/*
+ * Parses an RFC 3339 date-time ("2026-01-02T03:04:05Z", "2026-01-02t03:04:05.123+01:00") into
+ * Unix milliseconds, fraction truncated. The text is checked by the SDK's CloudEvents Timestamp
+ * rule (ce_value_check: 'T' separator, days per month, offsets); a time before 1970 is
+ * refused. `s` is borrowed and NUL-terminated. Returns false (and leaves *ms) when malformed.
+ */
+bool hd_time_rfc3339_parse(const char *s, uint64_t *ms);
+
+/*
+ * Writes `wall_ms` (Unix milliseconds) as RFC 3339 in UTC into buf (`cap` bytes, at least
+ * HD_TIME_RFC3339_MAX for any time): "2026-01-02T03:04:05Z", or with `millis`
+ * "2026-01-02T03:04:05.123Z". Always NUL-terminates when cap > 0.
+ */
+void hd_time_rfc3339_format(uint64_t wall_ms, bool millis, char *buf, size_t cap);
 
 #endif /* HERALD_HD_TIME_H */

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hd_config.h"
@@ -25,6 +24,7 @@
 #include "hd_http.h"
 #include "hd_map.h"
 #include "hd_store.h"
+#include "hd_time.h"
 #include "resources_internal.h"
 
 #define ERRCAP 512
@@ -86,14 +86,6 @@ struct hd_resources {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-static void rfc3339(uint64_t wall_ms, char *buf, size_t cap)
-{
-    time_t t = (time_t)(wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void new_uid(char out[37])
 {
@@ -218,7 +210,7 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
                           const char *reason, const char *message)
 {
     char now[40];
-    rfc3339(hd_wall_ms(), now, sizeof now);
+    hd_time_rfc3339_format(hd_wall_ms(), false, now, sizeof now);
     const char *ltt = now;
     const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old_status, "conditions");
     const cJSON *c;
@@ -783,7 +775,7 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     cJSON_AddStringToObject(m, "uid", src_uid);
     const char *src_ts = stored ? jstr(md, "creationTimestamp") : jstr(omd, "creationTimestamp");
     if (!src_ts) {
-        rfc3339(hd_wall_ms(), ts, sizeof ts);
+        hd_time_rfc3339_format(hd_wall_ms(), false, ts, sizeof ts);
         src_ts = ts;
     }
     cJSON_AddStringToObject(m, "creationTimestamp", src_ts);

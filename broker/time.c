@@ -1,10 +1,14 @@
 /*
- * time.c — durations (hd_time.h).
+ * time.c — durations and RFC 3339 timestamps (hd_time.h). The RFC 3339 shape
+ * is the SDK's rule (ce_value_check of a Timestamp), so the broker and the CloudEvents `time`
+ * attribute accept the same texts.
  */
 #include "hd_time.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define SEC_MS 1000ull
 #define DAY_MS (86400ull * 1000)
@@ -156,4 +160,81 @@ bool hd_time_duration_parse(const char *s, uint64_t *ms)
     if (buf[0] == 'P' || buf[0] == 'p')
         return hd_time_iso_duration_parse(buf, ms);
     return go_duration_parse(buf, ms);
+}
+
+/* ---- RFC 3339 ----------------------------------------------------------------------------- */
+
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* Leap years in [1, y). */
+static int64_t leaps_before(int64_t y)
+{
+    y -= 1;
+    return y / 4 - y / 100 + y / 400;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; negative before 1970). */
+static int64_t days_from_epoch(int y, int m, int d)
+{
+    static const int before_month[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int64_t days = 365 * ((int64_t)y - 1970) + leaps_before(y) - leaps_before(1970);
+    days += before_month[m - 1] + (leap && m > 2) + (d - 1);
+    return days;
+}
+
+bool hd_time_rfc3339_parse(const char *s, uint64_t *ms)
+{
+    if (!s || !ms)
+        return false;
+    size_t n = strlen(s);
+    if (ce_value_check(CE_TYPE_TIMESTAMP, s, n, NULL) != CE_E_OK)
+        return false;
+    /* the shape is known now: fixed positions up to the seconds */
+    int64_t days = days_from_epoch(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2));
+    int64_t secs =
+        days * 86400 + digits(s + 11, 2) * 3600 + digits(s + 14, 2) * 60 + digits(s + 17, 2);
+    const char *p = s + 19;
+    int64_t frac_ms = 0;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; isdigit((unsigned char)*p); p++) {
+            frac_ms += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (*p == '+' || *p == '-') {
+        int64_t off = digits(p + 1, 2) * 3600 + digits(p + 4, 2) * 60;
+        secs -= *p == '-' ? -off : off;
+    }
+    if (secs < 0)
+        return false;
+    *ms = (uint64_t)secs * 1000 + (uint64_t)frac_ms;
+    return true;
+}
+
+void hd_time_rfc3339_format(uint64_t wall_ms, bool millis, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return;
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    buf[0] = '\0';
+    if (!gmtime_r(&t, &tm))
+        return;
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0) {
+        buf[0] = '\0';
+        return;
+    }
+    if (millis)
+        snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(wall_ms % 1000));
+    else
+        snprintf(buf + n, cap - n, "Z");
 }

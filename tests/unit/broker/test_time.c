@@ -1,5 +1,5 @@
 /*
- * test_time.c — hd_time.h: ISO 8601 and Go-style durations.
+ * test_time.c — hd_time.h: ISO 8601 and Go-style durations, RFC 3339 parse and format.
  */
 #include <check.h>
 #include <stdio.h>
@@ -94,12 +94,73 @@ START_TEST(config_durations)
 }
 END_TEST
 
+START_TEST(rfc3339_parse)
+{
+    static const dur_case_t ok[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"2026-01-02T15:04:05Z", 1767366245000ull},
+        {"2026-01-02t15:04:05.123z", 1767366245123ull},
+        {"2026-01-02T16:04:05.1239+01:00", 1767366245123ull},
+        {"2026-01-02T14:34:05-00:30", 1767366245000ull},
+        {"2024-02-29T00:00:00Z", 1709164800000ull},
+        {"2000-03-01T00:00:00Z", 951868800000ull},
+        {"2100-12-31T23:59:59Z", 4133980799000ull},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t ms = 1;
+        ck_assert_msg(hd_time_rfc3339_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
+        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
+    }
+    static const char *const bad[] = {
+        "2026-01-02 15:04:05Z", /* space separator */
+        "2026-02-30T00:00:00Z", /* no 30 February */
+        "2025-02-29T00:00:00Z", /* not a leap year */
+        "2026-04-31T00:00:00Z", /* April has 30 days */
+        "2026-13-01T00:00:00Z",
+        "2026-01-02T24:00:00Z",
+        "2026-01-02T15:04:05",
+        "2026-01-02T15:04:05.Z",
+        "2026-01-02T15:04:05+0100",
+        "2026-01-02T15:04:05Zjunk",
+        "1969-12-31T23:59:59Z", /* before the epoch */
+        "1970-01-01T00:30:00+01:00",
+        "yesterday",
+        "",
+        NULL,
+    };
+    for (size_t i = 0; bad[i]; i++) {
+        uint64_t ms = 7;
+        ck_assert_msg(!hd_time_rfc3339_parse(bad[i], &ms), "'%s' accepted", bad[i]);
+        ck_assert_uint_eq(ms, 7);
+    }
+}
+END_TEST
+
+START_TEST(rfc3339_format)
+{
+    char buf[HD_TIME_RFC3339_MAX];
+    hd_time_rfc3339_format(1767366245123ull, false, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2026-01-02T15:04:05Z");
+    hd_time_rfc3339_format(1767366245123ull, true, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2026-01-02T15:04:05.123Z");
+    hd_time_rfc3339_format(5, true, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1970-01-01T00:00:00.005Z");
+    /* what it writes, it reads back */
+    uint64_t ms;
+    hd_time_rfc3339_format(1709164800042ull, true, buf, sizeof buf);
+    ck_assert(hd_time_rfc3339_parse(buf, &ms));
+    ck_assert_uint_eq(ms, 1709164800042ull);
+}
+END_TEST
+
 static Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, iso_durations);
     tcase_add_test(tc, config_durations);
+    tcase_add_test(tc, rfc3339_parse);
+    tcase_add_test(tc, rfc3339_format);
     suite_add_tcase(s, tc);
     return s;
 }
