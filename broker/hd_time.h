@@ -11,6 +11,8 @@
 /* Room for the longest text hd_time_rfc3339_format writes, NUL included
  * ("2026-01-02T03:04:05.123Z"). */
 #define HD_TIME_RFC3339_MAX 32
+/* Room for a UUID string, NUL included ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"). */
+#define HD_TIME_UUID_MAX 37
 
 /*
  * Parses an ISO 8601 duration into milliseconds: P[nW][nD][T[nH][nM][nS]], upper or lower case.
@@ -44,5 +46,12 @@ bool hd_time_rfc3339_parse(const char *s, uint64_t *ms);
  * "2026-01-02T03:04:05.123Z". Always NUL-terminates when cap > 0.
  */
 void hd_time_rfc3339_format(uint64_t wall_ms, bool millis, char *buf, size_t cap);
+
+/*
+ * Writes a random (version 4) UUID in lower-case hex with dashes into out (HD_TIME_UUID_MAX
+ * bytes, NUL-terminated). Uses getrandom(2); when that fails, a generator seeded from the clock
+ * and the process id, which is unique enough for resource uids but not secret.
+ */
+void hd_time_uuid_v4(char out[HD_TIME_UUID_MAX]);
 
 #endif /* HERALD_HD_TIME_H */

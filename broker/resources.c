@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,23 +85,6 @@ struct hd_resources {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-static void new_uid(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        uint64_t x = hd_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-        for (int i = 0; i < 16; i++) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            b[i] = (unsigned char)(x >> 56);
-        }
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
 
 static const char *jstr(const cJSON *o, const char *name)
 {
@@ -766,10 +748,10 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     cJSON *m = cJSON_AddObjectToObject(o, "metadata");
     cJSON_AddStringToObject(m, "name", name);
     cJSON_AddStringToObject(m, "namespace", ns);
-    char uid[37], ts[40];
+    char uid[HD_TIME_UUID_MAX], ts[40];
     const char *src_uid = stored ? jstr(md, "uid") : jstr(omd, "uid");
     if (!src_uid) {
-        new_uid(uid);
+        hd_time_uuid_v4(uid);
         src_uid = uid;
     }
     cJSON_AddStringToObject(m, "uid", src_uid);

@@ -1,5 +1,5 @@
 /*
- * time.c — durations and RFC 3339 timestamps (hd_time.h). The RFC 3339 shape
+ * time.c — durations, RFC 3339 timestamps and UUID v4 strings (hd_time.h). The RFC 3339 shape
  * is the SDK's rule (ce_value_check of a Timestamp), so the broker and the CloudEvents `time`
  * attribute accept the same texts.
  */
@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SEC_MS 1000ull
 #define DAY_MS (86400ull * 1000)
@@ -237,4 +239,31 @@ void hd_time_rfc3339_format(uint64_t wall_ms, bool millis, char *buf, size_t cap
         snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(wall_ms % 1000));
     else
         snprintf(buf + n, cap - n, "Z");
+}
+
+/* ---- UUID
+ * ----------------------------------------------------------------------------------
+ */
+
+void hd_time_uuid_v4(char out[HD_TIME_UUID_MAX])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        uint64_t x = hd_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+        for (int i = 0; i < 16; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            b[i] = (unsigned char)(x >> 56);
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
 }

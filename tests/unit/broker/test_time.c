@@ -1,5 +1,5 @@
 /*
- * test_time.c — hd_time.h: ISO 8601 and Go-style durations, RFC 3339 parse and format.
+ * test_time.c — hd_time.h: ISO 8601 and Go-style durations, RFC 3339 parse and format, UUID v4.
  */
 #include <check.h>
 #include <stdio.h>
@@ -153,6 +153,24 @@ START_TEST(rfc3339_format)
 }
 END_TEST
 
+START_TEST(uuid_v4)
+{
+    char a[HD_TIME_UUID_MAX], b[HD_TIME_UUID_MAX];
+    hd_time_uuid_v4(a);
+    hd_time_uuid_v4(b);
+    ck_assert_uint_eq(strlen(a), 36);
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ck_assert_int_eq(a[i], '-');
+        else
+            ck_assert_msg(strchr("0123456789abcdef", a[i]) && a[i], "%s", a);
+    }
+    ck_assert_int_eq(a[14], '4');                 /* version */
+    ck_assert_ptr_nonnull(strchr("89ab", a[19])); /* RFC 4122 variant */
+    ck_assert_str_ne(a, b);
+}
+END_TEST
+
 static Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -161,6 +179,7 @@ static Suite *time_suite(void)
     tcase_add_test(tc, config_durations);
     tcase_add_test(tc, rfc3339_parse);
     tcase_add_test(tc, rfc3339_format);
+    tcase_add_test(tc, uuid_v4);
     suite_add_tcase(s, tc);
     return s;
 }
