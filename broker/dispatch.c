@@ -34,6 +34,7 @@
 #include "hd_metrics.h"
 #include "hd_store.h"
 #include "herald/ce_http.h"
+#include "herald/ce_json.h"
 
 #define FLUSH_MS 50
 #define IDLE_CURSOR_MS 30000
@@ -853,24 +854,6 @@ static void dlv_schedule(dlv_t *v, uint64_t delay_ms)
     }
 }
 
-static void b64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* Final failure towards the subscriber: to the dead-letter sink, or to the dead table. */
 static void dlv_final_failure(dlv_t *v)
 {
@@ -892,9 +875,11 @@ static void dlv_final_failure(dlv_t *v)
             snprintf(code, sizeof code, "%d", v->last_status > 0 ? v->last_status : 500);
             ce_event_set(ev, "knativeerrorcode", code, strlen(code), NULL);
             if (v->last_body_len) {
-                char enc[((ERRDATA_MAX + 2) / 3) * 4 + 1];
-                b64((const unsigned char *)v->last_body, v->last_body_len, enc);
-                ce_event_set(ev, "knativeerrordata", enc, strlen(enc), NULL);
+                /* out of memory loses only this attribute, not the dead letter */
+                ce_buf_t enc = {0};
+                if (ce_base64_encode(v->last_body, v->last_body_len, &enc) == CE_E_OK)
+                    ce_event_set(ev, "knativeerrordata", enc.data, enc.len, NULL);
+                ce_buf_free(&enc);
             }
             v->dls_e = e;
         }
