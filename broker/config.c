@@ -132,17 +132,8 @@ static const char *skip_ws(const char *p)
 static const char *scan_u64(const char *s, uint64_t *out)
 {
     s = skip_ws(s);
-    if (!isdigit((unsigned char)*s))
-        return NULL;
-    uint64_t v = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return NULL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return s;
+    size_t n = strspn(s, "0123456789");
+    return hd_parse_u64(s, n, out) ? s + n : NULL;
 }
 
 /* Parses a decimal integer; false on anything else or overflow. */

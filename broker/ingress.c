@@ -37,6 +37,7 @@
 
 #include "hd_config.h"
 #include "hd_metrics.h"
+#include "hd_path.h"
 #include "hd_store.h"
 
 #define RETRY_AFTER_BUSY "Retry-After: 1\r\n"
@@ -290,40 +291,6 @@ static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t 
     return hd_store_submit(srv->store, batch, on_stored, p);
 }
 
-/* ---- paths ----------------------------------------------------------------------------- */
-
-typedef struct {
-    const char *s;
-    size_t len;
-} seg_t;
-
-/* Splits "/a/b/c" into at most `max` segments; returns the count, or max+1 when there are more.
- * Empty segments ("//", trailing "/") count as segments of length 0. */
-static size_t split_path(const char *path, size_t len, seg_t *segs, size_t max) {
-    if (len == 0 || path[0] != '/')
-        return 0;
-    size_t n = 0, i = 1;
-    if (len == 1)
-        return 0;
-    while (i <= len) {
-        size_t start = i;
-        while (i < len && path[i] != '/')
-            i++;
-        if (n == max)
-            return max + 1;
-        segs[n].s = path + start;
-        segs[n].len = i - start;
-        n++;
-        i++;
-    }
-    return n;
-}
-
-static bool seg_is(const seg_t *s, const char *lit) {
-    size_t l = strlen(lit);
-    return s->len == l && memcmp(s->s, lit, l) == 0;
-}
-
 static void answer_options(hd_http_req_t *req) {
     char extra[400];
     size_t olen = 0;
@@ -447,15 +414,15 @@ static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t 
 void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
     hd_ingress_t *in = ctx;
     hd_server_t *srv = in->srv;
-    seg_t segs[3];
-    size_t n = split_path(req->path, req->path_len, segs, 2);
+    hd_path_seg_t segs[3];
+    size_t n = hd_path_split(req->path, req->path_len, segs, 2);
 
-    if (n == 1 && (seg_is(&segs[0], "healthz") || seg_is(&segs[0], "readyz"))) {
+    if (n == 1 && (hd_path_seg_is(&segs[0], "healthz") || hd_path_seg_is(&segs[0], "readyz"))) {
         if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
             hd_http_respond_error(req, 405, "Allow: GET, HEAD\r\n", "method not allowed");
             return;
         }
-        bool ok = seg_is(&segs[0], "healthz") || srv->ready;
+        bool ok = hd_path_seg_is(&segs[0], "healthz") || srv->ready;
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
                         ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
         return;
@@ -482,10 +449,10 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
         handle_event_post(in, req, b);
         return;
     }
-    seg_t s3[4];
-    size_t n3 = split_path(req->path, req->path_len, s3, 3);
-    if (n3 >= 2 && (seg_is(&s3[1], "channels") || seg_is(&s3[1], "sinks") ||
-                    seg_is(&s3[1], "services"))) {
+    hd_path_seg_t s3[4];
+    size_t n3 = hd_path_split(req->path, req->path_len, s3, 3);
+    if (n3 >= 2 && (hd_path_seg_is(&s3[1], "channels") || hd_path_seg_is(&s3[1], "sinks") ||
+                    hd_path_seg_is(&s3[1], "services"))) {
         char m[128];
         snprintf(m, sizeof m, "%.*s are not available yet in this version of heraldd",
                  (int)s3[1].len, s3[1].s);
