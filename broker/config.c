@@ -46,6 +46,8 @@ static const char *const log_level_names[] = {"debug", "info", "warn", "error", 
 #define TIB (1024ull * 1024 * 1024 * 1024)
 #define SEC 1000ull
 #define DAY (86400ull * 1000)
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a number macro as text, for the table's defaults */
 
 /* The one table. Keep keys of one section together: --print-config nests them in order. */
 static const setting_t settings[] = {
@@ -70,10 +72,11 @@ static const setting_t settings[] = {
      "most events in one batched request (413 above)"},
     {"limits.max_connections", T_UINT, OFF(max_connections), "10000", 1, 1000000, NULL, false,
      "open ingress connections (further ones are accepted and closed)"},
-    {"retention.max_age", T_DURATION, OFF(retention_ms), "7d", 1 * SEC, 3650 * DAY, NULL, false,
+    {"retention.max_age", T_DURATION, OFF(retention_ms), STR(HD_CONFIG_RETENTION_DAYS) "d", 1 * SEC,
+     3650 * DAY, NULL, false,
      "events older than this are deleted even if a trigger has not consumed them"},
-    {"retention.interval", T_DURATION, OFF(retention_interval_ms), "10s", 100, DAY, NULL, false,
-     "how often retention runs"},
+    {"retention.interval", T_DURATION, OFF(retention_interval_ms),
+     STR(HD_CONFIG_RETENTION_INTERVAL_S) "s", 100, DAY, NULL, false, "how often retention runs"},
     {"delivery.max_connections_per_host", T_UINT, OFF(delivery_pool_max), "64", 1, 65536, NULL,
      false, "keep-alive connections kept per subscriber host"},
     {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,

@@ -447,9 +447,10 @@ static void retention_run(hd_dispatch_t *d)
     hd_config_t *cfg = d->srv->cfg;
     uint64_t now = hd_wall_ms();
     for (bstate_t *bs = d->brokers; bs; bs = bs->next) {
-        uint64_t ret = bs->b && bs->b->retention_ms
-                           ? bs->b->retention_ms
-                           : (cfg && cfg->retention_ms ? cfg->retention_ms : 7 * 86400000ull);
+        uint64_t ret =
+            bs->b && bs->b->retention_ms
+                ? bs->b->retention_ms
+                : (cfg && cfg->retention_ms ? cfg->retention_ms : HD_CONFIG_RETENTION_MS);
         uint64_t upto = 0;
         if (bs->triggers) {
             upto = UINT64_MAX;
@@ -495,7 +496,7 @@ static void flush_cb(uv_timer_t *t)
     }
     uint64_t interval = d->srv->cfg && d->srv->cfg->retention_interval_ms
                             ? d->srv->cfg->retention_interval_ms
-                            : 10000;
+                            : HD_CONFIG_RETENTION_INTERVAL_MS;
     if (now - d->last_retention >= interval) {
         d->last_retention = now;
         retention_run(d);

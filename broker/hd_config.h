@@ -12,6 +12,13 @@
 #include "hd.h"
 #include "hd_store.h"
 
+/* Defaults of retention.max_age and retention.interval, for the settings table and for modules
+ * running without a config (tests). The table's text defaults are made from these numbers. */
+#define HD_CONFIG_RETENTION_DAYS 7
+#define HD_CONFIG_RETENTION_MS (HD_CONFIG_RETENTION_DAYS * 86400000ull)
+#define HD_CONFIG_RETENTION_INTERVAL_S 10
+#define HD_CONFIG_RETENTION_INTERVAL_MS (HD_CONFIG_RETENTION_INTERVAL_S * 1000ull)
+
 struct hd_config {
     char *ingress_listen;          /* ingress.listen, default 127.0.0.1:8080 */
     char *admin_listen;            /* admin.listen, default 127.0.0.1:8081 */

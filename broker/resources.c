@@ -28,7 +28,6 @@
 
 #define ERRCAP 512
 #define MAX_LISTENERS 16
-#define DEFAULT_RETENTION_MS (7ull * 86400 * 1000)
 
 typedef struct rec rec_t;
 
@@ -889,7 +888,7 @@ static hd_err_t install(hd_resources_t *r, prep_t *p, hd_store_batch_t *batch, r
             x->b->rec = x;
             x->b->pub.ns = x->ns;
             x->b->pub.name = x->name;
-            x->b->pub.retention_ms = DEFAULT_RETENTION_MS;
+            x->b->pub.retention_ms = HD_CONFIG_RETENTION_MS;
             if (r->srv && r->srv->cfg && r->srv->cfg->retention_ms)
                 x->b->pub.retention_ms = r->srv->cfg->retention_ms;
         } else if (p->ki->type == HD_RK_TRIGGER) {

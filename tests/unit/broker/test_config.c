@@ -62,6 +62,9 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.max_connections, 10000);
     ck_assert_uint_eq(cfg.retention_ms, 7ull * 86400 * 1000);
     ck_assert_uint_eq(cfg.retention_interval_ms, 10000);
+    /* the table's text defaults and the constants other modules fall back to agree */
+    ck_assert_uint_eq(cfg.retention_ms, HD_CONFIG_RETENTION_MS);
+    ck_assert_uint_eq(cfg.retention_interval_ms, HD_CONFIG_RETENTION_INTERVAL_MS);
     ck_assert_uint_eq(cfg.delivery_pool_max, 64);
     ck_assert_uint_eq(cfg.manifest_count, 0);
     ck_assert_int_eq(cfg.log_format, HD_LOG_JSON);
