@@ -857,12 +857,10 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
     if (query_get(req->query, "from", from, sizeof from) && hd_parse_u64(from, strlen(from), &f) &&
         f > 0)
         t->next_seq = f;
-    char labels[400];
-    snprintf(labels, sizeof labels, "namespace=\"%s\",broker=\"%s\"", ns, name);
     t->drops = srv->metrics ? hd_metrics_counter(srv->metrics, "herald_tail_dropped_total",
                                                  "Events not written to a slow tail client "
                                                  "(over its output high-water mark)",
-                                                 labels)
+                                                 "namespace", ns, "broker", name)
                             : NULL;
     if (!srv->loop || uv_timer_init(srv->loop, &t->timer)) {
         hd_free(t);

@@ -95,7 +95,6 @@ struct tstate {
     bstate_t *b;
     uint32_t id;
     char *ns, *name;
-    char labels[256];
     /* settings snapshot (trigger_updated refreshes it) */
     hd_delivery_t dl;
     char *sub_uri;
@@ -227,16 +226,16 @@ static hd_metric_t *code_metric(tstate_t *ts, int code)
         if (ts->codes[i].code == code)
             return ts->codes[i].m;
     hd_metrics_t *m = ts->d->srv->metrics;
-    if (m == NULL || ts->ncodes == sizeof ts->codes / sizeof ts->codes[0])
+    if (m == NULL || !ts->ns || !ts->name || ts->ncodes == sizeof ts->codes / sizeof ts->codes[0])
         return NULL;
-    char labels[320];
+    char code_s[16];
     if (code > 0)
-        snprintf(labels, sizeof labels, "%s,code=\"%d\"", ts->labels, code);
+        snprintf(code_s, sizeof code_s, "%d", code);
     else
-        snprintf(labels, sizeof labels, "%s,code=\"%s\"", ts->labels,
-                 code == -2 ? "timeout" : "network");
-    hd_metric_t *h = hd_metrics_counter(m, "herald_dispatch_total",
-                                        "Delivery attempts by trigger and answer", labels);
+        snprintf(code_s, sizeof code_s, "%s", code == -2 ? "timeout" : "network");
+    hd_metric_t *h =
+        hd_metrics_counter(m, "herald_dispatch_total", "Delivery attempts by trigger and answer",
+                           "namespace", ts->ns, "trigger", ts->name, "code", code_s);
     ts->codes[ts->ncodes].code = code;
     ts->codes[ts->ncodes].m = h;
     ts->ncodes++;
@@ -1298,11 +1297,9 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
     bs->routed_next = bs->last_seq + 1;
     bs->fresh = true;
     if (d->srv->metrics) {
-        char labels[256];
-        snprintf(labels, sizeof labels, "namespace=\"%s\",broker=\"%s\",reason=\"ttl\"", b->ns,
-                 b->name);
-        bs->m_ttl_drop = hd_metrics_counter(d->srv->metrics, "herald_dropped_total",
-                                            "Events dropped, by reason", labels);
+        bs->m_ttl_drop =
+            hd_metrics_counter(d->srv->metrics, "herald_dropped_total", "Events dropped, by reason",
+                               "namespace", b->ns, "broker", b->name, "reason", "ttl");
     }
     bs->next = d->brokers;
     d->brokers = bs;
@@ -1505,28 +1502,26 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     ts->id = t->id;
     ts->ns = hd_strdup(t->ns ? t->ns : "");
     ts->name = hd_strdup(t->name ? t->name : "");
-    snprintf(ts->labels, sizeof ts->labels, "namespace=\"%s\",trigger=\"%s\"", ts->ns, ts->name);
     ts_settings(ts, t);
     hd_metrics_t *m = d->srv->metrics;
-    if (m) {
-        ts->m_latency =
-            hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
-                                 "Time from sending an event to its answer", ts->labels);
-        ts->m_backlog =
-            hd_metrics_gauge(m, "herald_trigger_backlog",
-                             "Events of the broker not yet done for the trigger", ts->labels);
+    if (m && ts->ns && ts->name) {
+        ts->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
+                                             "Time from sending an event to its answer",
+                                             "namespace", ts->ns, "trigger", ts->name);
+        ts->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
+                                         "Events of the broker not yet done for the trigger",
+                                         "namespace", ts->ns, "trigger", ts->name);
         /* one family, two series: to="sink" (m_dls) and to="table" (m_dead) */
         const struct {
             const char *to;
             hd_metric_t **counter;
         } dead[] = {{"sink", &ts->m_dls}, {"table", &ts->m_dead}};
         for (size_t i = 0; i < sizeof dead / sizeof dead[0]; i++) {
-            char l2[320];
-            snprintf(l2, sizeof l2, "%s,to=\"%s\"", ts->labels, dead[i].to);
-            *dead[i].counter = hd_metrics_counter(m, "herald_dead_letter_total",
-                                                  "Events given up on: sent to the dead-letter "
-                                                  "sink or kept in the dead table",
-                                                  l2);
+            *dead[i].counter =
+                hd_metrics_counter(m, "herald_dead_letter_total",
+                                   "Events given up on: sent to the dead-letter "
+                                   "sink or kept in the dead table",
+                                   "namespace", ts->ns, "trigger", ts->name, "to", dead[i].to);
         }
     }
     t->dispatch = ts;

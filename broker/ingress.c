@@ -43,7 +43,6 @@
 #define RETRY_AFTER_BUSY "Retry-After: 1\r\n"
 #define RETRY_AFTER_FULL "Retry-After: 30\r\n"
 #define ALLOW_EVENT "Allow: POST, OPTIONS\r\n"
-#define LABELS_MAX 600
 
 /* Answer codes whose counters are cached per broker. */
 static const int cached_codes[] = {202, 400, 413, 415, 500, 503};
@@ -57,7 +56,6 @@ typedef struct entry {
     struct entry *hnext;     /* hash chain by broker id */
     uint32_t id;
     char *ns, *name;
-    char labels[LABELS_MAX]; /* namespace="..",broker=".." */
     hd_metric_t *codes[NCODES];
     hd_metric_t *latency;
     bool temp;
@@ -81,37 +79,6 @@ typedef struct {
     size_t n;               /* events in the batch */
 } pending_t;
 
-/* Writes `s` escaped for a Prometheus label value into out; returns the new length. */
-static size_t label_escape(char *out, size_t pos, size_t cap, const char *s, size_t len) {
-    for (size_t i = 0; i < len && pos + 3 < cap; i++) {
-        char ch = s[i];
-        if (ch == '"' || ch == '\\') {
-            out[pos++] = '\\';
-            out[pos++] = ch;
-        } else if (ch == '\n') {
-            out[pos++] = '\\';
-            out[pos++] = 'n';
-        } else {
-            out[pos++] = ch;
-        }
-    }
-    return pos;
-}
-
-static void broker_labels(char *out, size_t cap, const hd_broker_t *b) {
-    size_t pos = 0;
-    pos += (size_t)snprintf(out, cap, "namespace=\"");
-    pos = label_escape(out, pos, cap, b->ns, strlen(b->ns));
-    pos += (size_t)snprintf(out + pos, cap - pos, "\",broker=\"");
-    pos = label_escape(out, pos, cap, b->name, strlen(b->name));
-    if (pos + 2 < cap) {
-        out[pos++] = '"';
-        out[pos] = '\0';
-    } else {
-        out[cap - 1] = '\0';
-    }
-}
-
 static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     if (!srv->metrics)
         return;
@@ -123,10 +90,11 @@ static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
         hd_metric_inc(e->codes[slot], n);
         return;
     }
-    char l[LABELS_MAX + 32];
-    snprintf(l, sizeof l, "%s,code=\"%d\"", e->labels, code);
+    char code_s[16];
+    snprintf(code_s, sizeof code_s, "%d", code);
     hd_metric_t *m = hd_metrics_counter(srv->metrics, "herald_events_received_total",
-                                        "Events received by the ingress, by answer code", l);
+                                        "Events received by the ingress, by answer code",
+                                        "namespace", e->ns, "broker", e->name, "code", code_s);
     if (slot < NCODES && !e->temp)
         e->codes[slot] = m;
     hd_metric_inc(m, n);
@@ -139,14 +107,15 @@ static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
     if (!h) {
         h = hd_metrics_histogram(
             srv->metrics, "herald_ingest_latency_seconds",
-            "Time from a complete request to its answer (store commit included)", e->labels);
+            "Time from a complete request to its answer (store commit included)", "namespace",
+            e->ns, "broker", e->name);
         if (!e->temp)
             e->latency = h;
     }
     hd_metric_observe(h, (double)(uv_hrtime() - start_ns) / 1e9);
 }
 
-/* A new entry for broker b (labels built now), or NULL when out of memory. */
+/* A new entry for broker b, or NULL when out of memory. */
 static entry_t *entry_new(const hd_broker_t *b, bool temp) {
     entry_t *e = hd_calloc(1, sizeof *e);
     if (!e)
@@ -161,7 +130,6 @@ static entry_t *entry_new(const hd_broker_t *b, bool temp) {
         hd_free(e);
         return NULL;
     }
-    broker_labels(e->labels, sizeof e->labels, b);
     return e;
 }
 
