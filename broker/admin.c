@@ -668,26 +668,6 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
 
 /* ---- send ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    hd_http_req_t *req;
-    size_t n;
-} send_ctx_t;
-
-static void send_done(void *arg, hd_err_t status)
-{
-    send_ctx_t *c = arg;
-    if (status) {
-        char m[128];
-        snprintf(m, sizeof m, "store: %s", hd_err_message(status));
-        hd_http_respond_error(c->req, 503, RETRY_AFTER, m);
-    } else {
-        char body[64];
-        int n = snprintf(body, sizeof body, "{\"accepted\":%zu}\n", c->n);
-        hd_http_respond(c->req, 202, JSON_CT, body, (size_t)n);
-    }
-    hd_free(c);
-}
-
 static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_broker_t *b = hd_resources_broker(srv->res, ns, strlen(ns), name, strlen(name));
@@ -695,39 +675,11 @@ static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, co
         respond_not_found(req, "Broker", ns, name);
         return;
     }
-    ce_http_msg_t msg = {req->headers, req->header_count, req->body, req->body_len};
-    ce_event_t **evs = NULL;
-    size_t n = 0;
-    ce_error_t err = {0};
-    ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
-    if (ce) {
-        hd_http_respond_error(req,
-                              ce == CE_E_MEDIA_TYPE ? 415
-                              : ce == CE_E_NOMEM    ? 503
-                                                    : 400,
-                              NULL, err.message[0] ? err.message : ce_err_message(ce));
+    if (!srv->ingest) {
+        hd_http_respond_error(req, 503, RETRY_AFTER, "the ingress is not running");
         return;
     }
-    send_ctx_t *c = hd_calloc(1, sizeof *c);
-    hd_err_t e = HD_E_NOMEM;
-    if (n == 0) {
-        free(evs);
-        hd_free(c);
-        hd_http_respond_error(req, 400, NULL, "no events in the request");
-        return;
-    }
-    if (c) {
-        c->req = req;
-        c->n = n;
-        e = hd_ingest(srv, b, evs, n, send_done, c);
-    }
-    for (size_t i = 0; i < n; i++)
-        ce_event_free(evs[i]);
-    free(evs);
-    if (e) {
-        hd_free(c);
-        hd_http_respond_error(req, 503, RETRY_AFTER, hd_err_message(e));
-    }
+    hd_ingress_post(srv->ingest, req, b);
 }
 
 /* ---- tail --------------------------------------------------------------------------------- */

@@ -94,6 +94,7 @@ typedef struct hd_server {
     hd_metrics_t *metrics;
     hd_httpc_t *httpc;
     hd_http_server_t *ingress;
+    struct hd_ingress *ingest; /* the ingress state, for the admin's POST .../events */
     hd_http_server_t *admin;
     bool ready; /* /readyz: store open, manifests applied, listeners bound */
 } hd_server_t;

@@ -297,7 +297,8 @@ static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size
     }
 }
 
-static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
+void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
+{
     uint64_t start_ns = uv_hrtime();
     hd_server_t *srv = in->srv;
     const hd_config_t *cfg = srv->cfg;
@@ -414,7 +415,7 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
             hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
             return;
         }
-        handle_event_post(in, req, b);
+        hd_ingress_post(in, req, b);
         return;
     }
     hd_path_seg_t s3[4];

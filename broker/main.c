@@ -198,6 +198,7 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
         goto fail_ingress;
     }
+    srv->ingest = d.ingress;
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,
