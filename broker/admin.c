@@ -14,6 +14,7 @@
 #include "hd_admin.h"
 #include "hd_dispatch.h"
 #include "hd_ingress.h"
+#include "hd_manifest.h"
 #include "hd_metrics.h"
 #include "hd_path.h"
 #include "hd_resources.h"
@@ -21,7 +22,6 @@
 #include "hd_time.h"
 #include "herald/ce_http.h"
 #include "herald/ce_json.h"
-#include "resources_internal.h"
 
 #define MAX_SEGS 10
 #define JSON_CT "Content-Type: application/json\r\n"
@@ -284,7 +284,7 @@ static void route_apis(hd_server_t *srv, hd_http_req_t *req, hd_path_seg_t *s, s
              (n == 6 || (n == 7 && hd_path_seg_copy(&s[6], name, sizeof name)));
     else if (ok)
         ok = n == 4 && hd_path_seg_copy(&s[3], plural, sizeof plural);
-    const hd_kind_info_t *ki = ok ? hd_resources__kind_lookup(plural) : NULL;
+    const hd_kind_info_t *ki = ok ? hd_resources_kind_lookup(plural) : NULL;
     if (!ok || !ki || strcmp(ki->plural, plural) || strcmp(ki->group, group)) {
         char m[400];
         snprintf(m, sizeof m,
@@ -328,10 +328,10 @@ static void route_resources(hd_server_t *srv, hd_http_req_t *req, hd_path_seg_t 
         hd_http_respond_error(req, 404, NULL, "use /v1/resources/{kind}[/{namespace}[/{name}]]");
         return;
     }
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki) {
         char m[700];
-        snprintf(m, sizeof m, "unknown kind '%s' (one of %s)", kind, hd_resources__kind_names());
+        snprintf(m, sizeof m, "unknown kind '%s' (one of %s)", kind, hd_resources_kind_names());
         hd_http_respond_error(req, 404, NULL, m);
         return;
     }

@@ -27,11 +27,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hd_backoff.h"
 #include "hd_config.h"
 #include "hd_dispatch.h"
 #include "hd_httpc.h"
 #include "hd_ingress.h"
 #include "hd_metrics.h"
+#include "hd_router.h"
 #include "hd_store.h"
 #include "herald/ce_http.h"
 #include "herald/ce_json.h"

@@ -21,6 +21,7 @@
 #include "hd_config.h"
 #include "hd_dispatch.h"
 #include "hd_http.h"
+#include "hd_manifest.h"
 #include "hd_map.h"
 #include "hd_store.h"
 #include "hd_time.h"
@@ -679,13 +680,13 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, bool stored, prep_t
     const char *api = jstr(doc, "apiVersion");
     const char *kind = jstr(doc, "kind");
     if (!kind) {
-        snprintf(err, cap, "kind: required (one of %s)", hd_resources__kind_names());
+        snprintf(err, cap, "kind: required (one of %s)", hd_resources_kind_names());
         return HD_E_INVAL;
     }
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki || strcmp(ki->kind, kind)) {
         snprintf(err, cap, "kind: '%s' is not a kind Herald knows (one of %s)", kind,
-                 hd_resources__kind_names());
+                 hd_resources_kind_names());
         return HD_E_INVAL;
     }
     if (!api) {
@@ -1174,11 +1175,11 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
                          hd_resources_done_fn cb, void *arg)
 {
     sync_addresses(r);
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     char msg[600];
     if (!ki) {
         snprintf(msg, sizeof msg, "unknown kind '%s' (one of %s)", plural,
-                 hd_resources__kind_names());
+                 hd_resources_kind_names());
         if (cb)
             cb(arg, HD_E_INVAL, NULL, msg);
         return;
@@ -1298,7 +1299,7 @@ cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *
                              const char *name)
 {
     sync_addresses(r);
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     if (!ki)
         return NULL;
     char key[600];
@@ -1346,7 +1347,7 @@ cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char 
 {
     sync_addresses(r);
     list_ctx_t l = {NULL, ns, NULL, 0, 0};
-    if (plural && !(l.ki = hd_resources__kind_lookup(plural)))
+    if (plural && !(l.ki = hd_resources_kind_lookup(plural)))
         return NULL;
     each_rec(r, list_one, &l);
     if (l.n)
@@ -1374,7 +1375,7 @@ hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char
                                  const char *name, bool ready, const char *reason,
                                  const char *message, const char *address_url)
 {
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki || ki->type != HD_RK_OTHER)
         return HD_E_INVAL;
     char key[600];

@@ -9,24 +9,6 @@
 
 #include "hd_resources.h"
 
-typedef enum { HD_RK_BROKER, HD_RK_TRIGGER, HD_RK_OTHER } hd_rk_type_t;
-
-typedef struct {
-    const char *kind;      /* "Broker" */
-    const char *group;     /* "eventing.knative.dev" */
-    const char *version;   /* preferred version, "v1" */
-    const char *plural;    /* "brokers" */
-    const char *singular;  /* "broker" */
-    const char *shortname; /* "" when none */
-    hd_rk_type_t type;
-} hd_kind_info_t;
-
-/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown.
- * Returns a pointer into a static table (never freed). Any thread. */
-const hd_kind_info_t *hd_resources__kind_lookup(const char *s);
-/* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
-const char *hd_resources__kind_names(void);
-
 /* A destination (Knative duck Destination): uri, or ref (+ optional relative uri). */
 typedef struct {
     bool set;

@@ -41,7 +41,7 @@ static const hd_kind_info_t kinds[] = {
     {"NatsSink", "herald.dev", "v1alpha1", "natssinks", "natssink", "", HD_RK_OTHER},
 };
 
-const hd_kind_info_t *hd_resources__kind_lookup(const char *s)
+const hd_kind_info_t *hd_resources_kind_lookup(const char *s)
 {
     if (!s || !*s)
         return NULL;
@@ -54,7 +54,7 @@ const hd_kind_info_t *hd_resources__kind_lookup(const char *s)
     return NULL;
 }
 
-const char *hd_resources__kind_names(void)
+const char *hd_resources_kind_names(void)
 {
     return "Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, "
            "KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, "
@@ -208,7 +208,7 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
             snprintf(err, cap, "%s.ref.kind: required", path);
             return HD_E_INVAL;
         }
-        const hd_kind_info_t *ki = hd_resources__kind_lookup(kind->valuestring);
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(kind->valuestring);
         if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER) {
             snprintf(err, cap,
                      "%s.ref.kind: '%s' is not an addressable kind Herald knows "

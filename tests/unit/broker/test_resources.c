@@ -426,9 +426,9 @@ START_TEST(spec_helpers)
     char *u = hd_resources__url_join("http://h/a/", "b");
     ck_assert_str_eq(u, "http://h/a/b");
     hd_free(u);
-    ck_assert_ptr_nonnull(hd_resources__kind_lookup("TRIGGERS"));
-    ck_assert_str_eq(hd_resources__kind_lookup("ksvc")->kind, "Service");
-    ck_assert_ptr_null(hd_resources__kind_lookup("widget"));
+    ck_assert_ptr_nonnull(hd_resources_kind_lookup("TRIGGERS"));
+    ck_assert_str_eq(hd_resources_kind_lookup("ksvc")->kind, "Service");
+    ck_assert_ptr_null(hd_resources_kind_lookup("widget"));
 }
 END_TEST
 
