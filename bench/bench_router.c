@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hd_resources.h"
+#include "hd_router.h"
 
 static uint64_t now_ns(void)
 {

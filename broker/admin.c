@@ -8,68 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <http_parser.h>
 
 #include "hd_admin.h"
 #include "hd_dispatch.h"
 #include "hd_ingress.h"
+#include "hd_manifest.h"
 #include "hd_metrics.h"
+#include "hd_path.h"
 #include "hd_resources.h"
 #include "hd_evlog.h"
+#include "hd_time.h"
 #include "herald/ce_http.h"
 #include "herald/ce_json.h"
-#include "resources_internal.h"
 
 #define MAX_SEGS 10
 #define JSON_CT "Content-Type: application/json\r\n"
 #define RETRY_AFTER "Retry-After: 1\r\n"
 #define TAIL_BATCH 512
 #define DLQ_LIMIT_MAX 10000
-
-typedef struct {
-    const char *s;
-    size_t len;
-} seg_t;
-
-static size_t split(const char *path, seg_t *segs, size_t max)
-{
-    size_t n = 0;
-    const char *p = path;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (n == max)
-            return max + 1; /* too many */
-        segs[n].s = p;
-        segs[n].len = len;
-        n++;
-        if (!e)
-            break;
-        p = e + 1;
-        if (!*p)
-            break; /* trailing slash */
-    }
-    return n;
-}
-
-static bool seg_is(const seg_t *s, const char *lit)
-{
-    return s->len == strlen(lit) && !memcmp(s->s, lit, s->len);
-}
-
-/* Copies a segment into buf as a C string; false when it does not fit or is empty. */
-static bool seg_copy(const seg_t *s, char *buf, size_t cap)
-{
-    if (s->len == 0 || s->len >= cap)
-        return false;
-    memcpy(buf, s->s, s->len);
-    buf[s->len] = '\0';
-    return true;
-}
 
 /* The value of query parameter `name` (copied, not percent-decoded except %3A and %2B, which
  * RFC 3339 times carry); false when absent. */
@@ -314,18 +272,19 @@ static void do_put(hd_server_t *srv, hd_http_req_t *req, const hd_kind_info_t *k
 }
 
 /* /apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}] and /apis/{group}/{version}/{plural} */
-static void route_apis(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
+static void route_apis(hd_server_t *srv, hd_http_req_t *req, hd_path_seg_t *s, size_t n)
 {
     char group[128], version[32], ns[128] = "", plural[64], name[300] = "";
-    bool ok =
-        n >= 4 && seg_copy(&s[1], group, sizeof group) && seg_copy(&s[2], version, sizeof version);
-    bool namespaced = ok && n >= 6 && seg_is(&s[3], "namespaces");
+    bool ok = n >= 4 && hd_path_seg_copy(&s[1], group, sizeof group) &&
+              hd_path_seg_copy(&s[2], version, sizeof version);
+    bool namespaced = ok && n >= 6 && hd_path_seg_is(&s[3], "namespaces");
     if (ok && namespaced)
-        ok = seg_copy(&s[4], ns, sizeof ns) && seg_copy(&s[5], plural, sizeof plural) &&
-             (n == 6 || (n == 7 && seg_copy(&s[6], name, sizeof name)));
+        ok = hd_path_seg_copy(&s[4], ns, sizeof ns) &&
+             hd_path_seg_copy(&s[5], plural, sizeof plural) &&
+             (n == 6 || (n == 7 && hd_path_seg_copy(&s[6], name, sizeof name)));
     else if (ok)
-        ok = n == 4 && seg_copy(&s[3], plural, sizeof plural);
-    const hd_kind_info_t *ki = ok ? hd_resources__kind_lookup(plural) : NULL;
+        ok = n == 4 && hd_path_seg_copy(&s[3], plural, sizeof plural);
+    const hd_kind_info_t *ki = ok ? hd_resources_kind_lookup(plural) : NULL;
     if (!ok || !ki || strcmp(ki->plural, plural) || strcmp(ki->group, group)) {
         char m[400];
         snprintf(m, sizeof m,
@@ -360,19 +319,19 @@ static void route_apis(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
 
 /* /v1/resources/{kind}[/{ns}[/{name}]] — the same with a lenient kind (plural, singular, Kind,
  * short name; case-insensitive), for the CLI. */
-static void route_resources(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
+static void route_resources(hd_server_t *srv, hd_http_req_t *req, hd_path_seg_t *s, size_t n)
 {
     char kind[64], ns[128] = "", name[300] = "";
-    if (n < 3 || n > 5 || !seg_copy(&s[2], kind, sizeof kind) ||
-        (n >= 4 && !seg_copy(&s[3], ns, sizeof ns)) ||
-        (n == 5 && !seg_copy(&s[4], name, sizeof name))) {
+    if (n < 3 || n > 5 || !hd_path_seg_copy(&s[2], kind, sizeof kind) ||
+        (n >= 4 && !hd_path_seg_copy(&s[3], ns, sizeof ns)) ||
+        (n == 5 && !hd_path_seg_copy(&s[4], name, sizeof name))) {
         hd_http_respond_error(req, 404, NULL, "use /v1/resources/{kind}[/{namespace}[/{name}]]");
         return;
     }
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki) {
         char m[700];
-        snprintf(m, sizeof m, "unknown kind '%s' (one of %s)", kind, hd_resources__kind_names());
+        snprintf(m, sizeof m, "unknown kind '%s' (one of %s)", kind, hd_resources_kind_names());
         hd_http_respond_error(req, 404, NULL, m);
         return;
     }
@@ -390,66 +349,6 @@ static void route_resources(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size
         do_delete(srv, req, ki->plural, ns, name);
     else
         method_not_allowed(req, "GET, DELETE");
-}
-
-/* ---- time ---------------------------------------------------------------------------------- */
-
-/* RFC 3339 (2026-01-02T03:04:05[.123][Z|+01:00]) to Unix ms; false when malformed. */
-static bool parse_rfc3339(const char *s, uint64_t *ms)
-{
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
-        return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return false;
-    const char *p = s + n;
-    double frac = 0;
-    if (*p == '.') {
-        double scale = 0.1;
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9') {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
-            return false;
-        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return false;
-    }
-    if (*p)
-        return false;
-    struct tm tm = {0};
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (t < 0)
-        return false;
-    *ms = (uint64_t)(t - off) * 1000 + (uint64_t)(frac * 1000);
-    return true;
-}
-
-static void fmt_time(uint64_t ms, char *buf, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
 /* ---- describe ------------------------------------------------------------------------------ */
@@ -627,7 +526,7 @@ static bool dlq_one(void *arg, uint32_t tid, uint64_t seq, int32_t status, uint6
         return false;
     cJSON *o = cJSON_CreateObject();
     char ts[40];
-    fmt_time(wall_ms, ts, sizeof ts);
+    hd_time_rfc3339_format(wall_ms, true, ts, sizeof ts);
     cJSON_AddNumberToObject(o, "seq", (double)seq);
     cJSON_AddNumberToObject(o, "status", status);
     cJSON_AddStringToObject(o, "time", ts);
@@ -695,20 +594,6 @@ static void dlq_list(hd_server_t *srv, hd_http_req_t *req, const char *ns, const
     cJSON_Delete(o);
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!*s)
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static void dlq_replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_trigger_t *t = trigger_or_404(srv, req, ns, name, true);
@@ -716,7 +601,8 @@ static void dlq_replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, con
         return;
     char v[32];
     uint64_t seq = 0;
-    if (query_get(req->query, "seq", v, sizeof v) && (!parse_u64(v, &seq) || seq == 0)) {
+    if (query_get(req->query, "seq", v, sizeof v) &&
+        (!hd_parse_u64(v, strlen(v), &seq) || seq == 0)) {
         hd_http_respond_error(req, 400, NULL, "seq: must be a positive integer");
         return;
     }
@@ -746,8 +632,8 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
                               "from: required, a sequence number or an RFC 3339 time");
         return;
     }
-    if (!parse_u64(from, &seq)) {
-        if (!parse_rfc3339(from, &ms)) {
+    if (!hd_parse_u64(from, strlen(from), &seq)) {
+        if (!hd_time_rfc3339_parse(from, &ms)) {
             char m[200];
             snprintf(m, sizeof m,
                      "from: '%s' is neither a sequence number nor an RFC 3339 time "
@@ -782,26 +668,6 @@ static void replay(hd_server_t *srv, hd_http_req_t *req, const char *ns, const c
 
 /* ---- send ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    hd_http_req_t *req;
-    size_t n;
-} send_ctx_t;
-
-static void send_done(void *arg, hd_err_t status)
-{
-    send_ctx_t *c = arg;
-    if (status) {
-        char m[128];
-        snprintf(m, sizeof m, "store: %s", hd_err_message(status));
-        hd_http_respond_error(c->req, 503, RETRY_AFTER, m);
-    } else {
-        char body[64];
-        int n = snprintf(body, sizeof body, "{\"accepted\":%zu}\n", c->n);
-        hd_http_respond(c->req, 202, JSON_CT, body, (size_t)n);
-    }
-    hd_free(c);
-}
-
 static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, const char *name)
 {
     hd_broker_t *b = hd_resources_broker(srv->res, ns, strlen(ns), name, strlen(name));
@@ -809,39 +675,11 @@ static void send_events(hd_server_t *srv, hd_http_req_t *req, const char *ns, co
         respond_not_found(req, "Broker", ns, name);
         return;
     }
-    ce_http_msg_t msg = {req->headers, req->header_count, req->body, req->body_len};
-    ce_event_t **evs = NULL;
-    size_t n = 0;
-    ce_error_t err = {0};
-    ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
-    if (ce) {
-        hd_http_respond_error(req,
-                              ce == CE_E_MEDIA_TYPE ? 415
-                              : ce == CE_E_NOMEM    ? 503
-                                                    : 400,
-                              NULL, err.message[0] ? err.message : ce_err_message(ce));
+    if (!srv->ingest) {
+        hd_http_respond_error(req, 503, RETRY_AFTER, "the ingress is not running");
         return;
     }
-    send_ctx_t *c = hd_calloc(1, sizeof *c);
-    hd_err_t e = HD_E_NOMEM;
-    if (n == 0) {
-        free(evs);
-        hd_free(c);
-        hd_http_respond_error(req, 400, NULL, "no events in the request");
-        return;
-    }
-    if (c) {
-        c->req = req;
-        c->n = n;
-        e = hd_ingest(srv, b, evs, n, send_done, c);
-    }
-    for (size_t i = 0; i < n; i++)
-        ce_event_free(evs[i]);
-    free(evs);
-    if (e) {
-        hd_free(c);
-        hd_http_respond_error(req, 503, RETRY_AFTER, hd_err_message(e));
-    }
+    hd_ingress_post(srv->ingest, req, b);
 }
 
 /* ---- tail --------------------------------------------------------------------------------- */
@@ -966,14 +804,13 @@ static void tail(hd_server_t *srv, hd_http_req_t *req, const char *ns, const cha
     t->next_seq = hd_evlog_last_seq(srv->log, b->id) + 1;
     char from[32];
     uint64_t f;
-    if (query_get(req->query, "from", from, sizeof from) && parse_u64(from, &f) && f > 0)
+    if (query_get(req->query, "from", from, sizeof from) && hd_parse_u64(from, strlen(from), &f) &&
+        f > 0)
         t->next_seq = f;
-    char labels[400];
-    snprintf(labels, sizeof labels, "namespace=\"%s\",broker=\"%s\"", ns, name);
     t->drops = srv->metrics ? hd_metrics_counter(srv->metrics, "herald_tail_dropped_total",
                                                  "Events not written to a slow tail client "
                                                  "(over its output high-water mark)",
-                                                 labels)
+                                                 "namespace", ns, "broker", name)
                             : NULL;
     if (!srv->loop || uv_timer_init(srv->loop, &t->timer)) {
         hd_free(t);
@@ -1019,21 +856,21 @@ static const v1_op_t v1_ops[] = {
     {true, "replay", NULL, HTTP_POST, "POST", replay},
 };
 
-static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
+static void route_v1(hd_server_t *srv, hd_http_req_t *req, hd_path_seg_t *s, size_t n)
 {
-    if (n >= 2 && seg_is(&s[1], "resources")) {
+    if (n >= 2 && hd_path_seg_is(&s[1], "resources")) {
         route_resources(srv, req, s, n);
         return;
     }
     char ns[128], name[300];
-    bool brokers = n >= 5 && seg_is(&s[1], "brokers");
-    bool triggers = n >= 5 && seg_is(&s[1], "triggers");
-    if ((brokers || triggers) && seg_copy(&s[2], ns, sizeof ns) &&
-        seg_copy(&s[3], name, sizeof name)) {
+    bool brokers = n >= 5 && hd_path_seg_is(&s[1], "brokers");
+    bool triggers = n >= 5 && hd_path_seg_is(&s[1], "triggers");
+    if ((brokers || triggers) && hd_path_seg_copy(&s[2], ns, sizeof ns) &&
+        hd_path_seg_copy(&s[3], name, sizeof name)) {
         for (size_t i = 0; i < sizeof v1_ops / sizeof v1_ops[0]; i++) {
             const v1_op_t *o = &v1_ops[i];
-            if (o->triggers != triggers || n != (o->sub ? 6u : 5u) || !seg_is(&s[4], o->op) ||
-                (o->sub && !seg_is(&s[5], o->sub)))
+            if (o->triggers != triggers || n != (o->sub ? 6u : 5u) ||
+                !hd_path_seg_is(&s[4], o->op) || (o->sub && !hd_path_seg_is(&s[5], o->sub)))
                 continue;
             if (req->method != o->method)
                 method_not_allowed(req, o->allow);
@@ -1048,23 +885,27 @@ static void route_v1(hd_server_t *srv, hd_http_req_t *req, seg_t *s, size_t n)
 void hd_admin_handle(void *ctx, hd_http_req_t *req)
 {
     hd_server_t *srv = ctx;
-    seg_t s[MAX_SEGS];
-    size_t n = split(req->path, s, MAX_SEGS);
+    hd_path_seg_t s[MAX_SEGS];
+    /* directory-style URLs (/ui/, /v1/brokers/) name the same resource */
+    size_t len = req->path_len;
+    if (len > 1 && req->path[len - 1] == '/')
+        len--;
+    size_t n = hd_path_split(req->path, len, s, MAX_SEGS);
     if (n > MAX_SEGS) {
         hd_http_respond_error(req, 404, NULL, "path has too many segments");
         return;
     }
-    if (n == 1 && (seg_is(&s[0], "healthz") || seg_is(&s[0], "readyz"))) {
+    if (n == 1 && (hd_path_seg_is(&s[0], "healthz") || hd_path_seg_is(&s[0], "readyz"))) {
         if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
             method_not_allowed(req, "GET, HEAD");
             return;
         }
-        bool ok = seg_is(&s[0], "healthz") || srv->ready;
+        bool ok = hd_path_seg_is(&s[0], "healthz") || srv->ready;
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
                         ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
         return;
     }
-    if (n == 1 && seg_is(&s[0], "metrics")) {
+    if (n == 1 && hd_path_seg_is(&s[0], "metrics")) {
         if (req->method != HTTP_GET) {
             method_not_allowed(req, "GET");
             return;
@@ -1079,7 +920,7 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         hd_free(text);
         return;
     }
-    if (n == 1 && seg_is(&s[0], "ui")) {
+    if (n == 1 && hd_path_seg_is(&s[0], "ui")) {
         if (req->method != HTTP_GET) {
             method_not_allowed(req, "GET");
             return;
@@ -1087,7 +928,7 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         hd_admin__ui(req);
         return;
     }
-    if (n == 1 && seg_is(&s[0], "apply")) {
+    if (n == 1 && hd_path_seg_is(&s[0], "apply")) {
         if (req->method != HTTP_POST) {
             method_not_allowed(req, "POST");
             return;
@@ -1103,11 +944,11 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         respond_err(req, HD_E_BUSY, "resources not loaded yet");
         return;
     }
-    if (n >= 1 && seg_is(&s[0], "apis")) {
+    if (n >= 1 && hd_path_seg_is(&s[0], "apis")) {
         route_apis(srv, req, s, n);
         return;
     }
-    if (n >= 1 && seg_is(&s[0], "v1")) {
+    if (n >= 1 && hd_path_seg_is(&s[0], "v1")) {
         route_v1(srv, req, s, n);
         return;
     }

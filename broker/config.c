@@ -4,6 +4,7 @@
  * --print-config. A value is always parsed by the same function whatever its source.
  */
 #include "hd_config.h"
+#include "hd_time.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ static const char *const log_level_names[] = {"debug", "info", "warn", "error", 
 #define TIB (1024ull * 1024 * 1024 * 1024)
 #define SEC 1000ull
 #define DAY (86400ull * 1000)
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a number macro as text, for the table's defaults */
 
 /* The one table. Keep keys of one section together: --print-config nests them in order. */
 static const setting_t settings[] = {
@@ -69,10 +72,11 @@ static const setting_t settings[] = {
      "most events in one batched request (413 above)"},
     {"limits.max_connections", T_UINT, OFF(max_connections), "10000", 1, 1000000, NULL, false,
      "open ingress connections (further ones are accepted and closed)"},
-    {"retention.max_age", T_DURATION, OFF(retention_ms), "7d", 1 * SEC, 3650 * DAY, NULL, false,
+    {"retention.max_age", T_DURATION, OFF(retention_ms), STR(HD_CONFIG_RETENTION_DAYS) "d", 1 * SEC,
+     3650 * DAY, NULL, false,
      "events older than this are deleted even if a trigger has not consumed them"},
-    {"retention.interval", T_DURATION, OFF(retention_interval_ms), "10s", 100, DAY, NULL, false,
-     "how often retention runs"},
+    {"retention.interval", T_DURATION, OFF(retention_interval_ms),
+     STR(HD_CONFIG_RETENTION_INTERVAL_S) "s", 100, DAY, NULL, false, "how often retention runs"},
     {"delivery.max_connections_per_host", T_UINT, OFF(delivery_pool_max), "64", 1, 65536, NULL,
      false, "keep-alive connections kept per subscriber host"},
     {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,
@@ -131,17 +135,8 @@ static const char *skip_ws(const char *p)
 static const char *scan_u64(const char *s, uint64_t *out)
 {
     s = skip_ws(s);
-    if (!isdigit((unsigned char)*s))
-        return NULL;
-    uint64_t v = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return NULL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return s;
+    size_t n = strspn(s, "0123456789");
+    return hd_parse_u64(s, n, out) ? s + n : NULL;
 }
 
 /* Parses a decimal integer; false on anything else or overflow. */
@@ -186,138 +181,6 @@ static bool parse_size(const char *s, uint64_t *out)
         }
     }
     return false;
-}
-
-/* A number with an optional fraction: integer part and the fraction scaled to 10^-6. */
-static const char *parse_decimal(const char *p, uint64_t *ip, uint64_t *micro)
-{
-    if (!isdigit((unsigned char)*p))
-        return NULL;
-    uint64_t v = 0;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return NULL;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    uint64_t f = 0, scale = 100000;
-    if (*p == '.' || *p == ',') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return NULL;
-        for (; isdigit((unsigned char)*p); p++) {
-            f += (uint64_t)(*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    *ip = v;
-    *micro = f;
-    return p;
-}
-
-/* Adds n units of `unit_ms` (+ a micro-fraction of one unit) to *acc; false on overflow. */
-static bool add_ms(uint64_t *acc, uint64_t n, uint64_t micro, uint64_t unit_ms)
-{
-    if (n && unit_ms > UINT64_MAX / n)
-        return false;
-    uint64_t add = n * unit_ms + (micro * unit_ms + 500000) / 1000000;
-    if (add > UINT64_MAX - *acc)
-        return false;
-    *acc += add;
-    return true;
-}
-
-/* ISO 8601 durations without years/months: PnW, PnDTnHnMnS (fractions allowed). */
-static bool parse_iso_duration(const char *p, uint64_t *ms)
-{
-    uint64_t acc = 0;
-    bool any = false, in_time = false;
-    p++; /* 'P' */
-    int last_rank = -1;
-    while (*p) {
-        if (*p == 'T' || *p == 't') {
-            if (in_time)
-                return false;
-            in_time = true;
-            p++;
-            if (!*p)
-                return false;
-            continue;
-        }
-        uint64_t n, micro;
-        p = parse_decimal(p, &n, &micro);
-        if (!p)
-            return false;
-        char u = (char)toupper((unsigned char)*p++);
-        uint64_t unit;
-        int rank;
-        if (!in_time && u == 'W') {
-            unit = 7 * DAY, rank = 0;
-        } else if (!in_time && u == 'D') {
-            unit = DAY, rank = 1;
-        } else if (in_time && u == 'H') {
-            unit = 3600 * SEC, rank = 2;
-        } else if (in_time && u == 'M') {
-            unit = 60 * SEC, rank = 3;
-        } else if (in_time && u == 'S') {
-            unit = SEC, rank = 4;
-        } else {
-            return false; /* years and months have no fixed length: refused */
-        }
-        if (rank <= last_rank)
-            return false;
-        last_rank = rank;
-        if (!add_ms(&acc, n, micro, unit))
-            return false;
-        any = true;
-    }
-    if (!any)
-        return false;
-    *ms = acc;
-    return true;
-}
-
-bool hd_duration_parse(const char *s, uint64_t *ms)
-{
-    if (!s || !ms)
-        return false;
-    s = skip_ws(s);
-    size_t len = strlen(s);
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    char buf[64];
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (buf[0] == 'P' || buf[0] == 'p')
-        return parse_iso_duration(buf, ms);
-    /* Go-style: one or more number+unit pairs, "1h30m", "100ms", "0.5s". */
-    uint64_t acc = 0;
-    const char *p = buf;
-    while (*p) {
-        uint64_t n, micro;
-        p = parse_decimal(p, &n, &micro);
-        if (!p)
-            return false;
-        uint64_t unit;
-        if (strncmp(p, "ms", 2) == 0) {
-            unit = 1, p += 2;
-        } else if (*p == 's') {
-            unit = SEC, p++;
-        } else if (*p == 'm') {
-            unit = 60 * SEC, p++;
-        } else if (*p == 'h') {
-            unit = 3600 * SEC, p++;
-        } else if (*p == 'd') {
-            unit = DAY, p++;
-        } else {
-            return false;
-        }
-        if (!add_ms(&acc, n, micro, unit))
-            return false;
-    }
-    *ms = acc;
-    return true;
 }
 
 /* host:port with host an IPv4 address, a [bracketed] IPv6 address or a DNS name. */
@@ -451,7 +314,7 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
                         where, s->key, vs);
         break;
     case T_DURATION:
-        if (!(s->bare_ms && parse_u64(v, &n)) && !hd_duration_parse(v, &n))
+        if (!(s->bare_ms && parse_u64(v, &n)) && !hd_time_duration_parse(v, &n))
             return fail(err, cap,
                         "%s: %s: '%s' is not a duration (e.g. 100ms, 10s, 5m, 7d, PT0.5S, P1D)",
                         where, s->key, vs);

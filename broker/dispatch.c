@@ -27,13 +27,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hd_backoff.h"
 #include "hd_config.h"
 #include "hd_dispatch.h"
 #include "hd_httpc.h"
 #include "hd_ingress.h"
 #include "hd_metrics.h"
 #include "hd_evlog.h"
+#include "hd_router.h"
 #include "herald/ce_http.h"
+#include "herald/ce_json.h"
 
 #define FLUSH_MS 50
 #define IDLE_CURSOR_MS 30000
@@ -97,7 +100,7 @@ struct tstate {
     bstate_t *b;
     uint32_t id;
     char *ns, *name;
-    char labels[256];
+    const char *kind_label; /* metric label name: "trigger" or "subscription" */
     /* settings snapshot (trigger_updated refreshes it) */
     hd_delivery_t dl;
     char *sub_uri;
@@ -235,16 +238,16 @@ static hd_metric_t *code_metric(tstate_t *ts, int code)
         if (ts->codes[i].code == code)
             return ts->codes[i].m;
     hd_metrics_t *m = ts->d->srv->metrics;
-    if (m == NULL || ts->ncodes == sizeof ts->codes / sizeof ts->codes[0])
+    if (m == NULL || !ts->ns || !ts->name || ts->ncodes == sizeof ts->codes / sizeof ts->codes[0])
         return NULL;
-    char labels[320];
+    char code_s[16];
     if (code > 0)
-        snprintf(labels, sizeof labels, "%s,code=\"%d\"", ts->labels, code);
+        snprintf(code_s, sizeof code_s, "%d", code);
     else
-        snprintf(labels, sizeof labels, "%s,code=\"%s\"", ts->labels,
-                 code == -2 ? "timeout" : "network");
-    hd_metric_t *h = hd_metrics_counter(m, "herald_dispatch_total",
-                                        "Delivery attempts by trigger and answer", labels);
+        snprintf(code_s, sizeof code_s, "%s", code == -2 ? "timeout" : "network");
+    hd_metric_t *h =
+        hd_metrics_counter(m, "herald_dispatch_total", "Delivery attempts by trigger and answer",
+                           "namespace", ts->ns, ts->kind_label, ts->name, "code", code_s);
     ts->codes[ts->ncodes].code = code;
     ts->codes[ts->ncodes].m = h;
     ts->ncodes++;
@@ -462,9 +465,10 @@ static void retention_run(hd_dispatch_t *d)
     hd_config_t *cfg = d->srv->cfg;
     uint64_t now = hd_wall_ms();
     for (bstate_t *bs = d->brokers; bs; bs = bs->next) {
-        uint64_t ret = bs->b && bs->b->retention_ms
-                           ? bs->b->retention_ms
-                           : (cfg && cfg->retention_ms ? cfg->retention_ms : 7 * 86400000ull);
+        uint64_t ret =
+            bs->b && bs->b->retention_ms
+                ? bs->b->retention_ms
+                : (cfg && cfg->retention_ms ? cfg->retention_ms : HD_CONFIG_RETENTION_MS);
         uint64_t upto = 0;
         if (bs->triggers) {
             upto = UINT64_MAX;
@@ -510,7 +514,7 @@ static void flush_cb(uv_timer_t *t)
     }
     uint64_t interval = d->srv->cfg && d->srv->cfg->retention_interval_ms
                             ? d->srv->cfg->retention_interval_ms
-                            : 10000;
+                            : HD_CONFIG_RETENTION_INTERVAL_MS;
     if (now - d->last_retention >= interval) {
         d->last_retention = now;
         retention_run(d);
@@ -874,24 +878,6 @@ static void dlv_schedule(dlv_t *v, uint64_t delay_ms)
     }
 }
 
-static void b64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* Final failure towards the subscriber: to the dead-letter sink, or to the dead table. */
 static void dlv_final_failure(dlv_t *v)
 {
@@ -913,9 +899,11 @@ static void dlv_final_failure(dlv_t *v)
             snprintf(code, sizeof code, "%d", v->last_status > 0 ? v->last_status : 500);
             ce_event_set(ev, "knativeerrorcode", code, strlen(code), NULL);
             if (v->last_body_len) {
-                char enc[((ERRDATA_MAX + 2) / 3) * 4 + 1];
-                b64((const unsigned char *)v->last_body, v->last_body_len, enc);
-                ce_event_set(ev, "knativeerrordata", enc, strlen(enc), NULL);
+                /* out of memory loses only this attribute, not the dead letter */
+                ce_buf_t enc = {0};
+                if (ce_base64_encode(v->last_body, v->last_body_len, &enc) == CE_E_OK)
+                    ce_event_set(ev, "knativeerrordata", enc.data, enc.len, NULL);
+                ce_buf_free(&enc);
             }
             v->dls_e = e;
         }
@@ -1434,11 +1422,10 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
     bs->routed_next = bs->last_seq + 1;
     bs->fresh = true;
     if (d->srv->metrics) {
-        char labels[256];
-        snprintf(labels, sizeof labels, "namespace=\"%s\",%s=\"%s\",reason=\"ttl\"", b->ns,
-                 b->channel ? "channel" : "broker", b->name);
         bs->m_ttl_drop = hd_metrics_counter(d->srv->metrics, "herald_dropped_total",
-                                            "Events dropped, by reason", labels);
+                                            "Events dropped, by reason", "namespace", b->ns,
+                                            b->channel ? "channel" : "broker", b->name, "reason",
+                                            "ttl");
     }
     bs->next = d->brokers;
     d->brokers = bs;
@@ -1662,35 +1649,33 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     ts->id = t->id;
     ts->ns = hd_strdup(t->ns ? t->ns : "");
     ts->name = hd_strdup(t->name ? t->name : "");
-    snprintf(ts->labels, sizeof ts->labels, "namespace=\"%s\",%s=\"%s\"", ts->ns,
-             t->subscription ? "subscription" : "trigger", ts->name);
+    ts->kind_label = t->subscription ? "subscription" : "trigger";
     ts_settings(ts, t);
     hd_metrics_t *m = d->srv->metrics;
-    if (m) {
-        ts->m_latency =
-            hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
-                                 "Time from sending an event to its answer", ts->labels);
-        ts->m_backlog =
-            hd_metrics_gauge(m, "herald_trigger_backlog",
-                             "Events of the broker not yet done for the trigger", ts->labels);
+    if (m && ts->ns && ts->name) {
+        ts->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
+                                             "Time from sending an event to its answer",
+                                             "namespace", ts->ns, ts->kind_label, ts->name);
+        ts->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
+                                         "Events of the broker not yet done for the trigger",
+                                         "namespace", ts->ns, ts->kind_label, ts->name);
         /* one family, two series: to="sink" (m_dls) and to="table" (m_dead) */
         const struct {
             const char *to;
             hd_metric_t **counter;
         } dead[] = {{"sink", &ts->m_dls}, {"table", &ts->m_dead}};
         for (size_t i = 0; i < sizeof dead / sizeof dead[0]; i++) {
-            char l2[320];
-            snprintf(l2, sizeof l2, "%s,to=\"%s\"", ts->labels, dead[i].to);
-            *dead[i].counter = hd_metrics_counter(m, "herald_dead_letter_total",
-                                                  "Events given up on: sent to the dead-letter "
-                                                  "sink or kept in the dead table",
-                                                  l2);
+            *dead[i].counter =
+                hd_metrics_counter(m, "herald_dead_letter_total",
+                                   "Events given up on: sent to the dead-letter "
+                                   "sink or kept in the dead table",
+                                   "namespace", ts->ns, ts->kind_label, ts->name, "to", dead[i].to);
         }
         if (t->subscription) {
-            char l3[320];
-            snprintf(l3, sizeof l3, "%s,reason=\"no_reply\"", ts->labels);
             ts->m_reply_drop =
-                hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason", l3);
+                hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason",
+                                   "namespace", ts->ns, ts->kind_label, ts->name, "reason",
+                                   "no_reply");
         }
     }
     t->dispatch = ts;

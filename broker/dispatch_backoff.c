@@ -1,12 +1,12 @@
 /*
- * dispatch_backoff.c — the pure parts of the dispatcher (hd_dispatch.h): the backoff calculator,
+ * dispatch_backoff.c — the pure parts of the dispatcher (hd_backoff.h): the backoff calculator,
  * Knative's retry table and the Retry-After parser. No I/O, no loop: unit-tested directly.
  */
 #include <ctype.h>
 #include <string.h>
 #include <time.h>
 
-#include "hd_dispatch.h"
+#include "hd_backoff.h"
 
 uint64_t hd_backoff_delay_ms(const hd_delivery_t *dl, uint32_t k)
 {

@@ -112,6 +112,23 @@ char *hd_strndup(const char *s, size_t n)
     return d;
 }
 
+bool hd_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (!s || len == 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
 void hd_free(void *p)
 {
     free(p);

@@ -59,6 +59,10 @@ void hd_free(void *p);
 /* Tests: fail the n-th allocation from now (0 disables). */
 void hd_alloc_fail_after(long n);
 
+/* Parses `len` bytes of plain decimal digits (no sign, blanks or other characters) into *out.
+ * False, *out unchanged, when empty, not all digits, or over UINT64_MAX. Any thread. */
+bool hd_parse_u64(const char *s, size_t len, uint64_t *out);
+
 /* Milliseconds of a monotonic clock, and of the wall clock (Unix epoch). Any thread. */
 uint64_t hd_now_ms(void);
 uint64_t hd_wall_ms(void);
@@ -93,6 +97,7 @@ typedef struct hd_server {
     hd_metrics_t *metrics;
     hd_httpc_t *httpc;
     hd_http_server_t *ingress;
+    struct hd_ingress *ingest; /* the ingress state, for the admin's POST .../events */
     hd_http_server_t *admin;
     bool ready; /* /readyz: store open, manifests applied, listeners bound */
 } hd_server_t;

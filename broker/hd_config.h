@@ -12,6 +12,13 @@
 #include "hd.h"
 #include "hd_evlog.h" /* hd_durability_t */
 
+/* Defaults of retention.max_age and retention.interval, for the settings table and for modules
+ * running without a config (tests). The table's text defaults are made from these numbers. */
+#define HD_CONFIG_RETENTION_DAYS 7
+#define HD_CONFIG_RETENTION_MS (HD_CONFIG_RETENTION_DAYS * 86400000ull)
+#define HD_CONFIG_RETENTION_INTERVAL_S 10
+#define HD_CONFIG_RETENTION_INTERVAL_MS (HD_CONFIG_RETENTION_INTERVAL_S * 1000ull)
+
 struct hd_config {
     char *ingress_listen;          /* ingress.listen, default 127.0.0.1:8080 */
     char *admin_listen;            /* admin.listen, default 127.0.0.1:8081 */
@@ -45,7 +52,5 @@ void hd_config_free(hd_config_t *cfg);
 void hd_config_print(const hd_config_t *cfg, FILE *out);
 /* Prints every setting with its environment name, default and description. */
 void hd_config_usage(FILE *out);
-/* Parses a duration: ISO 8601 (PT1S, PT0.5S, P1D) or a number with ms/s/m/h/d. */
-bool hd_duration_parse(const char *s, uint64_t *ms);
 
 #endif /* HERALD_HD_CONFIG_H */

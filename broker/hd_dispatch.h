@@ -68,17 +68,4 @@ typedef struct {
 } hd_dispatch_stats_t;
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out);
 
-/* ---- pure parts, unit-tested without a loop --------------------------------------------- */
-
-/* Delay before retry k (k = 1..retry): exponential delay*2^(k-1), linear delay*k, capped by
- * backoff_max_ms when set; saturates instead of overflowing. */
-uint64_t hd_backoff_delay_ms(const hd_delivery_t *dl, uint32_t k);
-/* Knative's table: true for network errors (status <= 0), 404, 408, 409, 429, 5xx and codes not
- * listed; false for 2xx, 3xx, 400, 401, 403 and other 4xx. */
-bool hd_status_retryable(int status);
-/* The delay a Retry-After header asks for (delta-seconds or HTTP-date, relative to now_wall_ms),
- * capped by retry_after_max_ms when non-zero; 0 when absent or unparseable. */
-uint64_t hd_retry_after_ms(const char *value, size_t len, uint64_t now_wall_ms,
-                           uint64_t retry_after_max_ms);
-
 #endif /* HERALD_HD_DISPATCH_H */

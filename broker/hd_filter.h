@@ -1,14 +1,11 @@
 /*
- * hd_filter.h — trigger filters and the per-broker router.
+ * hd_filter.h — trigger filters (the router that indexes them is hd_router.h).
  *
  * A filter is compiled once when its trigger is applied: `filter.attributes` (exact, all must
  * match) or `filters` (dialects exact, prefix, suffix, all, any, not, cesql; `filters` wins when it
  * is non-empty). Comparisons use the attribute's canonical string. An unknown dialect, an empty
  * name or a bad CESQL expression is an apply error with a message.
- *
- * The router indexes the triggers of one broker on their exact `type` and `source` filters so
- * that matching an event costs O(candidates), not O(triggers). Loop thread only; a compiled
- * filter is immutable.
+ * Loop thread only; a compiled filter is immutable.
  */
 #ifndef HERALD_HD_FILTER_H
 #define HERALD_HD_FILTER_H
@@ -18,8 +15,6 @@
 #include "hd.h"
 
 typedef struct hd_filter hd_filter_t;
-typedef struct hd_router hd_router_t;
-struct hd_trigger;
 
 /* Compiles a trigger's filter from its spec's `filter` and `filters` members (either may be
  * NULL). *out is NULL when there is no filter (everything matches). Errors: HD_E_INVAL with
@@ -34,21 +29,5 @@ bool hd_filter_match(const hd_filter_t *f, const ce_event_t *ev);
  * the filter, valid while it lives) and *len and returns true. The router indexes on this. */
 bool hd_filter_required_exact(const hd_filter_t *f, const char *attr, const char **value,
                               size_t *len);
-
-hd_router_t *hd_router_new(void);
-void hd_router_free(hd_router_t *r);
-/* Adds or removes a trigger (its `filter` must not change while it is in the router). The
- * router holds every trigger bound to the broker, ready or not (a trigger whose subscriber is
- * unresolved has subscriber_uri NULL: the dispatcher holds its events). Errors: HD_E_NOMEM,
- * HD_E_EXISTS (already in). The trigger is borrowed. */
-hd_err_t hd_router_add(hd_router_t *r, struct hd_trigger *t);
-void hd_router_remove(hd_router_t *r, struct hd_trigger *t);
-/* Calls fn for every trigger whose filter passes `ev`, each at most once, in no particular
- * order. fn must not add or remove triggers of this router. */
-void hd_router_match(const hd_router_t *r, const ce_event_t *ev,
-                     void (*fn)(void *arg, struct hd_trigger *t), void *arg);
-size_t hd_router_count(const hd_router_t *r);
-/* Triggers evaluated for every event (no exact type/source to index on): for tests, describe. */
-size_t hd_router_scan_count(const hd_router_t *r);
 
 #endif /* HERALD_HD_FILTER_H */

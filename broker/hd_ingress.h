@@ -26,6 +26,12 @@ void hd_ingress_free(hd_ingress_t *in);
 /* The ingress port's request handler (ctx is the hd_ingress_t). */
 void hd_ingress_handle(void *ctx, hd_http_req_t *req);
 
+/* Answers a POST of events to broker b (borrowed) exactly as the ingress port does: decode,
+ * limits, the store, metrics and every status code (202 after the commit, 400, 413, 415, 500,
+ * 503 with Retry-After). The admin API's POST /v1/brokers/{ns}/{name}/events uses it too. The
+ * answer may come later, from the store's commit; req stays valid until then (hd_http.h). */
+void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b);
+
 /* Called when an in-process ingest is durable (HD_E_OK) or failed (HD_E_BUSY, HD_E_FULL...). */
 typedef void (*hd_ingest_done_fn)(void *arg, hd_err_t status);
 /* Stores events into a broker atomically (all or none); the events stay the caller's (packed

@@ -10,19 +10,36 @@
 
 typedef struct hd_metric hd_metric_t;
 
+/* A new, empty registry (NULL when out of memory); free with hd_metrics_free, which accepts
+ * NULL. Loop thread. */
 hd_metrics_t *hd_metrics_new(void);
 void hd_metrics_free(hd_metrics_t *m);
 
-/* Get-or-create. `labels` is the inside of the braces, already escaped, e.g.
- * "namespace=\"default\",broker=\"b\",code=\"202\"", or "" for none. Returns a handle valid until
- * hd_metrics_free, or NULL when out of memory (updates through NULL are ignored). */
-hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *name, const char *help,
-                                const char *labels);
-hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *name, const char *help,
-                              const char *labels);
-/* Histogram of seconds, fixed buckets from 100 µs to 30 s. */
-hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char *help,
-                                  const char *labels);
+/*
+ * Get-or-create a series. The labels follow the help text as key/value pairs, the keys
+ * Prometheus label names ([a-zA-Z_][a-zA-Z0-9_]*) and the values any text, which is escaped
+ * here (\\, \", newline): hd_metrics_counter(m, "herald_x_total", "Help.", "namespace", ns,
+ * "trigger", name). Pass NULL for no labels; a trailing NULL after the pairs is allowed. A single
+ * string instead of pairs is label text already in Prometheus form ("reason=\"busy\""), for
+ * constant labels only: never put user data there. Arguments are borrowed. Returns a handle valid
+ * until hd_metrics_free, or NULL when out of memory, on an invalid name or key, a key without a
+ * value, or a name already used with another type (updates through NULL are ignored).
+ */
+#define hd_metrics_counter(m, name, help, ...)                                                     \
+    hd_metrics__get((m), HD_METRIC_COUNTER, (name), (help),                                        \
+                    (const char *const[]){__VA_ARGS__, NULL})
+#define hd_metrics_gauge(m, name, help, ...)                                                       \
+    hd_metrics__get((m), HD_METRIC_GAUGE, (name), (help), (const char *const[]){__VA_ARGS__, NULL})
+/* Histogram of seconds, fixed buckets from 100 µs to 30 s. Labels as hd_metrics_counter. */
+#define hd_metrics_histogram(m, name, help, ...)                                                   \
+    hd_metrics__get((m), HD_METRIC_HISTOGRAM, (name), (help),                                      \
+                    (const char *const[]){__VA_ARGS__, NULL})
+
+typedef enum { HD_METRIC_COUNTER, HD_METRIC_GAUGE, HD_METRIC_HISTOGRAM } hd_metric_type_t;
+/* The function behind the three macros above: `labels` is a NULL-terminated array of pairs (or
+ * of one preformatted string), borrowed. Loop thread. */
+hd_metric_t *hd_metrics__get(hd_metrics_t *m, hd_metric_type_t type, const char *name,
+                             const char *help, const char *const *labels);
 
 void hd_metric_inc(hd_metric_t *c, uint64_t n);
 /* Sets a gauge; also sets a counter whose total is kept elsewhere (e.g. the store's commit count,

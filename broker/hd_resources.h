@@ -15,6 +15,7 @@
 
 #include "hd.h"
 #include "hd_filter.h"
+#include "hd_router.h"
 
 typedef enum { HD_BACKOFF_EXPONENTIAL, HD_BACKOFF_LINEAR } hd_backoff_policy_t;
 typedef enum { HD_ORDER_UNORDERED, HD_ORDER_ORDERED } hd_ordering_t;
@@ -201,16 +202,36 @@ hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char
                                  const char *name, bool ready, const char *reason,
                                  const char *message, const char *address_url);
 
-/* ---- manifests (manifest.c; pure, no I/O) ------------------------------------------------ */
+/* ---- kinds ---------------------------------------------------------------------------------- */
 
-/*
- * Parses manifest text: YAML (one or many `---` documents; quoted scalars are strings, plain
- * ints/floats/bools/null typed) or JSON (one object, an array, or a `List` with `items`). A
- * `List` document contributes its items; empty documents are skipped. On success *out is a JSON
- * array of objects (returns owned, free with cJSON_Delete). Errors: HD_E_PARSE with `err` naming
- * the document and line, HD_E_NOMEM. Bounded: depth 64, 200,000 nodes (aliases included).
- * Any thread.
- */
-hd_err_t hd_manifest_parse(const char *text, size_t len, cJSON **out, char *err, size_t err_cap);
+/* The resource kinds heraldd knows: Broker and Trigger are run, the others are stored. */
+/* How the registry runs a kind: a log with an address (Broker; Channel and InMemoryChannel), a
+ * consumer of one (Trigger; Subscription), a composition of those (Sequence, Parallel), or a kind
+ * stored and listed only (OTHER: Ready=False NotImplemented unless a module sets its status). */
+typedef enum {
+    HD_RK_BROKER,
+    HD_RK_TRIGGER,
+    HD_RK_CHANNEL,
+    HD_RK_SUBSCRIPTION,
+    HD_RK_FLOW,
+    HD_RK_OTHER
+} hd_rk_type_t;
+
+/* One kind: its names in manifests and in the Kubernetes URL layout. */
+typedef struct {
+    const char *kind;      /* "Broker" */
+    const char *group;     /* "eventing.knative.dev" */
+    const char *version;   /* preferred version, "v1" */
+    const char *plural;    /* "brokers" */
+    const char *singular;  /* "broker" */
+    const char *shortname; /* "" when none */
+    hd_rk_type_t type;
+} hd_kind_info_t;
+
+/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown.
+ * Returns a pointer into a static table (never freed). Any thread. */
+const hd_kind_info_t *hd_resources_kind_lookup(const char *s);
+/* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
+const char *hd_resources_kind_names(void);
 
 #endif /* HERALD_HD_RESOURCES_H */

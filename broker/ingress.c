@@ -38,11 +38,11 @@
 #include "hd_config.h"
 #include "hd_metrics.h"
 #include "hd_evlog.h"
+#include "hd_path.h"
 
 #define RETRY_AFTER_BUSY "Retry-After: 1\r\n"
 #define RETRY_AFTER_FULL "Retry-After: 30\r\n"
 #define ALLOW_EVENT "Allow: POST, OPTIONS\r\n"
-#define LABELS_MAX 600
 
 /* Answer codes whose counters are cached per broker. */
 static const int cached_codes[] = {202, 400, 413, 415, 500, 503};
@@ -56,7 +56,7 @@ typedef struct entry {
     struct entry *hnext;     /* hash chain by broker id */
     uint32_t id;
     char *ns, *name;
-    char labels[LABELS_MAX]; /* namespace="..",broker=".." */
+    const char *kind; /* metric label name: "broker" or "channel" */
     hd_metric_t *codes[NCODES];
     hd_metric_t *latency;
     bool temp;
@@ -80,37 +80,6 @@ typedef struct {
     size_t n;               /* events in the batch */
 } pending_t;
 
-/* Writes `s` escaped for a Prometheus label value into out; returns the new length. */
-static size_t label_escape(char *out, size_t pos, size_t cap, const char *s, size_t len) {
-    for (size_t i = 0; i < len && pos + 3 < cap; i++) {
-        char ch = s[i];
-        if (ch == '"' || ch == '\\') {
-            out[pos++] = '\\';
-            out[pos++] = ch;
-        } else if (ch == '\n') {
-            out[pos++] = '\\';
-            out[pos++] = 'n';
-        } else {
-            out[pos++] = ch;
-        }
-    }
-    return pos;
-}
-
-static void broker_labels(char *out, size_t cap, const hd_broker_t *b) {
-    size_t pos = 0;
-    pos += (size_t)snprintf(out, cap, "namespace=\"");
-    pos = label_escape(out, pos, cap, b->ns, strlen(b->ns));
-    pos += (size_t)snprintf(out + pos, cap - pos, b->channel ? "\",channel=\"" : "\",broker=\"");
-    pos = label_escape(out, pos, cap, b->name, strlen(b->name));
-    if (pos + 2 < cap) {
-        out[pos++] = '"';
-        out[pos] = '\0';
-    } else {
-        out[cap - 1] = '\0';
-    }
-}
-
 static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     if (!srv->metrics)
         return;
@@ -122,10 +91,11 @@ static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
         hd_metric_inc(e->codes[slot], n);
         return;
     }
-    char l[LABELS_MAX + 32];
-    snprintf(l, sizeof l, "%s,code=\"%d\"", e->labels, code);
+    char code_s[16];
+    snprintf(code_s, sizeof code_s, "%d", code);
     hd_metric_t *m = hd_metrics_counter(srv->metrics, "herald_events_received_total",
-                                        "Events received by the ingress, by answer code", l);
+                                        "Events received by the ingress, by answer code",
+                                        "namespace", e->ns, e->kind, e->name, "code", code_s);
     if (slot < NCODES && !e->temp)
         e->codes[slot] = m;
     hd_metric_inc(m, n);
@@ -138,14 +108,15 @@ static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
     if (!h) {
         h = hd_metrics_histogram(
             srv->metrics, "herald_ingest_latency_seconds",
-            "Time from a complete request to its answer (store commit included)", e->labels);
+            "Time from a complete request to its answer (store commit included)", "namespace",
+            e->ns, e->kind, e->name);
         if (!e->temp)
             e->latency = h;
     }
     hd_metric_observe(h, (double)(uv_hrtime() - start_ns) / 1e9);
 }
 
-/* A new entry for broker b (labels built now), or NULL when out of memory. */
+/* A new entry for broker b, or NULL when out of memory. */
 static entry_t *entry_new(const hd_broker_t *b, bool temp) {
     entry_t *e = hd_calloc(1, sizeof *e);
     if (!e)
@@ -154,13 +125,13 @@ static entry_t *entry_new(const hd_broker_t *b, bool temp) {
     e->temp = temp;
     e->ns = hd_strdup(b->ns);
     e->name = hd_strdup(b->name);
+    e->kind = b->channel ? "channel" : "broker";
     if (!e->ns || !e->name) {
         hd_free(e->ns);
         hd_free(e->name);
         hd_free(e);
         return NULL;
     }
-    broker_labels(e->labels, sizeof e->labels, b);
     return e;
 }
 
@@ -279,40 +250,6 @@ static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t 
     return hd_evlog_append(srv->log, b->id, evs, n, on_stored, p);
 }
 
-/* ---- paths ----------------------------------------------------------------------------- */
-
-typedef struct {
-    const char *s;
-    size_t len;
-} seg_t;
-
-/* Splits "/a/b/c" into at most `max` segments; returns the count, or max+1 when there are more.
- * Empty segments ("//", trailing "/") count as segments of length 0. */
-static size_t split_path(const char *path, size_t len, seg_t *segs, size_t max) {
-    if (len == 0 || path[0] != '/')
-        return 0;
-    size_t n = 0, i = 1;
-    if (len == 1)
-        return 0;
-    while (i <= len) {
-        size_t start = i;
-        while (i < len && path[i] != '/')
-            i++;
-        if (n == max)
-            return max + 1;
-        segs[n].s = path + start;
-        segs[n].len = i - start;
-        n++;
-        i++;
-    }
-    return n;
-}
-
-static bool seg_is(const seg_t *s, const char *lit) {
-    size_t l = strlen(lit);
-    return s->len == l && memcmp(s->s, lit, l) == 0;
-}
-
 static void answer_options(hd_http_req_t *req) {
     char extra[400];
     size_t olen = 0;
@@ -351,7 +288,8 @@ static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size
     }
 }
 
-static void handle_event_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
+void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
+{
     uint64_t start_ns = uv_hrtime();
     hd_server_t *srv = in->srv;
     const hd_config_t *cfg = srv->cfg;
@@ -443,7 +381,7 @@ static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
         hd_http_respond_error(req, 405, ALLOW_EVENT, "method not allowed: use POST");
         return;
     }
-    handle_event_post(in, req, b);
+    hd_ingress_post(in, req, b);
 }
 
 void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
@@ -459,15 +397,15 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
             return;
         }
     }
-    seg_t segs[3];
-    size_t n = split_path(req->path, req->path_len, segs, 2);
+    hd_path_seg_t segs[3];
+    size_t n = hd_path_split(req->path, req->path_len, segs, 2);
 
-    if (n == 1 && (seg_is(&segs[0], "healthz") || seg_is(&segs[0], "readyz"))) {
+    if (n == 1 && (hd_path_seg_is(&segs[0], "healthz") || hd_path_seg_is(&segs[0], "readyz"))) {
         if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
             hd_http_respond_error(req, 405, "Allow: GET, HEAD\r\n", "method not allowed");
             return;
         }
-        bool ok = seg_is(&segs[0], "healthz") || srv->ready;
+        bool ok = hd_path_seg_is(&segs[0], "healthz") || srv->ready;
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
                         ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
         return;
@@ -486,9 +424,9 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
         event_path(in, req, b);
         return;
     }
-    seg_t s3[4];
-    size_t n3 = split_path(req->path, req->path_len, s3, 3);
-    if (n3 == 3 && seg_is(&s3[1], "channels") && s3[0].len > 0 && s3[2].len > 0) {
+    hd_path_seg_t s3[4];
+    size_t n3 = hd_path_split(req->path, req->path_len, s3, 3);
+    if (n3 == 3 && hd_path_seg_is(&s3[1], "channels") && s3[0].len > 0 && s3[2].len > 0) {
         hd_broker_t *c = srv->res ? hd_resources_channel(srv->res, s3[0].s, s3[0].len, s3[2].s,
                                                          s3[2].len)
                                   : NULL;
@@ -502,7 +440,7 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
         event_path(in, req, c);
         return;
     }
-    if (n3 >= 2 && (seg_is(&s3[1], "sinks") || seg_is(&s3[1], "services"))) {
+    if (n3 >= 2 && (hd_path_seg_is(&s3[1], "sinks") || hd_path_seg_is(&s3[1], "services"))) {
         char m[128];
         snprintf(m, sizeof m, "%.*s are not available yet in this version of heraldd",
                  (int)s3[1].len, s3[1].s);

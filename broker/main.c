@@ -214,6 +214,7 @@ int main(int argc, char **argv) {
     /* the dispatcher learns every broker, channel, trigger and subscription (replayed now) */
     if (hd_resources_observe(srv->res, hd_dispatch_observer(), srv->disp) != HD_E_OK)
         goto fail_ingress;
+    srv->ingest = d.ingress;
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,

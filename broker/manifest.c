@@ -16,6 +16,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "hd_manifest.h"
 #include "hd_resources.h"
 
 #define MANIFEST_MAX_DEPTH 64

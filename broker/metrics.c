@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
-
 /* Histogram upper bounds in seconds: 100 µs .. 30 s, then +Inf. */
 static const double bucket_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
@@ -40,7 +38,7 @@ struct hd_metric {
 struct family {
     char *name;
     char *help;
-    mtype_t type;
+    hd_metric_type_t type;
     hd_metric_t *series;
     size_t nseries;
     family_t *next;
@@ -111,8 +109,8 @@ static bool name_valid(const char *n)
     return true;
 }
 
-static hd_metric_t *get_or_create(hd_metrics_t *m, mtype_t type, const char *name, const char *help,
-                                  const char *labels)
+static hd_metric_t *get_or_create(hd_metrics_t *m, hd_metric_type_t type, const char *name,
+                                  const char *help, const char *labels)
 {
     if (!m || !name_valid(name))
         return NULL;
@@ -190,39 +188,101 @@ fail:
     return NULL;
 }
 
-hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *name, const char *help,
-                                const char *labels)
+/* A label name: [a-zA-Z_][a-zA-Z0-9_]* (names starting "__" are Prometheus's; not checked). */
+static bool label_name_valid(const char *n)
 {
-    return get_or_create(m, M_COUNTER, name, help, labels);
+    if (!n || !*n)
+        return false;
+    for (const char *p = n; *p; p++) {
+        char c = *p;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(p > n && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
 }
 
-hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *name, const char *help,
-                              const char *labels)
+/* Appends `s` escaped as a label value (text format 0.0.4: backslash, quote, newline). */
+static char *escape_into(char *o, const char *s)
 {
-    return get_or_create(m, M_GAUGE, name, help, labels);
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') {
+            *o++ = '\\';
+            *o++ = *s;
+        } else if (*s == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else {
+            *o++ = *s;
+        }
+    }
+    return o;
 }
 
-hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char *help,
-                                  const char *labels)
+/* The label text of key/value pairs ('k="v",k2="v2"'), owned (hd_free); NULL when a key is
+ * invalid, a value missing, or out of memory. */
+static char *labels_text(const char *const *kv)
 {
-    return get_or_create(m, M_HISTOGRAM, name, help, labels);
+    size_t need = 1;
+    size_t i = 0;
+    for (; kv[i]; i += 2) {
+        if (!label_name_valid(kv[i]) || !kv[i + 1])
+            return NULL;
+        need += strlen(kv[i]) + 2 * strlen(kv[i + 1]) + 4; /* k="v", with every byte escaped */
+    }
+    char *out = hd_malloc(need);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (i = 0; kv[i]; i += 2) {
+        if (i)
+            *o++ = ',';
+        size_t kl = strlen(kv[i]);
+        memcpy(o, kv[i], kl);
+        o += kl;
+        *o++ = '=';
+        *o++ = '"';
+        o = escape_into(o, kv[i + 1]);
+        *o++ = '"';
+    }
+    *o = '\0';
+    return out;
+}
+
+hd_metric_t *hd_metrics__get(hd_metrics_t *m, hd_metric_type_t type, const char *name,
+                             const char *help, const char *const *labels)
+{
+    if (!labels || !labels[0])
+        return get_or_create(m, type, name, help, "");
+    if (!labels[1]) {
+        /* one preformatted constant string; a lone key is a pair whose value is missing */
+        if (*labels[0] && !strchr(labels[0], '='))
+            return NULL;
+        return get_or_create(m, type, name, help, labels[0]);
+    }
+    char *text = labels_text(labels);
+    if (!text)
+        return NULL;
+    hd_metric_t *s = get_or_create(m, type, name, help, text);
+    hd_free(text);
+    return s;
 }
 
 void hd_metric_inc(hd_metric_t *c, uint64_t n)
 {
-    if (c && c->fam->type != M_HISTOGRAM)
+    if (c && c->fam->type != HD_METRIC_HISTOGRAM)
         atomic_fetch_add_explicit(&c->value, (int64_t)n, memory_order_relaxed);
 }
 
 void hd_metric_set(hd_metric_t *g, int64_t v)
 {
-    if (g && g->fam->type != M_HISTOGRAM)
+    if (g && g->fam->type != HD_METRIC_HISTOGRAM)
         atomic_store_explicit(&g->value, v, memory_order_relaxed);
 }
 
 void hd_metric_observe(hd_metric_t *h, double seconds)
 {
-    if (!h || h->fam->type != M_HISTOGRAM)
+    if (!h || h->fam->type != HD_METRIC_HISTOGRAM)
         return;
     if (!(seconds >= 0)) /* negative or NaN: a clock step, count it as 0 */
         seconds = 0;
@@ -390,7 +450,7 @@ static void render_family(out_t *o, family_t *f, hd_metric_t **tmp)
     qsort(tmp, n, sizeof(*tmp), cmp_series);
     for (size_t i = 0; i < n; i++) {
         hd_metric_t *s = tmp[i];
-        if (f->type != M_HISTOGRAM) {
+        if (f->type != HD_METRIC_HISTOGRAM) {
             out_series(o, f->name, "", s->labels, NULL);
             out_printf(o, "%lld\n",
                        (long long)atomic_load_explicit(&s->value, memory_order_relaxed));

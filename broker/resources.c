@@ -15,22 +15,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hd_config.h"
 #include "hd_flows.h"
 #include "hd_http.h"
+#include "hd_manifest.h"
 #include "hd_map.h"
 #include "hd_evlog.h"
 #include "hd_state.h"
+#include "hd_time.h"
 #include "resources_internal.h"
 
 #define ERRCAP 512
 #define MAX_OBSERVERS 8
-#define DEFAULT_RETENTION_MS (7ull * 86400 * 1000)
 
 typedef struct rec rec_t;
 
@@ -90,31 +89,6 @@ struct hd_resources {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-static void rfc3339(uint64_t wall_ms, char *buf, size_t cap)
-{
-    time_t t = (time_t)(wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void new_uid(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        uint64_t x = hd_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-        for (int i = 0; i < 16; i++) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            b[i] = (unsigned char)(x >> 56);
-        }
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
 
 static const char *jstr(const cJSON *o, const char *name)
 {
@@ -233,7 +207,7 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
                           const char *reason, const char *message)
 {
     char now[40];
-    rfc3339(hd_wall_ms(), now, sizeof now);
+    hd_time_rfc3339_format(hd_wall_ms(), false, now, sizeof now);
     const char *ltt = now;
     const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old_status, "conditions");
     const cJSON *c;
@@ -392,7 +366,7 @@ static rec_t *flow_entry(hd_resources_t *r, const rec_t *flow)
 {
     const cJSON *first = cJSON_GetArrayItem(flow->children, 0);
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(first, "metadata");
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(first, "kind"));
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(jstr(first, "kind"));
     const char *name = jstr(md, "name");
     if (!ki || !name)
         return NULL;
@@ -619,7 +593,7 @@ static void broker_refresh(hd_resources_t *r, rec_t *x)
     const char *cls = b->pub.channel ? NULL : jstr(ann, "eventing.knative.dev/broker.class");
     const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(x->obj, "spec"), "channelTemplate");
-    const char *tkind = x->ki == hd_resources__kind_lookup("Channel") ? jstr(tmpl, "kind") : NULL;
+    const char *tkind = x->ki == hd_resources_kind_lookup("Channel") ? jstr(tmpl, "kind") : NULL;
     if (tkind && strcmp(tkind, "InMemoryChannel")) {
         b->pub.ready = false;
         snprintf(b->reason, sizeof b->reason, "ChannelTemplateNotSupported");
@@ -723,7 +697,7 @@ static void flow_status(hd_resources_t *r, rec_t *x)
     const cJSON *c;
     cJSON_ArrayForEach(c, x->children)
     {
-        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(jstr(c, "kind"));
         const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
         if (!ki || !name)
             continue;
@@ -910,7 +884,7 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     }
     if (!(p->broker_name = hd_strdup(broker)))
         return HD_E_NOMEM;
-    p->log_ki = hd_resources__kind_lookup("Broker");
+    p->log_ki = hd_resources_kind_lookup("Broker");
     char ferr[ERRCAP - 8]; /* room for the "spec." prefix */
     hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
                                     cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
@@ -954,7 +928,7 @@ static const cJSON *spec_of(const rec_t *x)
 static rec_t *find_kind(hd_resources_t *r, const char *kind, const char *ns, const char *name)
 {
     char key[600];
-    make_key(key, sizeof key, hd_resources__kind_lookup(kind)->plural, ns, name);
+    make_key(key, sizeof key, hd_resources_kind_lookup(kind)->plural, ns, name);
     return r ? rec_find(r, key) : NULL;
 }
 
@@ -989,7 +963,7 @@ static hd_err_t prep_channel(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
     if (tmpl && !cJSON_IsNull(tmpl)) {
         const char *tk = jstr(tmpl, "kind");
-        const hd_kind_info_t *tki = hd_resources__kind_lookup(tk);
+        const hd_kind_info_t *tki = hd_resources_kind_lookup(tk);
         if (!cJSON_IsObject(tmpl) || !tk || !jstr(tmpl, "apiVersion")) {
             snprintf(err, cap, "spec.channelTemplate: must be an object with apiVersion and kind");
             return HD_E_INVAL;
@@ -1042,7 +1016,7 @@ static hd_err_t prep_subscription(hd_resources_t *r, prep_t *p, const cJSON *spe
                  p->ns);
         return HD_E_INVAL;
     }
-    const hd_kind_info_t *cki = hd_resources__kind_lookup(ck);
+    const hd_kind_info_t *cki = hd_resources_kind_lookup(ck);
     if (!cki || strcmp(cki->kind, ck) || cki->type != HD_RK_CHANNEL) {
         snprintf(err, cap,
                  "spec.channel.kind: '%s' is not a channel kind this heraldd runs (Channel, "
@@ -1129,13 +1103,13 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, origin_t origin, pr
     const char *api = jstr(doc, "apiVersion");
     const char *kind = jstr(doc, "kind");
     if (!kind) {
-        snprintf(err, cap, "kind: required (one of %s)", hd_resources__kind_names());
+        snprintf(err, cap, "kind: required (one of %s)", hd_resources_kind_names());
         return HD_E_INVAL;
     }
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki || strcmp(ki->kind, kind)) {
         snprintf(err, cap, "kind: '%s' is not a kind Herald knows (one of %s)", kind,
-                 hd_resources__kind_names());
+                 hd_resources_kind_names());
         return HD_E_INVAL;
     }
     if (!api) {
@@ -1209,16 +1183,16 @@ static hd_err_t prepare(hd_resources_t *r, const cJSON *doc, origin_t origin, pr
     cJSON *m = cJSON_AddObjectToObject(o, "metadata");
     cJSON_AddStringToObject(m, "name", name);
     cJSON_AddStringToObject(m, "namespace", ns);
-    char uid[37], ts[40];
+    char uid[HD_TIME_UUID_MAX], ts[40];
     const char *src_uid = stored ? jstr(md, "uid") : jstr(omd, "uid");
     if (!src_uid) {
-        new_uid(uid);
+        hd_time_uuid_v4(uid);
         src_uid = uid;
     }
     cJSON_AddStringToObject(m, "uid", src_uid);
     const char *src_ts = stored ? jstr(md, "creationTimestamp") : jstr(omd, "creationTimestamp");
     if (!src_ts) {
-        rfc3339(hd_wall_ms(), ts, sizeof ts);
+        hd_time_rfc3339_format(hd_wall_ms(), false, ts, sizeof ts);
         src_ts = ts;
     }
     cJSON_AddStringToObject(m, "creationTimestamp", src_ts);
@@ -1369,7 +1343,7 @@ static hd_err_t install(hd_resources_t *r, prep_t *p, rec_t **out, bool *others_
             x->b->pub.channel = channel;
             x->b->pub.ns = x->ns;
             x->b->pub.name = x->name;
-            x->b->pub.retention_ms = DEFAULT_RETENTION_MS;
+            x->b->pub.retention_ms = HD_CONFIG_RETENTION_MS;
             if (r->srv && r->srv->cfg && r->srv->cfg->retention_ms)
                 x->b->pub.retention_ms = r->srv->cfg->retention_ms;
         } else if (p->ki->type == HD_RK_TRIGGER || p->ki->type == HD_RK_SUBSCRIPTION) {
@@ -1612,7 +1586,7 @@ static bool children_have(const rec_t *flow, const cJSON *children, const char *
     const cJSON *c;
     cJSON_ArrayForEach(c, children)
     {
-        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(jstr(c, "kind"));
         char k[600];
         make_key(k, sizeof k, ki ? ki->plural : "",
                  flow->ns, jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name"));
@@ -1632,7 +1606,7 @@ static void remove_stale_children(hd_resources_t *r, const char *flow_key, const
     const cJSON *c;
     cJSON_ArrayForEach(c, old)
     {
-        const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(jstr(c, "kind"));
         const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
         if (!ki || !name || !flow)
             continue;
@@ -1785,7 +1759,7 @@ static void remove_rec(hd_resources_t *r, rec_t *x, hd_state_txn_t *batch)
         const cJSON *c;
         cJSON_ArrayForEach(c, x->children)
         {
-            const hd_kind_info_t *ki = hd_resources__kind_lookup(jstr(c, "kind"));
+            const hd_kind_info_t *ki = hd_resources_kind_lookup(jstr(c, "kind"));
             const char *name = jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
             char key[600];
             make_key(key, sizeof key, ki ? ki->plural : "", x->ns, name ? name : "");
@@ -1803,11 +1777,11 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
                          hd_resources_done_fn cb, void *arg)
 {
     sync_addresses(r);
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     char msg[600];
     if (!ki) {
         snprintf(msg, sizeof msg, "unknown kind '%s' (one of %s)", plural,
-                 hd_resources__kind_names());
+                 hd_resources_kind_names());
         if (cb)
             cb(arg, HD_E_INVAL, NULL, msg);
         return;
@@ -1972,7 +1946,7 @@ cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *
                              const char *name)
 {
     sync_addresses(r);
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(plural);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     if (!ki)
         return NULL;
     char key[600];
@@ -2020,7 +1994,7 @@ cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char 
 {
     sync_addresses(r);
     list_ctx_t l = {NULL, ns, NULL, 0, 0};
-    if (plural && !(l.ki = hd_resources__kind_lookup(plural)))
+    if (plural && !(l.ki = hd_resources_kind_lookup(plural)))
         return NULL;
     each_rec(r, list_one, &l);
     if (l.n)
@@ -2075,7 +2049,7 @@ hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char
                                  const char *name, bool ready, const char *reason,
                                  const char *message, const char *address_url)
 {
-    const hd_kind_info_t *ki = hd_resources__kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
     if (!ki || ki->type != HD_RK_OTHER)
         return HD_E_INVAL;
     char key[600];

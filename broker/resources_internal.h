@@ -9,34 +9,6 @@
 
 #include "hd_resources.h"
 
-/* How the registry runs a kind: a log with an address (Broker; Channel and InMemoryChannel), a
- * consumer of one (Trigger; Subscription), a composition of those (Sequence, Parallel), or a kind
- * stored and listed only (OTHER: Ready=False NotImplemented unless a module sets its status). */
-typedef enum {
-    HD_RK_BROKER,
-    HD_RK_TRIGGER,
-    HD_RK_CHANNEL,
-    HD_RK_SUBSCRIPTION,
-    HD_RK_FLOW,
-    HD_RK_OTHER
-} hd_rk_type_t;
-
-typedef struct {
-    const char *kind;      /* "Broker" */
-    const char *group;     /* "eventing.knative.dev" */
-    const char *version;   /* preferred version, "v1" */
-    const char *plural;    /* "brokers" */
-    const char *singular;  /* "broker" */
-    const char *shortname; /* "" when none */
-    hd_rk_type_t type;
-} hd_kind_info_t;
-
-/* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown.
- * Returns a pointer into a static table (never freed). Any thread. */
-const hd_kind_info_t *hd_resources__kind_lookup(const char *s);
-/* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
-const char *hd_resources__kind_names(void);
-
 /* A destination (Knative duck Destination): uri, or ref (+ optional relative uri). */
 typedef struct {
     bool set;
@@ -56,9 +28,6 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
 bool hd_resources__url_ok(const char *s);
 /* Joins a base URL and a (relative) uri path; returns owned (hd_free) or NULL. */
 char *hd_resources__url_join(const char *base, const char *rel);
-
-/* ISO 8601 duration (PT0.5S, P1DT2H, PT1M30S) to milliseconds; false when malformed. */
-bool hd_resources__iso_duration(const char *s, uint64_t *ms);
 
 /* Parses a DeliverySpec (absent or null: nothing set); the HD_DLV_* bits of out->set say which
  * fields were given. The dead-letter sink goes to *dls (owned by the caller on success;

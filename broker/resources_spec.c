@@ -8,7 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hd_time.h"
 #include "resources_internal.h"
+
+#define DURATION_MAX_MS 1000000000000000ull /* about 31,700 years */
 
 static const hd_kind_info_t kinds[] = {
     {"Broker", "eventing.knative.dev", "v1", "brokers", "broker", "bk", HD_RK_BROKER},
@@ -38,7 +41,7 @@ static const hd_kind_info_t kinds[] = {
     {"NatsSink", "herald.dev", "v1alpha1", "natssinks", "natssink", "", HD_RK_OTHER},
 };
 
-const hd_kind_info_t *hd_resources__kind_lookup(const char *s)
+const hd_kind_info_t *hd_resources_kind_lookup(const char *s)
 {
     if (!s || !*s)
         return NULL;
@@ -51,7 +54,7 @@ const hd_kind_info_t *hd_resources__kind_lookup(const char *s)
     return NULL;
 }
 
-const char *hd_resources__kind_names(void)
+const char *hd_resources_kind_names(void)
 {
     return "Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, "
            "KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, "
@@ -156,65 +159,6 @@ char *hd_resources__url_join(const char *base, const char *rel)
     return out;
 }
 
-bool hd_resources__iso_duration(const char *s, uint64_t *ms)
-{
-    /* P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]; years/months are ambiguous, so refused. */
-    if (!s || (s[0] != 'P' && s[0] != 'p'))
-        return false;
-    const char *p = s + 1;
-    bool in_time = false, any = false;
-    double total = 0;
-    char last_unit = 0;
-    while (*p) {
-        if (*p == 'T' || *p == 't') {
-            if (in_time)
-                return false;
-            in_time = true;
-            last_unit = 0;
-            p++;
-            if (!*p)
-                return false;
-            continue;
-        }
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return false;
-        char *end = NULL;
-        double v = strtod(p, &end);
-        if (end == p || v < 0)
-            return false;
-        char u = (char)toupper((unsigned char)*end);
-        if (!u)
-            return false;
-        double mul;
-        if (!in_time) {
-            if (u == 'W')
-                mul = 7 * 86400e3;
-            else if (u == 'D')
-                mul = 86400e3;
-            else
-                return false;
-        } else {
-            if (u == 'H')
-                mul = 3600e3;
-            else if (u == 'M')
-                mul = 60e3;
-            else if (u == 'S')
-                mul = 1e3;
-            else
-                return false;
-        }
-        (void)last_unit;
-        last_unit = u;
-        total += v * mul;
-        any = true;
-        p = end + 1;
-    }
-    if (!any || total > 1e15)
-        return false;
-    *ms = (uint64_t)(total + 0.5);
-    return true;
-}
-
 void hd_resources__dest_free(hd_dest_t *d)
 {
     if (!d)
@@ -264,7 +208,7 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
             snprintf(err, cap, "%s.ref.kind: required", path);
             return HD_E_INVAL;
         }
-        const hd_kind_info_t *ki = hd_resources__kind_lookup(kind->valuestring);
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(kind->valuestring);
         if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER ||
             ki->type == HD_RK_SUBSCRIPTION) {
             snprintf(err, cap,
@@ -321,7 +265,9 @@ fail:
 static hd_err_t duration_field(const cJSON *v, const char *path, const char *field, bool positive,
                                uint64_t *ms, char *err, size_t cap)
 {
-    if (!cJSON_IsString(v) || !hd_resources__iso_duration(v->valuestring, ms)) {
+    /* the bound keeps later sums of delays and clocks far from overflow */
+    if (!cJSON_IsString(v) || !hd_time_iso_duration_parse(v->valuestring, ms) ||
+        *ms > DURATION_MAX_MS) {
         snprintf(err, cap, "%s.%s: '%s' is not an ISO 8601 duration (e.g. PT0.5S, PT10S, PT1M)",
                  path, field, cJSON_IsString(v) ? v->valuestring : "(not a string)");
         return HD_E_INVAL;

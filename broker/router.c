@@ -13,6 +13,7 @@
 #include "hd_filter.h"
 #include "hd_map.h"
 #include "hd_resources.h"
+#include "hd_router.h"
 
 typedef struct {
     struct hd_trigger **v;

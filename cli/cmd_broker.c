@@ -177,13 +177,18 @@ int cli__cmd_send(int argc, char **argv)
     }
     char path[600];
     snprintf(path, sizeof path, "/v1/%s/%s/%s/events", lk->endpoint, ns, name);
-    cJSON *res = NULL;
-    rc =
-        cli__call_json(&o, "POST", path, body.data, body.len, "application/cloudevents+json", &res);
+    /* the admin answers as the ingress does: 202 with no body once the event is stored */
+    cli_resp_t r;
+    rc = cli__http(&o, "POST", path, body.data, body.len, "application/cloudevents+json", &r);
     ce_buf_free(&body);
-    if (rc == CLI_OK)
-        printf("event %s accepted by %s %s/%s\n", ce_event_get_str(ev, "id"), lk->word, ns, name);
-    cJSON_Delete(res);
+    if (rc == CLI_OK) {
+        if (r.status < 200 || r.status > 299)
+            rc = cli__answer_error(&r);
+        else
+            printf("event %s accepted by %s %s/%s\n", ce_event_get_str(ev, "id"), lk->word, ns,
+                   name);
+        free(r.body.data);
+    }
     ce_event_free(ev);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hd_config.h"
+#include "hd_time.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, n);
     s[n] = '\0';
     uint64_t ms;
-    (void)hd_duration_parse(s, &ms);
+    (void)hd_time_duration_parse(s, &ms);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hd_manifest.h"
 #include "hd_resources.h"
 
 static void done(void *arg, hd_err_t status, cJSON *result, const char *error)

@@ -527,6 +527,11 @@ metrics)
         "$HERALD_ADMIN/metrics"
     if grep -q '^# TYPE herald_events_received_total counter$' "$TMP/body"; then ok "metrics TYPE line"
     else bad "metrics TYPE line"; fi
+    # herald send goes through the admin API, which hands the POST to the ingress: same metrics
+    "$HERALD" send shop/default --type t --source /s --id m2 >/dev/null
+    http "events sent through the admin API are counted like the ingress's" 200 \
+        'herald_events_received_total{namespace="shop",broker="default",code="202"} 2' \
+        "$HERALD_ADMIN/metrics"
     http "POST /metrics is 405" 405 "allowed: GET" -X POST "$HERALD_ADMIN/metrics"
     http "healthz" 200 "ok" "$HERALD_ADMIN/healthz"
     http "the web page" 200 "<title>Herald</title>" "$HERALD_ADMIN/ui/"

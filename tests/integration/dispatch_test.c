@@ -30,24 +30,6 @@
 
 /* Until hd_metrics lands in the core library, the few metric calls resolve here (weak: the
  * real module wins as soon as it is linked). srv.metrics is NULL in these tests anyway. */
-__attribute__((weak)) hd_metric_t *hd_metrics_counter(hd_metrics_t *m, const char *n, const char *h,
-                                                      const char *l)
-{
-    (void)m, (void)n, (void)h, (void)l;
-    return NULL;
-}
-__attribute__((weak)) hd_metric_t *hd_metrics_gauge(hd_metrics_t *m, const char *n, const char *h,
-                                                    const char *l)
-{
-    (void)m, (void)n, (void)h, (void)l;
-    return NULL;
-}
-__attribute__((weak)) hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *n,
-                                                        const char *h, const char *l)
-{
-    (void)m, (void)n, (void)h, (void)l;
-    return NULL;
-}
 __attribute__((weak)) void hd_metric_inc(hd_metric_t *c, uint64_t n)
 {
     (void)c, (void)n;

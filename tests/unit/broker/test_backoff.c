@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hd_dispatch.h"
+#include "hd_backoff.h"
 
 static hd_delivery_t dlv(hd_backoff_policy_t p, uint64_t delay, uint64_t max)
 {

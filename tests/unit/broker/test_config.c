@@ -1,6 +1,6 @@
 /*
  * test_config.c — heraldd's settings: defaults, YAML (nested and dotted keys), environment
- * overrides, every kind of bad value naming its key, durations and sizes, print/usage.
+ * overrides, every kind of bad value naming its key, sizes, print/usage (durations: test_time.c).
  */
 #include <check.h>
 #include <stdio.h>
@@ -62,6 +62,9 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.max_connections, 10000);
     ck_assert_uint_eq(cfg.retention_ms, 7ull * 86400 * 1000);
     ck_assert_uint_eq(cfg.retention_interval_ms, 10000);
+    /* the table's text defaults and the constants other modules fall back to agree */
+    ck_assert_uint_eq(cfg.retention_ms, HD_CONFIG_RETENTION_MS);
+    ck_assert_uint_eq(cfg.retention_interval_ms, HD_CONFIG_RETENTION_INTERVAL_MS);
     ck_assert_uint_eq(cfg.delivery_pool_max, 64);
     ck_assert_uint_eq(cfg.manifest_count, 0);
     ck_assert_int_eq(cfg.log_format, HD_LOG_JSON);
@@ -216,28 +219,6 @@ START_TEST(test_empty_file_and_empty_list)
     ck_assert_uint_eq(cfg.manifest_count, 1);
     ck_assert_str_eq(cfg.manifests[0], "one.yaml");
     hd_config_free(&cfg);
-}
-END_TEST
-
-START_TEST(test_durations)
-{
-    uint64_t ms;
-    struct {
-        const char *s;
-        uint64_t ms;
-    } ok[] = {{"10s", 10000},      {"100ms", 100},     {"5m", 300000},        {"2h", 7200000},
-              {"7d", 604800000},   {"1h30m", 5400000}, {"0.5s", 500},         {"PT1S", 1000},
-              {"PT0.5S", 500},     {"P1D", 86400000},  {"PT1H2M3S", 3723000}, {"P1DT1H", 90000000},
-              {"P2W", 1209600000}, {"pt10s", 10000},   {" 3s ", 3000},        {"PT0.001S", 1}};
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        ck_assert_msg(hd_duration_parse(ok[i].s, &ms), "'%s' refused", ok[i].s);
-        ck_assert_msg(ms == ok[i].ms, "'%s' gave %llu", ok[i].s, (unsigned long long)ms);
-    }
-    const char *bad[] = {"",    "10",     "s",    "10x", "P",   "PT",     "P1M",
-                         "P1Y", "PT1S1M", "P1DT", "1.s", "-1s", "PT1H1H", "999999999999999999999d",
-                         NULL};
-    for (size_t i = 0; bad[i]; i++)
-        ck_assert_msg(!hd_duration_parse(bad[i], &ms), "'%s' accepted", bad[i]);
 }
 END_TEST
 
@@ -440,7 +421,6 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_env_overrides);
     tcase_add_test(tc, test_bad_values_name_the_key);
     tcase_add_test(tc, test_empty_file_and_empty_list);
-    tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_usage_lists_every_setting);

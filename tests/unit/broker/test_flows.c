@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hd_flows.h"
+#include "hd_manifest.h"
 #include "hd_resources.h"
 
 static cJSON *one_doc(const char *yaml)

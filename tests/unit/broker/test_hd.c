@@ -81,6 +81,24 @@ START_TEST(test_alloc_fail_after)
 }
 END_TEST
 
+START_TEST(test_parse_u64)
+{
+    uint64_t v = 7;
+    ck_assert(hd_parse_u64("0", 1, &v) && v == 0);
+    ck_assert(hd_parse_u64("18446744073709551615", 20, &v) && v == UINT64_MAX);
+    ck_assert(hd_parse_u64("42abc", 2, &v) && v == 42); /* only len bytes are read */
+    v = 7;
+    ck_assert(!hd_parse_u64("18446744073709551616", 20, &v));
+    ck_assert(!hd_parse_u64("", 0, &v));
+    ck_assert(!hd_parse_u64(" 1", 2, &v));
+    ck_assert(!hd_parse_u64("1 ", 2, &v));
+    ck_assert(!hd_parse_u64("-1", 2, &v));
+    ck_assert(!hd_parse_u64("+1", 2, &v));
+    ck_assert(!hd_parse_u64("1.0", 3, &v));
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 START_TEST(test_clocks)
 {
     uint64_t m0 = hd_now_ms(), w0 = hd_wall_ms();
@@ -317,6 +335,7 @@ static Suite *hd_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_alloc_fail_after);
+    tcase_add_test(tc, test_parse_u64);
     tcase_add_test(tc, test_clocks);
     tcase_add_test(tc, test_log_json);
     tcase_add_test(tc, test_log_json_escape_forms);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hd_manifest.h"
 #include "hd_resources.h"
 
 static cJSON *parse_ok(const char *text)

@@ -139,6 +139,39 @@ START_TEST(test_sum_line_labels)
 }
 END_TEST
 
+START_TEST(test_label_pairs_are_escaped)
+{
+    hd_metrics_t *m = hd_metrics_new();
+    /* a namespace and a trigger name carrying every character the text format escapes */
+    hd_metric_t *c = hd_metrics_counter(m, "herald_dispatch_total", "D.", "namespace", "a\"b",
+                                        "trigger", "c\\d\ne", "code", "202");
+    ck_assert_ptr_nonnull(c);
+    hd_metric_inc(c, 2);
+    /* the same pairs find the same series; a trailing NULL is allowed */
+    ck_assert_ptr_eq(hd_metrics_counter(m, "herald_dispatch_total", "D.", "namespace", "a\"b",
+                                        "trigger", "c\\d\ne", "code", "202", NULL),
+                     c);
+    hd_metric_t *none = hd_metrics_gauge(m, "herald_plain", "P.", NULL);
+    ck_assert_ptr_nonnull(none);
+    hd_metric_set(none, 3);
+    char *text = render(m);
+    ck_assert_str_eq(
+        text, "# HELP herald_dispatch_total D.\n"
+              "# TYPE herald_dispatch_total counter\n"
+              "herald_dispatch_total{namespace=\"a\\\"b\",trigger=\"c\\\\d\\ne\",code=\"202\"} 2\n"
+              "# HELP herald_plain P.\n"
+              "# TYPE herald_plain gauge\n"
+              "herald_plain 3\n");
+    hd_free(text);
+    /* a bad key, or a key without its value, creates nothing */
+    ck_assert_ptr_null(hd_metrics_counter(m, "herald_x_total", "X.", "bad key", "v"));
+    ck_assert_ptr_null(hd_metrics_counter(m, "herald_x_total", "X.", "9k", "v"));
+    ck_assert_ptr_null(hd_metrics_counter(m, "herald_x_total", "X.", "namespace"));
+    ck_assert_ptr_null(hd_metrics_counter(m, "herald_x_total", "X.", "a", "1", "b", NULL));
+    hd_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_type_conflict_and_bad_names)
 {
     hd_metrics_t *m = hd_metrics_new();
@@ -276,6 +309,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_histogram_exact_text);
     tcase_add_test(tc, test_histogram_no_labels_and_help_escaping);
     tcase_add_test(tc, test_sum_line_labels);
+    tcase_add_test(tc, test_label_pairs_are_escaped);
     tcase_add_test(tc, test_type_conflict_and_bad_names);
     tcase_add_test(tc, test_on_render_callbacks);
     tcase_add_test(tc, test_concurrent_updates_are_not_lost);

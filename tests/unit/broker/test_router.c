@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hd_resources.h"
+#include "hd_router.h"
 
 static ce_event_t *mkev(const char *type, const char *source)
 {
