@@ -98,6 +98,10 @@ static cJSON *reply_json(const hd_trigger_t *t, const cJSON *spec)
     if (t->reply_uri)
         return cJSON_CreateString(t->reply_uri);
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(spec, "reply");
+    /* with a reply and no subscriber, every event is forwarded to the reply: the registry resolved
+     * it as the subscriber */
+    if (r && t->subscriber_uri && !cJSON_GetObjectItemCaseSensitive(spec, "subscriber"))
+        return cJSON_CreateString(t->subscriber_uri);
     return r ? cJSON_Duplicate(r, 1) : cJSON_CreateNull();
 }
 

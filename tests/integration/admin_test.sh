@@ -609,6 +609,17 @@ apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata: {name: bt, namespace: default}
 spec: {broker: c, subscriber: {uri: "http://127.0.0.1:$SUB_PORT/bt"}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: c2, namespace: default}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: fwd, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c2}
+  reply: {uri: "http://127.0.0.1:$SUB_PORT/fwd"}
 YAML
     "$HERALD" apply -f "$TMP/c.yaml" >"$TMP/out" 2>&1 || { bad "apply the channel manifests"; cat "$TMP/out"; }
     "$HERALD" tail channel:default/c --count 1 >"$TMP/tail" 2>"$TMP/tail.err" &
@@ -708,6 +719,11 @@ $(tbl "SUBSCRIPTION|READY|BACKLOG|IN-FLIGHT" "s|True|0|0" "s2|True|0|0")
     if ! grep -qF '"filter"' "$TMP/body" && ! grep -qF '"broker"' "$TMP/body"; then
         ok "a subscription's describe has no filter or broker"
     else bad "subscription describe members"; fi
+    http "a reply-only subscription forwards to its reply" 200 \
+        "\"subscriberUri\":\"http://127.0.0.1:$SUB_PORT/fwd\",\"reply\":\"http://127.0.0.1:$SUB_PORT/fwd\"" \
+        "$V1/subscriptions/default/fwd/describe"
+    http "describe an InMemoryChannel" 200 '"kind":"InMemoryChannel","namespace":"default","name":"c2"' \
+        "$V1/channels/default/c2/describe"
     http "describe a broker lists no subscription" 200 '"triggers":[{"name":"bt",' \
         "$V1/brokers/default/c/describe"
     http "POST channel tail is 405" 405 "allowed: GET" -X POST "$V1/channels/default/c/tail"
