@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "hd_admin.h"
+#include "admin_internal.h"
 
 static const char page[] =
     "<!doctype html>\n"

@@ -34,6 +34,7 @@ typedef struct {
     hd_metrics_t *metrics; /* freed last, after every module that may update it */
     hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
     hd_lmdb_t *lmdb;       /* the log and state backend behind srv.log and srv.state */
+    hd_admin_ctx_t admin;  /* what the admin port uses; cleared as the modules close */
     bool stopping;
 } daemon_t;
 
@@ -65,20 +66,20 @@ static void daemon_stop(daemon_t *d) {
     /* 2. deliveries stop (redelivered after restart from the durable cursors) */
     hd_resources_unobserve(srv->res, hd_dispatch_observer(), srv->disp);
     hd_dispatch_close(srv->disp);
-    srv->disp = NULL;
+    srv->disp = d->admin.disp = NULL;
     /* 3. the store drains its queue: the callbacks answer the requests still waiting */
     hd_lmdb_close(d->lmdb);
     d->lmdb = NULL;
-    srv->log = NULL;
+    srv->log = d->admin.log = NULL;
     srv->state = NULL;
     hd_resources_close(srv->res);
-    srv->res = NULL;
+    srv->res = d->admin.res = NULL;
     hd_httpc_close(srv->httpc);
     srv->httpc = NULL;
     /* Nothing renders or counts any more. Modules finishing their close in the last loop turns
      * see no metrics (the dispatcher then frees itself instead of staying for a render callback
      * of a registry that is about to go). */
-    srv->metrics = NULL;
+    srv->metrics = d->admin.metrics = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
 }
@@ -224,6 +225,15 @@ int main(int argc, char **argv) {
     };
     if (hd_http_server_start(&loop, &io, &srv->ingress) != HD_E_OK)
         goto fail_ingress;
+    d.admin = (hd_admin_ctx_t){
+        .loop = &loop,
+        .res = srv->res,
+        .disp = srv->disp,
+        .log = srv->log,
+        .ingress = d.ingress,
+        .metrics = srv->metrics,
+        .ready = &srv->ready,
+    };
     hd_http_server_opts_t ao = {
         .listen = d.cfg.admin_listen,
         /* the admin port takes manifests and `herald send` batches: same bound as events, but
@@ -231,7 +241,7 @@ int main(int argc, char **argv) {
         .max_body = d.cfg.max_event_bytes > (1u << 20) ? (size_t)d.cfg.max_event_bytes : 1u << 20,
         .max_conns = 256,
         .handler = hd_admin_handle,
-        .ctx = srv,
+        .ctx = &d.admin,
     };
     if (hd_http_server_start(&loop, &ao, &srv->admin) != HD_E_OK)
         goto fail_admin;

@@ -3,7 +3,7 @@
 # a trigger ready once its broker appears, resources surviving a restart, the CLI's exact
 # outputs, tail receiving events POSTed to ingress, a slow tail reader's
 # events dropped and counted, the example manifests
-# applying cleanly, and /metrics. Needs curl(1).
+# applying cleanly, /metrics, and the same operations on a channel and its subscriptions. Needs curl(1).
 if(TARGET heraldd AND TARGET herald)
   foreach(group roundtrip badfilter lateready restart cli tail slowtail examples metrics)
     add_test(NAME integration_admin_${group}
@@ -17,5 +17,9 @@ if(TARGET heraldd AND TARGET herald)
       COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/admin_test.sh $<TARGET_FILE:heraldd>
               $<TARGET_FILE:herald> deliver $<TARGET_FILE:subscriber>)
     set_tests_properties(integration_admin_deliver PROPERTIES LABELS "integration;admin" TIMEOUT 120)
+    add_test(NAME integration_admin_channels
+      COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/admin_test.sh $<TARGET_FILE:heraldd>
+              $<TARGET_FILE:herald> channels $<TARGET_FILE:subscriber>)
+    set_tests_properties(integration_admin_channels PROPERTIES LABELS "integration;admin" TIMEOUT 120)
   endif()
 endif()

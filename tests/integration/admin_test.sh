@@ -5,7 +5,7 @@
 #
 #   admin_test.sh HERALDD HERALD GROUP [SUBSCRIBER]
 # GROUP: roundtrip | badfilter | lateready | restart | cli | tail | slowtail | deliver | examples
-#        | metrics   (deliver needs SUBSCRIBER, tests/integration/subscriber.c)
+#        | metrics | channels   (deliver and channels need SUBSCRIBER, tests/integration/subscriber.c)
 set -uo pipefail
 HERALDD=$1
 HERALD=$2
@@ -562,6 +562,178 @@ metrics)
         "$V1/triggers/shop/nope/describe"
     http "describe a broker" 200 '"kind":"Broker","namespace":"shop","name":"default"' \
         "$V1/brokers/shop/default/describe"
+    ;;
+channels)
+    # a channel answers as a broker and a subscription as a trigger, through the CLI: send, tail,
+    # describe, dead letters (a subscriber answering 400, no dead-letter sink), replay
+    SUBSCRIBER=${4:?channels needs the subscriber program}
+    "$SUBSCRIBER" --port 0 --port-file "$TMP/sub.port" --record "$TMP/sub.rec" --status 400 \
+        --max-seconds 100 >/dev/null 2>&1 &
+    SUB_PID=$!
+    for _ in $(seq 1 100); do [ -s "$TMP/sub.port" ] && break; sleep 0.05; done
+    SUB_PORT=$(cat "$TMP/sub.port")
+    start_daemon
+    # a broker with the same name as the channel: each lists only its own consumers
+    cat >"$TMP/c.yaml" <<YAML
+apiVersion: messaging.knative.dev/v1
+kind: Channel
+metadata: {name: c, namespace: default}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: s, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: Channel, name: c}
+  subscriber: {uri: "http://127.0.0.1:$SUB_PORT/s"}
+  reply: {uri: "http://127.0.0.1:1/reply"}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: s2, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: Channel, name: c}
+  subscriber: {uri: "http://127.0.0.1:$SUB_PORT/s2"}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: orphan, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: Channel, name: nope}
+  subscriber: {uri: "http://127.0.0.1:$SUB_PORT/o"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: c, namespace: default}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: bt, namespace: default}
+spec: {broker: c, subscriber: {uri: "http://127.0.0.1:$SUB_PORT/bt"}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: c2, namespace: default}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: fwd, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c2}
+  reply: {uri: "http://127.0.0.1:$SUB_PORT/fwd"}
+YAML
+    "$HERALD" apply -f "$TMP/c.yaml" >"$TMP/out" 2>&1 || { bad "apply the channel manifests"; cat "$TMP/out"; }
+    "$HERALD" tail channel:default/c --count 1 >"$TMP/tail" 2>"$TMP/tail.err" &
+    TAIL=$!
+    sleep 0.5
+    expect "send to a channel" 0 "event c1 accepted by channel default/c
+" "" -- send channel:default/c --type t.one --source /s --id c1
+    for _ in $(seq 1 100); do kill -0 $TAIL 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $TAIL 2>/dev/null; then kill $TAIL; bad "channel tail ended after 1 event"; fi
+    wait $TAIL
+    printf '%s\n' '{"specversion":"1.0","id":"c1","source":"/s","type":"t.one"}' >"$TMP/want"
+    if cmp -s "$TMP/want" "$TMP/tail"; then ok "tail of a channel prints its stored event"
+    else bad "channel tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
+    for _ in $(seq 1 100); do
+        curl -s "$HERALD_ADMIN/v1/subscriptions/default/s/dlq" | grep -q '"seq":1' && break
+        sleep 0.1
+    done
+    http "dlq of a subscription names it" 200 \
+        '"subscription":"s","namespace":"default","items":[{"seq":1,"status":400' \
+        "$HERALD_ADMIN/v1/subscriptions/default/s/dlq"
+    dead_error=$(sed -n 's/.*"error":"\([^"]*\)".*/\1/p' "$TMP/body")
+    "$HERALD" dlq list subscription:s >"$TMP/dlq" 2>&1
+    if head -1 "$TMP/dlq" | grep -q '^SEQ   TIME  *STATUS   ID   TYPE    ERROR$' &&
+       sed -n 2p "$TMP/dlq" | grep -qF "   400      c1   t.one   $dead_error" &&
+       [ "$(wc -l <"$TMP/dlq")" = 2 ]; then
+        ok "dlq list subscription:s shows the dead letter with its status"
+    else bad "dlq list subscription:s"; cat "$TMP/dlq"; fi
+    expect "describe subscription" 0 "Name:         s
+Namespace:    default
+Kind:         Subscription
+Ready:        True (SubscriptionReady) delivering every event of the channel
+Channel:      c
+Subscriber:   http://127.0.0.1:$SUB_PORT/s
+Reply:        http://127.0.0.1:1/reply
+Delivery:     retry 0, exponential backoff 100 ms, timeout 30000 ms, maxInFlight 100, unordered
+Dead letters: kept by heraldd (herald dlq)
+Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
+Counters:     delivered 0, failed attempts 1, dead-lettered 0, dead 1
+Last error:   HTTP 400: HTTP 400
+Dead stored:  1 (herald dlq list subscription:s -n default)
+" "" -- describe subscription s
+    "$HERALD" describe sub s2 >"$TMP/desc"
+    if grep -q '^Reply:        (none: replies are dropped)$' "$TMP/desc"; then
+        ok "a subscription without a reply says its replies are dropped"
+    else bad "describe sub s2"; cat "$TMP/desc"; fi
+    expect "describe channel: its subscriptions, not the broker's triggers" 0 "Name:         c
+Namespace:    default
+Kind:         Channel
+Ready:        True (ChannelReady) accepting events at http://127.0.0.1:$INGRESS_PORT/default/channels/c
+Address:      http://127.0.0.1:$INGRESS_PORT/default/channels/c
+Delivery:     retry 0, exponential backoff 100 ms, timeout 30000 ms, maxInFlight 100, unordered
+Dead letters: kept by heraldd (herald dlq)
+Events:       1 stored (seq 1..1)
+Subscribers:  2
+
+$(tbl "SUBSCRIPTION|READY|BACKLOG|IN-FLIGHT" "s|True|0|0" "s2|True|0|0")
+" "" -- describe channel c
+    "$HERALD" describe broker c >"$TMP/descb"
+    if grep -q '^Events:       0 stored' "$TMP/descb" && grep -q '^bt  ' "$TMP/descb" &&
+       ! grep -q '^s' "$TMP/descb"; then
+        ok "describe broker of the same name: its triggers only, its own log"
+    else bad "describe broker c"; cat "$TMP/descb"; fi
+    expect "replay a subscription" 0 "subscription default/s replays from seq 1 (the channel's last is 1)
+" "" -- replay subscription:s --from 1
+    for _ in $(seq 1 100); do
+        [ "$(grep -c '"path":"/s"' "$TMP/sub.rec")" -ge 2 ] && break; sleep 0.05
+    done
+    if [ "$(grep -c '"path":"/s"' "$TMP/sub.rec")" = 2 ]; then ok "the replayed event is delivered again"
+    else bad "replayed delivery"; cat "$TMP/sub.rec"; fi
+    expect "dlq replay a subscription's dead letter" 0 "1 dead letter of subscription default/s sent for delivery again
+" "" -- dlq replay sub:s --seq 1
+    expect "dlq replay a missing seq" 1 "" 'error: no dead letter with seq 9 for Subscription "default/s2"
+' -- dlq replay sub:s2 --seq 9
+    expect "replay an unbound subscription" 1 "" 'error: Subscription "default/orphan" is not bound to a channel yet (see herald describe subscription orphan -n default)
+' -- replay subscription:orphan --from 1
+    expect "send to a missing channel" 1 "" 'error: Channel "default/nope" not found
+' -- send channel:default/nope --type t --source s --id x
+    expect "tail of a missing channel" 1 "" 'error: Channel "default/nope" not found
+' -- tail channel:default/nope
+    expect "describe a missing subscription" 1 "" 'error: Subscription "default/nope" not found
+' -- describe subscription nope
+    expect "dlq of a missing subscription" 1 "" 'error: Subscription "default/nope" not found
+' -- dlq list subscription:nope
+    V1=$HERALD_ADMIN/v1
+    http "a trigger is not a subscription" 404 'Subscription \"default/bt\" not found' \
+        "$V1/subscriptions/default/bt/describe"
+    http "a subscription is not a trigger" 404 'Trigger \"default/s\" not found' \
+        "$V1/triggers/default/s/dlq"
+    http "describe a channel: the broker's shape" 200 \
+        '"kind":"Channel","namespace":"default","name":"c","id":' "$V1/channels/default/c/describe"
+    if grep -qF '"triggers":[{"name":"s","ready":true,"backlog":0,"inFlight":0},{"name":"s2",' "$TMP/body" &&
+       ! grep -qF '"name":"bt"' "$TMP/body"; then ok "a channel lists its subscriptions under triggers"
+    else bad "channel describe lists"; cat "$TMP/body"; fi
+    http "describe a subscription: channel and reply" 200 \
+        "\"channel\":\"c\",\"subscriberUri\":\"http://127.0.0.1:$SUB_PORT/s\",\"reply\":\"http://127.0.0.1:1/reply\",\"delivery\":" \
+        "$V1/subscriptions/default/s/describe"
+    if ! grep -qF '"filter"' "$TMP/body" && ! grep -qF '"broker"' "$TMP/body"; then
+        ok "a subscription's describe has no filter or broker"
+    else bad "subscription describe members"; fi
+    http "a reply-only subscription forwards to its reply" 200 \
+        "\"subscriberUri\":\"http://127.0.0.1:$SUB_PORT/fwd\",\"reply\":\"http://127.0.0.1:$SUB_PORT/fwd\"" \
+        "$V1/subscriptions/default/fwd/describe"
+    http "describe an InMemoryChannel" 200 '"kind":"InMemoryChannel","namespace":"default","name":"c2"' \
+        "$V1/channels/default/c2/describe"
+    http "describe a broker lists no subscription" 200 '"triggers":[{"name":"bt",' \
+        "$V1/brokers/default/c/describe"
+    http "POST channel tail is 405" 405 "allowed: GET" -X POST "$V1/channels/default/c/tail"
+    http "GET channel events is 405" 405 "allowed: POST" "$V1/channels/default/c/events"
+    http "GET subscription replay is 405" 405 "allowed: POST" "$V1/subscriptions/default/s/replay"
+    http "GET subscription dlq/replay is 405" 405 "allowed: POST" \
+        "$V1/subscriptions/default/s/dlq/replay"
+    http "a channel has no dlq" 404 "unknown admin path" "$V1/channels/default/c/dlq"
+    http "a subscription has no tail" 404 "unknown admin path" "$V1/subscriptions/default/s/tail"
+    kill "$SUB_PID" 2>/dev/null; wait "$SUB_PID" 2>/dev/null
     ;;
 *)
     echo "unknown group $GROUP"; exit 2 ;;
