@@ -1,0 +1,246 @@
+/*
+ * dispatch_internal.h — what the dispatcher's files share (hd_dispatch.h is the public side).
+ * Only broker/dispatch*.c and the dispatcher's unit tests include it.
+ *
+ *  - dispatch.c           API, lifecycle, the resources observer callbacks, replay, DLQ, stats
+ *  - dispatch_route.c     reading each commit once, routing, attach/detach, windowed catch-up
+ *  - dispatch_delivery.c  attempts, answers, retries, dead-letter phase, replies, in-process hops
+ *  - dispatch_decide.c    the delivery decisions as a pure step function (no loop, no socket)
+ *  - dispatch_progress.c  trigger queue, low-water mark, cursor flush, progress transactions,
+ *                         retention calls
+ *
+ * A "trigger" here is any cursor consumer (a Trigger or a Subscription) and a "broker" any log
+ * with consumers (a Broker or a Channel). Everything is loop thread only, except
+ * hd_dispatch__decide, which is pure.
+ */
+#ifndef HERALD_DISPATCH_INTERNAL_H
+#define HERALD_DISPATCH_INTERNAL_H
+
+#include "hd.h"
+#include "hd_dispatch.h"
+#include "hd_evlog.h"
+#include "hd_httpc.h"
+#include "hd_metrics.h"
+#include "herald/ce_http.h"
+
+#define HD_DISPATCH__FLUSH_MS 50
+#define HD_DISPATCH__IDLE_CURSOR_MS 30000
+#define HD_DISPATCH__WORK_BUDGET 4096 /* events read per loop turn by the work handle */
+#define HD_DISPATCH__ROUTE_WINDOW 512 /* events per log read of a detached trigger */
+#define HD_DISPATCH__QCAP_MIN 64
+#define HD_DISPATCH__QCAP_MAX 4096
+/* bytes of a failed answer's body kept for knativeerrordata and the dead table's error */
+#define HD_DISPATCH__ERRDATA_MAX 1024
+/* bound on Retry-After when the delivery's retryAfterMax is unset */
+#define HD_DISPATCH__RETRY_AFTER_CAP_MS (3600u * 1000u)
+/* bounds on the wait between dead-letter attempts */
+#define HD_DISPATCH__DLS_RETRY_MIN_MS 1000u
+#define HD_DISPATCH__DLS_RETRY_CAP_MS (300u * 1000u)
+/* the wait when an attempt cannot start for a local reason (unresolved subscriber, memory) */
+#define HD_DISPATCH__LATER_MS 1000u
+#define HD_DISPATCH__DEFAULT_TTL 255
+
+typedef struct broker_run broker_run_t;
+typedef struct trigger_run trigger_run_t;
+typedef struct delivery delivery_t;
+
+/* An event read from the log once and shared by every trigger that routes it (refcounted). */
+typedef struct shared_event {
+    uint32_t refs;
+    uint64_t seq;
+    ce_event_t *ev;
+    uint32_t keyhash;  /* FNV-1a of partitionkey; 0 when absent (the trigger-wide key) */
+    bool enc_ok[2][2]; /* [structured][strict] */
+    ce_http_out_t enc[2][2];
+} shared_event_t;
+
+/* One event a trigger owes: in flight, waiting for a retry, or storing a reply. */
+struct delivery {
+    trigger_run_t *tr;     /* NULL once the trigger stopped while a store was pending */
+    shared_event_t *e;     /* the event; NULL until loaded (restored pending records) */
+    shared_event_t *dls_e; /* the event with knativeerror* added, in the dead-letter phase */
+    uint64_t seq;
+    uint32_t keyhash;
+    uint32_t attempts; /* attempts made to the subscriber */
+    uint32_t dls_attempts;
+    bool replayed_dead;      /* a dead letter replayed: not part of the low-water mark */
+    bool to_dls;             /* in the dead-letter phase */
+    bool had_pending;        /* a pending record was written */
+    bool waiting;            /* waiting for a retry timer */
+    bool in_ingest;          /* a reply or an in-process delivery is being stored */
+    bool local;              /* an in-process delivery is being stored (counted as 202/503) */
+    ce_http_out_t reply_enc; /* a subscription's reply being sent to its reply URI */
+    bool reply_enc_ok;
+    int last_status;
+    char *last_body;
+    size_t last_body_len;
+    char last_err[128];
+    hd_httpc_call_t *call;
+    uv_timer_t *timer;
+    uint64_t started_ms;
+    delivery_t *next, *prev;
+};
+
+typedef struct {
+    int code;
+    hd_metric_t *m;
+} code_metric_t;
+
+/* The runtime state of one Trigger or Subscription. */
+struct trigger_run {
+    hd_dispatch_t *d;
+    hd_trigger_t *t; /* borrowed until hd_dispatch_trigger_removed */
+    broker_run_t *br;
+    uint32_t id;
+    char *ns, *name;
+    const char *kind_label; /* metric label name: "trigger" or "subscription" */
+    /* settings snapshot (trigger_updated refreshes it) */
+    hd_delivery_t dl;
+    char *sub_uri;
+    uint32_t sub_log; /* non-zero: deliver in process into this log */
+    char *reply_uri;  /* subscriptions: where replies go (NULL: dropped, or reply_log) */
+    uint32_t reply_log;
+    bool subscription;
+    char *dls_uri;
+    /* routed, not yet dispatched: a ring in seq order */
+    shared_event_t **q;
+    size_t q_head, q_len, qcap;
+    bool attached;
+    uint64_t start_seq; /* attached: events below are skipped (restart, new trigger) */
+    uint64_t next_seq;  /* detached: next event to read */
+    bool in_work;
+    trigger_run_t *work_next;
+    /* dead letters replayed (hd_dispatch_dlq_replay), pumped from the end */
+    uint64_t *replayed_dead_q;
+    size_t replayed_dead_n, replayed_dead_cap;
+    /* restored pending seqs (sorted), skipped by routing */
+    uint64_t *restored;
+    size_t nrestored;
+    /* deliveries (in flight, waiting for a retry, storing a reply) */
+    delivery_t *deliveries;
+    size_t nlive, ninflight, nwaiting;
+    /* cursor */
+    uint64_t cursor_stored;
+    bool dirty; /* in the dispatcher's dirty list */
+    trigger_run_t *dirty_next, *dirty_prev;
+    /* stats */
+    uint64_t delivered, failed, dead_lettered, dead;
+    int last_status;
+    char last_error[256];
+    /* metrics */
+    code_metric_t codes[16];
+    size_t ncodes;
+    hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
+    hd_metric_t *m_reply_drop;          /* subscriptions: replies with no reply destination */
+    trigger_run_t *next;                /* in the broker's list */
+    trigger_run_t *det_next, *det_prev; /* in the broker's list of detached triggers */
+    bool removed;
+    bool pumping, repump;
+    bool may_have_dead; /* the dead table may hold records of this trigger */
+};
+
+/* The runtime state of one Broker or Channel log. */
+struct broker_run {
+    hd_dispatch_t *d;
+    hd_broker_t *b;
+    uint32_t id;
+    uint64_t routed_next;
+    uint64_t last_seq;
+    bool unrouted; /* nothing routed since start: a trigger added now may lower routed_next */
+    bool in_work;
+    broker_run_t *work_next;
+    trigger_run_t *triggers;
+    size_t ntriggers;
+    trigger_run_t *detached; /* triggers reading the log for themselves */
+    size_t ndetached;
+    broker_run_t *next;
+    hd_metric_t *m_ttl_drop;
+};
+
+struct hd_dispatch {
+    hd_server_t *srv;
+    hd_dispatch_hooks_t hooks;
+    hd_httpc_t *httpc;
+    bool own_httpc;
+    broker_run_t *brokers;
+    uv_timer_t flush_timer;
+    uv_idle_t work;
+    broker_run_t *bwork;
+    trigger_run_t *twork, *twork_tail;
+    trigger_run_t *dirty; /* triggers whose low-water mark may have moved */
+    hd_evlog_txn_t *batch;
+    size_t batch_ops;
+    uint64_t last_idle_flush;
+    uint64_t last_retention;
+    int closing_handles;
+    bool closed;
+};
+
+/* ---- dispatch_route.c ---------------------------------------------------------------- */
+
+/* A shared event for `ev` (takes ownership of ev) with one reference; NULL when out of memory
+ * (ev is then still the caller's). */
+shared_event_t *hd_dispatch__event_new(uint64_t seq, ce_event_t *ev);
+/* Drops one reference; frees the event and its encodings with the last. Accepts NULL. */
+void hd_dispatch__event_unref(shared_event_t *e);
+/* Attaches a trigger to its broker's shared routing, or detaches it (it then reads the log
+ * itself); keeps the broker's list of detached triggers. */
+void hd_dispatch__set_attached(trigger_run_t *tr, bool attached);
+/* Queues a trigger (catch-up read and pump) or a broker (routing) for the work handle. */
+void hd_dispatch__schedule_trigger_work(hd_dispatch_t *d, trigger_run_t *tr);
+void hd_dispatch__schedule_broker_work(hd_dispatch_t *d, broker_run_t *br);
+/* The broker run of log `id`, NULL when the dispatcher does not know it. */
+broker_run_t *hd_dispatch__broker_by_id(hd_dispatch_t *d, uint32_t id);
+/* The log's commit watcher (arg: the hd_dispatch_t): routes the new events. */
+void hd_dispatch__on_commit(void *arg, uint32_t log_id, uint64_t last_seq);
+
+/* ---- dispatch_progress.c ------------------------------------------------------------- */
+
+static inline bool hd_dispatch__q_full(const trigger_run_t *tr)
+{
+    return tr->q_len >= tr->qcap;
+}
+
+static inline shared_event_t *hd_dispatch__q_at(const trigger_run_t *tr, size_t i)
+{
+    return tr->q[(tr->q_head + i) % tr->qcap];
+}
+
+/* Appends a reference to `e` (the caller keeps its own); false when full or out of memory. */
+bool hd_dispatch__q_push(trigger_run_t *tr, shared_event_t *e);
+/* Removes entry i (0 = head) without dropping its reference, keeping the others' order. */
+void hd_dispatch__q_remove(trigger_run_t *tr, size_t i);
+/* Drops every queued event. */
+void hd_dispatch__q_clear(trigger_run_t *tr);
+/* Whether `seq` is a pending record restored at start (routing skips it). */
+bool hd_dispatch__restored_has(const trigger_run_t *tr, uint64_t seq);
+/* The trigger's low-water mark: everything <= it is done. */
+uint64_t hd_dispatch__lwm(const trigger_run_t *tr);
+/* The trigger's mark may have moved: its cursor is written at the next flush. */
+void hd_dispatch__mark_dirty(trigger_run_t *tr);
+void hd_dispatch__unmark_dirty(trigger_run_t *tr);
+/* Adds the trigger's cursor to the progress transaction when its mark moved. */
+void hd_dispatch__flush_cursor(trigger_run_t *tr);
+/* The open progress transaction (cursors, pending, dead, forget), created on demand; NULL when
+ * out of memory. Count each op added in d->batch_ops. */
+hd_evlog_txn_t *hd_dispatch__txn(hd_dispatch_t *d);
+/* Submits the progress transaction (a no-op when empty). */
+void hd_dispatch__txn_submit(hd_dispatch_t *d);
+/* The smallest dead seq of a trigger, 0 when it has none. */
+uint64_t hd_dispatch__first_dead(hd_dispatch_t *d, uint32_t trigger_id);
+/* The flush timer: dirty cursors every FLUSH_MS, all every IDLE_CURSOR_MS, then retention. */
+void hd_dispatch__flush_cb(uv_timer_t *t);
+
+/* ---- dispatch_delivery.c ------------------------------------------------------------- */
+
+/* A delivery of `seq` linked into the trigger; takes the caller's reference to `e` (NULL: loaded
+ * from the log at the first attempt). NULL when out of memory. */
+delivery_t *hd_dispatch__delivery_new(trigger_run_t *tr, uint64_t seq, shared_event_t *e);
+/* Writes a pending record and attempts again after delay_ms. */
+void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms);
+/* Unlinks and frees a delivery (its call must be cancelled already). */
+void hd_dispatch__delivery_free(delivery_t *v);
+/* Starts deliveries while the trigger has free slots. */
+void hd_dispatch__pump(trigger_run_t *tr);
+
+#endif /* HERALD_DISPATCH_INTERNAL_H */
