@@ -38,7 +38,7 @@ static void broker_run_free(broker_run_t *br)
 
 void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
 {
-    if (d == NULL || b == NULL || b->dispatch)
+    if (d == NULL || b == NULL || hd_dispatch__broker_by_id(d, b->id))
         return;
     broker_run_t *br = hd_calloc(1, sizeof *br);
     if (br == NULL) {
@@ -48,17 +48,16 @@ void hd_dispatch_broker_added(hd_dispatch_t *d, hd_broker_t *b)
     br->d = d;
     br->b = b;
     br->id = b->id;
-    br->last_seq = hd_evlog_last_seq(d->srv->log, b->id);
+    br->last_seq = hd_evlog_last_seq(d->log, b->id);
     br->routed_next = br->last_seq + 1;
     br->unrouted = true;
-    if (d->srv->metrics) {
+    if (d->metrics) {
         br->m_ttl_drop = hd_metrics_counter(
-            d->srv->metrics, "herald_dropped_total", "Events dropped, by reason", "namespace",
-            b->ns, b->channel ? "channel" : "broker", b->name, "reason", "ttl");
+            d->metrics, "herald_dropped_total", "Events dropped, by reason", "namespace", b->ns,
+            b->channel ? "channel" : "broker", b->name, "reason", "ttl");
     }
     br->next = d->brokers;
     d->brokers = br;
-    b->dispatch = br;
 }
 
 static void trigger_stop(trigger_run_t *tr, bool forget);
@@ -77,13 +76,13 @@ void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
         return;
     if (drop) {
         /* the broker or channel is deleted: its events go with it */
-        hd_err_t rc = d->srv->log ? hd_evlog_drop(d->srv->log, b->id, drop_done, NULL) : HD_E_OK;
+        hd_err_t rc = d->log ? hd_evlog_drop(d->log, b->id, drop_done, NULL) : HD_E_OK;
         if (rc != HD_E_OK)
             drop_done(NULL, rc);
     }
-    if (b->dispatch == NULL)
+    broker_run_t *br = hd_dispatch__broker_by_id(d, b->id);
+    if (br == NULL)
         return;
-    broker_run_t *br = b->dispatch;
     while (br->triggers)
         trigger_stop(br->triggers, false);
     for (broker_run_t **pp = &d->brokers; *pp; pp = &(*pp)->next)
@@ -96,7 +95,6 @@ void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
             *pp = br->work_next;
             break;
         }
-    b->dispatch = NULL;
     broker_run_free(br);
 }
 
@@ -164,9 +162,11 @@ static void trigger_start(trigger_run_t *tr, hd_trigger_t *t)
     hd_dispatch_t *d = tr->d;
     if (t->broker == NULL)
         return;
-    if (t->broker->dispatch == NULL)
+    broker_run_t *br = hd_dispatch__broker_by_id(d, t->broker->id);
+    if (br == NULL) {
         hd_dispatch_broker_added(d, t->broker);
-    broker_run_t *br = t->broker->dispatch;
+        br = hd_dispatch__broker_by_id(d, t->broker->id);
+    }
     if (br == NULL)
         return;
     tr->br = br;
@@ -174,7 +174,7 @@ static void trigger_start(trigger_run_t *tr, hd_trigger_t *t)
     br->triggers = tr;
     br->ntriggers++;
     uint64_t cursor;
-    if (!hd_evlog_cursor_get(d->srv->log, tr->id, &cursor)) {
+    if (!hd_evlog_cursor_get(d->log, tr->id, &cursor)) {
         /* a new trigger: events from now on */
         cursor = br->last_seq;
         hd_evlog_txn_t *b = hd_dispatch__txn(d);
@@ -184,7 +184,7 @@ static void trigger_start(trigger_run_t *tr, hd_trigger_t *t)
     tr->cursor_stored = cursor;
     tr->may_have_dead = hd_dispatch__first_dead(d, tr->id) != 0;
     restore_ctx_t rc = {.tr = tr, .now = hd_wall_ms()};
-    hd_evlog_pending_scan(d->srv->log, tr->id, restore_pending, &rc);
+    hd_evlog_pending_scan(d->log, tr->id, restore_pending, &rc);
     uint64_t start = cursor + 1;
     /* a started trigger counts as attached until it says otherwise */
     tr->attached = true;
@@ -278,7 +278,7 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     tr->name = hd_strdup(t->name ? t->name : "");
     tr->kind_label = t->subscription ? "subscription" : "trigger";
     trigger_settings(tr, t);
-    hd_metrics_t *m = d->srv->metrics;
+    hd_metrics_t *m = d->metrics;
     if (m && tr->ns && tr->name) {
         tr->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
                                              "Time from sending an event to its answer",
@@ -320,7 +320,7 @@ void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t)
     }
     tr->t = t;
     trigger_settings(tr, t);
-    broker_run_t *want = t->broker ? t->broker->dispatch : NULL;
+    broker_run_t *want = t->broker ? hd_dispatch__broker_by_id(d, t->broker->id) : NULL;
     if (tr->br == NULL || want != tr->br || t->broker == NULL) {
         trigger_stop(tr, false);
         trigger_start(tr, t);
@@ -359,7 +359,7 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         return HD_E_INVAL;
     if (from_seq == 0)
         from_seq = 1;
-    uint64_t first = hd_evlog_first_seq(d->srv->log, tr->br->id);
+    uint64_t first = hd_evlog_first_seq(d->log, tr->br->id);
     if (first == 0 || from_seq < first) {
         if (first == 0 && from_seq > tr->br->last_seq)
             goto ok; /* nothing to replay, nothing lost */
@@ -427,7 +427,7 @@ size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq)
     if (tr->br == NULL)
         return 0;
     dlq_ctx_t c = {.tr = tr, .seq = seq};
-    hd_evlog_dead_scan(d->srv->log, tr->id, dlq_collect, &c);
+    hd_evlog_dead_scan(d->log, tr->id, dlq_collect, &c);
     hd_dispatch__pump(tr);
     return c.n;
 }
@@ -502,40 +502,38 @@ const hd_resources_observer_t *hd_dispatch_observer(void)
     return &obs;
 }
 
-hd_err_t hd_dispatch_open(hd_server_t *srv, const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out)
+hd_err_t hd_dispatch_open(uv_loop_t *loop, hd_evlog_t *log, hd_httpc_t *httpc,
+                          hd_metrics_t *metrics, const hd_dispatch_opts_t *opts,
+                          const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out)
 {
+    if (loop == NULL || log == NULL || httpc == NULL || out == NULL)
+        return HD_E_INVAL;
     hd_dispatch_t *d = hd_calloc(1, sizeof *d);
     if (d == NULL)
         return HD_E_NOMEM;
-    d->srv = srv;
+    d->loop = loop;
+    d->log = log;
+    d->httpc = httpc;
+    d->metrics = metrics;
+    d->retention_ms = opts && opts->retention_ms ? opts->retention_ms : HD_CONFIG_RETENTION_MS;
+    d->retention_interval_ms = opts && opts->retention_interval_ms
+                                   ? opts->retention_interval_ms
+                                   : HD_CONFIG_RETENTION_INTERVAL_MS;
     if (hooks)
         d->hooks = *hooks;
-    d->httpc = srv->httpc;
-    if (d->httpc == NULL) {
-        hd_httpc_opts_t o = {.max_conns_per_host =
-                                 srv->cfg ? (size_t)srv->cfg->delivery_pool_max : 0};
-        hd_err_t rc = hd_httpc_new(srv->loop, &o, &d->httpc);
-        if (rc != HD_E_OK) {
-            hd_free(d);
-            return rc;
-        }
-        d->own_httpc = true;
-    }
-    hd_err_t rc = hd_evlog_watch(srv->log, hd_dispatch__on_commit, d);
+    hd_err_t rc = hd_evlog_watch(log, hd_dispatch__on_commit, d);
     if (rc != HD_E_OK) {
-        if (d->own_httpc)
-            hd_httpc_close(d->httpc);
         hd_free(d);
         return rc;
     }
-    uv_timer_init(srv->loop, &d->flush_timer);
-    uv_idle_init(srv->loop, &d->work);
+    uv_timer_init(loop, &d->flush_timer);
+    uv_idle_init(loop, &d->work);
     d->flush_timer.data = d->work.data = d;
     d->last_idle_flush = d->last_retention = hd_now_ms();
     uv_timer_start(&d->flush_timer, hd_dispatch__flush_cb, HD_DISPATCH__FLUSH_MS,
                    HD_DISPATCH__FLUSH_MS);
-    if (srv->metrics)
-        hd_metrics_on_render(srv->metrics, on_render, d);
+    if (metrics)
+        hd_metrics_on_render(metrics, on_render, d);
     *out = d;
     return HD_E_OK;
 }
@@ -551,9 +549,9 @@ void hd_dispatch_close(hd_dispatch_t *d)
 {
     if (d == NULL)
         return;
-    hd_evlog_unwatch(d->srv->log, hd_dispatch__on_commit, d);
-    if (d->srv->metrics)
-        hd_metrics_off_render(d->srv->metrics, on_render, d);
+    hd_evlog_unwatch(d->log, hd_dispatch__on_commit, d);
+    if (d->metrics)
+        hd_metrics_off_render(d->metrics, on_render, d);
     /* each trigger writes its last cursor (in-flight deliveries still count as owed), then its
      * deliveries are cancelled: they are redelivered after the restart */
     while (d->brokers) {
@@ -567,14 +565,10 @@ void hd_dispatch_close(hd_dispatch_t *d)
             if (t)
                 t->dispatch = NULL;
         }
-        if (br->b)
-            br->b->dispatch = NULL;
         broker_run_free(br);
     }
     hd_dispatch__txn_submit(d);
     d->closed = true;
-    if (d->own_httpc)
-        hd_httpc_close(d->httpc);
     d->closing_handles = 2;
     uv_close((uv_handle_t *)&d->flush_timer, disp_handle_closed);
     uv_close((uv_handle_t *)&d->work, disp_handle_closed);

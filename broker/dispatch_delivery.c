@@ -24,7 +24,7 @@ static hd_metric_t *code_metric(trigger_run_t *tr, int code)
     for (size_t i = 0; i < tr->ncodes; i++)
         if (tr->codes[i].code == code)
             return tr->codes[i].m;
-    hd_metrics_t *m = tr->d->srv->metrics;
+    hd_metrics_t *m = tr->d->metrics;
     if (m == NULL || !tr->ns || !tr->name || tr->ncodes == sizeof tr->codes / sizeof tr->codes[0])
         return NULL;
     char code_s[16];
@@ -108,7 +108,7 @@ void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms)
         if (v->timer == NULL) {
             delay_ms = 0; /* no timer: try again at once rather than lose the event */
         } else {
-            uv_timer_init(d->srv->loop, v->timer);
+            uv_timer_init(d->loop, v->timer);
             v->timer->data = v;
         }
     }
@@ -478,7 +478,7 @@ static void delivery_attempt(delivery_t *v)
     hd_dispatch_t *d = tr->d;
     if (v->e == NULL) {
         ce_event_t *ev = NULL;
-        hd_err_t rc = hd_evlog_get(d->srv->log, tr->br->id, v->seq, &ev);
+        hd_err_t rc = hd_evlog_get(d->log, tr->br->id, v->seq, &ev);
         if (rc == HD_E_OK && (v->e = hd_dispatch__event_new(v->seq, ev)) != NULL)
             v->keyhash = v->e->keyhash;
         if (rc != HD_E_OK || v->e == NULL) {

@@ -158,10 +158,12 @@ struct broker_run {
 };
 
 struct hd_dispatch {
-    hd_server_t *srv;
+    uv_loop_t *loop;       /* borrowed */
+    hd_evlog_t *log;       /* borrowed */
+    hd_httpc_t *httpc;     /* borrowed */
+    hd_metrics_t *metrics; /* borrowed; NULL: no series */
+    uint64_t retention_ms, retention_interval_ms;
     hd_dispatch_hooks_t hooks;
-    hd_httpc_t *httpc;
-    bool own_httpc;
     broker_run_t *brokers;
     uv_timer_t flush_timer;
     uv_idle_t work;

@@ -10,12 +10,11 @@
  * per-event work) every IDLE_CURSOR_MS.
  */
 #include "dispatch_internal.h"
-#include "hd_config.h"
 
 hd_evlog_txn_t *hd_dispatch__txn(hd_dispatch_t *d)
 {
     if (d->batch == NULL)
-        d->batch = hd_evlog_txn_new(d->srv->log);
+        d->batch = hd_evlog_txn_new(d->log);
     return d->batch;
 }
 
@@ -181,7 +180,7 @@ static bool first_dead_fn(void *arg, uint32_t tid, uint64_t seq, int32_t status,
 uint64_t hd_dispatch__first_dead(hd_dispatch_t *d, uint32_t trigger_id)
 {
     uint64_t first = 0;
-    hd_evlog_dead_scan(d->srv->log, trigger_id, first_dead_fn, &first);
+    hd_evlog_dead_scan(d->log, trigger_id, first_dead_fn, &first);
     return first;
 }
 
@@ -194,13 +193,9 @@ static void trim_done(void *arg, hd_err_t status)
 
 static void retention_run(hd_dispatch_t *d)
 {
-    hd_config_t *cfg = d->srv->cfg;
     uint64_t now = hd_wall_ms();
     for (broker_run_t *br = d->brokers; br; br = br->next) {
-        uint64_t ret =
-            br->b && br->b->retention_ms
-                ? br->b->retention_ms
-                : (cfg && cfg->retention_ms ? cfg->retention_ms : HD_CONFIG_RETENTION_MS);
+        uint64_t ret = br->b && br->b->retention_ms ? br->b->retention_ms : d->retention_ms;
         uint64_t upto = 0;
         if (br->triggers) {
             upto = UINT64_MAX;
@@ -221,9 +216,9 @@ static void retention_run(hd_dispatch_t *d)
         uint64_t older = now > ret ? now - ret : 0;
         if (upto == 0 && older == 0)
             continue;
-        if (hd_evlog_first_seq(d->srv->log, br->id) == 0)
+        if (hd_evlog_first_seq(d->log, br->id) == 0)
             continue;
-        hd_err_t trc = hd_evlog_trim(d->srv->log, br->id, upto, older, trim_done, d);
+        hd_err_t trc = hd_evlog_trim(d->log, br->id, upto, older, trim_done, d);
         if (trc != HD_E_OK)
             trim_done(d, trc);
     }
@@ -244,10 +239,7 @@ void hd_dispatch__flush_cb(uv_timer_t *t)
         while (d->dirty)
             hd_dispatch__flush_cursor(d->dirty);
     }
-    uint64_t interval = d->srv->cfg && d->srv->cfg->retention_interval_ms
-                            ? d->srv->cfg->retention_interval_ms
-                            : HD_CONFIG_RETENTION_INTERVAL_MS;
-    if (now - d->last_retention >= interval) {
+    if (now - d->last_retention >= d->retention_interval_ms) {
         d->last_retention = now;
         retention_run(d);
     }

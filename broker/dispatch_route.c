@@ -90,7 +90,7 @@ typedef struct {
 static void route_match(void *arg, hd_trigger_t *t)
 {
     route_ctx_t *rc = arg;
-    trigger_run_t *tr = t->dispatch;
+    trigger_run_t *tr = t->dispatch; /* no lookup per event and matching trigger */
     if (tr == NULL || tr->br != rc->br || !tr->attached || rc->e->seq < tr->start_seq)
         return;
     if (tr->nrestored && hd_dispatch__restored_has(tr, rc->e->seq))
@@ -150,7 +150,7 @@ static size_t broker_route(broker_run_t *br, size_t budget)
         route_ctx_t rc = {.br = br};
         uint64_t before = br->routed_next;
         uint64_t from = br->routed_next;
-        hd_err_t src = hd_evlog_read(d->srv->log, br->id, from, n, route_one, &rc);
+        hd_err_t src = hd_evlog_read(d->log, br->id, from, n, route_one, &rc);
         if (rc.stop || src != HD_E_OK) {
             /* out of memory or a read error: try again on a later turn, never skip events */
             hd_dispatch__schedule_broker_work(d, br);
@@ -158,7 +158,7 @@ static size_t broker_route(broker_run_t *br, size_t budget)
         }
         if (br->routed_next == before) {
             /* nothing stored there (trimmed): jump */
-            uint64_t first = hd_evlog_first_seq(d->srv->log, br->id);
+            uint64_t first = hd_evlog_first_seq(d->log, br->id);
             br->routed_next = first > before ? first : br->last_seq + 1;
             if (first == 0)
                 br->routed_next = br->last_seq + 1;
@@ -231,7 +231,7 @@ static size_t trigger_scan(trigger_run_t *tr, size_t budget)
         if (n > HD_DISPATCH__ROUTE_WINDOW)
             n = HD_DISPATCH__ROUTE_WINDOW;
         scan_ctx_t sc = {.tr = tr};
-        hd_err_t src = hd_evlog_read(tr->d->srv->log, br->id, tr->next_seq, n, scan_one, &sc);
+        hd_err_t src = hd_evlog_read(tr->d->log, br->id, tr->next_seq, n, scan_one, &sc);
         total += sc.read ? sc.read : 1;
         if (sc.stop || src != HD_E_OK)
             break; /* out of memory or a read error: tried again by the trigger's next pump */
@@ -239,7 +239,7 @@ static size_t trigger_scan(trigger_run_t *tr, size_t budget)
             if (hd_dispatch__q_full(tr))
                 break;
             /* nothing stored from there (trimmed): skip to what is kept */
-            uint64_t first = hd_evlog_first_seq(tr->d->srv->log, br->id);
+            uint64_t first = hd_evlog_first_seq(tr->d->log, br->id);
             tr->next_seq = first > before ? first : br->routed_next;
             if (first == 0)
                 tr->next_seq = br->routed_next;
