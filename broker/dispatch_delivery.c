@@ -14,7 +14,6 @@
 #include <strings.h>
 
 #include "dispatch_internal.h"
-#include "hd_backoff.h"
 #include "herald/ce_json.h"
 
 static void delivery_attempt(delivery_t *v);
@@ -133,39 +132,67 @@ void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms)
     }
 }
 
-/* Final failure towards the subscriber: to the dead-letter sink, or to the dead table. */
-static void delivery_final_failure(delivery_t *v)
+/* Counts a failed attempt; in the subscriber phase also keeps its status, body and reason for
+ * the dead letter (knativeerror*) or the dead record. */
+static void record_failure(delivery_t *v, int status, const char *body, size_t body_len,
+                           const char *errtext)
+{
+    trigger_run_t *tr = v->tr;
+    tr->failed++;
+    tr->last_status = status > 0 ? status : -1;
+    if (status > 0)
+        snprintf(tr->last_error, sizeof tr->last_error, "HTTP %d", status);
+    else
+        snprintf(tr->last_error, sizeof tr->last_error, "%s", errtext ? errtext : "network");
+    if (v->to_dls)
+        return; /* a dead letter reports the subscriber's failure, not the sink's */
+    v->last_status = status > 0 ? status : -1;
+    hd_free(v->last_body);
+    v->last_body = NULL;
+    v->last_body_len = 0;
+    if (body_len) {
+        size_t n = body_len > HD_DISPATCH__ERRDATA_MAX ? HD_DISPATCH__ERRDATA_MAX : body_len;
+        v->last_body = hd_malloc(n);
+        if (v->last_body) {
+            memcpy(v->last_body, body, n);
+            v->last_body_len = n;
+        }
+    }
+    snprintf(v->last_err, sizeof v->last_err, "%s", errtext ? errtext : "");
+}
+
+/* Builds the dead letter: the event with knativeerrordest, knativeerrorcode and
+ * knativeerrordata (the subscriber's last answer). False when out of memory. */
+static bool build_dead_letter(delivery_t *v)
+{
+    trigger_run_t *tr = v->tr;
+    ce_event_t *ev = ce_event_clone(v->e->ev);
+    shared_event_t *e = ev ? hd_dispatch__event_new(v->seq, ev) : NULL;
+    if (e == NULL) {
+        ce_event_free(ev);
+        return false;
+    }
+    const char *dest = tr->sub_uri ? tr->sub_uri : "";
+    ce_event_set(ev, "knativeerrordest", dest, strlen(dest), NULL);
+    char code[16];
+    snprintf(code, sizeof code, "%d", v->last_status > 0 ? v->last_status : 500);
+    ce_event_set(ev, "knativeerrorcode", code, strlen(code), NULL);
+    if (v->last_body_len) {
+        /* out of memory loses only this attribute, not the dead letter */
+        ce_buf_t enc = {0};
+        if (ce_base64_encode(v->last_body, v->last_body_len, &enc) == CE_E_OK)
+            ce_event_set(ev, "knativeerrordata", enc.data, enc.len, NULL);
+        ce_buf_free(&enc);
+    }
+    v->dls_e = e;
+    return true;
+}
+
+/* No dead-letter sink: the event is kept in the dead table for `herald dlq`. */
+static void to_dead_table(delivery_t *v)
 {
     trigger_run_t *tr = v->tr;
     hd_dispatch_t *d = tr->d;
-    if (tr->dls_uri) {
-        v->to_dls = true;
-        if (v->dls_e == NULL) {
-            ce_event_t *ev = ce_event_clone(v->e->ev);
-            shared_event_t *e = ev ? hd_dispatch__event_new(v->seq, ev) : NULL;
-            if (e == NULL) {
-                ce_event_free(ev);
-                hd_dispatch__delivery_schedule(v, 1000);
-                return;
-            }
-            const char *dest = tr->sub_uri ? tr->sub_uri : "";
-            ce_event_set(ev, "knativeerrordest", dest, strlen(dest), NULL);
-            char code[16];
-            snprintf(code, sizeof code, "%d", v->last_status > 0 ? v->last_status : 500);
-            ce_event_set(ev, "knativeerrorcode", code, strlen(code), NULL);
-            if (v->last_body_len) {
-                /* out of memory loses only this attribute, not the dead letter */
-                ce_buf_t enc = {0};
-                if (ce_base64_encode(v->last_body, v->last_body_len, &enc) == CE_E_OK)
-                    ce_event_set(ev, "knativeerrordata", enc.data, enc.len, NULL);
-                ce_buf_free(&enc);
-            }
-            v->dls_e = e;
-        }
-        delivery_attempt(v);
-        return;
-    }
-    /* no dead-letter sink: keep it in the dead table for `herald dlq` */
     char err[1400];
     int n;
     if (v->last_status > 0)
@@ -193,52 +220,85 @@ static void delivery_final_failure(delivery_t *v)
     delivery_done(v);
 }
 
-static void delivery_failed(delivery_t *v, int status, const char *body, size_t body_len,
-                            const char *errtext, uint64_t retry_after_ms)
+static void delivery_send(delivery_t *v);
+
+/* Carries out a decision of hd_dispatch__decide. body and errtext (borrowed): the failed
+ * answer's body and the reason, when the decision says the attempt failed. */
+static void apply(delivery_t *v, const hd_dispatch__decision_t *dec, const char *body,
+                  size_t body_len, const char *errtext)
 {
     trigger_run_t *tr = v->tr;
-    tr->failed++;
-    tr->last_status = status > 0 ? status : -1;
-    if (status > 0)
-        snprintf(tr->last_error, sizeof tr->last_error, "HTTP %d", status);
-    else
-        snprintf(tr->last_error, sizeof tr->last_error, "%s", errtext ? errtext : "network");
-    if (v->to_dls) {
-        /* the dead-letter sink failed too: the event stays pending, tried again later */
-        v->dls_attempts++;
-        uint64_t delay = hd_backoff_delay_ms(&tr->dl, v->dls_attempts);
-        if (delay < 1000)
-            delay = 1000;
-        if (delay > HD_DISPATCH__DLS_RETRY_CAP_MS)
-            delay = HD_DISPATCH__DLS_RETRY_CAP_MS;
-        if (retry_after_ms > delay)
-            delay = retry_after_ms;
-        hd_log(HD_LOG_WARN, "dead-letter sink failed; event kept pending", "namespace", tr->ns,
-               "trigger", tr->name, "dls", tr->dls_uri, NULL);
-        hd_dispatch__delivery_schedule(v, delay);
+    if (dec->failed)
+        record_failure(v, dec->status, body, body_len, errtext ? errtext : dec->why);
+    switch (dec->action) {
+    case HD_DISPATCH__SEND:
+        delivery_send(v);
         return;
-    }
-    v->last_status = status > 0 ? status : -1;
-    hd_free(v->last_body);
-    v->last_body = NULL;
-    v->last_body_len = 0;
-    if (body_len) {
-        size_t n = body_len > HD_DISPATCH__ERRDATA_MAX ? HD_DISPATCH__ERRDATA_MAX : body_len;
-        v->last_body = hd_malloc(n);
-        if (v->last_body) {
-            memcpy(v->last_body, body, n);
-            v->last_body_len = n;
+    case HD_DISPATCH__WAIT:
+        hd_dispatch__delivery_schedule(v, dec->delay_ms);
+        return;
+    case HD_DISPATCH__DELIVERED:
+        tr->delivered++;
+        delivery_done(v);
+        return;
+    case HD_DISPATCH__DEAD_LETTERED:
+        tr->dead_lettered++;
+        hd_metric_inc(tr->m_dls, 1);
+        delivery_done(v);
+        return;
+    case HD_DISPATCH__REPLY:
+        /* only an ANSWER fact leads here, and delivery_answer forwards the reply itself */
+        return;
+    case HD_DISPATCH__RETRY:
+        if (v->to_dls) {
+            v->dls_attempts++;
+            hd_log(HD_LOG_WARN, "dead-letter sink failed; event kept pending", "namespace", tr->ns,
+                   "trigger", tr->name, "dls", tr->dls_uri, NULL);
         }
-    }
-    snprintf(v->last_err, sizeof v->last_err, "%s", errtext ? errtext : "");
-    if (hd_status_retryable(status) && v->attempts <= tr->dl.retry) {
-        uint64_t delay = hd_backoff_delay_ms(&tr->dl, v->attempts);
-        if (retry_after_ms > delay)
-            delay = retry_after_ms;
-        hd_dispatch__delivery_schedule(v, delay);
+        hd_dispatch__delivery_schedule(v, dec->delay_ms);
+        return;
+    case HD_DISPATCH__TO_DEAD_LETTER:
+        v->to_dls = true;
+        delivery_attempt(v);
+        return;
+    case HD_DISPATCH__TO_DEAD_TABLE:
+        v->to_dls = false;
+        to_dead_table(v);
         return;
     }
-    delivery_final_failure(v);
+}
+
+/* The facts of a delivery and its trigger that every decision needs. */
+static hd_dispatch__facts_t facts_of(const delivery_t *v, hd_dispatch__fact_t what)
+{
+    const trigger_run_t *tr = v->tr;
+    return (hd_dispatch__facts_t){
+        .what = what,
+        .to_dls = v->to_dls,
+        .has_dls = tr->dls_uri != NULL,
+        .has_subscriber = tr->sub_uri != NULL,
+        .attempts = v->attempts,
+        .dls_attempts = v->dls_attempts,
+    };
+}
+
+/* The reply destination or an in-process log took the event. */
+static void delivery_stored(delivery_t *v)
+{
+    hd_dispatch__facts_t f = facts_of(v, HD_DISPATCH__FACT_STORED);
+    hd_dispatch__decision_t dec = hd_dispatch__decide(&v->tr->dl, &f, 0);
+    apply(v, &dec, NULL, 0, NULL);
+}
+
+/* An attempt, a reply or an in-process store failed without a usable answer. status: the one to
+ * record (<= 0: no answer); body and why borrowed. */
+static void delivery_failed(delivery_t *v, int status, const char *body, size_t body_len,
+                            const char *why)
+{
+    hd_dispatch__facts_t f = facts_of(v, HD_DISPATCH__FACT_FAILED);
+    f.status = status;
+    hd_dispatch__decision_t dec = hd_dispatch__decide(&v->tr->dl, &f, 0);
+    apply(v, &dec, body, body_len, why);
 }
 
 /* An event stored in process (a reply, or a delivery to a local broker or channel). */
@@ -260,11 +320,10 @@ static void local_stored(void *arg, hd_err_t status)
         char why[96];
         snprintf(why, sizeof why, "storing the event in process failed: %s",
                  hd_err_message(status));
-        delivery_failed(v, 503, NULL, 0, why, 0);
+        delivery_failed(v, 503, NULL, 0, why);
         return;
     }
-    v->tr->delivered++;
-    delivery_done(v);
+    delivery_stored(v);
 }
 
 /* Appends one event to a log of this heraldd through the ingest hook; local_stored finishes the
@@ -283,7 +342,7 @@ static void local_store(delivery_t *v, uint32_t log_id, ce_event_t *ev)
         }
         char why[96];
         snprintf(why, sizeof why, "storing the event in process failed: %s", hd_err_message(rc));
-        delivery_failed(v, rc == HD_E_NOTFOUND ? 404 : 503, NULL, 0, why, 0);
+        delivery_failed(v, rc == HD_E_NOTFOUND ? 404 : 503, NULL, 0, why);
     }
 }
 
@@ -305,14 +364,13 @@ static void reply_answer(void *arg, const hd_httpc_resp_t *r)
     v->call = NULL;
     tr->ninflight--;
     if (r->err == HD_E_OK && r->status >= 200 && r->status < 300) {
-        tr->delivered++;
-        delivery_done(v);
+        delivery_stored(v);
         return;
     }
     char why[160];
     snprintf(why, sizeof why, "the reply destination %s: %s", tr->reply_uri,
              r->err == HD_E_OK ? "refused the reply" : r->error);
-    delivery_failed(v, r->err == HD_E_OK ? r->status : -1, r->body, r->body_len, why, 0);
+    delivery_failed(v, r->err == HD_E_OK ? r->status : -1, r->body, r->body_len, why);
 }
 
 /* Sends a subscription's reply to its reply URI (binary mode, the subscription's header
@@ -327,7 +385,7 @@ static void reply_send(delivery_t *v, ce_event_t *reply)
     if (ce_http_encode(reply, tr->dl.structured ? CE_HTTP_STRUCTURED : CE_HTTP_BINARY,
                        tr->dl.header_strict ? CE_HEADER_STRICT : CE_HEADER_COMPAT,
                        &v->reply_enc) != CE_E_OK) {
-        delivery_failed(v, -1, NULL, 0, "the reply could not be encoded", 0);
+        delivery_failed(v, -1, NULL, 0, "the reply could not be encoded");
         return;
     }
     v->reply_enc_ok = true;
@@ -344,8 +402,9 @@ static void reply_send(delivery_t *v, ce_event_t *reply)
     if (rc != HD_E_OK) {
         tr->ninflight--;
         v->call = NULL;
-        snprintf(v->last_err, sizeof v->last_err, "cannot send the reply: %s", hd_err_message(rc));
-        delivery_failed(v, -1, NULL, 0, v->last_err, 0);
+        char why[96];
+        snprintf(why, sizeof why, "cannot send the reply: %s", hd_err_message(rc));
+        delivery_failed(v, -1, NULL, 0, why);
     }
 }
 
@@ -429,47 +488,27 @@ static void delivery_answer(void *arg, const hd_httpc_resp_t *r)
     int code = r->err == HD_E_OK ? r->status : (r->err == HD_E_TIMEOUT ? -2 : -1);
     hd_metric_inc(code_metric(tr, code), 1);
     hd_metric_observe(tr->m_latency, (double)(hd_now_ms() - v->started_ms) / 1000.0);
-    uint64_t ra = 0;
-    if (r->err == HD_E_OK && (r->status == 429 || r->status == 503)) {
-        size_t l;
-        const char *h = hd_httpc_resp_header(r, "retry-after", &l);
-        if (h) {
-            uint64_t cap = tr->dl.retry_after_max_ms ? tr->dl.retry_after_max_ms
-                                                     : HD_DISPATCH__RETRY_AFTER_CAP_MS;
-            ra = hd_retry_after_ms(h, l, hd_wall_ms(), cap);
-        }
-    }
     if (r->err != HD_E_OK) {
-        delivery_failed(v, -1, NULL, 0, r->error, 0);
+        delivery_failed(v, -1, NULL, 0, r->error);
         return;
     }
-    bool ok = r->status >= 200 && r->status < 300;
-    if (v->to_dls) {
-        if (ok) {
-            tr->dead_lettered++;
-            hd_metric_inc(tr->m_dls, 1);
-            delivery_done(v);
-        } else {
-            delivery_failed(v, r->status, r->body, r->body_len, NULL, ra);
-        }
-        return;
-    }
-    if (!ok) {
-        delivery_failed(v, r->status, r->body, r->body_len, NULL, ra);
-        return;
-    }
-    if (r->status == 200 || r->status == 201) {
-        bool ce = is_ce_response(r);
-        if (ce || (r->status == 200 && r->body_len > 0)) {
-            if (!ce || !handle_reply(v, r)) {
-                /* a 200 whose body is not a CloudEvent: a proxy's page, not the subscriber's */
-                delivery_failed(v, 502, r->body, r->body_len, "answer body is not a CloudEvent", 0);
-            }
+    hd_dispatch__facts_t f = facts_of(v, HD_DISPATCH__FACT_ANSWER);
+    f.status = r->status;
+    f.body_len = r->body_len;
+    /* headers are looked up only for the answers whose decision depends on them */
+    if (!v->to_dls && (r->status == 200 || r->status == 201))
+        f.body_is_event = is_ce_response(r);
+    if (r->status == 429 || r->status == 503)
+        f.retry_after = hd_httpc_resp_header(r, "retry-after", &f.retry_after_len);
+    uint64_t now = f.retry_after ? hd_wall_ms() : 0;
+    hd_dispatch__decision_t dec = hd_dispatch__decide(&tr->dl, &f, now);
+    if (dec.action == HD_DISPATCH__REPLY) {
+        if (handle_reply(v, r))
             return;
-        }
+        f.reply_bad = true;
+        dec = hd_dispatch__decide(&tr->dl, &f, now);
     }
-    tr->delivered++;
-    delivery_done(v);
+    apply(v, &dec, r->body, r->body_len, NULL);
 }
 
 static void delivery_attempt(delivery_t *v)
@@ -489,25 +528,23 @@ static void delivery_attempt(delivery_t *v)
                        "trigger", tr->name, NULL);
                 delivery_done(v);
             } else {
-                hd_dispatch__delivery_schedule(v, 1000);
+                hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);
             }
             return;
         }
     }
-    if (v->to_dls && tr->dls_uri == NULL) {
-        /* the dead-letter sink was removed meanwhile: keep it in the dead table instead */
-        v->to_dls = false;
-        delivery_final_failure(v);
-        return;
-    }
-    if (!v->to_dls && v->attempts > tr->dl.retry) {
-        /* restored after a restart with no attempt left */
-        delivery_final_failure(v);
-        return;
-    }
-    if (!v->to_dls && tr->sub_uri == NULL) {
-        /* the subscriber became unresolvable: wait for it without using up an attempt */
-        hd_dispatch__delivery_schedule(v, 1000);
+    hd_dispatch__facts_t f = facts_of(v, HD_DISPATCH__FACT_READY);
+    hd_dispatch__decision_t dec = hd_dispatch__decide(&tr->dl, &f, 0);
+    apply(v, &dec, NULL, 0, NULL);
+}
+
+/* Makes the attempt the decision asked for: in process, or over HTTP. */
+static void delivery_send(delivery_t *v)
+{
+    trigger_run_t *tr = v->tr;
+    hd_dispatch_t *d = tr->d;
+    if (v->to_dls && v->dls_e == NULL && !build_dead_letter(v)) {
+        hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);
         return;
     }
     if (!v->to_dls && tr->sub_log) {
@@ -524,7 +561,7 @@ static void delivery_attempt(delivery_t *v)
         if (ce_http_encode(e->ev, mode ? CE_HTTP_STRUCTURED : CE_HTTP_BINARY,
                            strict ? CE_HEADER_STRICT : CE_HEADER_COMPAT,
                            &e->enc[mode][strict]) != CE_E_OK) {
-            hd_dispatch__delivery_schedule(v, 1000);
+            hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);
             return;
         }
         e->enc_ok[mode][strict] = true;
@@ -535,7 +572,7 @@ static void delivery_attempt(delivery_t *v)
     if (o->header_count + 4 > sizeof stack_hdrs / sizeof stack_hdrs[0]) {
         hdrs = hd_malloc((o->header_count + 4) * sizeof *hdrs);
         if (hdrs == NULL) {
-            hd_dispatch__delivery_schedule(v, 1000);
+            hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);
             return;
         }
     }
@@ -570,8 +607,9 @@ static void delivery_attempt(delivery_t *v)
         tr->ninflight--;
         v->call = NULL;
         /* a bad URL cannot improve by retrying now; keep the event and try later */
-        snprintf(v->last_err, sizeof v->last_err, "cannot send: %s", hd_err_message(rc));
-        delivery_failed(v, -1, NULL, 0, v->last_err, 0);
+        char why[96];
+        snprintf(why, sizeof why, "cannot send: %s", hd_err_message(rc));
+        delivery_failed(v, -1, NULL, 0, why);
     }
 }
 

@@ -245,4 +245,72 @@ void hd_dispatch__delivery_free(delivery_t *v);
 /* Starts deliveries while the trigger has free slots. */
 void hd_dispatch__pump(trigger_run_t *tr);
 
+/* ---- dispatch_decide.c: the delivery decisions, a pure step function ----------------- */
+
+/* What just happened to a delivery. */
+typedef enum {
+    HD_DISPATCH__FACT_READY,  /* no attempt running: about to attempt (first time, after a wait,
+                               * after a restart) */
+    HD_DISPATCH__FACT_ANSWER, /* the subscriber or the dead-letter sink answered over HTTP */
+    HD_DISPATCH__FACT_STORED, /* the reply destination or an in-process log took the event */
+    HD_DISPATCH__FACT_FAILED, /* no usable answer: network error, timeout, cannot send, storing
+                               * in process failed, the reply destination refused */
+} hd_dispatch__fact_t;
+
+/* The facts about one delivery that the decisions depend on; borrowed, never kept. */
+typedef struct {
+    hd_dispatch__fact_t what;
+    bool to_dls;             /* the delivery is in its dead-letter phase */
+    bool has_dls;            /* the trigger has a dead-letter sink */
+    bool has_subscriber;     /* the subscriber is resolved */
+    uint32_t attempts;       /* attempts made to the subscriber, counting the one answered */
+    uint32_t dls_attempts;   /* failed attempts to the dead-letter sink before this fact */
+    int status;              /* ANSWER: the HTTP status; FAILED: the status to record (the reply
+                              * destination's, 503 or 404 from storing; <= 0: no answer) */
+    bool body_is_event;      /* ANSWER: ce-specversion or application/cloudevents* (looked at only
+                              * for 200 and 201) */
+    bool reply_bad;          /* ANSWER: it claimed a CloudEvent but is not exactly one event */
+    size_t body_len;         /* ANSWER */
+    const char *retry_after; /* ANSWER: the Retry-After header of a 429 or 503, NULL if none */
+    size_t retry_after_len;
+} hd_dispatch__facts_t;
+
+/* What to do next. */
+typedef enum {
+    HD_DISPATCH__SEND,           /* attempt now: the subscriber, or the sink when to_dls */
+    HD_DISPATCH__WAIT,           /* attempt again after delay_ms without using an attempt */
+    HD_DISPATCH__DELIVERED,      /* done: the subscriber (and the reply path) took it */
+    HD_DISPATCH__DEAD_LETTERED,  /* done: the dead-letter sink took it */
+    HD_DISPATCH__REPLY,          /* forward the answer's event, then decide on STORED/FAILED */
+    HD_DISPATCH__RETRY,          /* a failed attempt: attempt again after delay_ms, kept pending
+                                  * (in the dead-letter phase it counts one more dls attempt) */
+    HD_DISPATCH__TO_DEAD_LETTER, /* attempts used up: build the dead letter and send it */
+    HD_DISPATCH__TO_DEAD_TABLE,  /* attempts used up and no sink: keep it for `herald dlq` */
+} hd_dispatch__action_t;
+
+typedef struct {
+    hd_dispatch__action_t action;
+    uint64_t delay_ms; /* WAIT, RETRY */
+    bool failed;       /* the fact is a failed attempt: count it and record `status` */
+    int status;        /* when failed: the status to record, -1 for no answer, 502 for a 200
+                        * whose body is not a CloudEvent */
+    const char *why;   /* when failed for a reason the status does not say; static, or NULL */
+} hd_dispatch__decision_t;
+
+/* The delivery contract in one place: given the trigger's delivery settings (dl; its
+ * dead_letter_uri is ignored, facts->has_dls says), the facts and the wall clock (for an
+ * HTTP-date Retry-After), returns what to do. Pure: no I/O, any thread.
+ *  - 2xx is delivered; a 200/201 carrying a CloudEvent is a reply; a 200 with a body that is
+ *    not one is a failure recorded as 502 (a proxy's page, not the subscriber's answer).
+ *  - A failure is retried while hd_status_retryable and attempts <= dl->retry, after
+ *    hd_backoff_delay_ms or the Retry-After of a 429/503 (capped by retryAfterMax, else an
+ *    hour) when longer; then the dead-letter sink when set, else the dead table.
+ *  - In the dead-letter phase a failure keeps the event pending: the backoff of the dls
+ *    attempt bounded to [1 s, 5 min], or a longer Retry-After. A sink removed meanwhile sends it
+ *    to the dead table.
+ *  - An unresolved subscriber is waited for (1 s) without using an attempt. */
+hd_dispatch__decision_t hd_dispatch__decide(const hd_delivery_t *dl,
+                                            const hd_dispatch__facts_t *facts,
+                                            uint64_t now_wall_ms);
+
 #endif /* HERALD_DISPATCH_INTERNAL_H */
