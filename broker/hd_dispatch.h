@@ -28,10 +28,23 @@ typedef struct {
     void *ctx;
 } hd_dispatch_hooks_t;
 
-/* Creates the dispatcher and registers it as a store commit listener; `hooks` is copied. It
- * learns of brokers, channels, triggers and subscriptions through hd_dispatch_observer(), which
- * main registers with the registry. */
-hd_err_t hd_dispatch_open(hd_server_t *srv, const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out);
+/* Settings from the configuration; a zero field takes its default. */
+typedef struct {
+    uint64_t retention_ms;          /* max age of events of a log whose broker or channel sets
+                                     * none (retention.max_age; default HD_CONFIG_RETENTION_MS) */
+    uint64_t retention_interval_ms; /* how often retention runs (retention.interval; default
+                                     * HD_CONFIG_RETENTION_INTERVAL_MS) */
+} hd_dispatch_opts_t;
+
+/* Creates the dispatcher on `loop` and registers it as a commit watcher of `log`. It delivers
+ * over `httpc` and publishes its series in `metrics` (NULL: none); loop, log, httpc and metrics
+ * are borrowed and must outlive it. `opts` (NULL: defaults) and `hooks` are copied. It learns of
+ * brokers, channels, triggers and subscriptions through hd_dispatch_observer(), which main
+ * registers with the registry. Errors: HD_E_INVAL (loop, log or httpc NULL), HD_E_NOMEM, and
+ * the log's errors from watching it. *out is set only on success. */
+hd_err_t hd_dispatch_open(uv_loop_t *loop, hd_evlog_t *log, hd_httpc_t *httpc,
+                          hd_metrics_t *metrics, const hd_dispatch_opts_t *opts,
+                          const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out);
 /* Cancels timers and in-flight deliveries (they will be redelivered after restart). */
 void hd_dispatch_close(hd_dispatch_t *d);
 

@@ -201,7 +201,9 @@ int main(int argc, char **argv) {
         goto fail_dispatch;
     }
     hd_dispatch_hooks_t hooks = {.ingest = ingest_hook, .ctx = d.ingress};
-    e = hd_dispatch_open(srv, &hooks, &srv->disp);
+    hd_dispatch_opts_t dopts = {.retention_ms = d.cfg.retention_ms,
+                                .retention_interval_ms = d.cfg.retention_interval_ms};
+    e = hd_dispatch_open(&loop, srv->log, srv->httpc, srv->metrics, &dopts, &hooks, &srv->disp);
     if (e != HD_E_OK) {
         hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);
         goto fail_dispatch;

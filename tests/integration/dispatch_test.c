@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "hd_config.h"
 #include "hd_dispatch.h"
 #include "hd_filter.h"
 #include "hd_httpc.h"
@@ -50,9 +49,12 @@ __attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(
 
 typedef struct {
     uv_loop_t loop;
-    hd_server_t srv;
-    hd_lmdb_t *lm; /* behind srv.log and srv.state */
-    hd_config_t cfg;
+    hd_server_t srv; /* for hd_ingest, the in-process path */
+    hd_lmdb_t *lm;   /* behind log and srv.state */
+    hd_evlog_t *log;
+    hd_httpc_t *httpc;
+    hd_dispatch_opts_t dopts;
+    hd_dispatch_t *disp;
     char dir[256];
     hd_broker_t b;
     hd_trigger_t t[4];
@@ -80,23 +82,25 @@ static void store_open(void)
                           .map_size_max = 1ull << 30,
                           .queue_max = 65536};
     ck_assert_int_eq(hd_lmdb_open(&E.loop, &so, &E.lm), HD_E_OK);
-    E.srv.log = hd_lmdb_evlog(E.lm);
+    E.srv.log = E.log = hd_lmdb_evlog(E.lm);
     E.srv.state = hd_lmdb_state(E.lm);
-    ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.srv.httpc), HD_E_OK);
+    ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.httpc), HD_E_OK);
     hd_dispatch_hooks_t hooks = {.ingest = test_ingest};
-    ck_assert_int_eq(hd_dispatch_open(&E.srv, &hooks, &E.srv.disp), HD_E_OK);
+    ck_assert_int_eq(hd_dispatch_open(&E.loop, E.log, E.httpc, NULL, &E.dopts, &hooks, &E.disp),
+                     HD_E_OK);
 }
 
-static void env_init(void)
+/* Opens the store and the dispatcher with these settings (NULL: 7 days, every 10 s). */
+static void env_init_with(const hd_dispatch_opts_t *opts)
 {
     memset(&E, 0, sizeof E);
     snprintf(E.dir, sizeof E.dir, "/tmp/herald-dispatch-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(E.dir));
     uv_loop_init(&E.loop);
-    E.cfg.retention_ms = 7 * 86400000ull;
-    E.cfg.retention_interval_ms = 10000;
+    E.dopts = opts ? *opts
+                   : (hd_dispatch_opts_t){.retention_ms = 7 * 86400000ull,
+                                          .retention_interval_ms = 10000};
     E.srv.loop = &E.loop;
-    E.srv.cfg = &E.cfg;
     E.srv.ready = true;
     store_open();
     E.b.id = 1;
@@ -104,7 +108,12 @@ static void env_init(void)
     E.b.name = "b";
     E.b.router = hd_router_new();
     E.b.ready = true;
-    hd_dispatch_broker_added(E.srv.disp, &E.b);
+    hd_dispatch_broker_added(E.disp, &E.b);
+}
+
+static void env_init(void)
+{
+    env_init_with(NULL);
 }
 
 static void run_ms(uint64_t ms);
@@ -112,22 +121,22 @@ static void run_ms(uint64_t ms);
 static void env_stop(void)
 {
     for (int i = 0; i < E.nt; i++)
-        hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
-    hd_dispatch_close(E.srv.disp);
-    E.srv.disp = NULL;
+        hd_dispatch_trigger_removed(E.disp, &E.t[i], false);
+    hd_dispatch_broker_removed(E.disp, &E.b, false);
+    hd_dispatch_close(E.disp);
+    E.disp = NULL;
     hd_lmdb_close(E.lm);
     E.lm = NULL;
-    E.srv.log = NULL;
+    E.log = NULL;
     E.srv.state = NULL;
-    hd_httpc_close(E.srv.httpc);
-    E.srv.httpc = NULL;
+    hd_httpc_close(E.httpc);
+    E.httpc = NULL;
     run_ms(50);
 }
 
 static void env_done(void)
 {
-    if (E.srv.disp)
+    if (E.disp)
         env_stop();
     for (int i = 0; i < E.nt; i++) {
         hd_filter_free(E.t[i].filter);
@@ -283,7 +292,7 @@ static hd_trigger_t *trig(const char *name, const char *type, int port, const ch
 static void trig_go(hd_trigger_t *t)
 {
     hd_router_add(E.b.router, t);
-    hd_dispatch_trigger_added(E.srv.disp, t);
+    hd_dispatch_trigger_added(E.disp, t);
 }
 
 static int ingested;
@@ -360,12 +369,12 @@ START_TEST(delivers_binary_with_knative_headers)
     ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 1), "ce-id"), "e3");
     cJSON_Delete(a);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.delivered, 2);
     ck_assert_uint_eq(st.cursor, 3);
     /* the cursor is durable */
     uint64_t c = 0;
-    ck_assert(hd_evlog_cursor_get(E.srv.log, t->id, &c));
+    ck_assert(hd_evlog_cursor_get(E.log, t->id, &c));
     ck_assert_uint_eq(c, 3);
     env_done();
 }
@@ -427,14 +436,14 @@ START_TEST(unresolved_subscriber_holds_events_until_resolved)
     run_ms(300);
     ck_assert_int_eq(nrecords("s"), 0);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.cursor, 0); /* nothing done, nothing lost */
     ck_assert_uint_eq(st.failed, 0);
     t->subscriber_uri = uri;
-    hd_dispatch_trigger_updated(E.srv.disp, t);
+    hd_dispatch_trigger_updated(E.disp, t);
     ck_assert(run_until_records("s", 2, 5000));
     run_ms(100);
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.delivered, 2);
     ck_assert_uint_eq(st.cursor, 2);
     env_done();
@@ -458,7 +467,7 @@ START_TEST(retried_answers_are_retried)
     run_ms(300);
     ck_assert_int_eq(nrecords("s"), 2);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.delivered, 1);
     ck_assert_uint_eq(st.dead, 0);
     env_done();
@@ -482,12 +491,12 @@ START_TEST(permanent_answers_are_not_retried_and_go_to_dead_table)
     run_ms(300);
     ck_assert_int_eq(nrecords("s"), 1);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.dead, 1);
     ck_assert_int_eq(st.last_status, code);
     /* the dead record says why */
     dead_ctx_t dc = {0};
-    ck_assert_int_eq(hd_evlog_dead_scan(E.srv.log, t->id, dead_collect, &dc), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_dead_scan(E.log, t->id, dead_collect, &dc), HD_E_OK);
     ck_assert_int_eq(dc.n, 1);
     ck_assert_int_eq(dc.status, code);
     ck_assert_ptr_nonnull(strstr(dc.err, "nope"));
@@ -509,7 +518,7 @@ START_TEST(network_error_is_retried)
     send_ev("e1", "x", NULL, NULL);
     run_ms(600);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.failed, 3);
     ck_assert_uint_eq(st.dead, 1);
     ck_assert_int_eq(st.last_status, -1);
@@ -530,7 +539,7 @@ START_TEST(timeout_is_retried)
     ck_assert(run_until_records("s", 2, 3000));
     run_ms(300);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.failed, 2);
     ck_assert_uint_eq(st.dead, 1);
     env_done();
@@ -582,7 +591,7 @@ START_TEST(retry_after_is_honoured_and_capped)
     cJSON_Delete(a);
     /* retryAfterMax caps it */
     t->delivery.retry_after_max_ms = 200;
-    hd_dispatch_trigger_updated(E.srv.disp, t);
+    hd_dispatch_trigger_updated(E.disp, t);
     send_ev("e2", "x", NULL, NULL);
     ck_assert(run_until_records("s", 4, 5000));
     a = records("s");
@@ -617,7 +626,7 @@ START_TEST(dead_letter_sink_gets_error_extensions)
     ck_assert_str_eq(rec_hdr(r, "ce-knativeerrordata"), "Ym9vbQ==");
     cJSON_Delete(a);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.dead_lettered, 1);
     ck_assert_uint_eq(st.dead, 0);
     env_done();
@@ -641,7 +650,7 @@ START_TEST(failing_dead_letter_sink_keeps_event_pending)
     ck_assert(run_until_records("dls", 2, 5000));
     run_ms(100);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.dead_lettered, 1);
     ck_assert_uint_eq(st.dead, 0);
     env_done();
@@ -665,15 +674,15 @@ START_TEST(reply_is_reingested_with_ttl)
     ck_assert_str_eq(rec_hdr(r, "ce-id"), "reply-e1");
     ck_assert_str_eq(rec_hdr(r, "ce-knativebrokerttl"), "254");
     cJSON_Delete(a);
-    ck_assert_uint_eq(hd_evlog_last_seq(E.srv.log, E.b.id), 2);
+    ck_assert_uint_eq(hd_evlog_last_seq(E.log, E.b.id), 2);
     /* TTL 1 on the original: the reply would reach 0 and is dropped, not stored */
     send_ev("e2", "x", "knativebrokerttl", "1");
     ck_assert(run_until_records("s", 2, 5000));
     run_ms(300);
-    ck_assert_uint_eq(hd_evlog_last_seq(E.srv.log, E.b.id), 3);
+    ck_assert_uint_eq(hd_evlog_last_seq(E.log, E.b.id), 3);
     ck_assert_int_eq(nrecords("r"), 1);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.delivered, 2);
     env_done();
 }
@@ -691,7 +700,7 @@ START_TEST(non_cloudevent_200_body_is_a_failure)
     ck_assert(run_until_records("s", 2, 5000));
     run_ms(100);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.failed, 1);
     ck_assert_uint_eq(st.delivered, 1);
     /* a 202 with a body is delivered, never read */
@@ -778,18 +787,17 @@ START_TEST(restart_in_the_middle_of_retries_resumes)
     ck_assert(run_until_records("s", 2, 5000)); /* attempts 1 and 2 */
     run_ms(100);                                /* pending record written */
     /* stop everything (as a restart does) and start again from the store */
-    hd_dispatch_trigger_removed(E.srv.disp, t, false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
-    hd_dispatch_close(E.srv.disp);
+    hd_dispatch_trigger_removed(E.disp, t, false);
+    hd_dispatch_broker_removed(E.disp, &E.b, false);
+    hd_dispatch_close(E.disp);
     hd_lmdb_close(E.lm);
-    hd_httpc_close(E.srv.httpc);
+    hd_httpc_close(E.httpc);
     run_ms(50);
     E.nt = 0;
     hd_router_free(E.b.router);
     E.b.router = hd_router_new();
-    E.b.dispatch = NULL;
     store_open();
-    hd_dispatch_broker_added(E.srv.disp, &E.b);
+    hd_dispatch_broker_added(E.disp, &E.b);
     t = trig("t1", NULL, port, NULL);
     t->delivery.retry = 3;
     t->delivery.backoff_delay_ms = 300;
@@ -800,7 +808,7 @@ START_TEST(restart_in_the_middle_of_retries_resumes)
     /* 4 attempts in all (retry 3), not 2 + 4: the attempt count survived the restart */
     ck_assert_int_eq(nrecords("s"), 4);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.dead, 1);
     env_done();
 }
@@ -818,17 +826,17 @@ START_TEST(dlq_replay_redelivers_dead_letters)
     ck_assert(run_until_records("s", 2, 5000));
     run_ms(150);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.dead, 1);
     ck_assert_uint_eq(st.cursor, 2); /* a dead letter does not hold the cursor */
-    ck_assert_uint_eq(hd_dispatch_dlq_replay(E.srv.disp, t, 0), 1);
+    ck_assert_uint_eq(hd_dispatch_dlq_replay(E.disp, t, 0), 1);
     ck_assert(run_until_records("s", 3, 5000));
     run_ms(150);
     cJSON *a = records("s");
     ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 2), "ce-id"), "e1");
     cJSON_Delete(a);
     dead_ctx_t dc = {0};
-    hd_evlog_dead_scan(E.srv.log, t->id, dead_collect, &dc);
+    hd_evlog_dead_scan(E.log, t->id, dead_collect, &dc);
     int n = dc.n;
     ck_assert_int_eq(n, 0);
     env_done();
@@ -847,7 +855,7 @@ START_TEST(replay_from_seq_redelivers)
         send_ev(id, "x", NULL, NULL);
     }
     ck_assert(run_until_records("s", 5, 5000));
-    ck_assert_int_eq(hd_dispatch_replay(E.srv.disp, t, 3), HD_E_OK);
+    ck_assert_int_eq(hd_dispatch_replay(E.disp, t, 3), HD_E_OK);
     ck_assert(run_until_records("s", 8, 5000));
     cJSON *a = records("s");
     ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 5), "ce-id"), "e3");
@@ -859,8 +867,8 @@ END_TEST
 
 START_TEST(retention_trims_delivered_events)
 {
-    env_init();
-    E.cfg.retention_interval_ms = 100;
+    env_init_with(
+        &(hd_dispatch_opts_t){.retention_ms = 7 * 86400000ull, .retention_interval_ms = 100});
     int port = sub_start("s", NULL);
     const char *args[] = {"--status", "500", NULL};
     int port2 = sub_start("s2", args);
@@ -881,8 +889,8 @@ START_TEST(retention_trims_delivered_events)
     ck_assert(run_until_records("s", 6, 5000));
     run_ms(1500); /* cursors are written within 50 ms, retention runs every 100 ms */
     /* everything below the failing event is gone; it and later ones are kept */
-    ck_assert_uint_eq(hd_evlog_first_seq(E.srv.log, E.b.id), 6);
-    ck_assert_uint_eq(hd_evlog_count(E.srv.log, E.b.id), 2);
+    ck_assert_uint_eq(hd_evlog_first_seq(E.log, E.b.id), 6);
+    ck_assert_uint_eq(hd_evlog_count(E.log, E.b.id), 2);
     env_done();
 }
 END_TEST
@@ -892,21 +900,20 @@ END_TEST
 static void restart(void)
 {
     for (int i = 0; i < E.nt; i++)
-        hd_dispatch_trigger_removed(E.srv.disp, &E.t[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
-    hd_dispatch_close(E.srv.disp);
+        hd_dispatch_trigger_removed(E.disp, &E.t[i], false);
+    hd_dispatch_broker_removed(E.disp, &E.b, false);
+    hd_dispatch_close(E.disp);
     hd_lmdb_close(E.lm);
-    hd_httpc_close(E.srv.httpc);
+    hd_httpc_close(E.httpc);
     run_ms(50);
     hd_router_free(E.b.router);
     E.b.router = hd_router_new();
-    E.b.dispatch = NULL;
     for (int i = 0; i < E.nt; i++) {
         hd_filter_free(E.t[i].filter);
         E.t[i].filter = NULL;
     }
     store_open();
-    hd_dispatch_broker_added(E.srv.disp, &E.b);
+    hd_dispatch_broker_added(E.disp, &E.b);
 }
 
 START_TEST(restart_redelivers_only_what_each_trigger_owes)
@@ -970,7 +977,7 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
         t->delivery.max_in_flight = 100;
         t->ready = true;
         hd_router_add(E.b.router, t);
-        hd_dispatch_trigger_added(E.srv.disp, t);
+        hd_dispatch_trigger_added(E.disp, t);
     }
     for (int i = 0; i < 200; i++) {
         char id[16];
@@ -981,20 +988,20 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     run_ms(200);
     ck_assert_int_eq(nrecords("s"), 200); /* only the matching trigger delivered */
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, &ts[7], &st);
+    hd_dispatch_trigger_stats(E.disp, &ts[7], &st);
     ck_assert_uint_eq(st.delivered, 200);
     ck_assert_uint_eq(st.cursor, 200);
     /* the others owe nothing: on close every cursor is written at the end of the log */
     for (int i = 0; i < N; i++)
-        hd_dispatch_trigger_removed(E.srv.disp, &ts[i], false);
-    hd_dispatch_broker_removed(E.srv.disp, &E.b, false);
-    hd_dispatch_close(E.srv.disp);
-    E.srv.disp = NULL;
+        hd_dispatch_trigger_removed(E.disp, &ts[i], false);
+    hd_dispatch_broker_removed(E.disp, &E.b, false);
+    hd_dispatch_close(E.disp);
+    E.disp = NULL;
     run_ms(100);
     triggers_done = 0;
     for (int i = 0; i < N; i++) {
         uint64_t c = 0;
-        if (hd_evlog_cursor_get(E.srv.log, ts[i].id, &c) && c == 200)
+        if (hd_evlog_cursor_get(E.log, ts[i].id, &c) && c == 200)
             triggers_done++;
     }
     ck_assert_int_eq(triggers_done, N);
@@ -1005,10 +1012,10 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     free(ts);
     hd_lmdb_close(E.lm);
     E.lm = NULL;
-    E.srv.log = NULL;
+    E.log = NULL;
     E.srv.state = NULL;
-    hd_httpc_close(E.srv.httpc);
-    E.srv.httpc = NULL;
+    hd_httpc_close(E.httpc);
+    E.httpc = NULL;
     run_ms(50);
     env_done();
 }
@@ -1070,8 +1077,8 @@ START_TEST(million_event_backlog_stays_in_bounded_memory)
             snprintf(id, sizeof id, "%d-%d", i, k);
             ce_event_set(evs[k], "id", id, strlen(id), NULL);
         }
-        ck_assert_int_eq(
-            hd_evlog_append(E.srv.log, E.b.id, evs, (size_t)per, batch_stored, NULL), HD_E_OK);
+        ck_assert_int_eq(hd_evlog_append(E.log, E.b.id, evs, (size_t)per, batch_stored, NULL),
+                         HD_E_OK);
         submitted++;
         while (submitted - stored_batches > 8) /* keep the store queue short */
             uv_run(&E.loop, UV_RUN_ONCE);
@@ -1086,7 +1093,7 @@ START_TEST(million_event_backlog_stays_in_bounded_memory)
     long anon = rss_anon_kib();
     fprintf(stderr, "backlog test: %d events stored, RssAnon %ld KiB\n", batches * per, anon);
     hd_dispatch_stats_t st;
-    hd_dispatch_trigger_stats(E.srv.disp, t, &st);
+    hd_dispatch_trigger_stats(E.disp, t, &st);
     ck_assert_uint_eq(st.backlog, 1000000);
     ck_assert_uint_le(st.in_flight + st.pending_retries, 100); /* maxInFlight */
     ck_assert_uint_eq(st.pending_retries, 100);
