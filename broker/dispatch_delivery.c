@@ -195,7 +195,9 @@ static void to_dead_table(delivery_t *v)
     hd_dispatch_t *d = tr->d;
     char err[1400];
     int n;
-    if (v->last_status > 0)
+    if (v->last_status > 0 && v->last_body_len == 0)
+        n = snprintf(err, sizeof err, "HTTP %d", v->last_status);
+    else if (v->last_status > 0)
         n = snprintf(err, sizeof err, "HTTP %d: %.*s", v->last_status,
                      (int)(v->last_body_len > HD_DISPATCH__ERRDATA_MAX ? HD_DISPATCH__ERRDATA_MAX
                                                                        : v->last_body_len),

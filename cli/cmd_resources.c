@@ -422,7 +422,7 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
         const char *le = cli__jstr(s, "lastError");
         if (le && *le) {
             double st = cli__jnum(s, "lastStatus");
-            if (st > 0)
+            if (st > 0 && strncmp(le, "HTTP ", 5) != 0)
                 line("Last error:", "HTTP %.0f: %s", st, le);
             else
                 line("Last error:", "%s", le);

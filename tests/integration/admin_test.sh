@@ -658,7 +658,7 @@ Delivery:     retry 0, exponential backoff 100 ms, timeout 30000 ms, maxInFlight
 Dead letters: kept by heraldd (herald dlq)
 Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
 Counters:     delivered 0, failed attempts 1, dead-lettered 0, dead 1
-Last error:   HTTP 400: HTTP 400
+Last error:   HTTP 400
 Dead stored:  1 (herald dlq list subscription:s -n default)
 " "" -- describe subscription s
     "$HERALD" describe sub s2 >"$TMP/desc"
