@@ -52,8 +52,8 @@ static const int cached_codes[] = {202, 400, 413, 415, 500, 503};
  * commit points at its entry even if the broker is deleted meanwhile); an hd_ingest entry is
  * standalone (`temp`) and freed with its request. */
 typedef struct entry {
-    struct entry *all_next;  /* every entry of the ingress */
-    struct entry *hnext;     /* hash chain by broker id */
+    struct entry *all_next; /* every entry of the ingress */
+    struct entry *hnext;    /* hash chain by broker id */
     uint32_t id;
     char *ns, *name;
     const char *kind; /* metric label name: "broker" or "channel" */
@@ -72,15 +72,16 @@ struct hd_ingress {
 /* One store batch waiting for its commit: an HTTP request, or an in-process hd_ingest. */
 typedef struct {
     hd_server_t *srv;
-    entry_t *e;             /* the broker's metric handles */
-    hd_http_req_t *req;     /* NULL for hd_ingest */
-    hd_ingest_done_fn cb;   /* hd_ingest only */
+    entry_t *e;           /* the broker's metric handles */
+    hd_http_req_t *req;   /* NULL for hd_ingest */
+    hd_ingest_done_fn cb; /* hd_ingest only */
     void *arg;
-    uint64_t start_ns;      /* uv_hrtime() when the request reached the handler */
-    size_t n;               /* events in the batch */
+    uint64_t start_ns; /* uv_hrtime() when the request reached the handler */
+    size_t n;          /* events in the batch */
 } pending_t;
 
-static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
+static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n)
+{
     if (!srv->metrics)
         return;
     size_t slot = NCODES;
@@ -101,7 +102,8 @@ static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     hd_metric_inc(m, n);
 }
 
-static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
+static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns)
+{
     if (!srv->metrics)
         return;
     hd_metric_t *h = e->latency;
@@ -117,7 +119,8 @@ static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
 }
 
 /* A new entry for broker b, or NULL when out of memory. */
-static entry_t *entry_new(const hd_broker_t *b, bool temp) {
+static entry_t *entry_new(const hd_broker_t *b, bool temp)
+{
     entry_t *e = hd_calloc(1, sizeof *e);
     if (!e)
         return NULL;
@@ -135,7 +138,8 @@ static entry_t *entry_new(const hd_broker_t *b, bool temp) {
     return e;
 }
 
-static void entry_free(entry_t *e) {
+static void entry_free(entry_t *e)
+{
     if (!e)
         return;
     hd_free(e->ns);
@@ -144,7 +148,8 @@ static void entry_free(entry_t *e) {
 }
 
 /* The cached entry of broker b, created on first use; NULL when out of memory. */
-static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b) {
+static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b)
+{
     if (in->tcap) {
         for (entry_t *e = in->table[b->id & (in->tcap - 1)]; e; e = e->hnext)
             if (e->id == b->id && strcmp(e->ns, b->ns) == 0 && strcmp(e->name, b->name) == 0)
@@ -176,7 +181,8 @@ static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b) {
     return e;
 }
 
-hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out) {
+hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out)
+{
     hd_ingress_t *in = hd_calloc(1, sizeof *in);
     if (!in)
         return HD_E_NOMEM;
@@ -185,7 +191,8 @@ hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out) {
     return HD_E_OK;
 }
 
-void hd_ingress_free(hd_ingress_t *in) {
+void hd_ingress_free(hd_ingress_t *in)
+{
     if (!in)
         return;
     for (entry_t *e = in->all, *next; e; e = next) {
@@ -197,7 +204,8 @@ void hd_ingress_free(hd_ingress_t *in) {
 }
 
 /* HTTP status and extra headers for a store error. */
-static int store_status(hd_err_t e, const char **extra) {
+static int store_status(hd_err_t e, const char **extra)
+{
     switch (e) {
     case HD_E_OK:
         *extra = NULL;
@@ -216,7 +224,8 @@ static int store_status(hd_err_t e, const char **extra) {
     }
 }
 
-static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
+static void on_stored(void *arg, hd_err_t status, uint64_t first_seq)
+{
     (void)first_seq;
     pending_t *p = arg;
     const char *extra;
@@ -244,13 +253,15 @@ static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
 /* Appends the events to the broker's log; on_stored answers. Errors returned at once
  * (nothing appended, p not consumed): HD_E_INVAL, HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
 static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t *const *evs,
-                             size_t n, pending_t *p) {
+                             size_t n, pending_t *p)
+{
     if (!srv->log || !srv->ready)
         return HD_E_BUSY;
     return hd_evlog_append(srv->log, b->id, evs, n, on_stored, p);
 }
 
-static void answer_options(hd_http_req_t *req) {
+static void answer_options(hd_http_req_t *req)
+{
     char extra[400];
     size_t olen = 0;
     const char *origin = hd_http_req_header(req, "WebHook-Request-Origin", &olen);
@@ -263,7 +274,8 @@ static void answer_options(hd_http_req_t *req) {
     hd_http_respond(req, 200, extra, NULL, 0);
 }
 
-static void free_events(ce_event_t **evs, size_t n) {
+static void free_events(ce_event_t **evs, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         ce_event_free(evs[i]);
     free(evs);
@@ -275,7 +287,8 @@ static void free_events(ce_event_t **evs, size_t n) {
  * carry one, so the trace survives the store and reaches subscribers and replies. A value that
  * is not a valid attribute string is left out (the event itself is fine).
  */
-static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size_t n) {
+static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size_t n)
+{
     static const char *const names[] = {"traceparent", "tracestate"};
     for (size_t k = 0; k < 2; k++) {
         size_t len;
@@ -322,9 +335,10 @@ void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
     ce_error_t err = {0};
     ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
     if (ce != CE_E_OK) {
-        int code = ce == CE_E_MEDIA_TYPE ? 415 : ce == CE_E_TOO_LARGE ? 413
-                 : ce == CE_E_NOMEM      ? 503
-                                         : 400;
+        int code = ce == CE_E_MEDIA_TYPE  ? 415
+                   : ce == CE_E_TOO_LARGE ? 413
+                   : ce == CE_E_NOMEM     ? 503
+                                          : 400;
         count_received(srv, me, code, 1);
         hd_http_respond_error(req, code, code == 503 ? RETRY_AFTER_BUSY : NULL,
                               err.message[0] ? err.message : ce_err_message(ce));
@@ -372,7 +386,8 @@ void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
 }
 
 /* A broker's or channel's address: POST stores, OPTIONS answers, anything else is 405. */
-static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
+static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
+{
     if (req->method == HTTP_OPTIONS) {
         answer_options(req);
         return;
@@ -384,7 +399,8 @@ static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
     hd_ingress_post(in, req, b);
 }
 
-void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
+void hd_ingress_handle(void *ctx, hd_http_req_t *req)
+{
     hd_ingress_t *in = ctx;
     hd_server_t *srv = in->srv;
     /* Knative's in-cluster channel host ({name}-kn-channel.{ns}.svc.cluster.local): any path */
@@ -411,9 +427,9 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
         return;
     }
     if (n == 2 && segs[0].len > 0 && segs[1].len > 0) {
-        hd_broker_t *b = srv->res ? hd_resources_broker(srv->res, segs[0].s, segs[0].len,
-                                                        segs[1].s, segs[1].len)
-                                  : NULL;
+        hd_broker_t *b =
+            srv->res ? hd_resources_broker(srv->res, segs[0].s, segs[0].len, segs[1].s, segs[1].len)
+                     : NULL;
         if (!b) {
             char m[200];
             snprintf(m, sizeof m, "no broker %.*s/%.*s", (int)(segs[0].len > 80 ? 80 : segs[0].len),
@@ -427,9 +443,9 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
     hd_path_seg_t s3[4];
     size_t n3 = hd_path_split(req->path, req->path_len, s3, 3);
     if (n3 == 3 && hd_path_seg_is(&s3[1], "channels") && s3[0].len > 0 && s3[2].len > 0) {
-        hd_broker_t *c = srv->res ? hd_resources_channel(srv->res, s3[0].s, s3[0].len, s3[2].s,
-                                                         s3[2].len)
-                                  : NULL;
+        hd_broker_t *c =
+            srv->res ? hd_resources_channel(srv->res, s3[0].s, s3[0].len, s3[2].s, s3[2].len)
+                     : NULL;
         if (!c) {
             char m[200];
             snprintf(m, sizeof m, "no channel %.*s/%.*s", (int)(s3[0].len > 80 ? 80 : s3[0].len),
@@ -453,7 +469,8 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
 }
 
 hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
-                   hd_ingest_done_fn cb, void *arg) {
+                   hd_ingest_done_fn cb, void *arg)
+{
     if (!srv || !b || (n > 0 && !evs))
         return HD_E_INVAL;
     pending_t *p = hd_malloc(sizeof *p);
@@ -480,7 +497,8 @@ hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, siz
 }
 
 hd_err_t hd_ingest_log(hd_ingress_t *in, uint32_t log_id, ce_event_t *const *evs, size_t n,
-                       hd_ingest_done_fn cb, void *arg) {
+                       hd_ingest_done_fn cb, void *arg)
+{
     hd_broker_t *b = in->srv->res ? hd_resources_broker_by_id(in->srv->res, log_id) : NULL;
     if (!b)
         return HD_E_NOTFOUND;
