@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hd_config.h"
 #include "hd_map.h"
 #include "resources_internal.h"
 
@@ -111,7 +112,6 @@ void hd_resources_unobserve(hd_resources_t *r, const hd_resources_observer_t *ob
 hd_broker_t *hd_resources_broker(hd_resources_t *r, const char *ns, size_t ns_len, const char *name,
                                  size_t name_len)
 {
-    hd_resources__sync_addresses(r); /* one branch once the ingress is bound */
     char key[HD_RESOURCES__KEYCAP];
     if (ns_len + name_len + 10 > sizeof key)
         return NULL;
@@ -143,7 +143,6 @@ hd_trigger_t *hd_resources_trigger(hd_resources_t *r, const char *ns, const char
 hd_broker_t *hd_resources_channel(hd_resources_t *r, const char *ns, size_t ns_len,
                                   const char *name, size_t name_len)
 {
-    hd_resources__sync_addresses(r);
     static const char *const plurals[] = {"inmemorychannels", "channels"};
     char key[HD_RESOURCES__KEYCAP];
     if (ns_len + name_len + 24 > sizeof key || memchr(ns, '/', ns_len) ||
@@ -237,7 +236,6 @@ void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker
 cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
                              const char *name)
 {
-    hd_resources__sync_addresses(r);
     const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     if (!ki)
         return NULL;
@@ -284,7 +282,6 @@ static int rec_cmp(const void *a, const void *b)
 
 cJSON *hd_resources_list_json(hd_resources_t *r, const char *plural, const char *ns)
 {
-    hd_resources__sync_addresses(r);
     list_ctx_t l = {NULL, ns, NULL, 0, 0};
     if (plural && !(l.ki = hd_resources_kind_lookup(plural)))
         return NULL;
@@ -333,19 +330,24 @@ void hd_resources__record_free(record_t *x)
 
 /* ---- open / close ------------------------------------------------------------------------- */
 
-hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
-                           hd_resources_t **out)
+hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state, hd_resources_t **out)
 {
+    static const hd_resources_opts_t defaults = {0};
+    if (!opts)
+        opts = &defaults;
     hd_resources_t *r = hd_calloc(1, sizeof *r);
     if (!r)
         return HD_E_NOMEM;
-    r->srv = srv;
+    r->state = state;
     r->next_id = 1;
-    hd_err_t rc = HD_E_OK;
-    if (srv && srv->state)
-        rc = hd_resources__load_state(r, srv->state);
+    r->retention_ms = opts->retention_ms ? opts->retention_ms : HD_CONFIG_RETENTION_MS;
+    r->ingress_address =
+        hd_strdup(opts->ingress_address ? opts->ingress_address : HD_RESOURCES_INGRESS_ADDRESS);
+    hd_err_t rc = r->ingress_address ? HD_E_OK : HD_E_NOMEM;
+    if (rc == HD_E_OK && state)
+        rc = hd_resources__load_state(r, state);
     if (rc == HD_E_OK)
-        rc = hd_resources__load_manifests(r, manifest_paths, n);
+        rc = hd_resources__load_manifests(r, opts->manifests, opts->manifest_count);
     if (rc) {
         hd_resources_close(r);
         return rc;
@@ -382,5 +384,6 @@ void hd_resources_close(hd_resources_t *r)
     }
     hd_map_free(&r->recs);
     hd_map_free(&r->by_id);
+    hd_free(r->ingress_address);
     hd_free(r);
 }

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hd_config.h"
 #include "hd_flows.h"
 #include "hd_manifest.h"
 #include "hd_time.h"
@@ -502,9 +501,7 @@ hd_err_t hd_resources__install(hd_resources_t *r, prep_t *p, record_t **out, boo
             x->b->pub.channel = channel;
             x->b->pub.ns = x->ns;
             x->b->pub.name = x->name;
-            x->b->pub.retention_ms = HD_CONFIG_RETENTION_MS;
-            if (r->srv && r->srv->cfg && r->srv->cfg->retention_ms)
-                x->b->pub.retention_ms = r->srv->cfg->retention_ms;
+            x->b->pub.retention_ms = r->retention_ms;
         } else if (p->ki->type == HD_RK_TRIGGER || p->ki->type == HD_RK_SUBSCRIPTION) {
             x->t = hd_calloc(1, sizeof *x->t);
             if (!x->t)
@@ -670,7 +667,7 @@ void hd_resources__finish(hd_resources_t *r, hd_state_txn_t *batch, cJSON *resul
 
 static hd_state_txn_t *new_batch(hd_resources_t *r)
 {
-    return (r->srv && r->srv->state && !r->loading) ? hd_state_txn_new(r->srv->state) : NULL;
+    return (r->state && !r->loading) ? hd_state_txn_new(r->state) : NULL;
 }
 
 static void describe_doc(const cJSON *doc, int index, char *buf, size_t cap)
@@ -873,7 +870,6 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg)
 {
-    hd_resources__sync_addresses(r);
     char err[HD_RESOURCES__ERRCAP * 2];
     cJSON *result = NULL;
     hd_state_txn_t *batch = NULL;
@@ -933,7 +929,6 @@ static void remove_rec(hd_resources_t *r, record_t *x, hd_state_txn_t *batch)
 void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, const char *name,
                          hd_resources_done_fn cb, void *arg)
 {
-    hd_resources__sync_addresses(r);
     const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
     char msg[600];
     if (!ki) {

@@ -115,14 +115,15 @@ typedef struct {
 } observer_t;
 
 struct hd_resources {
-    hd_server_t *srv;
-    hd_map_t recs;  /* record_t by key */
-    hd_map_t by_id; /* record_t by id (brokers, channels, triggers, subscriptions) */
+    hd_state_t *state;     /* borrowed; NULL: in memory only */
+    char *ingress_address; /* host:port of broker and channel addresses, owned */
+    uint64_t retention_ms; /* of every new broker and channel */
+    hd_map_t recs;         /* record_t by key */
+    hd_map_t by_id;        /* record_t by id (brokers, channels, triggers, subscriptions) */
     uint32_t next_id;
     observer_t observers[HD_RESOURCES__MAX_OBSERVERS];
     size_t nobservers;
     bool loading;
-    bool addr_final; /* broker addresses use the bound ingress port */
 };
 
 /* Calls `cb` of every observer that set it. Observers may not register or unregister from inside
@@ -170,8 +171,6 @@ void hd_resources__refresh_all(hd_resources_t *r);
 /* http://HOST:PORT/{ns}/{broker}, or /{ns}/channels/{name} for a channel. Returns owned
  * (hd_free), or NULL when out of memory. */
 char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name, bool channel);
-/* Recomputes every address once the ingress is bound (its port may have been 0). */
-void hd_resources__sync_addresses(hd_resources_t *r);
 
 /* ---- validating and installing (resources_apply.c) ----------------------------------------- */
 

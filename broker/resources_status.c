@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hd_config.h"
-#include "hd_http.h"
 #include "hd_time.h"
 #include "resources_internal.h"
 
@@ -589,31 +587,23 @@ static void readdress(hd_resources_t *r, record_t *x, void *arg)
     }
 }
 
-/* The resources load before the ingress binds, so a configured port 0 is only known later:
- * once the ingress is up, every broker address is recomputed (and what refers to them). */
-void hd_resources__sync_addresses(hd_resources_t *r)
+hd_err_t hd_resources_set_ingress_address(hd_resources_t *r, const char *host_port)
 {
-    if (r->addr_final || !r->srv || !r->srv->ingress)
-        return;
-    r->addr_final = true;
+    char *a = hd_strdup(host_port);
+    if (!a)
+        return HD_E_NOMEM;
+    hd_free(r->ingress_address);
+    r->ingress_address = a;
     bool changed = false;
     hd_resources__each(r, readdress, &changed);
     if (changed)
         hd_resources__refresh_all(r);
+    return HD_E_OK;
 }
 
 char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name, bool channel)
 {
-    char host[300] = "127.0.0.1:8080";
-    if (r->srv && r->srv->cfg && r->srv->cfg->ingress_listen)
-        snprintf(host, sizeof host, "%s", r->srv->cfg->ingress_listen);
-    if (r->srv && r->srv->ingress) {
-        /* the bound port (the configured one may be 0) */
-        char *colon = strrchr(host, ':');
-        if (colon)
-            snprintf(colon, sizeof host - (size_t)(colon - host), ":%d",
-                     hd_http_server_port(r->srv->ingress));
-    }
+    const char *host = r->ingress_address;
     size_t n = strlen(host) + strlen(ns) + strlen(name) + 32;
     char *u = hd_malloc(n);
     if (u)

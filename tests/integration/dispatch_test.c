@@ -51,7 +51,8 @@ __attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(
 typedef struct {
     uv_loop_t loop;
     hd_server_t srv;
-    hd_lmdb_t *lm; /* behind srv.log and srv.state */
+    hd_lmdb_t *lm;    /* behind srv.log and srv.state */
+    hd_ingress_t *in; /* stores into srv.log */
     hd_config_t cfg;
     char dir[256];
     hd_broker_t b;
@@ -70,7 +71,7 @@ static hd_err_t test_ingest(void *ctx, uint32_t log_id, ce_event_t *const *evs, 
     (void)ctx;
     if (log_id != E.b.id)
         return HD_E_NOTFOUND;
-    return hd_ingest(&E.srv, &E.b, evs, n, done, arg);
+    return hd_ingest(E.in, &E.b, evs, n, done, arg);
 }
 
 static void store_open(void)
@@ -82,6 +83,8 @@ static void store_open(void)
     ck_assert_int_eq(hd_lmdb_open(&E.loop, &so, &E.lm), HD_E_OK);
     E.srv.log = hd_lmdb_evlog(E.lm);
     E.srv.state = hd_lmdb_state(E.lm);
+    ck_assert_int_eq(hd_ingress_new(NULL, E.srv.log, E.srv.metrics, &E.srv.ready, NULL, &E.in),
+                     HD_E_OK);
     ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.srv.httpc), HD_E_OK);
     hd_dispatch_hooks_t hooks = {.ingest = test_ingest};
     ck_assert_int_eq(hd_dispatch_open(&E.srv, &hooks, &E.srv.disp), HD_E_OK);
@@ -120,6 +123,8 @@ static void env_stop(void)
     E.lm = NULL;
     E.srv.log = NULL;
     E.srv.state = NULL;
+    hd_ingress_free(E.in);
+    E.in = NULL;
     hd_httpc_close(E.srv.httpc);
     E.srv.httpc = NULL;
     run_ms(50);
@@ -307,7 +312,7 @@ static void send_ev(const char *id, const char *type, const char *xname, const c
     if (xname)
         ce_event_set(ev, xname, xval, strlen(xval), NULL);
     int before = ingested;
-    ck_assert_int_eq(hd_ingest(&E.srv, &E.b, &ev, 1, ingest_done, NULL), HD_E_OK);
+    ck_assert_int_eq(hd_ingest(E.in, &E.b, &ev, 1, ingest_done, NULL), HD_E_OK);
     ce_event_free(ev);
     for (int i = 0; i < 500 && ingested == before; i++)
         uv_run(&E.loop, UV_RUN_ONCE);
@@ -1007,6 +1012,8 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     E.lm = NULL;
     E.srv.log = NULL;
     E.srv.state = NULL;
+    hd_ingress_free(E.in);
+    E.in = NULL;
     hd_httpc_close(E.srv.httpc);
     E.srv.httpc = NULL;
     run_ms(50);

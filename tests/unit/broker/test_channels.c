@@ -66,16 +66,13 @@ static void o_trigger_removed(void *arg, hd_trigger_t *t, bool forget)
 static const hd_resources_observer_t OBS = {o_broker_added, o_broker_removed, o_trigger_added,
                                             o_trigger_updated, o_trigger_removed};
 
-static hd_server_t srv;
 static seen_t seen;
 
 static hd_resources_t *open_mem(void)
 {
-    memset(&srv, 0, sizeof srv);
     memset(&seen, 0, sizeof seen);
     hd_resources_t *r = NULL;
-    ck_assert_int_eq(hd_resources_open(&srv, NULL, 0, &r), HD_E_OK);
-    srv.res = r;
+    ck_assert_int_eq(hd_resources_open(NULL, NULL, &r), HD_E_OK);
     ck_assert_int_eq(hd_resources_observe(r, &OBS, &seen), HD_E_OK);
     return r;
 }
