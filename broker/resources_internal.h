@@ -89,6 +89,7 @@ typedef struct {
     char *dls_url;     /* resolved own DLS */
     char *merged_dls;  /* pub.delivery.dead_letter_uri, owned */
     bool bound;        /* in the broker's router, announced to the observers */
+    bool forgotten;    /* its progress records were forgotten since it was last bound */
 } consumer_rec_t;
 
 /* One resource of any kind. Brokers/channels have `b`, triggers/subscriptions `t`, flows

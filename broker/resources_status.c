@@ -262,8 +262,9 @@ static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
 /* Takes a trigger or subscription out of its log's router and tells the observers. `forget`:
  * its log is gone (or it is), so its cursor, pending and dead records go too (the dispatcher
  * owns them); otherwise they stay and delivery resumes from the cursor when it is bound again
- * (nothing is skipped meanwhile). An unbound one that is forgotten is told too, so its records
- * go although it was never delivering. */
+ * (nothing is skipped meanwhile). An unbound one that is forgotten is told too, so records it
+ * kept from an earlier binding (or a run before a restart) go although it is not delivering; but
+ * only once: a subscription whose channel was deleted, then deleted itself, is forgotten once. */
 void hd_resources__unbind(hd_resources_t *r, consumer_rec_t *t, bool forget)
 {
     if (t->bound) {
@@ -271,9 +272,10 @@ void hd_resources__unbind(hd_resources_t *r, consumer_rec_t *t, bool forget)
         HD_RESOURCES__TELL(r, trigger_removed, &t->pub, forget);
         t->bound = false;
         t->pub.broker = NULL;
-    } else if (forget) {
+    } else if (forget && !t->forgotten) {
         HD_RESOURCES__TELL(r, trigger_removed, &t->pub, true);
     }
+    t->forgotten |= forget;
 }
 
 /* Recomputes a trigger's or subscription's binding, resolutions, effective delivery and status,
@@ -352,6 +354,7 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
         t->pub.broker = &b->pub;
         if (hd_router_add(b->pub.router, &t->pub) == HD_E_OK) {
             t->bound = true;
+            t->forgotten = false;
             HD_RESOURCES__TELL(r, trigger_added, &t->pub);
         } else {
             t->pub.broker = NULL;

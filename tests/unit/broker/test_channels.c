@@ -497,6 +497,8 @@ START_TEST(sequence_survives_reopen)
             ck_assert_ptr_null(hd_resources_subscription(r, "default", "s-kn-sequence-0"));
             ck_assert_ptr_null(hd_resources_subscription(r, "default", "s-kn-sequence-1"));
             ck_assert_int_eq(seen.brokers_dropped, 2);
+            /* each subscription's progress is forgotten once, with its channel */
+            ck_assert_int_eq(seen.forgotten, 2);
         } else {
             /* the deletion was stored: nothing comes back */
             cJSON *all = hd_resources_list_json(r, NULL, NULL);
