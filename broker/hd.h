@@ -77,6 +77,8 @@ void hd_log_set_level(hd_log_level_t l);
  * hd_log(HD_LOG_INFO, "broker ready", "namespace", ns, "broker", name, NULL); */
 void hd_log(hd_log_level_t level, const char *msg, ...);
 
+/* The modules' handles, declared once for every header that passes them. Modules receive the
+ * handles they use at open; only main.c holds them all. */
 typedef struct hd_config hd_config_t;
 typedef struct hd_evlog hd_evlog_t;
 typedef struct hd_state hd_state_t;
@@ -85,21 +87,5 @@ typedef struct hd_dispatch hd_dispatch_t;
 typedef struct hd_metrics hd_metrics_t;
 typedef struct hd_http_server hd_http_server_t;
 typedef struct hd_httpc hd_httpc_t;
-
-/* The server context: owned by main, passed explicitly to every module. No globals. */
-typedef struct hd_server {
-    uv_loop_t *loop;
-    hd_config_t *cfg;
-    hd_evlog_t *log;     /* the event logs and consumer progress (hd_evlog.h) */
-    hd_state_t *state;   /* stored resources and counters (hd_state.h) */
-    hd_resources_t *res;
-    hd_dispatch_t *disp;
-    hd_metrics_t *metrics;
-    hd_httpc_t *httpc;
-    hd_http_server_t *ingress;
-    struct hd_ingress *ingest; /* the ingress state, for the admin's POST .../events */
-    hd_http_server_t *admin;
-    bool ready; /* /readyz: store open, manifests applied, listeners bound */
-} hd_server_t;
 
 #endif /* HERALD_HD_H */

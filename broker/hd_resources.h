@@ -1,11 +1,11 @@
 /*
  * hd_resources.h — the control plane: Knative-shaped resources (Broker, Trigger, ...) applied
  * from manifests (YAML or JSON, several documents per file) and the admin API, persisted in the
- * store's `resources` database, with status.conditions. Also owns the compiled filters and the
+ * local state (hd_state.h), with status.conditions. Also owns the compiled filters and the
  * per-broker router index (hd_filter.h).
  *
  * Resource lifetime: a hd_broker_t / hd_trigger_t stays valid until the resource is deleted or
- * replaced; the dispatcher is told through hd_dispatch_trigger_* before a trigger goes away.
+ * replaced; the observers (hd_resources_observe) are told before a trigger or broker goes away.
  * Loop thread only.
  */
 #ifndef HERALD_HD_RESOURCES_H
@@ -101,13 +101,31 @@ typedef struct hd_trigger {
     void *dispatch; /* owned by the dispatcher */
 } hd_trigger_t;
 
-/* Creates the registry, loads the resources stored in LMDB, then applies every manifest of the
- * configured files/folders. Errors: HD_E_CONFIG (a bad manifest at start: logged with file and
- * document), HD_E_NOMEM, HD_E_STORE. */
-hd_err_t hd_resources_open(hd_server_t *srv, const char *const *manifest_paths, size_t n,
+/* The host:port of broker and channel addresses until hd_resources_set_ingress_address. */
+#define HD_RESOURCES_INGRESS_ADDRESS "127.0.0.1:8080"
+
+/* What the registry needs besides its state. A zeroed struct (or NULL) gives the defaults. */
+typedef struct {
+    const char *ingress_address;  /* host:port in status.address.url of brokers and channels
+                                   * (borrowed for the call); NULL: HD_RESOURCES_INGRESS_ADDRESS */
+    uint64_t retention_ms;        /* retention of every broker and channel; 0: 7 days */
+    const char *const *manifests; /* files or folders applied at open (borrowed for the call) */
+    size_t manifest_count;
+} hd_resources_opts_t;
+
+/* Creates the registry, loads the resources stored in `state` (borrowed; NULL: in memory only,
+ * nothing persisted; else it must stay open while resources are applied or deleted), then
+ * applies every manifest of opts->manifests. Errors: HD_E_CONFIG (a bad manifest at start:
+ * logged with file and document), HD_E_NOMEM, HD_E_STORE. *out is owned: free with
+ * hd_resources_close. */
+hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state,
                            hd_resources_t **out);
-/* Tells the dispatcher (if still set) that every trigger and broker goes away (records kept),
- * then frees everything; every hd_broker_t / hd_trigger_t pointer becomes invalid. Accepts
+/* Sets the host:port of broker and channel addresses (copied), e.g. once the ingress is bound
+ * and its port known, and re-resolves every address and what refers to one. Errors:
+ * HD_E_NOMEM (the address then unchanged). */
+hd_err_t hd_resources_set_ingress_address(hd_resources_t *r, const char *host_port);
+/* Tells the observers that every trigger and broker goes away (records kept), then frees
+ * everything; every hd_broker_t / hd_trigger_t pointer becomes invalid. Accepts
  * NULL. */
 void hd_resources_close(hd_resources_t *r);
 
@@ -137,7 +155,7 @@ void hd_resources_each_trigger(hd_resources_t *r, const hd_broker_t *b,
 typedef void (*hd_resources_done_fn)(void *arg, hd_err_t status, cJSON *result, const char *error);
 /* (result and error are borrowed: valid only during the callback. Status HD_E_INVAL: a document
  * is invalid (400); HD_E_NOTFOUND (404); HD_E_BUSY/HD_E_FULL/HD_E_IO: applied in memory but the
- * store refused it (503). Without a store (srv->store NULL) cb runs before apply returns.) */
+ * store refused it (503). Without a state (opened with NULL) cb runs before apply returns.) */
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg);
 /* Deletes one resource by kind (plural, singular, Kind or short name, any case), namespace and

@@ -24,9 +24,8 @@
  * adds its event count; a rejected request counts 1) for known brokers only — unknown paths are
  * not labelled (they would let any client create series). herald_ingest_latency_seconds
  * {namespace,broker} observes request-complete → answer for accepted requests. The handles are
- * cached per broker in hd_ingress_t (a metric lookup costs a malloc, a format and a locked hash
- * probe: ~6% of the loop's CPU per request before the cache); hd_ingest, which has only the
- * server, looks them up.
+ * cached per broker in hd_ingress_t, because a metric lookup formats labels and probes a locked
+ * hash; hd_ingest (replies, sources: no request) looks them up each time.
  */
 #include "hd_ingress.h"
 
@@ -35,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hd_config.h"
 #include "hd_metrics.h"
 #include "hd_evlog.h"
 #include "hd_path.h"
@@ -52,8 +50,8 @@ static const int cached_codes[] = {202, 400, 413, 415, 500, 503};
  * commit points at its entry even if the broker is deleted meanwhile); an hd_ingest entry is
  * standalone (`temp`) and freed with its request. */
 typedef struct entry {
-    struct entry *all_next;  /* every entry of the ingress */
-    struct entry *hnext;     /* hash chain by broker id */
+    struct entry *all_next; /* every entry of the ingress */
+    struct entry *hnext;    /* hash chain by broker id */
     uint32_t id;
     char *ns, *name;
     const char *kind; /* metric label name: "broker" or "channel" */
@@ -63,7 +61,11 @@ typedef struct entry {
 } entry_t;
 
 struct hd_ingress {
-    hd_server_t *srv;
+    hd_resources_t *res;   /* borrowed; NULL: every event path is 404 */
+    hd_evlog_t *log;       /* borrowed; NULL: 503 */
+    hd_metrics_t *metrics; /* borrowed; NULL: nothing counted */
+    const bool *ready;     /* borrowed; NULL: always ready */
+    hd_ingress_limits_t limits;
     entry_t *all;
     entry_t **table;
     size_t tcap, n;
@@ -71,17 +73,18 @@ struct hd_ingress {
 
 /* One store batch waiting for its commit: an HTTP request, or an in-process hd_ingest. */
 typedef struct {
-    hd_server_t *srv;
-    entry_t *e;             /* the broker's metric handles */
-    hd_http_req_t *req;     /* NULL for hd_ingest */
-    hd_ingest_done_fn cb;   /* hd_ingest only */
+    hd_ingress_t *in;
+    entry_t *e;           /* the broker's metric handles */
+    hd_http_req_t *req;   /* NULL for hd_ingest */
+    hd_ingest_done_fn cb; /* hd_ingest only */
     void *arg;
-    uint64_t start_ns;      /* uv_hrtime() when the request reached the handler */
-    size_t n;               /* events in the batch */
+    uint64_t start_ns; /* uv_hrtime() when the request reached the handler */
+    size_t n;          /* events in the batch */
 } pending_t;
 
-static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
-    if (!srv->metrics)
+static void count_received(hd_ingress_t *in, entry_t *e, int code, uint64_t n)
+{
+    if (!in->metrics)
         return;
     size_t slot = NCODES;
     for (size_t i = 0; i < NCODES; i++)
@@ -93,7 +96,7 @@ static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     }
     char code_s[16];
     snprintf(code_s, sizeof code_s, "%d", code);
-    hd_metric_t *m = hd_metrics_counter(srv->metrics, "herald_events_received_total",
+    hd_metric_t *m = hd_metrics_counter(in->metrics, "herald_events_received_total",
                                         "Events received by the ingress, by answer code",
                                         "namespace", e->ns, e->kind, e->name, "code", code_s);
     if (slot < NCODES && !e->temp)
@@ -101,13 +104,14 @@ static void count_received(hd_server_t *srv, entry_t *e, int code, uint64_t n) {
     hd_metric_inc(m, n);
 }
 
-static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
-    if (!srv->metrics)
+static void observe_latency(hd_ingress_t *in, entry_t *e, uint64_t start_ns)
+{
+    if (!in->metrics)
         return;
     hd_metric_t *h = e->latency;
     if (!h) {
         h = hd_metrics_histogram(
-            srv->metrics, "herald_ingest_latency_seconds",
+            in->metrics, "herald_ingest_latency_seconds",
             "Time from a complete request to its answer (store commit included)", "namespace",
             e->ns, e->kind, e->name);
         if (!e->temp)
@@ -117,7 +121,8 @@ static void observe_latency(hd_server_t *srv, entry_t *e, uint64_t start_ns) {
 }
 
 /* A new entry for broker b, or NULL when out of memory. */
-static entry_t *entry_new(const hd_broker_t *b, bool temp) {
+static entry_t *entry_new(const hd_broker_t *b, bool temp)
+{
     entry_t *e = hd_calloc(1, sizeof *e);
     if (!e)
         return NULL;
@@ -135,7 +140,8 @@ static entry_t *entry_new(const hd_broker_t *b, bool temp) {
     return e;
 }
 
-static void entry_free(entry_t *e) {
+static void entry_free(entry_t *e)
+{
     if (!e)
         return;
     hd_free(e->ns);
@@ -144,7 +150,8 @@ static void entry_free(entry_t *e) {
 }
 
 /* The cached entry of broker b, created on first use; NULL when out of memory. */
-static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b) {
+static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b)
+{
     if (in->tcap) {
         for (entry_t *e = in->table[b->id & (in->tcap - 1)]; e; e = e->hnext)
             if (e->id == b->id && strcmp(e->ns, b->ns) == 0 && strcmp(e->name, b->name) == 0)
@@ -176,16 +183,24 @@ static entry_t *entry_get(hd_ingress_t *in, const hd_broker_t *b) {
     return e;
 }
 
-hd_err_t hd_ingress_new(hd_server_t *srv, hd_ingress_t **out) {
+hd_err_t hd_ingress_new(hd_resources_t *res, hd_evlog_t *log, hd_metrics_t *metrics,
+                        const bool *ready, const hd_ingress_limits_t *limits, hd_ingress_t **out)
+{
     hd_ingress_t *in = hd_calloc(1, sizeof *in);
     if (!in)
         return HD_E_NOMEM;
-    in->srv = srv;
+    in->res = res;
+    in->log = log;
+    in->metrics = metrics;
+    in->ready = ready;
+    if (limits)
+        in->limits = *limits;
     *out = in;
     return HD_E_OK;
 }
 
-void hd_ingress_free(hd_ingress_t *in) {
+void hd_ingress_free(hd_ingress_t *in)
+{
     if (!in)
         return;
     for (entry_t *e = in->all, *next; e; e = next) {
@@ -197,7 +212,8 @@ void hd_ingress_free(hd_ingress_t *in) {
 }
 
 /* HTTP status and extra headers for a store error. */
-static int store_status(hd_err_t e, const char **extra) {
+static int store_status(hd_err_t e, const char **extra)
+{
     switch (e) {
     case HD_E_OK:
         *extra = NULL;
@@ -216,16 +232,17 @@ static int store_status(hd_err_t e, const char **extra) {
     }
 }
 
-static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
+static void on_stored(void *arg, hd_err_t status, uint64_t first_seq)
+{
     (void)first_seq;
     pending_t *p = arg;
     const char *extra;
     int code = store_status(status, &extra);
-    count_received(p->srv, p->e, code, code == 202 ? p->n : 1);
+    count_received(p->in, p->e, code, code == 202 ? p->n : 1);
     if (p->req) {
         if (code == 202) {
             hd_http_respond(p->req, 202, NULL, NULL, 0);
-            observe_latency(p->srv, p->e, p->start_ns);
+            observe_latency(p->in, p->e, p->start_ns);
         } else {
             char msg[128];
             snprintf(msg, sizeof msg, "store: %s", hd_err_message(status));
@@ -233,7 +250,7 @@ static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
         }
     } else if (p->cb) {
         if (status == HD_E_OK)
-            observe_latency(p->srv, p->e, p->start_ns);
+            observe_latency(p->in, p->e, p->start_ns);
         p->cb(p->arg, status);
     }
     if (p->e->temp)
@@ -241,16 +258,30 @@ static void on_stored(void *arg, hd_err_t status, uint64_t first_seq) {
     hd_free(p);
 }
 
-/* Appends the events to the broker's log; on_stored answers. Errors returned at once
- * (nothing appended, p not consumed): HD_E_INVAL, HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
-static hd_err_t store_events(hd_server_t *srv, const hd_broker_t *b, ce_event_t *const *evs,
-                             size_t n, pending_t *p) {
-    if (!srv->log || !srv->ready)
-        return HD_E_BUSY;
-    return hd_evlog_append(srv->log, b->id, evs, n, on_stored, p);
+/* /readyz: the daemon says it is ready (store open, manifests applied, listeners bound). */
+static bool flag_ready(const hd_ingress_t *in)
+{
+    return !in->ready || *in->ready;
 }
 
-static void answer_options(hd_http_req_t *req) {
+/* Events can be stored now. */
+static bool is_ready(const hd_ingress_t *in)
+{
+    return in->log && flag_ready(in);
+}
+
+/* Appends the events to the broker's log; on_stored answers. Errors returned at once
+ * (nothing appended, p not consumed): HD_E_INVAL, HD_E_NOMEM, HD_E_BUSY, HD_E_CLOSED. */
+static hd_err_t store_events(hd_ingress_t *in, const hd_broker_t *b, ce_event_t *const *evs,
+                             size_t n, pending_t *p)
+{
+    if (!is_ready(in))
+        return HD_E_BUSY;
+    return hd_evlog_append(in->log, b->id, evs, n, on_stored, p);
+}
+
+static void answer_options(hd_http_req_t *req)
+{
     char extra[400];
     size_t olen = 0;
     const char *origin = hd_http_req_header(req, "WebHook-Request-Origin", &olen);
@@ -263,7 +294,8 @@ static void answer_options(hd_http_req_t *req) {
     hd_http_respond(req, 200, extra, NULL, 0);
 }
 
-static void free_events(ce_event_t **evs, size_t n) {
+static void free_events(ce_event_t **evs, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         ce_event_free(evs[i]);
     free(evs);
@@ -275,7 +307,8 @@ static void free_events(ce_event_t **evs, size_t n) {
  * carry one, so the trace survives the store and reaches subscribers and replies. A value that
  * is not a valid attribute string is left out (the event itself is fine).
  */
-static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size_t n) {
+static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size_t n)
+{
     static const char *const names[] = {"traceparent", "tracestate"};
     for (size_t k = 0; k < 2; k++) {
         size_t len;
@@ -291,24 +324,23 @@ static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size
 void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
 {
     uint64_t start_ns = uv_hrtime();
-    hd_server_t *srv = in->srv;
-    const hd_config_t *cfg = srv->cfg;
+    const hd_ingress_limits_t *lim = &in->limits;
     entry_t *me = entry_get(in, b);
     if (!me) {
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "out of memory");
         return;
     }
 
-    if (!srv->ready || !srv->log) {
-        count_received(srv, me, 503, 1);
+    if (!is_ready(in)) {
+        count_received(in, me, 503, 1);
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "not ready yet");
         return;
     }
-    if (cfg && req->body_len > cfg->max_event_bytes) {
-        count_received(srv, me, 413, 1);
+    if (lim->max_event_bytes && req->body_len > lim->max_event_bytes) {
+        count_received(in, me, 413, 1);
         char msg[128];
         snprintf(msg, sizeof msg, "body of %zu bytes is over limits.max_event_bytes (%llu)",
-                 req->body_len, (unsigned long long)cfg->max_event_bytes);
+                 req->body_len, (unsigned long long)lim->max_event_bytes);
         hd_http_respond_error(req, 413, NULL, msg);
         return;
     }
@@ -322,57 +354,59 @@ void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
     ce_error_t err = {0};
     ce_err_t ce = ce_http_decode(&msg, &evs, &n, &err);
     if (ce != CE_E_OK) {
-        int code = ce == CE_E_MEDIA_TYPE ? 415 : ce == CE_E_TOO_LARGE ? 413
-                 : ce == CE_E_NOMEM      ? 503
-                                         : 400;
-        count_received(srv, me, code, 1);
+        int code = ce == CE_E_MEDIA_TYPE  ? 415
+                   : ce == CE_E_TOO_LARGE ? 413
+                   : ce == CE_E_NOMEM     ? 503
+                                          : 400;
+        count_received(in, me, code, 1);
         hd_http_respond_error(req, code, code == 503 ? RETRY_AFTER_BUSY : NULL,
                               err.message[0] ? err.message : ce_err_message(ce));
         return;
     }
-    if (cfg && n > cfg->max_batch_events) {
+    if (lim->max_batch_events && n > lim->max_batch_events) {
         char m[128];
         snprintf(m, sizeof m, "batch of %zu events is over limits.max_batch_events (%llu)", n,
-                 (unsigned long long)cfg->max_batch_events);
+                 (unsigned long long)lim->max_batch_events);
         free_events(evs, n);
-        count_received(srv, me, 413, 1);
+        count_received(in, me, 413, 1);
         hd_http_respond_error(req, 413, NULL, m);
         return;
     }
     adopt_trace_headers(req, evs, n);
     if (n == 0) { /* an empty batch: nothing to store */
         free(evs);
-        count_received(srv, me, 202, 0);
+        count_received(in, me, 202, 0);
         hd_http_respond(req, 202, NULL, NULL, 0);
         return;
     }
     pending_t *p = hd_malloc(sizeof *p);
     if (!p) {
         free_events(evs, n);
-        count_received(srv, me, 503, 1);
+        count_received(in, me, 503, 1);
         hd_http_respond_error(req, 503, RETRY_AFTER_BUSY, "out of memory");
         return;
     }
-    p->srv = srv;
+    p->in = in;
     p->e = me;
     p->req = req;
     p->cb = NULL;
     p->arg = NULL;
     p->start_ns = start_ns;
     p->n = n;
-    hd_err_t e = store_events(srv, b, evs, n, p);
+    hd_err_t e = store_events(in, b, evs, n, p);
     free_events(evs, n); /* packed by the store: ours to free now */
     if (e != HD_E_OK) {
         hd_free(p);
         const char *extra;
         int code = store_status(e, &extra);
-        count_received(srv, me, code, 1);
+        count_received(in, me, code, 1);
         hd_http_respond_error(req, code, extra, hd_err_message(e));
     }
 }
 
 /* A broker's or channel's address: POST stores, OPTIONS answers, anything else is 405. */
-static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
+static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
+{
     if (req->method == HTTP_OPTIONS) {
         answer_options(req);
         return;
@@ -384,14 +418,14 @@ static void event_path(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b) {
     hd_ingress_post(in, req, b);
 }
 
-void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
+void hd_ingress_handle(void *ctx, hd_http_req_t *req)
+{
     hd_ingress_t *in = ctx;
-    hd_server_t *srv = in->srv;
     /* Knative's in-cluster channel host ({name}-kn-channel.{ns}.svc.cluster.local): any path */
     size_t hlen = 0;
     const char *host = hd_http_req_header(req, "Host", &hlen);
-    if (host && hlen > 12 && srv->res) {
-        hd_broker_t *c = hd_resources_channel_by_host(srv->res, host, hlen);
+    if (host && hlen > 12 && in->res) {
+        hd_broker_t *c = hd_resources_channel_by_host(in->res, host, hlen);
         if (c) {
             event_path(in, req, c);
             return;
@@ -405,15 +439,15 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
             hd_http_respond_error(req, 405, "Allow: GET, HEAD\r\n", "method not allowed");
             return;
         }
-        bool ok = hd_path_seg_is(&segs[0], "healthz") || srv->ready;
+        bool ok = hd_path_seg_is(&segs[0], "healthz") || flag_ready(in);
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
                         ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
         return;
     }
     if (n == 2 && segs[0].len > 0 && segs[1].len > 0) {
-        hd_broker_t *b = srv->res ? hd_resources_broker(srv->res, segs[0].s, segs[0].len,
-                                                        segs[1].s, segs[1].len)
-                                  : NULL;
+        hd_broker_t *b =
+            in->res ? hd_resources_broker(in->res, segs[0].s, segs[0].len, segs[1].s, segs[1].len)
+                    : NULL;
         if (!b) {
             char m[200];
             snprintf(m, sizeof m, "no broker %.*s/%.*s", (int)(segs[0].len > 80 ? 80 : segs[0].len),
@@ -427,9 +461,8 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
     hd_path_seg_t s3[4];
     size_t n3 = hd_path_split(req->path, req->path_len, s3, 3);
     if (n3 == 3 && hd_path_seg_is(&s3[1], "channels") && s3[0].len > 0 && s3[2].len > 0) {
-        hd_broker_t *c = srv->res ? hd_resources_channel(srv->res, s3[0].s, s3[0].len, s3[2].s,
-                                                         s3[2].len)
-                                  : NULL;
+        hd_broker_t *c =
+            in->res ? hd_resources_channel(in->res, s3[0].s, s3[0].len, s3[2].s, s3[2].len) : NULL;
         if (!c) {
             char m[200];
             snprintf(m, sizeof m, "no channel %.*s/%.*s", (int)(s3[0].len > 80 ? 80 : s3[0].len),
@@ -452,9 +485,10 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req) {
                           "/{namespace}/channels/{channel}");
 }
 
-hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, size_t n,
-                   hd_ingest_done_fn cb, void *arg) {
-    if (!srv || !b || (n > 0 && !evs))
+hd_err_t hd_ingest(hd_ingress_t *in, hd_broker_t *b, ce_event_t *const *evs, size_t n,
+                   hd_ingest_done_fn cb, void *arg)
+{
+    if (!in || !b || (n > 0 && !evs))
         return HD_E_INVAL;
     pending_t *p = hd_malloc(sizeof *p);
     entry_t *en = p ? entry_new(b, true) : NULL;
@@ -462,17 +496,17 @@ hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, siz
         hd_free(p);
         return HD_E_NOMEM;
     }
-    p->srv = srv;
+    p->in = in;
     p->e = en;
     p->req = NULL;
     p->cb = cb;
     p->arg = arg;
     p->start_ns = uv_hrtime();
     p->n = n;
-    hd_err_t e = store_events(srv, b, evs, n, p);
+    hd_err_t e = store_events(in, b, evs, n, p);
     if (e != HD_E_OK) {
         const char *extra;
-        count_received(srv, en, store_status(e, &extra), 1);
+        count_received(in, en, store_status(e, &extra), 1);
         entry_free(en);
         hd_free(p);
     }
@@ -480,9 +514,10 @@ hd_err_t hd_ingest(hd_server_t *srv, hd_broker_t *b, ce_event_t *const *evs, siz
 }
 
 hd_err_t hd_ingest_log(hd_ingress_t *in, uint32_t log_id, ce_event_t *const *evs, size_t n,
-                       hd_ingest_done_fn cb, void *arg) {
-    hd_broker_t *b = in->srv->res ? hd_resources_broker_by_id(in->srv->res, log_id) : NULL;
+                       hd_ingest_done_fn cb, void *arg)
+{
+    hd_broker_t *b = in->res ? hd_resources_broker_by_id(in->res, log_id) : NULL;
     if (!b)
         return HD_E_NOTFOUND;
-    return hd_ingest(in->srv, b, evs, n, cb, arg);
+    return hd_ingest(in, b, evs, n, cb, arg);
 }

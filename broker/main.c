@@ -4,12 +4,14 @@
  *   heraldd -c FILE [--print-config] [--log-format json|text] [--help]
  *
  * Loads the settings (hd_config.h; a bad file or value exits 2 with the message), opens the
- * store, the metrics, the outbound HTTP client, the dispatcher and the resources (which apply the
- * configured manifests and tell the dispatcher about brokers and triggers), then binds the
- * ingress and admin ports and marks the server ready. SIGINT/SIGTERM stop it cleanly: stop
- * accepting, drain the store (every request waiting for a commit gets its answer), close every
- * module, and check that the loop closes with no handle left. main owns the server context; there
- * is no other global state.
+ * store, the metrics, the outbound HTTP client, the resources (which apply the configured
+ * manifests), the ingress state and the dispatcher (which then observes the resources), binds the
+ * ingress port and gives the resources its address, binds the admin port and marks the server
+ * ready. SIGINT/SIGTERM stop it cleanly: stop accepting, drain the store (every request waiting
+ * for a commit gets its answer), close every module, and check that the loop closes with no handle
+ * left. Only main holds every module; each module got what it uses at open and talks back through
+ * typed callbacks (the resources observer, the dispatcher's ingest hook). There is no global
+ * state.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,8 +29,23 @@
 #include "hd_resources.h"
 #include "hd_lmdb.h"
 
+/* Every module of the daemon: main owns them and wires them; no module sees this. */
 typedef struct {
-    hd_server_t srv;
+    uv_loop_t *loop;
+    hd_config_t *cfg;
+    hd_evlog_t *log;   /* the event logs and consumer progress (hd_evlog.h) */
+    hd_state_t *state; /* stored resources and counters (hd_state.h) */
+    hd_resources_t *res;
+    hd_dispatch_t *disp;
+    hd_metrics_t *metrics;
+    hd_httpc_t *httpc;
+    hd_http_server_t *ingress;
+    hd_http_server_t *admin;
+    bool ready; /* /readyz: store open, manifests applied, listeners bound */
+} server_t;
+
+typedef struct {
+    server_t srv;
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
     hd_metrics_t *metrics; /* freed last, after every module that may update it */
@@ -56,7 +73,7 @@ static void daemon_stop(daemon_t *d) {
     if (d->stopping)
         return;
     d->stopping = true;
-    hd_server_t *srv = &d->srv;
+    server_t *srv = &d->srv;
     hd_log(HD_LOG_INFO, "shutting down", NULL);
     srv->ready = false;
     /* 1. no new connections; idle ones close, those waiting for a commit stay until answered */
@@ -88,6 +105,16 @@ static void daemon_stop(daemon_t *d) {
 static hd_err_t ingest_hook(void *ctx, uint32_t log_id, ce_event_t *const *evs, size_t n,
                             void (*done)(void *arg, hd_err_t status), void *arg) {
     return hd_ingest_log(ctx, log_id, evs, n, done, arg);
+}
+
+/* The host:port that brokers and channels advertise: the configured listen address with the
+ * port the ingress really bound (the configured one may be 0). */
+static void advertised_address(const char *listen, int port, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", listen ? listen : HD_RESOURCES_INGRESS_ADDRESS);
+    char *colon = strrchr(buf, ':');
+    if (colon)
+        snprintf(colon, cap - (size_t)(colon - buf), ":%d", port);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -142,7 +169,7 @@ int main(int argc, char **argv) {
     }
 
     static daemon_t d; /* owned by main for the whole run; static only to keep it off the stack */
-    hd_server_t *srv = &d.srv;
+    server_t *srv = &d.srv;
     char err[512] = "";
     if (hd_config_load(&d.cfg, config_path, err, sizeof err) != HD_E_OK) {
         fprintf(stderr, "heraldd: %s\n", err[0] ? err : "bad configuration");
@@ -196,9 +223,23 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "cannot create the HTTP client", "error", hd_err_message(e), NULL);
         goto fail_httpc;
     }
-    if (hd_ingress_new(srv, &d.ingress) != HD_E_OK) {
+    hd_resources_opts_t ro = {
+        .ingress_address = d.cfg.ingress_listen, /* its port is set once the ingress is bound */
+        .retention_ms = d.cfg.retention_ms,
+        .manifests = (const char *const *)d.cfg.manifests,
+        .manifest_count = d.cfg.manifest_count,
+    };
+    e = hd_resources_open(&ro, srv->state, &srv->res);
+    if (e != HD_E_OK) {
+        hd_log(HD_LOG_ERROR, "cannot load the resources", "error", hd_err_message(e), NULL);
+        goto fail_resources;
+    }
+    hd_ingress_limits_t lim = {.max_event_bytes = d.cfg.max_event_bytes,
+                               .max_batch_events = d.cfg.max_batch_events};
+    if (hd_ingress_new(srv->res, srv->log, srv->metrics, &srv->ready, &lim, &d.ingress) !=
+        HD_E_OK) {
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
-        goto fail_dispatch;
+        goto fail_ingress_new;
     }
     hd_dispatch_hooks_t hooks = {.ingest = ingest_hook, .ctx = d.ingress};
     hd_dispatch_opts_t dopts = {.retention_ms = d.cfg.retention_ms,
@@ -208,16 +249,9 @@ int main(int argc, char **argv) {
         hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);
         goto fail_dispatch;
     }
-    e = hd_resources_open(srv, (const char *const *)d.cfg.manifests, d.cfg.manifest_count,
-                          &srv->res);
-    if (e != HD_E_OK) {
-        hd_log(HD_LOG_ERROR, "cannot load the resources", "error", hd_err_message(e), NULL);
-        goto fail_resources;
-    }
     /* the dispatcher learns every broker, channel, trigger and subscription (replayed now) */
     if (hd_resources_observe(srv->res, hd_dispatch_observer(), srv->disp) != HD_E_OK)
         goto fail_ingress;
-    srv->ingest = d.ingress;
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,
@@ -227,6 +261,11 @@ int main(int argc, char **argv) {
     };
     if (hd_http_server_start(&loop, &io, &srv->ingress) != HD_E_OK)
         goto fail_ingress;
+    char advertised[300];
+    advertised_address(d.cfg.ingress_listen, hd_http_server_port(srv->ingress), advertised,
+                       sizeof advertised);
+    if (hd_resources_set_ingress_address(srv->res, advertised) != HD_E_OK)
+        goto fail_admin;
     d.admin = (hd_admin_ctx_t){
         .loop = &loop,
         .res = srv->res,
@@ -274,10 +313,11 @@ fail_admin:
     hd_http_server_stop(srv->ingress);
 fail_ingress:
     hd_resources_unobserve(srv->res, hd_dispatch_observer(), srv->disp);
-    hd_resources_close(srv->res);
-fail_resources:
     hd_dispatch_close(srv->disp);
 fail_dispatch:
+fail_ingress_new:
+    hd_resources_close(srv->res);
+fail_resources:
     hd_httpc_close(srv->httpc);
 fail_httpc:
     hd_lmdb_close(d.lmdb);

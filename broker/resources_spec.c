@@ -447,3 +447,9 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
 #undef PICK
     *out = d;
 }
+
+const char *hd_resources__jstr(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

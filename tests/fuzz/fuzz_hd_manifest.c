@@ -27,10 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (hd_manifest_parse((const char *)data, size, &docs, err, sizeof err) == HD_E_OK)
         cJSON_Delete(docs);
 
-    hd_server_t srv;
-    memset(&srv, 0, sizeof srv);
     hd_resources_t *r = NULL;
-    if (hd_resources_open(&srv, NULL, 0, &r) != HD_E_OK)
+    if (hd_resources_open(NULL, NULL, &r) != HD_E_OK)
         return 0;
     int calls = 0;
     hd_resources_apply(r, (const char *)data, size, done, &calls);

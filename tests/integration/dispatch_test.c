@@ -49,9 +49,10 @@ __attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(
 
 typedef struct {
     uv_loop_t loop;
-    hd_server_t srv; /* for hd_ingest, the in-process path */
-    hd_lmdb_t *lm;   /* behind log and srv.state */
+    bool ready;       /* the ingress stores only while set */
+    hd_lmdb_t *lm;    /* behind log */
     hd_evlog_t *log;
+    hd_ingress_t *in; /* the in-process path: stores into log */
     hd_httpc_t *httpc;
     hd_dispatch_opts_t dopts;
     hd_dispatch_t *disp;
@@ -72,7 +73,7 @@ static hd_err_t test_ingest(void *ctx, uint32_t log_id, ce_event_t *const *evs, 
     (void)ctx;
     if (log_id != E.b.id)
         return HD_E_NOTFOUND;
-    return hd_ingest(&E.srv, &E.b, evs, n, done, arg);
+    return hd_ingest(E.in, &E.b, evs, n, done, arg);
 }
 
 static void store_open(void)
@@ -82,8 +83,8 @@ static void store_open(void)
                           .map_size_max = 1ull << 30,
                           .queue_max = 65536};
     ck_assert_int_eq(hd_lmdb_open(&E.loop, &so, &E.lm), HD_E_OK);
-    E.srv.log = E.log = hd_lmdb_evlog(E.lm);
-    E.srv.state = hd_lmdb_state(E.lm);
+    E.log = hd_lmdb_evlog(E.lm);
+    ck_assert_int_eq(hd_ingress_new(NULL, E.log, NULL, &E.ready, NULL, &E.in), HD_E_OK);
     ck_assert_int_eq(hd_httpc_new(&E.loop, NULL, &E.httpc), HD_E_OK);
     hd_dispatch_hooks_t hooks = {.ingest = test_ingest};
     ck_assert_int_eq(hd_dispatch_open(&E.loop, E.log, E.httpc, NULL, &E.dopts, &hooks, &E.disp),
@@ -100,8 +101,7 @@ static void env_init_with(const hd_dispatch_opts_t *opts)
     E.dopts = opts ? *opts
                    : (hd_dispatch_opts_t){.retention_ms = 7 * 86400000ull,
                                           .retention_interval_ms = 10000};
-    E.srv.loop = &E.loop;
-    E.srv.ready = true;
+    E.ready = true;
     store_open();
     E.b.id = 1;
     E.b.ns = "default";
@@ -128,7 +128,8 @@ static void env_stop(void)
     hd_lmdb_close(E.lm);
     E.lm = NULL;
     E.log = NULL;
-    E.srv.state = NULL;
+    hd_ingress_free(E.in);
+    E.in = NULL;
     hd_httpc_close(E.httpc);
     E.httpc = NULL;
     run_ms(50);
@@ -316,7 +317,7 @@ static void send_ev(const char *id, const char *type, const char *xname, const c
     if (xname)
         ce_event_set(ev, xname, xval, strlen(xval), NULL);
     int before = ingested;
-    ck_assert_int_eq(hd_ingest(&E.srv, &E.b, &ev, 1, ingest_done, NULL), HD_E_OK);
+    ck_assert_int_eq(hd_ingest(E.in, &E.b, &ev, 1, ingest_done, NULL), HD_E_OK);
     ce_event_free(ev);
     for (int i = 0; i < 500 && ingested == before; i++)
         uv_run(&E.loop, UV_RUN_ONCE);
@@ -1013,7 +1014,8 @@ START_TEST(many_non_matching_triggers_cost_nothing_and_keep_up)
     hd_lmdb_close(E.lm);
     E.lm = NULL;
     E.log = NULL;
-    E.srv.state = NULL;
+    hd_ingress_free(E.in);
+    E.in = NULL;
     hd_httpc_close(E.httpc);
     E.httpc = NULL;
     run_ms(50);

@@ -1,11 +1,14 @@
 /* test_channels.c — Channels, Subscriptions, Sequence and Parallel in the registry: addresses,
  * Ready conditions that say what is wrong, in-process destinations, what the observer (the
- * dispatcher's view) is told, apply-time errors, and a flow's children owned by it. */
+ * dispatcher's view) is told, apply-time errors, a flow's children owned by it, and a flow and
+ * its children across a restart (real LMDB). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "hd_lmdb.h"
 #include "hd_resources.h"
 
 typedef struct {
@@ -66,16 +69,13 @@ static void o_trigger_removed(void *arg, hd_trigger_t *t, bool forget)
 static const hd_resources_observer_t OBS = {o_broker_added, o_broker_removed, o_trigger_added,
                                             o_trigger_updated, o_trigger_removed};
 
-static hd_server_t srv;
 static seen_t seen;
 
 static hd_resources_t *open_mem(void)
 {
-    memset(&srv, 0, sizeof srv);
     memset(&seen, 0, sizeof seen);
     hd_resources_t *r = NULL;
-    ck_assert_int_eq(hd_resources_open(&srv, NULL, 0, &r), HD_E_OK);
-    srv.res = r;
+    ck_assert_int_eq(hd_resources_open(NULL, NULL, &r), HD_E_OK);
     ck_assert_int_eq(hd_resources_observe(r, &OBS, &seen), HD_E_OK);
     return r;
 }
@@ -411,10 +411,117 @@ START_TEST(observe_replays_state)
 }
 END_TEST
 
+/* Runs the loop until the store answered `n` calls of o (apply and delete answer from the store's
+ * commit when there is one). */
+static void wait_calls(uv_loop_t *loop, const res_t *o, int n)
+{
+    uint64_t start = hd_now_ms();
+    while (o->calls < n && hd_now_ms() - start < 10000)
+        uv_run(loop, UV_RUN_ONCE);
+    ck_assert_int_eq(o->calls, n);
+    ck_assert_msg(o->status == HD_E_OK, "store: %s", o->error);
+}
+
+/* The ids of a Sequence's children: channel i, then subscription i. */
+static void child_ids(hd_resources_t *r, uint32_t ids[4])
+{
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s-kn-sequence-%d", i);
+        hd_broker_t *c = hd_resources_channel(r, "default", 7, name, strlen(name));
+        hd_trigger_t *t = hd_resources_subscription(r, "default", name);
+        ck_assert_msg(c && t, "%s missing", name);
+        ids[2 * i] = c->id;
+        ids[2 * i + 1] = t->id;
+    }
+}
+
+/* After a restart the Sequence is re-expanded from its stored spec and its stored children come
+ * back with their ids, Ready and wired (step 0 replies into channel 1 in process); deleting it
+ * then deletes them, in the store too. */
+START_TEST(sequence_survives_reopen)
+{
+    char dir[] = "/tmp/herald-seq-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_lmdb_opts_t so = {.data_dir = dir,
+                         .durability = HD_DURABILITY_NONE,
+                         .map_size_initial = 1 << 20,
+                         .map_size_max = 64 << 20,
+                         .queue_max = 64};
+    uint32_t ids[4] = {0};
+    for (int round = 0; round < 3; round++) {
+        hd_lmdb_t *lm = NULL;
+        ck_assert_int_eq(hd_lmdb_open(&loop, &so, &lm), HD_E_OK);
+        hd_resources_t *r = NULL;
+        ck_assert_int_eq(hd_resources_open(NULL, hd_lmdb_state(lm), &r), HD_E_OK);
+        memset(&seen, 0, sizeof seen);
+        ck_assert_int_eq(hd_resources_observe(r, &OBS, &seen), HD_E_OK);
+        if (round == 0) {
+            const char *y =
+                "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\n"
+                "spec:\n  steps:\n  - uri: 'http://127.0.0.1:9/1'\n"
+                "  - uri: 'http://127.0.0.1:9/2'\n";
+            res_t a = {0};
+            hd_resources_apply(r, y, strlen(y), done, &a);
+            wait_calls(&loop, &a, 1);
+            child_ids(r, ids);
+        } else if (round == 1) {
+            /* the dispatcher would learn both channels and both subscriptions, bound */
+            ck_assert_int_eq(seen.brokers_added, 2);
+            ck_assert_int_eq(seen.added, 2);
+            uint32_t again[4];
+            child_ids(r, again);
+            for (int i = 0; i < 4; i++)
+                ck_assert_uint_eq(again[i], ids[i]);
+            for (int i = 0; i < 2; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "s-kn-sequence-%d", i);
+                ready_of(r, "inmemorychannels", name, "True", "ChannelReady", NULL, 0);
+                ready_of(r, "subscriptions", name, "True", "SubscriptionReady", NULL, 0);
+            }
+            ready_of(r, "sequences", "s", "True", "SequenceReady", NULL, 0);
+            char buf[256];
+            ck_assert_str_eq(status_str(r, "sequences", "s", "address", "url", buf, sizeof buf),
+                             "http://127.0.0.1:8080/default/channels/s-kn-sequence-0");
+            ck_assert_uint_eq(hd_resources_subscription(r, "default", "s-kn-sequence-0")->reply_log,
+                              ids[2]);
+            /* still the Sequence's: not deleted directly */
+            ck_assert_int_eq(del(r, "subscription", "s-kn-sequence-1").status, HD_E_INVAL);
+            res_t d = {0};
+            hd_resources_delete(r, "sequence", "default", "s", done, &d);
+            wait_calls(&loop, &d, 1);
+            ck_assert_ptr_null(hd_resources_channel(r, "default", 7, "s-kn-sequence-0", 15));
+            ck_assert_ptr_null(hd_resources_channel(r, "default", 7, "s-kn-sequence-1", 15));
+            ck_assert_ptr_null(hd_resources_subscription(r, "default", "s-kn-sequence-0"));
+            ck_assert_ptr_null(hd_resources_subscription(r, "default", "s-kn-sequence-1"));
+            ck_assert_int_eq(seen.brokers_dropped, 2);
+            /* each subscription's progress is forgotten once, with its channel */
+            ck_assert_int_eq(seen.forgotten, 2);
+        } else {
+            /* the deletion was stored: nothing comes back */
+            cJSON *all = hd_resources_list_json(r, NULL, NULL);
+            ck_assert_int_eq(cJSON_GetArraySize(all), 0);
+            cJSON_Delete(all);
+            ck_assert_int_eq(seen.brokers_added, 0);
+        }
+        hd_resources_close(r);
+        hd_lmdb_close(lm);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("channels");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, channel_and_subscriptions);
     tcase_add_test(tc, subscription_waits_for_its_channel);
     tcase_add_test(tc, local_destinations_in_process);
@@ -422,6 +529,7 @@ int main(void)
     tcase_add_test(tc, flow_status_names_the_step);
     tcase_add_test(tc, bad_input_is_refused);
     tcase_add_test(tc, observe_replays_state);
+    tcase_add_test(tc, sequence_survives_reopen);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);

@@ -28,14 +28,10 @@ static void done(void *arg, hd_err_t status, cJSON *result, const char *error)
     r->result = result ? cJSON_Duplicate(result, 1) : NULL;
 }
 
-static hd_server_t srv;
-
 static hd_resources_t *open_mem(void)
 {
-    memset(&srv, 0, sizeof srv);
     hd_resources_t *r = NULL;
-    ck_assert_int_eq(hd_resources_open(&srv, NULL, 0, &r), HD_E_OK);
-    srv.res = r;
+    ck_assert_int_eq(hd_resources_open(NULL, NULL, &r), HD_E_OK);
     return r;
 }
 
@@ -456,15 +452,10 @@ START_TEST(survives_reopen)
     uint32_t bid = 0, tid = 0;
     char uid[64];
     for (int round = 0; round < 2; round++) {
-        memset(&srv, 0, sizeof srv);
-        srv.loop = &loop;
         hd_lmdb_t *lm = NULL;
         ck_assert_int_eq(hd_lmdb_open(&loop, &so, &lm), HD_E_OK);
-        srv.log = hd_lmdb_evlog(lm);
-        srv.state = hd_lmdb_state(lm);
         hd_resources_t *r = NULL;
-        ck_assert_int_eq(hd_resources_open(&srv, NULL, 0, &r), HD_E_OK);
-        srv.res = r;
+        ck_assert_int_eq(hd_resources_open(NULL, hd_lmdb_state(lm), &r), HD_E_OK);
         if (round == 0) {
             stored_calls = 0;
             const char *y =
@@ -543,10 +534,10 @@ START_TEST(manifest_files_at_open)
     f = fopen(p, "w");
     fputs("not yaml: [", f);
     fclose(f);
-    memset(&srv, 0, sizeof srv);
     hd_resources_t *r = NULL;
     const char *paths[] = {dir};
-    ck_assert_int_eq(hd_resources_open(&srv, paths, 1, &r), HD_E_OK);
+    const hd_resources_opts_t opts = {.manifests = paths, .manifest_count = 1};
+    ck_assert_int_eq(hd_resources_open(&opts, NULL, &r), HD_E_OK);
     ck_assert(hd_resources_trigger(r, "default", "t")->ready);
     hd_resources_close(r);
     /* a bad manifest stops startup */
@@ -554,7 +545,7 @@ START_TEST(manifest_files_at_open)
     f = fopen(p, "w");
     fputs(TRIGGER("default", "bad", "b", SUB_URI "  filters:\n  - cesql: \"(\"\n"), f);
     fclose(f);
-    ck_assert_int_eq(hd_resources_open(&srv, paths, 1, &r), HD_E_CONFIG);
+    ck_assert_int_eq(hd_resources_open(&opts, NULL, &r), HD_E_CONFIG);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);

@@ -1,0 +1,652 @@
+/*
+ * resources_status.c — status.conditions of every kind, resolution of destinations (a uri, or a
+ * ref to a resource of this heraldd, reached in process when it is a log), the refresh passes
+ * that re-resolve what depends on what changed, a channel's status.subscribers and a flow's
+ * status (resources_internal.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_time.h"
+#include "resources_internal.h"
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+/* Adds a condition, keeping lastTransitionTime when status and reason are unchanged. */
+static void add_condition(cJSON *conds, const cJSON *old_status, const char *type, bool ok,
+                          const char *reason, const char *message)
+{
+    char now[40];
+    hd_time_rfc3339_format(hd_wall_ms(), false, now, sizeof now);
+    const char *ltt = now;
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old_status, "conditions");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, oc)
+    {
+        const char *t = hd_resources__jstr(c, "type"), *s = hd_resources__jstr(c, "status"),
+                   *rs = hd_resources__jstr(c, "reason");
+        if (t && !strcmp(t, type) && s && !strcmp(s, ok ? "True" : "False") && rs &&
+            !strcmp(rs, reason) && hd_resources__jstr(c, "lastTransitionTime"))
+            ltt = hd_resources__jstr(c, "lastTransitionTime");
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddStringToObject(o, "status", ok ? "True" : "False");
+    cJSON_AddStringToObject(o, "reason", reason);
+    if (message && *message)
+        cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "lastTransitionTime", ltt);
+    cJSON_AddItemToArray(conds, o);
+}
+
+long long hd_resources__generation(const cJSON *obj)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation");
+    return cJSON_IsNumber(g) ? (long long)g->valuedouble : 1;
+}
+
+/* Replaces obj.status with a new object built by the caller (takes ownership of st). */
+static void set_status(record_t *x, cJSON *st)
+{
+    cJSON_AddNumberToObject(st, "observedGeneration", (double)hd_resources__generation(x->obj));
+    if (x->id)
+        cJSON_AddNumberToObject(st, "id", x->id);
+    cJSON_DeleteItemFromObjectCaseSensitive(x->obj, "status");
+    cJSON_AddItemToObject(x->obj, "status", st);
+}
+
+static const cJSON *old_status(const record_t *x)
+{
+    return cJSON_GetObjectItemCaseSensitive(x->obj, "status");
+}
+
+static void broker_status(record_t *x)
+{
+    broker_rec_t *b = x->b;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    char msg[400];
+    if (b->pub.ready) {
+        snprintf(msg, sizeof msg, "accepting events at %s", b->pub.address_url);
+        add_condition(conds, old, "Ready", true, b->pub.channel ? "ChannelReady" : "BrokerReady",
+                      msg);
+        cJSON *addr = cJSON_AddObjectToObject(st, "address");
+        cJSON_AddStringToObject(addr, "url", b->pub.address_url);
+        if (b->dls_url)
+            cJSON_AddStringToObject(st, "deadLetterSinkUri", b->dls_url);
+    } else {
+        add_condition(conds, old, "Ready", false, b->reason, b->why);
+    }
+    if (b->pub.channel)
+        cJSON_AddArrayToObject(st, "subscribers"); /* filled by channel_subscriber */
+    set_status(x, st);
+}
+
+static void trigger_status(record_t *x, bool broker_ok, const char *broker_reason,
+                           const char *broker_msg, const char *sub_msg, const char *dls_msg)
+{
+    consumer_rec_t *t = x->t;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    if (t->pub.ready)
+        add_condition(conds, old, "Ready", true, "TriggerReady", "delivering matching events");
+    else if (!broker_ok)
+        add_condition(conds, old, "Ready", false, broker_reason, broker_msg);
+    else if (!t->pub.subscriber_uri)
+        add_condition(conds, old, "Ready", false, "SubscriberResolveFailed", sub_msg);
+    else
+        add_condition(conds, old, "Ready", false, "DeadLetterSinkResolveFailed", dls_msg);
+    add_condition(conds, old, "BrokerReady", broker_ok, broker_ok ? "BrokerReady" : broker_reason,
+                  broker_ok ? "" : broker_msg);
+    add_condition(conds, old, "SubscriberResolved", t->pub.subscriber_uri != NULL,
+                  t->pub.subscriber_uri ? "SubscriberResolved" : "SubscriberResolveFailed",
+                  t->pub.subscriber_uri ? "" : sub_msg);
+    if (t->dls.set)
+        add_condition(conds, old, "DeadLetterSinkResolved", t->dls_url != NULL,
+                      t->dls_url ? "DeadLetterSinkResolved" : "DeadLetterSinkResolveFailed",
+                      t->dls_url ? "" : dls_msg);
+    if (t->pub.subscriber_uri)
+        cJSON_AddStringToObject(st, "subscriberUri", t->pub.subscriber_uri);
+    if (t->pub.delivery.dead_letter_uri)
+        cJSON_AddStringToObject(st, "deadLetterSinkUri", t->pub.delivery.dead_letter_uri);
+    set_status(x, st);
+}
+
+/* A Subscription's status, as Knative shows it: Ready, ChannelReady, ReferencesResolved and
+ * physicalSubscription with the resolved URIs. */
+static void subscription_status(record_t *x, bool chan_ok, const char *chan_reason,
+                                const char *chan_msg, const char *refs_reason, const char *refs_msg)
+{
+    consumer_rec_t *t = x->t;
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    const cJSON *old = old_status(x);
+    bool refs_ok = refs_reason == NULL;
+    if (t->pub.ready)
+        add_condition(conds, old, "Ready", true, "SubscriptionReady",
+                      "delivering every event of the channel");
+    else if (!chan_ok)
+        add_condition(conds, old, "Ready", false, chan_reason, chan_msg);
+    else
+        add_condition(conds, old, "Ready", false, refs_ok ? "NotReady" : refs_reason, refs_msg);
+    add_condition(conds, old, "ChannelReady", chan_ok, chan_ok ? "ChannelReady" : chan_reason,
+                  chan_ok ? "" : chan_msg);
+    add_condition(conds, old, "ReferencesResolved", refs_ok,
+                  refs_ok ? "ReferencesResolved" : refs_reason, refs_ok ? "" : refs_msg);
+    cJSON *ps = cJSON_AddObjectToObject(st, "physicalSubscription");
+    if (t->sub.set && t->pub.subscriber_uri)
+        cJSON_AddStringToObject(ps, "subscriberUri", t->pub.subscriber_uri);
+    const char *reply = t->sub.set ? t->pub.reply_uri : t->pub.subscriber_uri;
+    if (reply)
+        cJSON_AddStringToObject(ps, "replyUri", reply);
+    if (t->pub.delivery.dead_letter_uri)
+        cJSON_AddStringToObject(ps, "deadLetterSinkUri", t->pub.delivery.dead_letter_uri);
+    set_status(x, st);
+}
+
+void hd_resources__other_status(record_t *x)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    if (x->ext_set) {
+        add_condition(conds, old_status(x), "Ready", x->ext_ready,
+                      x->ext_reason ? x->ext_reason : (x->ext_ready ? "Ready" : "NotReady"),
+                      x->ext_message);
+        if (x->ext_url) {
+            cJSON *addr = cJSON_AddObjectToObject(st, "address");
+            cJSON_AddStringToObject(addr, "url", x->ext_url);
+        }
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "Herald stores %s resources but does not run them in this version; it is kept "
+                 "so your manifests apply unchanged",
+                 x->ki->kind);
+        add_condition(conds, old_status(x), "Ready", false, "NotImplemented", msg);
+    }
+    set_status(x, st);
+}
+
+/* ---- resolution ------------------------------------------------------------------------- */
+
+/* The record of a flow's entry channel (its address), or NULL. */
+static record_t *flow_entry(hd_resources_t *r, const record_t *flow)
+{
+    const cJSON *first = cJSON_GetArrayItem(flow->children, 0);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(first, "metadata");
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(hd_resources__jstr(first, "kind"));
+    const char *name = hd_resources__jstr(md, "name");
+    if (!ki || !name)
+        return NULL;
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, ki->plural, flow->ns, name);
+    return hd_resources__find(r, key);
+}
+
+/* Resolves a destination to a URL (owned) or NULL with `why`. *log (may be NULL) becomes the id
+ * of the broker or channel when the destination is one of this heraldd's own logs, reached in
+ * process; 0 otherwise. */
+static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, uint32_t *log, char *why,
+                          size_t cap)
+{
+    if (log)
+        *log = 0;
+    if (!d->set)
+        return NULL;
+    if (!d->ref_kind)
+        return hd_strdup(d->uri);
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, d->ref_kind->plural, d->ref_ns, d->ref_name);
+    record_t *x = hd_resources__find(r, key);
+    if (!x) {
+        snprintf(why, cap, "%s \"%s/%s\" does not exist; it is resolved as soon as it is applied",
+                 d->ref_kind->kind, d->ref_ns, d->ref_name);
+        return NULL;
+    }
+    const char *base = NULL;
+    record_t *target = x;
+    if (x->ki->type == HD_RK_FLOW) {
+        target = flow_entry(r, x);
+        if (!target || !target->b) {
+            snprintf(why, cap, "%s \"%s/%s\" has no channel yet", x->ki->kind, d->ref_ns,
+                     d->ref_name);
+            return NULL;
+        }
+    }
+    if (target->b) {
+        if (!target->b->pub.ready) {
+            snprintf(why, cap, "%s \"%s/%s\" is not ready: %s", target->ki->kind, target->ns,
+                     target->name, target->b->why);
+            return NULL;
+        }
+        base = target->b->pub.address_url;
+        /* a path below the address is another endpoint: only the address itself is the log */
+        if (log && (!d->uri || !*d->uri || !strcmp(d->uri, "/")))
+            *log = target->id;
+    } else if (x->ext_set && x->ext_url) {
+        base = x->ext_url;
+    } else {
+        snprintf(why, cap, "%s \"%s/%s\" has no address (%s)", d->ref_kind->kind, d->ref_ns,
+                 d->ref_name,
+                 x->ext_set ? "not ready" : "this kind does not run in Herald yet; use a uri");
+        return NULL;
+    }
+    char *u = hd_resources__url_join(base, d->uri);
+    if (!u) {
+        snprintf(why, cap, "out of memory");
+        if (log)
+            *log = 0;
+    }
+    return u;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
+{
+    return a->set == b->set && a->retry == b->retry && a->backoff_policy == b->backoff_policy &&
+           a->backoff_delay_ms == b->backoff_delay_ms && a->backoff_max_ms == b->backoff_max_ms &&
+           a->timeout_ms == b->timeout_ms && a->retry_after_max_ms == b->retry_after_max_ms &&
+           str_eq(a->dead_letter_uri, b->dead_letter_uri) && a->max_in_flight == b->max_in_flight &&
+           a->ordering == b->ordering && a->header_strict == b->header_strict &&
+           a->structured == b->structured;
+}
+
+/* Takes a trigger or subscription out of its log's router and tells the observers. `forget`:
+ * its log is gone (or it is), so its cursor, pending and dead records go too (the dispatcher
+ * owns them); otherwise they stay and delivery resumes from the cursor when it is bound again
+ * (nothing is skipped meanwhile). An unbound one that is forgotten is told too, so records it
+ * kept from an earlier binding (or a run before a restart) go although it is not delivering; but
+ * only once: a subscription whose channel was deleted, then deleted itself, is forgotten once. */
+void hd_resources__unbind(hd_resources_t *r, consumer_rec_t *t, bool forget)
+{
+    if (t->bound) {
+        hd_router_remove(t->pub.broker->router, &t->pub);
+        HD_RESOURCES__TELL(r, trigger_removed, &t->pub, forget);
+        t->bound = false;
+        t->pub.broker = NULL;
+    } else if (forget && !t->forgotten) {
+        HD_RESOURCES__TELL(r, trigger_removed, &t->pub, true);
+    }
+    t->forgotten |= forget;
+}
+
+/* Recomputes a trigger's or subscription's binding, resolutions, effective delivery and status,
+ * telling the router and the observers what changed. */
+void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_changed)
+{
+    consumer_rec_t *t = x->t;
+    bool is_sub = t->pub.subscription;
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, t->log_ki->plural, x->ns, t->broker_name);
+    record_t *bx = hd_resources__find(r, key);
+    broker_rec_t *b = bx ? bx->b : NULL;
+    bool broker_ok = b && b->pub.ready;
+    char bmsg[800] = "", smsg[800] = "", rmsg[800] = "", dmsg[800] = "";
+    const char *breason = is_sub ? "ChannelReady" : "BrokerReady";
+    const char *lk = t->log_ki->kind;
+    if (!b) {
+        breason = is_sub ? "ChannelDoesNotExist" : "BrokerDoesNotExist";
+        snprintf(bmsg, sizeof bmsg,
+                 "%s \"%s/%s\" does not exist; apply it and this %s becomes ready", lk, x->ns,
+                 t->broker_name, is_sub ? "subscription" : "trigger");
+    } else if (!broker_ok) {
+        breason = is_sub ? "ChannelNotReady" : "BrokerNotReady";
+        snprintf(bmsg, sizeof bmsg, "%s \"%s/%s\" is not ready: %s", lk, x->ns, t->broker_name,
+                 b->why);
+    }
+    uint32_t sub_log = 0, reply_log = 0;
+    char *sub = NULL, *reply = NULL;
+    if (t->sub.set) {
+        sub = resolve_dest(r, &t->sub, &sub_log, smsg, sizeof smsg);
+        if (t->reply.set)
+            reply = resolve_dest(r, &t->reply, &reply_log, rmsg, sizeof rmsg);
+    } else {
+        /* a subscription with only a reply forwards every event to it: the reply is where it
+         * delivers (Knative's rule) */
+        sub = resolve_dest(r, &t->reply, &sub_log, smsg, sizeof smsg);
+    }
+    char *dls = t->dls.set ? resolve_dest(r, &t->dls, NULL, dmsg, sizeof dmsg) : NULL;
+
+    hd_delivery_t own = t->own;
+    own.dead_letter_uri = dls;
+    if (t->dls.set && !dls)
+        own.set &= ~(unsigned)HD_DLV_DLS;
+    hd_delivery_t merged;
+    hd_delivery_merge(&merged, &own, b ? &b->pub.delivery : NULL);
+    char *mdls = merged.dead_letter_uri ? hd_strdup(merged.dead_letter_uri) : NULL;
+    merged.dead_letter_uri = mdls;
+
+    bool changed = spec_changed || !str_eq(sub, t->pub.subscriber_uri) ||
+                   sub_log != t->pub.subscriber_log || !str_eq(reply, t->pub.reply_uri) ||
+                   reply_log != t->pub.reply_log || !str_eq(mdls, t->merged_dls) ||
+                   !delivery_eq(&merged, &t->pub.delivery);
+    bool reply_ok = !t->sub.set || !t->reply.set || reply;
+    /* Only a ready one is bound (routed and dispatched): the dispatcher never sees one without
+     * a subscriber, and one that loses it keeps its cursor and catches up. */
+    bool ready = broker_ok && sub && reply_ok && (!t->dls.set || dls);
+
+    if (t->bound && (!ready || !b || t->pub.broker != &b->pub))
+        hd_resources__unbind(r, t, !b || t->pub.broker != &b->pub);
+
+    hd_free(t->pub.subscriber_uri);
+    t->pub.subscriber_uri = sub;
+    t->pub.subscriber_log = sub_log;
+    hd_free(t->pub.reply_uri);
+    t->pub.reply_uri = reply;
+    t->pub.reply_log = reply_log;
+    hd_free(t->dls_url);
+    t->dls_url = dls;
+    hd_free(t->merged_dls);
+    t->merged_dls = mdls;
+    t->pub.delivery = merged;
+    bool ready_changed = t->pub.ready != ready;
+    t->pub.ready = ready;
+
+    if (!t->bound && ready) {
+        t->pub.broker = &b->pub;
+        if (hd_router_add(b->pub.router, &t->pub) == HD_E_OK) {
+            t->bound = true;
+            t->forgotten = false;
+            HD_RESOURCES__TELL(r, trigger_added, &t->pub);
+        } else {
+            t->pub.broker = NULL;
+            t->pub.ready = false;
+            hd_log(HD_LOG_ERROR, "trigger could not be routed (out of memory)", "namespace", x->ns,
+                   "trigger", x->name, NULL);
+        }
+    } else if (t->bound && (changed || ready_changed)) {
+        HD_RESOURCES__TELL(r, trigger_updated, &t->pub);
+    }
+    if (!is_sub) {
+        trigger_status(x, broker_ok, breason, bmsg, smsg, dmsg);
+        return;
+    }
+    const char *rr = NULL, *rm = "";
+    if (!sub) {
+        rr = t->sub.set ? "SubscriberResolveFailed" : "ReplyResolveFailed";
+        rm = smsg;
+    } else if (!reply_ok) {
+        rr = "ReplyResolveFailed";
+        rm = rmsg;
+    } else if (t->dls.set && !dls) {
+        rr = "DeadLetterSinkResolveFailed";
+        rm = dmsg;
+    }
+    subscription_status(x, broker_ok, breason, bmsg, rr, rm);
+}
+
+static void refresh_one(hd_resources_t *r, record_t *x, void *arg)
+{
+    (void)arg;
+    if (x->t)
+        hd_resources__consumer_refresh(r, x, false);
+}
+
+void hd_resources__broker_refresh(hd_resources_t *r, record_t *x)
+{
+    broker_rec_t *b = x->b;
+    char why[400] = "";
+    hd_free(b->dls_url);
+    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, NULL, why, sizeof why) : NULL;
+    b->pub.delivery.dead_letter_uri = b->dls_url;
+    if (b->dls.set && !b->dls_url)
+        b->pub.delivery.set &= ~(unsigned)HD_DLV_DLS;
+    else if (b->dls.set)
+        b->pub.delivery.set |= HD_DLV_DLS;
+    /* The class annotation: Herald (default) runs here; Knative's MT class is taken as Herald so
+     * Knative YAML applies unchanged. */
+    const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->obj, "metadata"), "annotations");
+    const char *cls =
+        b->pub.channel ? NULL : hd_resources__jstr(ann, "eventing.knative.dev/broker.class");
+    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->obj, "spec"), "channelTemplate");
+    const char *tkind =
+        x->ki == hd_resources_kind_lookup("Channel") ? hd_resources__jstr(tmpl, "kind") : NULL;
+    if (tkind && strcmp(tkind, "InMemoryChannel")) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "ChannelTemplateNotSupported");
+        snprintf(b->why, sizeof b->why,
+                 "channel kind '%s' is not available in this heraldd (use InMemoryChannel, the "
+                 "default, which Herald stores durably)",
+                 tkind);
+    } else if (cls && strcmp(cls, "Herald") && strcmp(cls, "MTChannelBasedBroker")) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "BrokerClassNotSupported");
+        snprintf(b->why, sizeof b->why,
+                 "broker class '%s' is not available in this heraldd (use Herald, the default)",
+                 cls);
+    } else if (b->dls.set && !b->dls_url) {
+        b->pub.ready = false;
+        snprintf(b->reason, sizeof b->reason, "DeadLetterSinkResolveFailed");
+        snprintf(b->why, sizeof b->why, "%s", why);
+    } else {
+        b->pub.ready = true;
+        b->reason[0] = b->why[0] = '\0';
+    }
+    broker_status(x);
+}
+
+static void refresh_brokers(hd_resources_t *r, record_t *x, void *arg)
+{
+    (void)arg;
+    if (x->b)
+        hd_resources__broker_refresh(r, x);
+    else if (x->ki->type == HD_RK_OTHER)
+        hd_resources__other_status(x);
+}
+
+/* The Ready condition's message of a record ("" when none). */
+static const char *ready_message(const record_t *x)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(old_status(x), "conditions"))
+    {
+        const char *t = hd_resources__jstr(c, "type");
+        if (t && !strcmp(t, "Ready"))
+            return hd_resources__jstr(c, "message") ? hd_resources__jstr(c, "message") : "";
+    }
+    return "";
+}
+
+static bool rec_ready(const record_t *x)
+{
+    return x->b ? x->b->pub.ready : x->t ? x->t->pub.ready : false;
+}
+
+/* Lists a subscription in its channel's status.subscribers, as Knative's channels do. */
+static void channel_subscriber(hd_resources_t *r, record_t *x, void *arg)
+{
+    (void)arg;
+    if (!x->t || !x->t->pub.subscription)
+        return;
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, x->t->log_ki->plural, x->ns, x->t->broker_name);
+    record_t *c = hd_resources__find(r, key);
+    cJSON *subs = c && c->b ? cJSON_GetObjectItemCaseSensitive(old_status(c), "subscribers") : NULL;
+    cJSON *e = subs ? cJSON_CreateObject() : NULL;
+    if (!e)
+        return;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(x->obj, "metadata");
+    cJSON_AddStringToObject(e, "uid",
+                            hd_resources__jstr(md, "uid") ? hd_resources__jstr(md, "uid") : "");
+    cJSON_AddStringToObject(e, "name", x->name);
+    cJSON_AddNumberToObject(e, "observedGeneration", (double)hd_resources__generation(x->obj));
+    cJSON_AddStringToObject(e, "ready", x->t->pub.ready ? "True" : "False");
+    if (!x->t->pub.ready)
+        cJSON_AddStringToObject(e, "message", ready_message(x));
+    cJSON_AddItemToArray(subs, e);
+}
+
+/* "step 1", "branch 0 filter", "entry channel": a child's role in its flow, from its name. */
+static void child_role(const record_t *flow, const char *child, char *buf, size_t cap)
+{
+    size_t n = strlen(flow->name);
+    const char *rest = strncmp(child, flow->name, n) ? child : child + n;
+    if (!strncmp(rest, "-kn-sequence-", 13))
+        snprintf(buf, cap, "step %s", rest + 13);
+    else if (!strncmp(rest, "-kn-parallel-filter-", 20))
+        snprintf(buf, cap, "branch %s filter", rest + 20);
+    else if (!strncmp(rest, "-kn-parallel-", 13))
+        snprintf(buf, cap, "branch %s", rest + 13);
+    else
+        snprintf(buf, cap, "entry channel");
+}
+
+/* A Sequence's or Parallel's status: Ready when every channel and subscription built for it is,
+ * else the first that is not, by its role; the address is its entry channel's. */
+static void flow_status(hd_resources_t *r, record_t *x)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    cJSON *chs = cJSON_AddArrayToObject(st, "channelStatuses");
+    cJSON *subs = cJSON_AddArrayToObject(st, "subscriptionStatuses");
+    bool ok = true;
+    const char *reason = "";
+    char msg[900] = "";
+    const cJSON *c;
+    cJSON_ArrayForEach(c, x->children)
+    {
+        const hd_kind_info_t *ki = hd_resources_kind_lookup(hd_resources__jstr(c, "kind"));
+        const char *name =
+            hd_resources__jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name");
+        if (!ki || !name)
+            continue;
+        char key[HD_RESOURCES__KEYCAP], role[64];
+        hd_resources__key(key, sizeof key, ki->plural, x->ns, name);
+        record_t *y = hd_resources__find(r, key);
+        bool ready = y && rec_ready(y);
+        const char *why = !y ? "not created" : ready_message(y);
+        cJSON *e = cJSON_CreateObject();
+        cJSON *ref =
+            cJSON_AddObjectToObject(e, ki->type == HD_RK_SUBSCRIPTION ? "subscription" : "channel");
+        cJSON_AddStringToObject(ref, "apiVersion", hd_resources__jstr(c, "apiVersion"));
+        cJSON_AddStringToObject(ref, "kind", ki->kind);
+        cJSON_AddStringToObject(ref, "name", name);
+        cJSON_AddStringToObject(ref, "namespace", x->ns);
+        cJSON *rd = cJSON_AddObjectToObject(e, "ready");
+        cJSON_AddStringToObject(rd, "type", "Ready");
+        cJSON_AddStringToObject(rd, "status", ready ? "True" : "False");
+        if (!ready)
+            cJSON_AddStringToObject(rd, "message", why);
+        cJSON_AddItemToArray(ki->type == HD_RK_SUBSCRIPTION ? subs : chs, e);
+        if (!ready && ok) {
+            ok = false;
+            reason = ki->type == HD_RK_SUBSCRIPTION ? "SubscriptionsNotReady" : "ChannelsNotReady";
+            child_role(x, name, role, sizeof role);
+            snprintf(msg, sizeof msg, "%s (%s %s/%s): %s", role, ki->kind, x->ns, name, why);
+        }
+    }
+    record_t *entry = flow_entry(r, x);
+    if (entry && entry->b && entry->b->pub.ready) {
+        cJSON *addr = cJSON_AddObjectToObject(st, "address");
+        cJSON_AddStringToObject(addr, "url", entry->b->pub.address_url);
+    }
+    char okr[32];
+    snprintf(okr, sizeof okr, "%sReady", x->ki->kind);
+    add_condition(conds, old_status(x), "Ready", ok, ok ? okr : reason, ok ? "" : msg);
+    set_status(x, st);
+}
+
+static void refresh_flows(hd_resources_t *r, record_t *x, void *arg)
+{
+    (void)arg;
+    if (x->ki->type == HD_RK_FLOW)
+        flow_status(r, x);
+}
+
+/* Re-resolves everything that may depend on other resources: logs first (a destination may be
+ * one), then their consumers, then what is built from them. */
+void hd_resources__refresh_all(hd_resources_t *r)
+{
+    hd_resources__each(r, refresh_brokers, NULL);
+    hd_resources__each(r, refresh_one, NULL);
+    hd_resources__each(r, channel_subscriber, NULL);
+    hd_resources__each(r, refresh_flows, NULL);
+}
+
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+static void readdress(hd_resources_t *r, record_t *x, void *arg)
+{
+    bool *changed = arg;
+    if (!x->b)
+        return;
+    char *u = hd_resources__address(r, x->ns, x->name, x->b->pub.channel);
+    if (u && strcmp(u, x->b->pub.address_url)) {
+        hd_free(x->b->pub.address_url);
+        x->b->pub.address_url = u;
+        *changed = true;
+    } else {
+        hd_free(u);
+    }
+}
+
+hd_err_t hd_resources_set_ingress_address(hd_resources_t *r, const char *host_port)
+{
+    char *a = hd_strdup(host_port);
+    if (!a)
+        return HD_E_NOMEM;
+    hd_free(r->ingress_address);
+    r->ingress_address = a;
+    bool changed = false;
+    hd_resources__each(r, readdress, &changed);
+    if (changed)
+        hd_resources__refresh_all(r);
+    return HD_E_OK;
+}
+
+char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name, bool channel)
+{
+    const char *host = r->ingress_address;
+    size_t n = strlen(host) + strlen(ns) + strlen(name) + 32;
+    char *u = hd_malloc(n);
+    if (u)
+        snprintf(u, n, "http://%s/%s/%s%s", host, ns, channel ? "channels/" : "", name);
+    return u;
+}
+
+/* ---- the status of kinds other modules run ------------------------------------------------ */
+
+hd_err_t hd_resources_set_status(hd_resources_t *r, const char *kind, const char *ns,
+                                 const char *name, bool ready, const char *reason,
+                                 const char *message, const char *address_url)
+{
+    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
+    if (!ki || ki->type != HD_RK_OTHER)
+        return HD_E_INVAL;
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, ki->plural, ns, name);
+    record_t *x = hd_resources__find(r, key);
+    if (!x)
+        return HD_E_NOTFOUND;
+    char *rs = reason ? hd_strdup(reason) : NULL, *ms = message ? hd_strdup(message) : NULL;
+    char *us = address_url ? hd_strdup(address_url) : NULL;
+    if ((reason && !rs) || (message && !ms) || (address_url && !us)) {
+        hd_free(rs);
+        hd_free(ms);
+        hd_free(us);
+        return HD_E_NOMEM;
+    }
+    bool addr_changed = !str_eq(us, x->ext_url) || x->ext_ready != ready || !x->ext_set;
+    hd_free(x->ext_reason);
+    hd_free(x->ext_message);
+    hd_free(x->ext_url);
+    x->ext_set = true;
+    x->ext_ready = ready;
+    x->ext_reason = rs;
+    x->ext_message = ms;
+    x->ext_url = us;
+    hd_resources__other_status(x);
+    if (addr_changed)
+        hd_resources__refresh_all(r);
+    return HD_E_OK;
+}
