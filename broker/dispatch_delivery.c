@@ -369,7 +369,7 @@ static void reply_answer(void *arg, const hd_httpc_resp_t *r)
         delivery_stored(v);
         return;
     }
-    char why[160];
+    char why[sizeof v->last_err];
     snprintf(why, sizeof why, "the reply destination %s: %s", tr->reply_uri,
              r->err == HD_E_OK ? "refused the reply" : r->error);
     delivery_failed(v, r->err == HD_E_OK ? r->status : -1, r->body, r->body_len, why);

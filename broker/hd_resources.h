@@ -74,7 +74,6 @@ typedef struct hd_broker {
     uint64_t retention_ms;  /* events older than this are deleted (default 7 days) */
     hd_router_t *router;    /* compiled filters of its triggers */
     bool ready;
-    void *dispatch; /* owned by the dispatcher */
 } hd_broker_t;
 
 /*
@@ -98,7 +97,8 @@ typedef struct hd_trigger {
     uint32_t reply_log;      /* subscriptions: non-zero when the reply is local (in process) */
     hd_delivery_t delivery; /* effective (merged) */
     bool ready;
-    void *dispatch; /* owned by the dispatcher */
+    void *dispatch; /* the dispatcher's runtime state of this consumer, owned by it: reached from
+                     * the router's match without a lookup per event */
 } hd_trigger_t;
 
 /* The host:port of broker and channel addresses until hd_resources_set_ingress_address. */

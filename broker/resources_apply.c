@@ -719,7 +719,7 @@ static hd_err_t prep_children(hd_resources_t *r, preps_t *ps, size_t flow, char 
             snprintf(err, cap, "out of memory");
             return HD_E_NOMEM;
         }
-        char e[HD_RESOURCES__ERRCAP];
+        char e[HD_RESOURCES__ERRCAP - 128]; /* room for the child's kind and name in err */
         hd_err_t rc = hd_resources__prepare(r, c, FROM_FLOW, p, e, sizeof e);
         if (rc) {
             ps->n--;
