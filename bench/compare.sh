@@ -41,7 +41,10 @@ trap cleanup EXIT
 git -C "$ROOT" worktree add -q --detach "$OLD_SRC" "$OLD_REV"
 for side in old new; do
     src=$ROOT build=$ROOT/build-bench
-    if [ $side = old ]; then src=$OLD_SRC build=$ROOT/build-bench-old; fi
+    if [ $side = old ]; then
+        src=$OLD_SRC build=$ROOT/build-bench-old
+        rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" # its source is a new temporary tree
+    fi
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF >/dev/null
     cmake --build "$build" -j2 --target heraldd >/dev/null
 done

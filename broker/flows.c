@@ -54,6 +54,21 @@ static hd_err_t check_fields(flow_t *f, const cJSON *o, const char *path,
     return HD_E_OK;
 }
 
+/* A DeliverySpec at `path` (absent or null: nothing to check). */
+static hd_err_t check_delivery(flow_t *f, const cJSON *dl, const char *path)
+{
+    if (!dl || cJSON_IsNull(dl))
+        return HD_E_OK;
+    char p[160];
+    snprintf(p, sizeof p, "%s.delivery", path);
+    hd_delivery_t d;
+    hd_dest_t dls;
+    memset(&dls, 0, sizeof dls);
+    hd_err_t rc = hd_resources__delivery_parse(dl, p, f->ns, &d, &dls, f->err, f->cap);
+    hd_resources__dest_free(&dls);
+    return rc;
+}
+
 /* A Destination (optionally with `delivery` beside it, as a Sequence step has): its shape, and
  * that it does not point back at this flow. */
 static hd_err_t check_dest(flow_t *f, const cJSON *j, const char *path, bool with_delivery)
@@ -68,15 +83,7 @@ static hd_err_t check_dest(flow_t *f, const cJSON *j, const char *path, bool wit
     hd_err_t rc = HD_E_OK;
     if (with_delivery) {
         cJSON *dl = cJSON_DetachItemFromObjectCaseSensitive(dest, "delivery");
-        if (dl && !cJSON_IsNull(dl)) {
-            char p[160];
-            snprintf(p, sizeof p, "%s.delivery", path);
-            hd_delivery_t d;
-            hd_dest_t dls;
-            memset(&dls, 0, sizeof dls);
-            rc = hd_resources__delivery_parse(dl, p, f->ns, &d, &dls, f->err, f->cap);
-            hd_resources__dest_free(&dls);
-        }
+        rc = check_delivery(f, dl, path);
         cJSON_Delete(dl);
     }
     hd_dest_t d;
@@ -357,18 +364,8 @@ static hd_err_t expand_parallel(flow_t *f, const cJSON *spec)
             if ((rc = check_dest(f, cJSON_GetObjectItemCaseSensitive(br, parts[k]), p, false)))
                 return rc;
         }
-        const cJSON *dl = cJSON_GetObjectItemCaseSensitive(br, "delivery");
-        if (dl && !cJSON_IsNull(dl)) {
-            char p[128];
-            snprintf(p, sizeof p, "%s.delivery", path);
-            hd_delivery_t d;
-            hd_dest_t dls;
-            memset(&dls, 0, sizeof dls);
-            rc = hd_resources__delivery_parse(dl, p, f->ns, &d, &dls, f->err, f->cap);
-            hd_resources__dest_free(&dls);
-            if (rc)
-                return rc;
-        }
+        if ((rc = check_delivery(f, cJSON_GetObjectItemCaseSensitive(br, "delivery"), path)))
+            return rc;
     }
     if (present(spec, "reply") &&
         (rc = check_dest(f, cJSON_GetObjectItemCaseSensitive(spec, "reply"), "spec.reply", false)))

@@ -216,28 +216,36 @@ static uint64_t last_key_seq(MDB_txn *txn, MDB_dbi db, uint32_t id)
     return seq;
 }
 
-static uint64_t read_seq_floor(hd_lmdb_t *lm, uint32_t log_id)
+/* The log's record and the seq of its last stored event, read in one transaction; false when no
+ * read transaction could be had. */
+static bool log_rec_and_last(hd_lmdb_t *lm, uint32_t log_id, hd_lmdb__log_rec_t *rec,
+                             uint64_t *last)
 {
     MDB_txn *txn = hd_lmdb__read_begin(lm);
     if (!txn)
-        return 0;
-    hd_lmdb__log_rec_t rec;
-    hd_lmdb__log_rec_read(txn, lm->db_meta, log_id, &rec);
-    uint64_t last = last_key_seq(txn, lm->db_events, log_id);
+        return false;
+    hd_lmdb__log_rec_read(txn, lm->db_meta, log_id, rec);
+    *last = last_key_seq(txn, lm->db_events, log_id);
     hd_lmdb__read_end(lm, txn);
+    return true;
+}
+
+static uint64_t read_seq_floor(hd_lmdb_t *lm, uint32_t log_id)
+{
+    hd_lmdb__log_rec_t rec;
+    uint64_t last;
+    if (!log_rec_and_last(lm, log_id, &rec, &last))
+        return 0;
     uint64_t floor = rec.hw > rec.last ? rec.hw : rec.last;
     return last > floor ? last : floor;
 }
 
 static uint64_t last_seq(hd_lmdb_t *lm, uint32_t log_id)
 {
-    MDB_txn *txn = hd_lmdb__read_begin(lm);
-    if (!txn)
-        return 0;
     hd_lmdb__log_rec_t rec;
-    hd_lmdb__log_rec_read(txn, lm->db_meta, log_id, &rec);
-    uint64_t last = last_key_seq(txn, lm->db_events, log_id);
-    hd_lmdb__read_end(lm, txn);
+    uint64_t last;
+    if (!log_rec_and_last(lm, log_id, &rec, &last))
+        return 0;
     return last > rec.last ? last : rec.last;
 }
 
