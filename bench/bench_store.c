@@ -142,11 +142,11 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     hd_lmdb_opts_t o = {.data_dir = dir,
-                         .durability = d,
-                         .sync_interval_ms = 10,
-                         .map_size_initial = 64u << 20,
-                         .map_size_max = 16ull << 30,
-                         .queue_max = 65536};
+                        .durability = d,
+                        .sync_interval_ms = 10,
+                        .map_size_initial = 64u << 20,
+                        .map_size_max = 16ull << 30,
+                        .queue_max = 65536};
     bench_t b = {0};
     if (hd_lmdb_open(&loop, &o, &b.lm) != HD_E_OK)
         return 1;

@@ -10,18 +10,21 @@
 
 #include "hd_http.h"
 
-static void answer(void *ctx, hd_http_req_t *req) {
+static void answer(void *ctx, hd_http_req_t *req)
+{
     (void)ctx;
     hd_http_respond(req, 202, NULL, NULL, 0);
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
+static void on_signal(uv_signal_t *s, int signum)
+{
     (void)signum;
     hd_http_server_stop(s->data);
     uv_close((uv_handle_t *)s, NULL);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 2) {
         fprintf(stderr, "usage: http202 PORT\n");
         return 2;

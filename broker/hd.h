@@ -17,22 +17,22 @@
 #include "herald/ce.h"
 
 /* The one error table of the daemon: X(name, message). */
-#define HD_ERR_MAP(X)                                                                      \
-    X(OK, "ok")                                                                            \
-    X(NOMEM, "out of memory")                                                              \
-    X(INVAL, "invalid argument")                                                           \
-    X(NOTFOUND, "not found")                                                               \
-    X(EXISTS, "already exists")                                                            \
-    X(BUSY, "overloaded, try again")                                                       \
-    X(FULL, "store full")                                                                  \
-    X(IO, "I/O error")                                                                     \
-    X(STORE, "store error")                                                                \
-    X(CONFIG, "configuration error")                                                       \
-    X(PARSE, "parse error")                                                                \
-    X(TIMEOUT, "timed out")                                                                \
-    X(CLOSED, "closed")                                                                    \
-    X(NET, "network error")                                                                \
-    X(PROTO, "protocol error")                                                             \
+#define HD_ERR_MAP(X)                                                                              \
+    X(OK, "ok")                                                                                    \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(NOTFOUND, "not found")                                                                       \
+    X(EXISTS, "already exists")                                                                    \
+    X(BUSY, "overloaded, try again")                                                               \
+    X(FULL, "store full")                                                                          \
+    X(IO, "I/O error")                                                                             \
+    X(STORE, "store error")                                                                        \
+    X(CONFIG, "configuration error")                                                               \
+    X(PARSE, "parse error")                                                                        \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(CLOSED, "closed")                                                                            \
+    X(NET, "network error")                                                                        \
+    X(PROTO, "protocol error")                                                                     \
     X(TOOLARGE, "too large")
 
 typedef enum {

@@ -20,23 +20,23 @@
 #define HD_CONFIG_RETENTION_INTERVAL_MS (HD_CONFIG_RETENTION_INTERVAL_S * 1000ull)
 
 struct hd_config {
-    char *ingress_listen;          /* ingress.listen, default 127.0.0.1:8080 */
-    char *admin_listen;            /* admin.listen, default 127.0.0.1:8081 */
-    char *data_dir;                /* data_dir, default ./data */
-    hd_durability_t durability;    /* durability: fsync | batch | none */
-    uint64_t sync_interval_ms;     /* store.sync_interval_ms (batch mode), default 10 */
-    uint64_t map_size_max;         /* store.map_size_max bytes, default 8 GiB */
-    uint64_t store_queue_max;      /* store.queue_max batches, default 65536 */
-    uint64_t max_event_bytes;      /* limits.max_event_bytes, default 1 MiB */
-    uint64_t max_batch_events;     /* limits.max_batch_events, default 1000 */
-    uint64_t max_connections;      /* limits.max_connections, default 10000 */
-    uint64_t retention_ms;         /* retention.max_age (duration), default 7 days */
-    uint64_t retention_interval_ms;/* retention.interval, default 10 s */
-    uint64_t delivery_pool_max;    /* delivery.max_connections_per_host, default 64 */
-    char **manifests;              /* manifests: list of files or folders */
+    char *ingress_listen;           /* ingress.listen, default 127.0.0.1:8080 */
+    char *admin_listen;             /* admin.listen, default 127.0.0.1:8081 */
+    char *data_dir;                 /* data_dir, default ./data */
+    hd_durability_t durability;     /* durability: fsync | batch | none */
+    uint64_t sync_interval_ms;      /* store.sync_interval_ms (batch mode), default 10 */
+    uint64_t map_size_max;          /* store.map_size_max bytes, default 8 GiB */
+    uint64_t store_queue_max;       /* store.queue_max batches, default 65536 */
+    uint64_t max_event_bytes;       /* limits.max_event_bytes, default 1 MiB */
+    uint64_t max_batch_events;      /* limits.max_batch_events, default 1000 */
+    uint64_t max_connections;       /* limits.max_connections, default 10000 */
+    uint64_t retention_ms;          /* retention.max_age (duration), default 7 days */
+    uint64_t retention_interval_ms; /* retention.interval, default 10 s */
+    uint64_t delivery_pool_max;     /* delivery.max_connections_per_host, default 64 */
+    char **manifests;               /* manifests: list of files or folders */
     size_t manifest_count;
-    hd_log_format_t log_format;    /* log.format: json | text */
-    hd_log_level_t log_level;      /* log.level: debug | info | warn | error */
+    hd_log_format_t log_format; /* log.format: json | text */
+    hd_log_level_t log_level;   /* log.level: debug | info | warn | error */
 };
 
 /* Fills `cfg` with defaults, then the YAML file at `path` (NULL: none), then the environment.

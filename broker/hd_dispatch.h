@@ -71,13 +71,13 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
 size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq);
 
 typedef struct {
-    uint64_t cursor;          /* committed cursor */
-    uint64_t backlog;         /* broker last seq - cursor (upper bound of undelivered events) */
+    uint64_t cursor;  /* committed cursor */
+    uint64_t backlog; /* broker last seq - cursor (upper bound of undelivered events) */
     uint64_t in_flight;
     uint64_t pending_retries;
     uint64_t delivered, failed, dead_lettered, dead;
-    int last_status;          /* status of the last failed attempt, -1 network error, 0 none */
-    char last_error[256];     /* "" when none */
+    int last_status;      /* status of the last failed attempt, -1 network error, 0 none */
+    char last_error[256]; /* "" when none */
 } hd_dispatch_stats_t;
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out);
 

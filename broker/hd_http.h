@@ -22,8 +22,8 @@ typedef struct hd_http_req hd_http_req_t;
 /* A complete request. All pointers are borrowed and valid until hd_http_respond /
  * hd_http_stream_end is called for it. */
 struct hd_http_req {
-    int method;        /* enum http_method of http_parser.h */
-    const char *path;  /* NUL-terminated, without the query, not percent-decoded */
+    int method;       /* enum http_method of http_parser.h */
+    const char *path; /* NUL-terminated, without the query, not percent-decoded */
     size_t path_len;
     const char *query; /* NUL-terminated, "" when absent */
     ce_header_t *headers;
@@ -67,8 +67,8 @@ const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_
  * Content-Length and Connection are added. Copies what it needs; after it returns `req` is gone.
  * Safe to call after the client went away (the answer is dropped).
  */
-void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers,
-                     const char *body, size_t body_len);
+void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers, const char *body,
+                     size_t body_len);
 /* Answers with `{"error": message}` and Content-Type application/json. */
 void hd_http_respond_error(hd_http_req_t *req, int status, const char *extra_headers,
                            const char *message);

@@ -66,7 +66,7 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
  * dispatcher; only names, addresses and metric labels differ.
  */
 typedef struct hd_broker {
-    uint32_t id; /* stable, stored; keys its log */
+    uint32_t id;  /* stable, stored; keys its log */
     bool channel; /* a Channel or InMemoryChannel, not a Broker */
     char *ns, *name;
     char *address_url;      /* status.address.url */
@@ -85,17 +85,17 @@ typedef struct hd_trigger {
     uint32_t id; /* stable, stored; keys cursor/pending/dead */
     bool subscription;
     char *ns, *name;
-    hd_broker_t *broker;    /* borrowed; set only while the trigger is bound: Ready, in its
-                             * broker's router and announced to the dispatcher. NULL while its
-                             * broker does not exist or it is not Ready (its cursor is kept, so
-                             * delivery catches up once it is Ready again). */
-    hd_filter_t *filter;    /* compiled; NULL matches everything */
-    char *subscriber_uri;   /* resolved; NULL when unresolvable (Ready=False) */
+    hd_broker_t *broker;     /* borrowed; set only while the trigger is bound: Ready, in its
+                              * broker's router and announced to the dispatcher. NULL while its
+                              * broker does not exist or it is not Ready (its cursor is kept, so
+                              * delivery catches up once it is Ready again). */
+    hd_filter_t *filter;     /* compiled; NULL matches everything */
+    char *subscriber_uri;    /* resolved; NULL when unresolvable (Ready=False) */
     uint32_t subscriber_log; /* non-zero: the subscriber is a broker/channel/flow of this
                               * heraldd, delivered in process by appending to this log */
     char *reply_uri;         /* subscriptions: the resolved reply, NULL when none */
     uint32_t reply_log;      /* subscriptions: non-zero when the reply is local (in process) */
-    hd_delivery_t delivery; /* effective (merged) */
+    hd_delivery_t delivery;  /* effective (merged) */
     bool ready;
     void *dispatch; /* the dispatcher's runtime state of this consumer, owned by it: reached from
                      * the router's match without a lookup per event */

@@ -13,8 +13,9 @@
  * header bytes [431], body max_body [413 + close; also before the body with Expect], malformed
  * [400 + close], connections max_conns [accept then close], a request's head and body within
  * header_timeout_ms (30 s) [408 + close] and keep-alive idle idle_timeout_ms (120 s) [closed], both
- * enforced by a once-a-second sweep, so a slow client cannot hold a connection forever. Connections closed after an answer are shut down and
- * drained for at most 2 s (lingering close) so the client reads the answer instead of a reset.
+ * enforced by a once-a-second sweep, so a slow client cannot hold a connection forever. Connections
+ * closed after an answer are shut down and drained for at most 2 s (lingering close) so the client
+ * reads the answer instead of a reset.
  */
 #include "hd_http.h"
 
@@ -53,11 +54,11 @@ struct hd_http_server {
     hd_http_server_opts_t opts;
     int port;
     size_t nconns;
-    conn_t *conns; /* doubly linked list of live conn_t (dead ones are unlinked) */
+    conn_t *conns;    /* doubly linked list of live conn_t (dead ones are unlinked) */
     int handles_open; /* listener + sweep timer; the server is freed when both closed and no conn */
     bool stopping;
-    time_t date_sec;  /* second of the cached Date header */
-    char date[48];    /* "Date: Fri, 27 Nov 2026 13:50:00 GMT\r\n" */
+    time_t date_sec; /* second of the cached Date header */
+    char date[48];   /* "Date: Fri, 27 Nov 2026 13:50:00 GMT\r\n" */
     size_t date_len;
 };
 
@@ -67,18 +68,18 @@ struct conn {
     conn_t *prev, *next;
     http_parser parser;
     conn_state_t state;
-    bool closing;        /* uv_close called */
-    bool dead;           /* closed while a request was in flight: freed by respond */
-    bool reading;        /* uv_read_start active */
-    bool processing;     /* inside process(): respond must not re-enter it */
-    bool peer_eof;       /* the client shut its write side */
-    bool close_after;    /* close once the current answer is written */
-    bool msg_complete;   /* the parser delivered a complete request */
-    bool in_request;     /* between message begin and message complete */
-    int err_status;      /* status to answer for a framing error (0: none) */
+    bool closing;      /* uv_close called */
+    bool dead;         /* closed while a request was in flight: freed by respond */
+    bool reading;      /* uv_read_start active */
+    bool processing;   /* inside process(): respond must not re-enter it */
+    bool peer_eof;     /* the client shut its write side */
+    bool close_after;  /* close once the current answer is written */
+    bool msg_complete; /* the parser delivered a complete request */
+    bool in_request;   /* between message begin and message complete */
+    int err_status;    /* status to answer for a framing error (0: none) */
     size_t writes_pending;
-    uint64_t last_ms;    /* last activity (sweep) */
-    uint64_t begin_ms;   /* message begin (header timeout) */
+    uint64_t last_ms;  /* last activity (sweep) */
+    uint64_t begin_ms; /* message begin (header timeout) */
 
     /* read buffer: [in_off, in_len) not parsed yet */
     char *in;
@@ -117,11 +118,13 @@ static void server_maybe_free(hd_http_server_t *s);
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static conn_t *conn_of_req(hd_http_req_t *req) {
+static conn_t *conn_of_req(hd_http_req_t *req)
+{
     return hd_container_of(req, conn_t, req);
 }
 
-static void conn_free(conn_t *c) {
+static void conn_free(conn_t *c)
+{
     hd_http_server_t *s = c->srv;
     hd_free(c->in);
     hd_free(c->arena);
@@ -131,7 +134,8 @@ static void conn_free(conn_t *c) {
     server_maybe_free(s);
 }
 
-static void unlink_conn(conn_t *c) {
+static void unlink_conn(conn_t *c)
+{
     hd_http_server_t *s = c->srv;
     if (c->prev)
         c->prev->next = c->next;
@@ -142,7 +146,8 @@ static void unlink_conn(conn_t *c) {
     c->prev = c->next = NULL;
 }
 
-static void on_conn_closed(uv_handle_t *h) {
+static void on_conn_closed(uv_handle_t *h)
+{
     conn_t *c = hd_container_of((uv_tcp_t *)h, conn_t, tcp);
     unlink_conn(c);
     if (c->state == CONN_IN_FLIGHT || c->state == CONN_STREAMING) {
@@ -158,20 +163,23 @@ static void on_conn_closed(uv_handle_t *h) {
     conn_free(c);
 }
 
-static void conn_close(conn_t *c) {
+static void conn_close(conn_t *c)
+{
     if (c->closing)
         return;
     c->closing = true;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
-static void on_shutdown(uv_shutdown_t *sh, int status) {
+static void on_shutdown(uv_shutdown_t *sh, int status)
+{
     (void)status;
     hd_free(sh);
 }
 
 /* Shuts the write side down (FIN after the queued writes); false when it failed (closed). */
-static bool conn_shutdown(conn_t *c) {
+static bool conn_shutdown(conn_t *c)
+{
     uv_shutdown_t *sh = hd_malloc(sizeof *sh);
     if (!sh || uv_shutdown(sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         hd_free(sh);
@@ -181,7 +189,8 @@ static bool conn_shutdown(conn_t *c) {
     return true;
 }
 
-static void on_write_done(uv_write_t *w, int status) {
+static void on_write_done(uv_write_t *w, int status)
+{
     write_req_t *wr = hd_container_of(w, write_req_t, w);
     conn_t *c = wr->c;
     hd_free(wr);
@@ -201,7 +210,8 @@ static void on_write_done(uv_write_t *w, int status) {
 
 /* Writes bytes now if the socket takes them, else queues a copy. Returns false when the
  * connection failed (it is then being closed). */
-static bool conn_write(conn_t *c, const char *data, size_t len) {
+static bool conn_write(conn_t *c, const char *data, size_t len)
+{
     if (c->closing || len == 0)
         return !c->closing;
     size_t off = 0;
@@ -236,7 +246,8 @@ static bool conn_write(conn_t *c, const char *data, size_t len) {
 }
 
 /* The connection is done after its current answer: shut down once written, drain reads. */
-static void conn_linger(conn_t *c) {
+static void conn_linger(conn_t *c)
+{
     if (c->closing)
         return;
     c->state = CONN_LINGER;
@@ -255,13 +266,15 @@ static void conn_linger(conn_t *c) {
         read_start(c);
 }
 
-static const char *reason(int status) {
+static const char *reason(int status)
+{
     const char *r = http_status_str((enum http_status)status);
     return (r && strcmp(r, "<unknown>") != 0) ? r : "Unknown";
 }
 
 /* The Date header (RFC 9110 §6.6.1), formatted once per second. */
-static const char *date_header(hd_http_server_t *s, size_t *len) {
+static const char *date_header(hd_http_server_t *s, size_t *len)
+{
     time_t now = time(NULL);
     if (now != s->date_sec || s->date_len == 0) {
         struct tm tm;
@@ -276,7 +289,8 @@ static const char *date_header(hd_http_server_t *s, size_t *len) {
 /* Writes a whole answer (head + body) into one buffer and sends it. A HEAD request gets the
  * head only (Content-Length still says the body's size). */
 static bool write_answer(conn_t *c, int status, const char *extra, const char *body,
-                         size_t body_len, bool closing, bool chunked) {
+                         size_t body_len, bool closing, bool chunked)
+{
     char stackbuf[2048];
     size_t extra_len = extra ? strlen(extra) : 0;
     size_t date_len;
@@ -346,18 +360,19 @@ static bool write_answer(conn_t *c, int status, const char *extra, const char *b
 }
 
 /* An error the server answers itself (framing, bounds): answer and close. */
-static void answer_and_close(conn_t *c, int status) {
+static void answer_and_close(conn_t *c, int status)
+{
     char body[96];
     int n = snprintf(body, sizeof body, "{\"error\": \"%s\"}", reason(status));
     c->state = CONN_IDLE;
-    if (write_answer(c, status, "Content-Type: application/json\r\n", body, (size_t)n, true,
-                     false))
+    if (write_answer(c, status, "Content-Type: application/json\r\n", body, (size_t)n, true, false))
         conn_linger(c);
 }
 
 /* ---- reading --------------------------------------------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
     (void)suggested;
     conn_t *c = hd_container_of((uv_tcp_t *)h, conn_t, tcp);
     if (c->in_off == c->in_len) {
@@ -372,7 +387,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
-static void read_start(conn_t *c) {
+static void read_start(conn_t *c)
+{
     if (c->reading || c->closing)
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
@@ -381,14 +397,16 @@ static void read_start(conn_t *c) {
         conn_close(c);
 }
 
-static void read_stop(conn_t *c) {
+static void read_stop(conn_t *c)
+{
     if (!c->reading)
         return;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
     (void)buf;
     conn_t *c = hd_container_of((uv_tcp_t *)st, conn_t, tcp);
     if (nread == 0)
@@ -424,7 +442,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- parser callbacks ------------------------------------------------------------------ */
 
-static bool arena_append(conn_t *c, const char *p, size_t n) {
+static bool arena_append(conn_t *c, const char *p, size_t n)
+{
     if (c->arena_len + n + 1 > c->arena_cap) {
         size_t cap = c->arena_cap ? c->arena_cap : 1024;
         while (cap < c->arena_len + n + 1)
@@ -440,7 +459,8 @@ static bool arena_append(conn_t *c, const char *p, size_t n) {
     return true;
 }
 
-static int on_message_begin(http_parser *p) {
+static int on_message_begin(http_parser *p)
+{
     conn_t *c = p->data;
     c->arena_len = c->url_len = c->header_bytes = 0;
     c->nheaders = 0;
@@ -451,7 +471,8 @@ static int on_message_begin(http_parser *p) {
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n) {
+static int on_url(http_parser *p, const char *at, size_t n)
+{
     conn_t *c = p->data;
     if (c->url_len + n > URL_MAX) {
         c->err_status = 414;
@@ -465,7 +486,8 @@ static int on_url(http_parser *p, const char *at, size_t n) {
     return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t n) {
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
     conn_t *c = p->data;
     if (c->nheaders == 0 && !c->last_was_value && c->header_bytes == 0) {
         /* first header: terminate the URL */
@@ -499,7 +521,8 @@ static int on_header_field(http_parser *p, const char *at, size_t n) {
     return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n) {
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
     conn_t *c = p->data;
     if (c->nheaders == 0)
         return 0;
@@ -521,7 +544,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
 }
 
 /* Finds a header among the offsets collected so far (before the request is complete). */
-static bool find_hoff(conn_t *c, const char *name, const char **v, size_t *vlen) {
+static bool find_hoff(conn_t *c, const char *name, const char **v, size_t *vlen)
+{
     size_t nlen = strlen(name);
     for (size_t i = 0; i < c->nheaders; i++) {
         if (c->hoff[i].name_len == nlen &&
@@ -534,7 +558,8 @@ static bool find_hoff(conn_t *c, const char *name, const char **v, size_t *vlen)
     return false;
 }
 
-static int on_headers_complete(http_parser *p) {
+static int on_headers_complete(http_parser *p)
+{
     conn_t *c = p->data;
     hd_http_server_t *s = c->srv;
     if (c->nheaders == 0 && !arena_append(c, "", 1)) { /* terminate the URL */
@@ -571,7 +596,8 @@ static int on_headers_complete(http_parser *p) {
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t n) {
+static int on_body(http_parser *p, const char *at, size_t n)
+{
     conn_t *c = p->data;
     if (c->body_len + n > c->srv->opts.max_body) {
         c->err_status = 413;
@@ -596,7 +622,8 @@ static int on_body(http_parser *p, const char *at, size_t n) {
     return 0;
 }
 
-static int on_message_complete(http_parser *p) {
+static int on_message_complete(http_parser *p)
+{
     conn_t *c = p->data;
     c->msg_complete = true;
     c->in_request = false;
@@ -615,7 +642,8 @@ static const http_parser_settings parser_settings = {
 };
 
 /* Builds c->req from the collected offsets (the arena no longer moves). */
-static void build_request(conn_t *c) {
+static void build_request(conn_t *c)
+{
     hd_http_req_t *r = &c->req;
     char *url = c->arena;
     for (size_t i = 0; i < c->nheaders; i++) {
@@ -644,7 +672,8 @@ static void build_request(conn_t *c) {
 }
 
 /* Parses buffered bytes and hands complete requests to the handler while none is in flight. */
-static void process(conn_t *c) {
+static void process(conn_t *c)
+{
     if (c->processing)
         return;
     c->processing = true;
@@ -684,11 +713,13 @@ static void process(conn_t *c) {
 
 /* ---- accepting ------------------------------------------------------------------------- */
 
-static void free_handle(uv_handle_t *h) {
+static void free_handle(uv_handle_t *h)
+{
     hd_free(h);
 }
 
-static void on_connection(uv_stream_t *ls, int status) {
+static void on_connection(uv_stream_t *ls, int status)
+{
     hd_http_server_t *s = hd_container_of((uv_tcp_t *)ls, hd_http_server_t, listener);
     if (status < 0 || s->stopping)
         return;
@@ -737,7 +768,8 @@ static void on_connection(uv_stream_t *ls, int status) {
     read_start(c);
 }
 
-static void on_sweep(uv_timer_t *t) {
+static void on_sweep(uv_timer_t *t)
+{
     hd_http_server_t *s = hd_container_of(t, hd_http_server_t, sweep);
     uint64_t now = uv_now(s->loop);
     for (conn_t *c = s->conns, *next; c; c = next) {
@@ -755,21 +787,24 @@ static void on_sweep(uv_timer_t *t) {
     }
 }
 
-static void server_maybe_free(hd_http_server_t *s) {
+static void server_maybe_free(hd_http_server_t *s)
+{
     if (s->stopping && s->handles_open == 0 && s->nconns == 0) {
         hd_free((char *)s->opts.listen);
         hd_free(s);
     }
 }
 
-static void on_server_handle_closed(uv_handle_t *h) {
+static void on_server_handle_closed(uv_handle_t *h)
+{
     hd_http_server_t *s = h->data;
     s->handles_open--;
     server_maybe_free(s);
 }
 
 hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts,
-                              hd_http_server_t **out) {
+                              hd_http_server_t **out)
+{
     hd_http_server_t *s = hd_calloc(1, sizeof *s);
     if (!s)
         return HD_E_NOMEM;
@@ -798,8 +833,7 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
         hlen -= 2;
     }
     if (!colon || port < 0 || port > 65535 || hlen == 0 || hlen >= sizeof host) {
-        hd_log(HD_LOG_ERROR, "bad listen address (want host:port)", "listen", s->opts.listen,
-               NULL);
+        hd_log(HD_LOG_ERROR, "bad listen address (want host:port)", "listen", s->opts.listen, NULL);
         hd_free((char *)s->opts.listen);
         hd_free(s);
         return HD_E_NET;
@@ -846,11 +880,13 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     return HD_E_OK;
 }
 
-int hd_http_server_port(const hd_http_server_t *s) {
+int hd_http_server_port(const hd_http_server_t *s)
+{
     return s ? s->port : -1;
 }
 
-void hd_http_server_stop(hd_http_server_t *s) {
+void hd_http_server_stop(hd_http_server_t *s)
+{
     if (!s || s->stopping)
         return;
     s->stopping = true;
@@ -872,7 +908,8 @@ void hd_http_server_stop(hd_http_server_t *s) {
 
 /* ---- answering ------------------------------------------------------------------------- */
 
-const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_t *len) {
+const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_t *len)
+{
     size_t nlen = strlen(name);
     for (size_t i = 0; i < req->header_count; i++) {
         const ce_header_t *h = &req->headers[i];
@@ -886,7 +923,8 @@ const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_
 }
 
 /* The request is answered: go on with the connection (or free it if it died meanwhile). */
-static void request_done(conn_t *c) {
+static void request_done(conn_t *c)
+{
     c->stream_close_cb = NULL;
     if (c->dead) {
         conn_free(c);
@@ -911,7 +949,8 @@ static void request_done(conn_t *c) {
 }
 
 void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers, const char *body,
-                     size_t body_len) {
+                     size_t body_len)
+{
     conn_t *c = conn_of_req(req);
     if (c->state != CONN_IN_FLIGHT && c->state != CONN_STREAMING)
         return; /* answered twice: ignore */
@@ -923,7 +962,8 @@ void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers, 
 }
 
 void hd_http_respond_error(hd_http_req_t *req, int status, const char *extra_headers,
-                           const char *message) {
+                           const char *message)
+{
     /* JSON-escape the message */
     char body[640];
     size_t n = 0;
@@ -949,7 +989,8 @@ void hd_http_respond_error(hd_http_req_t *req, int status, const char *extra_hea
     hd_http_respond(req, status, hdrs, body, n);
 }
 
-void hd_http_stream_start(hd_http_req_t *req, int status, const char *extra_headers) {
+void hd_http_stream_start(hd_http_req_t *req, int status, const char *extra_headers)
+{
     conn_t *c = conn_of_req(req);
     if (c->state != CONN_IN_FLIGHT)
         return;
@@ -958,7 +999,8 @@ void hd_http_stream_start(hd_http_req_t *req, int status, const char *extra_head
         write_answer(c, status, extra_headers, NULL, 0, c->close_after, true);
 }
 
-hd_err_t hd_http_stream_write(hd_http_req_t *req, const char *data, size_t len) {
+hd_err_t hd_http_stream_write(hd_http_req_t *req, const char *data, size_t len)
+{
     conn_t *c = conn_of_req(req);
     if (c->state != CONN_STREAMING || c->dead || c->closing)
         return HD_E_CLOSED;
@@ -982,7 +1024,8 @@ hd_err_t hd_http_stream_write(hd_http_req_t *req, const char *data, size_t len) 
     return ok ? HD_E_OK : HD_E_CLOSED;
 }
 
-void hd_http_stream_end(hd_http_req_t *req) {
+void hd_http_stream_end(hd_http_req_t *req)
+{
     conn_t *c = conn_of_req(req);
     if (c->state != CONN_STREAMING)
         return;
@@ -992,7 +1035,8 @@ void hd_http_stream_end(hd_http_req_t *req) {
 }
 
 void hd_http_stream_on_close(hd_http_req_t *req, void (*cb)(hd_http_req_t *req, void *arg),
-                             void *arg) {
+                             void *arg)
+{
     conn_t *c = conn_of_req(req);
     c->stream_close_cb = cb;
     c->stream_close_arg = arg;

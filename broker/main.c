@@ -55,7 +55,8 @@ typedef struct {
     bool stopping;
 } daemon_t;
 
-static void usage(FILE *out) {
+static void usage(FILE *out)
+{
     fprintf(out,
             "usage: heraldd -c FILE [--print-config] [--log-format json|text] [--help]\n"
             "\n"
@@ -69,7 +70,8 @@ static void usage(FILE *out) {
 }
 
 /* Stops in the order that lets every waiting request be answered. Runs on the loop thread. */
-static void daemon_stop(daemon_t *d) {
+static void daemon_stop(daemon_t *d)
+{
     if (d->stopping)
         return;
     d->stopping = true;
@@ -103,7 +105,8 @@ static void daemon_stop(daemon_t *d) {
 
 /* The dispatcher's in-process path into a log: the ingress stores it (hd_dispatch_hooks_t). */
 static hd_err_t ingest_hook(void *ctx, uint32_t log_id, ce_event_t *const *evs, size_t n,
-                            void (*done)(void *arg, hd_err_t status), void *arg) {
+                            void (*done)(void *arg, hd_err_t status), void *arg)
+{
     return hd_ingest_log(ctx, log_id, evs, n, done, arg);
 }
 
@@ -117,18 +120,21 @@ static void advertised_address(const char *listen, int port, char *buf, size_t c
         snprintf(colon, cap - (size_t)(colon - buf), ":%d", port);
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
+static void on_signal(uv_signal_t *s, int signum)
+{
     daemon_t *d = s->data;
     (void)signum;
     daemon_stop(d);
 }
 
-static void walk_report(uv_handle_t *h, void *arg) {
+static void walk_report(uv_handle_t *h, void *arg)
+{
     (void)arg;
     hd_log(HD_LOG_WARN, "handle still open at exit", "type", uv_handle_type_name(h->type), NULL);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"print-config", no_argument, NULL, 'p'},

@@ -14,6 +14,8 @@ PACKAGES=(
   check nats-server curl procps openssl python3
   # fuzzing (libFuzzer runtime for clang 14) and benchmarks
   libclang-rt-14-dev nginx-light wrk
+  # the format check of .ci/run
+  clang-format
 )
 
 SUDO=""

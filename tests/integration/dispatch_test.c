@@ -49,8 +49,8 @@ __attribute__((weak)) hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(
 
 typedef struct {
     uv_loop_t loop;
-    bool ready;       /* the ingress stores only while set */
-    hd_lmdb_t *lm;    /* behind log */
+    bool ready;    /* the ingress stores only while set */
+    hd_lmdb_t *lm; /* behind log */
     hd_evlog_t *log;
     hd_ingress_t *in; /* the in-process path: stores into log */
     hd_httpc_t *httpc;
@@ -79,9 +79,9 @@ static hd_err_t test_ingest(void *ctx, uint32_t log_id, ce_event_t *const *evs, 
 static void store_open(void)
 {
     hd_lmdb_opts_t so = {.data_dir = E.dir,
-                          .durability = HD_DURABILITY_NONE,
-                          .map_size_max = 1ull << 30,
-                          .queue_max = 65536};
+                         .durability = HD_DURABILITY_NONE,
+                         .map_size_max = 1ull << 30,
+                         .queue_max = 65536};
     ck_assert_int_eq(hd_lmdb_open(&E.loop, &so, &E.lm), HD_E_OK);
     E.log = hd_lmdb_evlog(E.lm);
     ck_assert_int_eq(hd_ingress_new(NULL, E.log, NULL, &E.ready, NULL, &E.in), HD_E_OK);

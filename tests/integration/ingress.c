@@ -38,7 +38,8 @@ typedef struct {
 static daemon_t dm;
 static char extra_manifest[1024]; /* written next to the broker when non-empty */
 
-static int free_port(void) {
+static int free_port(void)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -49,7 +50,8 @@ static int free_port(void) {
     return ntohs(a.sin_port);
 }
 
-static int connect_port(int port) {
+static int connect_port(int port)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -64,7 +66,8 @@ static int connect_port(int port) {
     return fd;
 }
 
-static bool send_all(int fd, const char *p, size_t n) {
+static bool send_all(int fd, const char *p, size_t n)
+{
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w <= 0)
@@ -83,7 +86,8 @@ typedef struct {
 
 /* Reads one answer with a Content-Length body from a keep-alive connection (no pipelining, so
  * the buffer never holds more than one answer). Returns the status or -1. */
-static int read_resp(int fd, resp_t *r) {
+static int read_resp(int fd, resp_t *r)
+{
     static _Thread_local char buf[16384]; /* the load tests read from several threads */
     size_t len = 0;
     r->status = -1;
@@ -113,7 +117,8 @@ static int read_resp(int fd, resp_t *r) {
 
 /* One request on a new connection. headers: "Name: value\r\n" lines. */
 static int http(int port, const char *method, const char *path, const char *headers,
-                const char *body, size_t body_len, resp_t *r) {
+                const char *body, size_t body_len, resp_t *r)
+{
     int fd = connect_port(port);
     if (fd < 0)
         return -1;
@@ -128,7 +133,8 @@ static int http(int port, const char *method, const char *path, const char *head
     return st;
 }
 
-static int post_binary(int port, const char *path, const char *id, resp_t *r) {
+static int post_binary(int port, const char *path, const char *id, resp_t *r)
+{
     char h[512];
     snprintf(h, sizeof h,
              "Content-Type: application/json\r\nce-specversion: 1.0\r\nce-id: %s\r\n"
@@ -137,7 +143,8 @@ static int post_binary(int port, const char *path, const char *id, resp_t *r) {
     return http(port, "POST", path, h, "{\"n\":1}", 7, r);
 }
 
-static void write_file(const char *path, const char *text) {
+static void write_file(const char *path, const char *text)
+{
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
@@ -145,7 +152,8 @@ static void write_file(const char *path, const char *text) {
 }
 
 /* Starts heraldd with the given extra config lines; waits until /readyz answers 200. */
-static void daemon_start(const char *extra_config) {
+static void daemon_start(const char *extra_config)
+{
     char path[400], text[2048];
     snprintf(path, sizeof path, "%s/manifests", dm.dir);
     mkdir(path, 0700);
@@ -184,7 +192,8 @@ static void daemon_start(const char *extra_config) {
 }
 
 /* SIGTERM (clean) or SIGKILL; returns the exit status (or 128+signal). */
-static int daemon_stop(int sig) {
+static int daemon_stop(int sig)
+{
     kill(dm.pid, sig);
     int st = 0;
     for (int i = 0; i < 1200; i++) { /* 30 s */
@@ -198,7 +207,8 @@ static int daemon_stop(int sig) {
     return -1;
 }
 
-static void setup(void) {
+static void setup(void)
+{
     snprintf(dm.dir, sizeof dm.dir, "/tmp/herald-ingress-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dm.dir));
     snprintf(dm.data, sizeof dm.data, "%s/data", dm.dir);
@@ -208,7 +218,8 @@ static void setup(void) {
     extra_manifest[0] = '\0';
 }
 
-static void teardown(void) {
+static void teardown(void)
+{
     if (dm.pid > 0 && kill(dm.pid, 0) == 0) {
         kill(dm.pid, SIGKILL);
         waitpid(dm.pid, NULL, 0);
@@ -226,7 +237,8 @@ typedef struct {
     size_t n, cap;
 } idset_t;
 
-static bool collect_id(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev) {
+static bool collect_id(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
+{
     (void)seq;
     (void)wall;
     idset_t *s = arg;
@@ -240,12 +252,14 @@ static bool collect_id(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev) {
     return true;
 }
 
-static int cmp_str(const void *a, const void *b) {
+static int cmp_str(const void *a, const void *b)
+{
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Every event id stored for any broker (ids 1..64), sorted. */
-static idset_t stored_ids(void) {
+static idset_t stored_ids(void)
+{
     idset_t s = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -262,11 +276,13 @@ static idset_t stored_ids(void) {
     return s;
 }
 
-static bool idset_has(const idset_t *s, const char *id) {
+static bool idset_has(const idset_t *s, const char *id)
+{
     return s->n && bsearch(&id, s->ids, s->n, sizeof *s->ids, cmp_str) != NULL;
 }
 
-static void idset_free(idset_t *s) {
+static void idset_free(idset_t *s)
+{
     for (size_t i = 0; i < s->n; i++)
         free(s->ids[i]);
     free(s->ids);
@@ -274,20 +290,21 @@ static void idset_free(idset_t *s) {
 
 /* ---- tests ----------------------------------------------------------------------------- */
 
-START_TEST(status_table) {
+START_TEST(status_table)
+{
     daemon_start("limits:\n  max_event_bytes: 4096\n  max_batch_events: 5\n");
     resp_t r;
     /* 202: binary, structured, batch */
     ck_assert_int_eq(post_binary(dm.port, "/t/b", "bin-1", &r), 202);
     const char *structured = "{\"specversion\":\"1.0\",\"id\":\"st-1\",\"source\":\"/s\","
                              "\"type\":\"t.t\",\"data\":{\"a\":1}}";
-    ck_assert_int_eq(http(dm.port, "POST", "/t/b",
-                          "Content-Type: application/cloudevents+json\r\n", structured,
-                          strlen(structured), &r),
+    ck_assert_int_eq(http(dm.port, "POST", "/t/b", "Content-Type: application/cloudevents+json\r\n",
+                          structured, strlen(structured), &r),
                      202);
-    const char *batch = "[{\"specversion\":\"1.0\",\"id\":\"ba-1\",\"source\":\"/s\",\"type\":\"t\"},"
-                        "{\"specversion\":\"1.0\",\"id\":\"ba-2\",\"source\":\"/s\",\"type\":\"t\"},"
-                        "{\"specversion\":\"1.0\",\"id\":\"ba-3\",\"source\":\"/s\",\"type\":\"t\"}]";
+    const char *batch =
+        "[{\"specversion\":\"1.0\",\"id\":\"ba-1\",\"source\":\"/s\",\"type\":\"t\"},"
+        "{\"specversion\":\"1.0\",\"id\":\"ba-2\",\"source\":\"/s\",\"type\":\"t\"},"
+        "{\"specversion\":\"1.0\",\"id\":\"ba-3\",\"source\":\"/s\",\"type\":\"t\"}]";
     ck_assert_int_eq(http(dm.port, "POST", "/t/b",
                           "Content-Type: application/cloudevents-batch+json\r\n", batch,
                           strlen(batch), &r),
@@ -301,13 +318,12 @@ START_TEST(status_table) {
                      400);
     ck_assert_ptr_nonnull(strcasestr(r.head, "content-type: application/json"));
     ck_assert_msg(strstr(r.body, "\"error\"") && strstr(r.body, "id"), "body: %s", r.body);
-    ck_assert_int_eq(http(dm.port, "POST", "/t/b",
-                          "Content-Type: application/cloudevents+json\r\n", "{\"id\":", 6, &r),
+    ck_assert_int_eq(http(dm.port, "POST", "/t/b", "Content-Type: application/cloudevents+json\r\n",
+                          "{\"id\":", 6, &r),
                      400);
     const char *badver = "{\"specversion\":\"0.1\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\"}";
-    ck_assert_int_eq(http(dm.port, "POST", "/t/b",
-                          "Content-Type: application/cloudevents+json\r\n", badver,
-                          strlen(badver), &r),
+    ck_assert_int_eq(http(dm.port, "POST", "/t/b", "Content-Type: application/cloudevents+json\r\n",
+                          badver, strlen(badver), &r),
                      400);
     ck_assert_msg(strstr(r.body, "specversion"), "body: %s", r.body);
 
@@ -352,8 +368,8 @@ START_TEST(status_table) {
     ck_assert_msg(strstr(r.body, "max_batch_events"), "body: %s", r.body);
 
     /* 415: structured in a format we do not read */
-    ck_assert_int_eq(http(dm.port, "POST", "/t/b",
-                          "Content-Type: application/cloudevents+xml\r\n", "<e/>", 4, &r),
+    ck_assert_int_eq(http(dm.port, "POST", "/t/b", "Content-Type: application/cloudevents+xml\r\n",
+                          "<e/>", 4, &r),
                      415);
 
     /* health */
@@ -396,7 +412,8 @@ START_TEST(status_table) {
 END_TEST
 
 /* The value of an unlabelled metric on the admin port's /metrics, or -1. */
-static long long metric_value(const char *name) {
+static long long metric_value(const char *name)
+{
     int fd = connect_port(dm.admin_port);
     if (fd < 0)
         return -1;
@@ -415,7 +432,8 @@ static long long metric_value(const char *name) {
     return p ? atoll(p + strlen(key)) : -1;
 }
 
-START_TEST(each_202_waited_for_an_fsync) {
+START_TEST(each_202_waited_for_an_fsync)
+{
     daemon_start(NULL);
     long long before = metric_value("herald_store_fsyncs_total");
     ck_assert_int_ge(before, 0);
@@ -426,13 +444,13 @@ START_TEST(each_202_waited_for_an_fsync) {
         ck_assert_int_eq(post_binary(dm.port, "/t/b", id, &r), 202);
     }
     long long after = metric_value("herald_store_fsyncs_total");
-    ck_assert_msg(after - before >= 20, "20 sequential 202s but only %lld fsyncs",
-                  after - before);
+    ck_assert_msg(after - before >= 20, "20 sequential 202s but only %lld fsyncs", after - before);
     ck_assert_int_eq(daemon_stop(SIGTERM), 0);
 }
 END_TEST
 
-START_TEST(keep_alive_and_acked_survive_kill9) {
+START_TEST(keep_alive_and_acked_survive_kill9)
+{
     daemon_start(NULL);
     int fd = connect_port(dm.port);
     ck_assert_int_ge(fd, 0);
@@ -476,12 +494,13 @@ typedef struct {
     char (*acked)[24];
     atomic_size_t *nacked;
     atomic_bool *stop;
-    size_t busy;          /* 503 answers */
-    size_t busy_retry1;   /* ... of which carried Retry-After: 1 */
-    size_t other;         /* answers other than 202 and 503 */
+    size_t busy;        /* 503 answers */
+    size_t busy_retry1; /* ... of which carried Retry-After: 1 */
+    size_t other;       /* answers other than 202 and 503 */
 } loader_t;
 
-static void *load_thread(void *arg) {
+static void *load_thread(void *arg)
+{
     loader_t *l = arg;
     int fd = connect_port(dm.port);
     if (fd < 0)
@@ -513,7 +532,8 @@ static void *load_thread(void *arg) {
     return NULL;
 }
 
-START_TEST(kill9_under_load_loses_nothing_acked) {
+START_TEST(kill9_under_load_loses_nothing_acked)
+{
     daemon_start(NULL);
     char(*acked)[24] = calloc(LOAD_MAX, 24);
     atomic_size_t nacked = 0;
@@ -546,7 +566,8 @@ END_TEST
 
 #ifdef SUBSCRIBER
 /* The ids a subscriber recorded (its --record file: one JSON object per request). */
-static idset_t delivered_ids(const char *record) {
+static idset_t delivered_ids(const char *record)
+{
     idset_t s = {0};
     FILE *f = fopen(record, "r");
     if (!f)
@@ -572,7 +593,8 @@ static idset_t delivered_ids(const char *record) {
     return s;
 }
 
-START_TEST(kill9_under_load_then_every_acked_event_delivered) {
+START_TEST(kill9_under_load_then_every_acked_event_delivered)
+{
     char portfile[400], record[400];
     snprintf(portfile, sizeof portfile, "%s/sub.port", dm.dir);
     snprintf(record, sizeof record, "%s/sub.jsonl", dm.dir);
@@ -641,8 +663,8 @@ START_TEST(kill9_under_load_then_every_acked_event_delivered) {
             }
         idset_free(&d);
     }
-    ck_assert_msg(missing == 0, "%zu of %zu acknowledged events never delivered (e.g. %s)",
-                  missing, n, first_missing ? first_missing : "");
+    ck_assert_msg(missing == 0, "%zu of %zu acknowledged events never delivered (e.g. %s)", missing,
+                  n, first_missing ? first_missing : "");
     ck_assert_int_eq(daemon_stop(SIGTERM), 0);
     kill(sub, SIGTERM);
     waitpid(sub, NULL, 0);
@@ -651,7 +673,8 @@ START_TEST(kill9_under_load_then_every_acked_event_delivered) {
 END_TEST
 #endif
 
-START_TEST(sigterm_under_load_is_clean) {
+START_TEST(sigterm_under_load_is_clean)
+{
     daemon_start(NULL);
     char(*acked)[24] = calloc(LOAD_MAX, 24);
     atomic_size_t nacked = 0;
@@ -680,7 +703,8 @@ START_TEST(sigterm_under_load_is_clean) {
 }
 END_TEST
 
-START_TEST(store_queue_full_is_503_retry_after_1) {
+START_TEST(store_queue_full_is_503_retry_after_1)
+{
     /* a store queue of one batch: concurrent producers overflow it while a commit runs */
     daemon_start("store:\n  queue_max: 1\n");
     char(*acked)[24] = calloc(LOAD_MAX, 24);
@@ -717,7 +741,8 @@ START_TEST(store_queue_full_is_503_retry_after_1) {
 }
 END_TEST
 
-START_TEST(store_full_is_503_with_retry_after) {
+START_TEST(store_full_is_503_with_retry_after)
+{
     daemon_start("store:\n  map_size_max: 4194304\n");
     resp_t r;
     static char body[60000];
@@ -753,7 +778,8 @@ START_TEST(store_full_is_503_with_retry_after) {
 }
 END_TEST
 
-START_TEST(connection_limit) {
+START_TEST(connection_limit)
+{
     daemon_start("limits:\n  max_connections: 4\n");
     int fds[4];
     resp_t r;
@@ -778,7 +804,8 @@ START_TEST(connection_limit) {
 }
 END_TEST
 
-START_TEST(bad_config_exits_2) {
+START_TEST(bad_config_exits_2)
+{
     char path[400], log[400];
     snprintf(path, sizeof path, "%s/bad.yaml", dm.dir);
     snprintf(log, sizeof log, "%s/bad.log", dm.dir);
@@ -803,7 +830,8 @@ START_TEST(bad_config_exits_2) {
 }
 END_TEST
 
-static Suite *suite(void) {
+static Suite *suite(void)
+{
     Suite *s = suite_create("ingress");
     TCase *tc = tcase_create("heraldd");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -824,7 +852,8 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     signal(SIGPIPE, SIG_IGN);
     SRunner *sr = srunner_create(suite());
     srunner_set_fork_status(sr, CK_FORK);

@@ -40,21 +40,24 @@ typedef struct {
 
 static fixture_t fx;
 
-static void answer(hd_http_req_t *req) {
+static void answer(hd_http_req_t *req)
+{
     char body[256];
-    int n = snprintf(body, sizeof body, "%.*s %zu %s", (int)req->path_len, req->path,
-                     req->body_len, req->query);
+    int n = snprintf(body, sizeof body, "%.*s %zu %s", (int)req->path_len, req->path, req->body_len,
+                     req->query);
     hd_http_respond(req, 200, "X-Test: yes\r\n", body, (size_t)n);
 }
 
-static void on_later(uv_timer_t *t) {
+static void on_later(uv_timer_t *t)
+{
     (void)t;
     for (int i = 0; i < fx.ndeferred; i++)
         answer(fx.deferred[i]);
     fx.ndeferred = 0;
 }
 
-static void on_stream_tick(uv_timer_t *t) {
+static void on_stream_tick(uv_timer_t *t)
+{
     (void)t;
     if (!fx.stream_req)
         return;
@@ -65,7 +68,8 @@ static void on_stream_tick(uv_timer_t *t) {
     }
 }
 
-static void on_stream_closed(hd_http_req_t *req, void *arg) {
+static void on_stream_closed(hd_http_req_t *req, void *arg)
+{
     (void)arg;
     fx.stream_closed++;
     if (fx.stream_req == req) {
@@ -75,7 +79,8 @@ static void on_stream_closed(hd_http_req_t *req, void *arg) {
     }
 }
 
-static void handler(void *ctx, hd_http_req_t *req) {
+static void handler(void *ctx, hd_http_req_t *req)
+{
     (void)ctx;
     fx.handled++;
     if (strncmp(req->path, "/later", 6) == 0) {
@@ -107,13 +112,15 @@ static void handler(void *ctx, hd_http_req_t *req) {
     answer(req);
 }
 
-static void close_walk(uv_handle_t *h, void *arg) {
+static void close_walk(uv_handle_t *h, void *arg)
+{
     (void)arg;
     if (!uv_is_closing(h))
         uv_close(h, NULL);
 }
 
-static void on_stop(uv_async_t *a) {
+static void on_stop(uv_async_t *a)
+{
     (void)a;
     hd_http_server_stop(fx.srv);
     /* answers after stop must be safe (dropped) and free their connections */
@@ -127,7 +134,8 @@ static void on_stop(uv_async_t *a) {
     uv_close((uv_handle_t *)&fx.stop, NULL);
 }
 
-static void *loop_thread(void *arg) {
+static void *loop_thread(void *arg)
+{
     (void)arg;
     uv_run(&fx.loop, UV_RUN_DEFAULT);
     uv_walk(&fx.loop, close_walk, NULL); /* nothing should be left; counted by loop_close */
@@ -136,7 +144,8 @@ static void *loop_thread(void *arg) {
     return NULL;
 }
 
-static void start_server_timeouts(size_t max_conns, uint64_t header_ms, uint64_t idle_ms) {
+static void start_server_timeouts(size_t max_conns, uint64_t header_ms, uint64_t idle_ms)
+{
     memset(&fx, 0, sizeof fx);
     ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
     uv_async_init(&fx.loop, &fx.stop, on_stop);
@@ -155,17 +164,20 @@ static void start_server_timeouts(size_t max_conns, uint64_t header_ms, uint64_t
     pthread_create(&fx.thread, NULL, loop_thread, NULL);
 }
 
-static void start_server(size_t max_conns) {
+static void start_server(size_t max_conns)
+{
     start_server_timeouts(max_conns, 0, 0);
 }
 
-static void stop_server(void) {
+static void stop_server(void)
+{
     uv_async_send(&fx.stop);
     pthread_join(fx.thread, NULL);
     ck_assert_int_eq(fx.loop_close_rc, 0);
 }
 
-static int connect_fd(void) {
+static int connect_fd(void)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -175,7 +187,8 @@ static int connect_fd(void) {
     return fd;
 }
 
-static void send_all(int fd, const char *p, size_t n) {
+static void send_all(int fd, const char *p, size_t n)
+{
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w <= 0)
@@ -185,13 +198,15 @@ static void send_all(int fd, const char *p, size_t n) {
     }
 }
 
-static void send_str(int fd, const char *s) {
+static void send_str(int fd, const char *s)
+{
     send_all(fd, s, strlen(s));
 }
 
 /* Reads one response (head + Content-Length body, or chunked until the 0 chunk) into buf.
  * Returns the status, or -1 when the connection closed / timed out first. */
-static int read_response(int fd, char *buf, size_t cap, char **body) {
+static int read_response(int fd, char *buf, size_t cap, char **body)
+{
     size_t len = 0;
     for (;;) {
         buf[len] = '\0';
@@ -228,7 +243,8 @@ static int read_response(int fd, char *buf, size_t cap, char **body) {
 }
 
 /* True when the server closed the connection (EOF or reset) within the read timeout. */
-static bool closed_by_server(int fd) {
+static bool closed_by_server(int fd)
+{
     char b[256];
     for (;;) {
         ssize_t n = recv(fd, b, sizeof b, 0);
@@ -239,7 +255,8 @@ static bool closed_by_server(int fd) {
     }
 }
 
-START_TEST(keep_alive_two_requests) {
+START_TEST(keep_alive_two_requests)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[4096], *body;
@@ -267,7 +284,8 @@ START_TEST(keep_alive_two_requests) {
 }
 END_TEST
 
-START_TEST(pipelined_requests_answered_in_order) {
+START_TEST(pipelined_requests_answered_in_order)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[8192], *body;
@@ -291,7 +309,8 @@ START_TEST(pipelined_requests_answered_in_order) {
 }
 END_TEST
 
-START_TEST(expect_100_continue) {
+START_TEST(expect_100_continue)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[4096];
@@ -318,7 +337,8 @@ START_TEST(expect_100_continue) {
 }
 END_TEST
 
-START_TEST(chunked_request_body) {
+START_TEST(chunked_request_body)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[4096], *body;
@@ -343,7 +363,8 @@ START_TEST(chunked_request_body) {
 }
 END_TEST
 
-START_TEST(bounds_url_headers_body) {
+START_TEST(bounds_url_headers_body)
+{
     start_server(100);
     char buf[8192];
     size_t big = 9000;
@@ -413,7 +434,8 @@ START_TEST(bounds_url_headers_body) {
 }
 END_TEST
 
-START_TEST(max_connections) {
+START_TEST(max_connections)
+{
     start_server(2);
     char buf[1024];
     int a = connect_fd(), b = connect_fd();
@@ -435,7 +457,8 @@ START_TEST(max_connections) {
 }
 END_TEST
 
-START_TEST(half_closed_client_gets_answer) {
+START_TEST(half_closed_client_gets_answer)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[1024], *body;
@@ -449,7 +472,8 @@ START_TEST(half_closed_client_gets_answer) {
 }
 END_TEST
 
-START_TEST(client_gone_before_answer) {
+START_TEST(client_gone_before_answer)
+{
     start_server(100);
     for (int i = 0; i < 10; i++) {
         int fd = connect_fd();
@@ -471,7 +495,8 @@ START_TEST(client_gone_before_answer) {
 }
 END_TEST
 
-START_TEST(http10_closes_and_error_body) {
+START_TEST(http10_closes_and_error_body)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[1024], *body;
@@ -485,7 +510,8 @@ START_TEST(http10_closes_and_error_body) {
 }
 END_TEST
 
-START_TEST(streaming_answer_and_disconnect) {
+START_TEST(streaming_answer_and_disconnect)
+{
     start_server(100);
     int fd = connect_fd();
     char buf[4096];
@@ -506,7 +532,8 @@ START_TEST(streaming_answer_and_disconnect) {
 }
 END_TEST
 
-START_TEST(stop_with_requests_in_flight) {
+START_TEST(stop_with_requests_in_flight)
+{
     start_server(100);
     int fds[5];
     for (int i = 0; i < 5; i++) {
@@ -514,7 +541,7 @@ START_TEST(stop_with_requests_in_flight) {
         send_str(fds[i], "POST /later-stop HTTP/1.1\r\nContent-Length: 1\r\n\r\nq");
     }
     usleep(50000);
-    stop_server(); /* asserts uv_loop_close == 0 after the late answers */
+    stop_server();                /* asserts uv_loop_close == 0 after the late answers */
     for (int i = 0; i < 5; i++) { /* each waiting request got its answer, then the close */
         char buf[1024], *body;
         ck_assert_int_eq(read_response(fds[i], buf, sizeof buf, &body), 200);
@@ -526,7 +553,8 @@ START_TEST(stop_with_requests_in_flight) {
 }
 END_TEST
 
-START_TEST(slow_clients_time_out) {
+START_TEST(slow_clients_time_out)
+{
     start_server_timeouts(100, 300, 300);
     char buf[1024];
     int head = connect_fd(); /* a head that never ends: 408, closed */
@@ -549,7 +577,8 @@ START_TEST(slow_clients_time_out) {
 }
 END_TEST
 
-static Suite *suite(void) {
+static Suite *suite(void)
+{
     Suite *s = suite_create("ingress_http");
     TCase *tc = tcase_create("server");
     tcase_set_timeout(tc, 30);
@@ -569,7 +598,8 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) {
+int main(void)
+{
     SRunner *sr = srunner_create(suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

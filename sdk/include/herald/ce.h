@@ -22,23 +22,23 @@ extern "C" {
 #endif
 
 /* The one error table of the SDK: X(name, message). */
-#define CE_ERR_MAP(X)                                                                      \
-    X(OK, "ok")                                                                            \
-    X(NOMEM, "out of memory")                                                              \
-    X(INVALID, "invalid CloudEvent")                                                       \
-    X(MISSING, "required attribute missing")                                               \
-    X(NAME, "invalid attribute name")                                                      \
-    X(TYPE, "attribute value does not match its type")                                     \
-    X(DUPLICATE, "attribute given more than once")                                         \
-    X(SPECVERSION, "unsupported specversion")                                              \
-    X(JSON, "malformed JSON")                                                              \
-    X(UTF8, "invalid UTF-8")                                                               \
-    X(MEDIA_TYPE, "unsupported media type")                                                \
-    X(TOO_LARGE, "too large")                                                              \
-    X(NOT_FOUND, "not found")                                                              \
-    X(IO, "I/O error")                                                                     \
-    X(HTTP, "HTTP transport error")                                                        \
-    X(PARSE, "parse error")                                                                \
+#define CE_ERR_MAP(X)                                                                              \
+    X(OK, "ok")                                                                                    \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVALID, "invalid CloudEvent")                                                               \
+    X(MISSING, "required attribute missing")                                                       \
+    X(NAME, "invalid attribute name")                                                              \
+    X(TYPE, "attribute value does not match its type")                                             \
+    X(DUPLICATE, "attribute given more than once")                                                 \
+    X(SPECVERSION, "unsupported specversion")                                                      \
+    X(JSON, "malformed JSON")                                                                      \
+    X(UTF8, "invalid UTF-8")                                                                       \
+    X(MEDIA_TYPE, "unsupported media type")                                                        \
+    X(TOO_LARGE, "too large")                                                                      \
+    X(NOT_FOUND, "not found")                                                                      \
+    X(IO, "I/O error")                                                                             \
+    X(HTTP, "HTTP transport error")                                                                \
+    X(PARSE, "parse error")                                                                        \
     X(ARG, "invalid argument")
 
 typedef enum {

@@ -73,7 +73,7 @@ ce_err_t ce_http_decode(const ce_http_msg_t *msg, ce_event_t ***out, size_t *cou
 typedef struct {
     ce_header_t *headers; /* each name/value points into `storage` */
     size_t header_count;
-    ce_buf_t storage;     /* internal */
+    ce_buf_t storage; /* internal */
     ce_buf_t body;
 } ce_http_out_t;
 

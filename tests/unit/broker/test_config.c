@@ -388,7 +388,10 @@ START_TEST(test_print_escapes_what_yaml_forbids_raw)
     char err[256];
     ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", yaml, strlen(yaml), err, sizeof(err)),
                      HD_E_OK);
-    ck_assert_str_eq(cfg.data_dir, "/a\xc2\x81" "b\x7f" "c\xef\xbf\xbe" "d\xc3\xa9");
+    ck_assert_str_eq(cfg.data_dir, "/a\xc2\x81"
+                                   "b\x7f"
+                                   "c\xef\xbf\xbe"
+                                   "d\xc3\xa9");
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);

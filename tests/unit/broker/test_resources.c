@@ -249,9 +249,11 @@ START_TEST(validation_errors_name_document_and_field)
                               "      uri: ftp://x\n"),
               "spec.delivery.deadLetterSink.uri");
     /* a sink parsed before the bad field is freed (the ASan build checks) */
-    apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    deadLetterSink:\n"
-                                                      "      uri: http://127.0.0.1:1/\n"
-                                                      "    retry: x\n"),
+    apply_err(r,
+              TRIGGER("default", "t", "b",
+                      SUB_URI "  delivery:\n    deadLetterSink:\n"
+                              "      uri: http://127.0.0.1:1/\n"
+                              "    retry: x\n"),
               "spec.delivery.retry: must be an integer");
     apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  delivery:\n    retries: 3\n"),
               "spec.delivery.retries: unknown field");
@@ -445,10 +447,10 @@ START_TEST(survives_reopen)
     uv_loop_t loop;
     uv_loop_init(&loop);
     hd_lmdb_opts_t so = {.data_dir = dir,
-                          .durability = HD_DURABILITY_NONE,
-                          .map_size_initial = 1 << 20,
-                          .map_size_max = 64 << 20,
-                          .queue_max = 64};
+                         .durability = HD_DURABILITY_NONE,
+                         .map_size_initial = 1 << 20,
+                         .map_size_max = 64 << 20,
+                         .queue_max = 64};
     uint32_t bid = 0, tid = 0;
     char uid[64];
     for (int round = 0; round < 2; round++) {
