@@ -3,6 +3,7 @@
 # in-process hops between channels.
 #
 #   bench/channels.sh [-d SECONDS] [-r ROUNDS] [-c CONNS] [--durability fsync|batch|none]
+#                     [--only "b5 c5"]
 #
 # Scenarios, each with a fresh heraldd (Release build into $BUILD, default build-bench, or
 # $HERALDD) and data dir, all on 127.0.0.1, subscriber = nginx `return 202`
@@ -29,9 +30,11 @@ DURATION=5
 ROUNDS=3
 CONNS=64
 DURABILITY="batch"
+ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
     -d) DURATION=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
     -r) ROUNDS=$2; shift 2 ;;
     -c) CONNS=$2; shift 2 ;;
     --durability) DURABILITY=$2; shift 2 ;;
@@ -61,24 +64,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-sed "s#@DIR@#$TMP/nginx#g; s#@PORT@#$NGINX_PORT#g" "$SHARED/bench/nginx-202.conf" >"$TMP/nginx/nginx.conf"
-nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' 2>"$TMP/nginx.err" &
-PIDS+=($!)
-
-wait_up() { # url
-    for _ in $(seq 1 300); do
-        if curl -s -o /dev/null -m 1 "$1"; then return 0; fi
-        sleep 0.1
-    done
-    echo "bench: $1 did not come up" >&2
-    cat "$TMP"/heraldd*.err "$TMP/nginx.err" >&2 2>/dev/null || true
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+start_nginx
 wait_up "http://127.0.0.1:$NGINX_PORT/"
 
 # manifests SCENARIO -> $TMP/m-SCENARIO/all.yaml; the path wrk loads is printed in $TMP/m-SCENARIO/path
@@ -191,13 +179,18 @@ print("%.0f %d %d" % (rps, n, int(b.group(1)) if b else 0))'
 echo "heraldd $HERALDD (durability $DURABILITY); wrk -t1 -c$CONNS -d${DURATION}s; $ROUNDS rounds"
 echo "machine: $(nproc) vCPU, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
 
-SCENARIOS="b1 c1 b5 c5 hop3"
+SCENARIOS=${ONLY:-"b1 c1 b5 c5 hop3"}
 for sc in $SCENARIOS; do manifests "$sc"; done
 ROWS=()
 for r in $(seq 1 "$ROUNDS"); do
     line="round $r:"
     row="$r"
-    for sc in $SCENARIOS; do
+    order=$SCENARIOS
+    # every other round runs each channel before its broker, so neither always runs second
+    if [ $((r % 2)) = 0 ]; then
+        order=$(sed 's/\bb\([0-9]\) c\1\b/c\1 b\1/g' <<<"$SCENARIOS")
+    fi
+    for sc in $order; do
         path=$(cat "$TMP/m-$sc/path")
         start_heraldd "$sc"
         code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$HPORT$path" \
@@ -234,7 +227,7 @@ print('%.0f %.0f %.2f' % (($h_n + $dall) / dt, ($d1 - $d0) / dt, ($c1 - $c0) * 1
     echo "$line"
     ROWS+=("$row")
 done
-printf '%s\n' "${ROWS[@]}" | python3 -c '
+printf '%s\n' "${ROWS[@]}" | SCENARIOS=$SCENARIOS python3 -c '
 import statistics, sys
 rows = {}
 for l in sys.stdin:
@@ -246,7 +239,8 @@ for l in sys.stdin:
         rows.setdefault(sc, []).append(list(map(float, vals)))
 def med(sc, k):
     return statistics.median(v[k] for v in rows[sc]) if sc in rows else None
-for sc in ("b1", "c1", "b5", "c5", "hop3"):
+import os
+for sc in os.environ["SCENARIOS"].split():
     if sc in rows:
         print("median %-4s: %.0f exchanges/s, %.0f ingested/s, %.0f delivered/s by sink, %.2f us heraldd CPU per event"
               % (sc, med(sc, 0), med(sc, 3), med(sc, 1), med(sc, 2)))
@@ -254,8 +248,11 @@ for sc in ("b1", "c1", "b5", "c5", "hop3"):
         print("median %-4s: not measured (its address did not answer 202)" % sc)
 for c, b in (("c1", "b1"), ("c5", "b5")):
     if c in rows and b in rows:
-        print("%s/%s (goal >= 0.95): by exchanges/s %.2f, by CPU per event %.2f" % (
-            c, b, med(c, 0) / med(b, 0), med(b, 2) / med(c, 2)))
+        # the ratio of each round (measured side by side), then their median
+        pr = [x[0] / y[0] for x, y in zip(rows[c], rows[b])]
+        print("%s/%s (goal >= 0.95): by exchanges/s %.2f (median of rounds: %s), by CPU per event %.2f" % (
+            c, b, statistics.median(pr), " ".join("%.2f" % v for v in pr),
+            med(b, 2) / med(c, 2)))
 if "hop3" in rows and "b1" in rows:
     print("hop3/b1 end-to-end events/s: %.2f" % (med("hop3", 1) / med("b1", 1)))
     print("heraldd CPU per event: hop3 %.2f us, b1 %.2f us -> %.2f us per in-process hop" % (

@@ -66,24 +66,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-sed "s#@DIR@#$TMP/nginx#g; s#@PORT@#$NGINX_PORT#g" "$SHARED/bench/nginx-202.conf" >"$TMP/nginx/nginx.conf"
-nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' 2>"$TMP/nginx.err" &
-PIDS+=($!)
-
-wait_up() { # url
-    for _ in $(seq 1 300); do
-        if curl -s -o /dev/null -m 1 "$1"; then return 0; fi
-        sleep 0.1
-    done
-    echo "bench: $1 did not come up" >&2
-    cat "$TMP"/heraldd*.err "$TMP/nginx.err" >&2 2>/dev/null || true
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+start_nginx
 wait_up "http://127.0.0.1:$NGINX_PORT/"
 
 # manifests SCENARIO -> writes $TMP/m-SCENARIO/all.yaml

@@ -17,52 +17,20 @@ HERALDD=$1
 SUB=$2
 EX=$3
 TMP=$(mktemp -d)
-declare -A SPID=()
 HPID=
 SENDER=
+SUB_MAX_SECONDS=280
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 cleanup() {
     [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
     [ -n "$SENDER" ] && kill "$SENDER" 2>/dev/null
-    for p in "${SPID[@]}"; do kill "$p" 2>/dev/null; done
+    stop_subs
     wait 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
 
-# sub NAME ARGS... -> starts a subscriber (--port P in ARGS reuses a port), sets PORT_<NAME>
-sub() {
-    local name=$1
-    shift
-    rm -f "$TMP/$name.port"
-    "$SUB" --port 0 --port-file "$TMP/$name.port" --record "$TMP/$name.jsonl" --max-seconds 280 \
-        "$@" >/dev/null &
-    SPID[$name]=$!
-    for _ in $(seq 100); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
-    eval "PORT_$name=$(cat "$TMP/$name.port")"
-}
-unsub() { # unsub NAME: stops that subscriber (connection refused from now on)
-    kill "${SPID[$1]}" 2>/dev/null
-    wait "${SPID[$1]}" 2>/dev/null
-    unset "SPID[$1]"
-}
-count() { [ -f "$TMP/$1.jsonl" ] && wc -l <"$TMP/$1.jsonl" || echo 0; }
-wait_count() { # wait_count NAME N SECONDS
-    local end=$((SECONDS + $3))
-    while [ $SECONDS -lt $end ]; do
-        [ "$(count "$1")" -ge "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 has() { [ -f "$TMP/$1.jsonl" ] && grep -qF -- "$2" "$TMP/$1.jsonl"; } # has NAME FIXED-STRING
 # (grep -c prints 0 itself when nothing matches, and exits 1: do not print a second 0)
 lines_with() { if [ -f "$TMP/$1.jsonl" ]; then grep -cF -- "$2" "$TMP/$1.jsonl" || true; else echo 0; fi; }

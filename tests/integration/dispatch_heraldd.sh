@@ -9,44 +9,16 @@ set -uo pipefail
 HERALDD=$1
 SUB=$2
 TMP=$(mktemp -d)
-PIDS=()
 HPID=
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 cleanup() {
     [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    stop_subs
     wait 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-
-# sub NAME ARGS... -> starts a subscriber, sets PORT_<NAME>
-sub() {
-    local name=$1
-    shift
-    "$SUB" --port 0 --port-file "$TMP/$name.port" --record "$TMP/$name.jsonl" --max-seconds 120 \
-        "$@" >/dev/null &
-    PIDS+=($!)
-    for _ in $(seq 100); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
-    eval "PORT_$name=$(cat "$TMP/$name.port")"
-}
-count() { [ -f "$TMP/$1.jsonl" ] && wc -l <"$TMP/$1.jsonl" || echo 0; }
-wait_count() { # wait_count NAME N SECONDS
-    local end=$((SECONDS + $3))
-    while [ $SECONDS -lt $end ]; do
-        [ "$(count "$1")" -ge "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 sub ok
 sub flaky --script "f1=503,500,202" --retry-after 0
