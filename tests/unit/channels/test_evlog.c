@@ -239,8 +239,150 @@ START_TEST(test_trim_by_seq_and_age)
 }
 END_TEST
 
-/* A trim larger than one deletion chunk finishes over several transactions before its callback,
- * while events submitted meanwhile still commit. */
+typedef struct {
+    int n;
+    uint64_t seq[8];
+    hd_evlog_pending_t p[8];
+    int32_t status[8];
+    char error[8][32];
+} progress_t;
+
+static bool on_pending(void *arg, uint32_t sub_id, uint64_t seq, const hd_evlog_pending_t *p)
+{
+    (void)sub_id;
+    progress_t *pr = arg;
+    ck_assert_int_lt(pr->n, 8);
+    pr->seq[pr->n] = seq;
+    pr->p[pr->n++] = *p;
+    return true;
+}
+
+static bool on_dead(void *arg, uint32_t sub_id, uint64_t seq, int32_t status, uint64_t wall_ms,
+                    const char *error, size_t error_len)
+{
+    (void)sub_id, (void)wall_ms;
+    progress_t *pr = arg;
+    ck_assert_int_lt(pr->n, 8);
+    pr->seq[pr->n] = seq;
+    pr->status[pr->n] = status;
+    snprintf(pr->error[pr->n++], sizeof pr->error[0], "%.*s", (int)error_len, error);
+    return true;
+}
+
+/* A consumer's progress: cursor, pending retries and dead letters written in one transaction,
+ * read back, deleted one by one, and forgotten all at once without touching another consumer. */
+START_TEST(test_progress_records)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+    fx_t *st = fx_open(&loop, &o);
+    tb_t *b = tb_new(st);
+    hd_evlog_txn_t *t = tb_ptxn(b);
+    hd_evlog_pending_t p = {.attempts = 2, .due_ms = 12345, .last_status = 503};
+    ck_assert_int_eq(hd_evlog_txn_cursor(t, 5, 10), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_txn_pending_put(t, 5, 7, &p), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_txn_pending_put(t, 5, 3, &p), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_txn_dead_put(t, 5, 4, 500, "boom", 4), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_txn_cursor(t, 6, 1), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, b), HD_E_OK);
+
+    uint64_t c = 0;
+    ck_assert(hd_evlog_cursor_get(st->log, 5, &c));
+    ck_assert_uint_eq(c, 10);
+    ck_assert(!hd_evlog_cursor_get(st->log, 99, &c));
+    progress_t pr = {0};
+    ck_assert_int_eq(hd_evlog_pending_scan(st->log, 5, on_pending, &pr), HD_E_OK);
+    ck_assert_int_eq(pr.n, 2);
+    ck_assert_uint_eq(pr.seq[0], 3); /* in seq order */
+    ck_assert_uint_eq(pr.seq[1], 7);
+    ck_assert_uint_eq(pr.p[0].attempts, 2);
+    ck_assert_uint_eq(pr.p[0].due_ms, 12345);
+    ck_assert_int_eq(pr.p[0].last_status, 503);
+    progress_t dd = {0};
+    ck_assert_int_eq(hd_evlog_dead_scan(st->log, 5, on_dead, &dd), HD_E_OK);
+    ck_assert_int_eq(dd.n, 1);
+    ck_assert_uint_eq(dd.seq[0], 4);
+    ck_assert_int_eq(dd.status[0], 500);
+    ck_assert_str_eq(dd.error[0], "boom");
+
+    b = tb_new(st);
+    t = tb_ptxn(b);
+    ck_assert_int_eq(hd_evlog_txn_pending_del(t, 5, 3), HD_E_OK);
+    ck_assert_int_eq(hd_evlog_txn_dead_del(t, 5, 4), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, b), HD_E_OK);
+    memset(&pr, 0, sizeof pr);
+    hd_evlog_pending_scan(st->log, 5, on_pending, &pr);
+    ck_assert_int_eq(pr.n, 1);
+    ck_assert_uint_eq(pr.seq[0], 7);
+    memset(&dd, 0, sizeof dd);
+    hd_evlog_dead_scan(st->log, 5, on_dead, &dd);
+    ck_assert_int_eq(dd.n, 0);
+
+    b = tb_new(st);
+    ck_assert_int_eq(hd_evlog_txn_forget(tb_ptxn(b), 5), HD_E_OK);
+    ck_assert_int_eq(submit_wait(&loop, b), HD_E_OK);
+    ck_assert(!hd_evlog_cursor_get(st->log, 5, &c));
+    memset(&pr, 0, sizeof pr);
+    hd_evlog_pending_scan(st->log, 5, on_pending, &pr);
+    ck_assert_int_eq(pr.n, 0);
+    ck_assert(hd_evlog_cursor_get(st->log, 6, &c));
+    ck_assert_uint_eq(c, 1);
+    fx_close(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
+
+static void on_dropped(void *arg, hd_err_t status)
+{
+    *(hd_err_t *)arg = status;
+}
+
+/* Reading a window, one event, and dropping a deleted broker's log: its events go, another
+ * log's stay, and its sequence numbers are not handed out again. */
+START_TEST(test_read_get_drop)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fx_opts_t o = opts_default(HD_DURABILITY_NONE);
+    fx_t *st = fx_open(&loop, &o);
+    tb_t *b = tb_new(st);
+    const char *ids[] = {"e1", "e2", "e3", "e4", "e5"};
+    for (int i = 0; i < 5; i++)
+        add_event(b, 9, ids[i], "payload", NULL);
+    add_event(b, 10, "keep", NULL, NULL);
+    ck_assert_int_eq(submit_wait(&loop, b), HD_E_OK);
+
+    scan_t s = {0};
+    ck_assert_int_eq(hd_evlog_read(st->log, 9, 2, 2, on_scan, &s), HD_E_OK);
+    ck_assert_int_eq(s.n, 2); /* at most max, from from_seq on */
+    ck_assert_uint_eq(s.seqs[0], 2);
+    ck_assert_str_eq(s.ids[1], "e3");
+    ce_event_t *ev = NULL;
+    ck_assert_int_eq(hd_evlog_get(st->log, 9, 4, &ev), HD_E_OK);
+    ck_assert_str_eq(ce_event_get_str(ev, "id"), "e4");
+    ce_event_free(ev);
+    ck_assert_int_eq(hd_evlog_get(st->log, 9, 6, &ev), HD_E_NOTFOUND);
+
+    hd_err_t dropped = HD_E__COUNT;
+    ck_assert_int_eq(hd_evlog_drop(st->log, 9, on_dropped, &dropped), HD_E_OK);
+    run_loop(&loop);
+    ck_assert_int_eq(dropped, HD_E_OK);
+    ck_assert_uint_eq(hd_evlog_count(st->log, 9), 0);
+    ck_assert_uint_eq(hd_evlog_first_seq(st->log, 9), 0);
+    ck_assert_int_eq(hd_evlog_get(st->log, 9, 4, &ev), HD_E_NOTFOUND);
+    ck_assert_uint_eq(hd_evlog_count(st->log, 10), 1);
+    uint64_t seq = 0;
+    b = tb_new(st);
+    add_event(b, 9, "after", NULL, &seq);
+    ck_assert_int_eq(submit_wait(&loop, b), HD_E_OK);
+    ck_assert_uint_gt(seq, 5);
+    fx_close(&loop, st);
+    rm_tmpdir();
+}
+END_TEST
 
 static Suite *evlog_suite(void)
 {
@@ -251,6 +393,8 @@ static Suite *evlog_suite(void)
     tcase_add_test(tc, test_commit_listeners);
     tcase_add_test(tc, test_seq_never_reused);
     tcase_add_test(tc, test_trim_by_seq_and_age);
+    tcase_add_test(tc, test_progress_records);
+    tcase_add_test(tc, test_read_get_drop);
     suite_add_tcase(s, tc);
     return s;
 }
