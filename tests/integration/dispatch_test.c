@@ -793,6 +793,8 @@ START_TEST(restart_in_the_middle_of_retries_resumes)
     hd_dispatch_close(E.disp);
     hd_lmdb_close(E.lm);
     hd_httpc_close(E.httpc);
+    hd_ingress_free(E.in);
+    E.in = NULL;
     run_ms(50);
     E.nt = 0;
     hd_router_free(E.b.router);
@@ -906,6 +908,8 @@ static void restart(void)
     hd_dispatch_close(E.disp);
     hd_lmdb_close(E.lm);
     hd_httpc_close(E.httpc);
+    hd_ingress_free(E.in);
+    E.in = NULL;
     run_ms(50);
     hd_router_free(E.b.router);
     E.b.router = hd_router_new();
