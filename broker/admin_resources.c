@@ -89,6 +89,31 @@ static void do_list(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_kind_info_t 
     cJSON_Delete(list);
 }
 
+/* `herald get channels` lists every channel whatever its kind (Channel, InMemoryChannel), as the
+ * issue of flows asks: a Sequence's InMemoryChannels show there. The Kubernetes-style path
+ * .../channels stays exact (Channel objects only), as a cluster's API server has it. */
+static void list_channels(hd_admin_ctx_t *a, hd_http_req_t *req, const char *ns)
+{
+    cJSON *items = hd_resources_list_json(a->res, "channels", ns);
+    cJSON *imcs = hd_resources_list_json(a->res, "inmemorychannels", ns);
+    cJSON *list = cJSON_CreateObject();
+    if (!items || !imcs || !list) {
+        cJSON_Delete(items);
+        cJSON_Delete(imcs);
+        cJSON_Delete(list);
+        hd_admin__respond_err(req, HD_E_NOMEM, NULL);
+        return;
+    }
+    while (cJSON_GetArraySize(imcs) > 0)
+        cJSON_AddItemToArray(items, cJSON_DetachItemFromArray(imcs, 0));
+    cJSON_Delete(imcs);
+    cJSON_AddStringToObject(list, "apiVersion", "v1");
+    cJSON_AddStringToObject(list, "kind", "List");
+    cJSON_AddItemToObject(list, "items", items);
+    hd_admin__respond_json(req, 200, list);
+    cJSON_Delete(list);
+}
+
 static void do_get(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_kind_info_t *ki, const char *ns,
                    const char *name)
 {
@@ -230,7 +255,10 @@ void hd_admin__route_resources(hd_admin_ctx_t *a, hd_http_req_t *req, hd_path_se
             hd_admin__method_not_allowed(req, "GET");
             return;
         }
-        do_list(a, req, ki, n == 4 ? ns : NULL);
+        if (!strcmp(ki->kind, "Channel"))
+            list_channels(a, req, n == 4 ? ns : NULL);
+        else
+            do_list(a, req, ki, n == 4 ? ns : NULL);
         return;
     }
     if (req->method == HTTP_GET)

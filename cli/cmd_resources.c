@@ -211,6 +211,11 @@ static const char *col_subscription_subscriber(const cJSON *it)
     return sub ? sub : cli__jstr(cli__jget(cli__jget(it, "spec", NULL), "subscriber", NULL), "uri");
 }
 
+static const char *col_kind(const cJSON *it)
+{
+    return cli__jstr(it, "kind");
+}
+
 typedef struct {
     const char *header;
     const char *(*cell)(const cJSON *item); /* borrowed from item; NULL prints empty */
@@ -228,8 +233,11 @@ static const struct {
       {"SUBSCRIBER", col_trigger_subscriber},
       {"READY", col_ready},
       {"REASON", col_reason}}},
-    {"Channel", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
-    {"InMemoryChannel", {{"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    /* `get channels` lists every channel kind together: say which each is */
+    {"Channel",
+     {{"KIND", col_kind}, {"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
+    {"InMemoryChannel",
+     {{"KIND", col_kind}, {"READY", col_ready}, {"REASON", col_reason}, {"URL", col_url}}},
     {"Subscription",
      {{"READY", col_ready},
       {"REASON", col_reason},

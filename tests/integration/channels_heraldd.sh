@@ -317,6 +317,9 @@ for i in 0 1 2; do
     check "channel seq1-kn-sequence-$i exists" test "$(res inmemorychannels ns1 seq1-kn-sequence-$i)" = 200
     check "subscription seq1-kn-sequence-$i exists" test "$(res subscriptions ns1 seq1-kn-sequence-$i)" = 200
 done
+# herald get channels lists every channel kind: the Sequence's InMemoryChannels show there
+check "the channel list (herald get channels) shows the Sequence's channels" test \
+    "$(curl -s -m 5 "http://127.0.0.1:$ADM/v1/resources/channels/ns1" | grep -o '"name":"seq1-kn-sequence-[0-9]"' | sort -u | wc -l)" = 3
 code=$(post "$ING/ns1/channels/seq1-kn-sequence-0" q1)
 check "POST to the Sequence answers 202" test "$code" = 202
 if wait_count end 1 10; then

@@ -78,15 +78,15 @@ PAR='{"kind":"Parallel","metadata":{"name":"par","namespace":"a"},'$(ready Unkno
 
 group_get() {
     answer 200 '{"items":['"$CH1,$CH2"']}'
-    expect "get channels: NAME READY REASON URL" "GET /v1/resources/channels/shop HTTP/1.1" 0 \
-"NAME          READY   REASON         URL
-ch1           True    ChannelReady   http://h/shop/channels/ch1
-longer-name   False   NotFound       
+    expect "get channels: NAME KIND READY REASON URL" "GET /v1/resources/channels/shop HTTP/1.1" 0 \
+"NAME          KIND      READY   REASON         URL
+ch1           Channel   True    ChannelReady   http://h/shop/channels/ch1
+longer-name   Channel   False   NotFound       
 " "" -- get channels -n shop
     answer 200 '{"items":['"$CH1"']}'
     expect "short name ch goes to the daemon as typed" "GET /v1/resources/ch HTTP/1.1" 0 \
-"NAMESPACE   NAME   READY   REASON         URL
-shop        ch1    True    ChannelReady   http://h/shop/channels/ch1
+"NAMESPACE   NAME   KIND      READY   REASON         URL
+shop        ch1    Channel   True    ChannelReady   http://h/shop/channels/ch1
 " "" -- get ch
     answer 200 '{"items":['"$SUB1,$SUB2"']}'
     expect "get subscriptions: CHANNEL and SUBSCRIBER (resolved, else the spec's)" \
