@@ -456,7 +456,8 @@ static void describe_log(const cJSON *o, const char *kind, const char *ns, const
     bool broker = !strcmp(kind, "Broker");
     line("Name:", "%s", name);
     line("Namespace:", "%s", ns);
-    line("Kind:", "%s", kind);
+    /* the daemon's answer says which channel kind it is (Channel, InMemoryChannel) */
+    line("Kind:", "%s", cli__jstr(o, "kind") ? cli__jstr(o, "kind") : kind);
     print_ready(cli__jget(o, "ready", NULL));
     line("Address:", "%s", cli__jstr(o, "address") ? cli__jstr(o, "address") : "");
     print_delivery(cli__jget(o, "delivery", NULL));
