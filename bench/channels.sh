@@ -123,33 +123,6 @@ open(d + "/path", "w").write(path)
 EOF
 }
 
-# start_heraldd SCENARIO -> HPID, HPORT, APORT
-start_heraldd() {
-    local sc=$1
-    stop_heraldd
-    rm -rf "$TMP/data"
-    mkdir -p "$TMP/data"
-    HPORT=$(free_port)
-    APORT=$(free_port)
-    cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:$HPORT"}
-admin: {listen: "127.0.0.1:$APORT"}
-data_dir: $TMP/data
-durability: $DURABILITY
-manifests: [$TMP/m-$sc]
-log: {level: warn}
-EOF
-    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd-$sc.err" &
-    HPID=$!
-    wait_up "http://127.0.0.1:$HPORT/readyz"
-}
-stop_heraldd() {
-    if [ -n "$HPID" ]; then
-        kill "$HPID" 2>/dev/null || true
-        wait "$HPID" 2>/dev/null || true
-        HPID=
-    fi
-}
 # delivered ALL|SINK: deliveries answered 202 (every series, or only the trigger/subscription
 # named "sink", the one whose deliveries reach nginx in every scenario)
 delivered() {

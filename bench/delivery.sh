@@ -107,33 +107,6 @@ open(path, "w").write("\n---\n".join(docs) + "\n")
 EOF
 }
 
-# start_heraldd SCENARIO -> HPID, HPORT, APORT
-start_heraldd() {
-    local sc=$1
-    stop_heraldd
-    rm -rf "$TMP/data"
-    mkdir -p "$TMP/data"
-    HPORT=$(free_port)
-    APORT=$(free_port)
-    cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:$HPORT"}
-admin: {listen: "127.0.0.1:$APORT"}
-data_dir: $TMP/data
-durability: $DURABILITY
-manifests: [$TMP/m-$sc]
-log: {level: warn}
-EOF
-    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd-$sc.err" &
-    HPID=$!
-    wait_up "http://127.0.0.1:$HPORT/readyz"
-}
-stop_heraldd() {
-    if [ -n "$HPID" ]; then
-        kill "$HPID" 2>/dev/null || true
-        wait "$HPID" 2>/dev/null || true
-        HPID=
-    fi
-}
 delivered() { # sum of herald_dispatch_total with code 202
     curl -s -m 10 "http://127.0.0.1:$APORT/metrics" |
         awk '/^herald_dispatch_total\{.*code="202"/ {s += $2} END {printf "%d\n", s + 0}'
