@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hd_time.h"
+#include "hd_path.h"
 #include "resources_internal.h"
 
 /* ---- status ------------------------------------------------------------------------------- */
@@ -187,6 +188,52 @@ static record_t *flow_entry(hd_resources_t *r, const record_t *flow)
     return hd_resources__find(r, key);
 }
 
+/* The ready broker or channel called ns/name (ns_len and name_len bytes), or NULL. */
+static broker_rec_t *ready_log(hd_resources_t *r, bool channel, const char *ns, size_t ns_len,
+                               const char *name, size_t name_len)
+{
+    hd_broker_t *b = channel ? hd_resources_channel(r, ns, ns_len, name, name_len)
+                             : hd_resources_broker(r, ns, ns_len, name, name_len);
+    return b && b->ready ? hd_container_of(b, broker_rec_t, pub) : NULL;
+}
+
+/*
+ * The log a `uri` names when it is one of this heraldd's own addresses, so that the hop goes in
+ * process as for a `ref`: http://{ingress}/{ns}/{broker} and /{ns}/channels/{name}; Knative's
+ * in-cluster names for the same, http://broker-ingress.knative-eventing.svc.cluster.local/{ns}/
+ * {broker} and http://{name}-kn-channel.{ns}.svc.cluster.local/. 0 when it is none of them (the
+ * uri is then used over HTTP as written).
+ */
+static uint32_t uri_local_log(hd_resources_t *r, const char *uri)
+{
+    static const char knative_ingress[] = "broker-ingress.knative-eventing.svc.cluster.local";
+    if (strncmp(uri, "http://", 7))
+        return 0;
+    const char *host = uri + 7, *path = strchr(host, '/');
+    size_t hlen = path ? (size_t)(path - host) : strlen(host);
+    if (!path || !strcmp(path, "/")) {
+        broker_rec_t *c = NULL;
+        hd_broker_t *b = hd_resources_channel_by_host(r, host, hlen);
+        if (b && b->ready)
+            c = hd_container_of(b, broker_rec_t, pub);
+        return c ? c->pub.id : 0;
+    }
+    bool ours = hlen == strlen(r->ingress_address) && !memcmp(host, r->ingress_address, hlen);
+    bool knative = (hlen == sizeof knative_ingress - 1 ||
+                    (hlen == sizeof knative_ingress + 2 && !memcmp(host + hlen - 3, ":80", 3))) &&
+                   !strncmp(host, knative_ingress, sizeof knative_ingress - 1);
+    if (!ours && !knative)
+        return 0;
+    hd_path_seg_t seg[4];
+    size_t n = hd_path_split(path, strlen(path), seg, 3);
+    broker_rec_t *b = NULL;
+    if (n == 2 && seg[0].len && seg[1].len)
+        b = ready_log(r, false, seg[0].s, seg[0].len, seg[1].s, seg[1].len);
+    else if (ours && n == 3 && hd_path_seg_is(&seg[1], "channels") && seg[0].len && seg[2].len)
+        b = ready_log(r, true, seg[0].s, seg[0].len, seg[2].s, seg[2].len);
+    return b ? b->pub.id : 0;
+}
+
 /* Resolves a destination to a URL (owned) or NULL with `why`. *log (may be NULL) becomes the id
  * of the broker or channel when the destination is one of this heraldd's own logs, reached in
  * process; 0 otherwise. */
@@ -197,6 +244,8 @@ static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, uint32_t *log, 
         *log = 0;
     if (!d->set)
         return NULL;
+    if (!d->ref_kind && log)
+        *log = uri_local_log(r, d->uri);
     if (!d->ref_kind)
         return hd_strdup(d->uri);
     char key[HD_RESOURCES__KEYCAP];

@@ -250,6 +250,32 @@ START_TEST(local_destinations_in_process)
     ck_assert_str_eq(fwd->subscriber_uri, out->address_url);
     ck_assert_uint_eq(tob->subscriber_log, b->id);
     ck_assert_uint_eq(tob->reply_log, 0);
+    /* a uri that is one of this heraldd's addresses, or Knative's in-cluster name for it, goes
+     * in process too; any other stays HTTP */
+    static const struct {
+        const char *uri;
+        int want; /* 1: the broker, 2: channel out, 0: HTTP */
+    } uris[] = {
+        {"http://127.0.0.1:8080/default/default", 1},
+        {"http://broker-ingress.knative-eventing.svc.cluster.local/default/default", 1},
+        {"http://127.0.0.1:8080/default/channels/out", 2},
+        {"http://out-kn-channel.default.svc.cluster.local", 2},
+        {"http://out-kn-channel.default.svc.cluster.local/", 2},
+        {"http://127.0.0.1:8080/default/nope", 0},
+        {"http://127.0.0.1:8080/default/default/sub", 0},
+        {"http://127.0.0.1:9090/default/default", 0},
+        {"https://127.0.0.1:8080/default/default", 0},
+    };
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        char yaml[600];
+        snprintf(yaml, sizeof yaml, SUB("u", "in", "  subscriber: {uri: '%s'}\n"), uris[i].uri);
+        apply_ok(r, yaml);
+        hd_trigger_t *u = hd_resources_subscription(r, "default", "u");
+        uint32_t want = uris[i].want == 1 ? b->id : uris[i].want == 2 ? out->id : 0;
+        ck_assert_msg(u->ready && u->subscriber_log == want, "%s: log %u, want %u", uris[i].uri,
+                      u->subscriber_log, want);
+        ck_assert_str_eq(u->subscriber_uri, uris[i].uri);
+    }
     /* a trigger whose subscriber is a Sequence reaches its first channel */
     apply_ok(r,
              "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\n"
