@@ -40,3 +40,16 @@ wait_count() { # wait_count NAME N SECONDS
     done
     return 1
 }
+
+# finish LOG: under -DHERALD_SANITIZE=ON, no sanitizer report in heraldd's log (leaks at the clean
+# stop included); then the summary line, and the exit status (0 only when nothing failed)
+finish() {
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$1"; then
+        bad "sanitizer report in heraldd's log"
+        grep -E -A20 "AddressSanitizer|LeakSanitizer|runtime error" "$1" | head -60
+    else
+        ok "no sanitizer report in heraldd's log"
+    fi
+    echo "$pass passed, $fail failed"
+    [ "$fail" = 0 ]
+}
