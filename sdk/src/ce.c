@@ -761,6 +761,13 @@ ce_err_t ce_event_set(ce_event_t *ev, const char *name, const char *value, size_
     return ce_event_set_typed(ev, name, ce_attr_core_type(name, strlen(name)), value, len, err);
 }
 
+ce_err_t ce_event_set_str(ce_event_t *ev, const char *name, const char *value, ce_error_t *err)
+{
+    if (!value)
+        return ce_error_set(err, CE_E_ARG, "invalid argument");
+    return ce_event_set(ev, name, value, strlen(value), err);
+}
+
 ce_err_t ce_event_set_int(ce_event_t *ev, const char *name, int32_t value, ce_error_t *err)
 {
     char buf[16];
@@ -952,7 +959,7 @@ ce_err_t ce__set_unique(ce_event_t *ev, const char *name, size_t name_len, const
     return set_typed_n(ev, name, name_len, type, value, value_len, err);
 }
 
-void ce__events_free(ce_event_t **evs, size_t n)
+void ce_events_free(ce_event_t **evs, size_t n)
 {
     if (!evs)
         return;

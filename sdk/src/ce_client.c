@@ -113,10 +113,10 @@ static ce_err_t decode_reply(reply_t *r, ce_client_result_t *res)
     }
     if (n == 1) {
         res->reply = evs[0];
-        ce__free(evs);
+        ce_events_free(evs, 0); /* the array only: the event is kept */
         return CE_E_OK;
     }
-    ce__events_free(evs, n);
+    ce_events_free(evs, n);
     res->reply_err = ce_error_set(&res->reply_error, CE_E_INVALID,
                                   "reply batch holds %zu events, expected one", n);
     return CE_E_OK;

@@ -151,7 +151,4 @@ ce_err_t ce__finish_binary(ce_event_t *ev, const char *ct, size_t ct_len, const 
 /* True when name is one of the eight attributes of the core spec. */
 bool ce__is_core(const char *name, size_t len);
 
-/* Frees an array of events from a decoder. */
-void ce__events_free(ce_event_t **evs, size_t n);
-
 #endif /* HERALD_CE_INTERNAL_H */

@@ -869,7 +869,7 @@ ce_err_t ce_json_decode_batch(const char *json, size_t len, ce_event_t ***out, s
     return CE_E_OK;
 fail:
     scratch_free(&s);
-    ce__events_free(evs, n);
+    ce_events_free(evs, n);
     return rc;
 }
 

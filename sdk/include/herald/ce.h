@@ -21,6 +21,10 @@
 extern "C" {
 #endif
 
+/* Only what this header declares is exported from libherald-ce.so: the library is built with
+ * -fvisibility=hidden, so internal functions stay private to it. */
+#pragma GCC visibility push(default)
+
 /* The one error table of the SDK: X(name, message). */
 #define CE_ERR_MAP(X)                                                                              \
     X(OK, "ok")                                                                                    \
@@ -106,6 +110,9 @@ typedef struct ce_event ce_event_t;
 ce_event_t *ce_event_new(void);
 /* Frees the event and everything it owns. Accepts NULL. */
 void ce_event_free(ce_event_t *ev);
+/* Frees the first n events of an array the library returned (ce_http_decode, batch decoders) and
+ * the array itself. Accepts NULL. */
+void ce_events_free(ce_event_t **evs, size_t n);
 /* Returns a deep copy (free with ce_event_free), or NULL when out of memory. */
 ce_event_t *ce_event_clone(const ce_event_t *ev);
 
@@ -120,6 +127,9 @@ ce_event_t *ce_event_clone(const ce_event_t *ev);
  */
 ce_err_t ce_event_set(ce_event_t *ev, const char *name, const char *value, size_t len,
                       ce_error_t *err);
+/* ce_event_set for a NUL-terminated value: ce_event_set_str(ev, "type", "com.example.x", &err).
+ * Errors as ce_event_set; CE_E_ARG when value is NULL (use ce_event_unset to remove). */
+ce_err_t ce_event_set_str(ce_event_t *ev, const char *name, const char *value, ce_error_t *err);
 /* Sets an extension attribute as an Integer. Errors: CE_E_NAME, CE_E_NOMEM. */
 ce_err_t ce_event_set_int(ce_event_t *ev, const char *name, int32_t value, ce_error_t *err);
 /* Sets an extension attribute as a Boolean. Errors: CE_E_NAME, CE_E_NOMEM. */
@@ -200,6 +210,8 @@ typedef struct {
 } ce_allocator_t;
 /* Replaces the allocator (NULL restores libc's). Not thread-safe: call before any other use. */
 void ce_set_allocator(const ce_allocator_t *a);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

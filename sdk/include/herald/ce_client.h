@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* Options of one send. A zeroed struct is valid: binary, compat headers, 10 s, 1 MiB. */
 typedef struct {
     ce_http_mode_t mode;                  /* CE_HTTP_BINARY or CE_HTTP_STRUCTURED */
@@ -59,6 +61,8 @@ ce_err_t ce_client_send(const char *url, const ce_event_t *ev, const ce_client_o
 
 /* Frees the reply and zeroes the result. Accepts NULL. */
 void ce_client_result_clear(ce_client_result_t *res);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* A header: name and value, not NUL-terminated, borrowed from the caller. */
 typedef struct {
     const char *name;
@@ -57,8 +59,8 @@ ce_http_mode_t ce_http_mode(const ce_http_msg_t *msg);
 
 /*
  * Decodes a message in any mode into events. Binary and structured give one event, batch gives
- * zero or more. On success *out is a new array of *count new events (free each with
- * ce_event_free, then the array with free()). ce- header values are decoded leniently (valid %XY
+ * zero or more. On success *out is a new array of *count new events (free them and the array
+ * with ce_events_free(*out, *count)). ce- header values are decoded leniently (valid %XY
  * decoded, anything else kept as sent); invalid UTF-8 after decoding is CE_E_UTF8.
  * Errors: CE_E_MEDIA_TYPE (structured/batch in a format other than JSON: answer 415), and every
  * error of ce_json_decode and ce_event_validate; err names the attribute and the rule.
@@ -89,6 +91,8 @@ void ce_http_out_free(ce_http_out_t *out);
  */
 ce_err_t ce_http_header_encode(const char *v, size_t len, ce_header_encoding_t enc, ce_buf_t *out);
 ce_err_t ce_http_header_decode(const char *v, size_t len, ce_buf_t *out, ce_error_t *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* A growable output buffer. Owned by the caller; free `data` with free(). */
 typedef struct {
     char *data;
@@ -78,6 +80,8 @@ ce_err_t ce_json_decode_batch(const char *json, size_t len, ce_event_t ***out, s
 ce_err_t ce_json_encode(const ce_event_t *ev, ce_buf_t *out);
 /* Appends a batch (JSON array) of `n` events to `out`. Errors: CE_E_NOMEM. */
 ce_err_t ce_json_encode_batch(const ce_event_t *const *evs, size_t n, ce_buf_t *out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* A Kafka record as the binding sees it. All memory borrowed from the caller. */
 typedef struct {
     const ce_header_t *headers; /* Kafka headers (keys and values as bytes) */
@@ -80,6 +82,8 @@ ce_err_t ce_kafka_encode(const ce_event_t *ev, ce_kafka_mode_t mode, ce_kafka_ke
                          ce_kafka_out_t *out);
 /* Frees what ce_kafka_encode produced and zeroes it. Accepts NULL. */
 void ce_kafka_out_free(ce_kafka_out_t *out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

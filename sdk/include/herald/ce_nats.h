@@ -29,6 +29,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* A NATS message as the binding sees it. All memory borrowed from the caller. */
 typedef struct {
     const ce_header_t *headers; /* NULL/0 for core NATS without headers */
@@ -65,6 +67,8 @@ ce_err_t ce_nats_encode(const ce_event_t *ev, ce_nats_mode_t mode, ce_header_enc
                         ce_nats_out_t *out);
 /* Frees what ce_nats_encode produced and zeroes it. Accepts NULL. */
 void ce_nats_out_free(ce_nats_out_t *out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* CESQL error kinds (spec §4): X(name, tck_name). */
 #define CE_SQL_ERR_MAP(X)                                                                          \
     X(NONE, "none")                                                                                \
@@ -176,6 +178,8 @@ ce_sql_err_kind_t ce_sql_eval(const ce_sql_expr_t *expr, const ce_event_t *ev,
 
 /* Filter semantics: true only when the result is Boolean true with no error. */
 bool ce_sql_matches(const ce_sql_expr_t *expr, const ce_event_t *ev);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

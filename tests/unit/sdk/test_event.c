@@ -115,6 +115,25 @@ START_TEST(test_integer_rules)
 }
 END_TEST
 
+START_TEST(test_set_str_plain_strings)
+{
+    ce_event_t *ev = ce_event_new();
+    ce_error_t e;
+    ck_assert_int_eq(ce_event_set_str(ev, "specversion", "1.0", NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set_str(ev, "id", "42", NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set_str(ev, "source", "/me", NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_set_str(ev, "type", "com.example.x", NULL), CE_E_OK);
+    ck_assert_int_eq(ce_event_validate(ev, NULL), CE_E_OK);
+    ck_assert_str_eq(ce_event_get_str(ev, "type"), "com.example.x");
+    /* the same checks as the length-taking setter: a core attribute's type, a name's rule */
+    ck_assert_int_eq(ce_event_set_str(ev, "time", "yesterday", &e), CE_E_TYPE);
+    ck_assert_int_eq(ce_event_set_str(ev, "Bad-Name", "x", &e), CE_E_NAME);
+    ck_assert_int_eq(ce_event_set_str(ev, "type", NULL, &e), CE_E_ARG);
+    ck_assert_str_eq(ce_event_get_str(ev, "type"), "com.example.x");
+    ce_event_free(ev);
+}
+END_TEST
+
 START_TEST(test_boolean_case_sensitive)
 {
     ce_event_t *ev = tu_min_event();
@@ -481,6 +500,7 @@ static Suite *event_suite(void)
     tcase_add_test(tc, test_specversion_only_1_0);
     tcase_add_test(tc, test_timestamp_kept_verbatim);
     tcase_add_test(tc, test_integer_rules);
+    tcase_add_test(tc, test_set_str_plain_strings);
     tcase_add_test(tc, test_boolean_case_sensitive);
     tcase_add_test(tc, test_binary_type);
     tcase_add_test(tc, test_names);
