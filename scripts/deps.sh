@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# deps.sh — installs what Herald's build, tests and tools need on Debian 12, then the Node
-# packages of the interop tests. Installs only what is missing; safe to run again.
-# Runs as root, or through sudo when it is available.
+# deps.sh — installs what Herald needs on Debian 12. Installs only what is missing; safe to run
+# again. Runs as root, or through sudo when it is available.
+#
+#   scripts/deps.sh          # what building and running need (scripts/run.sh calls this)
+#   scripts/deps.sh --test   # also what the tests, fuzzers, benches and CI checks need, and the
+#                            # Node packages of the interop tests (scripts/test.sh calls this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WANT_TEST=0
+[ "${1:-}" = "--test" ] && WANT_TEST=1
 
 PACKAGES=(
-  # build
-  cmake make gcc clang pkg-config git ca-certificates
+  # build and run
+  cmake make gcc pkg-config ca-certificates curl
   libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev libyaml-dev
   librdkafka-dev libnats-dev libssl-dev
+)
+TEST_PACKAGES=(
   # tests
-  check nats-server curl procps openssl python3
-  # fuzzing (libFuzzer runtime for clang 14) and benchmarks
-  libclang-rt-14-dev nginx-light wrk
+  check nats-server procps openssl python3 git
+  # fuzzing (clang and the libFuzzer runtime of clang 14) and benchmarks
+  clang libclang-rt-14-dev nginx-light wrk
   # the format check of .ci/run
   clang-format
 )
+[ "$WANT_TEST" = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -37,6 +45,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "deps: all Debian packages present"
 fi
+
+[ "$WANT_TEST" = 1 ] || exit 0
 
 # Node.js: the machine's own (Node 20 from NodeSource on our build machines) is kept; Debian's
 # nodejs + npm (Node 18) are installed only when there is no node at all, since installing

@@ -14,7 +14,8 @@ RUN_DIR=${RUN_DIR:-$ROOT/build/run}
 
 scripts/deps.sh
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc 2>/dev/null || echo 2)" --target heraldd herald subscriber
+cmake --build "$BUILD_DIR" -j"$(nproc 2>/dev/null || echo 2)" --target heraldd herald subscriber \
+  herald_ce_static herald_ce_shared herald_ce_client
 HERALDD=$BUILD_DIR/broker/heraldd
 HERALD=$BUILD_DIR/cli/herald
 SUBSCRIBER=$(find "$BUILD_DIR" -type f -name subscriber -perm -u+x | head -n1)

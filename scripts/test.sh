@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test.sh — configures, builds and runs the whole test suite (unit, integration, interop) with
-# ctest, and prints ctest's summary line. Exit status is ctest's.
+# test.sh — installs what the tests need when missing (scripts/deps.sh --test), then configures,
+# builds and runs the whole test suite (unit, integration, interop) with ctest, and prints
+# ctest's summary line. Exit status is ctest's.
 #
 #   scripts/test.sh                      # build/ , Debug
 #   BUILD_DIR=build-asan CMAKE_ARGS="-DHERALD_SANITIZE=ON" scripts/test.sh
@@ -13,11 +14,10 @@ BUILD_TYPE=${BUILD_TYPE:-Debug}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 read -r -a EXTRA <<<"${CMAKE_ARGS:-}"
 
-if [ ! -d tests/interop/node_modules/cloudevents ] && command -v npm >/dev/null; then
-  (cd tests/interop && npm install --no-audit --no-fund --loglevel=error)
-fi
+# What the tests need (Debian packages, Node.js and the interop tests' npm packages), when missing.
+scripts/deps.sh --test
 
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${EXTRA[@]}" >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DHERALD_TESTS=ON "${EXTRA[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j"$JOBS" "$@"
