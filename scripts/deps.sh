@@ -12,6 +12,8 @@ PACKAGES=(
   librdkafka-dev libnats-dev libssl-dev
   # tests
   check nats-server curl procps openssl python3
+  # the web page's browser test (tests/integration/ui_heraldd.sh): headless, no WebDriver
+  chromium
   # fuzzing (libFuzzer runtime for clang 14) and benchmarks
   libclang-rt-14-dev nginx-light wrk
   # the format check of .ci/run
