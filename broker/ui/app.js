@@ -140,7 +140,8 @@ function deliveryCell(s) {
   if (typeof s.failedAttempts === 'number') head += ', ' + s.failedAttempts + (s.failedAttempts === 1 ? ' attempt' : ' attempts');
   let answer = s.lastStatus > 0 ? 'last answer ' + s.lastStatus : 'no answer';
   if (s.lastBody) answer += ': ' + s.lastBody;
-  const extra = s.lastError && s.lastError !== 'HTTP ' + s.lastStatus ? s.lastError : '';
+  // the reason when it says more than the status ("HTTP 500" does not; a timeout does)
+  const extra = s.lastError && !(s.lastStatus > 0 && s.lastError.startsWith('HTTP ' + s.lastStatus)) ? s.lastError : '';
   return el('td', {class: 'delivery failing', title: 'the latest delivery attempt failed'},
     el('div', null, head), el('div', {class: 'answer'}, answer), extra ? el('div', {class: 'error'}, extra) : null);
 }
@@ -158,7 +159,7 @@ async function describeAll(plural, items) {
 }
 
 function consumerRows(plural, rows) {
-  return rows.map(({o, s}) => {
+  return rows.map(({o, d, s}) => {
     const r = ready(o);
     const spec = o.spec || {};
     const k = key(o);
@@ -168,7 +169,8 @@ function consumerRows(plural, rows) {
       const lines = filterLines(spec);
       detail = el('td', {class: 'filters'}, lines.length ? lines.map((l) => el('code', null, l)) : el('span', {class: 'empty'}, 'every event'));
     } else {
-      const rep = (o.status || {}).replyUri || (spec.reply ? JSON.stringify(spec.reply) : '');
+      // describe's reply: the URI it resolved to, else what the spec names (not resolved yet)
+      const rep = typeof d.reply === 'string' ? d.reply : d.reply ? JSON.stringify(d.reply) : '';
       detail = el('td', null, rep || el('span', {class: 'empty'}, 'no reply'));
     }
     const dead = s.deadLetters || 0;
@@ -180,7 +182,7 @@ function consumerRows(plural, rows) {
       el('td', {class: 'cond-' + (r.status || 'Unknown')}, r.status || '?'),
       el('td', null, r.reason || '', r.status !== 'True' && r.message ? ': ' + r.message : ''),
       detail,
-      el('td', {class: 'mono'}, (o.status || {}).subscriberUri || ''),
+      el('td', {class: 'mono'}, d.subscriberUri || (o.status || {}).subscriberUri || ''),
       el('td', null, s.backlog ?? ''),
       el('td', null, s.inFlight ?? ''),
       el('td', null, dlq),

@@ -194,6 +194,14 @@ async function main() {
     check('the healthy trigger is not marked failing',
       (await p.eval(`${row('triggers', 'ns1/t-ok')}?.classList.contains('failing')`)) === false && !/fail/i.test(okRow || ''), okRow);
 
+    // a subscription is shown the same way
+    const subFailing = await p.waitFor(`${row('subscriptions', 'ns1/s-fail')}?.classList.contains('failing') &&
+      ${row('subscriptions', 'ns1/s-fail')}.querySelector('.delivery').textContent`);
+    check('the failing subscription is marked failing with its answer (503)', /503/.test(subFailing || ''), p.last);
+    const subOk = await p.waitFor(`${row('subscriptions', 'ns1/s-ok')}?.querySelector('.delivery')?.textContent`);
+    check('the healthy subscription is not marked failing', subOk !== undefined && !/fail/i.test(subOk) &&
+      (await p.eval(`${row('subscriptions', 'ns1/s-ok')}?.classList.contains('failing')`)) === false, subOk);
+
     // 3. filters shown: attributes and CESQL
     const fOk = await p.eval(`${row('triggers', 'ns1/t-ok')}?.querySelector('.filters')?.textContent ?? ''`);
     check('the attributes filter is shown', fOk.includes('type=com.example.ok'), fOk);

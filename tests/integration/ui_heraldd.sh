@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ui_heraldd.sh — the admin web page (GET /ui/) in a real browser: a real heraldd with a broker,
 # a trigger whose subscriber answers 500 (no dead-letter sink, so its events become dead letters),
-# a healthy one and one with a CESQL filter; then ui_browser.js drives headless Chromium (Debian
+# a healthy one and one with a CESQL filter, and a channel with a healthy and a failing
+# subscription; then ui_browser.js drives headless Chromium (Debian
 # `chromium`) against the page and checks what it shows. A missing chromium or node is a failure,
 # not a skip: CI installs both.
 #
@@ -37,6 +38,7 @@ fi
 
 sub ok
 sub fail --status 500 --body "kaputt"
+sub chfail --status 503
 
 mkdir -p "$TMP/manifests" "$TMP/data"
 cat >"$TMP/manifests/all.yaml" <<YAML
@@ -70,6 +72,25 @@ spec:
   filter: {attributes: {type: com.example.fail}}
   subscriber: {uri: "http://127.0.0.1:$PORT_fail/"}
   delivery: {retry: 1, backoffPolicy: linear, backoffDelay: PT0.05S}
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: c, namespace: ns1}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: s-ok, namespace: ns1}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c}
+  subscriber: {uri: "http://127.0.0.1:$PORT_ok/channel"}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: s-fail, namespace: ns1}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c}
+  subscriber: {uri: "http://127.0.0.1:$PORT_chfail/"}
+  delivery: {retry: 0}
 YAML
 cat >"$TMP/herald.yaml" <<YAML
 ingress: {listen: "127.0.0.1:0"}
@@ -124,7 +145,11 @@ check "an event for the failing trigger is accepted" test "$(send x1 com.example
 # an id with markup: the page must show it as text
 check "an event with markup in its id is accepted" \
     test "$(send '<img src=x onerror=window.__xss=1>' com.example.fail /test)" = 202
-check "the healthy subscriber gets its 2 events" wait_count ok 2 10
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$ADMIN/v1/channels/ns1/c/events" \
+    -H "ce-specversion: 1.0" -H "ce-id: c1" -H "ce-source: /test" -H "ce-type: com.example.ch")
+check "an event for the channel is accepted ($code)" test "$code" = 202
+check "the healthy subscriber gets its 3 events (2 triggers, 1 subscription)" wait_count ok 3 10
+check "the failing subscription's subscriber is called" wait_count chfail 1 10
 check "the failing trigger's 2 events become dead letters" wait_dead 2 15
 
 echo "# the browser (chromium: $CHROMIUM)"
