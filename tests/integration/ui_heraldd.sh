@@ -136,6 +136,10 @@ for f in "/ui/ text/html" "/ui/app.js text/javascript" "/ui/app.css text/css"; d
 done
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' "$ADMIN/ui/nope.js")
 check "an unknown file of the page is 404 ($code)" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/ui")
+check "GET /ui (no slash) is the page too ($code)" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$ADMIN/ui/")
+check "POST /ui/ is 405 ($code)" test "$code" = 405
 check "the page's answer forbids other origins (CSP)" \
     grep -qi "^content-security-policy: default-src 'self'" <(curl -s -D - -o /dev/null "$ADMIN/ui/")
 
