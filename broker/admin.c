@@ -1,10 +1,10 @@
 /*
- * admin.c — the router of the admin API (hd_admin.h): splits the path, answers health, metrics
- * and the web page itself, and hands every other path to its endpoint group: resources
+ * admin.c — the router of the admin API (hd_admin.h): splits the path, answers health and
+ * metrics itself, and hands every other path to its endpoint group: resources
  * (admin_resources.c), the operations on one broker, channel, trigger or subscription
- * (admin_triggers.c) and the live tail (admin_tail.c). Also the answer helpers they share. Every
- * error is JSON `{"error": "..."}` with a message a user can act on; unknown paths are 404, wrong
- * methods 405 with Allow.
+ * (admin_triggers.c), the live tail (admin_tail.c) and the web page (admin_ui.c). Also the answer
+ * helpers they share. Every error is JSON `{"error": "..."}` with a message a user can act on;
+ * unknown paths are 404, wrong methods 405 with Allow.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,12 +207,12 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         hd_free(text);
         return;
     }
-    if (n == 1 && hd_path_seg_is(&s[0], "ui")) {
-        if (req->method != HTTP_GET) {
-            hd_admin__method_not_allowed(req, "GET");
-            return;
-        }
-        hd_admin__ui(req);
+    if (len == 1 && req->path[0] == '/') {
+        hd_admin__root(req);
+        return;
+    }
+    if ((n == 1 || n == 2) && hd_path_seg_is(&s[0], "ui")) {
+        hd_admin__ui(req, n == 2 ? s[1].s : NULL, n == 2 ? s[1].len : 0);
         return;
     }
     if (n == 1 && hd_path_seg_is(&s[0], "apply")) {

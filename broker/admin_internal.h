@@ -85,8 +85,21 @@ hd_broker_t *hd_admin__log_lookup(hd_admin_ctx_t *a, const hd_admin__kind_t *k, 
 
 /* ---- the web page (admin_ui.c) ------------------------------------------------------------ */
 
-/* GET /ui/: a self-contained HTML page (resources with their Ready reason, events and rates per
- * broker, trigger backlogs, a live tail) that reads the routes of hd_admin.h from the browser. */
-void hd_admin__ui(hd_http_req_t *req);
+/* GET|HEAD /ui/ (file empty: index.html) and /ui/{file}: the page's files, embedded at build time
+ * from broker/ui/ (ui/embed.cmake); 404 for any other name, 405 for other methods. The page reads
+ * the routes of hd_admin.h from the browser. file is borrowed (not NUL-terminated). */
+void hd_admin__ui(hd_http_req_t *req, const char *file, size_t len);
+/* GET|HEAD /: 302 to /ui/. */
+void hd_admin__root(hd_http_req_t *req);
+
+/* One embedded file of the page (the generated ui_assets.c defines the table). */
+typedef struct {
+    const char *name; /* "index.html", "app.js", ... */
+    const char *type; /* its Content-Type */
+    const unsigned char *data;
+    size_t len;
+} hd_admin__asset_t;
+extern const hd_admin__asset_t hd_admin__ui_assets[];
+extern const size_t hd_admin__ui_nassets;
 
 #endif /* HERALD_ADMIN_INTERNAL_H */

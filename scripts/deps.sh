@@ -19,6 +19,8 @@ PACKAGES=(
 TEST_PACKAGES=(
   # tests
   check nats-server procps openssl python3 git
+  # the web page's browser test (tests/integration/ui_heraldd.sh): headless, no WebDriver
+  chromium
   # fuzzing (clang and the libFuzzer runtime of clang 14) and benchmarks
   clang libclang-rt-14-dev nginx-light wrk
   # the format check of .ci/run
