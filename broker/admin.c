@@ -18,6 +18,10 @@
 
 #define MAX_SEGS 10
 #define JSON_CT "Content-Type: application/json\r\n"
+#ifndef HERALD_VERSION /* set by CMakeLists.txt */
+#define HERALD_VERSION "unknown"
+#define HERALD_BUILD "unknown"
+#endif
 
 /* ---- answers -------------------------------------------------------------------------------- */
 
@@ -205,6 +209,16 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
         }
         hd_http_respond(req, 200, "Content-Type: text/plain; version=0.0.4\r\n", text, len);
         hd_free(text);
+        return;
+    }
+    if (n == 1 && hd_path_seg_is(&s[0], "version")) { /* `herald version` */
+        if (req->method != HTTP_GET) {
+            hd_admin__method_not_allowed(req, "GET");
+            return;
+        }
+        static const char body[] =
+            "{\"version\":\"" HERALD_VERSION "\",\"build\":\"" HERALD_BUILD "\"}\n";
+        hd_http_respond(req, 200, JSON_CT, body, sizeof body - 1);
         return;
     }
     if (n == 1 && hd_path_seg_is(&s[0], "ui")) {
