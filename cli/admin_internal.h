@@ -118,7 +118,10 @@ void cli__last_answer(const cJSON *stats, char *out, size_t cap, size_t body_max
 
 /* Writes `v` as block YAML at `indent` spaces; when in_seq the first line continues a "- ". */
 void cli__yaml_node(FILE *f, const cJSON *v, int indent, bool in_seq);
-/* Prints `v` as indented JSON and a newline on stdout. */
+/* Writes `v` as JSON with `width` spaces per level, "key": value, every line after the first
+ * starting with `prefix` (kubectl: width 4, prefix ""). */
+void cli__json_write(FILE *f, const cJSON *v, int width, const char *prefix);
+/* Prints `v` as JSON indented by 4 spaces, as kubectl does, and a newline on stdout. */
 void cli__print_json(const cJSON *v);
 /* Prints the array `items` as YAML documents separated by --- (format "yaml"), or as JSON
  * (format "json"): a v1 List when as_list, else the first item alone. */

@@ -33,7 +33,7 @@ static const value_opt_t value_opts[] = {
     STR("--source", NULL, source),
     STR("--id", NULL, id),
     STR("--data", NULL, data),
-    STR("--content-type", NULL, ct),
+    STR("--content-type", "--datacontenttype", ct),
     STR("--subject", NULL, subject),
     STR("--time", NULL, time),
     STR("--seq", NULL, seq),

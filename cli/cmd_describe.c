@@ -17,12 +17,15 @@
 static const char *const USAGE_DESCRIBE =
     "usage: herald describe KIND NAME [-n NAMESPACE] [--admin URL]\n"
     "\n"
-    "Shows a resource's status with what to do about it. For a trigger: its broker,\n"
-    "subscriber, filter, effective delivery, cursor and backlog, in-flight deliveries,\n"
-    "retries, dead letters and the last error; for a subscription the same with its channel\n"
-    "and reply instead of broker and filter. For a broker or a channel: its address, the\n"
-    "events it holds and the backlog of each trigger or subscription. Other kinds show their\n"
-    "readiness and spec.\n";
+    "Shows a resource's status with what to do about it. For a trigger: its age, broker,\n"
+    "subscriber, filter (as YAML), effective delivery, cursor and backlog, in-flight\n"
+    "deliveries, retries, dead letters and the last error, and a Failing line while its\n"
+    "latest deliveries fail (since when, how many attempts, the last answer's status and\n"
+    "body), even while it is Ready; for a subscription the same with its channel and reply\n"
+    "instead of broker and filter. For a broker or a channel: its address, the events it\n"
+    "holds and the backlog of each trigger or subscription. Other kinds show their readiness\n"
+    "and spec. Every kind ends with its conditions: TYPE, STATUS, AGE (since the last\n"
+    "change) and REASON. Ages read as kubectl's: 45s, 7m30s, 2h3m, 4d.\n";
 /* ---- describe ------------------------------------------------------------------------------ */
 
 static void line(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -45,6 +48,59 @@ static void print_ready(const cJSON *rc)
     const char *m = cli__jstr(rc, "message");
     line("Ready:", "%s (%s)%s%s", cli__jstr(rc, "status") ? cli__jstr(rc, "status") : "?",
          cli__jstr(rc, "reason") ? cli__jstr(rc, "reason") : "", m && *m ? " " : "", m ? m : "");
+}
+
+/* Age: from metadata.creationTimestamp of the resource object. */
+static void print_age(const cJSON *obj)
+{
+    const char *ts = cli__jstr(cli__jget(obj, "metadata", NULL), "creationTimestamp");
+    if (!ts)
+        return;
+    char age[32];
+    cli_age(ts, age, sizeof age);
+    line("Age:", "%s (created %s)", age, ts);
+}
+
+/* The conditions of status.conditions as a table: TYPE, STATUS, AGE (since its last
+ * transition), REASON (the messages are on the Ready line). */
+static void print_conditions(const cJSON *obj)
+{
+    const cJSON *conds = cli__jget(cli__jget(obj, "status", NULL), "conditions", NULL);
+    if (cJSON_GetArraySize(conds) == 0)
+        return;
+    puts("\nConditions:");
+    cli_table_t t = {.ncols = 4};
+    const char *hdr[] = {"  TYPE", "STATUS", "AGE", "REASON"};
+    cli__table_row(&t, hdr);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, conds)
+    {
+        char type[128], age[32] = "";
+        snprintf(type, sizeof type, "  %s", cli__jstr(c, "type") ? cli__jstr(c, "type") : "?");
+        if (cli__jstr(c, "lastTransitionTime"))
+            cli_age(cli__jstr(c, "lastTransitionTime"), age, sizeof age);
+        const char *row[] = {type, cli__jstr(c, "status"), age, cli__jstr(c, "reason")};
+        cli__table_row(&t, row);
+    }
+    cli__table_print(&t);
+}
+
+/* "Failing: since <time> (<age> ago), N attempts, last answer 500: <body>" while the latest
+ * deliveries fail (stats.failing of the daemon), whatever Ready says. */
+static void print_failing(const cJSON *s)
+{
+    char answer[300];
+    cli__last_answer(s, answer, sizeof answer, 200);
+    const char *since = cli__jstr(s, "failingSince");
+    double attempts = cli__jnum(s, "failedAttempts");
+    char age[32] = "", when[96] = "";
+    if (since) {
+        cli_age(since, age, sizeof age);
+        snprintf(when, sizeof when, " since %s (%s ago)", since, age);
+    }
+    bool http = cli__jnum(s, "lastStatus") > 0;
+    line("Failing:", "failing%s, %.0f attempt%s, %s %s", when, attempts, attempts == 1 ? "" : "s",
+         http ? "last answer" : "last error", *answer ? answer : "unknown");
 }
 
 static void print_delivery(const cJSON *d)
@@ -82,9 +138,11 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
                               const char *ns, const char *name)
 {
     bool trigger = !strcmp(kind, "Trigger");
+    const cJSON *obj = cli__jget(o, "resource", NULL);
     line("Name:", "%s", name);
     line("Namespace:", "%s", ns);
     line("Kind:", "%s", kind);
+    print_age(obj);
     print_ready(cli__jget(o, "ready", NULL));
     line(trigger ? "Broker:" : "Channel:", "%s",
          cli__jstr(o, log_member) ? cli__jstr(o, log_member) : "");
@@ -92,9 +150,12 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
          cli__jstr(o, "subscriberUri") ? cli__jstr(o, "subscriberUri") : "(unresolved)");
     if (trigger) {
         const cJSON *f = cli__jget(o, "filter", NULL);
-        char *fs = f && !cJSON_IsNull(f) ? cJSON_PrintUnformatted(f) : NULL;
-        line("Filter:", "%s", fs ? fs : "(none: every event)");
-        free(fs);
+        if (f && !cJSON_IsNull(f) && !(cJSON_IsObject(f) && !f->child)) {
+            puts("Filter:");
+            cli__yaml_node(stdout, f, 2, false);
+        } else {
+            line("Filter:", "(none: every event)");
+        }
     } else {
         const cJSON *r = cli__jget(o, "reply", NULL);
         char *rs = r && !cJSON_IsNull(r) && !cJSON_IsString(r) ? cJSON_PrintUnformatted(r) : NULL;
@@ -114,6 +175,8 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
              cli__jnum(s, "delivered"), cli__jnum(s, "failed"), cli__jnum(s, "deadLettered"),
              cli__jnum(s, "dead"));
         const char *le = cli__jstr(s, "lastError");
+        if (cJSON_IsTrue(cli__jget(s, "failing", NULL)))
+            print_failing(s);
         if (le && *le) {
             double st = cli__jnum(s, "lastStatus");
             if (st > 0 && strncmp(le, "HTTP ", 5) != 0)
@@ -133,6 +196,7 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
              trigger ? "" : "subscription:", name, ns);
     else
         line("Dead stored:", "0");
+    print_conditions(obj);
 }
 
 /* A broker or a channel: same JSON shape (a channel's consumers are its subscriptions, listed
@@ -144,6 +208,7 @@ static void describe_log(const cJSON *o, const char *kind, const char *ns, const
     line("Namespace:", "%s", ns);
     /* the daemon's answer says which channel kind it is (Channel, InMemoryChannel) */
     line("Kind:", "%s", cli__jstr(o, "kind") ? cli__jstr(o, "kind") : kind);
+    print_age(cli__jget(o, "resource", NULL));
     print_ready(cli__jget(o, "ready", NULL));
     line("Address:", "%s", cli__jstr(o, "address") ? cli__jstr(o, "address") : "");
     print_delivery(cli__jget(o, "delivery", NULL));
@@ -174,6 +239,7 @@ static void describe_log(const cJSON *o, const char *kind, const char *ns, const
         }
         cli__table_print(&t);
     }
+    print_conditions(cli__jget(o, "resource", NULL));
 }
 
 static void describe_other(const cJSON *obj)
@@ -182,6 +248,7 @@ static void describe_other(const cJSON *obj)
     line("Name:", "%s", cli__jstr(md, "name") ? cli__jstr(md, "name") : "");
     line("Namespace:", "%s", cli__jstr(md, "namespace") ? cli__jstr(md, "namespace") : "");
     line("Kind:", "%s", cli__jstr(obj, "kind") ? cli__jstr(obj, "kind") : "");
+    print_age(obj);
     print_ready(cli__ready_cond(obj));
     const cJSON *addr = cli__jget(obj, "status", "address");
     if (cli__jstr(addr, "url"))
@@ -190,6 +257,7 @@ static void describe_other(const cJSON *obj)
     const cJSON *spec = cli__jget(obj, "spec", NULL);
     if (spec && spec->child)
         cli__yaml_node(stdout, spec, 2, false);
+    print_conditions(obj);
 }
 
 int cli__cmd_describe(int argc, char **argv)

@@ -150,14 +150,15 @@ void cli__yaml_node(FILE *f, const cJSON *v, int indent, bool in_seq)
     }
 }
 
-/* Writes `v` as JSON indented by 4 spaces per level, "key": value, as kubectl prints. */
-static void json_indented(FILE *f, const cJSON *v, int depth)
+void cli__json_write(FILE *f, const cJSON *v, int width, const char *prefix)
 {
+    static int depth; /* nesting of the value being written (single-threaded CLI) */
     bool obj = cJSON_IsObject(v);
     if ((obj || cJSON_IsArray(v)) && v->child) {
         fputc(obj ? '{' : '[', f);
+        depth++;
         for (const cJSON *c = v->child; c; c = c->next) {
-            fprintf(f, "\n%*s", (depth + 1) * 4, "");
+            fprintf(f, "\n%s%*s", prefix, depth * width, "");
             if (obj) {
                 cJSON key = {0};
                 key.type = cJSON_String;
@@ -166,11 +167,12 @@ static void json_indented(FILE *f, const cJSON *v, int depth)
                 fprintf(f, "%s: ", k ? k : "\"\"");
                 free(k);
             }
-            json_indented(f, c, depth + 1);
+            cli__json_write(f, c, width, prefix);
             if (c->next)
                 fputc(',', f);
         }
-        fprintf(f, "\n%*s%c", depth * 4, "", obj ? '}' : ']');
+        depth--;
+        fprintf(f, "\n%s%*s%c", prefix, depth * width, "", obj ? '}' : ']');
         return;
     }
     char *s = cJSON_PrintUnformatted(v);
@@ -180,7 +182,7 @@ static void json_indented(FILE *f, const cJSON *v, int depth)
 
 void cli__print_json(const cJSON *v)
 {
-    json_indented(stdout, v, 0);
+    cli__json_write(stdout, v, 4, "");
     putchar('\n');
 }
 
