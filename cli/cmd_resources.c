@@ -2,6 +2,7 @@
  * cmd_resources.c — `herald apply|delete`: resources from manifests through heraldd's admin API,
  * and their deletion by kind and name or by the manifests that made them (delete -f).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "admin_internal.h"
 #include "cli.h"
+#include "manifest_ids.h"
 #include "util_io.h"
 
 static const char *const USAGE_APPLY =
@@ -23,9 +25,14 @@ static const char *const USAGE_APPLY =
     "Prints one line per resource: its kind, namespace/name, generation and readiness.\n";
 static const char *const USAGE_DELETE =
     "usage: herald delete KIND NAME [-n NAMESPACE] [--admin URL]\n"
+    "       herald delete -f FILE|- [--admin URL]\n"
     "\n"
-    "Deletes one resource. Deleting a trigger forgets its cursor and dead letters; deleting a\n"
-    "broker deletes its events and unbinds its triggers (they wait for a broker again).\n";
+    "Deletes one resource, or every object a manifest file names (YAML documents or JSON, as\n"
+    "`herald apply -f` reads them; by apiVersion, kind, metadata.namespace, default\n"
+    "'default', and metadata.name), in file order; an object that is not there is reported\n"
+    "and the others are still deleted (exit code 1). Deleting a trigger forgets its cursor\n"
+    "and dead letters; deleting a broker deletes its events and unbinds its triggers (they\n"
+    "wait for a broker again).\n";
 
 /* ---- apply ----------------------------------------------------------------------------------- */
 
@@ -149,6 +156,69 @@ int cli__cmd_apply(int argc, char **argv)
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
+/* The admin path of one object of a manifest: /apis/{group}/{version}/namespaces/{ns}/{plural}/
+ * {name} when apiVersion has a group, else the lenient /v1/resources/{kind}/{ns}/{name}. */
+static bool object_path(const cli_manifest_id_t *id, const char *ns, char *path, size_t cap)
+{
+    const char *slash = strchr(id->api_version, '/');
+    if (!slash) {
+        snprintf(path, cap, "/v1/resources/%s/%s/%s", id->kind, ns, id->name);
+        return true;
+    }
+    char plural[80];
+    size_t kl = strlen(id->kind);
+    if (kl + 3 > sizeof plural)
+        return false;
+    cli__lower(id->kind, plural, sizeof plural);
+    if (kl > 1 && plural[kl - 1] == 'y')
+        strcpy(plural + kl - 1, "ies");
+    else
+        strcpy(plural + kl, "s");
+    for (const char *p = id->api_version; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '/'))
+            return false;
+    snprintf(path, cap, "/apis/%s/namespaces/%s/%s/%s", id->api_version, ns, plural, id->name);
+    return true;
+}
+
+static int delete_file(const cli_opts_t *o)
+{
+    char *text = NULL, why[256];
+    size_t len = 0;
+    if (cli_read_file(o->file, CLI_MAX_INPUT, &text, &len, why, sizeof why))
+        return cli_error(CLI_INVALID, "%s", why);
+    cli_manifest_ids_t ids;
+    int parsed = cli_manifest_ids(text, len, &ids, why, sizeof why);
+    free(text);
+    if (parsed)
+        return cli_error(CLI_INVALID, "%s: %s", o->file, why);
+    int worst = CLI_OK;
+    for (size_t i = 0; i < ids.n && worst != CLI_UNREACHABLE; i++) {
+        const cli_manifest_id_t *id = &ids.v[i];
+        const char *ns = id->ns ? id->ns : "default";
+        char path[800];
+        if (!id->api_version || !id->kind || !id->name || !cli__kind_safe(id->kind) ||
+            !cli__path_safe(ns) || !cli__path_safe(id->name) ||
+            !object_path(id, ns, path, sizeof path)) {
+            cli_error(CLI_INVALID,
+                      "%s: object %zu has no valid apiVersion, kind and "
+                      "metadata.name",
+                      o->file, i + 1);
+            worst = CLI_INVALID;
+            continue;
+        }
+        cJSON *res = NULL;
+        int rc = cli__call_json(o, "DELETE", path, NULL, 0, NULL, &res);
+        if (rc == CLI_OK)
+            printf("%s %s/%s deleted\n", id->kind, ns, id->name);
+        cJSON_Delete(res);
+        if (rc > worst)
+            worst = rc;
+    }
+    cli_manifest_ids_free(&ids);
+    return worst;
+}
+
 int cli__cmd_delete(int argc, char **argv)
 {
     cli_opts_t o;
@@ -159,8 +229,10 @@ int cli__cmd_delete(int argc, char **argv)
         fputs(USAGE_DELETE, stdout);
         return CLI_OK;
     }
-    if (o.npos != 2) {
-        fprintf(stderr, "error: delete takes KIND NAME\n%s", USAGE_DELETE);
+    if (o.file && !o.npos && !o.ns)
+        return delete_file(&o);
+    if (o.npos != 2 || o.file) {
+        fprintf(stderr, "error: delete takes KIND NAME, or -f FILE\n%s", USAGE_DELETE);
         return CLI_USAGE;
     }
     const char *ns = o.ns ? o.ns : "default";
