@@ -84,10 +84,24 @@ ch1           Channel   True    ChannelReady   http://h/shop/channels/ch1
 longer-name   Channel   False   NotFound       
 " "" -- get channels -n shop
     answer 200 '{"items":['"$CH1"']}'
-    expect "short name ch goes to the daemon as typed" "GET /v1/resources/ch HTTP/1.1" 0 \
+    expect "short name ch goes to the daemon as typed; -A lists every namespace" \
+        "GET /v1/resources/ch HTTP/1.1" 0 \
 "NAMESPACE   NAME   KIND      READY   REASON         URL
 shop        ch1    Channel   True    ChannelReady   http://h/shop/channels/ch1
-" "" -- get ch
+" "" -- get ch -A
+    answer 200 '{"items":['"$CH1"']}'
+    expect "--all-namespaces is -A" "GET /v1/resources/channels HTTP/1.1" 0 \
+"NAMESPACE   NAME   KIND      READY   REASON         URL
+shop        ch1    Channel   True    ChannelReady   http://h/shop/channels/ch1
+" "" -- get channels --all-namespaces
+    answer 200 '{"items":[]}'
+    expect "without -n a list is of namespace default, as kubectl" \
+        "GET /v1/resources/ch/default HTTP/1.1" 0 "" "No ch found in namespace default.
+" -- get ch
+    answer 200 '{"items":[]}'
+    expect "-A and -n exclude each other" "" 2 "" "error: -A and -n exclude each other
+$("$HERALD" get --help)
+" -- get ch -A -n x
     answer 200 '{"items":['"$SUB1,$SUB2"']}'
     expect "get subscriptions: CHANNEL and SUBSCRIBER (resolved, else the spec's)" \
         "GET /v1/resources/sub/shop HTTP/1.1" 0 \
@@ -173,27 +187,31 @@ Kind:         Sequence
 Ready:        True (Ready)
 Address:      http://h/seq
 Spec:
+
+Conditions:
+  TYPE    STATUS   AGE   REASON
+  Ready   True           Ready
 " "" -- describe sequence seq -n a
 }
 
 group_send() {
     answer 202 '{"accepted":1}'
     expect "send to a channel" "POST /v1/channels/shop/ch1/events HTTP/1.1" 0 \
-        "event e1 accepted by channel shop/ch1
-" "" -- send channel:shop/ch1 --type t --source /s --id e1 --data '{"n":1}' --ext trace=abc
-    if [ "$(body)" = '{"specversion":"1.0","id":"e1","source":"/s","type":"t","datacontenttype":"application/json","trace":"abc","data":{"n":1}}' ]
+        "event e1 accepted by channel shop/ch1 (202)
+" "" -- send channel:shop/ch1 --type t --source /s --id e1 --data '{"n":1}' --ext trace=abc --time 2026-01-02T03:04:05Z
+    if [ "$(body)" = '{"specversion":"1.0","id":"e1","source":"/s","type":"t","datacontenttype":"application/json","time":"2026-01-02T03:04:05Z","trace":"abc","data":{"n":1}}' ]
     then ok "the event is sent in the JSON format"; else bad "event body: $(body)"; fi
     answer 202 '{}'
     expect "broker: prefix is a broker" "POST /v1/brokers/shop/b/events HTTP/1.1" 0 \
-        "event e2 accepted by broker shop/b
-" "" -- send broker:shop/b --type t --source /s --id e2 --data 'plain' --content-type text/plain
-    if [ "$(body)" = '{"specversion":"1.0","id":"e2","source":"/s","type":"t","datacontenttype":"text/plain","data":"plain"}' ]
+        "event e2 accepted by broker shop/b (202)
+" "" -- send broker:shop/b --type t --source /s --id e2 --data 'plain' --content-type=text/plain
+    if [ "$(body | sed -E 's/"time":"[^"]*"/"time":"'2026-01-02T03:04:05Z'"/')" = '{"specversion":"1.0","id":"e2","source":"/s","type":"t","datacontenttype":"text/plain","time":"2026-01-02T03:04:05Z","data":"plain"}' ]
     then ok "text data is a JSON string"; else bad "text body: $(body)"; fi
     answer 202 '{}'
     expect "a bare NAME is a broker in -n's namespace" "POST /v1/brokers/x/b/events HTTP/1.1" 0 \
-        "event e3 accepted by broker x/b
+        "event e3 accepted by broker x/b (202)
 " "" -- send b -n x --type t --source /s --id e3 --data '1 2'
-    if body | grep -q '"datacontenttype":"text/plain","data":"1 2"}$'; then ok "'1 2' is text, not JSON"
+    if body | grep -q '"datacontenttype":"text/plain","time":"[^"]*","data":"1 2"}$'; then ok "'1 2' is text, not JSON"
     else bad "'1 2' body: $(body)"; fi
     answer 202 '{}'
     expect "an attribute set twice is refused before sending" "" 2 "" \
