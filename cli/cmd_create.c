@@ -24,8 +24,8 @@ static const char *const USAGE_BROKER =
     "MTChannelBasedBroker is taken as Herald). --dl-sink (also --sink-dead-letter) is the\n"
     "broker's spec.delivery.deadLetterSink.\n"
     "SINK is a URL (http://... or https://...), ksvc:NAME (a serving.knative.dev/v1 Service),\n"
-    "broker:NAME (a Broker) or channel:NAME (a messaging.knative.dev/v1 Channel), in the same\n"
-    "namespace. The namespace is 'default' unless -n is given.\n";
+    "broker:NAME (a Broker) or channel:NAME (a Channel, or the InMemoryChannel of that name),\n"
+    "in the same namespace. The namespace is 'default' unless -n is given.\n";
 static const char *const USAGE_TRIGGER =
     "usage: herald trigger create NAME --sink SINK [--broker BROKER] [--filter KEY=VALUE]...\n"
     "                             [--dl-sink SINK] [-n NAMESPACE]\n"
@@ -40,8 +40,8 @@ static const char *const USAGE_TRIGGER =
     "on update KEY=VALUE adds or replaces one and KEY- removes one, the others are kept.\n"
     "--sink (also -s) is the subscriber; --dl-sink the dead-letter sink.\n"
     "SINK is a URL (http://... or https://...), ksvc:NAME (a serving.knative.dev/v1 Service),\n"
-    "broker:NAME (a Broker) or channel:NAME (a messaging.knative.dev/v1 Channel), in the same\n"
-    "namespace. The namespace is 'default' unless -n is given.\n";
+    "broker:NAME (a Broker) or channel:NAME (a Channel, or the InMemoryChannel of that name),\n"
+    "in the same namespace. The namespace is 'default' unless -n is given.\n";
 static const char *const USAGE_CHANNEL =
     "usage: herald channel create NAME [--type channel|imc] [--dl-sink SINK] [-n NAMESPACE]\n"
     "       herald channel delete NAME [-n NAMESPACE]\n"
@@ -60,13 +60,14 @@ static const char *const USAGE_SUBSCRIPTION =
     "       herald subscription list [-n NAMESPACE | -A] [-o json|yaml]\n"
     "       herald subscription describe NAME [-n NAMESPACE]\n"
     "\n"
-    "Manages messaging.knative.dev/v1 Subscriptions as kn does: --channel names a Channel (or\n"
-    "InMemoryChannel) of the namespace, --sink (also -s) the subscriber, --reply (also\n"
+    "Manages messaging.knative.dev/v1 Subscriptions as kn does: --channel names a Channel or\n"
+    "an InMemoryChannel of the namespace (whichever has that name), --sink (also -s) the "
+    "subscriber, --reply (also\n"
     "--sink-reply) where the subscriber's replies go, --dl-sink (also --sink-dead-letter) the\n"
     "dead-letter sink.\n"
     "SINK is a URL (http://... or https://...), ksvc:NAME (a serving.knative.dev/v1 Service),\n"
-    "broker:NAME (a Broker) or channel:NAME (a messaging.knative.dev/v1 Channel), in the same\n"
-    "namespace. The namespace is 'default' unless -n is given.\n";
+    "broker:NAME (a Broker) or channel:NAME (a Channel, or the InMemoryChannel of that name),\n"
+    "in the same namespace. The namespace is 'default' unless -n is given.\n";
 
 /* What differs between the four kinds. */
 typedef struct {
@@ -99,8 +100,28 @@ static const char *usage_of(const kind_t *k)
 
 /* ---- destinations ------------------------------------------------------------------------- */
 
-/* A Knative destination from kn's sink forms; NULL (message printed) when `s` is none of them. */
-static cJSON *destination(const char *flag, const char *s)
+static int fetch(const cli_opts_t *o, const char *plural, const char *ns, const char *name,
+                 cJSON **out);
+
+/* The kind of channel NAME is: "InMemoryChannel" when only an InMemoryChannel has that name,
+ * else "Channel" (kn's default, also when neither exists yet). */
+static const char *channel_kind(const cli_opts_t *o, const char *ns, const char *name)
+{
+    cJSON *c = NULL;
+    if (fetch(o, "channels", ns, name, &c) == CLI_OK && c) {
+        cJSON_Delete(c);
+        return "Channel";
+    }
+    if (fetch(o, "inmemorychannels", ns, name, &c) == CLI_OK && c) {
+        cJSON_Delete(c);
+        return "InMemoryChannel";
+    }
+    return "Channel";
+}
+
+/* A Knative destination from kn's sink forms; NULL (message printed) when `s` is none of them.
+ * channel:NAME names the channel of that name, whichever of Channel or InMemoryChannel it is. */
+static cJSON *destination(const cli_opts_t *o, const char *ns, const char *flag, const char *s)
 {
     static const struct {
         const char *prefix, *api, *kind;
@@ -124,7 +145,9 @@ static cJSON *destination(const char *flag, const char *s)
             break;
         cJSON *ref = cJSON_AddObjectToObject(d, "ref");
         cJSON_AddStringToObject(ref, "apiVersion", refs[i].api);
-        cJSON_AddStringToObject(ref, "kind", refs[i].kind);
+        cJSON_AddStringToObject(ref, "kind",
+                                strcmp(refs[i].kind, "Channel") ? refs[i].kind
+                                                                : channel_kind(o, ns, s + n));
         cJSON_AddStringToObject(ref, "name", s + n);
         return d;
     }
@@ -159,10 +182,10 @@ static cJSON *object_member(cJSON *obj, const char *name)
 }
 
 /* Sets spec.delivery.deadLetterSink from --dl-sink. */
-static bool set_dl_sink(cJSON *spec, const char *dl)
+static bool set_dl_sink(const cli_opts_t *o, const char *ns, cJSON *spec)
 {
-    return !dl ||
-           put(object_member(spec, "delivery"), "deadLetterSink", destination("--dl-sink", dl));
+    return !o->dl_sink || put(object_member(spec, "delivery"), "deadLetterSink",
+                              destination(o, ns, "--dl-sink", o->dl_sink));
 }
 
 /* Applies --filter KEY=VALUE / KEY- to spec.filter.attributes. */
@@ -187,7 +210,8 @@ static void set_filters(cJSON *spec, const cli_opts_t *o)
 /* ---- the manifest ------------------------------------------------------------------------- */
 
 /* Fills or changes `spec` from the options; returns CLI_OK or the exit code of an error. */
-static int fill_spec(const kind_t *k, cJSON *spec, const cli_opts_t *o, bool creating)
+static int fill_spec(const kind_t *k, cJSON *spec, const cli_opts_t *o, const char *ns,
+                     bool creating)
 {
     const char *u = usage_of(k);
     bool trigger = !strcmp(k->word, "trigger"), sub = !strcmp(k->word, "subscription");
@@ -213,15 +237,15 @@ static int fill_spec(const kind_t *k, cJSON *spec, const cli_opts_t *o, bool cre
                              o->channel);
         cJSON *ch = cJSON_CreateObject();
         cJSON_AddStringToObject(ch, "apiVersion", "messaging.knative.dev/v1");
-        cJSON_AddStringToObject(ch, "kind", "Channel");
+        cJSON_AddStringToObject(ch, "kind", channel_kind(o, ns, o->channel));
         cJSON_AddStringToObject(ch, "name", o->channel);
         put(spec, "channel", ch);
     }
-    if (o->sink && !put(spec, "subscriber", destination("--sink", o->sink)))
+    if (o->sink && !put(spec, "subscriber", destination(o, ns, "--sink", o->sink)))
         return CLI_USAGE;
-    if (o->reply && !put(spec, "reply", destination("--reply", o->reply)))
+    if (o->reply && !put(spec, "reply", destination(o, ns, "--reply", o->reply)))
         return CLI_USAGE;
-    if (!set_dl_sink(spec, o->dl_sink))
+    if (!set_dl_sink(o, ns, spec))
         return CLI_USAGE;
     if (creating && (trigger || sub) && !o->sink) {
         fprintf(stderr, "error: %s create needs --sink\n%s", k->word, u);
@@ -344,7 +368,7 @@ static int do_create(const cli_opts_t *o, const kind_t *k, const char *ns, const
         cJSON_AddStringToObject(
             cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(m, "metadata"), "annotations"),
             "eventing.knative.dev/broker.class", o->klass);
-    if (!(rc = fill_spec(k, spec, o, true)))
+    if (!(rc = fill_spec(k, spec, o, ns, true)))
         rc = apply(o, k, m, ns, name, "successfully created");
     cJSON_Delete(m);
     return rc;
@@ -364,7 +388,7 @@ static int do_update(const cli_opts_t *o, const kind_t *k, const char *ns, const
         return cli_error(CLI_INVALID, "%s '%s' not found in namespace '%s'", k->kind, name, ns);
     cJSON *m = manifest_of(existing);
     cJSON_Delete(existing);
-    if (!(rc = fill_spec(k, cJSON_GetObjectItemCaseSensitive(m, "spec"), o, false)))
+    if (!(rc = fill_spec(k, cJSON_GetObjectItemCaseSensitive(m, "spec"), o, ns, false)))
         rc = apply(o, k, m, ns, name, "updated");
     cJSON_Delete(m);
     return rc;
