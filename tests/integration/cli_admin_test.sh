@@ -179,6 +179,53 @@ Dead letters: kept by heraldd (herald dlq)
 Progress:     not delivering until the subscription is Ready
 Dead stored:  0
 " "" -- describe sub s2
+    # the failing state of the contract in the admin JSON (stats.failing, failingSince, ...)
+    local since
+    since=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
+    answer 200 '{"ready":{"status":"True","reason":"TriggerReady","message":""},"broker":"default","subscriberUri":"http://sub/","filter":{"attributes":{"type":"t.bad"}},'"$DELIVERY"',"stats":{"cursor":9,"brokerLastSeq":9,"backlog":0,"inFlight":0,"pendingRetries":0,"delivered":4,"failed":12,"deadLettered":0,"dead":5,"lastError":"HTTP 500","lastStatus":500,"failing":true,"failingSince":"'"$since"'","failedAttempts":12,"lastBody":"database is down\ntry later","lastAttemptAt":"'"$since"'","deadLetters":5},"resource":{"kind":"Trigger","metadata":{"name":"bad","namespace":"default","creationTimestamp":"'"$since"'"},"status":{"conditions":[{"type":"Ready","status":"True","reason":"TriggerReady","lastTransitionTime":"'"$since"'"},{"type":"SubscriberResolved","status":"True","reason":"SubscriberResolved","lastTransitionTime":"'"$since"'"}]}}}'
+    expect "describe a failing trigger: the Failing line even while Ready, conditions" \
+        "GET /v1/triggers/default/bad/describe HTTP/1.1" 0 \
+"Name:         bad
+Namespace:    default
+Kind:         Trigger
+Age:          3h (created $since)
+Ready:        True (TriggerReady)
+Broker:       default
+Subscriber:   http://sub/
+Filter:
+  attributes:
+    type: t.bad
+Delivery:     retry 3, exponential backoff 200 ms, timeout 1000 ms, maxInFlight 8, unordered
+Dead letters: kept by heraldd (herald dlq)
+Progress:     cursor 9 of 9, backlog 0, in flight 0, pending retries 0
+Counters:     delivered 4, failed attempts 12, dead-lettered 0, dead 5
+Failing:      failing since $since (3h ago), 12 attempts, last answer 500: database is down try later
+Last error:   HTTP 500
+Dead stored:  5 (herald dlq list bad -n default)
+
+Conditions:
+  TYPE                 STATUS   AGE   REASON
+  Ready                True     3h    TriggerReady
+  SubscriberResolved   True     3h    SubscriberResolved
+" "" -- describe trigger bad
+    answer 200 '{"ready":{"status":"True","reason":"TriggerReady"},"broker":"default","subscriberUri":"http://sub/","filter":null,'"$DELIVERY"',"stats":{"cursor":1,"brokerLastSeq":1,"failing":true,"failingSince":null,"failedAttempts":1,"lastStatus":-1,"lastError":"connection refused","lastBody":""}}'
+    expect "describe: a failing trigger without an HTTP answer" \
+        "GET /v1/triggers/default/t2/describe HTTP/1.1" 0 \
+"Name:         t2
+Namespace:    default
+Kind:         Trigger
+Ready:        True (TriggerReady)
+Broker:       default
+Subscriber:   http://sub/
+Filter:       (none: every event)
+Delivery:     retry 3, exponential backoff 200 ms, timeout 1000 ms, maxInFlight 8, unordered
+Dead letters: kept by heraldd (herald dlq)
+Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
+Counters:     delivered 0, failed attempts 0, dead-lettered 0, dead 0
+Failing:      failing, 1 attempt, last error connection refused
+Last error:   connection refused
+Dead stored:  0
+" "" -- describe trigger t2
     answer 200 "$SEQ"
     expect "describe sequence shows the resource" "GET /v1/resources/sequence/a/seq HTTP/1.1" 0 \
 "Name:         seq
