@@ -2,7 +2,8 @@
  * hd_admin.h — the admin API (DESIGN §7) on its own port (default 127.0.0.1:8081):
  *   GET/PUT/DELETE /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}, list (without name,
  *   and /apis/{group}/{version}/{plural} across namespaces), POST /apply (YAML or JSON, one or
- *   many documents), GET /metrics (Prometheus text), GET /healthz, GET /ui/ (a web page), GET /version,
+ *   many documents), GET /metrics (Prometheus text), GET /healthz, GET /ui/ (a web page),
+ *   GET /version ({"version", "build"}),
  *   GET  /v1/resources/{kind}[/{ns}[/{name}]]  list/get (and DELETE with a name) with a lenient
  *        kind: plural, singular, Kind or short name, any case (what `herald get` uses)
  * and the operations on one event log (a broker; a channel behaves as one) or one consumer (a

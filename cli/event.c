@@ -27,7 +27,7 @@ static const char EVENT_USAGE[] =
     "                         [--header-encoding compat|strict]\n"
     "                         (-f FILE|- | --type T --source S [--id I] [--data D]\n"
     "                          [--datacontenttype CT] [--subject S] [--time T]\n"
-    "                          [--ext NAME=VALUE]...)\n"
+    "                          [--ext NAME=VALUE]... [--field PATH=VALUE]...)\n"
     "\n"
     "Events in the CloudEvents JSON format are what decode prints, what encode reads and what\n"
     "send -f reads. Run `herald event COMMAND --help` for details.\n"
