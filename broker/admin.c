@@ -20,7 +20,7 @@
 #define JSON_CT "Content-Type: application/json\r\n"
 #ifndef HERALD_VERSION /* set by CMakeLists.txt */
 #define HERALD_VERSION "unknown"
-#define HERALD_BUILD "unknown"
+#define HERALD_COMMIT "unknown"
 #endif
 
 /* ---- answers -------------------------------------------------------------------------------- */
@@ -217,7 +217,7 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
             return;
         }
         static const char body[] =
-            "{\"version\":\"" HERALD_VERSION "\",\"build\":\"" HERALD_BUILD "\"}\n";
+            "{\"version\":\"" HERALD_VERSION "\",\"commit\":\"" HERALD_COMMIT "\"}\n";
         hd_http_respond(req, 200, JSON_CT, body, sizeof body - 1);
         return;
     }

@@ -1,5 +1,5 @@
 /*
- * cmd_version.c — `herald version`: this client's version and build, then the daemon's from the
+ * cmd_version.c — `herald version`: this client's version and commit, then the daemon's from the
  * admin API (GET /version, else the herald_build_info series of /metrics) when it answers.
  */
 #include <stdio.h>
@@ -13,14 +13,14 @@
 #ifndef HERALD_VERSION
 #define HERALD_VERSION "unknown"
 #endif
-#ifndef HERALD_BUILD
-#define HERALD_BUILD "unknown"
+#ifndef HERALD_COMMIT
+#define HERALD_COMMIT "unknown"
 #endif
 
 static const char *const USAGE_VERSION =
     "usage: herald version [--client] [-o json|yaml] [--admin URL]\n"
     "\n"
-    "Prints the version and build of this client and, when the daemon answers on the admin\n"
+    "Prints the version and commit of this client and, when the daemon answers on the admin\n"
     "URL, of heraldd; when it does not, the client's and the error (exit code 3), as kubectl.\n"
     "--client prints the client's alone without asking the daemon.\n";
 
@@ -41,7 +41,7 @@ static bool label(const char *line, const char *name, char *out, size_t cap)
     return true;
 }
 
-/* The daemon's version as {"version", "build"}; NULL when it gives none. *reachable tells
+/* The daemon's version as {"version", "commit"}; NULL when it gives none. *reachable tells
  * whether it answered at all. */
 static cJSON *server_version(const cli_opts_t *o, bool *reachable)
 {
@@ -65,10 +65,8 @@ static cJSON *server_version(const cli_opts_t *o, bool *reachable)
             continue;
         v = cJSON_CreateObject();
         cJSON_AddStringToObject(v, "version", ver);
-        if (label(line, "commit", build, sizeof build) ||
-            label(line, "build", build, sizeof build) ||
-            label(line, "revision", build, sizeof build))
-            cJSON_AddStringToObject(v, "build", build);
+        if (label(line, "commit", build, sizeof build))
+            cJSON_AddStringToObject(v, "commit", build);
         break;
     }
     free(r.body.data);
@@ -105,7 +103,7 @@ int cli__cmd_version(int argc, char **argv)
         cJSON *all = cJSON_CreateObject();
         cJSON *cv = cJSON_AddObjectToObject(all, "clientVersion");
         cJSON_AddStringToObject(cv, "version", HERALD_VERSION);
-        cJSON_AddStringToObject(cv, "build", HERALD_BUILD);
+        cJSON_AddStringToObject(cv, "commit", HERALD_COMMIT);
         if (srv)
             cJSON_AddItemToObject(all, "serverVersion", cJSON_Duplicate(srv, 1));
         if (!strcmp(o.output, "json"))
@@ -114,10 +112,10 @@ int cli__cmd_version(int argc, char **argv)
             cli__yaml_node(stdout, all, 0, false);
         cJSON_Delete(all);
     } else {
-        printf("Client Version: %s (build %s)\n", HERALD_VERSION, HERALD_BUILD);
+        printf("Client Version: %s (commit %s)\n", HERALD_VERSION, HERALD_COMMIT);
         if (srv)
-            printf("Server Version: %s (build %s)\n", cli__jstr(srv, "version"),
-                   cli__jstr(srv, "build") ? cli__jstr(srv, "build") : "unknown");
+            printf("Server Version: %s (commit %s)\n", cli__jstr(srv, "version"),
+                   cli__jstr(srv, "commit") ? cli__jstr(srv, "commit") : "unknown");
         else if (reachable)
             printf("Server Version: unknown (%s gives no version)\n", o.admin);
     }

@@ -215,9 +215,9 @@ group_version() {
     check "GET /version answers the daemon's version" [ -n "$ver" ]
     "$HERALD" version >"$TMP/v" 2>"$TMP/ve"
     check "version: client and server lines" \
-        grep -qE "^Client Version: $ver \(build [^)]+\)$" "$TMP/v"
+        grep -qE "^Client Version: $ver \(commit [^)]+\)$" "$TMP/v"
     check "version: the server's version from the admin API" \
-        grep -qE "^Server Version: $ver \(build [^)]+\)$" "$TMP/v"
+        grep -qE "^Server Version: $ver \(commit [^)]+\)$" "$TMP/v"
     "$HERALD" version -o json | jq_py 'd["serverVersion"]["version"]' >"$TMP/vj"
     check "version -o json" [ "$(cat "$TMP/vj")" = "$ver" ]
     kill "$HPID"; wait "$HPID" 2>/dev/null; HPID=
