@@ -347,7 +347,7 @@ int cli__cmd_dlq(int argc, char **argv)
     if ((rc = cli__call_json(&o, "GET", path, NULL, 0, NULL, &res)))
         return rc;
     const cJSON *items = cli__jget(res, "items", NULL);
-    if (o.output) {
+    if (o.output && strcmp(o.output, "wide")) {
         if (!strcmp(o.output, "json"))
             cli__print_json(items);
         else

@@ -175,9 +175,9 @@ static void describe_consumer(const cJSON *o, const char *kind, const char *log_
              cli__jnum(s, "delivered"), cli__jnum(s, "failed"), cli__jnum(s, "deadLettered"),
              cli__jnum(s, "dead"));
         const char *le = cli__jstr(s, "lastError");
-        if (cJSON_IsTrue(cli__jget(s, "failing", NULL)))
-            print_failing(s);
-        if (le && *le) {
+        if (cJSON_IsTrue(cli__jget(s, "failing", NULL))) {
+            print_failing(s); /* says all a "Last error" line would */
+        } else if (le && *le) {
             double st = cli__jnum(s, "lastStatus");
             if (st > 0 && strncmp(le, "HTTP ", 5) != 0)
                 line("Last error:", "HTTP %.0f: %s", st, le);

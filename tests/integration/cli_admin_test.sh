@@ -200,7 +200,6 @@ Dead letters: kept by heraldd (herald dlq)
 Progress:     cursor 9 of 9, backlog 0, in flight 0, pending retries 0
 Counters:     delivered 4, failed attempts 12, dead-lettered 0, dead 5
 Failing:      failing since $since (3h ago), 12 attempts, last answer 500: database is down try later
-Last error:   HTTP 500
 Dead stored:  5 (herald dlq list bad -n default)
 
 Conditions:
@@ -223,7 +222,6 @@ Dead letters: kept by heraldd (herald dlq)
 Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
 Counters:     delivered 0, failed attempts 0, dead-lettered 0, dead 0
 Failing:      failing, 1 attempt, last error connection refused
-Last error:   connection refused
 Dead stored:  0
 " "" -- describe trigger t2
     answer 200 "$SEQ"
