@@ -224,6 +224,30 @@ Counters:     delivered 0, failed attempts 0, dead-lettered 0, dead 0
 Failing:      failing, 1 attempt, last error connection refused
 Dead stored:  0
 " "" -- describe trigger t2
+    # ages as kubectl prints them (each stable for a minute: the test takes seconds)
+    local t1 t2 t3 t4 t5
+    t1=$(date -u -d '-25 minutes' +%Y-%m-%dT%H:%M:%SZ)
+    t2=$(date -u -d '-5 hours -20 minutes' +%Y-%m-%dT%H:%M:%SZ)
+    t3=$(date -u -d '-20 hours' +%Y-%m-%dT%H:%M:%SZ)
+    t4=$(date -u -d '-3 days -4 hours' +%Y-%m-%dT%H:%M:%SZ)
+    t5=$(date -u -d '-12 days' +%Y-%m-%dT%H:%M:%SZ)
+    answer 200 '{"kind":"PingSource","metadata":{"name":"p","namespace":"a","creationTimestamp":"'"$t5"'"},"spec":{"schedule":"* * * * *"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"NotImplemented","lastTransitionTime":"'"$t1"'"},{"type":"A","status":"True","reason":"X","lastTransitionTime":"'"$t2"'"},{"type":"B","status":"True","reason":"Y","lastTransitionTime":"'"$t3"'"},{"type":"C","status":"Unknown","reason":"Z","lastTransitionTime":"'"$t4"'"}]}}'
+    expect "describe: ages and the conditions table" "GET /v1/resources/pingsource/a/p HTTP/1.1" 0 \
+"Name:         p
+Namespace:    a
+Kind:         PingSource
+Age:          12d (created $t5)
+Ready:        False (NotImplemented)
+Spec:
+  schedule: \"* * * * *\"
+
+Conditions:
+  TYPE    STATUS    AGE     REASON
+  Ready   False     25m     NotImplemented
+  A       True      5h20m   X
+  B       True      20h     Y
+  C       Unknown   3d4h    Z
+" "" -- describe pingsource p -n a
     answer 200 "$SEQ"
     expect "describe sequence shows the resource" "GET /v1/resources/sequence/a/seq HTTP/1.1" 0 \
 "Name:         seq
