@@ -18,6 +18,10 @@
 
 #define MAX_SEGS 10
 #define JSON_CT "Content-Type: application/json\r\n"
+#ifndef HERALD_VERSION /* set by CMakeLists.txt */
+#define HERALD_VERSION "unknown"
+#define HERALD_COMMIT "unknown"
+#endif
 
 /* ---- answers -------------------------------------------------------------------------------- */
 
@@ -209,6 +213,16 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
     }
     if (len == 1 && req->path[0] == '/') {
         hd_admin__root(req);
+        return;
+    }
+    if (n == 1 && hd_path_seg_is(&s[0], "version")) { /* `herald version` */
+        if (req->method != HTTP_GET) {
+            hd_admin__method_not_allowed(req, "GET");
+            return;
+        }
+        static const char body[] =
+            "{\"version\":\"" HERALD_VERSION "\",\"commit\":\"" HERALD_COMMIT "\"}\n";
+        hd_http_respond(req, 200, JSON_CT, body, sizeof body - 1);
         return;
     }
     if ((n == 1 || n == 2) && hd_path_seg_is(&s[0], "ui")) {

@@ -3,7 +3,7 @@
  *   GET/PUT/DELETE /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}, list (without name,
  *   and /apis/{group}/{version}/{plural} across namespaces), POST /apply (YAML or JSON, one or
  *   many documents), GET /metrics (Prometheus text), GET /healthz, GET /ui/ (a web page; GET /
- *   redirects there),
+ *   redirects there), GET /version ({"version", "commit"}),
  *   GET  /v1/resources/{kind}[/{ns}[/{name}]]  list/get (and DELETE with a name) with a lenient
  *        kind: plural, singular, Kind or short name, any case (what `herald get` uses)
  * and the operations on one event log (a broker; a channel behaves as one) or one consumer (a

@@ -21,18 +21,32 @@
 
 /* ---- options (admin_opts.c) ---------------------------------------------------------------- */
 
-/* The options of every broker command; strings borrow argv (or the environment). */
+/* Most --filter and --field options of one command (more is a usage error). */
+#define CLI_MAX_MULTI 64
+
+/* The options of every broker command; strings borrow argv (or the environment). Every option
+ * taking a value is accepted as `--opt value` and as `--opt=value`. */
 typedef struct {
     const char *admin;  /* base URL, no trailing slash */
     const char *ns;     /* -n, NULL when not given */
-    const char *output; /* -o: NULL (table), json, yaml */
+    const char *output; /* -o: NULL (table), json, yaml, wide */
     const char *file;   /* -f */
     const char *pos[4]; /* positional arguments after the command */
     int npos;
-    /* send */
-    const char *type, *source, *id, *data, *ct, *subject;
+    bool all_ns; /* -A, --all-namespaces */
+    /* get -w */
+    bool watch;
+    double watch_timeout; /* --watch-timeout seconds, 0 = until interrupted */
+    /* send (and `channel create --type`) */
+    const char *type, *source, *id, *data, *ct, *subject, *time;
     const char *ext[CLI_MAX_EXT];
     int next;
+    const char *field[CLI_MAX_MULTI]; /* --field a.b=VALUE */
+    int nfield;
+    /* broker/trigger/channel/subscription create|update */
+    const char *broker, *channel, *sink, *reply, *dl_sink, *klass;
+    const char *filter[CLI_MAX_MULTI]; /* --filter KEY=VALUE or KEY- */
+    int nfilter;
     /* dlq, replay, tail */
     const char *seq, *from;
     long count; /* --count, -1 when not given */
@@ -95,16 +109,26 @@ double cli__jnum(const cJSON *o, const char *name);
 /* The "Ready" entry of a resource's status.conditions (borrowed), or NULL. */
 const cJSON *cli__ready_cond(const cJSON *obj);
 
+/*
+ * The last failing answer in the stats of a trigger or a subscription, for a person: "500: <the
+ * body's first `body_max` bytes, one line>" from lastStatus and lastBody, else lastError (a
+ * network error); "" when there is none. Writes into out (cap bytes).
+ */
+void cli__last_answer(const cJSON *stats, char *out, size_t cap, size_t body_max);
+
 /* Writes `v` as block YAML at `indent` spaces; when in_seq the first line continues a "- ". */
 void cli__yaml_node(FILE *f, const cJSON *v, int indent, bool in_seq);
-/* Prints `v` as indented JSON and a newline on stdout. */
+/* Writes `v` as JSON with `width` spaces per level, "key": value, every line after the first
+ * starting with `prefix` (kubectl: width 4, prefix ""). */
+void cli__json_write(FILE *f, const cJSON *v, int width, const char *prefix);
+/* Prints `v` as JSON indented by 4 spaces, as kubectl does, and a newline on stdout. */
 void cli__print_json(const cJSON *v);
 /* Prints the array `items` as YAML documents separated by --- (format "yaml"), or as JSON
  * (format "json"): a v1 List when as_list, else the first item alone. */
 void cli__print_objects(const cJSON *items, bool as_list, const char *format);
 
 /* A table: rows of cells, columns padded to their widest cell (3 spaces apart). */
-#define CLI_TABLE_MAX_COLS 8
+#define CLI_TABLE_MAX_COLS 12
 typedef struct {
     int ncols;    /* set before the first row, at most CLI_TABLE_MAX_COLS */
     char **cells; /* row-major, owned */
@@ -133,5 +157,8 @@ int cli__cmd_send(int argc, char **argv);     /* cmd_broker.c */
 int cli__cmd_tail(int argc, char **argv);     /* cmd_broker.c */
 int cli__cmd_dlq(int argc, char **argv);      /* cmd_broker.c */
 int cli__cmd_replay(int argc, char **argv);   /* cmd_broker.c */
+/* herald broker|trigger|channel|subscription create|update|delete NAME (cmd_create.c) */
+int cli__cmd_kind(int argc, char **argv);
+int cli__cmd_version(int argc, char **argv); /* cmd_version.c */
 
 #endif /* HERALD_CLI_ADMIN_INTERNAL_H */

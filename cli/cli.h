@@ -12,8 +12,10 @@ enum { CLI_OK = 0, CLI_INVALID = 1, CLI_USAGE = 2, CLI_UNREACHABLE = 3 };
 int cli_event(int argc, char **argv);
 /* herald sql eval|check (cli/sql.c) */
 int cli_sql(int argc, char **argv);
-/* herald apply|get|describe|delete|send|tail|dlq|replay (cli/admin_opts.c, cmd_*.c); argv[0] is
- * the command */
+/* herald listen (cli/listen.c): a CloudEvents receiver printing each event */
+int cli_listen(int argc, char **argv);
+/* herald apply|get|describe|delete|send|tail|dlq|replay|version and broker|trigger|channel|
+ * subscription (cli/admin_opts.c, cmd_*.c); argv[0] is the command */
 int cli_admin(int argc, char **argv);
 
 #endif

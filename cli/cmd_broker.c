@@ -17,15 +17,13 @@
 #include "util_io.h"
 
 static const char *const USAGE_SEND =
-    "usage: herald send [broker:|channel:]NS/NAME --type T --source S [--id I] [--data D]\n"
-    "                   [--subject S] [--content-type CT] [--ext NAME=VALUE]... [--admin URL]\n"
-    "       herald send [broker:|channel:]NS/NAME -f event.json|-\n"
+    "usage: herald send [broker:|channel:]NS/NAME (-f FILE|- | --type T --source S [options])\n"
     "\n"
-    "Stores one event in a broker (NS/NAME or broker:NS/NAME) or a channel (channel:NS/NAME)\n"
-    "through the admin API (the same checks as the ingress). --id defaults to a random UUID;\n"
-    "--data that parses as JSON is sent as JSON (application/json), anything else as\n"
-    "text/plain unless --content-type says otherwise. -f reads an event in the CloudEvents\n"
-    "JSON format. Prints the id of the accepted event.\n";
+    "Stores one event in a broker (NS/NAME, NAME in -n's namespace, or broker:NS/NAME) or a\n"
+    "channel (channel:NS/NAME) through the admin API, with the same checks as the ingress.\n"
+    "Takes the options of `herald event send` that build the event:\n" CLI_EVENT_OPTIONS_HELP
+    "  --admin URL       the daemon (default HERALD_ADMIN, else " CLI_ADMIN_DEFAULT ")\n"
+    "Prints \"event ID accepted by broker NS/NAME (202)\", as `herald event send` does.\n";
 static const char *const USAGE_TAIL =
     "usage: herald tail [broker:|channel:]NS/NAME [--from SEQ] [--count N] [--admin URL]\n"
     "\n"
@@ -146,7 +144,8 @@ int cli__cmd_send(int argc, char **argv)
         fprintf(stderr, "error: send needs --type and --source (or -f event.json)\n%s", USAGE_SEND);
         return CLI_USAGE;
     }
-    if (o.file && (o.type || o.source || o.data || o.id || o.next || o.subject || o.ct)) {
+    if (o.file && (o.type || o.source || o.data || o.id || o.next || o.subject || o.ct || o.time ||
+                   o.nfield)) {
         fprintf(stderr,
                 "error: -f takes a whole event; do not combine it with attribute "
                 "options\n%s",
@@ -164,8 +163,11 @@ int cli__cmd_send(int argc, char **argv)
                           .data = o.data,
                           .ct = o.ct,
                           .subject = o.subject,
+                          .time = o.time,
                           .ext = o.ext,
-                          .ext_count = (size_t)o.next};
+                          .ext_count = (size_t)o.next,
+                          .fields = o.field,
+                          .field_count = (size_t)o.nfield};
     ce_event_t *ev = NULL;
     if ((rc = cli_build_event(&a, &ev)))
         return rc;
@@ -184,9 +186,11 @@ int cli__cmd_send(int argc, char **argv)
     if (rc == CLI_OK) {
         if (r.status < 200 || r.status > 299)
             rc = cli__answer_error(&r);
-        else
-            printf("event %s accepted by %s %s/%s\n", ce_event_get_str(ev, "id"), lk->word, ns,
-                   name);
+        else {
+            char where[512];
+            snprintf(where, sizeof where, "%s %s/%s", lk->word, ns, name);
+            cli_print_sent(ev, where, r.status);
+        }
         free(r.body.data);
     }
     ce_event_free(ev);
@@ -343,7 +347,7 @@ int cli__cmd_dlq(int argc, char **argv)
     if ((rc = cli__call_json(&o, "GET", path, NULL, 0, NULL, &res)))
         return rc;
     const cJSON *items = cli__jget(res, "items", NULL);
-    if (o.output) {
+    if (o.output && strcmp(o.output, "wide")) {
         if (!strcmp(o.output, "json"))
             cli__print_json(items);
         else

@@ -27,7 +27,7 @@ static const char EVENT_USAGE[] =
     "                         [--header-encoding compat|strict]\n"
     "                         (-f FILE|- | --type T --source S [--id I] [--data D]\n"
     "                          [--datacontenttype CT] [--subject S] [--time T]\n"
-    "                          [--ext NAME=VALUE]...)\n"
+    "                          [--ext NAME=VALUE]... [--field PATH=VALUE]...)\n"
     "\n"
     "Events in the CloudEvents JSON format are what decode prints, what encode reads and what\n"
     "send -f reads. Run `herald event COMMAND --help` for details.\n"
@@ -80,24 +80,18 @@ static const char ENCODE_USAGE[] =
 static const char SEND_USAGE[] =
     "usage: herald event send --url URL [--mode binary|structured]\n"
     "                         [--header-encoding compat|strict] [--timeout SECONDS]\n"
-    "                         (-f FILE|- | --type T --source S [--id I] [--data D]\n"
-    "                          [--datacontenttype CT] [--subject S] [--time T]\n"
-    "                          [--ext NAME=VALUE]...)\n"
+    "                         (-f FILE|- | --type T --source S [options])\n"
     "\n"
-    "Sends one event with an HTTP POST and prints the answer's status line (e.g. `202`), then\n"
-    "the reply event in the JSON format if the answer carries one.\n"
-    "  -f FILE           the event in the JSON format (`-` reads stdin)\n"
-    "  --type, --source  required attributes when -f is not given\n"
-    "  --id              default: a random UUID v4\n"
-    "  --data D          data; without --datacontenttype it is application/json when D is\n"
-    "                    valid JSON, text/plain otherwise\n"
-    "  --ext NAME=VALUE  an extension attribute (String), repeatable\n"
+    "Sends one event with an HTTP POST to any URL (a broker's ingress, `herald listen`, a\n"
+    "service) and prints \"event ID accepted by URL (STATUS)\" on a 2xx answer, as\n"
+    "`herald send` does, then the reply event in the JSON format if the answer carries one.\n"
+    "The options that build the event are those of `herald send`:\n" CLI_EVENT_OPTIONS_HELP
     "  --mode            binary (default) or structured\n"
     "  --header-encoding compat (default) or strict, see `herald event encode --help`\n"
     "  --timeout         seconds for the whole exchange (default 30)\n"
     "\n"
-    "Exit codes: 0 a 2xx answer, 1 invalid event or a non-2xx answer, 2 usage,\n"
-    "3 the URL could not be reached (connection refused, DNS, timeout).\n";
+    "Exit codes: 0 a 2xx answer, 1 invalid event or a non-2xx answer (its status and body on\n"
+    "stderr), 2 usage, 3 the URL could not be reached (connection refused, DNS, timeout).\n";
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -455,8 +449,9 @@ fail_args:
 static int cmd_send(int argc, char **argv)
 {
     cli_event_args_t a = {0};
-    const char *ext[SEND_MAX_EXT];
+    const char *ext[SEND_MAX_EXT], *fields[SEND_MAX_EXT];
     a.ext = ext;
+    a.fields = fields;
     const char *url = NULL, *mode_s = "binary", *enc_s = "compat", *timeout_s = "30";
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -484,7 +479,8 @@ static int cmd_send(int argc, char **argv)
             a.id = v;
         else if ((m = opt_value(argc, argv, &i, "--data", &v)))
             a.data = v;
-        else if ((m = opt_value(argc, argv, &i, "--datacontenttype", &v)))
+        else if ((m = opt_value(argc, argv, &i, "--datacontenttype", &v)) ||
+                 (m = opt_value(argc, argv, &i, "--content-type", &v)))
             a.ct = v;
         else if ((m = opt_value(argc, argv, &i, "--subject", &v)))
             a.subject = v;
@@ -498,6 +494,14 @@ static int cmd_send(int argc, char **argv)
                     return usage_error(SEND_USAGE, "at most %s --ext options", "64");
                 ext[a.ext_count++] = v;
             }
+        } else if ((m = opt_value(argc, argv, &i, "--field", &v))) {
+            if (m > 0) {
+                if (!strchr(v, '=') || v[0] == '=')
+                    return usage_error(SEND_USAGE, "--field needs PATH=VALUE, got '%s'", v);
+                if (a.field_count == SEND_MAX_EXT)
+                    return usage_error(SEND_USAGE, "at most %s --field options", "64");
+                fields[a.field_count++] = v;
+            }
         } else
             return usage_error(SEND_USAGE, "unknown argument '%s'", argv[i]);
         if (m < 0)
@@ -505,8 +509,8 @@ static int cmd_send(int argc, char **argv)
     }
     if (!url)
         return usage_error(SEND_USAGE, "%s is required", "--url");
-    if (a.file &&
-        (a.type || a.source || a.id || a.data || a.ct || a.subject || a.time || a.ext_count))
+    if (a.file && (a.type || a.source || a.id || a.data || a.ct || a.subject || a.time ||
+                   a.ext_count || a.field_count))
         return usage_error(SEND_USAGE, "%s cannot be combined with attribute options", "-f");
     if (!a.file && (!a.type || !a.source))
         return usage_error(SEND_USAGE, "%s", "give -f FILE, or --type and --source");

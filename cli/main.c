@@ -16,18 +16,23 @@ static void usage(FILE *out)
           "  event send     send an event to a URL and print the status and any reply event\n"
           "  sql eval       evaluate a CloudEvents SQL expression against an event\n"
           "  sql check      check a CloudEvents SQL expression, with the position of any error\n"
+          "  listen         receive events over HTTP and print each one (an event display)\n"
           "\n"
           "Broker (talks to heraldd's admin API: --admin URL or HERALD_ADMIN,\n"
           "default http://127.0.0.1:8081):\n"
           "  apply -f FILE|-            create or update resources from YAML/JSON manifests\n"
-          "  get KIND [NAME] [-n NS] [-o json|yaml]\n"
-          "  describe KIND NAME [-n NS] status, backlog, in-flight, last errors\n"
-          "  delete KIND NAME [-n NS]\n"
+          "  get KIND [NAME] [-n NS|-A] [-o json|yaml|wide] [-w]\n"
+          "  describe KIND NAME [-n NS] conditions, backlog, in-flight, failing deliveries\n"
+          "  delete KIND NAME [-n NS] | delete -f FILE\n"
+          "  broker|trigger|channel|subscription create|update|delete|list|describe NAME\n"
+          "                             kn's commands: --sink URL|ksvc:N|broker:N|channel:N, ...\n"
           "  send [channel:]NS/NAME ... send an event to a broker (or a channel)\n"
           "  tail [channel:]NS/NAME     stream a broker's (or channel's) events as stored\n"
           "  dlq list|replay [sub:]NAME dead letters of a trigger (or a subscription)\n"
           "  replay [sub:]NAME --from TIME|SEQ\n"
+          "  version                    this client's version, and heraldd's\n"
           "\n"
+          "The namespace is 'default' unless -n (or -A, every namespace, where it applies).\n"
           "Every command takes --help. Exit codes: 0 success, 1 invalid input or answer,\n"
           "2 usage error, 3 daemon unreachable.\n",
           out);
@@ -69,8 +74,13 @@ int main(int argc, char **argv)
         return cli_event(argc - 1, argv + 1);
     if (!strcmp(cmd, "sql"))
         return cli_sql(argc - 1, argv + 1);
-    static const char *const admin_cmds[] = {"apply", "get",  "describe", "delete",
-                                             "send",  "tail", "dlq",      "replay"};
+    if (!strcmp(cmd, "listen"))
+        return cli_listen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--version"))
+        cmd = argv[1] = "version";
+    static const char *const admin_cmds[] = {
+        "apply",  "get",    "describe", "delete",       "send",    "tail",   "dlq",
+        "replay", "broker", "trigger",  "subscription", "version", "channel"};
     for (size_t i = 0; i < sizeof admin_cmds / sizeof admin_cmds[0]; i++)
         if (!strcmp(cmd, admin_cmds[i]))
             return cli_admin(argc - 1, argv + 1);

@@ -4,6 +4,7 @@
  * names that go into admin URLs.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,13 +150,40 @@ void cli__yaml_node(FILE *f, const cJSON *v, int indent, bool in_seq)
     }
 }
 
+void cli__json_write(FILE *f, const cJSON *v, int width, const char *prefix)
+{
+    static int depth; /* nesting of the value being written (single-threaded CLI) */
+    bool obj = cJSON_IsObject(v);
+    if ((obj || cJSON_IsArray(v)) && v->child) {
+        fputc(obj ? '{' : '[', f);
+        depth++;
+        for (const cJSON *c = v->child; c; c = c->next) {
+            fprintf(f, "\n%s%*s", prefix, depth * width, "");
+            if (obj) {
+                cJSON key = {0};
+                key.type = cJSON_String;
+                key.valuestring = c->string;
+                char *k = cJSON_PrintUnformatted(&key);
+                fprintf(f, "%s: ", k ? k : "\"\"");
+                free(k);
+            }
+            cli__json_write(f, c, width, prefix);
+            if (c->next)
+                fputc(',', f);
+        }
+        depth--;
+        fprintf(f, "\n%s%*s%c", prefix, depth * width, "", obj ? '}' : ']');
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(v);
+    fputs(s ? s : "null", f);
+    free(s);
+}
+
 void cli__print_json(const cJSON *v)
 {
-    char *s = cJSON_Print(v);
-    if (s) {
-        puts(s);
-        free(s);
-    }
+    cli__json_write(stdout, v, 4, "");
+    putchar('\n');
 }
 
 /* Prints objects as YAML documents (several separated by ---) or one JSON value. */
@@ -252,4 +280,33 @@ bool cli__kind_safe(const char *s)
         if (!isalpha((unsigned char)*s))
             return false;
     return true;
+}
+
+void cli__last_answer(const cJSON *stats, char *out, size_t cap, size_t body_max)
+{
+    double st = cli__jnum(stats, "lastStatus");
+    const char *body = cli__jstr(stats, "lastBody"), *err = cli__jstr(stats, "lastError");
+    out[0] = '\0';
+    if (st > 0) {
+        int n = snprintf(out, cap, "%.0f", st);
+        if (n < 0 || (size_t)n >= cap)
+            return;
+        if (body && *body) {
+            /* one line: control characters (newlines of an HTML page) become spaces */
+            size_t o = (size_t)n, i = 0;
+            if (o + 2 < cap) {
+                out[o++] = ':';
+                out[o++] = ' ';
+            }
+            for (; body[i] && i < body_max && o + 4 < cap; i++)
+                out[o++] = (unsigned char)body[i] < ' ' ? ' ' : body[i];
+            if (body[i] && o + 4 < cap) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            out[o] = '\0';
+        }
+    } else if (err && *err) {
+        snprintf(out, cap, "%s", err);
+    }
 }

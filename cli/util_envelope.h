@@ -52,9 +52,9 @@ void cli_envelope_free(cli_envelope_t *env);
 
 /*
  * Sends `ev` (borrowed) to `url` with an HTTP POST in `mode` through the SDK's libcurl client,
- * waiting at most `timeout_ms`. Prints the status on stdout, then the reply event if the answer
- * carries one. Returns CLI_OK on 2xx, CLI_INVALID (non-2xx or an invalid reply, message on
- * stderr) or CLI_UNREACHABLE. (cli/util_send.c)
+ * waiting at most `timeout_ms`. Prints "event ID accepted by URL (STATUS)" on a 2xx, then the reply
+ * event if the answer carries one. Returns CLI_OK on 2xx, CLI_INVALID (non-2xx or an invalid reply,
+ * message on stderr) or CLI_UNREACHABLE. (cli/util_send.c)
  */
 int cli_send_event(const char *url, const ce_event_t *ev, ce_http_mode_t mode,
                    ce_header_encoding_t enc, long timeout_ms);

@@ -10,6 +10,7 @@
 #include "herald/ce_json.h"
 #include "util_event.h"
 #include "util_io.h"
+#include "util_time.h"
 
 int cli_uuid_v4(char out[37])
 {
@@ -68,6 +69,75 @@ static int set_data(ce_event_t *ev, const char *data, const char *ct_opt)
     return CLI_OK;
 }
 
+/* Parses a --field VALUE: true/false, a JSON number, else the text as a string. */
+static cJSON *field_value(const char *v)
+{
+    if (!strcmp(v, "true"))
+        return cJSON_CreateTrue();
+    if (!strcmp(v, "false"))
+        return cJSON_CreateFalse();
+    cJSON *n = cJSON_ParseWithOpts(v, NULL, 1);
+    if (cJSON_IsNumber(n))
+        return n;
+    cJSON_Delete(n);
+    return cJSON_CreateString(v);
+}
+
+/* Sets data to the JSON object the --field options build. */
+static int set_fields(ce_event_t *ev, const cli_event_args_t *a)
+{
+    cJSON *root = cJSON_CreateObject();
+    int rc = CLI_OK;
+    for (size_t i = 0; i < a->field_count && rc == CLI_OK; i++) {
+        const char *f = a->fields[i], *eq = strchr(f, '=');
+        cJSON *at = root;
+        const char *p = f;
+        while (rc == CLI_OK) {
+            const char *dot = memchr(p, '.', (size_t)(eq - p));
+            const char *end = dot ? dot : eq;
+            char name[256];
+            if (end == p || (size_t)(end - p) >= sizeof name) {
+                rc = cli_error(CLI_USAGE,
+                               "--field '%s': every name of the path a.b.c needs 1 to "
+                               "255 characters",
+                               f);
+                break;
+            }
+            snprintf(name, sizeof name, "%.*s", (int)(end - p), p);
+            cJSON *child = cJSON_GetObjectItemCaseSensitive(at, name);
+            if (!dot) {
+                if (child)
+                    rc = cli_error(CLI_USAGE, "--field '%s': '%.*s' is set twice", f, (int)(eq - f),
+                                   f);
+                else
+                    cJSON_AddItemToObject(at, name, field_value(eq + 1));
+                break;
+            }
+            if (!child)
+                child = cJSON_AddObjectToObject(at, name);
+            else if (!cJSON_IsObject(child))
+                rc = cli_error(CLI_USAGE, "--field '%s': '%.*s' is a value, not an object", f,
+                               (int)(end - f), f);
+            at = child;
+            p = dot + 1;
+        }
+    }
+    char *text = rc == CLI_OK ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (rc == CLI_OK && !text)
+        rc = cli_error(CLI_INVALID, "out of memory");
+    if (rc == CLI_OK)
+        rc = set_data(ev, text, a->ct);
+    free(text);
+    return rc;
+}
+
+void cli_print_sent(const ce_event_t *ev, const char *where, long status)
+{
+    const char *id = ce_event_get_str(ev, "id");
+    printf("event %s accepted by %s (%ld)\n", id ? id : "?", where, status);
+}
+
 int cli_build_event(const cli_event_args_t *a, ce_event_t **out)
 {
     if (a->file)
@@ -87,7 +157,9 @@ int cli_build_event(const cli_event_args_t *a, ce_event_t **out)
         goto fail_build;
     if (a->subject && (rc = set_attr(ev, "subject", a->subject)))
         goto fail_build;
-    if (a->time && (rc = set_attr(ev, "time", a->time)))
+    char now[32];
+    cli_now_rfc3339(now);
+    if ((rc = set_attr(ev, "time", a->time ? a->time : now)))
         goto fail_build;
     for (size_t i = 0; i < a->ext_count; i++) {
         const char *eq = strchr(a->ext[i], '=');
@@ -102,7 +174,11 @@ int cli_build_event(const cli_event_args_t *a, ce_event_t **out)
         if ((rc = set_attr(ev, name, eq + 1)))
             goto fail_build;
     }
-    if (a->data)
+    if (a->data && a->field_count)
+        rc = cli_error(CLI_USAGE, "give --data or --field, not both");
+    else if (a->field_count)
+        rc = set_fields(ev, a);
+    else if (a->data)
         rc = set_data(ev, a->data, a->ct);
     else if (a->ct)
         rc = set_attr(ev, "datacontenttype", a->ct);

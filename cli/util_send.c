@@ -5,6 +5,7 @@
 #include "herald/ce_client.h"
 #include "herald/ce_json.h"
 #include "util_envelope.h"
+#include "util_event.h"
 
 int cli_send_event(const char *url, const ce_event_t *ev, ce_http_mode_t mode,
                    ce_header_encoding_t enc, long timeout_ms)
@@ -22,7 +23,6 @@ int cli_send_event(const char *url, const ce_event_t *ev, ce_http_mode_t mode,
         fprintf(stderr, "error: %s\n", err.message[0] ? err.message : ce_err_message(rc));
         return CLI_INVALID;
     }
-    printf("%ld\n", res.status);
     int out = CLI_OK;
     if (res.status < 200 || res.status > 299) {
         if (res.error_body[0])
@@ -30,21 +30,24 @@ int cli_send_event(const char *url, const ce_event_t *ev, ce_http_mode_t mode,
         else
             fprintf(stderr, "error: %s answered %ld\n", url, res.status);
         out = CLI_INVALID;
-    } else if (res.reply) {
-        ce_buf_t b = {0};
-        if (ce_json_encode(res.reply, &b) == CE_E_OK) {
-            fwrite(b.data, 1, b.len, stdout);
-            fputc('\n', stdout);
-        } else {
-            fprintf(stderr, "error: out of memory\n");
-            out = CLI_INVALID;
+    } else {
+        cli_print_sent(ev, url, res.status);
+        if (res.reply) {
+            ce_buf_t b = {0};
+            if (ce_json_encode(res.reply, &b) == CE_E_OK) {
+                fwrite(b.data, 1, b.len, stdout);
+                fputc('\n', stdout);
+            } else {
+                fprintf(stderr, "error: out of memory\n");
+                out = CLI_INVALID;
+            }
+            ce_buf_free(&b);
+        } else if (res.reply_err != CE_E_OK && res.status != 202) {
+            /* A 202's body is never a reply; any other 2xx body that is not an event is shown. */
+            fprintf(stderr, "note: the answer's body is not a CloudEvent: %s\n",
+                    res.reply_error.message[0] ? res.reply_error.message
+                                               : ce_err_message(res.reply_err));
         }
-        ce_buf_free(&b);
-    } else if (res.reply_err != CE_E_OK && res.status != 202) {
-        /* A 202's body is never a reply; any other 2xx body that is not an event is shown. */
-        fprintf(stderr, "note: the answer's body is not a CloudEvent: %s\n",
-                res.reply_error.message[0] ? res.reply_error.message
-                                           : ce_err_message(res.reply_err));
     }
     ce_client_result_clear(&res);
     if (fflush(stdout) && out == CLI_OK) {

@@ -18,7 +18,7 @@ PACKAGES=(
 )
 TEST_PACKAGES=(
   # tests
-  check nats-server procps openssl python3 git
+  check nats-server procps openssl python3 python3-yaml git
   # the web page's browser test (tests/integration/ui_heraldd.sh): headless, no WebDriver
   chromium
   # fuzzing (clang and the libFuzzer runtime of clang 14) and benchmarks

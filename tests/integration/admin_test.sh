@@ -74,6 +74,8 @@ expect() {
         "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
     fi
     local rc=$? good=1
+    # describe's ages (a test runs in under 10 s) read "Ns", its creation time "T"
+    sed -E -i 's/^(Age: +)[0-9]s \(created [^)]*\)$/\1Ns (created T)/; s/^(  [A-Za-z]+ +(True|False|Unknown) +)[0-9]s /\1Ns /' "$TMP/out"
     printf '%s' "$want_out" >"$TMP/want_out"
     printf '%s' "$want_err" >"$TMP/want_err"
     if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
@@ -156,9 +158,12 @@ Trigger shop/audit applied (generation 1): Ready
         "audit|default|http://127.0.0.1:$INGRESS_PORT/shop/default/audit|True|TriggerReady" \
         "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
 " "" -- get triggers -n shop
-    expect "get Brokers (any case, all namespaces)" 0 "$(tbl "NAMESPACE|NAME|READY|REASON|URL" \
+    expect "get Brokers -A (any case, all namespaces)" 0 "$(tbl "NAMESPACE|NAME|READY|REASON|URL" \
         "shop|default|True|BrokerReady|http://127.0.0.1:$INGRESS_PORT/shop/default")
-" "" -- get Brokers
+" "" -- get Brokers -A
+    expect "get brokers without -n is namespace default, as kubectl" 0 "" \
+        "No brokers found in namespace default.
+" -- get brokers
     http "GET one trigger over the Kubernetes path" 200 '"name":"orders","namespace":"shop"' \
         "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders"
     http "list across namespaces" 200 '"kind":"BrokerList"' \
@@ -281,8 +286,8 @@ Trigger shop/audit applied (generation 1): Ready
 " "" -- apply -f "$TMP/m.yaml"
     curl -s "$HERALD_ADMIN/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders" >"$TMP/before.json"
     uid_before=$(field "$TMP/before.json" uid)
-    expect "send one event" 0 "event e1 accepted by broker shop/default
-" "" -- send shop/default --type order.created --source /shop/1 --id e1
+    expect "send one event" 0 "event e1 accepted by broker shop/default (202)
+" "" -- send shop/default --type order.created --source /shop/1 --id e1 --time 2026-01-02T03:04:05Z
     stop_daemon
     # the second start also applies a manifest folder from the config, after the stored resources
     mkdir "$TMP/manifests"
@@ -299,7 +304,7 @@ Trigger shop/audit applied (generation 1): Ready
         "boot|default|http://127.0.0.1:1/boot|True|TriggerReady" \
         "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
 " "" -- get triggers -n shop
-    expect "the broker kept its event" 0 '{"specversion":"1.0","id":"e1","source":"/shop/1","type":"order.created"}
+    expect "the broker kept its event" 0 '{"specversion":"1.0","id":"e1","source":"/shop/1","type":"order.created","time":"2026-01-02T03:04:05Z"}
 ' "" -- tail shop/default --from 1 --count 1
     stop_daemon
     # a bad manifest stops startup, and the log names the file, the document and the field
@@ -316,7 +321,7 @@ cli)
     start_daemon
     printf '%s---\n%s' "$BROKER_YAML" "$TRIGGERS_YAML" >"$TMP/m.yaml"
     "$HERALD" apply -f "$TMP/m.yaml" >/dev/null
-    expect "send with JSON data" 0 "event o1 accepted by broker shop/default
+    expect "send with JSON data" 0 "event o1 accepted by broker shop/default (202)
 " "" -- send shop/default --type order.created --source /shop/7 --id o1 --data '{"n":1}'
     expect "send to a missing broker" 1 "" 'error: Broker "shop/nope" not found
 ' -- send shop/nope --type t --source s --id x
@@ -397,14 +402,14 @@ tail)
         -H 'ce-source: /s' -H 'ce-type: t.one' -H 'Content-Type: text/plain' --data 'hello'
     curl -s -o /dev/null -X POST "$ING/shop/default" -H 'Content-Type: application/cloudevents+json' \
         --data '{"specversion":"1.0","id":"a2","source":"/s","type":"t.two","data":{"x":1}}'
-    "$HERALD" send shop/default --type t.three --source /cli --id a3 >/dev/null
+    "$HERALD" send shop/default --type t.three --source /cli --id a3 --time 2026-01-02T03:04:05Z >/dev/null
     for _ in $(seq 1 100); do kill -0 $TAIL 2>/dev/null || break; sleep 0.1; done
     if kill -0 $TAIL 2>/dev/null; then kill $TAIL; bad "tail ended after 3 events"; else ok "tail ended after 3 events"; fi
     wait $TAIL
     printf '%s\n' \
 '{"specversion":"1.0","id":"a1","source":"/s","type":"t.one","datacontenttype":"text/plain","data":"hello"}' \
 '{"specversion":"1.0","id":"a2","source":"/s","type":"t.two","data":{"x":1}}' \
-'{"specversion":"1.0","id":"a3","source":"/cli","type":"t.three"}' >"$TMP/want"
+'{"specversion":"1.0","id":"a3","source":"/cli","type":"t.three","time":"2026-01-02T03:04:05Z"}' >"$TMP/want"
     if cmp -s "$TMP/want" "$TMP/tail"; then ok "tail printed each stored event as one JSON line"
     else bad "tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
     expect "tail of a missing broker" 1 "" 'error: Broker "shop/nope" not found
@@ -626,12 +631,12 @@ YAML
     "$HERALD" tail channel:default/c --count 1 >"$TMP/tail" 2>"$TMP/tail.err" &
     TAIL=$!
     sleep 0.5
-    expect "send to a channel" 0 "event c1 accepted by channel default/c
-" "" -- send channel:default/c --type t.one --source /s --id c1
+    expect "send to a channel" 0 "event c1 accepted by channel default/c (202)
+" "" -- send channel:default/c --type t.one --source /s --id c1 --time 2026-01-02T03:04:05Z
     for _ in $(seq 1 100); do kill -0 $TAIL 2>/dev/null || break; sleep 0.1; done
     if kill -0 $TAIL 2>/dev/null; then kill $TAIL; bad "channel tail ended after 1 event"; fi
     wait $TAIL
-    printf '%s\n' '{"specversion":"1.0","id":"c1","source":"/s","type":"t.one"}' >"$TMP/want"
+    printf '%s\n' '{"specversion":"1.0","id":"c1","source":"/s","type":"t.one","time":"2026-01-02T03:04:05Z"}' >"$TMP/want"
     if cmp -s "$TMP/want" "$TMP/tail"; then ok "tail of a channel prints its stored event"
     else bad "channel tail output"; diff -u "$TMP/want" "$TMP/tail"; cat "$TMP/tail.err"; fi
     for _ in $(seq 1 100); do
@@ -651,6 +656,7 @@ YAML
     expect "describe subscription" 0 "Name:         s
 Namespace:    default
 Kind:         Subscription
+Age:          Ns (created T)
 Ready:        True (SubscriptionReady) delivering every event of the channel
 Channel:      c
 Subscriber:   http://127.0.0.1:$SUB_PORT/s
@@ -661,6 +667,12 @@ Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
 Counters:     delivered 0, failed attempts 1, dead-lettered 0, dead 1
 Last error:   HTTP 400
 Dead stored:  1 (herald dlq list subscription:s -n default)
+
+Conditions:
+  TYPE                 STATUS   AGE   REASON
+  Ready                True     Ns    SubscriptionReady
+  ChannelReady         True     Ns    ChannelReady
+  ReferencesResolved   True     Ns    ReferencesResolved
 " "" -- describe subscription s
     "$HERALD" describe sub s2 >"$TMP/desc"
     if grep -q '^Reply:        (none: replies are dropped)$' "$TMP/desc"; then
@@ -669,6 +681,7 @@ Dead stored:  1 (herald dlq list subscription:s -n default)
     expect "describe channel: its subscriptions, not the broker's triggers" 0 "Name:         c
 Namespace:    default
 Kind:         Channel
+Age:          Ns (created T)
 Ready:        True (ChannelReady) accepting events at http://127.0.0.1:$INGRESS_PORT/default/channels/c
 Address:      http://127.0.0.1:$INGRESS_PORT/default/channels/c
 Delivery:     retry 0, exponential backoff 100 ms, timeout 30000 ms, maxInFlight 100, unordered
@@ -677,6 +690,10 @@ Events:       1 stored (seq 1..1)
 Subscribers:  2
 
 $(tbl "SUBSCRIPTION|READY|BACKLOG|IN-FLIGHT" "s|True|0|0" "s2|True|0|0")
+
+Conditions:
+  TYPE    STATUS   AGE   REASON
+  Ready   True     Ns    ChannelReady
 " "" -- describe channel c
     "$HERALD" describe broker c >"$TMP/descb"
     if grep -q '^Events:       0 stored' "$TMP/descb" && grep -q '^bt  ' "$TMP/descb" &&

@@ -84,10 +84,24 @@ ch1           Channel   True    ChannelReady   http://h/shop/channels/ch1
 longer-name   Channel   False   NotFound       
 " "" -- get channels -n shop
     answer 200 '{"items":['"$CH1"']}'
-    expect "short name ch goes to the daemon as typed" "GET /v1/resources/ch HTTP/1.1" 0 \
+    expect "short name ch goes to the daemon as typed; -A lists every namespace" \
+        "GET /v1/resources/ch HTTP/1.1" 0 \
 "NAMESPACE   NAME   KIND      READY   REASON         URL
 shop        ch1    Channel   True    ChannelReady   http://h/shop/channels/ch1
-" "" -- get ch
+" "" -- get ch -A
+    answer 200 '{"items":['"$CH1"']}'
+    expect "--all-namespaces is -A" "GET /v1/resources/channels HTTP/1.1" 0 \
+"NAMESPACE   NAME   KIND      READY   REASON         URL
+shop        ch1    Channel   True    ChannelReady   http://h/shop/channels/ch1
+" "" -- get channels --all-namespaces
+    answer 200 '{"items":[]}'
+    expect "without -n a list is of namespace default, as kubectl" \
+        "GET /v1/resources/ch/default HTTP/1.1" 0 "" "No ch found in namespace default.
+" -- get ch
+    answer 200 '{"items":[]}'
+    expect "-A and -n exclude each other" "" 2 "" "error: -A and -n exclude each other
+$("$HERALD" get --help)
+" -- get ch -A -n x
     answer 200 '{"items":['"$SUB1,$SUB2"']}'
     expect "get subscriptions: CHANNEL and SUBSCRIBER (resolved, else the spec's)" \
         "GET /v1/resources/sub/shop HTTP/1.1" 0 \
@@ -165,6 +179,75 @@ Dead letters: kept by heraldd (herald dlq)
 Progress:     not delivering until the subscription is Ready
 Dead stored:  0
 " "" -- describe sub s2
+    # the failing state of the contract in the admin JSON (stats.failing, failingSince, ...)
+    local since
+    since=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
+    answer 200 '{"ready":{"status":"True","reason":"TriggerReady","message":""},"broker":"default","subscriberUri":"http://sub/","filter":{"attributes":{"type":"t.bad"}},'"$DELIVERY"',"stats":{"cursor":9,"brokerLastSeq":9,"backlog":0,"inFlight":0,"pendingRetries":0,"delivered":4,"failed":12,"deadLettered":0,"dead":5,"lastError":"HTTP 500","lastStatus":500,"failing":true,"failingSince":"'"$since"'","failedAttempts":12,"lastBody":"database is down\ntry later","lastAttemptAt":"'"$since"'","deadLetters":5},"resource":{"kind":"Trigger","metadata":{"name":"bad","namespace":"default","creationTimestamp":"'"$since"'"},"status":{"conditions":[{"type":"Ready","status":"True","reason":"TriggerReady","lastTransitionTime":"'"$since"'"},{"type":"SubscriberResolved","status":"True","reason":"SubscriberResolved","lastTransitionTime":"'"$since"'"}]}}}'
+    expect "describe a failing trigger: the Failing line even while Ready, conditions" \
+        "GET /v1/triggers/default/bad/describe HTTP/1.1" 0 \
+"Name:         bad
+Namespace:    default
+Kind:         Trigger
+Age:          3h (created $since)
+Ready:        True (TriggerReady)
+Broker:       default
+Subscriber:   http://sub/
+Filter:
+  attributes:
+    type: t.bad
+Delivery:     retry 3, exponential backoff 200 ms, timeout 1000 ms, maxInFlight 8, unordered
+Dead letters: kept by heraldd (herald dlq)
+Progress:     cursor 9 of 9, backlog 0, in flight 0, pending retries 0
+Counters:     delivered 4, failed attempts 12, dead-lettered 0, dead 5
+Failing:      failing since $since (3h ago), 12 attempts, last answer 500: database is down try later
+Dead stored:  5 (herald dlq list bad -n default)
+
+Conditions:
+  TYPE                 STATUS   AGE   REASON
+  Ready                True     3h    TriggerReady
+  SubscriberResolved   True     3h    SubscriberResolved
+" "" -- describe trigger bad
+    answer 200 '{"ready":{"status":"True","reason":"TriggerReady"},"broker":"default","subscriberUri":"http://sub/","filter":null,'"$DELIVERY"',"stats":{"cursor":1,"brokerLastSeq":1,"failing":true,"failingSince":null,"failedAttempts":1,"lastStatus":-1,"lastError":"connection refused","lastBody":""}}'
+    expect "describe: a failing trigger without an HTTP answer" \
+        "GET /v1/triggers/default/t2/describe HTTP/1.1" 0 \
+"Name:         t2
+Namespace:    default
+Kind:         Trigger
+Ready:        True (TriggerReady)
+Broker:       default
+Subscriber:   http://sub/
+Filter:       (none: every event)
+Delivery:     retry 3, exponential backoff 200 ms, timeout 1000 ms, maxInFlight 8, unordered
+Dead letters: kept by heraldd (herald dlq)
+Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
+Counters:     delivered 0, failed attempts 0, dead-lettered 0, dead 0
+Failing:      failing, 1 attempt, last error connection refused
+Dead stored:  0
+" "" -- describe trigger t2
+    # ages as kubectl prints them (each stable for a minute: the test takes seconds)
+    local t1 t2 t3 t4 t5
+    t1=$(date -u -d '-25 minutes' +%Y-%m-%dT%H:%M:%SZ)
+    t2=$(date -u -d '-5 hours -20 minutes' +%Y-%m-%dT%H:%M:%SZ)
+    t3=$(date -u -d '-20 hours' +%Y-%m-%dT%H:%M:%SZ)
+    t4=$(date -u -d '-3 days -4 hours' +%Y-%m-%dT%H:%M:%SZ)
+    t5=$(date -u -d '-12 days' +%Y-%m-%dT%H:%M:%SZ)
+    answer 200 '{"kind":"PingSource","metadata":{"name":"p","namespace":"a","creationTimestamp":"'"$t5"'"},"spec":{"schedule":"* * * * *"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"NotImplemented","lastTransitionTime":"'"$t1"'"},{"type":"A","status":"True","reason":"X","lastTransitionTime":"'"$t2"'"},{"type":"B","status":"True","reason":"Y","lastTransitionTime":"'"$t3"'"},{"type":"C","status":"Unknown","reason":"Z","lastTransitionTime":"'"$t4"'"}]}}'
+    expect "describe: ages and the conditions table" "GET /v1/resources/pingsource/a/p HTTP/1.1" 0 \
+"Name:         p
+Namespace:    a
+Kind:         PingSource
+Age:          12d (created $t5)
+Ready:        False (NotImplemented)
+Spec:
+  schedule: \"* * * * *\"
+
+Conditions:
+  TYPE    STATUS    AGE     REASON
+  Ready   False     25m     NotImplemented
+  A       True      5h20m   X
+  B       True      20h     Y
+  C       Unknown   3d4h    Z
+" "" -- describe pingsource p -n a
     answer 200 "$SEQ"
     expect "describe sequence shows the resource" "GET /v1/resources/sequence/a/seq HTTP/1.1" 0 \
 "Name:         seq
@@ -173,27 +256,31 @@ Kind:         Sequence
 Ready:        True (Ready)
 Address:      http://h/seq
 Spec:
+
+Conditions:
+  TYPE    STATUS   AGE   REASON
+  Ready   True           Ready
 " "" -- describe sequence seq -n a
 }
 
 group_send() {
     answer 202 '{"accepted":1}'
     expect "send to a channel" "POST /v1/channels/shop/ch1/events HTTP/1.1" 0 \
-        "event e1 accepted by channel shop/ch1
-" "" -- send channel:shop/ch1 --type t --source /s --id e1 --data '{"n":1}' --ext trace=abc
-    if [ "$(body)" = '{"specversion":"1.0","id":"e1","source":"/s","type":"t","datacontenttype":"application/json","trace":"abc","data":{"n":1}}' ]
+        "event e1 accepted by channel shop/ch1 (202)
+" "" -- send channel:shop/ch1 --type t --source /s --id e1 --data '{"n":1}' --ext trace=abc --time 2026-01-02T03:04:05Z
+    if [ "$(body)" = '{"specversion":"1.0","id":"e1","source":"/s","type":"t","datacontenttype":"application/json","time":"2026-01-02T03:04:05Z","trace":"abc","data":{"n":1}}' ]
     then ok "the event is sent in the JSON format"; else bad "event body: $(body)"; fi
     answer 202 '{}'
     expect "broker: prefix is a broker" "POST /v1/brokers/shop/b/events HTTP/1.1" 0 \
-        "event e2 accepted by broker shop/b
-" "" -- send broker:shop/b --type t --source /s --id e2 --data 'plain' --content-type text/plain
-    if [ "$(body)" = '{"specversion":"1.0","id":"e2","source":"/s","type":"t","datacontenttype":"text/plain","data":"plain"}' ]
+        "event e2 accepted by broker shop/b (202)
+" "" -- send broker:shop/b --type t --source /s --id e2 --data 'plain' --content-type=text/plain
+    if [ "$(body | sed -E 's/"time":"[^"]*"/"time":"'2026-01-02T03:04:05Z'"/')" = '{"specversion":"1.0","id":"e2","source":"/s","type":"t","datacontenttype":"text/plain","time":"2026-01-02T03:04:05Z","data":"plain"}' ]
     then ok "text data is a JSON string"; else bad "text body: $(body)"; fi
     answer 202 '{}'
     expect "a bare NAME is a broker in -n's namespace" "POST /v1/brokers/x/b/events HTTP/1.1" 0 \
-        "event e3 accepted by broker x/b
+        "event e3 accepted by broker x/b (202)
 " "" -- send b -n x --type t --source /s --id e3 --data '1 2'
-    if body | grep -q '"datacontenttype":"text/plain","data":"1 2"}$'; then ok "'1 2' is text, not JSON"
+    if body | grep -q '"datacontenttype":"text/plain","time":"[^"]*","data":"1 2"}$'; then ok "'1 2' is text, not JSON"
     else bad "'1 2' body: $(body)"; fi
     answer 202 '{}'
     expect "an attribute set twice is refused before sending" "" 2 "" \

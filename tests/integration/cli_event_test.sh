@@ -348,12 +348,13 @@ stop_receiver() {
 group_send() {
     printf 'HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >"$TMP/r202"
     start_receiver "$TMP/r202"
-    expect "send, attributes from options, 202" 0 "202"$'\n' "" "" -- event send \
+    expect "send, attributes from options, 202" 0 \
+        "event abc accepted by http://127.0.0.1:$PORT/default/default (202)"$'\n' "" "" -- event send \
         --url "http://127.0.0.1:$PORT/default/default" --type com.example.t --source /cli \
-        --id abc --subject "a b" --ext myext=x%y --data '{"k":1}'
+        --id abc --subject "a b" --ext myext=x%y --data '{"k":1}' --time 2026-01-02T03:04:05Z
     stop_receiver
     expect "the receiver got the event in binary mode" 0 \
-        '{"specversion":"1.0","id":"abc","source":"/cli","type":"com.example.t","datacontenttype":"application/json","subject":"a b","myext":"x%y","data":{"k":1}}'$'\n' \
+        '{"specversion":"1.0","id":"abc","source":"/cli","type":"com.example.t","datacontenttype":"application/json","subject":"a b","time":"2026-01-02T03:04:05Z","myext":"x%y","data":{"k":1}}'$'\n' \
         "" "$(cat "$TMP/dump")" -- event decode
     if grep -q '^POST /default/default HTTP/1.1' "$TMP/dump" && grep -qi '^ce-subject: a b' "$TMP/dump"; then
         pass=$((pass + 1)); echo "ok   request line and compat header on the wire"
@@ -363,7 +364,7 @@ group_send() {
 
     start_receiver "$TMP/r202"
     printf '%s' "$ENC_EVENT" >"$TMP/ev.json"
-    expect "send -f, structured" 0 "202"$'\n' "" "" -- event send \
+    expect "send -f, structured" 0 "event id 1 accepted by http://127.0.0.1:$PORT/ (202)"$'\n' "" "" -- event send \
         --url "http://127.0.0.1:$PORT/" --mode structured -f "$TMP/ev.json"
     stop_receiver
     if grep -qi '^content-type: application/cloudevents+json' "$TMP/dump"; then
@@ -377,12 +378,12 @@ group_send() {
     for ct in 'application/vnd.x+json; charset=utf-8' 'text/plain'; do
         start_receiver "$TMP/r202"
         "$HERALD" event send --url "http://127.0.0.1:$PORT/" --mode structured --type t \
-            --source /s --id 9 --data '{"k":1}' --datacontenttype "$ct" >/dev/null
+            --source /s --id 9 --data '{"k":1}' --datacontenttype "$ct" --time 2026-01-02T03:04:05Z >/dev/null
         stop_receiver
         want='{"k":1}'
         [ "$ct" = text/plain ] && want='"{\"k\":1}"'
         expect "structured send, --data with $ct" 0 \
-            '{"specversion":"1.0","id":"9","source":"/s","type":"t","datacontenttype":"'"$ct"'","data":'"$want"'}'$'\n' \
+            '{"specversion":"1.0","id":"9","source":"/s","type":"t","datacontenttype":"'"$ct"'","time":"2026-01-02T03:04:05Z","data":'"$want"'}'$'\n' \
             "" "$(cat "$TMP/dump"; printf '%s' "$EOM")" -- event decode
     done
 
@@ -401,20 +402,21 @@ group_send() {
     printf 'HTTP/1.1 200 OK\r\nContent-Type: application/cloudevents+json\r\nContent-Length: %d\r\n\r\n%s' \
         "${#reply}" "$reply" >"$TMP/r200"
     start_receiver "$TMP/r200"
-    expect "send, 200 with a structured reply event" 0 "200"$'\n'"$reply"$'\n' "" "" -- event send \
-        --url "http://127.0.0.1:$PORT/" --type t --source /s
+    expect "send, 200 with a structured reply event" 0 \
+        "event s1 accepted by http://127.0.0.1:$PORT/ (200)"$'\n'"$reply"$'\n' "" "" -- event send \
+        --url "http://127.0.0.1:$PORT/" --type t --source /s --id s1
     stop_receiver
 
     printf 'HTTP/1.1 200 OK\r\nce-specversion: 1.0\r\nce-id: r2\r\nce-source: /sub\r\nce-type: reply\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok' >"$TMP/r200b"
     start_receiver "$TMP/r200b"
     expect "send, 200 with a binary reply event" 0 \
-        "200"$'\n''{"specversion":"1.0","id":"r2","source":"/sub","type":"reply","datacontenttype":"text/plain","data":"ok"}'$'\n' \
-        "" "" -- event send --url "http://127.0.0.1:$PORT/" --type t --source /s
+        "event s2 accepted by http://127.0.0.1:$PORT/ (200)"$'\n''{"specversion":"1.0","id":"r2","source":"/sub","type":"reply","datacontenttype":"text/plain","data":"ok"}'$'\n' \
+        "" "" -- event send --url "http://127.0.0.1:$PORT/" --type t --source /s --id s2
     stop_receiver
 
     printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n{"error": "attribute type: bad, go away"}' >"$TMP/r400"
     start_receiver "$TMP/r400"
-    expect "send, 400 is exit 1" 1 "400"$'\n' \
+    expect "send, 400 is exit 1" 1 "" \
         "error: http://127.0.0.1:$PORT/ answered 400: {\"error\": \"attribute type: bad, go away\"}"$'\n' "" \
         -- event send --url "http://127.0.0.1:$PORT/" --type t --source /s
     stop_receiver
