@@ -48,8 +48,9 @@ static const char USAGE[] =
     "\n"
     "Binary, structured and batch mode are understood; each event is answered 202, a request\n"
     "that is not a valid event 400 with the reason (also printed on stderr). Point a trigger\n"
-    "or a subscription at it: herald trigger create show --sink http://127.0.0.1:8080/\n"
-    "  --port N         port to listen on (default 8080; 0 picks a free one)\n"
+    "or a subscription at it: herald trigger create show --sink http://127.0.0.1:8090/\n"
+    "\n"
+    "  --port N         port to listen on (default 8090: heraldd has 8080 and 8081; 0 = any)\n"
     "  --host ADDRESS   address to bind (default 127.0.0.1; 0.0.0.0 for every interface)\n"
     "  --max-events N   exit after N events (default: run until interrupted)\n"
     "  --max-seconds S  exit after S seconds\n"
@@ -338,7 +339,7 @@ static bool positive(const char *s, double *out, bool integer)
 
 int cli_listen(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *port = "8080";
+    const char *host = "127.0.0.1", *port = "8090";
     double max_events = 0, max_seconds = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — installs what is missing, builds Herald and starts it with the example resources:
 # heraldd on conf/herald.yaml (ingress 127.0.0.1:8080, admin 127.0.0.1:8081), the Broker
-# default/default, the Trigger "orders" and an example subscriber on 127.0.0.1:8090 that the
-# trigger delivers to. It sends one event through and shows it arriving, then keeps running
+# default/default, the Trigger "orders" and `herald listen` on 127.0.0.1:8090 (an event display,
+# like Knative's) that the trigger delivers to. It sends one event through and shows it arriving, then keeps running
 # (Ctrl-C stops everything). `scripts/run.sh --once` stops after that first event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,13 @@ BUILD_DIR=${BUILD_DIR:-build}
 RUN_DIR=${RUN_DIR:-$ROOT/build/run}
 
 scripts/deps.sh
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc 2>/dev/null || echo 2)" --target heraldd herald subscriber \
+# Only what running needs is built (the tests and their dependencies come with scripts/test.sh);
+# the SDK libraries are built too, so that `cmake --install build` works afterwards.
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_TESTS=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc 2>/dev/null || echo 2)" --target heraldd herald \
   herald_ce_static herald_ce_shared herald_ce_client
 HERALDD=$BUILD_DIR/broker/heraldd
 HERALD=$BUILD_DIR/cli/herald
-SUBSCRIBER=$(find "$BUILD_DIR" -type f -name subscriber -perm -u+x | head -n1)
 
 for port in 8080 8081 8090; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -28,7 +29,7 @@ for port in 8080 8081 8090; do
 done
 
 mkdir -p "$RUN_DIR"
-: >"$RUN_DIR/received.jsonl"
+: >"$RUN_DIR/received.log"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -36,9 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The example subscriber: answers 202 and records every delivery as one JSON line.
-"$SUBSCRIBER" --port 8090 --status 202 --record "$RUN_DIR/received.jsonl" \
-  --max-seconds 86400 >"$RUN_DIR/subscriber.log" 2>&1 &
+# The example subscriber: `herald listen` answers 202 and prints every event it receives.
+"$HERALD" listen --port 8090 >"$RUN_DIR/received.log" 2>"$RUN_DIR/listen.log" &
 pids+=($!)
 
 "$HERALDD" -c conf/herald.yaml --log-format text 2>"$RUN_DIR/heraldd.log" &
@@ -65,12 +65,13 @@ echo "      --type com.example.order.created --source /run.sh --data '{\"order\"
 "$HERALD" event send --url http://127.0.0.1:8080/default/default \
   --type com.example.order.created --source /run.sh --data '{"order": 1}'
 for _ in $(seq 1 100); do
-  [ -s "$RUN_DIR/received.jsonl" ] && break
+  grep -q '^Data,' "$RUN_DIR/received.log" 2>/dev/null && break
   sleep 0.1
 done
-if [ -s "$RUN_DIR/received.jsonl" ]; then
-  echo "the subscriber on 127.0.0.1:8090 received (recorded in $RUN_DIR/received.jsonl):"
-  head -n1 "$RUN_DIR/received.jsonl"
+if grep -q '^Data,' "$RUN_DIR/received.log" 2>/dev/null; then
+  sleep 0.2
+  echo "herald listen on 127.0.0.1:8090 received (its output is $RUN_DIR/received.log):"
+  cat "$RUN_DIR/received.log"
 else
   echo "run: the subscriber received nothing within 10 s; heraldd's log is $RUN_DIR/heraldd.log" >&2
   exit 1
@@ -84,7 +85,9 @@ Send more (from another terminal):
        -H 'ce-source: /curl' -H 'ce-type: com.example.order.created' \\
        -H 'content-type: application/json' -d '{"order": 2}'
   $HERALD event send --url http://127.0.0.1:8080/default/default --type com.example.order.created --source /me
-Watch: tail -f $RUN_DIR/received.jsonl        Logs: $RUN_DIR/heraldd.log
-Ctrl-C stops heraldd and the subscriber.
+Watch: tail -f $RUN_DIR/received.log        Logs: $RUN_DIR/heraldd.log
+Put herald on your PATH:  export PATH=$ROOT/$BUILD_DIR/cli:$ROOT/$BUILD_DIR/broker:\$PATH
+The web page: http://127.0.0.1:8081/
+Ctrl-C stops heraldd and herald listen.
 EOT
 wait "${pids[1]}"
