@@ -13,6 +13,10 @@
   conns PORT N SECONDS
       opens N connections, holds them SECONDS, prints "open=<connections the server did not
       close at once>".
+  bodies PORT N LENGTH
+      opens N connections; each sends a POST head announcing LENGTH body bytes and 10 of them,
+      then waits. Prints "refused=<answers that were 503 with Retry-After naming
+      limits.body_budget>".
   raw PORT REQUEST_HEX
       sends the bytes and prints the answer's status line.
   partial PORT PIDFILE_SIGNAL_PID
@@ -141,6 +145,28 @@ def conns(port, n, seconds):
         s.close()
 
 
+def bodies(port, n, length):
+    held = []
+    for i in range(n):
+        s = connect(port)
+        s.sendall(b"POST /ns1/b HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + f"Content-Length: {length}\r\n\r\n".encode() + b"0123456789")
+        held.append(s)
+        time.sleep(0.05)
+    refused = 0
+    for s in held:
+        s.settimeout(1)
+        try:
+            d = s.recv(4096)
+        except (socket.timeout, OSError):
+            d = b""
+        if d.startswith(b"HTTP/1.1 503") and b"retry-after:" in d.lower() and b"body_budget" in d:
+            refused += 1
+    print(f"refused={refused}")
+    for s in held:
+        s.close()
+
+
 def raw(port, req_hex):
     s = connect(port)
     s.sendall(bytes.fromhex(req_hex))
@@ -177,6 +203,8 @@ def main():
         progress(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "conns":
         conns(int(args[0]), int(args[1]), float(args[2]))
+    elif cmd == "bodies":
+        bodies(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "raw":
         raw(int(args[0]), args[1])
     elif cmd == "partial":

@@ -2,7 +2,8 @@
 # http_hardening.sh — heraldd's HTTP server against clients that misbehave (issue #8): a client
 # that pipelines and never reads (ingress and admin /metrics, RSS bounded), a reading client
 # pipelining /metrics does not keep another connection waiting, connection limits and file
-# descriptor exhaustion are counted, unsupported HTTP versions get 505, and SIGTERM drains:
+# descriptor exhaustion are counted, bodies above the shared budget get 503, unsupported HTTP
+# versions get 505, and SIGTERM drains:
 # deliveries in flight finish (not resent after the restart), a request arriving on an open
 # connection gets 503 + Retry-After instead of a reset.
 #
@@ -149,7 +150,7 @@ stop_heraldd
 
 # 7. out of file descriptors: the soft limit cannot be raised, connections beyond it are
 #    refused and counted, heraldd goes on serving
-config "limits: {max_connections: 10000}"
+config "limits: {max_connections: 10000, body_budget: 1MiB, max_event_bytes: 512KiB}"
 start_heraldd 128
 check "heraldd starts with 128 descriptors" test -n "$IN"
 check "it warns that the open-file limit is too low" \
@@ -159,6 +160,14 @@ echo "   fd-limited: $out"
 check "rejected connections counted (reason emfile)" \
     test "$(metric 'herald_http_connections_rejected_total{listener="ingress",reason="emfile"}')" -gt 0
 check "heraldd still answers once they closed" healthy
+
+# 8. the body budget: 1 MiB for all connections, 400,000-byte bodies: the first two fit, the
+#    others get 503 + Retry-After at once instead of pinning memory
+out=$($PY bodies "$IN" 5 400000)
+check "bodies above limits.body_budget get 503 + Retry-After ($out)" test "$out" = "refused=3"
+check "a small event still gets 202 once they closed" bash -c "curl -s -o /dev/null -w '%{http_code}' \
+    -X POST http://127.0.0.1:$IN/ns1/b -H 'ce-specversion: 1.0' -H 'ce-id: s1' -H 'ce-source: /t' \
+    -H 'ce-type: com.example.none' -d '{}' | grep -q 202"
 stop_heraldd
 
 cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
