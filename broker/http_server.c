@@ -446,8 +446,9 @@ static void on_sweep(uv_timer_t *t)
         else if (c->state == HD_HTTP__IDLE && c->fr.in_request &&
                  now - c->begin_ms > s->opts.header_timeout_ms)
             hd_http__answer_and_close(c, 408, "the request did not arrive in time", false);
-        else if (c->state == HD_HTTP__IDLE && !c->fr.in_request && !c->in_ready && !c->out_paused &&
+        else if (c->state == HD_HTTP__IDLE && !c->fr.in_request && !c->in_ready &&
                  now - c->last_ms > s->opts.idle_timeout_ms)
+            /* idle, or stopped for its output and reading none of it for that long */
             hd_http__conn_close(c);
     }
 }

@@ -51,6 +51,7 @@ static void on_write_done(uv_write_t *w, int status)
     hd_http__conn_t *c = wr->c;
     hd_free(wr);
     c->writes_pending--;
+    c->last_ms = uv_now(c->srv->loop); /* the client reads: not idle */
     if (status < 0) {
         hd_http__conn_close(c);
         return;
