@@ -6,8 +6,8 @@
       after MAX_SECONDS, or once the server took nothing for 3 s. Prints
       "sent=<bytes> growth_kib=<largest VmRSS growth of PID seen while sending and 1 s after>".
   progress ADMIN_PORT INGRESS_PORT N
-      connection A pipelines N `GET /metrics` (in one write) and reads every answer; right after,
-      connection B sends one request to ingress that is answered 400 at once (counted in
+      connection A pipelines N `GET /metrics` (in one write) and reads every answer; once A's
+      first answer is in, connection B sends one request to ingress that is answered 400 at once (counted in
       herald_events_received_total{code="400"}). Prints "b_answered=<0|1> after_b=<how many of
       A's answers were rendered after B was served> total=<answers A read>".
   conns PORT N SECONDS
@@ -80,8 +80,9 @@ def flood(port, path, max_bytes, max_seconds, pid):
     s.close()
 
 
-def read_answers(s, out):
-    """Reads HTTP answers (Content-Length framed) until EOF; appends each body to out."""
+def read_answers(s, out, first=None):
+    """Reads HTTP answers (Content-Length framed) until EOF; appends each body to out and sets
+    the event `first` once the first one is in."""
     buf = b""
     while True:
         m = re.search(rb"\r\n\r\n", buf)
@@ -92,6 +93,8 @@ def read_answers(s, out):
             if len(buf) >= m.end() + n:
                 out.append(buf[m.end() : m.end() + n])
                 buf = buf[m.end() + n :]
+                if first:
+                    first.set()
                 continue
         try:
             d = s.recv(1 << 20)
@@ -106,10 +109,13 @@ def progress(admin_port, ingress_port, n):
     a = connect(admin_port)
     b = connect(ingress_port)
     answers = []
-    reader = threading.Thread(target=read_answers, args=(a, answers))
+    first = threading.Event()
+    reader = threading.Thread(target=read_answers, args=(a, answers, first))
     reader.start()
     a.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * (n - 1)
               + b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    # B sends once A's first answer is in: the server is then working through A's pipeline
+    first.wait(30)
     body = b"not an event"
     b.sendall(b"POST /ns1/b HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
               + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
