@@ -19,10 +19,11 @@
       limits.body_budget>".
   raw PORT REQUEST_HEX
       sends the bytes and prints the answer's status line.
-  partial PORT PIDFILE_SIGNAL_PID
-      sends a POST head and half its body, sends SIGTERM to the pid, waits 0.5 s, sends the rest
-      and prints the answer's status line and whether it carried Retry-After ("status=<line>
-      retry_after=<0|1>"), or "status=reset" when the connection was reset or closed.
+  drain PORT PID
+      SIGTERMs PID while one connection has half a request sent and another has two pipelined
+      requests unread in its socket (PID stopped meanwhile); prints "partial=<status>
+      partial_retry=<0|1> pipelined=<status>[,<status>] pipelined_retry=<0|1>" ("reset" when a
+      connection gave no answer).
 """
 import os
 import re
@@ -180,25 +181,61 @@ def raw(port, req_hex):
     print(d.split(b"\r\n", 1)[0].decode(errors="replace"))
 
 
-def partial(port, pid):
-    s = connect(port)
-    body = b"0123456789"
-    s.sendall(b"POST /ns1/b HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"ce-specversion: 1.0\r\nce-id: partial-1\r\nce-source: /t\r\nce-type: t.partial\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+def statuses(s, want):
+    """Reads up to `want` answers (or until EOF/reset); returns their status codes and whether
+    the last one had Retry-After."""
+    s.settimeout(10)
+    buf = b""
+    codes = []
+    retry = False
+    while len(codes) < want:
+        m = re.search(rb"\r\n\r\n", buf)
+        if m:
+            head = buf[: m.start()]
+            cl = re.search(rb"(?i)content-length: *(\d+)", head)
+            n = int(cl.group(1)) if cl else 0
+            if len(buf) >= m.end() + n:
+                codes.append(head.split(b" ")[1].decode())
+                retry = b"retry-after:" in head.lower()
+                buf = buf[m.end() + n :]
+                continue
+        try:
+            d = s.recv(65536)
+        except OSError:
+            d = b""
+        if not d:
+            break
+        buf += d
+    return codes, retry
+
+
+def drain(port, pid):
+    """SIGTERM while (P) a request is half sent and (Q) two pipelined requests sit unread in the
+    socket: P's request, completed after the signal, and Q's request the drain does not hand to
+    the handler get 503 + Retry-After; nothing is reset."""
+    event = (b"POST /ns1/b HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"ce-specversion: 1.0\r\nce-id: drain-%d\r\nce-source: /t\r\nce-type: t.drain\r\n"
+             b"Content-Length: 10\r\n\r\n")
+    p = connect(port)
+    q = connect(port)
+    p.sendall(event % 1 + b"01234")
     time.sleep(0.3)
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        q.sendall(event % 2 + b"0123456789" + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        os.kill(pid, signal.SIGTERM)
+    finally:
+        os.kill(pid, signal.SIGCONT)
     time.sleep(0.5)
     try:
-        s.sendall(body[5:])
-        d = s.recv(4096)
+        p.sendall(b"56789")
     except OSError:
-        d = b""
-    if not d:
-        print("status=reset retry_after=0")
-        return
-    line = d.split(b"\r\n", 1)[0].decode(errors="replace").replace(" ", "_")
-    print(f"status={line} retry_after={int(b'retry-after:' in d.lower())}")
+        pass
+    pc, pr = statuses(p, 1)
+    qc, qr = statuses(q, 2)
+    print(f"partial={','.join(pc) or 'reset'} partial_retry={int(pr)} "
+          f"pipelined={','.join(qc) or 'reset'} pipelined_retry={int(qr)}")
 
 
 def main():
@@ -213,8 +250,8 @@ def main():
         bodies(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "raw":
         raw(int(args[0]), args[1])
-    elif cmd == "partial":
-        partial(int(args[0]), int(args[1]))
+    elif cmd == "drain":
+        drain(int(args[0]), int(args[1]))
     else:
         sys.exit(f"unknown command {cmd}")
 
