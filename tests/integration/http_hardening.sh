@@ -117,8 +117,14 @@ line=$($PY raw "$IN" "$(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' | od -
 check "HTTP/1.1 still 200 ($line)" test "${line:0:12}" = "HTTP/1.1 200"
 
 # 5. connections over limits.max_connections are refused and counted
-out=$($PY conns "$IN" 30 1.5)
+$PY conns "$IN" 30 2.5 >"$TMP/conns.out" &
+cpid=$!
+sleep 1.5
+gauge=$(metric 'herald_http_connections{listener="ingress"}')
+wait "$cpid"
+out=$(cat "$TMP/conns.out")
 check "20 of 30 connections kept ($out)" test "$(kv "$out" open)" = 20
+check "herald_http_connections shows the 20 open ($gauge)" test "$gauge" = 20
 check "rejected connections counted (reason limit)" \
     test "$(metric 'herald_http_connections_rejected_total{listener="ingress",reason="limit"}')" -ge 10
 sleep 0.3
