@@ -545,6 +545,24 @@ static void disp_handle_closed(uv_handle_t *h)
         hd_free(d);
 }
 
+void hd_dispatch_drain(hd_dispatch_t *d)
+{
+    if (d)
+        d->draining = true;
+}
+
+size_t hd_dispatch_in_flight(const hd_dispatch_t *d)
+{
+    size_t n = 0;
+    for (const broker_run_t *br = d ? d->brokers : NULL; br; br = br->next)
+        for (const trigger_run_t *tr = br->triggers; tr; tr = tr->next) {
+            n += tr->ninflight;
+            for (const delivery_t *v = tr->deliveries; v; v = v->next)
+                n += v->in_ingest;
+        }
+    return n;
+}
+
 void hd_dispatch_close(hd_dispatch_t *d)
 {
     if (d == NULL)

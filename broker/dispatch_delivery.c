@@ -93,6 +93,8 @@ static void delivery_done(delivery_t *v)
 static void delivery_timer_cb(uv_timer_t *t)
 {
     delivery_t *v = t->data;
+    if (v->tr->d->draining)
+        return; /* shutting down: stays pending, attempted again after the restart */
     v->waiting = false;
     v->tr->nwaiting--;
     delivery_attempt(v);
@@ -645,7 +647,7 @@ static void trigger_pump_once(trigger_run_t *tr);
 
 void hd_dispatch__pump(trigger_run_t *tr)
 {
-    if (tr->removed || tr->br == NULL || tr->d->closed)
+    if (tr->removed || tr->br == NULL || tr->d->closed || tr->d->draining)
         return;
     if (tr->sub_uri == NULL)
         return; /* unresolved subscriber (Ready=False): events wait, the cursor holds */

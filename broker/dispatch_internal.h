@@ -176,6 +176,7 @@ struct hd_dispatch {
     uint64_t last_retention;
     int closing_handles;
     bool closed;
+    bool draining; /* hd_dispatch_drain: no new attempt starts */
 };
 
 /* ---- dispatch_route.c ---------------------------------------------------------------- */

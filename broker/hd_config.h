@@ -30,6 +30,11 @@ struct hd_config {
     uint64_t max_event_bytes;       /* limits.max_event_bytes, default 1 MiB */
     uint64_t max_batch_events;      /* limits.max_batch_events, default 1000 */
     uint64_t max_connections;       /* limits.max_connections, default 10000 */
+    uint64_t output_high_water;     /* limits.output_high_water bytes, default 512 KiB */
+    uint64_t output_low_water;      /* limits.output_low_water bytes, default 128 KiB */
+    uint64_t requests_per_turn;     /* limits.requests_per_turn, default 16 */
+    uint64_t body_budget;           /* limits.body_budget bytes, default 256 MiB */
+    uint64_t shutdown_drain_ms;     /* shutdown.drain, default 10 s */
     uint64_t retention_ms;          /* retention.max_age (duration), default 7 days */
     uint64_t retention_interval_ms; /* retention.interval, default 10 s */
     uint64_t delivery_pool_max;     /* delivery.max_connections_per_host, default 64 */

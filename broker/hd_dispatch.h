@@ -45,7 +45,15 @@ typedef struct {
 hd_err_t hd_dispatch_open(uv_loop_t *loop, hd_evlog_t *log, hd_httpc_t *httpc,
                           hd_metrics_t *metrics, const hd_dispatch_opts_t *opts,
                           const hd_dispatch_hooks_t *hooks, hd_dispatch_t **out);
-/* Cancels timers and in-flight deliveries (they will be redelivered after restart). */
+/* Shutdown, first step: no delivery starts any more (a retry whose timer fires waits too; its
+ * pending record is stored), while attempts already sent go on and record their results as
+ * usual (cursor, pending, dead-letter). Poll hd_dispatch_in_flight until it is 0 or the drain
+ * time is over, then call hd_dispatch_close. Accepts NULL. */
+void hd_dispatch_drain(hd_dispatch_t *d);
+/* Deliveries with an HTTP attempt or an in-process store under way. 0 for NULL. */
+size_t hd_dispatch_in_flight(const hd_dispatch_t *d);
+/* Writes every trigger's cursor, then cancels timers and in-flight deliveries (those are
+ * redelivered after restart). */
 void hd_dispatch_close(hd_dispatch_t *d);
 
 /* The dispatcher's side of hd_resources_observer_t (arg: the hd_dispatch_t); a static table. */

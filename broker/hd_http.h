@@ -4,17 +4,23 @@
  *
  * A request is handed to the handler once complete (head and body). The handler answers at once
  * or later (after a store commit) with hd_http_respond(); the connection reads no further request
- * until then (no pipelining in flight: one request per connection at a time). Long-lived
- * streaming answers (`herald tail`) use hd_http_stream_*.
+ * until then (one request per connection at a time; pipelined ones wait in the read buffer).
+ * Long-lived streaming answers (`herald tail`) use hd_http_stream_*.
  *
- * Bounds (overflow policy in brackets): request line and URL 8 KiB [414/400], 100 headers
- * [431], header bytes 16 KiB [431], body `max_body` [413, connection closed], connections
- * `max_conns` [accept then close]. Loop thread only.
+ * Bounds (overflow policy in brackets): request line and URL 8 KiB [414], 100 headers [431],
+ * header bytes 16 KiB [431], body `max_body` [413, connection closed], bodies buffered by all
+ * connections sharing `body_budget` [503 + Retry-After, closed], HTTP major version other than 1
+ * [505], connections `max_conns` [accepted, closed and counted], file descriptors close to
+ * RLIMIT_NOFILE [same], a connection's unsent answers above `output_high_water` [its reading
+ * stops until they fall below `output_low_water`], pipelined requests handled per connection and
+ * loop turn `requests_per_turn` [the rest waits for the next turn, so other connections get
+ * theirs]. Loop thread only.
  */
 #ifndef HERALD_HD_HTTP_H
 #define HERALD_HD_HTTP_H
 
 #include "hd.h"
+#include "hd_metrics.h"
 #include "herald/ce_http.h"
 
 typedef struct hd_http_req hd_http_req_t;
@@ -47,17 +53,45 @@ typedef struct {
                                  * close]; 0 = 30 s. Checked once a second. */
     uint64_t idle_timeout_ms;   /* a keep-alive connection with nothing to do is closed after
                                  * this; 0 = 120 s. Checked once a second. */
+    size_t output_high_water;   /* unsent answer bytes of a connection above which its reading
+                                 * stops; 0 = HD_HTTP_OUTPUT_HIGH_WATER */
+    size_t output_low_water;    /* reading resumes at or below this; 0 = a quarter of high */
+    size_t requests_per_turn;   /* pipelined requests of a connection per loop turn; 0 = 16 */
+    size_t body_budget;         /* request body bytes buffered at once by every connection
+                                 * sharing body_budget_used; 0 = HD_HTTP_BODY_BUDGET */
+    size_t *body_budget_used;   /* the shared counter (borrowed, outlives the server; main shares
+                                 * one between ingress and admin); NULL = this server's own */
+    hd_metrics_t *metrics;      /* herald_http_connections{listener} and
+                                 * herald_http_connections_rejected_total{listener,reason};
+                                 * borrowed, NULL = none */
+    const char *name;           /* the listener label ("ingress", "admin"); copied */
 } hd_http_server_opts_t;
+
+#define HD_HTTP_OUTPUT_HIGH_WATER (512u * 1024u)
+#define HD_HTTP_BODY_BUDGET (256u * 1024u * 1024u)
 
 /* Binds and starts listening. Errors: HD_E_NET (bind failed; logged with the address). */
 hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts,
                               hd_http_server_t **out);
 /* The bound port (useful with port 0). */
 int hd_http_server_port(const hd_http_server_t *s);
+/* Starts a graceful shutdown: stops accepting; every request already with the handler is
+ * answered as usual and its connection closed after the answer; the first complete request
+ * waiting behind it, or buffered by an idle connection (read buffer or socket), is answered 503
+ * with Retry-After and Connection: close; idle keep-alive connections close at once. Call
+ * hd_http_server_stop when the drain time is over. Accepts NULL. */
+void hd_http_server_drain(hd_http_server_t *s);
+/* Number of connections still open (a drain is over when it reaches 0). */
+size_t hd_http_server_connections(const hd_http_server_t *s);
 /* Stops accepting and closes every connection; a connection whose request is still with the
  * handler is closed right after its answer (Connection: close), so requests waiting for a store
  * commit at shutdown still get it. Frees in the close callbacks. Accepts NULL. */
 void hd_http_server_stop(hd_http_server_t *s);
+
+/* Raises the soft RLIMIT_NOFILE toward `want` open files (up to the hard limit); logs a warning
+ * naming both numbers when it cannot reach `want`. Returns the soft limit now in force. Call at
+ * start, before listening. */
+uint64_t hd_http_raise_fd_limit(uint64_t want);
 
 /* Case-insensitive header lookup; returns a borrowed value (not NUL-terminated) or NULL. */
 const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_t *len);

@@ -1,142 +1,111 @@
 /*
- * http_server.c — heraldd's HTTP/1.1 server (hd_http.h): libuv streams framed by http-parser.
+ * http_server.c — heraldd's HTTP/1.1 server (hd_http.h): listening, accepting and reading
+ * connections, handing complete requests to the handler, back-pressure, timeouts and the
+ * shutdown drain. The request framing is in http_framing.c, the answers in http_write.c
+ * (http_internal.h says which does what).
  *
- * One connection = one conn_t holding its uv_tcp_t (recovered with hd_container_of), a fixed
- * read buffer, an arena for the URL and headers, a body buffer and the request handed to the
- * handler. One request is in flight per connection: once a request is complete the parser is
- * paused and the bytes after it stay in the read buffer until the handler answered; reading goes
- * on meanwhile (so resets and EOF are seen) until the read buffer is full, then stops
- * (high-water mark). A connection whose request is in flight is never freed: when the peer goes
- * away its socket is closed and the conn_t waits, marked dead, for hd_http_respond, which frees it.
+ * One connection = one hd_http__conn_t holding its uv_tcp_t (recovered with hd_container_of), a
+ * fixed read buffer, the framer and the request handed to the handler. One request is in flight
+ * per connection: once a request is complete the bytes after it stay in the read buffer until
+ * the handler answered; reading goes on meanwhile (so resets and EOF are seen) until the read
+ * buffer is full. A connection whose request is in flight is never freed: when the peer goes away
+ * its socket is closed and the connection waits, marked dead, for hd_http_respond, which frees
+ * it.
  *
- * Bounds and their overflow policies (see hd_http.h): URL 8 KiB [414], 100 headers and 16 KiB of
- * header bytes [431], body max_body [413 + close; also before the body with Expect], malformed
- * [400 + close], connections max_conns [accept then close], a request's head and body within
- * header_timeout_ms (30 s) [408 + close] and keep-alive idle idle_timeout_ms (120 s) [closed], both
- * enforced by a once-a-second sweep, so a slow client cannot hold a connection forever. Connections
- * closed after an answer are shut down and drained for at most 2 s (lingering close) so the client
- * reads the answer instead of a reset.
+ * Back-pressure, so that no client can make heraldd buffer without limit or hog the loop:
+ *  - a connection whose unsent answers are above output_high_water stops being read and parsed
+ *    (a client that pipelines and never reads fills its socket, then waits); reading and parsing
+ *    resume once the write queue fell to output_low_water;
+ *  - at most requests_per_turn pipelined requests of one connection are handled per loop turn;
+ *    the rest waits in the read buffer for the `turn` idle handle, so every other connection is
+ *    served in between;
+ *  - request bodies count against a budget shared by the listeners (body_budget): a body that
+ *    does not fit gets 503 + Retry-After and the connection closes (pausing instead could hold
+ *    every connection with half a body forever).
+ * Connections over max_conns, or whose descriptor is within FD_RESERVE of RLIMIT_NOFILE, are
+ * accepted, closed and counted. Timeouts (header_timeout_ms, idle_timeout_ms, lingering close)
+ * are enforced by a once-a-second sweep.
  */
-#include "hd_http.h"
-
 #include <errno.h>
-#include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 
-#define URL_MAX (8 * 1024)
-#define HEADER_BYTES_MAX (16 * 1024)
-#define HEADER_COUNT_MAX 100
+#include "http_internal.h"
+
 #define READ_BUF_SIZE (16 * 1024)
-#define STREAM_HIGH_WATER (1024 * 1024)
 #define SWEEP_INTERVAL_MS 1000
 #define HEADER_TIMEOUT_MS 30000
 #define IDLE_TIMEOUT_MS 120000
 #define LINGER_MS 2000
-#define BODY_KEEP_MAX (64 * 1024) /* body buffers above this are freed between requests */
+#define REQUESTS_PER_TURN 16
+/* descriptors kept for the store, outbound deliveries and logs: a connection accepted above
+ * RLIMIT_NOFILE - FD_RESERVE is closed and counted as reason="emfile" */
+#define FD_RESERVE 64
 
-typedef enum {
-    CONN_IDLE,      /* waiting for (the rest of) a request */
-    CONN_IN_FLIGHT, /* a complete request is with the handler */
-    CONN_STREAMING, /* the handler answers with a chunked stream */
-    CONN_LINGER,    /* answered and closing: write side shut, draining reads */
-} conn_state_t;
+typedef hd_http__conn_t conn_t;
 
-typedef struct conn conn_t;
-
-struct hd_http_server {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    uv_timer_t sweep;
-    hd_http_server_opts_t opts;
-    int port;
-    size_t nconns;
-    conn_t *conns;    /* doubly linked list of live conn_t (dead ones are unlinked) */
-    int handles_open; /* listener + sweep timer; the server is freed when both closed and no conn */
-    bool stopping;
-    time_t date_sec; /* second of the cached Date header */
-    char date[48];   /* "Date: Fri, 27 Nov 2026 13:50:00 GMT\r\n" */
-    size_t date_len;
-};
-
-struct conn {
-    uv_tcp_t tcp;
-    hd_http_server_t *srv;
-    conn_t *prev, *next;
-    http_parser parser;
-    conn_state_t state;
-    bool closing;      /* uv_close called */
-    bool dead;         /* closed while a request was in flight: freed by respond */
-    bool reading;      /* uv_read_start active */
-    bool processing;   /* inside process(): respond must not re-enter it */
-    bool peer_eof;     /* the client shut its write side */
-    bool close_after;  /* close once the current answer is written */
-    bool msg_complete; /* the parser delivered a complete request */
-    bool in_request;   /* between message begin and message complete */
-    int err_status;    /* status to answer for a framing error (0: none) */
-    size_t writes_pending;
-    uint64_t last_ms;  /* last activity (sweep) */
-    uint64_t begin_ms; /* message begin (header timeout) */
-
-    /* read buffer: [in_off, in_len) not parsed yet */
-    char *in;
-    size_t in_off, in_len;
-
-    /* arena: URL then header names and values (offsets until the request is complete) */
-    char *arena;
-    size_t arena_len, arena_cap;
-    size_t url_len, header_bytes;
-    bool last_was_value;
-    size_t nheaders;
-    struct {
-        size_t name_off, name_len, value_off, value_len;
-    } hoff[HEADER_COUNT_MAX];
-    ce_header_t headers[HEADER_COUNT_MAX];
-
-    char *body;
-    size_t body_len, body_cap;
-
-    hd_http_req_t req;
-    void (*stream_close_cb)(hd_http_req_t *req, void *arg);
-    void *stream_close_arg;
-};
-
-typedef struct {
-    uv_write_t w;
-    conn_t *c;
-    size_t len;
-    char data[];
-} write_req_t;
-
-static void conn_close(conn_t *c);
 static void process(conn_t *c);
 static void read_start(conn_t *c);
+static void on_turn(uv_idle_t *h);
 static void server_maybe_free(hd_http_server_t *s);
 
-/* ---- helpers --------------------------------------------------------------------------- */
+/* ---- connection lifecycle --------------------------------------------------------------- */
 
-static conn_t *conn_of_req(hd_http_req_t *req)
+static void ready_remove(conn_t *c)
 {
-    return hd_container_of(req, conn_t, req);
+    if (!c->in_ready)
+        return;
+    hd_http_server_t *s = c->srv;
+    conn_t *prev = NULL;
+    for (conn_t *x = s->ready; x; prev = x, x = x->ready_next) {
+        if (x != c)
+            continue;
+        if (prev)
+            prev->ready_next = x->ready_next;
+        else
+            s->ready = x->ready_next;
+        if (s->ready_tail == x)
+            s->ready_tail = prev;
+        break;
+    }
+    c->ready_next = NULL;
+    c->in_ready = false;
+}
+
+/* The connection has buffered requests for its next turn. */
+static void schedule_turn(conn_t *c)
+{
+    hd_http_server_t *s = c->srv;
+    if (c->in_ready || c->closing || s->closed)
+        return;
+    c->in_ready = true;
+    c->ready_next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->ready_next = c;
+    else
+        s->ready = c;
+    s->ready_tail = c;
+    uv_idle_start(&s->turn, on_turn);
 }
 
 static void conn_free(conn_t *c)
 {
     hd_http_server_t *s = c->srv;
+    hd_http__framer_free(&c->fr);
     hd_free(c->in);
-    hd_free(c->arena);
-    hd_free(c->body);
     hd_free(c);
     s->nconns--;
+    hd_metric_set(s->m_conns, (int64_t)s->nconns);
     server_maybe_free(s);
 }
 
 static void unlink_conn(conn_t *c)
 {
     hd_http_server_t *s = c->srv;
+    ready_remove(c);
     if (c->prev)
         c->prev->next = c->next;
     else if (s->conns == c)
@@ -150,10 +119,10 @@ static void on_conn_closed(uv_handle_t *h)
 {
     conn_t *c = hd_container_of((uv_tcp_t *)h, conn_t, tcp);
     unlink_conn(c);
-    if (c->state == CONN_IN_FLIGHT || c->state == CONN_STREAMING) {
+    if (c->state == HD_HTTP__IN_FLIGHT || c->state == HD_HTTP__STREAMING) {
         /* The handler still holds c->req: freed when it answers. */
         c->dead = true;
-        if (c->state == CONN_STREAMING && c->stream_close_cb) {
+        if (c->state == HD_HTTP__STREAMING && c->stream_close_cb) {
             void (*cb)(hd_http_req_t *, void *) = c->stream_close_cb;
             c->stream_close_cb = NULL;
             cb(&c->req, c->stream_close_arg);
@@ -163,213 +132,38 @@ static void on_conn_closed(uv_handle_t *h)
     conn_free(c);
 }
 
-static void conn_close(conn_t *c)
+void hd_http__conn_close(conn_t *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    ready_remove(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
-static void on_shutdown(uv_shutdown_t *sh, int status)
-{
-    (void)status;
-    hd_free(sh);
-}
-
-/* Shuts the write side down (FIN after the queued writes); false when it failed (closed). */
-static bool conn_shutdown(conn_t *c)
-{
-    uv_shutdown_t *sh = hd_malloc(sizeof *sh);
-    if (!sh || uv_shutdown(sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-        hd_free(sh);
-        conn_close(c);
-        return false;
-    }
-    return true;
-}
-
-static void on_write_done(uv_write_t *w, int status)
-{
-    write_req_t *wr = hd_container_of(w, write_req_t, w);
-    conn_t *c = wr->c;
-    hd_free(wr);
-    c->writes_pending--;
-    if (status < 0) {
-        conn_close(c);
-        return;
-    }
-    if (c->writes_pending == 0 && c->state == CONN_LINGER && !c->closing) {
-        if (c->peer_eof || c->srv->stopping) {
-            conn_close(c);
-            return;
-        }
-        conn_shutdown(c);
-    }
-}
-
-/* Writes bytes now if the socket takes them, else queues a copy. Returns false when the
- * connection failed (it is then being closed). */
-static bool conn_write(conn_t *c, const char *data, size_t len)
-{
-    if (c->closing || len == 0)
-        return !c->closing;
-    size_t off = 0;
-    if (c->writes_pending == 0) {
-        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n >= 0)
-            off = (size_t)n;
-        else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-            conn_close(c);
-            return false;
-        }
-    }
-    if (off == len)
-        return true;
-    write_req_t *wr = hd_malloc(sizeof *wr + (len - off));
-    if (!wr) {
-        conn_close(c);
-        return false;
-    }
-    wr->c = c;
-    wr->len = len - off;
-    memcpy(wr->data, data + off, wr->len);
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
-    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) != 0) {
-        hd_free(wr);
-        conn_close(c);
-        return false;
-    }
-    c->writes_pending++;
-    return true;
-}
-
-/* The connection is done after its current answer: shut down once written, drain reads. */
-static void conn_linger(conn_t *c)
+void hd_http__conn_linger(conn_t *c)
 {
     if (c->closing)
         return;
-    c->state = CONN_LINGER;
+    ready_remove(c);
+    c->state = HD_HTTP__LINGER;
     c->last_ms = uv_now(c->srv->loop);
-    if (c->peer_eof || c->srv->stopping) {
-        /* Nothing more will come (or we stop): close once the answer is out. */
+    if (c->peer_eof || c->srv->closed) {
+        /* Nothing more will come (or we stop now): close once the answer is out. A draining
+         * server lingers as usual, so that clients read their answers, not a reset. */
         if (c->writes_pending == 0)
-            conn_close(c);
+            hd_http__conn_close(c);
         else
             c->close_after = true;
         return;
     }
-    if (c->writes_pending == 0 && !conn_shutdown(c))
+    if (c->writes_pending == 0 && !hd_http__shutdown(c))
         return;
-    if (!c->reading)
-        read_start(c);
+    c->out_paused = false;
+    read_start(c);
 }
 
-static const char *reason(int status)
-{
-    const char *r = http_status_str((enum http_status)status);
-    return (r && strcmp(r, "<unknown>") != 0) ? r : "Unknown";
-}
-
-/* The Date header (RFC 9110 §6.6.1), formatted once per second. */
-static const char *date_header(hd_http_server_t *s, size_t *len)
-{
-    time_t now = time(NULL);
-    if (now != s->date_sec || s->date_len == 0) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        s->date_len = strftime(s->date, sizeof s->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-        s->date_sec = now;
-    }
-    *len = s->date_len;
-    return s->date;
-}
-
-/* Writes a whole answer (head + body) into one buffer and sends it. A HEAD request gets the
- * head only (Content-Length still says the body's size). */
-static bool write_answer(conn_t *c, int status, const char *extra, const char *body,
-                         size_t body_len, bool closing, bool chunked)
-{
-    char stackbuf[2048];
-    size_t extra_len = extra ? strlen(extra) : 0;
-    size_t date_len;
-    const char *date = date_header(c->srv, &date_len);
-    size_t cap = 160 + date_len + extra_len + body_len;
-    char *buf = cap <= sizeof stackbuf ? stackbuf : hd_malloc(cap);
-    if (!buf) {
-        conn_close(c);
-        return false;
-    }
-    bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
-    /* "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n" without printf: this is the hot path */
-    size_t len = 0;
-    const char *rs = reason(status);
-    size_t rlen = strlen(rs);
-    if (status < 100 || status > 999)
-        status = 500;
-    memcpy(buf, "HTTP/1.1 ", 9);
-    buf[9] = (char)('0' + status / 100);
-    buf[10] = (char)('0' + status / 10 % 10);
-    buf[11] = (char)('0' + status % 10);
-    buf[12] = ' ';
-    memcpy(buf + 13, rs, rlen);
-    len = 13 + rlen;
-    if (chunked) {
-        memcpy(buf + len, "\r\nTransfer-Encoding: chunked\r\n", 30);
-        len += 30;
-    } else {
-        memcpy(buf + len, "\r\nContent-Length: ", 18);
-        len += 18;
-        char digits[24];
-        size_t nd = 0;
-        size_t v = body_len;
-        do {
-            digits[nd++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (nd)
-            buf[len++] = digits[--nd];
-        buf[len++] = '\r';
-        buf[len++] = '\n';
-    }
-    memcpy(buf + len, date, date_len);
-    len += date_len;
-    if (closing) {
-        memcpy(buf + len, "Connection: close\r\n", 19);
-        len += 19;
-    } else if (http10) {
-        memcpy(buf + len, "Connection: keep-alive\r\n", 24);
-        len += 24;
-    }
-    if (extra_len) {
-        memcpy(buf + len, extra, extra_len);
-        len += extra_len;
-    }
-    memcpy(buf + len, "\r\n", 2);
-    len += 2;
-    bool head_only = c->state != CONN_IDLE && c->parser.method == HTTP_HEAD;
-    if (body_len && !head_only) {
-        memcpy(buf + len, body, body_len);
-        len += body_len;
-    }
-    bool ok = conn_write(c, buf, len);
-    if (buf != stackbuf)
-        hd_free(buf);
-    return ok;
-}
-
-/* An error the server answers itself (framing, bounds): answer and close. */
-static void answer_and_close(conn_t *c, int status)
-{
-    char body[96];
-    int n = snprintf(body, sizeof body, "{\"error\": \"%s\"}", reason(status));
-    c->state = CONN_IDLE;
-    if (write_answer(c, status, "Content-Type: application/json\r\n", body, (size_t)n, true, false))
-        conn_linger(c);
-}
-
-/* ---- reading --------------------------------------------------------------------------- */
+/* ---- reading ---------------------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -389,12 +183,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 static void read_start(conn_t *c)
 {
-    if (c->reading || c->closing)
+    if (c->reading || c->closing || c->peer_eof || c->srv->closed)
         return;
+    if (c->in_len - c->in_off == READ_BUF_SIZE)
+        return; /* full: the parser must take bytes first */
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = true;
     else
-        conn_close(c);
+        hd_http__conn_close(c);
 }
 
 static void read_stop(conn_t *c)
@@ -415,300 +211,155 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         read_stop(c);
         if (nread == UV_EOF) {
             c->peer_eof = true;
-            if (c->state == CONN_IN_FLIGHT && !c->close_after) {
+            if (c->state == HD_HTTP__IN_FLIGHT && !c->close_after) {
                 /* Half-closed: answer the request, then close. */
                 c->close_after = true;
                 return;
             }
-            if (c->state == CONN_LINGER && c->writes_pending > 0) {
+            if (c->state == HD_HTTP__LINGER && c->writes_pending > 0) {
                 c->close_after = true;
                 return;
             }
+            if (c->state == HD_HTTP__IDLE && c->in_off < c->in_len) {
+                /* requests still buffered (waiting for their turn): answer them first */
+                schedule_turn(c);
+                return;
+            }
         }
-        conn_close(c);
+        hd_http__conn_close(c);
         return;
     }
     c->last_ms = uv_now(c->srv->loop);
-    if (c->state == CONN_LINGER) {
+    if (c->state == HD_HTTP__LINGER) {
         c->in_off = c->in_len = 0; /* discard */
         return;
     }
     c->in_len += (size_t)nread;
-    if (c->state == CONN_IDLE)
+    if (c->state == HD_HTTP__IDLE && !c->in_ready && !c->out_paused)
         process(c);
     else if (c->in_len - c->in_off == READ_BUF_SIZE)
-        read_stop(c); /* high-water mark: the client pipelines while a request is in flight */
+        read_stop(c); /* the read buffer is full: the parser takes bytes first */
 }
 
-/* ---- parser callbacks ------------------------------------------------------------------ */
+/* ---- handing requests ------------------------------------------------------------------- */
 
-static bool arena_append(conn_t *c, const char *p, size_t n)
+static void hand(conn_t *c)
 {
-    if (c->arena_len + n + 1 > c->arena_cap) {
-        size_t cap = c->arena_cap ? c->arena_cap : 1024;
-        while (cap < c->arena_len + n + 1)
-            cap *= 2;
-        char *a = hd_realloc(c->arena, cap);
-        if (!a)
-            return false;
-        c->arena = a;
-        c->arena_cap = cap;
-    }
-    memcpy(c->arena + c->arena_len, p, n);
-    c->arena_len += n;
-    return true;
-}
-
-static int on_message_begin(http_parser *p)
-{
-    conn_t *c = p->data;
-    c->arena_len = c->url_len = c->header_bytes = 0;
-    c->nheaders = 0;
-    c->last_was_value = false;
-    c->body_len = 0;
-    c->in_request = true;
-    c->begin_ms = uv_now(c->srv->loop);
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (c->url_len + n > URL_MAX) {
-        c->err_status = 414;
-        return -1;
-    }
-    c->url_len += n;
-    if (!arena_append(c, at, n)) {
-        c->err_status = 503;
-        return -1;
-    }
-    return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (c->nheaders == 0 && !c->last_was_value && c->header_bytes == 0) {
-        /* first header: terminate the URL */
-        if (!arena_append(c, "", 1)) {
-            c->err_status = 503;
-            return -1;
-        }
-    }
-    if (c->nheaders == 0 || c->last_was_value) {
-        if (c->nheaders == HEADER_COUNT_MAX) {
-            c->err_status = 431;
-            return -1;
-        }
-        c->hoff[c->nheaders].name_off = c->arena_len;
-        c->hoff[c->nheaders].name_len = 0;
-        c->hoff[c->nheaders].value_off = 0;
-        c->hoff[c->nheaders].value_len = 0;
-        c->nheaders++;
-        c->last_was_value = false;
-    }
-    c->header_bytes += n;
-    if (c->header_bytes > HEADER_BYTES_MAX) {
-        c->err_status = 431;
-        return -1;
-    }
-    if (!arena_append(c, at, n)) {
-        c->err_status = 503;
-        return -1;
-    }
-    c->hoff[c->nheaders - 1].name_len += n;
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (c->nheaders == 0)
-        return 0;
-    if (!c->last_was_value) {
-        c->hoff[c->nheaders - 1].value_off = c->arena_len;
-        c->last_was_value = true;
-    }
-    c->header_bytes += n;
-    if (c->header_bytes > HEADER_BYTES_MAX) {
-        c->err_status = 431;
-        return -1;
-    }
-    if (!arena_append(c, at, n)) {
-        c->err_status = 503;
-        return -1;
-    }
-    c->hoff[c->nheaders - 1].value_len += n;
-    return 0;
-}
-
-/* Finds a header among the offsets collected so far (before the request is complete). */
-static bool find_hoff(conn_t *c, const char *name, const char **v, size_t *vlen)
-{
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < c->nheaders; i++) {
-        if (c->hoff[i].name_len == nlen &&
-            strncasecmp(c->arena + c->hoff[i].name_off, name, nlen) == 0) {
-            *v = c->arena + c->hoff[i].value_off;
-            *vlen = c->hoff[i].value_len;
-            return true;
-        }
-    }
-    return false;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    conn_t *c = p->data;
     hd_http_server_t *s = c->srv;
-    if (c->nheaders == 0 && !arena_append(c, "", 1)) { /* terminate the URL */
-        c->err_status = 503;
-        return -1;
+    c->head_method = c->fr.parser.method == HTTP_HEAD;
+    if (s->stopping) {
+        c->in_off = c->in_len;
+        hd_http__answer_and_close(c, 503, "heraldd is shutting down; send the request again", true);
+        return;
     }
-    bool has_len = (p->flags & F_CONTENTLENGTH) != 0;
-    if (has_len && p->content_length > s->opts.max_body) {
-        c->err_status = 413;
-        return -1;
-    }
-    if (has_len && p->content_length > c->body_cap) {
-        char *b = hd_realloc(c->body, (size_t)p->content_length);
-        if (!b) {
-            c->err_status = 503;
-            return -1;
-        }
-        c->body = b;
-        c->body_cap = (size_t)p->content_length;
-    }
-    const char *v;
-    size_t vlen;
-    if (p->http_major == 1 && p->http_minor >= 1 && find_hoff(c, "expect", &v, &vlen)) {
-        if (vlen == 12 && strncasecmp(v, "100-continue", 12) == 0) {
-            if (has_len && p->content_length == 0)
-                return 0;
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            conn_write(c, cont, sizeof cont - 1);
-        } else {
-            c->err_status = 417;
-            return -1;
-        }
-    }
-    return 0;
+    hd_http__framer_build(&c->fr, &c->req);
+    c->req.received_ms = hd_now_ms();
+    c->state = HD_HTTP__IN_FLIGHT;
+    c->last_ms = uv_now(s->loop);
+    if (!hd_http__framer_keep_alive(&c->fr))
+        c->close_after = true;
+    s->opts.handler(s->opts.ctx, &c->req);
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (c->body_len + n > c->srv->opts.max_body) {
-        c->err_status = 413;
-        return -1;
-    }
-    if (c->body_len + n > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 1024;
-        while (cap < c->body_len + n)
-            cap *= 2;
-        if (cap > c->srv->opts.max_body)
-            cap = c->srv->opts.max_body;
-        char *b = hd_realloc(c->body, cap);
-        if (!b) {
-            c->err_status = 503;
-            return -1;
-        }
-        c->body = b;
-        c->body_cap = cap;
-    }
-    memcpy(c->body + c->body_len, at, n);
-    c->body_len += n;
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    conn_t *c = p->data;
-    c->msg_complete = true;
-    c->in_request = false;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
-/* Builds c->req from the collected offsets (the arena no longer moves). */
-static void build_request(conn_t *c)
-{
-    hd_http_req_t *r = &c->req;
-    char *url = c->arena;
-    for (size_t i = 0; i < c->nheaders; i++) {
-        c->headers[i].name = c->arena + c->hoff[i].name_off;
-        c->headers[i].name_len = c->hoff[i].name_len;
-        c->headers[i].value = c->hoff[i].value_len ? c->arena + c->hoff[i].value_off : "";
-        c->headers[i].value_len = c->hoff[i].value_len;
-    }
-    char *q = memchr(url, '?', c->url_len);
-    memset(r, 0, sizeof *r);
-    r->method = c->parser.method;
-    r->path = url;
-    if (q) {
-        *q = '\0';
-        r->path_len = (size_t)(q - url);
-        r->query = q + 1;
-    } else {
-        r->path_len = c->url_len;
-        r->query = "";
-    }
-    r->headers = c->headers;
-    r->header_count = c->nheaders;
-    r->body = c->body_len ? c->body : "";
-    r->body_len = c->body_len;
-    r->received_ms = hd_now_ms();
-}
-
-/* Parses buffered bytes and hands complete requests to the handler while none is in flight. */
+/* Parses buffered bytes and hands complete requests to the handler while none is in flight,
+ * at most requests_per_turn of them, and only while the unsent output is below the high-water
+ * mark. */
 static void process(conn_t *c)
 {
-    if (c->processing)
+    if (c->processing || c->closing)
         return;
+    hd_http_server_t *s = c->srv;
     c->processing = true;
-    while (!c->closing && c->state == CONN_IDLE && c->in_off < c->in_len) {
-        size_t avail = c->in_len - c->in_off;
-        size_t n = http_parser_execute(&c->parser, &parser_settings, c->in + c->in_off, avail);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (e == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
-        } else if (e != HPE_OK) {
-            c->in_off = c->in_len;
-            answer_and_close(c, c->err_status ? c->err_status : 400);
+    size_t handled = 0;
+    while (!c->closing && c->state == HD_HTTP__IDLE && c->in_off < c->in_len) {
+        if (hd_http__unsent(c) > s->opts.output_high_water) {
+            /* the client does not read its answers: read and parse nothing more from it */
+            c->out_paused = true;
+            read_stop(c);
             break;
         }
-        c->in_off += n;
-        if (c->msg_complete) {
-            c->msg_complete = false;
-            if (c->parser.upgrade && c->parser.method == HTTP_CONNECT) {
-                answer_and_close(c, 405);
-                break;
-            }
-            build_request(c);
-            c->state = CONN_IN_FLIGHT;
-            c->last_ms = uv_now(c->srv->loop);
-            if (!http_should_keep_alive(&c->parser))
-                c->close_after = true;
-            c->srv->opts.handler(c->srv->opts.ctx, &c->req);
-            continue; /* answered synchronously: go on with buffered bytes */
+        if (handled == s->opts.requests_per_turn) {
+            schedule_turn(c); /* the others first */
+            break;
         }
-        if (n < avail && e == HPE_OK)
-            break; /* the parser refused bytes without an error: should not happen */
+        size_t used;
+        hd_http__frame_t r =
+            hd_http__framer_feed(&c->fr, c->in + c->in_off, c->in_len - c->in_off, &used);
+        c->in_off += used;
+        if (c->fr.began) {
+            c->fr.began = false;
+            c->begin_ms = uv_now(s->loop);
+        }
+        if (r == HD_HTTP__CONTINUE) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            hd_http__write(c, cont, sizeof cont - 1);
+        } else if (r == HD_HTTP__ERROR) {
+            c->in_off = c->in_len;
+            hd_http__answer_and_close(c, c->fr.err_status, c->fr.err_msg, c->fr.err_retry);
+        } else if (r == HD_HTTP__REQUEST) {
+            handled++;
+            hand(c); /* answered synchronously: go on with buffered bytes */
+        }
     }
     c->processing = false;
-    if (!c->closing && c->state == CONN_IDLE && !c->reading && !c->peer_eof)
+    if (c->closing || c->state != HD_HTTP__IDLE)
+        return;
+    if (c->in_off == c->in_len && !c->fr.in_request && (c->peer_eof || s->stopping)) {
+        hd_http__conn_linger(c); /* nothing more will be answered: close once written */
+        return;
+    }
+    if (!c->out_paused)
         read_start(c);
+}
+
+/* The idle handle: each connection waiting for a turn handles its next requests. */
+static void on_turn(uv_idle_t *h)
+{
+    hd_http_server_t *s = h->data;
+    conn_t *list = s->ready;
+    s->ready = s->ready_tail = NULL;
+    while (list) {
+        conn_t *c = list;
+        list = c->ready_next;
+        c->ready_next = NULL;
+        c->in_ready = false;
+        process(c); /* may schedule it again, at the tail */
+    }
+    if (!s->ready)
+        uv_idle_stop(h);
+}
+
+void hd_http__output_drained(conn_t *c)
+{
+    c->out_paused = false;
+    if (c->closing || c->state != HD_HTTP__IDLE)
+        return;
+    if (c->in_off < c->in_len)
+        schedule_turn(c);
+    else
+        read_start(c);
+}
+
+/* The request was answered: go on with the connection (or free it if it died meanwhile). */
+void hd_http__request_done(conn_t *c)
+{
+    c->stream_close_cb = NULL;
+    if (c->dead) {
+        conn_free(c);
+        return;
+    }
+    c->state = HD_HTTP__IDLE;
+    hd_http__framer_reset_body(&c->fr);
+    c->last_ms = uv_now(c->srv->loop);
+    if (c->closing)
+        return;
+    if (c->close_after || c->srv->closed) {
+        c->close_after = false;
+        hd_http__conn_linger(c);
+        return;
+    }
+    if (!c->processing)
+        process(c); /* a request buffered behind (503 when draining), or linger */
 }
 
 /* ---- accepting ------------------------------------------------------------------------- */
@@ -718,52 +369,66 @@ static void free_handle(uv_handle_t *h)
     hd_free(h);
 }
 
+/* Accepts the pending connection and closes it at once: the kernel queue must not fill with
+ * connections we cannot serve. */
+static void accept_and_drop(hd_http_server_t *s)
+{
+    uv_tcp_t *t = hd_malloc(sizeof *t);
+    if (t && uv_tcp_init(s->loop, t) == 0) {
+        (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
+        uv_close((uv_handle_t *)t, free_handle);
+    } else {
+        hd_free(t);
+    }
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     hd_http_server_t *s = hd_container_of((uv_tcp_t *)ls, hd_http_server_t, listener);
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        hd_metric_inc(s->m_rej_emfile, 1);
+        return;
+    }
     if (status < 0 || s->stopping)
         return;
+    if (s->nconns >= s->opts.max_conns) {
+        hd_metric_inc(s->m_rej_limit, 1);
+        accept_and_drop(s);
+        return;
+    }
     conn_t *c = hd_calloc(1, sizeof *c);
     char *in = c ? hd_malloc(READ_BUF_SIZE) : NULL;
-    if (!c || !in) {
-        /* accept and drop: the kernel queue must not fill with connections we cannot serve */
+    if (!c || !in || uv_tcp_init(s->loop, &c->tcp) != 0) {
         hd_free(c);
         hd_free(in);
-        uv_tcp_t *t = hd_malloc(sizeof *t);
-        if (t && uv_tcp_init(s->loop, t) == 0) {
-            if (uv_accept(ls, (uv_stream_t *)t) == 0) {
-            }
-            uv_close((uv_handle_t *)t, free_handle);
-        } else {
-            hd_free(t);
-        }
+        accept_and_drop(s);
         return;
     }
     c->in = in;
     c->srv = s;
+    hd_http__framer_init(&c->fr, s->opts.max_body,
+                         s->opts.body_budget_used ? s->opts.body_budget_used : &s->body_used,
+                         s->opts.body_budget);
     s->nconns++;
-    if (uv_tcp_init(s->loop, &c->tcp) != 0) {
-        hd_free(c->in);
-        hd_free(c);
-        s->nconns--;
-        return;
-    }
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c);
+        hd_http__conn_close(c);
         return;
     }
-    if (s->nconns > s->opts.max_conns) {
-        /* over max_conns: accepted then closed at once */
-        conn_close(c);
+    uv_os_fd_t fd;
+    struct rlimit rl;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur != RLIM_INFINITY && (rlim_t)fd + FD_RESERVE >= rl.rlim_cur) {
+        /* nearly out of descriptors: keep the rest for the store and the deliveries */
+        hd_metric_inc(s->m_rej_emfile, 1);
+        hd_http__conn_close(c);
         return;
     }
+    hd_metric_set(s->m_conns, (int64_t)s->nconns);
     uv_tcp_nodelay(&c->tcp, 1);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
     c->last_ms = uv_now(s->loop);
     read_start(c);
 }
@@ -776,21 +441,23 @@ static void on_sweep(uv_timer_t *t)
         next = c->next;
         if (c->closing)
             continue;
-        if (c->state == CONN_LINGER && now - c->last_ms > LINGER_MS)
-            conn_close(c);
-        else if (c->state == CONN_IDLE && c->in_request &&
+        if (c->state == HD_HTTP__LINGER && now - c->last_ms > LINGER_MS)
+            hd_http__conn_close(c);
+        else if (c->state == HD_HTTP__IDLE && c->fr.in_request &&
                  now - c->begin_ms > s->opts.header_timeout_ms)
-            answer_and_close(c, 408);
-        else if (c->state == CONN_IDLE && !c->in_request &&
+            hd_http__answer_and_close(c, 408, "the request did not arrive in time", false);
+        else if (c->state == HD_HTTP__IDLE && !c->fr.in_request && !c->in_ready &&
                  now - c->last_ms > s->opts.idle_timeout_ms)
-            conn_close(c);
+            /* idle, or stopped for its output and reading none of it for that long */
+            hd_http__conn_close(c);
     }
 }
 
 static void server_maybe_free(hd_http_server_t *s)
 {
-    if (s->stopping && s->handles_open == 0 && s->nconns == 0) {
+    if (s->closed && s->handles_open == 0 && s->nconns == 0) {
         hd_free((char *)s->opts.listen);
+        hd_free((char *)s->opts.name);
         hd_free(s);
     }
 }
@@ -802,6 +469,31 @@ static void on_server_handle_closed(uv_handle_t *h)
     server_maybe_free(s);
 }
 
+static void server_metrics(hd_http_server_t *s)
+{
+    hd_metrics_t *m = s->opts.metrics;
+    if (!m)
+        return;
+    const char *name = s->opts.name;
+    s->m_conns = hd_metrics_gauge(m, "herald_http_connections",
+                                  "Open HTTP connections, by listener", "listener", name);
+    static const char help[] = "HTTP connections accepted and closed at once, by listener and "
+                               "reason (limit: limits.max_connections; emfile: out of file "
+                               "descriptors)";
+    s->m_rej_limit = hd_metrics_counter(m, "herald_http_connections_rejected_total", help,
+                                        "listener", name, "reason", "limit");
+    s->m_rej_emfile = hd_metrics_counter(m, "herald_http_connections_rejected_total", help,
+                                         "listener", name, "reason", "emfile");
+    hd_metric_set(s->m_conns, 0);
+}
+
+static void server_free_now(hd_http_server_t *s)
+{
+    hd_free((char *)s->opts.listen);
+    hd_free((char *)s->opts.name);
+    hd_free(s);
+}
+
 hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts,
                               hd_http_server_t **out)
 {
@@ -811,8 +503,9 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     s->loop = loop;
     s->opts = *opts;
     s->opts.listen = hd_strdup(opts->listen ? opts->listen : "127.0.0.1:0");
-    if (!s->opts.listen) {
-        hd_free(s);
+    s->opts.name = hd_strdup(opts->name ? opts->name : "http");
+    if (!s->opts.listen || !s->opts.name) {
+        server_free_now(s);
         return HD_E_NOMEM;
     }
     if (s->opts.max_conns == 0)
@@ -821,6 +514,14 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
         s->opts.header_timeout_ms = HEADER_TIMEOUT_MS;
     if (s->opts.idle_timeout_ms == 0)
         s->opts.idle_timeout_ms = IDLE_TIMEOUT_MS;
+    if (s->opts.output_high_water == 0)
+        s->opts.output_high_water = HD_HTTP_OUTPUT_HIGH_WATER;
+    if (s->opts.output_low_water == 0 || s->opts.output_low_water > s->opts.output_high_water)
+        s->opts.output_low_water = s->opts.output_high_water / 4;
+    if (s->opts.requests_per_turn == 0)
+        s->opts.requests_per_turn = REQUESTS_PER_TURN;
+    if (s->opts.body_budget == 0)
+        s->opts.body_budget = HD_HTTP_BODY_BUDGET;
 
     /* host:port, host may be [v6] */
     char host[256];
@@ -834,8 +535,7 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     }
     if (!colon || port < 0 || port > 65535 || hlen == 0 || hlen >= sizeof host) {
         hd_log(HD_LOG_ERROR, "bad listen address (want host:port)", "listen", s->opts.listen, NULL);
-        hd_free((char *)s->opts.listen);
-        hd_free(s);
+        server_free_now(s);
         return HD_E_NET;
     }
     memcpy(host, l, hlen);
@@ -844,8 +544,7 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
         hd_log(HD_LOG_ERROR, "bad listen host", "listen", s->opts.listen, NULL);
-        hd_free((char *)s->opts.listen);
-        hd_free(s);
+        server_free_now(s);
         return HD_E_NET;
     }
     int rc = uv_tcp_init(loop, &s->listener);
@@ -859,11 +558,11 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     if (rc != 0) {
         hd_log(HD_LOG_ERROR, "cannot listen", "listen", s->opts.listen, "error", uv_strerror(rc),
                NULL);
-        s->stopping = true;
+        s->stopping = s->closed = true;
         if (s->handles_open)
             uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
         else
-            server_maybe_free(s);
+            server_free_now(s);
         return HD_E_NET;
     }
     struct sockaddr_storage bound;
@@ -876,6 +575,10 @@ hd_err_t hd_http_server_start(uv_loop_t *loop, const hd_http_server_opts_t *opts
     s->handles_open++;
     uv_timer_start(&s->sweep, on_sweep, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS);
     uv_unref((uv_handle_t *)&s->sweep);
+    uv_idle_init(loop, &s->turn);
+    s->turn.data = s;
+    s->handles_open++; /* started by schedule_turn, stopped by on_turn when nobody waits */
+    server_metrics(s);
     *out = s;
     return HD_E_OK;
 }
@@ -885,159 +588,103 @@ int hd_http_server_port(const hd_http_server_t *s)
     return s ? s->port : -1;
 }
 
-void hd_http_server_stop(hd_http_server_t *s)
+size_t hd_http_server_connections(const hd_http_server_t *s)
+{
+    return s ? s->nconns : 0;
+}
+
+/* Bytes the kernel received on the connection and nobody read yet. */
+static size_t kernel_unread(conn_t *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &n) != 0 || n < 0)
+        return 0;
+    return (size_t)n;
+}
+
+void hd_http_server_drain(hd_http_server_t *s)
 {
     if (!s || s->stopping)
         return;
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
-    uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
     for (conn_t *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->state == CONN_IN_FLIGHT) {
+        if (c->closing)
+            continue;
+        if (c->state == HD_HTTP__IN_FLIGHT) {
+            /* answered as usual, then a request buffered behind gets 503 (request_done) */
+            if (c->in_off == c->in_len)
+                c->close_after = true;
+        } else if (c->state == HD_HTTP__STREAMING) {
+            hd_http__conn_close(c); /* `herald tail`: its producer stops in the close callback */
+        } else if (c->state == HD_HTTP__IDLE) {
+            if (c->in_off < c->in_len)
+                schedule_turn(c); /* buffered: the next complete request gets 503 */
+            else if (c->out_paused || (!c->fr.in_request && kernel_unread(c) == 0))
+                hd_http__conn_linger(c); /* nothing more to answer: close once written */
+            /* else: a request is arriving; it gets 503 once complete (or the header timeout,
+             * or hd_http_server_stop) */
+        }
+    }
+}
+
+void hd_http_server_stop(hd_http_server_t *s)
+{
+    if (!s || s->closed)
+        return;
+    if (!s->stopping) {
+        s->stopping = true;
+        uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    }
+    s->closed = true;
+    uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->turn, on_server_handle_closed);
+    s->ready = s->ready_tail = NULL;
+    for (conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        c->in_ready = false;
+        c->ready_next = NULL;
+        if (c->closing)
+            continue;
+        if (c->state == HD_HTTP__IN_FLIGHT) {
             /* its answer is still coming (e.g. from the store's drain): send it, then close */
             c->close_after = true;
             read_stop(c);
-        } else if (c->state == CONN_LINGER && c->writes_pending > 0) {
+        } else if (c->state == HD_HTTP__LINGER && c->writes_pending > 0) {
             read_stop(c); /* closed by on_write_done once the answer is out */
         } else {
-            conn_close(c);
+            hd_http__conn_close(c);
         }
     }
 }
 
-/* ---- answering ------------------------------------------------------------------------- */
-
-const char *hd_http_req_header(const hd_http_req_t *req, const char *name, size_t *len)
+uint64_t hd_http_raise_fd_limit(uint64_t want)
 {
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < req->header_count; i++) {
-        const ce_header_t *h = &req->headers[i];
-        if (h->name_len == nlen && strncasecmp(h->name, name, nlen) == 0) {
-            if (len)
-                *len = h->value_len;
-            return h->value;
-        }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    rlim_t target =
+        (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) ? (rlim_t)want : rl.rlim_max;
+    if (target > rl.rlim_cur) {
+        struct rlimit nr = {.rlim_cur = target, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nr) == 0)
+            rl.rlim_cur = target;
     }
-    return NULL;
-}
-
-/* The request is answered: go on with the connection (or free it if it died meanwhile). */
-static void request_done(conn_t *c)
-{
-    c->stream_close_cb = NULL;
-    if (c->dead) {
-        conn_free(c);
-        return;
+    if (rl.rlim_cur < want) {
+        char wants[24], got[24], hard[24];
+        snprintf(wants, sizeof wants, "%llu", (unsigned long long)want);
+        snprintf(got, sizeof got, "%llu", (unsigned long long)rl.rlim_cur);
+        snprintf(hard, sizeof hard, "%llu", (unsigned long long)rl.rlim_max);
+        hd_log(HD_LOG_WARN,
+               "cannot raise the open-file limit to what limits.max_connections needs; "
+               "connections beyond it are refused (herald_http_connections_rejected_total"
+               "{reason=\"emfile\"}): raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
+               "limits.max_connections",
+               "wanted", wants, "soft_limit", got, "hard_limit", hard, NULL);
     }
-    c->state = CONN_IDLE;
-    if (c->body_cap > BODY_KEEP_MAX) {
-        hd_free(c->body);
-        c->body = NULL;
-        c->body_cap = 0;
-    }
-    c->last_ms = uv_now(c->srv->loop);
-    if (c->closing)
-        return;
-    if (c->close_after || c->srv->stopping) {
-        c->close_after = false;
-        conn_linger(c);
-        return;
-    }
-    if (!c->processing)
-        process(c);
-}
-
-void hd_http_respond(hd_http_req_t *req, int status, const char *extra_headers, const char *body,
-                     size_t body_len)
-{
-    conn_t *c = conn_of_req(req);
-    if (c->state != CONN_IN_FLIGHT && c->state != CONN_STREAMING)
-        return; /* answered twice: ignore */
-    if (!c->dead && !c->closing) {
-        bool closing = c->close_after || c->srv->stopping;
-        write_answer(c, status, extra_headers, body, body_len, closing, false);
-    }
-    request_done(c);
-}
-
-void hd_http_respond_error(hd_http_req_t *req, int status, const char *extra_headers,
-                           const char *message)
-{
-    /* JSON-escape the message */
-    char body[640];
-    size_t n = 0;
-    const char *pre = "{\"error\": \"";
-    memcpy(body, pre, strlen(pre));
-    n = strlen(pre);
-    for (const unsigned char *p = (const unsigned char *)(message ? message : "");
-         *p && n < sizeof body - 16; p++) {
-        if (*p == '"' || *p == '\\') {
-            body[n++] = '\\';
-            body[n++] = (char)*p;
-        } else if (*p < 0x20) {
-            n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", *p);
-        } else {
-            body[n++] = (char)*p;
-        }
-    }
-    memcpy(body + n, "\"}", 2);
-    n += 2;
-    char hdrs[1024];
-    snprintf(hdrs, sizeof hdrs, "Content-Type: application/json\r\n%s",
-             extra_headers ? extra_headers : "");
-    hd_http_respond(req, status, hdrs, body, n);
-}
-
-void hd_http_stream_start(hd_http_req_t *req, int status, const char *extra_headers)
-{
-    conn_t *c = conn_of_req(req);
-    if (c->state != CONN_IN_FLIGHT)
-        return;
-    c->state = CONN_STREAMING;
-    if (!c->dead && !c->closing)
-        write_answer(c, status, extra_headers, NULL, 0, c->close_after, true);
-}
-
-hd_err_t hd_http_stream_write(hd_http_req_t *req, const char *data, size_t len)
-{
-    conn_t *c = conn_of_req(req);
-    if (c->state != CONN_STREAMING || c->dead || c->closing)
-        return HD_E_CLOSED;
-    if (len == 0)
-        return HD_E_OK;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > STREAM_HIGH_WATER)
-        return HD_E_BUSY;
-    char head[24];
-    int n = snprintf(head, sizeof head, "%zx\r\n", len);
-    size_t total = (size_t)n + len + 2;
-    char stackbuf[4096];
-    char *buf = total <= sizeof stackbuf ? stackbuf : hd_malloc(total);
-    if (!buf)
-        return HD_E_NOMEM;
-    memcpy(buf, head, (size_t)n);
-    memcpy(buf + n, data, len);
-    memcpy(buf + n + len, "\r\n", 2);
-    bool ok = conn_write(c, buf, total);
-    if (buf != stackbuf)
-        hd_free(buf);
-    return ok ? HD_E_OK : HD_E_CLOSED;
-}
-
-void hd_http_stream_end(hd_http_req_t *req)
-{
-    conn_t *c = conn_of_req(req);
-    if (c->state != CONN_STREAMING)
-        return;
-    if (!c->dead && !c->closing)
-        conn_write(c, "0\r\n\r\n", 5);
-    request_done(c);
-}
-
-void hd_http_stream_on_close(hd_http_req_t *req, void (*cb)(hd_http_req_t *req, void *arg),
-                             void *arg)
-{
-    conn_t *c = conn_of_req(req);
-    c->stream_close_cb = cb;
-    c->stream_close_arg = arg;
+    return (uint64_t)rl.rlim_cur;
 }

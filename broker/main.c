@@ -7,11 +7,13 @@
  * store, the metrics, the outbound HTTP client, the resources (which apply the configured
  * manifests), the ingress state and the dispatcher (which then observes the resources), binds the
  * ingress port and gives the resources its address, binds the admin port and marks the server
- * ready. SIGINT/SIGTERM stop it cleanly: stop accepting, drain the store (every request waiting
- * for a commit gets its answer), close every module, and check that the loop closes with no handle
- * left. Only main holds every module; each module got what it uses at open and talks back through
- * typed callbacks (the resources observer, the dispatcher's ingest hook). There is no global
- * state.
+ * ready. SIGINT/SIGTERM stop it cleanly: stop accepting, let requests already taken and
+ * deliveries already sent finish for at most shutdown.drain (buffered requests get 503 +
+ * Retry-After), then drain the store (every request waiting for a commit gets its answer), close
+ * every module, and check that the loop closes with no handle left. A second signal skips the
+ * rest of the drain. Only main holds every module; each module got what it uses at open and talks
+ * back through typed callbacks (the resources observer, the dispatcher's ingest hook). There is no
+ * global state.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -48,11 +50,15 @@ typedef struct {
     server_t srv;
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
+    uv_timer_t drain_timer; /* polls the shutdown drain */
+    uint64_t drain_deadline;
+    size_t body_used; /* request body bytes buffered by ingress and admin (limits.body_budget) */
     hd_metrics_t *metrics; /* freed last, after every module that may update it */
     hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
     hd_lmdb_t *lmdb;       /* the log and state backend behind srv.log and srv.state */
     hd_admin_ctx_t admin;  /* what the admin port uses; cleared as the modules close */
-    bool stopping;
+    bool stopping;         /* draining */
+    bool finished;         /* the modules are closing */
 } daemon_t;
 
 static void usage(FILE *out)
@@ -69,20 +75,29 @@ static void usage(FILE *out)
     hd_config_usage(out);
 }
 
-/* Stops in the order that lets every waiting request be answered. Runs on the loop thread. */
-static void daemon_stop(daemon_t *d)
+/* The second half of the shutdown, once the drain is over: closes in the order that lets every
+ * waiting request be answered. Runs on the loop thread. */
+static void daemon_finish(daemon_t *d)
 {
-    if (d->stopping)
+    if (d->finished)
         return;
-    d->stopping = true;
+    d->finished = true;
     server_t *srv = &d->srv;
-    hd_log(HD_LOG_INFO, "shutting down", NULL);
-    srv->ready = false;
-    /* 1. no new connections; idle ones close, those waiting for a commit stay until answered */
+    size_t left = hd_dispatch_in_flight(srv->disp);
+    if (left > 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%zu", left);
+        hd_log(HD_LOG_WARN,
+               "shutdown drain over: deliveries still in flight are resent after the "
+               "restart",
+               "in_flight", n, NULL);
+    }
+    uv_close((uv_handle_t *)&d->drain_timer, NULL);
+    /* 1. the connections left close; those waiting for a commit stay until answered */
     hd_http_server_stop(srv->ingress);
     hd_http_server_stop(srv->admin);
     srv->ingress = srv->admin = NULL;
-    /* 2. deliveries stop (redelivered after restart from the durable cursors) */
+    /* 2. cursors written; deliveries still in flight stop (resent after restart) */
     hd_resources_unobserve(srv->res, hd_dispatch_observer(), srv->disp);
     hd_dispatch_close(srv->disp);
     srv->disp = d->admin.disp = NULL;
@@ -101,6 +116,41 @@ static void daemon_stop(daemon_t *d)
     srv->metrics = d->admin.metrics = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    server_t *srv = &d->srv;
+    if ((hd_dispatch_in_flight(srv->disp) == 0 && hd_http_server_connections(srv->ingress) == 0 &&
+         hd_http_server_connections(srv->admin) == 0) ||
+        uv_now(srv->loop) >= d->drain_deadline)
+        daemon_finish(d);
+}
+
+/* SIGTERM/SIGINT: stop accepting and let what was taken finish for at most shutdown.drain: the
+ * requests with a handler get their answers, the deliveries sent get their results recorded; no
+ * new delivery starts and buffered requests get 503 + Retry-After. A second signal, or the end of
+ * the drain time, goes on with daemon_finish. Runs on the loop thread. */
+static void daemon_stop(daemon_t *d)
+{
+    if (d->stopping) {
+        daemon_finish(d);
+        return;
+    }
+    d->stopping = true;
+    server_t *srv = &d->srv;
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)d->cfg.shutdown_drain_ms);
+    hd_log(HD_LOG_INFO, "shutting down: draining requests and deliveries", "drain_ms", ms, NULL);
+    srv->ready = false;
+    hd_http_server_drain(srv->ingress);
+    hd_http_server_drain(srv->admin);
+    hd_dispatch_drain(srv->disp);
+    d->drain_deadline = uv_now(srv->loop) + d->cfg.shutdown_drain_ms;
+    uv_timer_init(srv->loop, &d->drain_timer);
+    d->drain_timer.data = d;
+    uv_timer_start(&d->drain_timer, on_drain_tick, 0, 20);
 }
 
 /* The dispatcher's in-process path into a log: the ingress stores it (hd_dispatch_hooks_t). */
@@ -258,12 +308,22 @@ int main(int argc, char **argv)
     /* the dispatcher learns every broker, channel, trigger and subscription (replayed now) */
     if (hd_resources_observe(srv->res, hd_dispatch_observer(), srv->disp) != HD_E_OK)
         goto fail_ingress;
+    /* descriptors: every connection of both listeners, the reserve the HTTP server keeps, and
+     * the store, deliveries and logs */
+    hd_http_raise_fd_limit(d.cfg.max_connections + 256 + 64 + d.cfg.delivery_pool_max + 256);
     hd_http_server_opts_t io = {
         .listen = d.cfg.ingress_listen,
         .max_body = (size_t)d.cfg.max_event_bytes,
         .max_conns = (size_t)d.cfg.max_connections,
         .handler = hd_ingress_handle,
         .ctx = d.ingress,
+        .output_high_water = (size_t)d.cfg.output_high_water,
+        .output_low_water = (size_t)d.cfg.output_low_water,
+        .requests_per_turn = (size_t)d.cfg.requests_per_turn,
+        .body_budget = (size_t)d.cfg.body_budget,
+        .body_budget_used = &d.body_used,
+        .metrics = srv->metrics,
+        .name = "ingress",
     };
     if (hd_http_server_start(&loop, &io, &srv->ingress) != HD_E_OK)
         goto fail_ingress;
@@ -289,6 +349,13 @@ int main(int argc, char **argv)
         .max_conns = 256,
         .handler = hd_admin_handle,
         .ctx = &d.admin,
+        .output_high_water = (size_t)d.cfg.output_high_water,
+        .output_low_water = (size_t)d.cfg.output_low_water,
+        .requests_per_turn = (size_t)d.cfg.requests_per_turn,
+        .body_budget = (size_t)d.cfg.body_budget,
+        .body_budget_used = &d.body_used,
+        .metrics = srv->metrics,
+        .name = "admin",
     };
     if (hd_http_server_start(&loop, &ao, &srv->admin) != HD_E_OK)
         goto fail_admin;
