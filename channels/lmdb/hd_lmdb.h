@@ -55,6 +55,7 @@ typedef struct {
     uint64_t refused_busy; /* submits answered HD_E_BUSY (queue at queue_max) */
     uint64_t failed_full;  /* batches failed with HD_E_FULL (map at its cap, disk full) */
     uint64_t failed_other; /* batches failed otherwise (HD_E_IO, HD_E_STORE, HD_E_NOMEM) */
+    uint64_t corrupt_records; /* event records found corrupt on read (bad checksum, undecodable) */
 } hd_lmdb_stats_t;
 /* Fills *out (zeros for a NULL backend). Any thread. */
 void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out);
