@@ -41,22 +41,22 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT_rec/in"}
   delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}
 EOF2
-conf() { # conf DATA_DIR -> $TMP/herald-<basename>.yaml
+conf() { # conf DATA_DIR [MANIFESTS] -> $TMP/herald-<basename>.yaml
     cat >"$TMP/herald-$(basename "$1").yaml" <<EOF2
 ingress: {listen: "127.0.0.1:0"}
 admin: {listen: "127.0.0.1:0"}
 data_dir: $1
 durability: fsync
-manifests: [$TMP/manifests]
+manifests: [${2:-$TMP/manifests}]
 log: {format: json, level: info}
 EOF2
     echo "$TMP/herald-$(basename "$1").yaml"
 }
 
-# start_heraldd DATA_DIR LOG: runs heraldd until ready or exited; sets HPID, IN, ADM
+# start_heraldd DATA_DIR LOG [MANIFESTS]: runs heraldd until ready or exited; sets HPID, IN, ADM
 start_heraldd() {
     : >"$2"
-    "$HERALDD" -c "$(conf "$1")" 2>>"$2" &
+    "$HERALDD" -c "$(conf "$1" "${3:-}")" 2>>"$2" &
     HPID=$!
     IN= ADM=
     for _ in $(seq 200); do
@@ -254,5 +254,42 @@ rc=$?
 check "btree: --check reports problems (exit 1, got $rc)" test "$rc" = 1
 grep -E "problems|crashed|checksum|walk" "$TMP/check.out" | head -5 | sed 's/^/    | /'
 check "btree: --check modified nothing" cmp -s "$TMP/btree.copy" "$TMP/btree/data.mdb"
+
+# a dead letter waiting for its sink keeps the subscriber's answer (knativeerrordata) across a
+# restart: the body excerpt is stored with the pending record
+sub fail --status 500 --body kaputt
+sub dls
+unsub dls
+mkdir -p "$TMP/manifests-dls"
+cat >"$TMP/manifests-dls/all.yaml" <<EOF2
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: b, namespace: ns1}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-fail, namespace: ns1}
+spec:
+  broker: b
+  subscriber: {uri: "http://127.0.0.1:$PORT_fail/"}
+  delivery:
+    retry: 0
+    deadLetterSink: {uri: "http://127.0.0.1:$PORT_dls/dead"}
+EOF2
+start_heraldd "$TMP/dls-data" "$TMP/dls.log" "$TMP/manifests-dls"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$IN/ns1/b" \
+    -H "ce-specversion: 1.0" -H "ce-id: f1" -H "ce-source: /test" -H "ce-type: t.fail" -d 'x')
+check "dls: event accepted ($code)" test "$code" = 202
+for _ in $(seq 200); do grep -q "dead-letter sink failed" "$TMP/dls.log" && break; sleep 0.05; done
+check "dls: the sink is down, the dead letter waits" grep -q "dead-letter sink failed" "$TMP/dls.log"
+stop_heraldd
+sub dls --port "$PORT_dls"
+start_heraldd "$TMP/dls-data" "$TMP/dls2.log" "$TMP/manifests-dls"
+check "dls: the dead letter arrives after the restart" wait_count dls 1 15
+check "dls: with knativeerrordata = base64(kaputt) after the restart" \
+    grep -q '"ce-knativeerrordata":"a2FwdXR0"' "$TMP/dls.jsonl"
+grep -o '"ce-knativeerror[a-z]*":"[^"]*"' "$TMP/dls.jsonl" | sed 's/^/    | /'
+stop_heraldd
+cat "$TMP/dls.log" "$TMP/dls2.log" "$TMP"/random64k.log "$TMP"/small20.log >>"$TMP/first.log"
 
 finish "$TMP/first.log"
