@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,59 @@ START_TEST(test_emptied_store_refused)
 }
 END_TEST
 
+/* A store from before checksums (no store.records in meta) holding one record of the old
+ * layout: it is read (decoded only); new records get checksums. In a store created with
+ * checksums the same record is corrupt. */
+START_TEST(test_legacy_records)
+{
+    make_tmpdir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    write_three(&loop);
+    for (int drop_marker = 1; drop_marker >= 0; drop_marker--) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi meta, events;
+        ck_assert_int_eq(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 8);
+        ck_assert_int_eq(mdb_env_open(env, tmpdir, 0, 0600), 0);
+        ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+        ck_assert_int_eq(mdb_dbi_open(txn, "events", 0, &events), 0);
+        MDB_val mk = {13, "store.records"};
+        if (drop_marker) {
+            ck_assert_int_eq(mdb_del(txn, meta, &mk, NULL), 0);
+        } else {
+            uint8_t one[1] = {1};
+            MDB_val mv = {1, one};
+            ck_assert_int_eq(mdb_put(txn, meta, &mk, &mv, 0), 0);
+        }
+        /* seq 2 rewritten in the old layout: wall ms + packed event */
+        size_t len;
+        uint8_t *rec = sealed_record(&len);
+        uint8_t kb[12] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+        MDB_val k = {12, kb}, v = {len - 5, rec + 5};
+        ck_assert_int_eq(mdb_put(txn, events, &k, &v, 0), 0);
+        ck_assert_int_eq(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        free(rec);
+
+        hd_lmdb_opts_t o = opts_default(HD_DURABILITY_FSYNC);
+        fx_t *st = fx_open(&loop, &o);
+        read_t r = {.log = st->log};
+        ck_assert_int_eq(hd_evlog_read(st->log, 1, 1, 10, on_read, &r), HD_E_OK);
+        ck_assert_int_eq(r.n, 3);
+        ck_assert_int_eq(r.nulls, drop_marker ? 0 : 1);
+        if (drop_marker)
+            ck_assert_str_eq(r.data[1], "payload bytes");
+        fx_close(&loop, st);
+        uv_loop_init(&loop);
+    }
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    rm_tmpdir();
+}
+END_TEST
+
 typedef struct {
     int n;
     char body[64];
@@ -322,6 +376,7 @@ static Suite *damage_suite(void)
     tcase_add_test(tc, test_short_file_refused);
     tcase_add_test(tc, test_emptied_store_refused);
     tcase_add_test(tc, test_pending_body_survives_reopen);
+    tcase_add_test(tc, test_legacy_records);
     suite_add_tcase(s, tc);
     return s;
 }
