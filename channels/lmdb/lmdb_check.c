@@ -182,8 +182,10 @@ static int walk_one(const char *data_dir, bool nolock, const char *db, FILE *out
         fprintf(out, "%s: cannot open the environment: %s\n", db, mdb_strerror(rc));
         return 2;
     }
-    if (mdb_dbi_open(txn, "meta", 0, &meta) != 0) {
-        fprintf(out, "%s: the meta database is missing\n", db);
+    rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (rc) {
+        fprintf(out, "%s: cannot open the meta database (%s): the main B-tree is damaged\n", db,
+                mdb_strerror(rc));
         return 1;
     }
     rc = mdb_dbi_open(txn, db, 0, &dbi);

@@ -2,9 +2,10 @@
  * lmdb_record.c — the stored form of one event (lmdb_record.h): CRC32C and the record checks.
  *
  * Why CRC32C written here: the store links no zlib, and CRC32C (Castagnoli) detects more error
- * patterns than zlib's CRC-32 at the same cost; it is also the polynomial CPUs accelerate
- * (SSE4.2 crc32, ARMv8 CRC) should this loop ever need it. Slicing-by-8 reads 8 bytes per step
- * with eight 1 KiB tables built once: about one byte per cycle, one pass, no allocation.
+ * patterns than zlib's CRC-32 at the same cost; it is also the polynomial CPUs compute in one
+ * instruction. On x86-64 with SSE4.2 (checked once at run time) that instruction does 8 bytes
+ * per step (~0.2 us per KiB here); elsewhere slicing-by-8 with eight 1 KiB tables built once
+ * (~0.4 us per KiB). One pass, no allocation, either way.
  */
 #include "lmdb_record.h"
 
@@ -29,9 +30,49 @@ static void tab_init(void)
             tab[t][i] = (tab[t - 1][i] >> 8) ^ tab[0][tab[t - 1][i] & 0xff];
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_HW 1
+/* SSE4.2's crc32 instruction computes CRC32C: 8 bytes per instruction. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
+{
+    uint64_t c = ~crc;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return ~c32;
+}
+static bool use_hw;
+#endif
+
+static void init_once(void)
+{
+    tab_init();
+#ifdef HAVE_HW
+    __builtin_cpu_init();
+    use_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
 uint32_t hd_lmdb__crc32c(uint32_t crc, const void *data, size_t n)
 {
-    pthread_once(&tab_once, tab_init);
+    pthread_once(&tab_once, init_once);
+#ifdef HAVE_HW
+    if (use_hw)
+        return crc_hw(crc, data, n);
+#endif
+    return hd_lmdb__crc32c_sw(crc, data, n);
+}
+
+uint32_t hd_lmdb__crc32c_sw(uint32_t crc, const void *data, size_t n)
+{
+    pthread_once(&tab_once, init_once);
     const uint8_t *p = data;
     crc = ~crc;
     while (n >= 8) {

@@ -25,8 +25,11 @@
 #define HD_LMDB_REC_HDR 13u   /* format + crc + wall ms */
 #define HD_LMDB_REC_LEGACY 8u /* wall ms */
 
-/* CRC32C of n bytes, continuing from `crc` (0 to start). Slicing-by-8, no allocation. */
+/* CRC32C of n bytes, continuing from `crc` (0 to start): the CPU's crc32 instruction where
+ * there is one (x86-64 SSE4.2), else hd_lmdb__crc32c_sw. No allocation. */
 uint32_t hd_lmdb__crc32c(uint32_t crc, const void *p, size_t n);
+/* The same in portable C (slicing-by-8); tests compare the two. */
+uint32_t hd_lmdb__crc32c_sw(uint32_t crc, const void *p, size_t n);
 
 /* Seals a record of `len` bytes whose packed event is already at rec + HD_LMDB_REC_HDR: writes
  * the format byte, the ingest time and the checksum over both. len >= HD_LMDB_REC_HDR. */

@@ -27,6 +27,12 @@ START_TEST(test_crc32c_vector)
         buf[i] = (char)(i * 31 + 7);
     uint32_t whole = hd_lmdb__crc32c(0, buf, sizeof(buf));
     ck_assert_uint_eq(hd_lmdb__crc32c(hd_lmdb__crc32c(0, buf, 333), buf + 333, 667), whole);
+    /* the instruction and the portable code agree, at every length and alignment */
+    ck_assert_uint_eq(hd_lmdb__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n + off <= sizeof(buf); n += 37)
+            ck_assert_uint_eq(hd_lmdb__crc32c(7, buf + off, n),
+                              hd_lmdb__crc32c_sw(7, buf + off, n));
 }
 END_TEST
 
