@@ -25,8 +25,12 @@ trap cleanup EXIT
 N=60
 
 # the subscriber's port is taken now and the subscriber stopped: events stay undelivered
+# t delivers at most 2 at a time (the others wait behind its cursor and are routed after the
+# restart); t2 has all 60 in flight (each a pending record restored after the restart)
 sub rec
 unsub rec
+sub rec2
+unsub rec2
 mkdir -p "$TMP/manifests" "$TMP/data"
 cat >"$TMP/manifests/all.yaml" <<EOF2
 apiVersion: eventing.knative.dev/v1
@@ -39,6 +43,14 @@ metadata: {name: t, namespace: ns1}
 spec:
   broker: b
   subscriber: {uri: "http://127.0.0.1:$PORT_rec/in"}
+  delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S, maxInFlight: 2}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t2, namespace: ns1}
+spec:
+  broker: b
+  subscriber: {uri: "http://127.0.0.1:$PORT_rec2/in"}
   delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}
 EOF2
 conf() { # conf DATA_DIR [MANIFESTS] -> $TMP/herald-<basename>.yaml
@@ -159,10 +171,10 @@ PY
 
 # verify_delivery NAME DAMAGED...: every received body is the one sent for its id; every event not
 # damaged is received; each damaged one is a dead record
-verify_delivery() {
+verify_delivery() { # verify_delivery SUBSCRIBER DAMAGED...
     local name=$1
     shift
-    python3 - "$TMP/rec.jsonl" "$TMP/sent" "$N" "$@" <<'PY'
+    python3 - "$TMP/$name.jsonl" "$TMP/sent" "$N" "$@" <<'PY'
 import json, sys
 rec, sent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 damaged = set(int(x) for x in sys.argv[4:])
@@ -185,7 +197,7 @@ PY
 # run_damaged NAME MODE: damage a copy, --check it, start heraldd with the subscriber up, compare
 run_damaged() {
     local name=$1 mode=$2 dir="$TMP/$1"
-    rm -rf "$dir" "$TMP/rec.jsonl"
+    rm -rf "$dir" "$TMP/rec.jsonl" "$TMP/rec2.jsonl"
     cp -a "$TMP/pristine" "$dir"
     local hit
     hit=$(damage "$dir" "$mode")
@@ -196,28 +208,39 @@ run_damaged() {
     check "$name: --check names a bad record" bash -c '[[ "$1" == *"checksum mismatch"* ]]' _ "$out"
     echo "$out" | grep -E "problems|checksum" | head -4 | sed 's/^/    | /'
     sub rec --port "$PORT_rec"
+    sub rec2 --port "$PORT_rec2"
     start_heraldd "$dir" "$TMP/$name.log"
     check "$name: heraldd starts" test -n "$IN"
     local want=$((N - $(echo $hit | wc -w)))
     wait_count rec "$want" 20
+    wait_count rec2 "$want" 20
     sleep 0.5 # any late (wrong) delivery would show now
-    check "$name: every intact event delivered, byte for byte; no damaged one" \
-        verify_delivery "$name" $hit
+    check "$name: t (routed after restart): every intact event delivered, byte for byte; no damaged one" \
+        verify_delivery rec $hit
+    check "$name: t2 (pending retries): every intact event delivered, byte for byte; no damaged one" \
+        verify_delivery rec2 $hit
     local dead
     dead=$(curl -s "http://127.0.0.1:$ADM/metrics" | grep -E '^herald_store_corrupt_records_total' | awk '{print $2}')
     check "$name: herald_store_corrupt_records_total counts them ($dead)" \
         test "${dead:-0}" = "$(echo $hit | wc -w)"
     local first
     first=$(echo $hit | cut -d' ' -f1)
-    check "$name: the log names the sequence, broker and trigger" grep -qE \
-        "corrupt event skipped.*\"broker\":\"b\".*\"trigger\":\"t\".*\"seq\":\"$first\"" "$TMP/$name.log"
-    local dl
-    dl=$(curl -s "http://127.0.0.1:$ADM/v1/triggers/ns1/t/dlq" 2>/dev/null)
-    check "$name: the dead table holds them with the reason" \
-        bash -c '[[ "$1" == *"corrupt record in the store (checksum mismatch)"* ]]' _ "$dl"
+    local tr dl
+    for tr in t t2; do
+        check "$name: the log names the sequence, broker and trigger $tr" grep -qE \
+            "corrupt event skipped.*\"broker\":\"b\",\"trigger\":\"$tr\",\"seq\":\"$first\"" \
+            "$TMP/$name.log"
+        dl=$(curl -s "http://127.0.0.1:$ADM/v1/triggers/ns1/$tr/dlq?limit=1000" 2>/dev/null)
+        check "$name: $tr's dead table holds each with its reason" python3 -c '
+import json, sys
+items = json.loads(sys.argv[1])["items"]
+seqs = sorted(i["seq"] for i in items if i["error"] == "corrupt record in the store (checksum mismatch); never delivered")
+sys.exit(0 if seqs == sorted(int(x) for x in sys.argv[2:]) else 1)' "$dl" $hit
+    done
     stop_heraldd
     check "$name: heraldd stops cleanly" test "$HRC" = 0
     unsub rec
+    unsub rec2
 }
 
 run_damaged random64k random64k
