@@ -514,6 +514,8 @@ hd_err_t hd_lmdb_open(uv_loop_t *loop, const hd_lmdb_opts_t *opts, hd_lmdb_t **o
     if (err)
         goto fail_dbs;
     hd_lmdb__mark(lm->data_dir); /* from now on an emptied data.mdb is refused */
+    if (fresh)
+        hd_log(HD_LOG_INFO, "store: new store created", "path", lm->data_dir, NULL);
     rc = mdb_txn_begin(lm->env, NULL, MDB_RDONLY, &lm->rtxn);
     if (rc)
         goto fail_open;
