@@ -141,6 +141,14 @@ static bool restore_pending(void *arg, uint32_t tid, uint64_t seq, const hd_evlo
         return false;
     v->had_pending = true;
     v->last_status = p->last_status;
+    if (p->body_len) {
+        size_t n = p->body_len > HD_DISPATCH__ERRDATA_MAX ? HD_DISPATCH__ERRDATA_MAX : p->body_len;
+        v->last_body = hd_malloc(n); /* out of memory loses only knativeerrordata */
+        if (v->last_body) {
+            memcpy(v->last_body, p->body, n);
+            v->last_body_len = n;
+        }
+    }
     uint32_t subscriber_max = tr->dl.retry + 1;
     if (p->attempts > subscriber_max) {
         v->attempts = subscriber_max;

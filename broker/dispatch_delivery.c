@@ -117,6 +117,8 @@ void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms)
         .attempts = v->attempts + v->dls_attempts,
         .due_ms = hd_wall_ms() + delay_ms,
         .last_status = v->last_status,
+        .body = v->last_body, /* knativeerrordata survives a restart */
+        .body_len = v->last_body_len,
     };
     hd_evlog_txn_t *b = hd_dispatch__txn(d);
     if (b && hd_evlog_txn_pending_put(b, tr->id, v->seq, &p) == HD_E_OK) {
@@ -530,6 +532,10 @@ static void delivery_attempt(delivery_t *v)
                 /* trimmed by retention: nothing left to deliver */
                 hd_log(HD_LOG_WARN, "pending event no longer stored; dropped", "namespace", tr->ns,
                        "trigger", tr->name, NULL);
+                delivery_done(v);
+            } else if (rc == HD_E_CORRUPT) {
+                hd_dispatch__quarantine(tr, v->seq, d->log->corrupt_why);
+                v->replayed_dead = false; /* the dead record was just rewritten: keep it */
                 delivery_done(v);
             } else {
                 hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);

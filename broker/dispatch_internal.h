@@ -229,6 +229,9 @@ void hd_dispatch__flush_cursor(trigger_run_t *tr);
 hd_evlog_txn_t *hd_dispatch__txn(hd_dispatch_t *d);
 /* Submits the progress transaction (a no-op when empty). */
 void hd_dispatch__txn_submit(hd_dispatch_t *d);
+/* The stored record of `seq` is corrupt (why: the log's reason): writes a dead record for the
+ * trigger instead of a delivery, counts it and logs it with seq, broker and trigger. */
+void hd_dispatch__quarantine(trigger_run_t *tr, uint64_t seq, const char *why);
 /* The smallest dead seq of a trigger, 0 when it has none. */
 uint64_t hd_dispatch__first_dead(hd_dispatch_t *d, uint32_t trigger_id);
 /* The flush timer: dirty cursors every FLUSH_MS, all every IDLE_CURSOR_MS, then retention. */

@@ -18,6 +18,34 @@ hd_evlog_txn_t *hd_dispatch__txn(hd_dispatch_t *d)
     return d->batch;
 }
 
+/* ---- corrupt records ------------------------------------------------------------------ */
+
+void hd_dispatch__quarantine(trigger_run_t *tr, uint64_t seq, const char *why)
+{
+    hd_dispatch_t *d = tr->d;
+    char err[200];
+    int n = snprintf(err, sizeof err, "corrupt record in the store (%s); never delivered",
+                     why ? why : "undecodable");
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof err)
+        n = sizeof err - 1;
+    /* in the same progress transaction as (or one before) the cursor that passes it */
+    hd_evlog_txn_t *b = hd_dispatch__txn(d);
+    if (b && hd_evlog_txn_dead_put(b, tr->id, seq, 0, err, (size_t)n) == HD_E_OK)
+        d->batch_ops++;
+    tr->may_have_dead = true;
+    tr->dead++;
+    hd_metric_inc(tr->m_dead, 1);
+    char seqs[24];
+    snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
+    const hd_broker_t *bk = tr->br ? tr->br->b : NULL;
+    hd_log(HD_LOG_ERROR, "dispatch: corrupt event skipped (kept in the dead table)", "namespace",
+           tr->ns, "broker", bk ? bk->name : "", "trigger", tr->name, "seq", seqs, "reason",
+           why ? why : "undecodable", NULL);
+    hd_dispatch__mark_dirty(tr);
+}
+
 /* ---- trigger queue -------------------------------------------------------------------- */
 
 bool hd_dispatch__q_push(trigger_run_t *tr, shared_event_t *e)

@@ -110,7 +110,13 @@ static bool route_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
     route_ctx_t *rc = arg;
     broker_run_t *br = rc->br;
     if (ev == NULL) {
-        hd_log(HD_LOG_ERROR, "dispatch: corrupt event skipped", NULL);
+        /* corrupt: every attached trigger that would have seen it keeps it as a dead record
+         * (which ones its filter would match cannot be known); detached ones meet it in
+         * scan_one */
+        for (trigger_run_t *tr = br->triggers; tr; tr = tr->next)
+            if (tr->attached && !tr->removed && seq >= tr->start_seq &&
+                !(tr->nrestored && hd_dispatch__restored_has(tr, seq)))
+                hd_dispatch__quarantine(tr, seq, br->d->log->corrupt_why);
         br->routed_next = seq + 1;
         return true;
     }
@@ -195,8 +201,10 @@ static bool scan_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
         ce_event_free(ev);
         return true;
     }
-    if (ev == NULL)
+    if (ev == NULL) {
+        hd_dispatch__quarantine(tr, seq, tr->d->log->corrupt_why);
         return true;
+    }
     if (tr->t && hd_filter_match(tr->t->filter, ev)) {
         shared_event_t *e = hd_dispatch__event_new(seq, ev);
         if (e == NULL) {

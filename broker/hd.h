@@ -27,6 +27,7 @@
     X(FULL, "store full")                                                                          \
     X(IO, "I/O error")                                                                             \
     X(STORE, "store error")                                                                        \
+    X(CORRUPT, "corrupt record")                                                                   \
     X(CONFIG, "configuration error")                                                               \
     X(PARSE, "parse error")                                                                        \
     X(TIMEOUT, "timed out")                                                                        \

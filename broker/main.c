@@ -1,7 +1,7 @@
 /*
  * main.c — heraldd, the Herald broker daemon.
  *
- *   heraldd -c FILE [--print-config] [--log-format json|text] [--help]
+ *   heraldd -c FILE [--print-config] [--check] [--log-format json|text] [--help]
  *
  * Loads the settings (hd_config.h; a bad file or value exits 2 with the message), opens the
  * store, the metrics, the outbound HTTP client, the resources (which apply the configured
@@ -64,10 +64,12 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: heraldd -c FILE [--print-config] [--log-format json|text] [--help]\n"
+            "usage: heraldd -c FILE [--print-config] [--check] [--log-format json|text] [--help]\n"
             "\n"
             "  -c, --config FILE     settings (YAML); HERALD_* environment variables override it\n"
             "      --print-config    print the effective settings as YAML and exit\n"
+            "      --check           walk the store in data_dir, report, exit 0 clean, 1 problems\n"
+            "                        found, 2 could not open (modifies nothing)\n"
             "      --log-format F    json (default) or text\n"
             "  -h, --help            this help and every setting\n"
             "\n"
@@ -186,14 +188,12 @@ static void walk_report(uv_handle_t *h, void *arg)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"print-config", no_argument, NULL, 'p'},
-        {"log-format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"print-config", no_argument, NULL, 'p'},
+        {"check", no_argument, NULL, 'k'},        {"log-format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *log_format = NULL;
-    bool print_config = false;
+    bool print_config = false, check = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -202,6 +202,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             print_config = true;
+            break;
+        case 'k':
+            check = true;
             break;
         case 'f':
             log_format = optarg;
@@ -239,6 +242,12 @@ int main(int argc, char **argv)
     hd_log_set_format(log_format ? (strcmp(log_format, "text") == 0 ? HD_LOG_TEXT : HD_LOG_JSON)
                                  : d.cfg.log_format);
     hd_log_set_level(d.cfg.log_level);
+    if (check) {
+        /* walks the store and modifies nothing: 0 clean, 1 problems, 2 could not open */
+        int crc = hd_lmdb_check(d.cfg.data_dir, stdout);
+        hd_config_free(&d.cfg);
+        return crc;
+    }
 
     int rc = 1;
     uv_loop_t loop;

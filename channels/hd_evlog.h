@@ -38,8 +38,9 @@ typedef void (*hd_evlog_append_fn)(void *arg, hd_err_t status, uint64_t first_se
 typedef void (*hd_evlog_done_fn)(void *arg, hd_err_t status);
 
 /* One event handed out by a read: `ev` is owned by the callback (free with ce_event_free), or
- * NULL when the stored record could not be decoded (corrupt, or out of memory while decoding);
- * the caller decides whether to skip it. Return false to stop the read. */
+ * NULL when the stored record is corrupt (bad checksum, undecodable): it must never be
+ * delivered; log->corrupt_why says why during the call. Out of memory while decoding stops the
+ * read with HD_E_NOMEM instead. Return false to stop the read. */
 typedef bool (*hd_evlog_event_fn)(void *arg, uint64_t seq, uint64_t ingest_wall_ms, ce_event_t *ev);
 
 /* Told after every committed append, with the highest committed seq of the log it touched (a
@@ -51,6 +52,10 @@ typedef struct {
     uint32_t attempts;   /* attempts made so far */
     uint64_t due_ms;     /* wall-clock ms of the next attempt */
     int32_t last_status; /* HTTP status of the last attempt, or -1 for a network error */
+    /* excerpt of the last failed answer's body (knativeerrordata of a later dead letter): copied
+     * by txn_pending, borrowed for the length of a pending_scan callback; may be NULL / 0 */
+    const char *body;
+    size_t body_len;
 } hd_evlog_pending_t;
 
 typedef bool (*hd_evlog_pending_fn)(void *arg, uint32_t sub_id, uint64_t seq,
@@ -73,11 +78,12 @@ typedef struct hd_evlog_ops {
     hd_err_t (*append)(hd_evlog_t *log, uint32_t log_id, ce_event_t *const *evs, size_t n,
                        hd_evlog_append_fn done, void *arg);
     /* Reads committed events with seq >= from_seq, at most `max`, in seq order (see
-     * hd_evlog_event_fn). Errors: HD_E_INVAL, HD_E_STORE (a read error). */
+     * hd_evlog_event_fn). Errors: HD_E_INVAL, HD_E_NOMEM, HD_E_STORE (a read error). */
     hd_err_t (*read)(hd_evlog_t *log, uint32_t log_id, uint64_t from_seq, size_t max,
                      hd_evlog_event_fn fn, void *arg);
     /* One event, owned by the caller (free with ce_event_free). Errors: HD_E_NOTFOUND,
-     * HD_E_NOMEM, HD_E_STORE (read error or undecodable record). */
+     * HD_E_NOMEM, HD_E_CORRUPT (bad checksum or undecodable record: log->corrupt_why says why
+     * until the next call), HD_E_STORE (read error). */
     hd_err_t (*get)(hd_evlog_t *log, uint32_t log_id, uint64_t seq, ce_event_t **out);
     /* Lowest seq still stored (0 when empty), highest committed seq (0 when the log is and
      * always was empty) and the number of events stored. Any pointer may be NULL. */
@@ -139,6 +145,7 @@ typedef struct hd_evlog_ops {
  * hd_container_of. */
 struct hd_evlog {
     const hd_evlog_ops_t *ops;
+    const char *corrupt_why; /* static text: why the last record handed out as corrupt was */
 };
 
 /* The base of every progress transaction (embedded likewise): the log it writes to. */

@@ -55,6 +55,7 @@ typedef struct {
     uint64_t refused_busy; /* submits answered HD_E_BUSY (queue at queue_max) */
     uint64_t failed_full;  /* batches failed with HD_E_FULL (map at its cap, disk full) */
     uint64_t failed_other; /* batches failed otherwise (HD_E_IO, HD_E_STORE, HD_E_NOMEM) */
+    uint64_t corrupt_records; /* event records found corrupt on read (bad checksum, undecodable) */
 } hd_lmdb_stats_t;
 /* Fills *out (zeros for a NULL backend). Any thread. */
 void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out);
@@ -63,6 +64,13 @@ void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out);
  * each render). hd_lmdb_close detaches them; `m` must outlive the backend. Loop thread.
  * Errors: HD_E_INVAL (already attached), HD_E_NOMEM. */
 hd_err_t hd_lmdb_metrics_attach(hd_lmdb_t *lm, hd_metrics_t *m);
+
+/* `heraldd --check`: walks every database of the store in data_dir and every record (checksums,
+ * decoding, sizes, the per-log records in meta), writes a report to `out` and modifies nothing.
+ * Returns 0 clean, 1 problems found (including a database that crashes liblmdb: each is walked
+ * in a child process), 2 the store could not be opened (missing, empty, short, no valid meta).
+ * Not on the loop: it forks. */
+int hd_lmdb_check(const char *data_dir, FILE *out);
 
 /* Tests only: while paused the writer takes nothing from the queue (submits still queue up, and
  * answer HD_E_BUSY at queue_max), so a test can build a group deterministically. Any thread. */

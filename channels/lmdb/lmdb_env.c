@@ -3,6 +3,7 @@
  * the named databases), read transactions, map growth, pre-zeroing, the room checks that refuse
  * appends near the cap, and the statistics published on /metrics.
  */
+#include "lmdb_guard.h"
 #include "lmdb_internal.h"
 
 #include <errno.h>
@@ -263,6 +264,7 @@ void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out)
     out->refused_busy = atomic_load_explicit(&lm->st_busy, memory_order_relaxed);
     out->failed_full = atomic_load_explicit(&lm->st_full, memory_order_relaxed);
     out->failed_other = atomic_load_explicit(&lm->st_other, memory_order_relaxed);
+    out->corrupt_records = atomic_load_explicit(&lm->st_corrupt, memory_order_relaxed);
 }
 
 static void store_render(void *arg)
@@ -280,6 +282,7 @@ static void store_render(void *arg)
     hd_metric_set(lm->m_busy, (int64_t)s.refused_busy);
     hd_metric_set(lm->m_full, (int64_t)s.failed_full);
     hd_metric_set(lm->m_other, (int64_t)s.failed_other);
+    hd_metric_set(lm->m_corrupt, (int64_t)s.corrupt_records);
 }
 
 hd_err_t hd_lmdb_metrics_attach(hd_lmdb_t *lm, hd_metrics_t *m)
@@ -304,8 +307,12 @@ hd_err_t hd_lmdb_metrics_attach(hd_lmdb_t *lm, hd_metrics_t *m)
     lm->m_busy = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"busy\"");
     lm->m_full = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"full\"");
     lm->m_other = hd_metrics_counter(m, "herald_store_refused_total", refused, "reason=\"error\"");
+    lm->m_corrupt =
+        hd_metrics_counter(m, "herald_store_corrupt_records_total",
+                           "Event records found corrupt on read (never delivered).", "");
     if (!lm->m_map_used || !lm->m_map_size || !lm->m_map_max || !lm->m_queue || !lm->m_commits ||
-        !lm->m_batches || !lm->m_fsyncs || !lm->m_busy || !lm->m_full || !lm->m_other)
+        !lm->m_batches || !lm->m_fsyncs || !lm->m_busy || !lm->m_full || !lm->m_other ||
+        !lm->m_corrupt)
         return HD_E_NOMEM;
     hd_err_t e = hd_metrics_on_render(m, store_render, lm);
     if (e == HD_E_OK)
@@ -367,6 +374,12 @@ static hd_err_t open_dbs(hd_lmdb_t *lm)
         v.mv_size = 4;
         v.mv_data = vb;
         rc = mdb_put(txn, lm->db_meta, &k, &v, 0);
+        /* a new store: every event record it will hold carries a checksum */
+        MDB_val rk = {strlen(HD_LMDB_META_RECORDS), HD_LMDB_META_RECORDS};
+        uint8_t rb[1] = {HD_LMDB_REC_FORMAT};
+        MDB_val rv = {1, rb};
+        if (!rc)
+            rc = mdb_put(txn, lm->db_meta, &rk, &rv, 0);
         if (rc)
             goto fail_txn;
     } else if (rc) {
@@ -386,6 +399,8 @@ static hd_err_t open_dbs(hd_lmdb_t *lm)
             return HD_E_STORE;
         }
     }
+    MDB_val rk = {strlen(HD_LMDB_META_RECORDS), HD_LMDB_META_RECORDS}, rv;
+    lm->legacy_ok = mdb_get(txn, lm->db_meta, &rk, &rv) == MDB_NOTFOUND;
     rc = mdb_txn_commit(txn);
     if (rc)
         goto fail;
@@ -468,6 +483,12 @@ hd_err_t hd_lmdb_open(uv_loop_t *loop, const hd_lmdb_opts_t *opts, hd_lmdb_t **o
                "error", strerror(errno), NULL);
         goto fail_lock;
     }
+    /* before LMDB maps the file: a short file would SIGBUS, an emptied one start afresh */
+    bool fresh;
+    err = hd_lmdb__precheck(lm->data_dir, &fresh);
+    if (err)
+        goto fail_lock;
+    err = HD_E_IO;
     rc = mdb_env_create(&lm->env);
     if (rc)
         goto fail_env_log;
@@ -492,6 +513,9 @@ hd_err_t hd_lmdb_open(uv_loop_t *loop, const hd_lmdb_opts_t *opts, hd_lmdb_t **o
     err = open_dbs(lm);
     if (err)
         goto fail_dbs;
+    hd_lmdb__mark(lm->data_dir); /* from now on an emptied data.mdb is refused */
+    if (fresh)
+        hd_log(HD_LOG_INFO, "store: new store created", "path", lm->data_dir, NULL);
     rc = mdb_txn_begin(lm->env, NULL, MDB_RDONLY, &lm->rtxn);
     if (rc)
         goto fail_open;

@@ -4,9 +4,11 @@
  * Nothing outside channels/lmdb includes it.
  *
  * Keys are fixed-width big-endian so LMDB order is numeric:
- *   events    log id (u32) + seq (u64)  -> ingest wall ms (u64 BE) + ce_event_pack() bytes
+ *   events    log id (u32) + seq (u64)  -> format (u8) + CRC32C (u32) + ingest wall ms (u64)
+ *                                          + ce_event_pack() bytes (lmdb_record.h)
  *   cursors   sub id (u32)              -> seq (u64): every event <= seq is done
  *   pending   sub id (u32) + seq (u64)  -> attempts (u32) + due ms (u64) + last status (i32)
+ *                                          + the last failed answer's body excerpt (0..4 KiB)
  *   dead      sub id (u32) + seq (u64)  -> status (i32) + time ms (u64) + error text
  *   resources "kind/namespace/name"     -> the resource's JSON
  *   meta      name                      -> bytes (schema version, id counters, log records)
@@ -28,6 +30,7 @@
 
 #include "hd_lmdb.h"
 #include "hd_metrics.h"
+#include "lmdb_record.h"
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -35,13 +38,16 @@
 
 #define HD_LMDB_SCHEMA_VERSION 1u
 #define HD_LMDB_META_SCHEMA "store.schema"
-#define HD_LMDB_META_TXN "store.txn" /* commit counter, written by every fsync-mode txn */
+#define HD_LMDB_META_RECORDS "store.records" /* written at creation: every record has a crc */
+#define HD_LMDB_META_TXN "store.txn"         /* commit counter, written by every fsync-mode txn */
 #define HD_LMDB_META_LOG_PREFIX "store.broker." /* + decimal log id -> log_rec_t (BE) */
 
 /* Bounds of one write transaction: at most this many batches ... */
 #define HD_LMDB_GROUP_MAX_BATCHES 4096
 /* ... and about this many bytes of values (LMDB's dirty-page list is bounded). */
 #define HD_LMDB_GROUP_MAX_BYTES (64u << 20)
+/* Bytes of a failed answer's body kept with a pending record (knativeerrordata). */
+#define HD_LMDB_PENDING_BODY_MAX 4096u
 /* Deletions by trim / drop / forget per transaction; the rest continues in the next. */
 #define HD_LMDB_DELETE_CHUNK 4096
 
@@ -192,6 +198,14 @@ struct hd_lmdb {
     uint64_t zero_end; /* fsync mode: data.mdb is zero-filled up to here */
     bool zero_off;     /* no pre-zeroing (a zero write failed, or a file-size limit is set) */
 
+    /* loop thread: events found corrupt on read (each reported once; lmdb_log.c) */
+    bool legacy_ok; /* a store from before checksums: records without one are accepted */
+    struct {
+        uint32_t id;
+        uint64_t seq;
+    } corrupt_seen[256];
+    size_t ncorrupt_seen;
+
     uv_async_t async;
     bool closing;
     size_t inflight; /* loop thread: submitted batches whose callback has not run */
@@ -202,11 +216,12 @@ struct hd_lmdb {
 
     /* statistics (relaxed atomics) */
     _Atomic uint64_t st_commits, st_batches, st_fsyncs, st_busy, st_full, st_other;
+    _Atomic uint64_t st_corrupt; /* distinct corrupt event records found on read */
 
     /* /metrics (loop thread) */
     hd_metrics_t *metrics;
     hd_metric_t *m_map_used, *m_map_size, *m_map_max, *m_queue, *m_commits, *m_batches, *m_fsyncs,
-        *m_busy, *m_full, *m_other;
+        *m_busy, *m_full, *m_other, *m_corrupt;
 };
 
 /* Per-log record in meta, written by the writer in the same transaction as the events:

@@ -70,14 +70,14 @@ static hd_err_t batch_event(hd_lmdb__batch_t *b, uint32_t log_id, const ce_event
     ce_err_t ce = ce_event_pack(ev, &packed, &plen);
     if (ce != CE_E_OK)
         return ce == CE_E_NOMEM ? HD_E_NOMEM : HD_E_INVAL;
-    uint8_t *val = hd_malloc(8 + plen);
+    uint8_t *val = hd_malloc(HD_LMDB_REC_HDR + plen);
     if (!val) {
         free(packed);
         return HD_E_NOMEM;
     }
-    hd_lmdb__put_u64(val, hd_wall_ms());
-    memcpy(val + 8, packed, plen);
+    memcpy(val + HD_LMDB_REC_HDR, packed, plen);
     free(packed);
+    hd_lmdb__rec_seal(val, HD_LMDB_REC_HDR + plen, hd_wall_ms()); /* one CRC pass */
 
     uint64_t *next = hd_lmdb__u64map_get(&lm->next_seq, log_id);
     if (!next) {
@@ -92,7 +92,7 @@ static hd_err_t batch_event(hd_lmdb__batch_t *b, uint32_t log_id, const ce_event
     op->id = log_id;
     op->seq = s;
     op->val = val;
-    op->vlen = 8 + plen;
+    op->vlen = HD_LMDB_REC_HDR + plen;
     b->nops++;
     b->bytes += op->vlen + 12;
 
@@ -293,6 +293,26 @@ static void lmdb_bounds(hd_evlog_t *log, uint32_t log_id, uint64_t *first, uint6
         *count = event_count(lm, log_id);
 }
 
+/* A corrupt event record: logged and counted once per record (a ring of the last ones reported;
+ * several consumers read the same record), and named to the caller through corrupt_why. */
+static void note_corrupt(hd_lmdb_t *lm, uint32_t log_id, uint64_t seq, const char *why)
+{
+    lm->evlog.corrupt_why = why;
+    size_t n = lm->ncorrupt_seen < 256 ? lm->ncorrupt_seen : 256;
+    for (size_t i = 0; i < n; i++)
+        if (lm->corrupt_seen[i].id == log_id && lm->corrupt_seen[i].seq == seq)
+            return;
+    lm->corrupt_seen[lm->ncorrupt_seen % 256].id = log_id;
+    lm->corrupt_seen[lm->ncorrupt_seen % 256].seq = seq;
+    lm->ncorrupt_seen++;
+    atomic_fetch_add_explicit(&lm->st_corrupt, 1, memory_order_relaxed);
+    char ids[16], seqs[24];
+    snprintf(ids, sizeof(ids), "%u", log_id);
+    snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
+    hd_log(HD_LOG_ERROR, "store: corrupt event record; it will not be delivered", "path",
+           lm->data_dir, "log_id", ids, "seq", seqs, "reason", why, NULL);
+}
+
 /* The packed bytes are decoded here, inside the read call: the view they come from is valid
  * only until the read txn ends, and the packed format stays private to this backend. */
 static hd_err_t lmdb_read(hd_evlog_t *log, uint32_t log_id, uint64_t from_seq, size_t max,
@@ -319,15 +339,20 @@ static hd_err_t lmdb_read(hd_evlog_t *log, uint32_t log_id, uint64_t from_seq, s
     while (rc == 0 && n < max) {
         if (k.mv_size != 12 || hd_lmdb__get_u32(k.mv_data) != log_id)
             break;
-        if (v.mv_size < 8) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        n++;
+        uint64_t seq = hd_lmdb__get_u64((uint8_t *)k.mv_data + 4), wall = 0;
         ce_event_t *ev = NULL;
-        if (ce_event_unpack((const uint8_t *)v.mv_data + 8, v.mv_size - 8, &ev, NULL) != CE_E_OK)
-            ev = NULL; /* the callback sees an undecodable record as NULL */
-        if (!fn(arg, hd_lmdb__get_u64((uint8_t *)k.mv_data + 4), hd_lmdb__get_u64(v.mv_data), ev))
+        bool nomem;
+        const char *why =
+            hd_lmdb__rec_decode(v.mv_data, v.mv_size, lm->legacy_ok, &wall, &ev, &nomem);
+        if (nomem) {
+            mdb_cursor_close(c);
+            hd_lmdb__read_end(lm, txn);
+            return HD_E_NOMEM; /* never hand a sound record out as corrupt */
+        }
+        if (why)
+            note_corrupt(lm, log_id, seq, why); /* the callback sees it as NULL */
+        n++;
+        if (!fn(arg, seq, wall, ev))
             break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
@@ -352,12 +377,17 @@ static hd_err_t lmdb_get(hd_evlog_t *log, uint32_t log_id, uint64_t seq, ce_even
     int rc = mdb_get(txn, lm->db_events, &k, &v);
     if (rc == MDB_NOTFOUND) {
         err = HD_E_NOTFOUND;
-    } else if (rc || v.mv_size < 8) {
+    } else if (rc) {
         err = HD_E_STORE;
     } else {
         ce_event_t *ev = NULL;
-        ce_err_t ce = ce_event_unpack((const uint8_t *)v.mv_data + 8, v.mv_size - 8, &ev, NULL);
-        err = ce == CE_E_OK ? HD_E_OK : ce == CE_E_NOMEM ? HD_E_NOMEM : HD_E_STORE;
+        uint64_t wall;
+        bool nomem;
+        const char *why =
+            hd_lmdb__rec_decode(v.mv_data, v.mv_size, lm->legacy_ok, &wall, &ev, &nomem);
+        err = !why ? HD_E_OK : nomem ? HD_E_NOMEM : HD_E_CORRUPT;
+        if (why && !nomem)
+            note_corrupt(lm, log_id, seq, why);
         if (!err)
             *out = ev;
     }
@@ -374,10 +404,10 @@ static bool first_at_or_after(MDB_cursor *c, uint32_t id, uint64_t s, uint64_t *
     hd_lmdb__put_u64(kb + 4, s);
     MDB_val k = {12, kb}, v;
     if (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) != 0 || k.mv_size != 12 ||
-        hd_lmdb__get_u32(k.mv_data) != id || v.mv_size < 8)
+        hd_lmdb__get_u32(k.mv_data) != id)
         return false;
     *seq_out = hd_lmdb__get_u64((uint8_t *)k.mv_data + 4);
-    *t = hd_lmdb__get_u64(v.mv_data);
+    *t = hd_lmdb__rec_wall(v.mv_data, v.mv_size);
     return true;
 }
 

@@ -58,19 +58,23 @@ hd_err_t hd_lmdb__txn_pending(hd_evlog_txn_t *txn, uint32_t sub_id, uint64_t seq
         return HD_E_INVAL;
     if (!p)
         return batch_del_id_seq(b, OP_PENDING_DEL, sub_id, seq);
+    if (p->body_len > HD_LMDB_PENDING_BODY_MAX || (!p->body && p->body_len))
+        return HD_E_INVAL;
     hd_lmdb__op_t *op = hd_lmdb__batch_op(b, OP_PENDING_PUT);
-    uint8_t *v = op ? hd_malloc(16) : NULL;
+    uint8_t *v = op ? hd_malloc(16 + p->body_len) : NULL;
     if (!v)
         return HD_E_NOMEM;
     hd_lmdb__put_u32(v, p->attempts);
     hd_lmdb__put_u64(v + 4, p->due_ms);
     hd_lmdb__put_u32(v + 12, (uint32_t)p->last_status);
+    if (p->body_len) /* records of 16 bytes (older heraldd) simply have no body */
+        memcpy(v + 16, p->body, p->body_len);
     op->id = sub_id;
     op->seq = seq;
     op->val = v;
-    op->vlen = 16;
+    op->vlen = 16 + p->body_len;
     b->nops++;
-    b->bytes += 28;
+    b->bytes += op->vlen + 12;
     return HD_E_OK;
 }
 
@@ -225,8 +229,12 @@ static bool each_pending(void *ctx, uint32_t id, uint64_t seq, const MDB_val *v)
     if (v->mv_size < 16)
         return true; /* not ours: skip */
     const uint8_t *p = v->mv_data;
+    size_t blen = v->mv_size - 16;
+    if (blen > HD_LMDB_PENDING_BODY_MAX)
+        blen = HD_LMDB_PENDING_BODY_MAX; /* never trust a stored length */
     hd_evlog_pending_t rec = {hd_lmdb__get_u32(p), hd_lmdb__get_u64(p + 4),
-                              (int32_t)hd_lmdb__get_u32(p + 12)};
+                              (int32_t)hd_lmdb__get_u32(p + 12), blen ? (const char *)p + 16 : NULL,
+                              blen};
     return sc->pfn(sc->arg, id, seq, &rec);
 }
 

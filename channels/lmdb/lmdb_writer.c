@@ -176,7 +176,7 @@ int hd_lmdb__delete_prefix(MDB_txn *txn, MDB_dbi db, uint32_t id, uint64_t upto,
             break;
         if (events) {
             uint64_t seq = hd_lmdb__get_u64((uint8_t *)k.mv_data + 4);
-            uint64_t ingest = v.mv_size >= 8 ? hd_lmdb__get_u64(v.mv_data) : 0;
+            uint64_t ingest = hd_lmdb__rec_wall(v.mv_data, v.mv_size);
             if (!(seq <= upto || (older_than && ingest < older_than)))
                 break;
         }

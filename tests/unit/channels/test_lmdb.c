@@ -146,7 +146,8 @@ static void write_records(uv_loop_t *loop, fx_t *st)
     tb_t *b = tb_new(st);
     ck_assert_int_eq(hd_evlog_txn_cursor(tb_ptxn(b), 5, 42), HD_E_OK);
     ck_assert_int_eq(hd_evlog_txn_cursor(tb_ptxn(b), 6, 7), HD_E_OK);
-    hd_evlog_pending_t p1 = {1, 1000, 503}, p2 = {3, 2000, -1}, p3 = {1, 5, 500};
+    hd_evlog_pending_t p1 = {1, 1000, 503, NULL, 0}, p2 = {3, 2000, -1, NULL, 0},
+                       p3 = {1, 5, 500, NULL, 0};
     ck_assert_int_eq(hd_evlog_txn_pending_put(tb_ptxn(b), 5, 20, &p2), HD_E_OK);
     ck_assert_int_eq(hd_evlog_txn_pending_put(tb_ptxn(b), 5, 10, &p1), HD_E_OK);
     ck_assert_int_eq(hd_evlog_txn_pending_put(tb_ptxn(b), 5, 30, &p3), HD_E_OK);
