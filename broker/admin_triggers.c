@@ -77,6 +77,29 @@ static bool count_dead(void *arg, uint32_t tid, uint64_t seq, int32_t status, ui
     return true;
 }
 
+/* An RFC 3339 time member, or null for 0 (never). */
+static void add_time(cJSON *o, const char *name, uint64_t wall_ms)
+{
+    char ts[40];
+    if (wall_ms == 0) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    hd_time_rfc3339_format(wall_ms, true, ts, sizeof ts);
+    cJSON_AddStringToObject(o, name, ts);
+}
+
+/* The failing state of a trigger or subscription (the contract k-cli and the UI read):
+ * failing, failingSince, failedAttempts, lastBody, lastAttemptAt. */
+static void add_failing_state(cJSON *st, const hd_dispatch_stats_t *s)
+{
+    cJSON_AddBoolToObject(st, "failing", s->failing);
+    add_time(st, "failingSince", s->failing ? s->failing_since_ms : 0);
+    cJSON_AddNumberToObject(st, "failedAttempts", (double)s->failed_attempts);
+    cJSON_AddStringToObject(st, "lastBody", s->last_body);
+    add_time(st, "lastAttemptAt", s->last_attempt_ms);
+}
+
 /* The fields a describe answer starts with; obj (borrowed) is the stored resource. */
 static cJSON *describe_start(const char *kind, const char *ns, const char *name, uint32_t id,
                              const cJSON *obj)
@@ -156,8 +179,10 @@ void hd_admin__describe_consumer(hd_admin_ctx_t *a, hd_http_req_t *req, const hd
         cJSON_AddNumberToObject(st, "failed", (double)s.failed);
         cJSON_AddNumberToObject(st, "deadLettered", (double)s.dead_lettered);
         cJSON_AddNumberToObject(st, "dead", (double)s.dead);
-        cJSON_AddNumberToObject(st, "lastStatus", s.last_status);
+        /* 0: no HTTP answer (a network error, a timeout) or no failure yet */
+        cJSON_AddNumberToObject(st, "lastStatus", s.last_status > 0 ? s.last_status : 0);
         cJSON_AddStringToObject(st, "lastError", s.last_error);
+        add_failing_state(st, &s);
     }
     uint64_t dead = 0;
     if (a->log)

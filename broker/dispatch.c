@@ -450,6 +450,11 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     out->dead = tr->dead;
     out->last_status = tr->last_status;
     snprintf(out->last_error, sizeof out->last_error, "%s", tr->last_error);
+    out->failing = tr->failing;
+    out->failing_since_ms = tr->failing ? tr->failing_since_ms : 0;
+    out->failed_attempts = tr->failed_attempts;
+    out->last_attempt_ms = tr->last_attempt_ms;
+    snprintf(out->last_body, sizeof out->last_body, "%s", tr->last_body);
 }
 
 static void on_render(void *arg)

@@ -127,6 +127,13 @@ struct trigger_run {
     uint64_t delivered, failed, dead_lettered, dead;
     int last_status;
     char last_error[256];
+    /* failing state of the subscriber: attempts to it since its last success (the dead-letter
+     * phase is not counted: the subscriber already failed) */
+    bool failing;
+    uint64_t failing_since_ms; /* wall clock of the first failed attempt since the last success */
+    uint64_t failed_attempts;  /* failed attempts since the last success */
+    uint64_t last_attempt_ms;  /* wall clock of the last answered (or failed) attempt; 0: none */
+    char last_body[HD_DISPATCH_BODY_EXCERPT + 1]; /* the last failing answer's body, sanitized */
     /* metrics */
     code_metric_t codes[16];
     size_t ncodes;

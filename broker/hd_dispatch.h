@@ -70,14 +70,26 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
  * number moved. */
 size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq);
 
+/* Bytes of a failing answer's body kept for stats (lastBody). */
+#define HD_DISPATCH_BODY_EXCERPT 200
+
 typedef struct {
-    uint64_t cursor;  /* committed cursor */
-    uint64_t backlog; /* broker last seq - cursor (upper bound of undelivered events) */
+    uint64_t cursor;    /* committed cursor */
+    uint64_t backlog;   /* events the trigger matches and has not done yet (see backlog_exact) */
+    bool backlog_exact; /* false: more events were left to filter than a stats call evaluates;
+                         * backlog is then an upper bound (the unevaluated ones all counted) */
     uint64_t in_flight;
     uint64_t pending_retries;
     uint64_t delivered, failed, dead_lettered, dead;
     int last_status;      /* status of the last failed attempt, -1 network error, 0 none */
     char last_error[256]; /* "" when none */
+    /* the subscriber's failing state: its latest attempt failed and none succeeded since */
+    bool failing;
+    uint64_t failing_since_ms; /* wall clock; 0 when not failing */
+    uint64_t failed_attempts;  /* failed attempts since the last success */
+    uint64_t last_attempt_ms;  /* wall clock of the latest attempt's outcome; 0: none yet */
+    char last_body[HD_DISPATCH_BODY_EXCERPT + 1]; /* excerpt of the last failing answer's body
+                                                   * (valid UTF-8, no control characters) */
 } hd_dispatch_stats_t;
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out);
 
