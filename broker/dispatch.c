@@ -23,6 +23,7 @@ static void trigger_free(trigger_run_t *tr)
     hd_free(tr->restored);
     hd_free(tr->ns);
     hd_free(tr->name);
+    hd_free(tr->log_name);
     hd_free(tr->sub_uri);
     hd_free(tr->reply_uri);
     hd_free(tr->dls_uri);
@@ -74,6 +75,11 @@ void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
 {
     if (d == NULL || b == NULL)
         return;
+    if (drop && d->metrics && b->ns && b->name) {
+        /* deleted: every series naming it leaves /metrics, its triggers' ones too */
+        hd_metrics_forget(d->metrics, "namespace", b->ns, b->channel ? "channel" : "broker",
+                          b->name);
+    }
     if (drop) {
         /* the broker or channel is deleted: its events go with it */
         hd_err_t rc = d->log ? hd_evlog_drop(d->log, b->id, drop_done, NULL) : HD_E_OK;
@@ -188,6 +194,7 @@ static void trigger_start(trigger_run_t *tr, hd_trigger_t *t)
     uint64_t start = cursor + 1;
     /* a started trigger counts as attached until it says otherwise */
     tr->attached = true;
+    tr->routed_mark = br->routed;
     if (start >= br->routed_next) {
         tr->start_seq = start;
     } else if (br->unrouted) {
@@ -250,6 +257,8 @@ static void trigger_stop(trigger_run_t *tr, bool forget)
         hd_dispatch__delivery_free(v);
     }
     tr->ninflight = 0;
+    if (br && tr->attached)
+        tr->evaluated += br->routed - tr->routed_mark;
     hd_dispatch__q_clear(tr);
     tr->replayed_dead_n = 0;
     hd_free(tr->restored);
@@ -277,15 +286,28 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     tr->ns = hd_strdup(t->ns ? t->ns : "");
     tr->name = hd_strdup(t->name ? t->name : "");
     tr->kind_label = t->subscription ? "subscription" : "trigger";
+    tr->log_label = t->subscription ? "channel" : "broker";
+    tr->log_name = hd_strdup(t->broker && t->broker->name ? t->broker->name : "");
     trigger_settings(tr, t);
     hd_metrics_t *m = d->metrics;
-    if (m && tr->ns && tr->name) {
+    if (m && tr->ns && tr->name && tr->log_name) {
+        /* every series of a trigger: namespace, broker (channel), trigger (subscription) */
+        const char *ns = tr->ns, *ll = tr->log_label, *ln = tr->log_name, *kl = tr->kind_label;
         tr->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
                                              "Time from sending an event to its answer",
-                                             "namespace", tr->ns, tr->kind_label, tr->name);
+                                             "namespace", ns, ll, ln, kl, tr->name);
         tr->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
-                                         "Events of the broker not yet done for the trigger",
-                                         "namespace", tr->ns, tr->kind_label, tr->name);
+                                         "Events the trigger matches and has not done yet (an "
+                                         "upper bound past 10000 events to filter)",
+                                         "namespace", ns, ll, ln, kl, tr->name);
+        tr->m_matched = hd_metrics_counter(m, "herald_trigger_events_matched_total",
+                                           "Events of the broker the trigger's filter passed",
+                                           "namespace", ns, ll, ln, kl, tr->name);
+        tr->m_evaluated =
+            hd_metrics_counter(m, "herald_trigger_events_evaluated_total",
+                               "Events of the broker run through the trigger's filter (an event "
+                               "the router's index rules out counts as evaluated)",
+                               "namespace", ns, ll, ln, kl, tr->name);
         /* one family, two series: to="sink" (m_dls) and to="table" (m_dead) */
         const struct {
             const char *to;
@@ -296,12 +318,12 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
                 hd_metrics_counter(m, "herald_dead_letter_total",
                                    "Events given up on: sent to the dead-letter "
                                    "sink or kept in the dead table",
-                                   "namespace", tr->ns, tr->kind_label, tr->name, "to", dead[i].to);
+                                   "namespace", ns, ll, ln, kl, tr->name, "to", dead[i].to);
         }
         if (t->subscription) {
-            tr->m_reply_drop = hd_metrics_counter(m, "herald_dropped_total",
-                                                  "Events dropped, by reason", "namespace", tr->ns,
-                                                  tr->kind_label, tr->name, "reason", "no_reply");
+            tr->m_reply_drop =
+                hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason",
+                                   "namespace", ns, ll, ln, kl, tr->name, "reason", "no_reply");
         }
     }
     t->dispatch = tr;
@@ -339,6 +361,10 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
         trigger_stop(tr, true);
         t->dispatch = NULL;
     }
+    /* deleted: its series leave /metrics (kept while it only waits for its broker) */
+    if (delete_records && d->metrics && t->ns && t->name)
+        hd_metrics_forget(d->metrics, "namespace", t->ns,
+                          t->subscription ? "subscription" : "trigger", t->name);
     /* the dispatcher owns progress records: one that never ran may still have some */
     if (delete_records) {
         hd_evlog_txn_t *b = hd_dispatch__txn(d);
@@ -464,6 +490,9 @@ static void on_render(void *arg)
         for (trigger_run_t *tr = br->triggers; tr; tr = tr->next) {
             uint64_t lwm = hd_dispatch__lwm(tr);
             hd_metric_set(tr->m_backlog, (int64_t)(br->last_seq > lwm ? br->last_seq - lwm : 0));
+            hd_metric_set(
+                tr->m_evaluated,
+                (int64_t)(tr->evaluated + (tr->attached ? br->routed - tr->routed_mark : 0)));
         }
 }
 

@@ -24,16 +24,17 @@ static hd_metric_t *code_metric(trigger_run_t *tr, int code)
         if (tr->codes[i].code == code)
             return tr->codes[i].m;
     hd_metrics_t *m = tr->d->metrics;
-    if (m == NULL || !tr->ns || !tr->name || tr->ncodes == sizeof tr->codes / sizeof tr->codes[0])
+    if (m == NULL || !tr->ns || !tr->name || !tr->log_name ||
+        tr->ncodes == sizeof tr->codes / sizeof tr->codes[0])
         return NULL;
     char code_s[16];
     if (code > 0)
         snprintf(code_s, sizeof code_s, "%d", code);
     else
         snprintf(code_s, sizeof code_s, "%s", code == -2 ? "timeout" : "network");
-    hd_metric_t *h =
-        hd_metrics_counter(m, "herald_dispatch_total", "Delivery attempts by trigger and answer",
-                           "namespace", tr->ns, tr->kind_label, tr->name, "code", code_s);
+    hd_metric_t *h = hd_metrics_counter(
+        m, "herald_dispatch_total", "Delivery attempts by trigger and answer", "namespace", tr->ns,
+        tr->log_label, tr->log_name, tr->kind_label, tr->name, "code", code_s);
     tr->codes[tr->ncodes].code = code;
     tr->codes[tr->ncodes].m = h;
     tr->ncodes++;

@@ -94,6 +94,8 @@ struct trigger_run {
     uint32_t id;
     char *ns, *name;
     const char *kind_label; /* metric label name: "trigger" or "subscription" */
+    const char *log_label;  /* metric label name of its log: "broker" or "channel" */
+    char *log_name;         /* the name of its broker or channel (a metric label) */
     /* settings snapshot (trigger_updated refreshes it) */
     hd_delivery_t dl;
     char *sub_uri;
@@ -138,8 +140,11 @@ struct trigger_run {
     code_metric_t codes[16];
     size_t ncodes;
     hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
-    hd_metric_t *m_reply_drop;          /* subscriptions: replies with no reply destination */
-    trigger_run_t *next;                /* in the broker's list */
+    hd_metric_t *m_reply_drop;            /* subscriptions: replies with no reply destination */
+    hd_metric_t *m_matched, *m_evaluated; /* events its filter passed / was asked about */
+    uint64_t evaluated;   /* events evaluated while detached, and while attached before the mark */
+    uint64_t routed_mark; /* the broker's routed count when it last attached */
+    trigger_run_t *next;  /* in the broker's list */
     trigger_run_t *det_next, *det_prev; /* in the broker's list of detached triggers */
     bool removed;
     bool pumping, repump;
@@ -161,6 +166,7 @@ struct broker_run {
     trigger_run_t *detached; /* triggers reading the log for themselves */
     size_t ndetached;
     broker_run_t *next;
+    uint64_t routed; /* events run through the router (each once): attached triggers' evaluated */
     hd_metric_t *m_ttl_drop;
 };
 

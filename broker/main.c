@@ -48,10 +48,11 @@ typedef struct {
     server_t srv;
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
-    hd_metrics_t *metrics; /* freed last, after every module that may update it */
-    hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
-    hd_lmdb_t *lmdb;       /* the log and state backend behind srv.log and srv.state */
-    hd_admin_ctx_t admin;  /* what the admin port uses; cleared as the modules close */
+    hd_metrics_t *metrics;      /* freed last, after every module that may update it */
+    hd_metrics_process_t *proc; /* process_* and herald_build_info series */
+    hd_ingress_t *ingress;      /* the ingress handler's state; freed after the store drained */
+    hd_lmdb_t *lmdb;            /* the log and state backend behind srv.log and srv.state */
+    hd_admin_ctx_t admin;       /* what the admin port uses; cleared as the modules close */
     bool stopping;
 } daemon_t;
 
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
         goto fail_metrics;
     }
+    if (hd_metrics_process_open(srv->metrics, HERALD_VERSION, HERALD_COMMIT, &d.proc) != HD_E_OK)
+        hd_log(HD_LOG_WARN, "process metrics not published on /metrics (out of memory)", NULL);
     hd_lmdb_opts_t so = {
         .data_dir = d.cfg.data_dir,
         .durability = d.cfg.durability,
@@ -332,6 +335,7 @@ fail_store:
     uv_run(&loop, UV_RUN_DEFAULT);
 done:
     hd_ingress_free(d.ingress);
+    hd_metrics_process_close(d.proc);
     hd_metrics_free(d.metrics);
 fail_metrics:
     if (uv_loop_close(&loop) != 0) {
