@@ -173,6 +173,7 @@ void hd_admin__describe_consumer(hd_admin_ctx_t *a, hd_http_req_t *req, const hd
         cJSON_AddNumberToObject(st, "brokerLastSeq",
                                 a->log ? (double)hd_evlog_last_seq(a->log, t->broker->id) : 0);
         cJSON_AddNumberToObject(st, "backlog", (double)s.backlog);
+        cJSON_AddBoolToObject(st, "backlogExact", s.backlog_exact);
         cJSON_AddNumberToObject(st, "inFlight", (double)s.in_flight);
         cJSON_AddNumberToObject(st, "pendingRetries", (double)s.pending_retries);
         cJSON_AddNumberToObject(st, "delivered", (double)s.delivered);

@@ -14,6 +14,7 @@
 
 #include "dispatch_internal.h"
 #include "hd_config.h"
+#include "hd_filter.h"
 
 static void trigger_free(trigger_run_t *tr)
 {
@@ -298,7 +299,7 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
                                              "namespace", ns, ll, ln, kl, tr->name);
         tr->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
                                          "Events the trigger matches and has not done yet (an "
-                                         "upper bound past 10000 events to filter)",
+                                         "upper bound past 1000 events left to filter)",
                                          "namespace", ns, ll, ln, kl, tr->name);
         tr->m_matched = hd_metrics_counter(m, "herald_trigger_events_matched_total",
                                            "Events of the broker the trigger's filter passed",
@@ -458,6 +459,65 @@ size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq)
     return c.n;
 }
 
+/* ---- backlog: the events a trigger matches and has not done ---------------------------- */
+
+typedef struct {
+    const trigger_run_t *tr;
+    uint64_t matched, last_read;
+} backlog_scan_t;
+
+static bool backlog_one(void *arg, uint64_t seq, uint64_t ingest_ms, ce_event_t *ev)
+{
+    (void)ingest_ms;
+    backlog_scan_t *b = arg;
+    const trigger_run_t *tr = b->tr;
+    b->last_read = seq;
+    /* a restored pending event is a delivery already; an undecodable one is never delivered */
+    if (ev && !(tr->nrestored && hd_dispatch__restored_has(tr, seq)) &&
+        (tr->t == NULL || hd_filter_match(tr->t->filter, ev)))
+        b->matched++;
+    ce_event_free(ev);
+    return true;
+}
+
+/* The events tr matches and has not done: what it owes (deliveries, queued, replayed dead
+ * letters) plus the matching events past its reading position. At most *budget events are read
+ * and filtered (the budget is decreased); past it every event counts (an upper bound) and *exact
+ * becomes false. */
+static uint64_t backlog_of(hd_dispatch_t *d, const trigger_run_t *tr, uint64_t *budget, bool *exact)
+{
+    *exact = true;
+    uint64_t n = tr->q_len + tr->replayed_dead_n + tr->nlive;
+    broker_run_t *br = tr->br;
+    if (br == NULL)
+        return n;
+    uint64_t pos = tr->attached
+                       ? (br->routed_next > tr->start_seq ? br->routed_next : tr->start_seq)
+                       : tr->next_seq;
+    uint64_t first = hd_evlog_first_seq(d->log, br->id);
+    if (first == 0 || pos > br->last_seq)
+        return n; /* nothing stored past its position */
+    if (pos < first)
+        pos = first; /* trimmed: never delivered, never owed */
+    uint64_t left = br->last_seq - pos + 1;
+    const hd_filter_t *f = tr->t ? tr->t->filter : NULL;
+    if (f == NULL && tr->nrestored == 0)
+        return n + left; /* no filter: every stored event (a few may be gaps: an upper bound) */
+    uint64_t want = left < *budget ? left : *budget;
+    backlog_scan_t b = {.tr = tr, .last_read = pos - 1};
+    if (want > 0 && hd_evlog_read(d->log, br->id, pos, (size_t)want, backlog_one, &b) != HD_E_OK) {
+        *exact = false;
+        return n + left;
+    }
+    *budget -= want;
+    n += b.matched;
+    if (b.last_read < br->last_seq && want < left) {
+        *exact = false;
+        n += br->last_seq - b.last_read;
+    }
+    return n;
+}
+
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -466,8 +526,8 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     trigger_run_t *tr = t->dispatch;
     uint64_t lwm = hd_dispatch__lwm(tr);
     out->cursor = tr->cursor_stored == UINT64_MAX ? lwm : tr->cursor_stored;
-    uint64_t last = tr->br ? tr->br->last_seq : 0;
-    out->backlog = last > lwm ? last - lwm : 0;
+    uint64_t budget = HD_DISPATCH__BACKLOG_SCAN;
+    out->backlog = backlog_of(d, tr, &budget, &out->backlog_exact);
     out->in_flight = tr->ninflight;
     out->pending_retries = tr->nwaiting;
     out->delivered = tr->delivered;
@@ -486,10 +546,14 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
 static void on_render(void *arg)
 {
     hd_dispatch_t *d = arg;
+    uint64_t budget = HD_DISPATCH__BACKLOG_SCAN_RENDER; /* shared by every trigger */
     for (broker_run_t *br = d->brokers; br; br = br->next)
         for (trigger_run_t *tr = br->triggers; tr; tr = tr->next) {
-            uint64_t lwm = hd_dispatch__lwm(tr);
-            hd_metric_set(tr->m_backlog, (int64_t)(br->last_seq > lwm ? br->last_seq - lwm : 0));
+            bool exact;
+            uint64_t scan = budget < HD_DISPATCH__BACKLOG_SCAN ? budget : HD_DISPATCH__BACKLOG_SCAN;
+            uint64_t before = scan;
+            hd_metric_set(tr->m_backlog, (int64_t)backlog_of(d, tr, &scan, &exact));
+            budget -= before - scan;
             hd_metric_set(
                 tr->m_evaluated,
                 (int64_t)(tr->evaluated + (tr->attached ? br->routed - tr->routed_mark : 0)));

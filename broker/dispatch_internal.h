@@ -39,6 +39,10 @@
 /* the wait when an attempt cannot start for a local reason (unresolved subscriber, memory) */
 #define HD_DISPATCH__LATER_MS 1000u
 #define HD_DISPATCH__DEFAULT_TTL 255
+/* events filtered to count one trigger's backlog (stats), and for all of them at one render of
+ * /metrics; past these the backlog is an upper bound */
+#define HD_DISPATCH__BACKLOG_SCAN 1000
+#define HD_DISPATCH__BACKLOG_SCAN_RENDER 10000
 
 typedef struct broker_run broker_run_t;
 typedef struct trigger_run trigger_run_t;

@@ -64,6 +64,7 @@ stat_of() { jq_admin "/v1/triggers/ns1/$1/describe" "d['stats'].get('$2')"; }
 
 sub flaky --script-all "500,500" --body "database down: ünavailable"
 sub ok
+sub held --delay-ms 100000 # never answers within the test: its trigger's events pile up
 
 mkdir -p "$TMP/m1" "$TMP/data1"
 cat >"$TMP/m1/all.yaml" <<EOF2
@@ -79,6 +80,19 @@ spec:
   filter: {attributes: {type: com.example.flaky}}
   subscriber: {uri: "http://127.0.0.1:$PORT_flaky/"}
   delivery: {retry: 0}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: b2, namespace: ns1}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-half, namespace: ns1}
+spec:
+  broker: b2
+  filter: {attributes: {type: com.example.half}}
+  subscriber: {uri: "http://127.0.0.1:$PORT_held/"}
+  delivery: {maxInFlight: 1}
 EOF2
 cat >"$TMP/herald1.yaml" <<EOF2
 ingress: {listen: "127.0.0.1:0"}
@@ -111,6 +125,35 @@ check "third attempt delivered" wait_count flaky 3 5
 check "not failing after a success" wait_admin /v1/triggers/ns1/t-flaky/describe "not d['stats']['failing']" 5
 check "failedAttempts back to 0" test "$(stat_of t-flaky failedAttempts)" = 0
 check "failingSince null again" test "$(stat_of t-flaky failingSince)" = null
+
+# ---- 2. the backlog counts only matching events -------------------------------------------------
+batch() { # batch BROKER FROM TO: events FROM..TO, odd ones of type com.example.half
+    python3 -c '
+import json, sys
+a, b = int(sys.argv[1]), int(sys.argv[2])
+print(json.dumps([{"specversion": "1.0", "id": "e%d" % i, "source": "/test",
+                   "type": "com.example.half" if i % 2 else "com.example.other"}
+                  for i in range(a, b + 1)]))' "$2" "$3" |
+        curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$IN/ns1/$1" \
+            -H "content-type: application/cloudevents-batch+json" --data-binary @-
+}
+check "200 events stored" test "$(batch b2 1 200)" = 202
+check "the held subscriber got the first matching event" wait_count held 1 5
+check "backlog counts the 100 matching events of 200" \
+    wait_admin /v1/triggers/ns1/t-half/describe "d['stats']['backlog'] == 100" 5
+check "and says it is exact" test "$(stat_of t-half backlogExact)" = true
+check "the broker's describe lists the same backlog" \
+    test "$(jq_admin /v1/brokers/ns1/b2/describe "d['triggers'][0]['backlog']")" = 100
+check "/metrics has the same backlog" grep -q \
+    '^herald_trigger_backlog{namespace="ns1",broker="b2",trigger="t-half"} 100$' \
+    <<<"$(curl -s "http://127.0.0.1:$ADM/metrics")"
+check "1000 more events stored" test "$(batch b2 201 1200)" = 202
+check "1000 more events stored again" test "$(batch b2 1201 2200)" = 202
+check "past 1000 events to filter, the backlog says it is not exact" \
+    wait_admin /v1/triggers/ns1/t-half/describe "not d['stats']['backlogExact']" 5
+b=$(stat_of t-half backlog)
+check "and is an upper bound: at least the 1100 matching, at most all 2200 ($b)" \
+    test "$b" -ge 1100 -a "$b" -le 2200
 
 stop_heraldd
 cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
