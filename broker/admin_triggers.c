@@ -434,22 +434,22 @@ void hd_admin__replay(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_admin__kin
     }
     if (seq == 0)
         seq = 1;
-    hd_err_t e = hd_dispatch_replay(a->disp, t, seq);
-    if (e == HD_E_NOTFOUND) {
-        char m[300];
-        snprintf(m, sizeof m, "seq %llu is no longer stored (retention); the first kept is %llu",
-                 (unsigned long long)seq,
-                 (unsigned long long)hd_evlog_first_seq(a->log, t->broker->id));
-        hd_http_respond_error(req, 404, NULL, m);
-        return;
-    }
+    hd_dispatch_replay_info_t ri;
+    hd_err_t e = hd_dispatch_replay(a->disp, t, seq, &ri);
     if (e) {
         hd_admin__respond_err(req, e, NULL);
         return;
     }
+    /* what is replayed, and what retention already deleted of what was asked (never a wait:
+     * the answer comes at once, the deliveries follow) */
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "from", (double)seq);
-    cJSON_AddNumberToObject(o, "to", (double)hd_evlog_last_seq(a->log, t->broker->id));
+    cJSON_AddNumberToObject(o, "from", (double)ri.from);
+    cJSON_AddNumberToObject(o, "to", (double)ri.last);
+    cJSON_AddNumberToObject(o, "firstAvailable", (double)ri.first_available);
+    cJSON_AddNumberToObject(o, "gone", (double)ri.gone);
+    cJSON_AddNumberToObject(o, "events", (double)ri.events);
+    cJSON_AddNumberToObject(o, "replayed", (double)ri.replayed);
+    cJSON_AddBoolToObject(o, "replayedExact", ri.replayed_exact);
     hd_admin__respond_json(req, 200, o);
     cJSON_Delete(o);
 }

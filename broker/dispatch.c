@@ -375,9 +375,72 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
     }
 }
 
+/* ---- backlog: the events a trigger matches and has not done ---------------------------- */
+
+typedef struct {
+    const trigger_run_t *tr;
+    uint64_t matched, last_read;
+    uint64_t *events; /* NULL, or counts every stored event read */
+} backlog_scan_t;
+
+static bool backlog_one(void *arg, uint64_t seq, uint64_t ingest_ms, ce_event_t *ev)
+{
+    (void)ingest_ms;
+    backlog_scan_t *b = arg;
+    const trigger_run_t *tr = b->tr;
+    b->last_read = seq;
+    if (b->events)
+        (*b->events)++;
+    /* a restored pending event is a delivery already; an undecodable one is never delivered */
+    if (ev && !(tr->nrestored && hd_dispatch__restored_has(tr, seq)) &&
+        (tr->t == NULL || hd_filter_match(tr->t->filter, ev)))
+        b->matched++;
+    ce_event_free(ev);
+    return true;
+}
+
+/* The events tr matches and has not done: what it owes (deliveries, queued, replayed dead
+ * letters) plus the matching events past its reading position. At most *budget events are read
+ * and filtered (the budget is decreased); past it every event counts (an upper bound) and *exact
+ * becomes false. */
+static uint64_t backlog_of(hd_dispatch_t *d, const trigger_run_t *tr, uint64_t *budget, bool *exact)
+{
+    *exact = true;
+    uint64_t n = tr->q_len + tr->replayed_dead_n + tr->nlive;
+    broker_run_t *br = tr->br;
+    if (br == NULL)
+        return n;
+    uint64_t pos = tr->attached
+                       ? (br->routed_next > tr->start_seq ? br->routed_next : tr->start_seq)
+                       : tr->next_seq;
+    uint64_t first = hd_evlog_first_seq(d->log, br->id);
+    if (first == 0 || pos > br->last_seq)
+        return n; /* nothing stored past its position */
+    if (pos < first)
+        pos = first; /* trimmed: never delivered, never owed */
+    uint64_t left = br->last_seq - pos + 1;
+    const hd_filter_t *f = tr->t ? tr->t->filter : NULL;
+    if (f == NULL && tr->nrestored == 0)
+        return n + left; /* no filter: every stored event (a few may be gaps: an upper bound) */
+    uint64_t want = left < *budget ? left : *budget;
+    backlog_scan_t b = {.tr = tr, .last_read = pos - 1};
+    if (want > 0 && hd_evlog_read(d->log, br->id, pos, (size_t)want, backlog_one, &b) != HD_E_OK) {
+        *exact = false;
+        return n + left;
+    }
+    *budget -= want;
+    n += b.matched;
+    if (b.last_read < br->last_seq && want < left) {
+        *exact = false;
+        n += br->last_seq - b.last_read;
+    }
+    return n;
+}
+
 /* ---- replay, stats -------------------------------------------------------------------- */
 
-hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq)
+hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq,
+                            hd_dispatch_replay_info_t *info)
 {
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return HD_E_INVAL;
@@ -386,17 +449,48 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         return HD_E_INVAL;
     if (from_seq == 0)
         from_seq = 1;
-    uint64_t first = hd_evlog_first_seq(d->log, tr->br->id);
-    if (first == 0 || from_seq < first) {
-        if (first == 0 && from_seq > tr->br->last_seq)
-            goto ok; /* nothing to replay, nothing lost */
-        char f[24];
-        snprintf(f, sizeof f, "%llu", (unsigned long long)first);
-        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone", "trigger", tr->name,
-               "first_kept_seq", f, NULL);
-        return HD_E_NOTFOUND;
+    uint64_t first = 0, last = 0, count = 0;
+    hd_evlog_bounds(d->log, tr->br->id, &first, &last, &count);
+    if (last < tr->br->last_seq)
+        last = tr->br->last_seq;
+    hd_dispatch_replay_info_t ri = {.from = from_seq, .last = last, .first_available = first};
+    /* what retention deleted of the range: below the first kept seq, or all when none is kept */
+    uint64_t kept_from = first ? first : last + 1;
+    if (from_seq < kept_from)
+        ri.gone = (kept_from <= last + 1 ? kept_from : last + 1) - from_seq;
+    uint64_t start = from_seq > first ? from_seq : first;
+    if (first && start <= last) {
+        /* count what will be read and delivered again, filtering at most a bounded window */
+        backlog_scan_t b = {.tr = tr, .last_read = start - 1};
+        uint64_t left = last - start + 1, want = left;
+        if (want > HD_DISPATCH_REPLAY_COUNT)
+            want = HD_DISPATCH_REPLAY_COUNT;
+        ri.replayed_exact = true;
+        b.events = &ri.events;
+        if (hd_evlog_read(d->log, tr->br->id, start, (size_t)want, backlog_one, &b) != HD_E_OK)
+            b.last_read = start - 1;
+        ri.replayed = b.matched;
+        if (b.last_read < last) {
+            ri.replayed_exact = false;
+            ri.replayed += last - b.last_read;
+            ri.events += last - b.last_read;
+        }
+        if (ri.events > count)
+            ri.events = count;
+    } else {
+        ri.replayed_exact = true;
     }
-ok:
+    if (ri.gone) {
+        char f[24], g[24];
+        snprintf(f, sizeof f, "%llu", (unsigned long long)first);
+        snprintf(g, sizeof g, "%llu", (unsigned long long)ri.gone);
+        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone (retention)",
+               "trigger", tr->name, "first_kept_seq", f, "gone", g, NULL);
+    }
+    if (info)
+        *info = ri;
+    if (from_seq < start)
+        from_seq = start;
     hd_dispatch__q_clear(tr);
     tr->next_seq = from_seq;
     hd_dispatch__set_attached(tr, false);
@@ -457,65 +551,6 @@ size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq)
     hd_evlog_dead_scan(d->log, tr->id, dlq_collect, &c);
     hd_dispatch__pump(tr);
     return c.n;
-}
-
-/* ---- backlog: the events a trigger matches and has not done ---------------------------- */
-
-typedef struct {
-    const trigger_run_t *tr;
-    uint64_t matched, last_read;
-} backlog_scan_t;
-
-static bool backlog_one(void *arg, uint64_t seq, uint64_t ingest_ms, ce_event_t *ev)
-{
-    (void)ingest_ms;
-    backlog_scan_t *b = arg;
-    const trigger_run_t *tr = b->tr;
-    b->last_read = seq;
-    /* a restored pending event is a delivery already; an undecodable one is never delivered */
-    if (ev && !(tr->nrestored && hd_dispatch__restored_has(tr, seq)) &&
-        (tr->t == NULL || hd_filter_match(tr->t->filter, ev)))
-        b->matched++;
-    ce_event_free(ev);
-    return true;
-}
-
-/* The events tr matches and has not done: what it owes (deliveries, queued, replayed dead
- * letters) plus the matching events past its reading position. At most *budget events are read
- * and filtered (the budget is decreased); past it every event counts (an upper bound) and *exact
- * becomes false. */
-static uint64_t backlog_of(hd_dispatch_t *d, const trigger_run_t *tr, uint64_t *budget, bool *exact)
-{
-    *exact = true;
-    uint64_t n = tr->q_len + tr->replayed_dead_n + tr->nlive;
-    broker_run_t *br = tr->br;
-    if (br == NULL)
-        return n;
-    uint64_t pos = tr->attached
-                       ? (br->routed_next > tr->start_seq ? br->routed_next : tr->start_seq)
-                       : tr->next_seq;
-    uint64_t first = hd_evlog_first_seq(d->log, br->id);
-    if (first == 0 || pos > br->last_seq)
-        return n; /* nothing stored past its position */
-    if (pos < first)
-        pos = first; /* trimmed: never delivered, never owed */
-    uint64_t left = br->last_seq - pos + 1;
-    const hd_filter_t *f = tr->t ? tr->t->filter : NULL;
-    if (f == NULL && tr->nrestored == 0)
-        return n + left; /* no filter: every stored event (a few may be gaps: an upper bound) */
-    uint64_t want = left < *budget ? left : *budget;
-    backlog_scan_t b = {.tr = tr, .last_read = pos - 1};
-    if (want > 0 && hd_evlog_read(d->log, br->id, pos, (size_t)want, backlog_one, &b) != HD_E_OK) {
-        *exact = false;
-        return n + left;
-    }
-    *budget -= want;
-    n += b.matched;
-    if (b.last_read < br->last_seq && want < left) {
-        *exact = false;
-        n += br->last_seq - b.last_read;
-    }
-    return n;
 }
 
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out)
@@ -617,6 +652,7 @@ hd_err_t hd_dispatch_open(uv_loop_t *loop, hd_evlog_t *log, hd_httpc_t *httpc,
     d->retention_interval_ms = opts && opts->retention_interval_ms
                                    ? opts->retention_interval_ms
                                    : HD_CONFIG_RETENTION_INTERVAL_MS;
+    d->retention_min_age_ms = opts ? opts->retention_min_age_ms : 0;
     if (hooks)
         d->hooks = *hooks;
     hd_err_t rc = hd_evlog_watch(log, hd_dispatch__on_commit, d);

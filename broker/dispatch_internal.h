@@ -179,7 +179,7 @@ struct hd_dispatch {
     hd_evlog_t *log;       /* borrowed */
     hd_httpc_t *httpc;     /* borrowed */
     hd_metrics_t *metrics; /* borrowed; NULL: no series */
-    uint64_t retention_ms, retention_interval_ms;
+    uint64_t retention_ms, retention_interval_ms, retention_min_age_ms;
     hd_dispatch_hooks_t hooks;
     broker_run_t *brokers;
     uv_timer_t flush_timer;

@@ -34,6 +34,9 @@ typedef struct {
                                      * none (retention.max_age; default HD_CONFIG_RETENTION_MS) */
     uint64_t retention_interval_ms; /* how often retention runs (retention.interval; default
                                      * HD_CONFIG_RETENTION_INTERVAL_MS) */
+    uint64_t retention_min_age_ms;  /* events every consumer is done with are kept this long
+                                     * (retention.min_age), for replay; 0 here means none (the
+                                     * configuration's default is HD_CONFIG_RETENTION_MIN_AGE) */
 } hd_dispatch_opts_t;
 
 /* Creates the dispatcher on `loop` and registers it as a commit watcher of `log`. It delivers
@@ -63,9 +66,23 @@ void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t);
  * also when it never ran. */
 void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records);
 
-/* Re-delivers a trigger's events from `from_seq` on (replay). Errors: HD_E_NOTFOUND when
- * from_seq is below what retention kept (the message says the first kept seq). */
-hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq);
+/* What a replay covers, for its answer. */
+typedef struct {
+    uint64_t from;            /* the first seq asked for (1 when 0 was asked) */
+    uint64_t last;            /* the log's last seq: the replay runs up to it */
+    uint64_t first_available; /* the first seq retention kept; 0: nothing stored */
+    uint64_t gone;            /* seqs asked for that retention deleted: from..from+gone-1 */
+    uint64_t events;          /* events stored in the range (read again by the trigger) */
+    uint64_t replayed;        /* of those, the ones its filter passes: delivered again */
+    bool replayed_exact; /* false: more than HD_DISPATCH_REPLAY_COUNT events to filter, replayed
+                          * counts the rest unfiltered (an upper bound) */
+} hd_dispatch_replay_info_t;
+#define HD_DISPATCH_REPLAY_COUNT 10000
+
+/* Re-delivers a trigger's events from `from_seq` on (replay): what retention kept of them, the
+ * deleted ones said in info (may be NULL). Errors: HD_E_INVAL (the trigger is not running). */
+hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq,
+                            hd_dispatch_replay_info_t *info);
 /* Moves dead letters of a trigger back to delivery: one seq, or all when seq is 0. Returns the
  * number moved. */
 size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq);

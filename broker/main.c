@@ -252,7 +252,8 @@ int main(int argc, char **argv)
     }
     hd_dispatch_hooks_t hooks = {.ingest = ingest_hook, .ctx = d.ingress};
     hd_dispatch_opts_t dopts = {.retention_ms = d.cfg.retention_ms,
-                                .retention_interval_ms = d.cfg.retention_interval_ms};
+                                .retention_interval_ms = d.cfg.retention_interval_ms,
+                                .retention_min_age_ms = d.cfg.retention_min_age_ms};
     e = hd_dispatch_open(&loop, srv->log, srv->httpc, srv->metrics, &dopts, &hooks, &srv->disp);
     if (e != HD_E_OK) {
         hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);

@@ -65,6 +65,7 @@ stat_of() { jq_admin "/v1/triggers/ns1/$1/describe" "d['stats'].get('$2')"; }
 sub flaky --script-all "500,500" --body "database down: ünavailable"
 sub ok
 sub held --delay-ms 100000 # never answers within the test: its trigger's events pile up
+sub held2 --delay-ms 100000
 
 mkdir -p "$TMP/m1" "$TMP/data1"
 cat >"$TMP/m1/all.yaml" <<EOF2
@@ -154,6 +155,143 @@ check "past 1000 events to filter, the backlog says it is not exact" \
 b=$(stat_of t-half backlog)
 check "and is an upper bound: at least the 1100 matching, at most all 2200 ($b)" \
     test "$b" -ge 1100 -a "$b" -le 2200
+
+# ---- 5. /metrics -------------------------------------------------------------------------------
+metrics() { curl -s "http://127.0.0.1:$ADM/metrics"; }
+wait_metric() { # wait_metric LINE SECONDS: until /metrics has exactly that line
+    local end=$((SECONDS + $2))
+    while [ $SECONDS -lt $end ]; do
+        metrics | grep -qxF "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+lacks() { ! grep -qF "$1" <<<"$m"; } # lacks TEXT: the last /metrics text $m does not hold TEXT
+send b n1 com.example.nomatch >/dev/null
+check "filter evaluations counted per trigger (3 matching, 1 not)" wait_metric \
+    'herald_trigger_events_evaluated_total{namespace="ns1",broker="b",trigger="t-flaky"} 4' 5
+m=$(metrics)
+check "trigger series carry their broker" grep -q \
+    '^herald_dispatch_total{namespace="ns1",broker="b",trigger="t-flaky",code="500"} 2$' <<<"$m"
+check "filter matches counted per trigger" grep -q \
+    '^herald_trigger_events_matched_total{namespace="ns1",broker="b",trigger="t-flaky"} 3$' <<<"$m"
+check "herald_build_info has version and commit" \
+    grep -qE '^herald_build_info\{version="[0-9]+\.[0-9]+\.[0-9]+",commit="[^"]+"\} 1$' <<<"$m"
+mval() { grep -E "^$1 " <<<"$m" | awk '{print $2}'; }
+rss=$(mval process_resident_memory_bytes)
+check "process_resident_memory_bytes plausible ($rss)" \
+    python3 -c "import sys; sys.exit(not 1e6 < float('$rss') < 1e10)"
+cpu=$(mval process_cpu_seconds_total)
+check "process_cpu_seconds_total plausible ($cpu)" \
+    python3 -c "import sys; sys.exit(not 0 <= float('$cpu') < 3600)"
+fds=$(mval process_open_fds)
+check "process_open_fds plausible ($fds)" test "${fds:-0}" -ge 5 -a "${fds:-0}" -lt 10000
+st=$(mval process_start_time_seconds)
+check "process_start_time_seconds is when heraldd started ($st)" \
+    python3 -c "import sys, time; sys.exit(not time.time() - 600 < float('$st') <= time.time() + 1)"
+KAPI="http://127.0.0.1:$ADM/apis/eventing.knative.dev/v1/namespaces/ns1"
+check "the trigger is deleted" test "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$KAPI/triggers/t-flaky")" = 200
+m=$(metrics)
+check "a deleted trigger's series are gone" lacks 'trigger="t-flaky"'
+check "the other trigger's series stay" grep -q 'trigger="t-half"' <<<"$m"
+check "the broker's series stay" grep -q 'herald_events_received_total{namespace="ns1",broker="b",' <<<"$m"
+check "the broker is deleted" test "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$KAPI/brokers/b")" = 200
+m=$(metrics)
+check "a deleted broker's series are gone" lacks 'broker="b"'
+check "the other broker's series stay" grep -q 'broker="b2"' <<<"$m"
+
+stop_heraldd
+
+# ---- 3 and 4. retention.min_age keeps delivered events; replay and tail --from say what they do --
+mkdir -p "$TMP/m3" "$TMP/data3"
+cat >"$TMP/m3/all.yaml" <<EOF2
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: b3, namespace: ns1}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-ok, namespace: ns1}
+spec:
+  broker: b3
+  filter: {attributes: {type: com.example.ok}}
+  subscriber: {uri: "http://127.0.0.1:$PORT_ok/"}
+EOF2
+cp -r "$TMP/m3" "$TMP/m4"
+cat >>"$TMP/m4/all.yaml" <<EOF2
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-stuck, namespace: ns1}
+spec:
+  broker: b3
+  filter: {attributes: {type: com.example.stuck}}
+  subscriber: {uri: "http://127.0.0.1:$PORT_held2/"}
+EOF2
+config3() { # config3 FILE MANIFESTS [min_age]
+    {
+        echo 'ingress: {listen: "127.0.0.1:0"}'
+        echo 'admin: {listen: "127.0.0.1:0"}'
+        echo "data_dir: $TMP/data3"
+        echo "durability: none"
+        echo "manifests: [$2]"
+        echo "log: {format: json, level: info}"
+        echo "retention:"
+        echo "  interval: 100ms"
+        [ -n "${3:-}" ] && echo "  min_age: $3"
+    } >"$1"
+}
+config3 "$TMP/herald3.yaml" "$TMP/m3"    # retention.min_age left at its default
+config3 "$TMP/herald4.yaml" "$TMP/m4" 0s # delivered events deleted at once; t-stuck holds seq 5
+start_heraldd "$TMP/herald3.yaml"
+send b3 k0 com.example.other >/dev/null
+for i in 1 2 3; do send b3 "k$i" com.example.ok >/dev/null; done
+check "three events delivered" wait_count ok 3 5
+check "the trigger's cursor passed them all" \
+    wait_admin /v1/triggers/ns1/t-ok/describe "d['stats']['cursor'] == 4" 5
+sleep 1 # ten retention runs: delivered events would be deleted without a minimum age
+check "with the default retention.min_age, delivered events are kept" \
+    test "$(jq_admin /v1/brokers/ns1/b3/describe "d['stats']['events']")" = 4
+ADMIN="http://127.0.0.1:$ADM"
+out=$("$HERALD" replay t-ok -n ns1 --from 1 --admin "$ADMIN" 2>&1)
+check "replay says how many events it replays: $out" \
+    test "$out" = "trigger ns1/t-ok: 3 events replayed (seq 1..4: 4 stored, the others do not match its filter)"
+check "and they are delivered again" wait_count ok 6 5
+out=$("$HERALD" replay t-ok -n ns1 --from 9 --admin "$ADMIN" 2>&1)
+check "replay past the end answers at once: $out" \
+    test "$out" = "trigger ns1/t-ok: 0 events replayed (nothing stored from seq 9 on; the broker's last is 4)"
+timeout 5 "$HERALD" tail ns1/b3 --from 2 --count 3 --admin "$ADMIN" >"$TMP/tail.out" 2>"$TMP/tail.err"
+check "tail --from 2 streams the stored events" test "$(grep -c '"id"' "$TMP/tail.out")" = 3
+check "tail --from says how many stored events come first: $(head -1 "$TMP/tail.err")" \
+    test "$(head -1 "$TMP/tail.err")" = "tail of broker ns1/b3 from seq 2: 3 stored events (up to seq 4), then new ones"
+timeout 5 "$HERALD" tail ns1/b3 --from 7 --admin "$ADMIN" >"$TMP/tail.out" 2>"$TMP/tail.err" &
+TPID=$!
+for _ in $(seq 50); do [ -s "$TMP/tail.err" ] && break; sleep 0.1; done
+check "tail --from past the end says so at once: $(head -1 "$TMP/tail.err")" \
+    test "$(head -1 "$TMP/tail.err")" = "tail of broker ns1/b3 from seq 7: nothing stored there yet (the last is 4); waiting for new events"
+kill "$TPID" 2>/dev/null
+wait "$TPID" 2>/dev/null
+stop_heraldd
+
+start_heraldd "$TMP/herald4.yaml"
+check "with retention.min_age 0s, delivered events are deleted" \
+    wait_admin /v1/brokers/ns1/b3/describe "d['stats']['events'] == 0" 10
+expected="trigger ns1/t-ok: 0 events replayed (nothing stored from seq 5 on; the broker's last is 4)
+seq 1..4 already gone: deleted by retention (the broker keeps no events; retention.min_age keeps delivered events longer)"
+ADMIN="http://127.0.0.1:$ADM"
+out=$("$HERALD" replay t-ok -n ns1 --from 1 --admin "$ADMIN" 2>&1)
+check "replay says which events are gone: $out" test "$out" = "$expected"
+send b3 k5 com.example.stuck >/dev/null # t-stuck never finishes it: retention keeps it
+check "an event t-stuck holds is sent to its subscriber" wait_count held2 1 5
+out=$("$HERALD" replay t-ok -n ns1 --from 2 --admin "$ADMIN" 2>&1)
+check "replay from a gone seq replays what is kept and names the gone ones: $out" test "$out" = \
+    "trigger ns1/t-ok: 0 events replayed (seq 5..5: 1 stored, the others do not match its filter)
+seq 2..4 already gone: deleted by retention (the first kept is 5; retention.min_age keeps delivered events longer)"
+curl -s -m 3 -D "$TMP/hdr" -o /dev/null "$ADMIN/v1/brokers/ns1/b3/tail?from=1"
+check "the tail answer's headers count the gone events" grep -qi '^x-herald-gone: 4' "$TMP/hdr"
+check "and the stored ones it sends first" grep -qi '^x-herald-replayed: 1' "$TMP/hdr"
+check "tail of a missing broker is a prompt 404" \
+    test "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$ADMIN/v1/brokers/ns1/nope/tail?from=1")" = 404
 
 stop_heraldd
 cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
