@@ -29,6 +29,11 @@
 #include "hd_resources.h"
 #include "hd_lmdb.h"
 
+#ifndef HERALD_VERSION /* set by CMake */
+#define HERALD_VERSION "unknown"
+#define HERALD_COMMIT "unknown"
+#endif
+
 /* Every module of the daemon: main owns them and wires them; no module sees this. */
 typedef struct {
     uv_loop_t *loop;
