@@ -5,6 +5,12 @@
  * (hd_evlog_watch) and reads what each commit added; a client over the connection's output
  * high-water mark loses events, counted in herald_tail_dropped_total. A once-a-second timer ends
  * the stream when the broker or channel is deleted.
+ *
+ * The answer's headers say at once what a ?from= tail covers, before any event (so a client never
+ * waits to learn that nothing is coming): X-Herald-Last-Seq (the last stored seq when the tail
+ * started), X-Herald-First-Available (the first seq retention kept, 0 when none), X-Herald-From
+ * (the first seq asked for), X-Herald-Gone (how many of the asked seqs retention deleted) and
+ * X-Herald-Replayed (how many stored events are sent before the live ones).
  */
 #include <stdio.h>
 #include <string.h>
@@ -135,12 +141,36 @@ void hd_admin__tail(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_admin__kind_
     t->a = a;
     t->req = req;
     t->broker_id = b->id;
-    t->next_seq = hd_evlog_last_seq(a->log, b->id) + 1;
+    uint64_t first = 0, last = 0, count = 0;
+    hd_evlog_bounds(a->log, b->id, &first, &last, &count);
+    t->next_seq = last + 1;
     char from[32];
     uint64_t f;
-    if (hd_admin__query_get(req->query, "from", from, sizeof from) &&
-        hd_parse_u64(from, strlen(from), &f) && f > 0)
+    bool has_from = hd_admin__query_get(req->query, "from", from, sizeof from);
+    if (has_from && (!hd_parse_u64(from, strlen(from), &f) || f == 0)) {
+        hd_free(t);
+        hd_http_respond_error(req, 400, NULL, "from: must be a positive sequence number");
+        return;
+    }
+    if (has_from)
         t->next_seq = f;
+    /* what the asked range holds: gone (deleted by retention), then stored events to replay */
+    uint64_t kept_from = first ? first : last + 1, gone = 0, replayed = 0;
+    if (has_from && f < kept_from)
+        gone = (kept_from < last + 1 ? kept_from : last + 1) - f;
+    if (has_from && first && f <= last) {
+        uint64_t start = f > first ? f : first;
+        replayed = last - start + 1;
+        if (replayed > count)
+            replayed = count; /* gaps inside the kept range */
+    }
+    char hdrs[400];
+    snprintf(hdrs, sizeof hdrs,
+             "Content-Type: application/x-ndjson\r\nCache-Control: no-cache\r\n"
+             "X-Herald-Last-Seq: %llu\r\nX-Herald-First-Available: %llu\r\n"
+             "X-Herald-From: %llu\r\nX-Herald-Gone: %llu\r\nX-Herald-Replayed: %llu\r\n",
+             (unsigned long long)last, (unsigned long long)first, (unsigned long long)t->next_seq,
+             (unsigned long long)gone, (unsigned long long)replayed);
     t->drops = a->metrics
                    ? hd_metrics_counter(a->metrics, "herald_tail_dropped_total",
                                         "Events not written to a slow tail client "
@@ -160,11 +190,10 @@ void hd_admin__tail(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_admin__kind_
     }
     uv_unref((uv_handle_t *)&t->timer); /* never keeps the loop alive on its own */
     uv_timer_start(&t->timer, tail_tick, 1000, 1000);
-    hd_http_stream_start(req, 200,
-                         "Content-Type: application/x-ndjson\r\nCache-Control: no-cache\r\n");
+    hd_http_stream_start(req, 200, hdrs);
     hd_http_stream_on_close(req, tail_closed, t);
     /* events already stored from ?from= on are sent now */
-    uint64_t last = hd_evlog_last_seq(a->log, b->id);
+    last = hd_evlog_last_seq(a->log, b->id);
     if (last >= t->next_seq)
         tail_on_commit(t, b->id, last);
 }

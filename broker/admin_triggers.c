@@ -77,6 +77,29 @@ static bool count_dead(void *arg, uint32_t tid, uint64_t seq, int32_t status, ui
     return true;
 }
 
+/* An RFC 3339 time member, or null for 0 (never). */
+static void add_time(cJSON *o, const char *name, uint64_t wall_ms)
+{
+    char ts[40];
+    if (wall_ms == 0) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    hd_time_rfc3339_format(wall_ms, true, ts, sizeof ts);
+    cJSON_AddStringToObject(o, name, ts);
+}
+
+/* The failing state of a trigger or subscription (the contract k-cli and the UI read):
+ * failing, failingSince, failedAttempts, lastBody, lastAttemptAt. */
+static void add_failing_state(cJSON *st, const hd_dispatch_stats_t *s)
+{
+    cJSON_AddBoolToObject(st, "failing", s->failing);
+    add_time(st, "failingSince", s->failing ? s->failing_since_ms : 0);
+    cJSON_AddNumberToObject(st, "failedAttempts", (double)s->failed_attempts);
+    cJSON_AddStringToObject(st, "lastBody", s->last_body);
+    add_time(st, "lastAttemptAt", s->last_attempt_ms);
+}
+
 /* The fields a describe answer starts with; obj (borrowed) is the stored resource. */
 static cJSON *describe_start(const char *kind, const char *ns, const char *name, uint32_t id,
                              const cJSON *obj)
@@ -150,14 +173,17 @@ void hd_admin__describe_consumer(hd_admin_ctx_t *a, hd_http_req_t *req, const hd
         cJSON_AddNumberToObject(st, "brokerLastSeq",
                                 a->log ? (double)hd_evlog_last_seq(a->log, t->broker->id) : 0);
         cJSON_AddNumberToObject(st, "backlog", (double)s.backlog);
+        cJSON_AddBoolToObject(st, "backlogExact", s.backlog_exact);
         cJSON_AddNumberToObject(st, "inFlight", (double)s.in_flight);
         cJSON_AddNumberToObject(st, "pendingRetries", (double)s.pending_retries);
         cJSON_AddNumberToObject(st, "delivered", (double)s.delivered);
         cJSON_AddNumberToObject(st, "failed", (double)s.failed);
         cJSON_AddNumberToObject(st, "deadLettered", (double)s.dead_lettered);
         cJSON_AddNumberToObject(st, "dead", (double)s.dead);
-        cJSON_AddNumberToObject(st, "lastStatus", s.last_status);
+        /* 0: no HTTP answer (a network error, a timeout) or no failure yet */
+        cJSON_AddNumberToObject(st, "lastStatus", s.last_status > 0 ? s.last_status : 0);
         cJSON_AddStringToObject(st, "lastError", s.last_error);
+        add_failing_state(st, &s);
     }
     uint64_t dead = 0;
     if (a->log)
@@ -408,22 +434,22 @@ void hd_admin__replay(hd_admin_ctx_t *a, hd_http_req_t *req, const hd_admin__kin
     }
     if (seq == 0)
         seq = 1;
-    hd_err_t e = hd_dispatch_replay(a->disp, t, seq);
-    if (e == HD_E_NOTFOUND) {
-        char m[300];
-        snprintf(m, sizeof m, "seq %llu is no longer stored (retention); the first kept is %llu",
-                 (unsigned long long)seq,
-                 (unsigned long long)hd_evlog_first_seq(a->log, t->broker->id));
-        hd_http_respond_error(req, 404, NULL, m);
-        return;
-    }
+    hd_dispatch_replay_info_t ri;
+    hd_err_t e = hd_dispatch_replay(a->disp, t, seq, &ri);
     if (e) {
         hd_admin__respond_err(req, e, NULL);
         return;
     }
+    /* what is replayed, and what retention already deleted of what was asked (never a wait:
+     * the answer comes at once, the deliveries follow) */
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "from", (double)seq);
-    cJSON_AddNumberToObject(o, "to", (double)hd_evlog_last_seq(a->log, t->broker->id));
+    cJSON_AddNumberToObject(o, "from", (double)ri.from);
+    cJSON_AddNumberToObject(o, "to", (double)ri.last);
+    cJSON_AddNumberToObject(o, "firstAvailable", (double)ri.first_available);
+    cJSON_AddNumberToObject(o, "gone", (double)ri.gone);
+    cJSON_AddNumberToObject(o, "events", (double)ri.events);
+    cJSON_AddNumberToObject(o, "replayed", (double)ri.replayed);
+    cJSON_AddBoolToObject(o, "replayedExact", ri.replayed_exact);
     hd_admin__respond_json(req, 200, o);
     cJSON_Delete(o);
 }

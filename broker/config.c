@@ -87,6 +87,10 @@ static const setting_t settings[] = {
      "events older than this are deleted even if a trigger has not consumed them"},
     {"retention.interval", T_DURATION, OFF(retention_interval_ms),
      STR(HD_CONFIG_RETENTION_INTERVAL_S) "s", 100, DAY, NULL, false, "how often retention runs"},
+    {"retention.min_age", T_DURATION, OFF(retention_min_age_ms), HD_CONFIG_RETENTION_MIN_AGE, 0,
+     3650 * DAY, NULL, false,
+     "delivered events are kept at least this long, for herald replay and tail --from (0s: "
+     "deleted once every trigger is done with them)"},
     {"delivery.max_connections_per_host", T_UINT, OFF(delivery_pool_max), "64", 1, 65536, NULL,
      false, "keep-alive connections kept per subscriber host"},
     {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,

@@ -14,6 +14,7 @@
 
 #include "dispatch_internal.h"
 #include "hd_config.h"
+#include "hd_filter.h"
 
 static void trigger_free(trigger_run_t *tr)
 {
@@ -23,6 +24,7 @@ static void trigger_free(trigger_run_t *tr)
     hd_free(tr->restored);
     hd_free(tr->ns);
     hd_free(tr->name);
+    hd_free(tr->log_name);
     hd_free(tr->sub_uri);
     hd_free(tr->reply_uri);
     hd_free(tr->dls_uri);
@@ -74,6 +76,11 @@ void hd_dispatch_broker_removed(hd_dispatch_t *d, hd_broker_t *b, bool drop)
 {
     if (d == NULL || b == NULL)
         return;
+    if (drop && d->metrics && b->ns && b->name) {
+        /* deleted: every series naming it leaves /metrics, its triggers' ones too */
+        hd_metrics_forget(d->metrics, "namespace", b->ns, b->channel ? "channel" : "broker",
+                          b->name);
+    }
     if (drop) {
         /* the broker or channel is deleted: its events go with it */
         hd_err_t rc = d->log ? hd_evlog_drop(d->log, b->id, drop_done, NULL) : HD_E_OK;
@@ -196,6 +203,7 @@ static void trigger_start(trigger_run_t *tr, hd_trigger_t *t)
     uint64_t start = cursor + 1;
     /* a started trigger counts as attached until it says otherwise */
     tr->attached = true;
+    tr->routed_mark = br->routed;
     if (start >= br->routed_next) {
         tr->start_seq = start;
     } else if (br->unrouted) {
@@ -258,6 +266,8 @@ static void trigger_stop(trigger_run_t *tr, bool forget)
         hd_dispatch__delivery_free(v);
     }
     tr->ninflight = 0;
+    if (br && tr->attached)
+        tr->evaluated += br->routed - tr->routed_mark;
     hd_dispatch__q_clear(tr);
     tr->replayed_dead_n = 0;
     hd_free(tr->restored);
@@ -285,15 +295,28 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
     tr->ns = hd_strdup(t->ns ? t->ns : "");
     tr->name = hd_strdup(t->name ? t->name : "");
     tr->kind_label = t->subscription ? "subscription" : "trigger";
+    tr->log_label = t->subscription ? "channel" : "broker";
+    tr->log_name = hd_strdup(t->broker && t->broker->name ? t->broker->name : "");
     trigger_settings(tr, t);
     hd_metrics_t *m = d->metrics;
-    if (m && tr->ns && tr->name) {
+    if (m && tr->ns && tr->name && tr->log_name) {
+        /* every series of a trigger: namespace, broker (channel), trigger (subscription) */
+        const char *ns = tr->ns, *ll = tr->log_label, *ln = tr->log_name, *kl = tr->kind_label;
         tr->m_latency = hd_metrics_histogram(m, "herald_dispatch_latency_seconds",
                                              "Time from sending an event to its answer",
-                                             "namespace", tr->ns, tr->kind_label, tr->name);
+                                             "namespace", ns, ll, ln, kl, tr->name);
         tr->m_backlog = hd_metrics_gauge(m, "herald_trigger_backlog",
-                                         "Events of the broker not yet done for the trigger",
-                                         "namespace", tr->ns, tr->kind_label, tr->name);
+                                         "Events the trigger matches and has not done yet (an "
+                                         "upper bound past 1000 events left to filter)",
+                                         "namespace", ns, ll, ln, kl, tr->name);
+        tr->m_matched = hd_metrics_counter(m, "herald_trigger_events_matched_total",
+                                           "Events of the broker the trigger's filter passed",
+                                           "namespace", ns, ll, ln, kl, tr->name);
+        tr->m_evaluated =
+            hd_metrics_counter(m, "herald_trigger_events_evaluated_total",
+                               "Events of the broker run through the trigger's filter (an event "
+                               "the router's index rules out counts as evaluated)",
+                               "namespace", ns, ll, ln, kl, tr->name);
         /* one family, two series: to="sink" (m_dls) and to="table" (m_dead) */
         const struct {
             const char *to;
@@ -304,12 +327,12 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
                 hd_metrics_counter(m, "herald_dead_letter_total",
                                    "Events given up on: sent to the dead-letter "
                                    "sink or kept in the dead table",
-                                   "namespace", tr->ns, tr->kind_label, tr->name, "to", dead[i].to);
+                                   "namespace", ns, ll, ln, kl, tr->name, "to", dead[i].to);
         }
         if (t->subscription) {
-            tr->m_reply_drop = hd_metrics_counter(m, "herald_dropped_total",
-                                                  "Events dropped, by reason", "namespace", tr->ns,
-                                                  tr->kind_label, tr->name, "reason", "no_reply");
+            tr->m_reply_drop =
+                hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason",
+                                   "namespace", ns, ll, ln, kl, tr->name, "reason", "no_reply");
         }
     }
     t->dispatch = tr;
@@ -347,6 +370,10 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
         trigger_stop(tr, true);
         t->dispatch = NULL;
     }
+    /* deleted: its series leave /metrics (kept while it only waits for its broker) */
+    if (delete_records && d->metrics && t->ns && t->name)
+        hd_metrics_forget(d->metrics, "namespace", t->ns,
+                          t->subscription ? "subscription" : "trigger", t->name);
     /* the dispatcher owns progress records: one that never ran may still have some */
     if (delete_records) {
         hd_evlog_txn_t *b = hd_dispatch__txn(d);
@@ -356,9 +383,72 @@ void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_
     }
 }
 
+/* ---- backlog: the events a trigger matches and has not done ---------------------------- */
+
+typedef struct {
+    const trigger_run_t *tr;
+    uint64_t matched, last_read;
+    uint64_t *events; /* NULL, or counts every stored event read */
+} backlog_scan_t;
+
+static bool backlog_one(void *arg, uint64_t seq, uint64_t ingest_ms, ce_event_t *ev)
+{
+    (void)ingest_ms;
+    backlog_scan_t *b = arg;
+    const trigger_run_t *tr = b->tr;
+    b->last_read = seq;
+    if (b->events)
+        (*b->events)++;
+    /* a restored pending event is a delivery already; an undecodable one is never delivered */
+    if (ev && !(tr->nrestored && hd_dispatch__restored_has(tr, seq)) &&
+        (tr->t == NULL || hd_filter_match(tr->t->filter, ev)))
+        b->matched++;
+    ce_event_free(ev);
+    return true;
+}
+
+/* The events tr matches and has not done: what it owes (deliveries, queued, replayed dead
+ * letters) plus the matching events past its reading position. At most *budget events are read
+ * and filtered (the budget is decreased); past it every event counts (an upper bound) and *exact
+ * becomes false. */
+static uint64_t backlog_of(hd_dispatch_t *d, const trigger_run_t *tr, uint64_t *budget, bool *exact)
+{
+    *exact = true;
+    uint64_t n = tr->q_len + tr->replayed_dead_n + tr->nlive;
+    broker_run_t *br = tr->br;
+    if (br == NULL)
+        return n;
+    uint64_t pos = tr->attached
+                       ? (br->routed_next > tr->start_seq ? br->routed_next : tr->start_seq)
+                       : tr->next_seq;
+    uint64_t first = hd_evlog_first_seq(d->log, br->id);
+    if (first == 0 || pos > br->last_seq)
+        return n; /* nothing stored past its position */
+    if (pos < first)
+        pos = first; /* trimmed: never delivered, never owed */
+    uint64_t left = br->last_seq - pos + 1;
+    const hd_filter_t *f = tr->t ? tr->t->filter : NULL;
+    if (f == NULL && tr->nrestored == 0)
+        return n + left; /* no filter: every stored event (a few may be gaps: an upper bound) */
+    uint64_t want = left < *budget ? left : *budget;
+    backlog_scan_t b = {.tr = tr, .last_read = pos - 1};
+    if (want > 0 && hd_evlog_read(d->log, br->id, pos, (size_t)want, backlog_one, &b) != HD_E_OK) {
+        *exact = false;
+        return n + left;
+    }
+    *budget -= want;
+    n += b.matched;
+    if (b.last_read < br->last_seq && want < left) {
+        *exact = false;
+        n += br->last_seq - b.last_read;
+    }
+    return n;
+}
+
 /* ---- replay, stats -------------------------------------------------------------------- */
 
-hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq)
+hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq,
+                            hd_dispatch_replay_info_t *info)
 {
     if (d == NULL || t == NULL || t->dispatch == NULL)
         return HD_E_INVAL;
@@ -367,17 +457,48 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         return HD_E_INVAL;
     if (from_seq == 0)
         from_seq = 1;
-    uint64_t first = hd_evlog_first_seq(d->log, tr->br->id);
-    if (first == 0 || from_seq < first) {
-        if (first == 0 && from_seq > tr->br->last_seq)
-            goto ok; /* nothing to replay, nothing lost */
-        char f[24];
-        snprintf(f, sizeof f, "%llu", (unsigned long long)first);
-        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone", "trigger", tr->name,
-               "first_kept_seq", f, NULL);
-        return HD_E_NOTFOUND;
+    uint64_t first = 0, last = 0, count = 0;
+    hd_evlog_bounds(d->log, tr->br->id, &first, &last, &count);
+    if (last < tr->br->last_seq)
+        last = tr->br->last_seq;
+    hd_dispatch_replay_info_t ri = {.from = from_seq, .last = last, .first_available = first};
+    /* what retention deleted of the range: below the first kept seq, or all when none is kept */
+    uint64_t kept_from = first ? first : last + 1;
+    if (from_seq < kept_from)
+        ri.gone = (kept_from <= last + 1 ? kept_from : last + 1) - from_seq;
+    uint64_t start = from_seq > first ? from_seq : first;
+    if (first && start <= last) {
+        /* count what will be read and delivered again, filtering at most a bounded window */
+        backlog_scan_t b = {.tr = tr, .last_read = start - 1};
+        uint64_t left = last - start + 1, want = left;
+        if (want > HD_DISPATCH_REPLAY_COUNT)
+            want = HD_DISPATCH_REPLAY_COUNT;
+        ri.replayed_exact = true;
+        b.events = &ri.events;
+        if (hd_evlog_read(d->log, tr->br->id, start, (size_t)want, backlog_one, &b) != HD_E_OK)
+            b.last_read = start - 1;
+        ri.replayed = b.matched;
+        if (b.last_read < last) {
+            ri.replayed_exact = false;
+            ri.replayed += last - b.last_read;
+            ri.events += last - b.last_read;
+        }
+        if (ri.events > count)
+            ri.events = count;
+    } else {
+        ri.replayed_exact = true;
     }
-ok:
+    if (ri.gone) {
+        char f[24], g[24];
+        snprintf(f, sizeof f, "%llu", (unsigned long long)first);
+        snprintf(g, sizeof g, "%llu", (unsigned long long)ri.gone);
+        hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone (retention)",
+               "trigger", tr->name, "first_kept_seq", f, "gone", g, NULL);
+    }
+    if (info)
+        *info = ri;
+    if (from_seq < start)
+        from_seq = start;
     hd_dispatch__q_clear(tr);
     tr->next_seq = from_seq;
     hd_dispatch__set_attached(tr, false);
@@ -448,8 +569,8 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     trigger_run_t *tr = t->dispatch;
     uint64_t lwm = hd_dispatch__lwm(tr);
     out->cursor = tr->cursor_stored == UINT64_MAX ? lwm : tr->cursor_stored;
-    uint64_t last = tr->br ? tr->br->last_seq : 0;
-    out->backlog = last > lwm ? last - lwm : 0;
+    uint64_t budget = HD_DISPATCH__BACKLOG_SCAN;
+    out->backlog = backlog_of(d, tr, &budget, &out->backlog_exact);
     out->in_flight = tr->ninflight;
     out->pending_retries = tr->nwaiting;
     out->delivered = tr->delivered;
@@ -458,15 +579,27 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     out->dead = tr->dead;
     out->last_status = tr->last_status;
     snprintf(out->last_error, sizeof out->last_error, "%s", tr->last_error);
+    out->failing = tr->failing;
+    out->failing_since_ms = tr->failing ? tr->failing_since_ms : 0;
+    out->failed_attempts = tr->failed_attempts;
+    out->last_attempt_ms = tr->last_attempt_ms;
+    snprintf(out->last_body, sizeof out->last_body, "%s", tr->last_body);
 }
 
 static void on_render(void *arg)
 {
     hd_dispatch_t *d = arg;
+    uint64_t budget = HD_DISPATCH__BACKLOG_SCAN_RENDER; /* shared by every trigger */
     for (broker_run_t *br = d->brokers; br; br = br->next)
         for (trigger_run_t *tr = br->triggers; tr; tr = tr->next) {
-            uint64_t lwm = hd_dispatch__lwm(tr);
-            hd_metric_set(tr->m_backlog, (int64_t)(br->last_seq > lwm ? br->last_seq - lwm : 0));
+            bool exact;
+            uint64_t scan = budget < HD_DISPATCH__BACKLOG_SCAN ? budget : HD_DISPATCH__BACKLOG_SCAN;
+            uint64_t before = scan;
+            hd_metric_set(tr->m_backlog, (int64_t)backlog_of(d, tr, &scan, &exact));
+            budget -= before - scan;
+            hd_metric_set(
+                tr->m_evaluated,
+                (int64_t)(tr->evaluated + (tr->attached ? br->routed - tr->routed_mark : 0)));
         }
 }
 
@@ -527,6 +660,7 @@ hd_err_t hd_dispatch_open(uv_loop_t *loop, hd_evlog_t *log, hd_httpc_t *httpc,
     d->retention_interval_ms = opts && opts->retention_interval_ms
                                    ? opts->retention_interval_ms
                                    : HD_CONFIG_RETENTION_INTERVAL_MS;
+    d->retention_min_age_ms = opts ? opts->retention_min_age_ms : 0;
     if (hooks)
         d->hooks = *hooks;
     hd_err_t rc = hd_evlog_watch(log, hd_dispatch__on_commit, d);

@@ -24,16 +24,17 @@ static hd_metric_t *code_metric(trigger_run_t *tr, int code)
         if (tr->codes[i].code == code)
             return tr->codes[i].m;
     hd_metrics_t *m = tr->d->metrics;
-    if (m == NULL || !tr->ns || !tr->name || tr->ncodes == sizeof tr->codes / sizeof tr->codes[0])
+    if (m == NULL || !tr->ns || !tr->name || !tr->log_name ||
+        tr->ncodes == sizeof tr->codes / sizeof tr->codes[0])
         return NULL;
     char code_s[16];
     if (code > 0)
         snprintf(code_s, sizeof code_s, "%d", code);
     else
         snprintf(code_s, sizeof code_s, "%s", code == -2 ? "timeout" : "network");
-    hd_metric_t *h =
-        hd_metrics_counter(m, "herald_dispatch_total", "Delivery attempts by trigger and answer",
-                           "namespace", tr->ns, tr->kind_label, tr->name, "code", code_s);
+    hd_metric_t *h = hd_metrics_counter(
+        m, "herald_dispatch_total", "Delivery attempts by trigger and answer", "namespace", tr->ns,
+        tr->log_label, tr->log_name, tr->kind_label, tr->name, "code", code_s);
     tr->codes[tr->ncodes].code = code;
     tr->codes[tr->ncodes].m = h;
     tr->ncodes++;
@@ -136,8 +137,42 @@ void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms)
     }
 }
 
+/* Copies at most cap-1 bytes of body into out as valid UTF-8 without control characters: a
+ * sequence that is invalid or cut by the bound becomes '?', tabs and line breaks a space, other
+ * control characters '?'. */
+static void body_excerpt(char *out, size_t cap, const char *body, size_t len)
+{
+    size_t o = 0;
+    const unsigned char *b = (const unsigned char *)body;
+    for (size_t i = 0; i < len && o + 1 < cap;) {
+        unsigned char c = b[i];
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xE0) == 0xC0 ? 2
+                   : (c & 0xF0) == 0xE0 ? 3
+                   : (c & 0xF8) == 0xF0 ? 4
+                                        : 0;
+        bool valid = n > 0 && i + n <= len && (n == 1 || c >= 0xC2) && c <= 0xF4;
+        for (size_t k = 1; valid && k < n; k++)
+            valid = (b[i + k] & 0xC0) == 0x80;
+        if (!valid || o + n >= cap) {
+            out[o++] = '?';
+            i += valid ? n : 1;
+            continue;
+        }
+        if (n == 1 && (c < 0x20 || c == 0x7F)) {
+            out[o++] = (c == '\t' || c == '\n' || c == '\r') ? ' ' : '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, b + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+}
+
 /* Counts a failed attempt; in the subscriber phase also keeps its status, body and reason for
- * the dead letter (knativeerror*) or the dead record. */
+ * the dead letter (knativeerror*) or the dead record, and the trigger's failing state. */
 static void record_failure(delivery_t *v, int status, const char *body, size_t body_len,
                            const char *errtext)
 {
@@ -150,6 +185,15 @@ static void record_failure(delivery_t *v, int status, const char *body, size_t b
         snprintf(tr->last_error, sizeof tr->last_error, "%s", errtext ? errtext : "network");
     if (v->to_dls)
         return; /* a dead letter reports the subscriber's failure, not the sink's */
+    uint64_t now = hd_wall_ms();
+    if (!tr->failing) {
+        tr->failing = true;
+        tr->failing_since_ms = now;
+        tr->failed_attempts = 0;
+    }
+    tr->failed_attempts++;
+    tr->last_attempt_ms = now;
+    body_excerpt(tr->last_body, sizeof tr->last_body, body, body ? body_len : 0);
     v->last_status = status > 0 ? status : -1;
     hd_free(v->last_body);
     v->last_body = NULL;
@@ -163,6 +207,16 @@ static void record_failure(delivery_t *v, int status, const char *body, size_t b
         }
     }
     snprintf(v->last_err, sizeof v->last_err, "%s", errtext ? errtext : "");
+}
+
+/* The subscriber took an event: counted, and it is not failing any more. */
+static void note_delivered(trigger_run_t *tr)
+{
+    tr->delivered++;
+    tr->failing = false;
+    tr->failing_since_ms = 0;
+    tr->failed_attempts = 0;
+    tr->last_attempt_ms = hd_wall_ms();
 }
 
 /* Builds the dead letter: the event with knativeerrordest, knativeerrorcode and
@@ -244,7 +298,7 @@ static void apply(delivery_t *v, const hd_dispatch__decision_t *dec, const char 
         hd_dispatch__delivery_schedule(v, dec->delay_ms);
         return;
     case HD_DISPATCH__DELIVERED:
-        tr->delivered++;
+        note_delivered(tr);
         delivery_done(v);
         return;
     case HD_DISPATCH__DEAD_LETTERED:
@@ -453,7 +507,7 @@ static bool handle_reply(delivery_t *v, const hd_httpc_resp_t *r)
             reply_send(v, reply);
         } else {
             hd_metric_inc(tr->m_reply_drop, 1);
-            tr->delivered++;
+            note_delivered(tr);
             delivery_done(v);
         }
         ce_event_free(reply);
@@ -469,14 +523,14 @@ static bool handle_reply(delivery_t *v, const hd_httpc_resp_t *r)
         hd_log(HD_LOG_WARN, "reply dropped: knativebrokerttl exhausted (event loop?)", "namespace",
                tr->ns, "trigger", tr->name, "id", ce_event_get_str(reply, "id"), NULL);
         ce_event_free(reply);
-        tr->delivered++;
+        note_delivered(tr);
         delivery_done(v);
         return true;
     }
     ce_event_set_int(reply, "knativebrokerttl", ttl, NULL);
     if (tr->br->b == NULL) {
         ce_event_free(reply);
-        tr->delivered++;
+        note_delivered(tr);
         delivery_done(v);
         return true;
     }

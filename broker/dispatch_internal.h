@@ -39,6 +39,10 @@
 /* the wait when an attempt cannot start for a local reason (unresolved subscriber, memory) */
 #define HD_DISPATCH__LATER_MS 1000u
 #define HD_DISPATCH__DEFAULT_TTL 255
+/* events filtered to count one trigger's backlog (stats), and for all of them at one render of
+ * /metrics; past these the backlog is an upper bound */
+#define HD_DISPATCH__BACKLOG_SCAN 1000
+#define HD_DISPATCH__BACKLOG_SCAN_RENDER 10000
 
 typedef struct broker_run broker_run_t;
 typedef struct trigger_run trigger_run_t;
@@ -94,6 +98,8 @@ struct trigger_run {
     uint32_t id;
     char *ns, *name;
     const char *kind_label; /* metric label name: "trigger" or "subscription" */
+    const char *log_label;  /* metric label name of its log: "broker" or "channel" */
+    char *log_name;         /* the name of its broker or channel (a metric label) */
     /* settings snapshot (trigger_updated refreshes it) */
     hd_delivery_t dl;
     char *sub_uri;
@@ -127,12 +133,22 @@ struct trigger_run {
     uint64_t delivered, failed, dead_lettered, dead;
     int last_status;
     char last_error[256];
+    /* failing state of the subscriber: attempts to it since its last success (the dead-letter
+     * phase is not counted: the subscriber already failed) */
+    bool failing;
+    uint64_t failing_since_ms; /* wall clock of the first failed attempt since the last success */
+    uint64_t failed_attempts;  /* failed attempts since the last success */
+    uint64_t last_attempt_ms;  /* wall clock of the last answered (or failed) attempt; 0: none */
+    char last_body[HD_DISPATCH_BODY_EXCERPT + 1]; /* the last failing answer's body, sanitized */
     /* metrics */
     code_metric_t codes[16];
     size_t ncodes;
     hd_metric_t *m_latency, *m_backlog, *m_dls, *m_dead;
-    hd_metric_t *m_reply_drop;          /* subscriptions: replies with no reply destination */
-    trigger_run_t *next;                /* in the broker's list */
+    hd_metric_t *m_reply_drop;            /* subscriptions: replies with no reply destination */
+    hd_metric_t *m_matched, *m_evaluated; /* events its filter passed / was asked about */
+    uint64_t evaluated;   /* events evaluated while detached, and while attached before the mark */
+    uint64_t routed_mark; /* the broker's routed count when it last attached */
+    trigger_run_t *next;  /* in the broker's list */
     trigger_run_t *det_next, *det_prev; /* in the broker's list of detached triggers */
     bool removed;
     bool pumping, repump;
@@ -154,6 +170,7 @@ struct broker_run {
     trigger_run_t *detached; /* triggers reading the log for themselves */
     size_t ndetached;
     broker_run_t *next;
+    uint64_t routed; /* events run through the router (each once): attached triggers' evaluated */
     hd_metric_t *m_ttl_drop;
 };
 
@@ -162,7 +179,7 @@ struct hd_dispatch {
     hd_evlog_t *log;       /* borrowed */
     hd_httpc_t *httpc;     /* borrowed */
     hd_metrics_t *metrics; /* borrowed; NULL: no series */
-    uint64_t retention_ms, retention_interval_ms;
+    uint64_t retention_ms, retention_interval_ms, retention_min_age_ms;
     hd_dispatch_hooks_t hooks;
     broker_run_t *brokers;
     uv_timer_t flush_timer;

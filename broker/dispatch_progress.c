@@ -246,6 +246,13 @@ static void retention_run(hd_dispatch_t *d)
             continue;
         if (hd_evlog_first_seq(d->log, br->id) == 0)
             continue;
+        if (upto && d->retention_min_age_ms) {
+            /* consumed events younger than retention.min_age stay, for replay */
+            uint64_t young = now > d->retention_min_age_ms ? now - d->retention_min_age_ms : 0;
+            uint64_t first_young = hd_evlog_seq_at_time(d->log, br->id, young);
+            if (first_young - 1 < upto)
+                upto = first_young - 1;
+        }
         hd_err_t trc = hd_evlog_trim(d->log, br->id, upto, older, trim_done, d);
         if (trc != HD_E_OK)
             trim_done(d, trc);

@@ -60,6 +60,11 @@ void hd_dispatch__set_attached(trigger_run_t *tr, bool attached)
     tr->attached = attached;
     if (br == NULL)
         return;
+    /* attached, its evaluated count follows the broker's routed count */
+    if (attached)
+        tr->routed_mark = br->routed;
+    else
+        tr->evaluated += br->routed - tr->routed_mark;
     if (!attached) {
         tr->det_prev = NULL;
         tr->det_next = br->detached;
@@ -95,6 +100,7 @@ static void route_match(void *arg, hd_trigger_t *t)
         return;
     if (tr->nrestored && hd_dispatch__restored_has(tr, rc->e->seq))
         return;
+    hd_metric_inc(tr->m_matched, 1);
     if (hd_dispatch__q_full(tr) || !hd_dispatch__q_push(tr, rc->e)) {
         /* slow subscriber: read the store itself from here on */
         tr->next_seq = rc->e->seq;
@@ -127,6 +133,7 @@ static bool route_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
         return false;
     }
     rc->e = e;
+    br->routed++;
     if (br->b && br->b->router)
         hd_router_match(br->b->router, ev, route_match, rc);
     hd_dispatch__event_unref(e);
@@ -205,7 +212,9 @@ static bool scan_one(void *arg, uint64_t seq, uint64_t wall, ce_event_t *ev)
         hd_dispatch__quarantine(tr, seq, tr->d->log->corrupt_why);
         return true;
     }
+    tr->evaluated++;
     if (tr->t && hd_filter_match(tr->t->filter, ev)) {
+        hd_metric_inc(tr->m_matched, 1);
         shared_event_t *e = hd_dispatch__event_new(seq, ev);
         if (e == NULL) {
             ce_event_free(ev);

@@ -18,6 +18,8 @@
 #define HD_CONFIG_RETENTION_MS (HD_CONFIG_RETENTION_DAYS * 86400000ull)
 #define HD_CONFIG_RETENTION_INTERVAL_S 10
 #define HD_CONFIG_RETENTION_INTERVAL_MS (HD_CONFIG_RETENTION_INTERVAL_S * 1000ull)
+/* Default of retention.min_age: delivered events stay replayable this long. */
+#define HD_CONFIG_RETENTION_MIN_AGE "10m"
 
 struct hd_config {
     char *ingress_listen;           /* ingress.listen, default 127.0.0.1:8080 */
@@ -37,6 +39,7 @@ struct hd_config {
     uint64_t shutdown_drain_ms;     /* shutdown.drain, default 10 s */
     uint64_t retention_ms;          /* retention.max_age (duration), default 7 days */
     uint64_t retention_interval_ms; /* retention.interval, default 10 s */
+    uint64_t retention_min_age_ms;  /* retention.min_age (duration), default 10 min */
     uint64_t delivery_pool_max;     /* delivery.max_connections_per_host, default 64 */
     char **manifests;               /* manifests: list of files or folders */
     size_t manifest_count;

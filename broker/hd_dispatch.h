@@ -34,6 +34,9 @@ typedef struct {
                                      * none (retention.max_age; default HD_CONFIG_RETENTION_MS) */
     uint64_t retention_interval_ms; /* how often retention runs (retention.interval; default
                                      * HD_CONFIG_RETENTION_INTERVAL_MS) */
+    uint64_t retention_min_age_ms;  /* events every consumer is done with are kept this long
+                                     * (retention.min_age), for replay; 0 here means none (the
+                                     * configuration's default is HD_CONFIG_RETENTION_MIN_AGE) */
 } hd_dispatch_opts_t;
 
 /* Creates the dispatcher on `loop` and registers it as a commit watcher of `log`. It delivers
@@ -71,21 +74,47 @@ void hd_dispatch_trigger_updated(hd_dispatch_t *d, hd_trigger_t *t);
  * also when it never ran. */
 void hd_dispatch_trigger_removed(hd_dispatch_t *d, hd_trigger_t *t, bool delete_records);
 
-/* Re-delivers a trigger's events from `from_seq` on (replay). Errors: HD_E_NOTFOUND when
- * from_seq is below what retention kept (the message says the first kept seq). */
-hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq);
+/* What a replay covers, for its answer. */
+typedef struct {
+    uint64_t from;            /* the first seq asked for (1 when 0 was asked) */
+    uint64_t last;            /* the log's last seq: the replay runs up to it */
+    uint64_t first_available; /* the first seq retention kept; 0: nothing stored */
+    uint64_t gone;            /* seqs asked for that retention deleted: from..from+gone-1 */
+    uint64_t events;          /* events stored in the range (read again by the trigger) */
+    uint64_t replayed;        /* of those, the ones its filter passes: delivered again */
+    bool replayed_exact; /* false: more than HD_DISPATCH_REPLAY_COUNT events to filter, replayed
+                          * counts the rest unfiltered (an upper bound) */
+} hd_dispatch_replay_info_t;
+#define HD_DISPATCH_REPLAY_COUNT 10000
+
+/* Re-delivers a trigger's events from `from_seq` on (replay): what retention kept of them, the
+ * deleted ones said in info (may be NULL). Errors: HD_E_INVAL (the trigger is not running). */
+hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq,
+                            hd_dispatch_replay_info_t *info);
 /* Moves dead letters of a trigger back to delivery: one seq, or all when seq is 0. Returns the
  * number moved. */
 size_t hd_dispatch_dlq_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t seq);
 
+/* Bytes of a failing answer's body kept for stats (lastBody). */
+#define HD_DISPATCH_BODY_EXCERPT 200
+
 typedef struct {
-    uint64_t cursor;  /* committed cursor */
-    uint64_t backlog; /* broker last seq - cursor (upper bound of undelivered events) */
+    uint64_t cursor;    /* committed cursor */
+    uint64_t backlog;   /* events the trigger matches and has not done yet (see backlog_exact) */
+    bool backlog_exact; /* false: more events were left to filter than a stats call evaluates;
+                         * backlog is then an upper bound (the unevaluated ones all counted) */
     uint64_t in_flight;
     uint64_t pending_retries;
     uint64_t delivered, failed, dead_lettered, dead;
     int last_status;      /* status of the last failed attempt, -1 network error, 0 none */
     char last_error[256]; /* "" when none */
+    /* the subscriber's failing state: its latest attempt failed and none succeeded since */
+    bool failing;
+    uint64_t failing_since_ms; /* wall clock; 0 when not failing */
+    uint64_t failed_attempts;  /* failed attempts since the last success */
+    uint64_t last_attempt_ms;  /* wall clock of the latest attempt's outcome; 0: none yet */
+    char last_body[HD_DISPATCH_BODY_EXCERPT + 1]; /* excerpt of the last failing answer's body
+                                                   * (valid UTF-8, no control characters) */
 } hd_dispatch_stats_t;
 void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispatch_stats_t *out);
 

@@ -35,7 +35,22 @@ void hd_metrics_free(hd_metrics_t *m);
     hd_metrics__get((m), HD_METRIC_HISTOGRAM, (name), (help),                                      \
                     (const char *const[]){__VA_ARGS__, NULL})
 
-typedef enum { HD_METRIC_COUNTER, HD_METRIC_GAUGE, HD_METRIC_HISTOGRAM } hd_metric_type_t;
+/* Counters and gauges of millionths (values set in micro-units, rendered with six decimals):
+ * seconds of CPU time, for example. Labels as hd_metrics_counter. */
+#define hd_metrics_counter_micro(m, name, help, ...)                                               \
+    hd_metrics__get((m), HD_METRIC_COUNTER_MICRO, (name), (help),                                  \
+                    (const char *const[]){__VA_ARGS__, NULL})
+#define hd_metrics_gauge_micro(m, name, help, ...)                                                 \
+    hd_metrics__get((m), HD_METRIC_GAUGE_MICRO, (name), (help),                                    \
+                    (const char *const[]){__VA_ARGS__, NULL})
+
+typedef enum {
+    HD_METRIC_COUNTER,
+    HD_METRIC_GAUGE,
+    HD_METRIC_HISTOGRAM,
+    HD_METRIC_COUNTER_MICRO,
+    HD_METRIC_GAUGE_MICRO,
+} hd_metric_type_t;
 /* The function behind the three macros above: `labels` is a NULL-terminated array of pairs (or
  * of one preformatted string), borrowed. Loop thread. */
 hd_metric_t *hd_metrics__get(hd_metrics_t *m, hd_metric_type_t type, const char *name,
@@ -48,6 +63,27 @@ void hd_metric_set(hd_metric_t *g, int64_t v);
 void hd_metric_observe(hd_metric_t *h, double seconds);
 /* Current value of a counter or gauge (tests, describe). */
 int64_t hd_metric_value(const hd_metric_t *m);
+
+/*
+ * Forgets every series whose labels include all the given key/value pairs (at most 4 pairs):
+ * hd_metrics_forget(m, "namespace", ns, "trigger", name) when that trigger is deleted. A
+ * forgotten series is not rendered (nor its family, once it has no other series) and its value
+ * is zeroed; its handle stays valid, and it is rendered again once updated or got again (the
+ * resource made again). Returns the number of series forgotten. Loop thread.
+ */
+#define hd_metrics_forget(m, ...) hd_metrics__forget((m), (const char *const[]){__VA_ARGS__, NULL})
+size_t hd_metrics__forget(hd_metrics_t *m, const char *const *kv);
+
+/* The process's own series, read from /proc at each render: process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
+ * process_max_fds, process_start_time_seconds (Prometheus's standard names), and
+ * herald_build_info{version,commit} 1 (broker/metrics_process.c). version and commit are
+ * borrowed for the call. Errors: HD_E_INVAL, HD_E_NOMEM. Loop thread. */
+typedef struct hd_metrics_process hd_metrics_process_t;
+hd_err_t hd_metrics_process_open(hd_metrics_t *m, const char *version, const char *commit,
+                                 hd_metrics_process_t **out);
+/* Stops refreshing them (before the registry is freed). Accepts NULL. */
+void hd_metrics_process_close(hd_metrics_process_t *p);
 
 /* Renders every metric (grouped by name with HELP and TYPE lines; families sorted by name, series
  * by label text) into a new NUL-terminated string (free with hd_free) and its length; NULL when

@@ -31,6 +31,11 @@
 #include "hd_resources.h"
 #include "hd_lmdb.h"
 
+#ifndef HERALD_VERSION /* set by CMake */
+#define HERALD_VERSION "unknown"
+#define HERALD_COMMIT "unknown"
+#endif
+
 /* Every module of the daemon: main owns them and wires them; no module sees this. */
 typedef struct {
     uv_loop_t *loop;
@@ -53,12 +58,13 @@ typedef struct {
     uv_timer_t drain_timer; /* polls the shutdown drain */
     uint64_t drain_deadline;
     size_t body_used; /* request body bytes buffered by ingress and admin (limits.body_budget) */
-    hd_metrics_t *metrics; /* freed last, after every module that may update it */
-    hd_ingress_t *ingress; /* the ingress handler's state; freed after the store drained */
-    hd_lmdb_t *lmdb;       /* the log and state backend behind srv.log and srv.state */
-    hd_admin_ctx_t admin;  /* what the admin port uses; cleared as the modules close */
-    bool stopping;         /* draining */
-    bool finished;         /* the modules are closing */
+    hd_metrics_t *metrics;      /* freed last, after every module that may update it */
+    hd_metrics_process_t *proc; /* process_* and herald_build_info series */
+    hd_ingress_t *ingress;      /* the ingress handler's state; freed after the store drained */
+    hd_lmdb_t *lmdb;            /* the log and state backend behind srv.log and srv.state */
+    hd_admin_ctx_t admin;       /* what the admin port uses; cleared as the modules close */
+    bool stopping;              /* draining */
+    bool finished;              /* the modules are closing */
 } daemon_t;
 
 static void usage(FILE *out)
@@ -264,6 +270,8 @@ int main(int argc, char **argv)
         hd_log(HD_LOG_ERROR, "out of memory", NULL);
         goto fail_metrics;
     }
+    if (hd_metrics_process_open(srv->metrics, HERALD_VERSION, HERALD_COMMIT, &d.proc) != HD_E_OK)
+        hd_log(HD_LOG_WARN, "process metrics not published on /metrics (out of memory)", NULL);
     hd_lmdb_opts_t so = {
         .data_dir = d.cfg.data_dir,
         .durability = d.cfg.durability,
@@ -308,7 +316,8 @@ int main(int argc, char **argv)
     }
     hd_dispatch_hooks_t hooks = {.ingest = ingest_hook, .ctx = d.ingress};
     hd_dispatch_opts_t dopts = {.retention_ms = d.cfg.retention_ms,
-                                .retention_interval_ms = d.cfg.retention_interval_ms};
+                                .retention_interval_ms = d.cfg.retention_interval_ms,
+                                .retention_min_age_ms = d.cfg.retention_min_age_ms};
     e = hd_dispatch_open(&loop, srv->log, srv->httpc, srv->metrics, &dopts, &hooks, &srv->disp);
     if (e != HD_E_OK) {
         hd_log(HD_LOG_ERROR, "cannot start the dispatcher", "error", hd_err_message(e), NULL);
@@ -408,6 +417,7 @@ fail_store:
     uv_run(&loop, UV_RUN_DEFAULT);
 done:
     hd_ingress_free(d.ingress);
+    hd_metrics_process_close(d.proc);
     hd_metrics_free(d.metrics);
 fail_metrics:
     if (uv_loop_close(&loop) != 0) {

@@ -33,12 +33,13 @@ struct hd_metric {
     _Atomic int64_t value;                  /* counter / gauge; histogram: count */
     _Atomic uint64_t buckets[NBUCKETS + 1]; /* not cumulative; last is +Inf */
     _Atomic uint64_t sum_ns;
+    _Atomic bool hidden; /* forgotten (its resource deleted): not rendered until used again */
 };
 
 struct family {
     char *name;
     char *help;
-    hd_metric_type_t type;
+    hd_metric_type_t type; /* *_MICRO types are counters/gauges of millionths */
     hd_metric_t *series;
     size_t nseries;
     family_t *next;
@@ -130,6 +131,8 @@ static hd_metric_t *get_or_create(hd_metrics_t *m, hd_metric_type_t type, const 
     if (found) {
         s = hd_container_of(found, hd_metric_t, node);
         hd_free(key);
+        if (s->fam->type == type && atomic_load_explicit(&s->hidden, memory_order_relaxed))
+            atomic_store_explicit(&s->hidden, false, memory_order_relaxed); /* used again */
         pthread_mutex_unlock(&m->mu);
         return s->fam->type == type ? s : NULL; /* one name, one type */
     }
@@ -268,16 +271,27 @@ hd_metric_t *hd_metrics__get(hd_metrics_t *m, hd_metric_type_t type, const char 
     return s;
 }
 
+/* An update brings a forgotten series back (a holder still using it is alive). */
+static inline void unhide(hd_metric_t *s)
+{
+    if (atomic_load_explicit(&s->hidden, memory_order_relaxed))
+        atomic_store_explicit(&s->hidden, false, memory_order_relaxed);
+}
+
 void hd_metric_inc(hd_metric_t *c, uint64_t n)
 {
-    if (c && c->fam->type != HD_METRIC_HISTOGRAM)
+    if (c && c->fam->type != HD_METRIC_HISTOGRAM) {
         atomic_fetch_add_explicit(&c->value, (int64_t)n, memory_order_relaxed);
+        unhide(c);
+    }
 }
 
 void hd_metric_set(hd_metric_t *g, int64_t v)
 {
-    if (g && g->fam->type != HD_METRIC_HISTOGRAM)
+    if (g && g->fam->type != HD_METRIC_HISTOGRAM) {
         atomic_store_explicit(&g->value, v, memory_order_relaxed);
+        unhide(g);
+    }
 }
 
 void hd_metric_observe(hd_metric_t *h, double seconds)
@@ -294,6 +308,7 @@ void hd_metric_observe(hd_metric_t *h, double seconds)
     atomic_fetch_add_explicit(&h->sum_ns, ns >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)ns,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&h->value, 1, memory_order_relaxed);
+    unhide(h);
 }
 
 int64_t hd_metric_value(const hd_metric_t *m)
@@ -301,6 +316,55 @@ int64_t hd_metric_value(const hd_metric_t *m)
     if (!m)
         return 0;
     return atomic_load_explicit(&((hd_metric_t *)m)->value, memory_order_relaxed);
+}
+
+/* Whether the label text `labels` holds the pair text `pair` (k="v", escaped) as a whole
+ * element. Values cannot hold an unescaped quote, so a match is always a real pair. */
+static bool labels_have(const char *labels, const char *pair, size_t plen)
+{
+    for (const char *p = labels; (p = strstr(p, pair)) != NULL; p++)
+        if ((p == labels || p[-1] == ',') && (p[plen] == ',' || p[plen] == '\0'))
+            return true;
+    return false;
+}
+
+size_t hd_metrics__forget(hd_metrics_t *m, const char *const *kv)
+{
+    if (!m || !kv || !kv[0])
+        return 0;
+    /* each pair as its own label text, to look for in every series' labels */
+    char *pairs[8];
+    size_t np = 0;
+    for (size_t i = 0; kv[i] && np < 8; i += 2) {
+        const char *one[] = {kv[i], kv[i + 1], NULL};
+        if (!kv[i + 1] || !(pairs[np] = labels_text(one))) {
+            for (size_t k = 0; k < np; k++)
+                hd_free(pairs[k]);
+            return 0;
+        }
+        np++;
+    }
+    size_t n = 0;
+    pthread_mutex_lock(&m->mu);
+    for (family_t *f = m->families; f; f = f->next)
+        for (hd_metric_t *s = f->series; s; s = s->fnext) {
+            bool all = true;
+            for (size_t k = 0; k < np && all; k++)
+                all = labels_have(s->labels, pairs[k], strlen(pairs[k]));
+            if (!all || atomic_load_explicit(&s->hidden, memory_order_relaxed))
+                continue;
+            /* kept (handles stay valid) but hidden, and zeroed for a resource made again */
+            atomic_store_explicit(&s->hidden, true, memory_order_relaxed);
+            atomic_store_explicit(&s->value, 0, memory_order_relaxed);
+            atomic_store_explicit(&s->sum_ns, 0, memory_order_relaxed);
+            for (size_t b = 0; b <= NBUCKETS; b++)
+                atomic_store_explicit(&s->buckets[b], 0, memory_order_relaxed);
+            n++;
+        }
+    pthread_mutex_unlock(&m->mu);
+    for (size_t k = 0; k < np; k++)
+        hd_free(pairs[k]);
+    return n;
 }
 
 hd_err_t hd_metrics_on_render(hd_metrics_t *m, void (*fn)(void *arg), void *arg)
@@ -440,20 +504,29 @@ static int cmp_series(const void *a, const void *b)
 
 static void render_family(out_t *o, family_t *f, hd_metric_t **tmp)
 {
-    static const char *const type_names[] = {"counter", "gauge", "histogram"};
+    static const char *const type_names[] = {"counter", "gauge", "histogram", "counter", "gauge"};
+    size_t n = 0;
+    for (hd_metric_t *s = f->series; s; s = s->fnext)
+        if (!atomic_load_explicit(&s->hidden, memory_order_relaxed))
+            tmp[n++] = s;
+    if (n == 0)
+        return; /* every series forgotten: no family either */
     out_printf(o, "# HELP %s ", f->name);
     out_help(o, f->help);
     out_printf(o, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
-    size_t n = 0;
-    for (hd_metric_t *s = f->series; s; s = s->fnext)
-        tmp[n++] = s;
     qsort(tmp, n, sizeof(*tmp), cmp_series);
     for (size_t i = 0; i < n; i++) {
         hd_metric_t *s = tmp[i];
+        long long v = (long long)atomic_load_explicit(&s->value, memory_order_relaxed);
+        if (f->type == HD_METRIC_COUNTER_MICRO || f->type == HD_METRIC_GAUGE_MICRO) {
+            out_series(o, f->name, "", s->labels, NULL);
+            unsigned long long a = (unsigned long long)(v < 0 ? -v : v);
+            out_printf(o, "%s%llu.%06llu\n", v < 0 ? "-" : "", a / 1000000u, a % 1000000u);
+            continue;
+        }
         if (f->type != HD_METRIC_HISTOGRAM) {
             out_series(o, f->name, "", s->labels, NULL);
-            out_printf(o, "%lld\n",
-                       (long long)atomic_load_explicit(&s->value, memory_order_relaxed));
+            out_printf(o, "%lld\n", v);
             continue;
         }
         /* Read the buckets once; count is their total so the lines agree with each other. */

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,14 @@ static const char *const USAGE_TAIL =
     "\n"
     "Prints the events of a broker (NS/NAME or broker:NS/NAME) or a channel\n"
     "(channel:NS/NAME) as they are stored, one JSON-format event per line, until interrupted\n"
-    "(or after N events with --count). --from SEQ starts at an older event.\n"
-    "A reader too slow to keep up loses events (counted in herald_tail_dropped_total).\n";
+    "(or after N events with --count). --from SEQ starts at an older event: a first line on\n"
+    "stderr says how many stored events come before the live ones, and which of those asked\n"
+    "for are already gone (deleted by retention).\n"
+    "A reader too slow to keep up loses events (counted in herald_tail_dropped_total).\n"
+    "\n"
+    "Retention: an event is deleted once every trigger (subscription) of its broker (channel)\n"
+    "is done with it and it is older than retention.min_age, or once it is older than\n"
+    "retention.max_age even if undelivered (heraldd --help lists both settings).\n";
 static const char *const USAGE_DLQ =
     "usage: herald dlq list [trigger:|subscription:]NAME [-n NAMESPACE] [-o json|yaml]\n"
     "                       [--admin URL]\n"
@@ -46,7 +53,14 @@ static const char *const USAGE_REPLAY =
     "\n"
     "Delivers the events of a trigger (NAME or trigger:NAME) or a subscription\n"
     "(subscription:NAME or sub:NAME) again from a sequence number or an RFC 3339 time\n"
-    "(2026-01-02T15:04:05Z) on, as long as its broker or channel still holds them.\n";
+    "(2026-01-02T15:04:05Z) on, as long as its broker or channel still holds them. Prints\n"
+    "how many events are replayed (those its filter passes) and which of those asked for are\n"
+    "already gone.\n"
+    "\n"
+    "Retention: an event is deleted once every trigger (subscription) of its broker (channel)\n"
+    "is done with it and it is older than retention.min_age, or once it is older than\n"
+    "retention.max_age even if undelivered. Raise retention.min_age (heraldd's settings) to\n"
+    "replay further back.\n";
 
 /* ---- targets ----------------------------------------------------------------------------- */
 
@@ -204,7 +218,34 @@ typedef struct {
     long left; /* events still to print, -1 = unlimited */
     bool stop;
     cli_buf_t err; /* body of a non-200 answer */
+    /* --from: what heraldd's headers say the tail covers, told on stderr before any event */
+    const char *target; /* "broker shop/b" */
+    bool from, has_info;
+    unsigned long long last, first, start, gone, replayed;
 } tail_ctx_t;
+
+/* The first line of a tail --from, on stderr: the stored events coming, and the gone ones. */
+static void tail_info(const tail_ctx_t *t)
+{
+    if (t->start > t->last)
+        fprintf(stderr,
+                "tail of %s from seq %llu: nothing stored there yet (the last is %llu); "
+                "waiting for new events\n",
+                t->target, t->start, t->last);
+    else
+        fprintf(stderr,
+                "tail of %s from seq %llu: %llu stored event%s (up to seq %llu), then new "
+                "ones\n",
+                t->target, t->start, t->replayed, t->replayed == 1 ? "" : "s", t->last);
+    if (t->gone && t->first)
+        fprintf(stderr,
+                "seq %llu..%llu already gone: deleted by retention (the first kept is "
+                "%llu)\n",
+                t->start, t->start + t->gone - 1, t->first);
+    else if (t->gone)
+        fprintf(stderr, "seq %llu..%llu already gone: deleted by retention (none is kept)\n",
+                t->start, t->start + t->gone - 1);
+}
 
 static size_t tail_write(char *p, size_t size, size_t n, void *arg)
 {
@@ -236,9 +277,28 @@ static size_t tail_header(char *p, size_t size, size_t n, void *arg)
 {
     tail_ctx_t *t = arg;
     int code;
-    if (size * n > 9 && !strncmp(p, "HTTP/1.", 7) && sscanf(p + 9, "%d", &code) == 1)
+    size_t len = size * n;
+    if (len > 9 && !strncmp(p, "HTTP/1.", 7) && sscanf(p + 9, "%d", &code) == 1)
         t->status = code;
-    return size * n;
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {{"x-herald-last-seq:", offsetof(tail_ctx_t, last)},
+                  {"x-herald-first-available:", offsetof(tail_ctx_t, first)},
+                  {"x-herald-from:", offsetof(tail_ctx_t, start)},
+                  {"x-herald-gone:", offsetof(tail_ctx_t, gone)},
+                  {"x-herald-replayed:", offsetof(tail_ctx_t, replayed)}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        size_t nl = strlen(fields[i].name);
+        if (len > nl && !strncasecmp(p, fields[i].name, nl)) {
+            *(unsigned long long *)((char *)t + fields[i].off) = strtoull(p + nl, NULL, 10);
+            t->has_info = true;
+        }
+    }
+    /* the end of the headers: say what the stream covers before the first event */
+    if (len <= 2 && t->status == 200 && t->from && t->has_info)
+        tail_info(t);
+    return len;
 }
 
 int cli__cmd_tail(int argc, char **argv)
@@ -274,6 +334,10 @@ int cli__cmd_tail(int argc, char **argv)
         return cli_error(CLI_INVALID, "cannot initialise libcurl");
     tail_ctx_t t = {0};
     t.left = o.count;
+    char target[600];
+    snprintf(target, sizeof target, "%s %s/%s", lk->word, ns, name);
+    t.target = target;
+    t.from = o.from != NULL;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tail_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
@@ -422,8 +486,38 @@ int cli__cmd_replay(int argc, char **argv)
     cJSON *res = NULL;
     if ((rc = cli__call_json(&o, "POST", path, NULL, 0, NULL, &res)))
         return rc;
-    printf("%s %s/%s replays from seq %.0f (the %s's last is %.0f)\n", ck->word, ns, name,
-           cli__jnum(res, "from"), ck->log_word, cli__jnum(res, "to"));
+    double from_seq = cli__jnum(res, "from"), to = cli__jnum(res, "to");
+    if (!cJSON_GetObjectItemCaseSensitive(res, "replayed")) {
+        /* an older heraldd: no counts */
+        printf("%s %s/%s replays from seq %.0f (the %s's last is %.0f)\n", ck->word, ns, name,
+               from_seq, ck->log_word, to);
+    } else {
+        double replayed = cli__jnum(res, "replayed"), events = cli__jnum(res, "events"),
+               gone = cli__jnum(res, "gone"), first = cli__jnum(res, "firstAvailable");
+        bool exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "replayedExact"));
+        double start = from_seq + gone;
+        if (start > to)
+            printf("%s %s/%s: 0 events replayed (nothing stored from seq %.0f on; the %s's last "
+                   "is %.0f)\n",
+                   ck->word, ns, name, start, ck->log_word, to);
+        else if (replayed == events && exact)
+            printf("%s %s/%s: %.0f event%s replayed (seq %.0f..%.0f)\n", ck->word, ns, name,
+                   replayed, replayed == 1 ? "" : "s", start, to);
+        else
+            printf("%s %s/%s: %s%.0f event%s replayed (seq %.0f..%.0f: %.0f stored, %s)\n",
+                   ck->word, ns, name, exact ? "" : "at most ", replayed, replayed == 1 ? "" : "s",
+                   start, to, events,
+                   exact ? "the others do not match its filter"
+                         : "only the first 10000 were filtered");
+        if (gone > 0 && first > 0)
+            printf("seq %.0f..%.0f already gone: deleted by retention (the first kept is %.0f; "
+                   "retention.min_age keeps delivered events longer)\n",
+                   from_seq, from_seq + gone - 1, first);
+        else if (gone > 0)
+            printf("seq %.0f..%.0f already gone: deleted by retention (the %s keeps no events; "
+                   "retention.min_age keeps delivered events longer)\n",
+                   from_seq, from_seq + gone - 1, ck->log_word);
+    }
     cJSON_Delete(res);
     return CLI_OK;
 }

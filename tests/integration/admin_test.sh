@@ -305,7 +305,8 @@ Trigger shop/audit applied (generation 1): Ready
         "orders|default|http://127.0.0.1:1/orders|True|TriggerReady")
 " "" -- get triggers -n shop
     expect "the broker kept its event" 0 '{"specversion":"1.0","id":"e1","source":"/shop/1","type":"order.created","time":"2026-01-02T03:04:05Z"}
-' "" -- tail shop/default --from 1 --count 1
+' "tail of broker shop/default from seq 1: 1 stored event (up to seq 1), then new ones
+" -- tail shop/default --from 1 --count 1
     stop_daemon
     # a bad manifest stops startup, and the log names the file, the document and the field
     printf 'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: broken, namespace: shop}\nspec: {broker: default, subscriber: {uri: "http://127.0.0.1:1/"}, delivery: {timeout: soon}}\n' >"$TMP/manifests/zz.yaml"
@@ -357,9 +358,9 @@ $("$HERALD" send --help)
 " "" -- dlq replay orders -n shop --seq 1
     expect "dlq replay a missing seq" 1 "" 'error: no dead letter with seq 99 for Trigger "shop/orders"
 ' -- dlq replay orders -n shop --seq 99
-    expect "replay from a sequence" 0 "trigger shop/orders replays from seq 1 (the broker's last is 1)
+    expect "replay from a sequence" 0 "trigger shop/orders: 1 event replayed (seq 1..1)
 " "" -- replay orders -n shop --from 1
-    expect "replay from a time" 0 "trigger shop/orders replays from seq 1 (the broker's last is 1)
+    expect "replay from a time" 0 "trigger shop/orders: 1 event replayed (seq 1..1)
 " "" -- replay orders -n shop --from 2000-01-01T00:00:00Z
     expect "replay from nonsense" 1 "" "error: from: 'yesterday' is neither a sequence number nor an RFC 3339 time (2026-01-02T15:04:05Z)
 " -- replay orders -n shop --from yesterday
@@ -700,7 +701,7 @@ Conditions:
        ! grep -q '^s' "$TMP/descb"; then
         ok "describe broker of the same name: its triggers only, its own log"
     else bad "describe broker c"; cat "$TMP/descb"; fi
-    expect "replay a subscription" 0 "subscription default/s replays from seq 1 (the channel's last is 1)
+    expect "replay a subscription" 0 "subscription default/s: 1 event replayed (seq 1..1)
 " "" -- replay subscription:s --from 1
     for _ in $(seq 1 100); do
         [ "$(grep -c '"path":"/s"' "$TMP/sub.rec")" -ge 2 ] && break; sleep 0.05

@@ -243,7 +243,7 @@ post "$ING/ns1/channels/ch-noreply" nr1 >/dev/null
 post "$ING/ns1/channels/ch-noreply" nr2 >/dev/null
 check "subscriber without reply destination receives" wait_count noreply 2 10
 check "its replies are dropped and counted (no_reply)" wait_metric \
-    'herald_dropped_total{namespace="ns1",subscription="sub-noreply",reason="no_reply"}' 2 10
+    'herald_dropped_total{namespace="ns1",channel="ch-noreply",subscription="sub-noreply",reason="no_reply"}' 2 10
 post "$ING/ns1/channels/ch-fwd" fw1 '{"k":"fwd"}' >/dev/null
 if wait_count fwd 1 10; then
     ok "reply-only subscription forwards the event"
@@ -343,7 +343,7 @@ if wait_count t2 1 10; then
     check "last step got both earlier appends" \
         has t2 '"body":"{\"message\":\"Hello world! - Handled by 0 - Handled by 1\"}"'
     check "the last step's reply is dropped and counted (no reply)" wait_metric \
-        'herald_dropped_total{namespace="default",subscription="sequence-kn-sequence-2",reason="no_reply"}' 1 10
+        'herald_dropped_total{namespace="default",channel="sequence-kn-sequence-2",subscription="sequence-kn-sequence-2",reason="no_reply"}' 1 10
 else
     bad "terminal Sequence reaches its last step"
 fi

@@ -162,9 +162,9 @@ check "reply ttl decremented from 255" grep -q '"ce-knativebrokerttl":"254"' <<<
 # 5. metrics
 metrics=$(curl -s "http://127.0.0.1:$ADM/metrics")
 check "herald_dispatch_total per trigger and code" \
-    grep -q 'herald_dispatch_total{namespace="ns1",trigger="t-flaky",code="503"} 1' <<<"$metrics"
+    grep -q 'herald_dispatch_total{namespace="ns1",broker="b",trigger="t-flaky",code="503"} 1' <<<"$metrics"
 check "dead-letter counter" \
-    grep -q 'herald_dead_letter_total{namespace="ns1",trigger="t-fail",to="sink"} 1' <<<"$metrics"
+    grep -q 'herald_dead_letter_total{namespace="ns1",broker="b",trigger="t-fail",to="sink"} 1' <<<"$metrics"
 
 # 6. kill -9 in the middle of retries: attempts resume, not restart (retry 3 = 4 attempts)
 send s1 com.example.slow >/dev/null

@@ -858,7 +858,7 @@ START_TEST(replay_from_seq_redelivers)
         send_ev(id, "x", NULL, NULL);
     }
     ck_assert(run_until_records("s", 5, 5000));
-    ck_assert_int_eq(hd_dispatch_replay(E.disp, t, 3), HD_E_OK);
+    ck_assert_int_eq(hd_dispatch_replay(E.disp, t, 3, NULL), HD_E_OK);
     ck_assert(run_until_records("s", 8, 5000));
     cJSON *a = records("s");
     ck_assert_str_eq(rec_hdr(cJSON_GetArrayItem(a, 5), "ce-id"), "e3");

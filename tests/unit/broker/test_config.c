@@ -65,6 +65,7 @@ START_TEST(test_defaults)
     /* the table's text defaults and the constants other modules fall back to agree */
     ck_assert_uint_eq(cfg.retention_ms, HD_CONFIG_RETENTION_MS);
     ck_assert_uint_eq(cfg.retention_interval_ms, HD_CONFIG_RETENTION_INTERVAL_MS);
+    ck_assert_uint_eq(cfg.retention_min_age_ms, 10 * 60 * 1000); /* delivered events replayable */
     ck_assert_uint_eq(cfg.delivery_pool_max, 64);
     ck_assert_uint_eq(cfg.manifest_count, 0);
     ck_assert_int_eq(cfg.log_format, HD_LOG_JSON);
@@ -93,6 +94,7 @@ START_TEST(test_yaml_nested_and_dotted)
                        "retention:\n"
                        "  max_age: P1D\n"
                        "  interval: 1500ms\n"
+                       "  min_age: 0s\n"
                        "delivery: {max_connections_per_host: 3}\n"
                        "manifests:\n"
                        "  - conf/examples\n"
@@ -113,6 +115,7 @@ START_TEST(test_yaml_nested_and_dotted)
     ck_assert_uint_eq(cfg.max_connections, 5);
     ck_assert_uint_eq(cfg.retention_ms, 86400000);
     ck_assert_uint_eq(cfg.retention_interval_ms, 1500);
+    ck_assert_uint_eq(cfg.retention_min_age_ms, 0); /* 0s: no minimum age */
     ck_assert_uint_eq(cfg.delivery_pool_max, 3);
     ck_assert_uint_eq(cfg.manifest_count, 2);
     ck_assert_str_eq(cfg.manifests[0], "conf/examples");

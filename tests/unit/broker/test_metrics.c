@@ -4,7 +4,9 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hd_metrics.h"
 
@@ -208,6 +210,109 @@ static void refresh(void *arg)
     hd_metric_set(hd_metrics_gauge(r->m, "herald_store_map_bytes", "Map in use.", ""), 4096);
 }
 
+START_TEST(test_forget_hides_a_deleted_resources_series)
+{
+    hd_metrics_t *m = hd_metrics_new();
+    hd_metric_t *t1 = hd_metrics_counter(m, "herald_dispatch_total", "Attempts.", "namespace", "ns",
+                                         "broker", "b", "trigger", "t1", "code", "202");
+    hd_metric_t *t10 = hd_metrics_counter(m, "herald_dispatch_total", "Attempts.", "namespace",
+                                          "ns", "broker", "b", "trigger", "t10", "code", "202");
+    hd_metric_t *lat = hd_metrics_histogram(m, "herald_dispatch_latency_seconds", "Latency.",
+                                            "namespace", "ns", "broker", "b", "trigger", "t1");
+    hd_metric_t *other = hd_metrics_gauge(m, "herald_trigger_backlog", "Backlog.", "namespace",
+                                          "ns2", "broker", "b", "trigger", "t1");
+    hd_metric_inc(t1, 3);
+    hd_metric_inc(t10, 4);
+    hd_metric_observe(lat, 0.5);
+    hd_metric_set(other, 7);
+    /* t1 of ns: its counter and its histogram go, the whole latency family with them; t10 (a
+     * name t1 is a prefix of) and t1 of another namespace stay */
+    ck_assert_uint_eq(hd_metrics_forget(m, "namespace", "ns", "trigger", "t1"), 2);
+    char *t = render(m);
+    ck_assert_ptr_null(strstr(t, "trigger=\"t1\",code"));
+    ck_assert_ptr_null(strstr(t, "herald_dispatch_latency_seconds"));
+    ck_assert_ptr_nonnull(strstr(t, "herald_dispatch_total{namespace=\"ns\",broker=\"b\","
+                                    "trigger=\"t10\",code=\"202\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(t, "herald_trigger_backlog{namespace=\"ns2\",broker=\"b\","
+                                    "trigger=\"t1\"} 7\n"));
+    hd_free(t);
+    /* forgetting again finds nothing; the handle stays valid */
+    ck_assert_uint_eq(hd_metrics_forget(m, "namespace", "ns", "trigger", "t1"), 0);
+    /* the resource made again: the series comes back from zero */
+    hd_metric_t *again = hd_metrics_counter(m, "herald_dispatch_total", "Attempts.", "namespace",
+                                            "ns", "broker", "b", "trigger", "t1", "code", "202");
+    ck_assert_ptr_eq(again, t1);
+    ck_assert_int_eq(hd_metric_value(again), 0);
+    hd_metric_inc(again, 1);
+    t = render(m);
+    ck_assert_ptr_nonnull(strstr(t, "trigger=\"t1\",code=\"202\"} 1\n"));
+    hd_free(t);
+    /* a broker deleted: every series naming it, its triggers' too */
+    ck_assert_uint_eq(hd_metrics_forget(m, "namespace", "ns", "broker", "b"), 2);
+    t = render(m);
+    ck_assert_ptr_null(strstr(t, "namespace=\"ns\""));
+    ck_assert_ptr_nonnull(strstr(t, "namespace=\"ns2\""));
+    hd_free(t);
+    /* an update through a held handle brings a series back */
+    hd_metric_inc(t10, 1);
+    t = render(m);
+    ck_assert_ptr_nonnull(strstr(t, "trigger=\"t10\",code=\"202\"} 1\n"));
+    hd_free(t);
+    ck_assert_uint_eq(hd_metrics_forget(m, NULL), 0);
+    hd_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_micro_values_render_as_decimals)
+{
+    hd_metrics_t *m = hd_metrics_new();
+    hd_metric_t *c = hd_metrics_counter_micro(m, "x_seconds_total", "Seconds.", NULL);
+    hd_metric_set(c, 1500000);
+    hd_metric_t *g = hd_metrics_gauge_micro(m, "y_ratio", "Ratio.", NULL);
+    hd_metric_set(g, -250000);
+    char *t = render(m);
+    ck_assert_str_eq(t, "# HELP x_seconds_total Seconds.\n# TYPE x_seconds_total counter\n"
+                        "x_seconds_total 1.500000\n"
+                        "# HELP y_ratio Ratio.\n# TYPE y_ratio gauge\ny_ratio -0.250000\n");
+    hd_free(t);
+    hd_metrics_free(m);
+}
+END_TEST
+
+/* The value of an unlabelled series in rendered text, -1 when absent. */
+static double series_value(const char *text, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(text, key);
+    return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+START_TEST(test_process_metrics_are_plausible)
+{
+    hd_metrics_t *m = hd_metrics_new();
+    hd_metrics_process_t *p = NULL;
+    ck_assert_int_eq(hd_metrics_process_open(m, "1.2.3", "abc123", &p), HD_E_OK);
+    char *t = render(m);
+    ck_assert_ptr_nonnull(strstr(t, "herald_build_info{version=\"1.2.3\",commit=\"abc123\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+    double cpu = series_value(t, "process_cpu_seconds_total");
+    ck_assert(cpu >= 0 && cpu < 3600); /* present, in seconds */
+    double rss = series_value(t, "process_resident_memory_bytes");
+    ck_assert(rss > 100 * 1024 && rss < 64.0 * 1024 * 1024 * 1024);
+    ck_assert(series_value(t, "process_virtual_memory_bytes") >= rss);
+    double fds = series_value(t, "process_open_fds");
+    ck_assert(fds >= 3 && fds < 10000); /* stdin, stdout, stderr at least */
+    ck_assert(series_value(t, "process_max_fds") >= fds);
+    double start = series_value(t, "process_start_time_seconds");
+    double now = (double)time(NULL);
+    ck_assert(start > now - 3600 && start <= now + 1);
+    hd_free(t);
+    hd_metrics_process_close(p);
+    hd_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_on_render_callbacks)
 {
     hd_metrics_t *m = hd_metrics_new();
@@ -314,6 +419,9 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_on_render_callbacks);
     tcase_add_test(tc, test_concurrent_updates_are_not_lost);
     tcase_add_test(tc, test_many_series_and_nomem);
+    tcase_add_test(tc, test_forget_hides_a_deleted_resources_series);
+    tcase_add_test(tc, test_micro_values_render_as_decimals);
+    tcase_add_test(tc, test_process_metrics_are_plausible);
     suite_add_tcase(s, tc);
     return s;
 }
