@@ -75,7 +75,7 @@ expect() {
     fi
     local rc=$? good=1
     # describe's ages (a test runs in under 10 s) read "Ns", its creation time "T"
-    sed -E -i 's/^(Age: +)[0-9]s \(created [^)]*\)$/\1Ns (created T)/; s/^(  [A-Za-z]+ +(True|False|Unknown) +)[0-9]s /\1Ns /' "$TMP/out"
+    sed -E -i 's/^(Age: +)[0-9]s \(created [^)]*\)$/\1Ns (created T)/; s/^(  [A-Za-z]+ +(True|False|Unknown) +)[0-9]s /\1Ns /; s/^(Failing: +failing since )[^ ]+ \([0-9]+s ago\)/\1T (Ns ago)/' "$TMP/out"
     printf '%s' "$want_out" >"$TMP/want_out"
     printf '%s' "$want_err" >"$TMP/want_err"
     if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
@@ -344,9 +344,9 @@ $("$HERALD" send --help)
     "$HERALD" describe trigger orders -n shop >"$TMP/desc"
     if grep -q '^Ready:        True (TriggerReady) delivering matching events$' "$TMP/desc" &&
        grep -q '^Subscriber:   http://127.0.0.1:1/orders$' "$TMP/desc" &&
-       grep -q '^Last error:   connect: connection refused$' "$TMP/desc" &&
+       grep -qE '^Failing:      failing since 20[0-9T:.-]+Z \([0-9]+s ago\), 1 attempt, last error connect: connection refused$' "$TMP/desc" &&
        grep -q '^Dead stored:  1 (herald dlq list orders -n shop)$' "$TMP/desc"; then
-        ok "describe trigger shows readiness, subscriber, last error, dead letters"
+        ok "describe trigger shows readiness, subscriber, the failing deliveries, dead letters"
     else bad "describe trigger"; cat "$TMP/desc"; fi
     "$HERALD" describe broker default -n shop >"$TMP/descb"
     if grep -q "^Address:      http://127.0.0.1:$INGRESS_PORT/shop/default$" "$TMP/descb" &&
@@ -666,7 +666,7 @@ Delivery:     retry 0, exponential backoff 100 ms, timeout 30000 ms, maxInFlight
 Dead letters: kept by heraldd (herald dlq)
 Progress:     cursor 1 of 1, backlog 0, in flight 0, pending retries 0
 Counters:     delivered 0, failed attempts 1, dead-lettered 0, dead 1
-Last error:   HTTP 400
+Failing:      failing since T (Ns ago), 1 attempt, last answer 400
 Dead stored:  1 (herald dlq list subscription:s -n default)
 
 Conditions:
