@@ -330,6 +330,26 @@ void hd_resources__record_free(record_t *x)
 
 /* ---- open / close ------------------------------------------------------------------------- */
 
+/* herald.yaml's services: each item "name=URL" or "ns/name=URL" with an http(s) URL. */
+static hd_err_t copy_services(hd_resources_t *r, const char *const *items, size_t n)
+{
+    if (!(r->services = hd_calloc(n, sizeof *r->services)))
+        return HD_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(items[i], '=');
+        const char *slash = eq ? memchr(items[i], '/', (size_t)(eq - items[i])) : NULL;
+        if (!eq || !hd_resources__url_ok(eq + 1) || (slash && memchr(slash + 1, '/', (size_t)(eq - slash - 1)))) {
+            hd_log(HD_LOG_ERROR,
+                   "services: each entry is name or namespace/name: an http:// or https:// URL",
+                   "entry", items[i], NULL);
+            return HD_E_CONFIG;
+        }
+        if (!(r->services[r->service_count++] = hd_strdup(items[i])))
+            return HD_E_NOMEM;
+    }
+    return HD_E_OK;
+}
+
 hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state, hd_resources_t **out)
 {
     static const hd_resources_opts_t defaults = {0};
@@ -344,6 +364,8 @@ hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state, h
     r->ingress_address =
         hd_strdup(opts->ingress_address ? opts->ingress_address : HD_RESOURCES_INGRESS_ADDRESS);
     hd_err_t rc = r->ingress_address ? HD_E_OK : HD_E_NOMEM;
+    if (rc == HD_E_OK && opts->service_count)
+        rc = copy_services(r, opts->services, opts->service_count);
     if (rc == HD_E_OK && state)
         rc = hd_resources__load_state(r, state);
     if (rc == HD_E_OK)
@@ -385,5 +407,8 @@ void hd_resources_close(hd_resources_t *r)
     hd_map_free(&r->recs);
     hd_map_free(&r->by_id);
     hd_free(r->ingress_address);
+    for (size_t i = 0; i < r->service_count; i++)
+        hd_free(r->services[i]);
+    hd_free(r->services);
     hd_free(r);
 }

@@ -291,6 +291,76 @@ static hd_err_t prep_broker(prep_t *p, const cJSON *spec, char *err, size_t cap)
                                         "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
 }
 
+/* A Kubernetes v1 Service: Herald reads its address from the herald.dev/url annotation or an
+ * ExternalName (externalName and ports); the other fields of a cluster's Service are accepted
+ * so the same manifest applies, and not used. */
+static hd_err_t prep_service(prep_t *p, const cJSON *spec, char *err, size_t cap)
+{
+    const char *url = hd_resources__jstr(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p->obj_src, "metadata"),
+                                         "annotations"),
+        HD_RESOURCES_URL_ANNOTATION);
+    if (url && !hd_resources__url_ok(url)) {
+        snprintf(err, cap,
+                 "metadata.annotations.%s: '%s' is not an absolute http:// or https:// URL with "
+                 "a host",
+                 HD_RESOURCES_URL_ANNOTATION, url);
+        return HD_E_INVAL;
+    }
+    if (!spec || cJSON_IsNull(spec))
+        return HD_E_OK;
+    if (!cJSON_IsObject(spec)) {
+        snprintf(err, cap, "spec: must be an object");
+        return HD_E_INVAL;
+    }
+    static const char *const known[] = {
+        "type", "externalName", "ports", "selector", "clusterIP", "clusterIPs", "sessionAffinity",
+        "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy",
+        "externalTrafficPolicy", "externalIPs", "loadBalancerIP", "loadBalancerClass",
+        "loadBalancerSourceRanges", "publishNotReadyAddresses", "allocateLoadBalancerNodePorts",
+        "healthCheckNodePort", "trafficDistribution", NULL};
+    hd_err_t rc = spec_fields(spec, known,
+                              "type, externalName, ports and the other fields of a Kubernetes "
+                              "Service",
+                              err, cap);
+    if (rc)
+        return rc;
+    const char *type = hd_resources__jstr(spec, "type");
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(spec, "type");
+    if (tj && (!type || (strcmp(type, "ClusterIP") && strcmp(type, "ExternalName") &&
+                         strcmp(type, "NodePort") && strcmp(type, "LoadBalancer")))) {
+        snprintf(err, cap, "spec.type: must be ClusterIP, ExternalName, NodePort or LoadBalancer");
+        return HD_E_INVAL;
+    }
+    const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
+    if (ports && !cJSON_IsArray(ports)) {
+        snprintf(err, cap, "spec.ports: must be a list of {name, port}");
+        return HD_E_INVAL;
+    }
+    int i = 0;
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, ports)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(pt, "port");
+        if (!cJSON_IsNumber(n) || n->valuedouble != (double)(int)n->valuedouble ||
+            n->valuedouble < 1 || n->valuedouble > 65535) {
+            snprintf(err, cap, "spec.ports[%d].port: required, a port number from 1 to 65535", i);
+            return HD_E_INVAL;
+        }
+        i++;
+    }
+    if (type && !strcmp(type, "ExternalName")) {
+        const char *host = hd_resources__jstr(spec, "externalName");
+        if (!host || !hd_resources__dns_name_ok(host)) {
+            snprintf(err, cap,
+                     "spec.externalName: required with type ExternalName, a host name (e.g. "
+                     "localhost or display.example.com)");
+            return HD_E_INVAL;
+        }
+    }
+    return HD_E_OK;
+}
+
 /* The template a flow or Channel had and the one it gets must be the same: its channels (and
  * the events they hold) were made of it. */
 static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char *err, size_t cap)
@@ -320,7 +390,7 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         snprintf(err, cap, "kind: required (one of %s)", hd_resources_kind_names());
         return HD_E_INVAL;
     }
-    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
+    const hd_kind_info_t *ki = hd_resources_kind_for(api, kind);
     if (!ki || strcmp(ki->kind, kind)) {
         snprintf(err, cap, "kind: '%s' is not a kind Herald knows (one of %s)", kind,
                  hd_resources_kind_names());
@@ -330,11 +400,10 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         snprintf(err, cap, "apiVersion: required (%s/%s)", ki->group, ki->version);
         return HD_E_INVAL;
     }
-    const char *slash = strchr(api, '/');
-    if (!slash || (size_t)(slash - api) != strlen(ki->group) ||
-        strncmp(api, ki->group, (size_t)(slash - api)) || !slash[1]) {
-        snprintf(err, cap, "apiVersion: '%s' does not match kind %s (expected %s/%s)", api,
-                 ki->kind, ki->group, ki->version);
+    if (!hd_resources__api_matches(api, ki)) {
+        char served[200];
+        snprintf(err, cap, "apiVersion: '%s' does not serve kind %s (served: %s)", api, ki->kind,
+                 hd_resources_kind_versions(ki, served, sizeof served));
         return HD_E_INVAL;
     }
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
@@ -376,7 +445,10 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         goto fail;
     }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
-    if (ki->type == HD_RK_TRIGGER)
+    p->obj_src = doc;
+    if (ki->type == HD_RK_SERVICE)
+        rc = prep_service(p, spec, err, cap);
+    else if (ki->type == HD_RK_TRIGGER)
         rc = prep_trigger(r, p, spec, err, cap);
     else if (ki->type == HD_RK_BROKER)
         rc = prep_broker(p, spec, err, cap);
@@ -579,6 +651,9 @@ hd_err_t hd_resources__install(hd_resources_t *r, prep_t *p, record_t **out, boo
         x->children = p->children;
         p->children = NULL;
         *others_changed = true; /* its status is computed once its children are in */
+    } else if (x->ki->type == HD_RK_SERVICE) {
+        hd_resources__service_refresh(r, x);
+        *others_changed = true;
     } else {
         hd_resources__other_status(x);
         *others_changed = true;

@@ -36,6 +36,8 @@ void hd_resources__dest_free(hd_dest_t *d);
  * and err names the field. Errors: HD_E_INVAL, HD_E_NOMEM. Pure; any thread. */
 hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
                                   char *err, size_t cap);
+/* True when apiVersion `api` ("group/version", or "v1" for the core group) serves kind ki. */
+bool hd_resources__api_matches(const char *api, const hd_kind_info_t *ki);
 /* True when `s` is an absolute http(s) URL with a host (and a numeric port if any). */
 bool hd_resources__url_ok(const char *s);
 /* Joins a base URL and a (relative) uri path; returns owned (hd_free) or NULL. */
@@ -71,8 +73,9 @@ typedef struct {
     hd_broker_t pub;
     record_t *rec;
     hd_dest_t dls;
-    char *dls_url; /* resolved broker DLS, owned */
-    char why[400]; /* why not ready */
+    char *dls_url;      /* resolved broker DLS, owned */
+    char dls_why[800];  /* why the DLS does not resolve ("" when it does or there is none) */
+    char why[800];      /* why not ready */
     char reason[48];
 } broker_rec_t;
 
@@ -125,6 +128,8 @@ struct hd_resources {
     observer_t observers[HD_RESOURCES__MAX_OBSERVERS];
     size_t nobservers;
     bool loading;
+    char **services; /* herald.yaml's services: "name=URL" / "ns/name=URL", owned */
+    size_t service_count;
 };
 
 /* Calls `cb` of every observer that set it. Observers may not register or unregister from inside
@@ -158,6 +163,8 @@ long long hd_resources__generation(const cJSON *obj);
 /* Rebuilds the status of a kind that is stored, not run (Ready=False NotImplemented unless a
  * module set it). */
 void hd_resources__other_status(record_t *x);
+/* Rebuilds a v1 Service's status (its address, or how to give it one). */
+void hd_resources__service_refresh(hd_resources_t *r, record_t *x);
 /* Re-resolves a broker's or channel's dead-letter sink, decides Ready and rebuilds its status. */
 void hd_resources__broker_refresh(hd_resources_t *r, record_t *x);
 /* Recomputes a trigger's or subscription's binding, resolutions, effective delivery and status,
@@ -169,6 +176,11 @@ void hd_resources__unbind(hd_resources_t *r, consumer_rec_t *t, bool forget);
 /* Re-resolves everything that may depend on other resources: logs, then their consumers, then
  * the channels' subscriber lists, then the flows. */
 void hd_resources__refresh_all(hd_resources_t *r);
+/* The address of the Kubernetes v1 Service ns/name: its herald.dev/url annotation, its
+ * ExternalName, or herald.yaml's services: entry; x is its record (NULL when none is applied).
+ * NULL with `why` saying which of these to use, with an example. Returns owned (hd_free). */
+char *hd_resources__service_url(hd_resources_t *r, const record_t *x, const char *ns,
+                                const char *name, char *why, size_t cap);
 /* http://HOST:PORT/{ns}/{broker}, or /{ns}/channels/{name} for a channel. Returns owned
  * (hd_free), or NULL when out of memory. */
 char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name, bool channel);
@@ -179,7 +191,8 @@ char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name,
 typedef struct {
     const hd_kind_info_t *ki;
     char *ns, *name, *key;
-    cJSON *obj; /* normalized object without status */
+    cJSON *obj;           /* normalized object without status */
+    const cJSON *obj_src; /* the document being prepared (borrowed, during prepare only) */
     uint32_t stored_id;
     hd_filter_t *filter;
     hd_dest_t sub, reply, dls;

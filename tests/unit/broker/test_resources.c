@@ -72,7 +72,7 @@ static void ready_of(hd_resources_t *r, const char *plural, const char *ns, cons
             strcpy(status, cJSON_GetObjectItem(c, "status")->valuestring);
             strcpy(reason, cJSON_GetObjectItem(c, "reason")->valuestring);
             cJSON *m = cJSON_GetObjectItem(c, "message");
-            strcpy(message, m ? m->valuestring : "");
+            snprintf(message, 512, "%s", m ? m->valuestring : ""); /* callers' msg[512] */
             found = true;
         }
     }
@@ -218,6 +218,209 @@ START_TEST(subscriber_refs)
 }
 END_TEST
 
+/* ---- Kubernetes v1 Services as destinations ---------------------------------------------- */
+
+/* The condition `type` of a resource: its status ("True"/"False") and its message (owned). */
+static char *condition_of(hd_resources_t *r, const char *plural, const char *ns, const char *name,
+                          const char *type, char *status, char *severity)
+{
+    cJSON *o = hd_resources_get_json(r, plural, ns, name);
+    ck_assert_msg(o != NULL, "%s %s/%s missing", plural, ns, name);
+    char *msg = NULL;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "conditions"))
+    {
+        if (strcmp(cJSON_GetObjectItem(c, "type")->valuestring, type))
+            continue;
+        strcpy(status, cJSON_GetObjectItem(c, "status")->valuestring);
+        cJSON *sv = cJSON_GetObjectItem(c, "severity");
+        if (severity)
+            strcpy(severity, sv ? sv->valuestring : "");
+        cJSON *m = cJSON_GetObjectItem(c, "message");
+        msg = strdup(m ? m->valuestring : "");
+    }
+    cJSON_Delete(o);
+    ck_assert_msg(msg != NULL, "%s %s/%s has no condition %s", plural, ns, name, type);
+    return msg;
+}
+
+#define SVC_REF(name) "  subscriber:\n    ref: {apiVersion: v1, kind: Service, name: " name "}\n"
+
+START_TEST(v1_service_refs_resolve)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(r, BROKER("default", "b") "---\n" TRIGGER("default", "t", "b",
+                                                       SVC_REF("event-display")));
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert(!t->ready);
+    char st[16];
+    char *msg = condition_of(r, "triggers", "default", "t", "Ready", st, NULL);
+    ck_assert_str_eq(st, "False");
+    /* the message names the three ways, each with something to copy */
+    ck_assert_msg(strstr(msg, "Service \"default/event-display\" (v1) does not exist") &&
+                      strstr(msg, "{apiVersion: v1, kind: Service, metadata: {name: "
+                                  "event-display, namespace: default, annotations: "
+                                  "{herald.dev/url: \"http://127.0.0.1:9000/\"}}}") &&
+                      strstr(msg, "type: ExternalName, externalName: HOST") &&
+                      strstr(msg, "services: {default/event-display: \"http://127.0.0.1:9000/\"}"),
+                  "%s", msg);
+    free(msg);
+
+    /* (1) the annotation */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: event-display\n  annotations:\n"
+                "    herald.dev/url: http://127.0.0.1:9000/\nspec:\n  selector: {app: x}\n"
+                "  ports: [{port: 80, targetPort: 8080}]\n");
+    ck_assert(t->ready);
+    ck_assert_str_eq(t->subscriber_uri, "http://127.0.0.1:9000/");
+    msg = condition_of(r, "svc", "default", "event-display", "Ready", st, NULL);
+    ck_assert_str_eq(st, "True");
+    free(msg);
+    /* a relative uri with the ref is joined to its address */
+    apply_ok(r, TRIGGER("default", "t2", "b",
+                        "  subscriber:\n    ref: {apiVersion: v1, kind: Service, name: "
+                        "event-display}\n    uri: /hook\n"));
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t2")->subscriber_uri,
+                     "http://127.0.0.1:9000/hook");
+    /* deleting the Service unresolves the ref again */
+    res_t d = {0};
+    hd_resources_delete(r, "svc", "default", "event-display", done, &d);
+    ck_assert_int_eq(d.status, HD_E_OK);
+    cJSON_Delete(d.result);
+    ck_assert(!t->ready);
+    ck_assert_ptr_null(t->subscriber_uri);
+
+    /* (2) ExternalName: the port named http wins over the first */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  type: ExternalName\n  externalName: localhost\n"
+                "  ports: [{name: metrics, port: 9090}, {name: http, port: 8081}]\n");
+    ck_assert(t->ready);
+    ck_assert_str_eq(t->subscriber_uri, "http://localhost:8081");
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  type: ExternalName\n  externalName: display.example.com\n"
+                "  ports: [{port: 443}]\n");
+    ck_assert_str_eq(t->subscriber_uri, "https://display.example.com");
+
+    /* a plain Service without an address: it exists but Herald cannot reach it */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  ports: [{port: 80}]\n");
+    ck_assert(!t->ready);
+    msg = condition_of(r, "triggers", "default", "t", "Ready", st, NULL);
+    ck_assert_msg(strstr(msg, "has no address Herald can reach") && strstr(msg, "herald.dev/url"),
+                  "%s", msg);
+    free(msg);
+    msg = condition_of(r, "svc", "default", "event-display", "Ready", st, NULL);
+    ck_assert_str_eq(st, "False");
+    free(msg);
+
+    /* a Knative Service says it waits for Serving and what to do meanwhile */
+    apply_ok(r, TRIGGER("default", "k", "b",
+                        "  subscriber:\n    ref: {apiVersion: serving.knative.dev/v1, kind: "
+                        "Service, name: event-display}\n"));
+    msg = condition_of(r, "triggers", "default", "k", "Ready", st, NULL);
+    ck_assert_msg(strstr(msg, "does not run Knative Serving") &&
+                      strstr(msg, "ref: {apiVersion: v1, kind: Service, name: event-display}") &&
+                      strstr(msg, "herald.dev/url"),
+                  "%s", msg);
+    free(msg);
+
+    /* bad Services are refused at apply */
+    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  annotations:\n"
+                 "    herald.dev/url: not-a-url\n",
+              "metadata.annotations.herald.dev/url: 'not-a-url' is not an absolute");
+    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {type: ExternalName}\n",
+              "spec.externalName: required with type ExternalName");
+    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{name: a}]}\n",
+              "spec.ports[0].port: required");
+    hd_resources_close(r);
+}
+END_TEST
+
+START_TEST(v1_service_refs_from_services_map)
+{
+    static const char *const services[] = {"default/mapped=http://127.0.0.1:7000/in",
+                                           "bare=http://127.0.0.1:7001"};
+    hd_resources_opts_t o = {.services = services, .service_count = 2};
+    hd_resources_t *r = NULL;
+    ck_assert_int_eq(hd_resources_open(&o, NULL, &r), HD_E_OK);
+    apply_ok(r, BROKER("default", "b") "---\n" TRIGGER("default", "t", "b", SVC_REF("mapped"))
+                    "---\n" BROKER("other", "b") "---\n" TRIGGER("other", "t", "b",
+                                                                 SVC_REF("bare")) "---\n"
+                    TRIGGER("other", "u", "b", SVC_REF("mapped")));
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7000/in");
+    ck_assert_str_eq(hd_resources_trigger(r, "other", "t")->subscriber_uri,
+                     "http://127.0.0.1:7001");
+    /* "default/mapped" is for namespace default only */
+    ck_assert(!hd_resources_trigger(r, "other", "u")->ready);
+    /* a plain Service named in the map takes the map's address; the annotation wins over it */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: mapped}\nspec: {ports: [{port: "
+                "80}]}\n");
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7000/in");
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: mapped\n  annotations: "
+                "{herald.dev/url: 'http://127.0.0.1:7002'}\n");
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7002");
+    hd_resources_close(r);
+    /* a bad entry fails the open */
+    static const char *const bad[] = {"x=ftp://h/"};
+    o.services = bad;
+    o.service_count = 1;
+    r = NULL;
+    ck_assert_int_eq(hd_resources_open(&o, NULL, &r), HD_E_CONFIG);
+    ck_assert_ptr_null(r);
+}
+END_TEST
+
+START_TEST(unresolved_dead_letter_sink_does_not_stop_delivery)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\nspec:\n"
+                "  delivery:\n    deadLetterSink:\n      ref: {apiVersion: v1, kind: Service, "
+                "name: dls}\n---\n" TRIGGER("default", "t", "b", SUB_URI));
+    hd_broker_t *b = hd_resources_broker(r, "default", 7, "b", 1);
+    ck_assert(b->ready);
+    char st[16], sev[16];
+    char *msg = condition_of(r, "brokers", "default", "b", "Ready", st, NULL);
+    ck_assert_str_eq(st, "True");
+    ck_assert_msg(strstr(msg, "the dead-letter sink does not resolve"), "%s", msg);
+    free(msg);
+    msg = condition_of(r, "brokers", "default", "b", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "False");
+    ck_assert_str_eq(sev, "Warning");
+    ck_assert_msg(strstr(msg, "Service \"default/dls\" (v1) does not exist"), "%s", msg);
+    free(msg);
+    /* the trigger is bound and delivers; events that exhaust retries wait for the sink */
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert(t->ready);
+    ck_assert_ptr_eq(t->broker, b);
+    ck_assert(t->delivery.dead_letter_unresolved);
+    ck_assert_ptr_null(t->delivery.dead_letter_uri);
+    msg = condition_of(r, "triggers", "default", "t", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "False");
+    ck_assert_str_eq(sev, "Warning");
+    ck_assert_msg(strstr(msg, "Broker \"default/b\"") && strstr(msg, "herald.dev/url"), "%s", msg);
+    free(msg);
+    /* a trigger's own unresolved sink is waited for too (not replaced by the broker's) */
+    apply_ok(r, TRIGGER("default", "own", "b",
+                        SUB_URI "  delivery:\n    deadLetterSink:\n      ref: {apiVersion: v1, "
+                                "kind: Service, name: own-dls}\n"));
+    hd_trigger_t *own = hd_resources_trigger(r, "default", "own");
+    ck_assert(own->ready);
+    ck_assert(own->delivery.dead_letter_unresolved);
+    /* the Service appears: the sink resolves */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: dls\n  annotations: "
+                "{herald.dev/url: 'http://127.0.0.1:7100/'}\n");
+    ck_assert(!t->delivery.dead_letter_unresolved);
+    ck_assert_str_eq(t->delivery.dead_letter_uri, "http://127.0.0.1:7100/");
+    ck_assert(own->delivery.dead_letter_unresolved);
+    msg = condition_of(r, "triggers", "default", "t", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "True");
+    free(msg);
+    hd_resources_close(r);
+}
+END_TEST
+
 START_TEST(validation_errors_name_document_and_field)
 {
     hd_resources_t *r = open_mem();
@@ -260,7 +463,7 @@ START_TEST(validation_errors_name_document_and_field)
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Brokr\nmetadata: {name: x}\n",
               "kind: 'Brokr' is not a kind Herald knows");
     apply_err(r, "apiVersion: serving.knative.dev/v1\nkind: Broker\nmetadata: {name: x}\n",
-              "apiVersion: 'serving.knative.dev/v1' does not match kind Broker");
+              "apiVersion: 'serving.knative.dev/v1' does not serve kind Broker (served: eventing.knative.dev/v1)");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: Bad_Name}\n",
               "metadata.name: 'Bad_Name' is not a DNS-1123 name");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {}\n",
@@ -562,6 +765,9 @@ int main(void)
     tcase_add_test(tc, broker_and_trigger_ready);
     tcase_add_test(tc, trigger_waits_for_broker);
     tcase_add_test(tc, subscriber_refs);
+    tcase_add_test(tc, v1_service_refs_resolve);
+    tcase_add_test(tc, v1_service_refs_from_services_map);
+    tcase_add_test(tc, unresolved_dead_letter_sink_does_not_stop_delivery);
     tcase_add_test(tc, validation_errors_name_document_and_field);
     tcase_add_test(tc, delivery_precedence);
     tcase_add_test(tc, generation_and_update);
