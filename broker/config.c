@@ -400,15 +400,13 @@ typedef struct {
 static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix);
 
 /* `services:` and other maps of names to strings: each pair becomes a "name=value" item. */
-static hd_err_t load_string_map(yload_t *y, const setting_t *s, yaml_node_t *val,
-                                const char *where)
+static hd_err_t load_string_map(yload_t *y, const setting_t *s, yaml_node_t *val, const char *where)
 {
     if (val->type == YAML_SCALAR_NODE && !val->data.scalar.length)
         return HD_E_OK; /* `services:` with nothing after it */
     if (val->type != YAML_MAPPING_NODE)
         return fail(y->err, y->cap, "%s: %s: expected a map of name: URL", where, s->key);
-    size_t count = 0,
-           n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+    size_t count = 0, n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
     char **items = hd_calloc(n ? n : 1, sizeof(*items));
     if (!items)
         return HD_E_NOMEM;
@@ -419,8 +417,8 @@ static hd_err_t load_string_map(yload_t *y, const setting_t *s, yaml_node_t *val
             !k->data.scalar.length || !v->data.scalar.length ||
             strchr((const char *)k->data.scalar.value, '=')) {
             free_list(items, count);
-            return fail(y->err, y->cap, "%s: %s: entry %zu must be name: URL (two strings)",
-                        where, s->key, i + 1);
+            return fail(y->err, y->cap, "%s: %s: entry %zu must be name: URL (two strings)", where,
+                        s->key, i + 1);
         }
         size_t len = k->data.scalar.length + v->data.scalar.length + 2;
         if (!(items[count] = hd_malloc(len))) {

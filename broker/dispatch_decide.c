@@ -16,7 +16,7 @@ static hd_dispatch__decision_t act(hd_dispatch__action_t action, uint64_t delay_
 static hd_dispatch__decision_t give_up(const hd_dispatch__facts_t *f)
 {
     return act(f->has_dls || f->dls_unresolved ? HD_DISPATCH__TO_DEAD_LETTER
-                                                : HD_DISPATCH__TO_DEAD_TABLE,
+                                               : HD_DISPATCH__TO_DEAD_TABLE,
                0);
 }
 

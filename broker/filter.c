@@ -75,23 +75,20 @@ static bool attr_name_ok(const char *s)
     return true;
 }
 
-/* The canonical string of a scalar manifest value: strings as is, integers in decimal,
- * Booleans as true/false (CloudEvents canonical forms). Returns false for anything else. */
+/* A filter value must be a string, as Knative's API types it (map[string]string): a YAML 1 or
+ * true is refused on a cluster, so here too. buf gets the quoted form a user should write. */
 static bool scalar_text(const cJSON *v, char *buf, size_t cap, const char **out)
 {
     if (cJSON_IsString(v)) {
         *out = v->valuestring;
         return true;
     }
-    if (cJSON_IsBool(v)) {
-        *out = cJSON_IsTrue(v) ? "true" : "false";
-        return true;
-    }
-    if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble) {
-        snprintf(buf, cap, "%lld", (long long)v->valuedouble);
-        *out = buf;
-        return true;
-    }
+    if (cJSON_IsBool(v))
+        snprintf(buf, cap, "\"%s\"", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+        snprintf(buf, cap, "\"%lld\"", (long long)v->valuedouble);
+    else
+        buf[0] = '\0';
     return false;
 }
 
@@ -131,7 +128,8 @@ static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, const c
             goto fail;
         }
         if (!scalar_text(it, num, sizeof num, &val)) {
-            snprintf(err, cap, "%s.%s: value must be a string", path, it->string);
+            snprintf(err, cap, "%s.%s: value must be a string%s%s%s", path, it->string,
+                     num[0] ? " (quote it: " : "", num, num[0] ? ")" : "");
             goto fail;
         }
         fkind_t k = kind;
@@ -206,6 +204,64 @@ static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, i
     return HD_E_OK;
 }
 
+/* A bare core attribute (`type`, `(source)`): always a String, never a condition. */
+static const char *bare_core_attribute(const char *src, char *buf, size_t cap)
+{
+    static const char *const core[] = {"specversion", "id",   "source",          "type",
+                                       "subject",     "time", "datacontenttype", "dataschema"};
+    const char *a = src, *b = src + strlen(src);
+    for (;;) {
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' || b[-1] == '\r'))
+            b--;
+        if (b - a >= 2 && *a == '(' && b[-1] == ')') {
+            a++;
+            b--;
+            continue;
+        }
+        break;
+    }
+    size_t n = (size_t)(b - a);
+    if (n == 0 || n >= cap)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return NULL;
+        buf[i] = c;
+    }
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof core / sizeof core[0]; i++)
+        if (!strcmp(buf, core[i]))
+            return buf;
+    return NULL;
+}
+
+bool hd_filter_sql_is_condition(const ce_sql_expr_t *expr, const char *src, char *why, size_t cap)
+{
+    static const char *const names[] = {"a Boolean", "an Integer", "a String"};
+    ce_sql_type_t t = ce_sql_expr_type(expr);
+    char attr[32];
+    if (t != CE_SQL_BOOLEAN) {
+        snprintf(why, cap,
+                 "the expression is %s, not a Boolean, so as a filter it never matches; "
+                 "compare it (e.g. INT(x) + 1 = 2, or type = 'com.example')",
+                 names[t > CE_SQL_STRING ? CE_SQL_STRING : t]);
+        return false;
+    }
+    if (bare_core_attribute(src, attr, sizeof attr)) {
+        snprintf(why, cap,
+                 "the expression is the attribute '%s' alone, a String, not a Boolean, so as a "
+                 "filter it never matches; compare it (e.g. %s = 'value', or EXISTS %s)",
+                 attr, attr, attr);
+        return false;
+    }
+    return true;
+}
+
 static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out, char *err,
                             size_t cap)
 {
@@ -229,9 +285,18 @@ static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out,
         hd_filter_free(f);
         /* Show the expression with a caret so a user sees where it went wrong. */
         size_t pos = perr.position > len ? len : perr.position;
-        snprintf(err, cap, "%s: invalid CESQL expression at position %zu: %s (in \"%.*s>>>%s\")",
+        snprintf(err, cap, "%s: invalid CESQL expression at position %zu: %s (in \"%.*s>>>%s\")%s",
                  path, pos, perr.message[0] ? perr.message : "syntax error", (int)pos,
-                 v->valuestring, v->valuestring + pos);
+                 v->valuestring, v->valuestring + pos,
+                 strstr(v->valuestring, "==") ? "; CESQL compares with a single '=': use = "
+                                                "instead of =="
+                                              : "");
+        return HD_E_INVAL;
+    }
+    char why[200];
+    if (!hd_filter_sql_is_condition(f->sql, v->valuestring, why, sizeof why)) {
+        hd_filter_free(f);
+        snprintf(err, cap, "%s: %s", path, why);
         return HD_E_INVAL;
     }
     *out = f;
@@ -272,6 +337,13 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
     if (!strcmp(d->string, "any"))
         return compile_list(d, F_ANY, sub, depth, out, err, cap);
     if (!strcmp(d->string, "not")) {
+        if (cJSON_IsArray(d)) {
+            snprintf(err, cap,
+                     "%s: takes one filter, not a list (to negate several, wrap them: not: "
+                     "{any: [...]} or not: {all: [...]})",
+                     sub);
+            return HD_E_INVAL;
+        }
         hd_filter_t *kid = NULL;
         hd_err_t rc = compile_one(d, sub, depth + 1, &kid, err, cap);
         if (rc)

@@ -241,7 +241,8 @@ typedef enum {
     HD_RK_CHANNEL,
     HD_RK_SUBSCRIPTION,
     HD_RK_FLOW,
-    HD_RK_SERVICE, /* Kubernetes' v1 Service: an address (herald.dev/url, ExternalName, services:) */
+    HD_RK_SERVICE, /* Kubernetes' v1 Service: an address (herald.dev/url, ExternalName, services:)
+                    */
     HD_RK_OTHER
 } hd_rk_type_t;
 

@@ -338,7 +338,8 @@ static hd_err_t copy_services(hd_resources_t *r, const char *const *items, size_
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(items[i], '=');
         const char *slash = eq ? memchr(items[i], '/', (size_t)(eq - items[i])) : NULL;
-        if (!eq || !hd_resources__url_ok(eq + 1) || (slash && memchr(slash + 1, '/', (size_t)(eq - slash - 1)))) {
+        if (!eq || !hd_resources__url_ok(eq + 1) ||
+            (slash && memchr(slash + 1, '/', (size_t)(eq - slash - 1)))) {
             hd_log(HD_LOG_ERROR,
                    "services: each entry is name or namespace/name: an http:// or https:// URL",
                    "entry", items[i], NULL);

@@ -313,12 +313,27 @@ static hd_err_t prep_service(prep_t *p, const cJSON *spec, char *err, size_t cap
         snprintf(err, cap, "spec: must be an object");
         return HD_E_INVAL;
     }
-    static const char *const known[] = {
-        "type", "externalName", "ports", "selector", "clusterIP", "clusterIPs", "sessionAffinity",
-        "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy",
-        "externalTrafficPolicy", "externalIPs", "loadBalancerIP", "loadBalancerClass",
-        "loadBalancerSourceRanges", "publishNotReadyAddresses", "allocateLoadBalancerNodePorts",
-        "healthCheckNodePort", "trafficDistribution", NULL};
+    static const char *const known[] = {"type",
+                                        "externalName",
+                                        "ports",
+                                        "selector",
+                                        "clusterIP",
+                                        "clusterIPs",
+                                        "sessionAffinity",
+                                        "sessionAffinityConfig",
+                                        "ipFamilies",
+                                        "ipFamilyPolicy",
+                                        "internalTrafficPolicy",
+                                        "externalTrafficPolicy",
+                                        "externalIPs",
+                                        "loadBalancerIP",
+                                        "loadBalancerClass",
+                                        "loadBalancerSourceRanges",
+                                        "publishNotReadyAddresses",
+                                        "allocateLoadBalancerNodePorts",
+                                        "healthCheckNodePort",
+                                        "trafficDistribution",
+                                        NULL};
     hd_err_t rc = spec_fields(spec, known,
                               "type, externalName, ports and the other fields of a Kubernetes "
                               "Service",

@@ -73,9 +73,9 @@ typedef struct {
     hd_broker_t pub;
     record_t *rec;
     hd_dest_t dls;
-    char *dls_url;      /* resolved broker DLS, owned */
-    char dls_why[800];  /* why the DLS does not resolve ("" when it does or there is none) */
-    char why[800];      /* why not ready */
+    char *dls_url;     /* resolved broker DLS, owned */
+    char dls_why[800]; /* why the DLS does not resolve ("" when it does or there is none) */
+    char why[800];     /* why not ready */
     char reason[48];
 } broker_rec_t;
 

@@ -56,13 +56,13 @@ static void dls_condition(cJSON *conds, const cJSON *old, const char *url, const
 {
     add_warning_condition(conds, old, "DeadLetterSinkResolved", url != NULL,
                           url ? "DeadLetterSinkResolved" : "DeadLetterSinkResolveFailed",
-                          url ? ""
-                              : why && *why ? why
-                                            : "the dead-letter sink does not resolve");
+                          url           ? ""
+                          : why && *why ? why
+                                        : "the dead-letter sink does not resolve");
 }
 
 #define DLS_WAITING                                                                                \
-    "; the dead-letter sink does not resolve: events that exhaust their retries stay pending "    \
+    "; the dead-letter sink does not resolve: events that exhaust their retries stay pending "     \
     "until it does (stats.awaitingDeadLetterSink)"
 
 long long hd_resources__generation(const cJSON *obj)
@@ -489,9 +489,8 @@ static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
            a->timeout_ms == b->timeout_ms && a->retry_after_max_ms == b->retry_after_max_ms &&
            str_eq(a->dead_letter_uri, b->dead_letter_uri) &&
            a->dead_letter_unresolved == b->dead_letter_unresolved &&
-           a->max_in_flight == b->max_in_flight &&
-           a->ordering == b->ordering && a->header_strict == b->header_strict &&
-           a->structured == b->structured;
+           a->max_in_flight == b->max_in_flight && a->ordering == b->ordering &&
+           a->header_strict == b->header_strict && a->structured == b->structured;
 }
 
 /* Takes a trigger or subscription out of its log's router and tells the observers. `forget`:

@@ -249,8 +249,8 @@ static char *condition_of(hd_resources_t *r, const char *plural, const char *ns,
 START_TEST(v1_service_refs_resolve)
 {
     hd_resources_t *r = open_mem();
-    apply_ok(r, BROKER("default", "b") "---\n" TRIGGER("default", "t", "b",
-                                                       SVC_REF("event-display")));
+    apply_ok(r,
+             BROKER("default", "b") "---\n" TRIGGER("default", "t", "b", SVC_REF("event-display")));
     hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
     ck_assert(!t->ready);
     char st[16];
@@ -324,8 +324,9 @@ START_TEST(v1_service_refs_resolve)
     free(msg);
 
     /* bad Services are refused at apply */
-    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  annotations:\n"
-                 "    herald.dev/url: not-a-url\n",
+    apply_err(r,
+              "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  annotations:\n"
+              "    herald.dev/url: not-a-url\n",
               "metadata.annotations.herald.dev/url: 'not-a-url' is not an absolute");
     apply_err(r, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {type: ExternalName}\n",
               "spec.externalName: required with type ExternalName");
@@ -342,10 +343,22 @@ START_TEST(v1_service_refs_from_services_map)
     hd_resources_opts_t o = {.services = services, .service_count = 2};
     hd_resources_t *r = NULL;
     ck_assert_int_eq(hd_resources_open(&o, NULL, &r), HD_E_OK);
-    apply_ok(r, BROKER("default", "b") "---\n" TRIGGER("default", "t", "b", SVC_REF("mapped"))
-                    "---\n" BROKER("other", "b") "---\n" TRIGGER("other", "t", "b",
-                                                                 SVC_REF("bare")) "---\n"
-                    TRIGGER("other", "u", "b", SVC_REF("mapped")));
+    apply_ok(
+        r,
+        BROKER("default", "b") "---\n" TRIGGER(
+            "default", "t", "b",
+            SVC_REF(
+                "mapped")) "---\n" BROKER("other",
+                                          "b") "---\n" TRIGGER("other", "t", "b",
+                                                               SVC_REF(
+                                                                   "bare")) "---\n" TRIGGER("other",
+                                                                                            "u",
+                                                                                            "b",
+                                                                                            SVC_REF(
+                                                                                                "ma"
+                                                                                                "pp"
+                                                                                                "e"
+                                                                                                "d")));
     ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
                      "http://127.0.0.1:7000/in");
     ck_assert_str_eq(hd_resources_trigger(r, "other", "t")->subscriber_uri,
@@ -463,7 +476,8 @@ START_TEST(validation_errors_name_document_and_field)
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Brokr\nmetadata: {name: x}\n",
               "kind: 'Brokr' is not a kind Herald knows");
     apply_err(r, "apiVersion: serving.knative.dev/v1\nkind: Broker\nmetadata: {name: x}\n",
-              "apiVersion: 'serving.knative.dev/v1' does not serve kind Broker (served: eventing.knative.dev/v1)");
+              "apiVersion: 'serving.knative.dev/v1' does not serve kind Broker (served: "
+              "eventing.knative.dev/v1)");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: Bad_Name}\n",
               "metadata.name: 'Bad_Name' is not a DNS-1123 name");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {}\n",
