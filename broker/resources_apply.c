@@ -47,89 +47,101 @@ static hd_err_t check_string_map(const cJSON *m, const char *path, char *err, si
     return HD_E_OK;
 }
 
+/* Only these fields may appear in spec: every unknown one is named. */
+static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const char *list,
+                            char *err, size_t cap)
+{
+    size_t len = 0;
+    int bad = 0;
+    err[0] = '\0';
+    for (const cJSON *it = spec->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(*k, it->string);
+        if (!ok && len < cap) {
+            int w = snprintf(err + len, cap - len, "%sspec.%s", bad ? ", " : "", it->string);
+            len += w > 0 ? (size_t)w : 0;
+            bad++;
+        }
+    }
+    if (!bad)
+        return HD_E_OK;
+    if (len < cap)
+        snprintf(err + len, cap - len, ": unknown field%s (known: %s)", bad > 1 ? "s" : "", list);
+    return HD_E_INVAL;
+}
+
+/* A Trigger. Each of its fields is checked and every error reported (in err, "; "-separated). */
 static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
 {
     if (!cJSON_IsObject(spec)) {
         snprintf(err, cap, "spec: required (broker, subscriber, optional filter(s), delivery)");
         return HD_E_INVAL;
     }
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
-                                            "subscriber", "delivery",  NULL};
-        bool ok = false;
-        for (const char *const *k = known; *k; k++)
-            ok |= !strcmp(*k, it->string);
-        if (!ok) {
-            snprintf(err, cap,
-                     "spec.%s: unknown field (known: broker, filter, filters, "
-                     "subscriber, delivery)",
-                     it->string);
-            return HD_E_INVAL;
-        }
-    }
+    hd_errs_t es = {err, cap, 0, 0};
+    char one[HD_RESOURCES__ERRCAP];
+    static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
+                                        "subscriber", "delivery",  NULL};
+    if (spec_fields(spec, known, "broker, filter, filters, subscriber, delivery", one,
+                    sizeof one))
+        hd_resources__errs_add(&es, one);
     const char *broker = hd_resources__jstr(spec, "broker");
     if (!broker) {
         const cJSON *bref = cJSON_GetObjectItemCaseSensitive(spec, "brokerRef");
         broker = hd_resources__jstr(bref, "name");
         const char *bns = hd_resources__jstr(bref, "namespace");
         if (bns && strcmp(bns, p->ns)) {
-            snprintf(err, cap,
+            snprintf(one, sizeof one,
                      "spec.brokerRef.namespace: cross-namespace triggers are not "
                      "supported; put the trigger in namespace '%s'",
                      bns);
-            return HD_E_INVAL;
+            hd_resources__errs_add(&es, one);
         }
-    }
-    if (!broker || !hd_resources__dns_name_ok(broker)) {
-        snprintf(err, cap, "spec.broker: required, the name of a Broker in namespace '%s'", p->ns);
-        return HD_E_INVAL;
     }
     char key[HD_RESOURCES__KEYCAP];
     hd_resources__key(key, sizeof key, "triggers", p->ns, p->name);
     record_t *old = r ? hd_resources__find(r, key) : NULL;
-    if (old && old->t && strcmp(old->t->broker_name, broker)) {
-        snprintf(err, cap,
+    if (!broker || !hd_resources__dns_name_ok(broker)) {
+        snprintf(one, sizeof one, "spec.broker: required, the name of a Broker in namespace '%s'",
+                 p->ns);
+        hd_resources__errs_add(&es, one);
+    } else if (old && old->t && strcmp(old->t->broker_name, broker)) {
+        snprintf(one, sizeof one,
                  "spec.broker: is immutable (was '%s'); delete the trigger and "
                  "create it again to move it",
                  old->t->broker_name);
-        return HD_E_INVAL;
-    }
-    if (!(p->broker_name = hd_strdup(broker)))
+        hd_resources__errs_add(&es, one);
+    } else if (!(p->broker_name = hd_strdup(broker))) {
         return HD_E_NOMEM;
+    }
     p->log_ki = hd_resources_kind_lookup("Broker");
     char ferr[HD_RESOURCES__ERRCAP - 8]; /* room for the "spec." prefix */
     hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
                                     cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
                                     ferr, sizeof ferr);
-    if (rc) {
-        snprintf(err, cap, "spec.%s", ferr);
+    if (rc == HD_E_NOMEM)
         return rc;
+    if (rc) {
+        snprintf(one, sizeof one, "spec.%s", ferr);
+        hd_resources__errs_add(&es, one);
     }
     const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
     if (!sub) {
-        snprintf(err, cap, "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
-        return HD_E_INVAL;
+        hd_resources__errs_add(&es,
+                               "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
+    } else if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, one,
+                                              sizeof one))) {
+        if (rc == HD_E_NOMEM)
+            return rc;
+        hd_resources__errs_add(&es, one);
     }
-    if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
+    rc = hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                      "spec.delivery", p->ns, &p->dlv, &p->dls, one, sizeof one);
+    if (rc == HD_E_NOMEM)
         return rc;
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
-}
-
-/* Only these fields may appear in spec. */
-static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const char *list,
-                            char *err, size_t cap)
-{
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = !strcmp(*k, it->string);
-        if (!ok) {
-            snprintf(err, cap, "spec.%s: unknown field (known: %s)", it->string, list);
-            return HD_E_INVAL;
-        }
-    }
-    return HD_E_OK;
+    if (rc)
+        hd_resources__errs_add(&es, one);
+    return es.n ? HD_E_INVAL : HD_E_OK;
 }
 
 static const cJSON *spec_of(const record_t *x)
@@ -392,6 +404,51 @@ static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char 
     return HD_E_INVAL;
 }
 
+static const char *const doc_fields[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
+/* metadata a user writes, and what Kubernetes sets (so `kubectl get -o yaml` output applies) */
+static const char *const metadata_fields[] = {
+    "name",          "namespace",         "labels",          "annotations",
+    "uid",           "resourceVersion",   "generation",      "creationTimestamp",
+    "managedFields", "selfLink",          "finalizers",      "ownerReferences",
+    "deletionTimestamp", "deletionGracePeriodSeconds", NULL};
+
+/* Names every member of o not in known ("metadata.lables: unknown field ..."), with a hint for
+ * the usual slips. */
+static void unknown_fields(const cJSON *o, const char *prefix, const char *const *known,
+                           const char *list, hd_errs_t *es)
+{
+    static const struct {
+        const char *slip, *hint;
+    } hints[] = {{"label", "labels"},     {"lables", "labels"},         {"annotation", "annotations"},
+                 {"ns", "namespace"},     {"namespaces", "namespace"},  {"Name", "name"},
+                 {"Namespace", "namespace"}, {"specs", "spec"},         {"Spec", "spec"},
+                 {"metdata", "metadata"}, {"meta", "metadata"},         {"apiversion", "apiVersion"},
+                 {"Kind", "kind"}};
+    if (!cJSON_IsObject(o))
+        return;
+    for (const cJSON *it = o->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(*k, it->string);
+        if (ok)
+            continue;
+        const char *hint = NULL;
+        for (size_t i = 0; i < sizeof hints / sizeof hints[0] && !hint; i++)
+            if (!strcmp(hints[i].slip, it->string))
+                hint = hints[i].hint;
+        char one[600];
+        if (!strcmp(it->string, "generateName"))
+            snprintf(one, sizeof one,
+                     "metadata.generateName: not supported; give metadata.name instead");
+        else if (hint)
+            snprintf(one, sizeof one, "%s%s: unknown field (did you mean %s%s?)", prefix,
+                     it->string, prefix, hint);
+        else
+            snprintf(one, sizeof one, "%s%s: unknown field (known: %s)", prefix, it->string, list);
+        hd_resources__errs_add(es, one);
+    }
+}
+
 /* Validates one document and builds its normalized object. FROM_STORE: loaded at start-up
  * (keeps uid, generation, creationTimestamp and id). */
 hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t origin, prep_t *p,
@@ -411,38 +468,54 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
                  hd_resources_kind_names());
         return HD_E_INVAL;
     }
+    /* From here every error of the document is collected, "; "-separated. */
+    hd_errs_t es = {err, cap, 0, 0};
+    char one[HD_RESOURCES__ERRCAP];
+    char served[200];
     if (!api) {
-        snprintf(err, cap, "apiVersion: required (%s/%s)", ki->group, ki->version);
-        return HD_E_INVAL;
-    }
-    if (!hd_resources__api_matches(api, ki)) {
-        char served[200];
-        snprintf(err, cap, "apiVersion: '%s' does not serve kind %s (served: %s)", api, ki->kind,
+        snprintf(one, sizeof one, "apiVersion: required (%s)",
                  hd_resources_kind_versions(ki, served, sizeof served));
-        return HD_E_INVAL;
+        hd_resources__errs_add(&es, one);
+    } else if (!hd_resources__api_matches(api, ki)) {
+        snprintf(one, sizeof one, "apiVersion: '%s' does not serve kind %s (served: %s)", api,
+                 ki->kind, hd_resources_kind_versions(ki, served, sizeof served));
+        hd_resources__errs_add(&es, one);
     }
+    if (!stored)
+        unknown_fields(doc, "", doc_fields, "apiVersion, kind, metadata, spec", &es);
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
+    if (md && !cJSON_IsObject(md))
+        hd_resources__errs_add(&es, "metadata: must be a map (name, namespace, labels, ...)");
+    else if (!stored)
+        unknown_fields(md, "metadata.", metadata_fields,
+                       "name, namespace, labels, annotations, and what Kubernetes sets: uid, "
+                       "resourceVersion, generation, creationTimestamp, ...",
+                       &es);
     const char *name = hd_resources__jstr(md, "name");
     const char *ns = hd_resources__jstr(md, "namespace");
     if (!name || !hd_resources__dns_name_ok(name)) {
-        snprintf(err, cap, "metadata.name: %s%s%s", name ? "'" : "required", name ? name : "",
+        snprintf(one, sizeof one, "metadata.name: %s%s%s", name ? "'" : "required",
+                 name ? name : "",
                  name ? "' is not a DNS-1123 name (lower-case letters, digits, "
                         "'-' and '.')"
                       : "");
-        return HD_E_INVAL;
+        hd_resources__errs_add(&es, one);
+        name = "invalid-name"; /* the rest is still checked */
     }
     if (!ns)
         ns = "default";
     if (!hd_resources__dns_label_ok(ns)) {
-        snprintf(err, cap, "metadata.namespace: '%s' is not a DNS-1123 label", ns);
-        return HD_E_INVAL;
+        snprintf(one, sizeof one, "metadata.namespace: '%s' is not a DNS-1123 label", ns);
+        hd_resources__errs_add(&es, one);
+        ns = "default";
     }
     hd_err_t rc = HD_E_OK;
-    if ((rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels",
-                               err, cap)) ||
-        (rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
-                               "metadata.annotations", err, cap)))
-        return rc;
+    if (check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels", one,
+                         sizeof one))
+        hd_resources__errs_add(&es, one);
+    if (check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
+                         "metadata.annotations", one, sizeof one))
+        hd_resources__errs_add(&es, one);
     p->ki = ki;
     p->ns = hd_strdup(ns);
     p->name = hd_strdup(name);
@@ -454,25 +527,30 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
     const char *owner_kind, *owner_name;
     if (origin == FROM_USER && old && hd_flows_owner(old->obj, &owner_kind, &owner_name) &&
         find_kind(r, owner_kind, ns, owner_name)) {
-        snprintf(err, cap, "%s \"%s/%s\" is built by %s \"%s/%s\"; change the %s instead", ki->kind,
-                 ns, name, owner_kind, ns, owner_name, owner_kind);
-        rc = HD_E_INVAL;
-        goto fail;
+        snprintf(one, sizeof one, "%s \"%s/%s\" is built by %s \"%s/%s\"; change the %s instead",
+                 ki->kind, ns, name, owner_kind, ns, owner_name, owner_kind);
+        hd_resources__errs_add(&es, one);
     }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
     p->obj_src = doc;
     if (ki->type == HD_RK_SERVICE)
-        rc = prep_service(p, spec, err, cap);
+        rc = prep_service(p, spec, one, sizeof one);
     else if (ki->type == HD_RK_TRIGGER)
-        rc = prep_trigger(r, p, spec, err, cap);
+        rc = prep_trigger(r, p, spec, one, sizeof one);
     else if (ki->type == HD_RK_BROKER)
-        rc = prep_broker(p, spec, err, cap);
+        rc = prep_broker(p, spec, one, sizeof one);
     else if (ki->type == HD_RK_CHANNEL)
-        rc = prep_channel(r, p, spec, err, cap);
+        rc = prep_channel(r, p, spec, one, sizeof one);
     else if (ki->type == HD_RK_SUBSCRIPTION)
-        rc = prep_subscription(r, p, spec, err, cap);
+        rc = prep_subscription(r, p, spec, one, sizeof one);
+    if (rc == HD_E_NOMEM)
+        goto nomem;
     if (rc)
+        hd_resources__errs_add(&es, one);
+    if (es.n) {
+        rc = HD_E_INVAL;
         goto fail;
+    }
 
     /* The normalized object. */
     const cJSON *omd = old ? cJSON_GetObjectItemCaseSensitive(old->obj, "metadata") : NULL;
@@ -881,29 +959,60 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
         snprintf(err, cap, "no documents found");
         return HD_E_INVAL;
     }
+    /* Every document is checked, and every error of every document reported, one line per
+     * document; the same kind, namespace and name twice in one apply is an error too. */
     preps_t ps = {0};
-    int i = 0;
+    int i = 0, bad = 0;
+    size_t elen = 0;
+    hd_err_t worst = HD_E_OK;
+    err[0] = '\0';
     const cJSON *doc;
     cJSON_ArrayForEach(doc, docs)
     {
+        if (worst == HD_E_NOMEM)
+            break;
         char e[HD_RESOURCES__ERRCAP];
+        size_t at = ps.n;
         prep_t *p = preps_push(&ps);
         rc = p ? hd_resources__prepare(r, doc, FROM_USER, p, e, sizeof e) : HD_E_NOMEM;
-        if (rc == HD_E_OK && p->children)
-            rc = prep_children(r, &ps, ps.n - 1, e, sizeof e);
-        else if (rc && p)
-            ps.n--;
+        for (size_t k = 0; rc == HD_E_OK && k < at; k++) {
+            if (!ps.v[k].child && !strcmp(ps.v[k].key, p->key)) {
+                snprintf(e, sizeof e,
+                         "the same %s as document %d (%s/%s): each namespace/name of a kind may "
+                         "appear once in one apply (the last would silently win); remove one",
+                         p->ki->kind, ps.v[k].doc, p->ns, p->name);
+                rc = HD_E_INVAL;
+            }
+        }
+        if (rc == HD_E_OK) {
+            p->doc = i + 1;
+            if (p->children)
+                rc = prep_children(r, &ps, at, e, sizeof e);
+        }
+        if (rc && p)
+            while (ps.n > at) /* this document and the children built so far */
+                hd_resources__prep_free(&ps.v[--ps.n]);
         if (rc) {
             char where[300];
             describe_doc(doc, i + 1, where, sizeof where);
-            snprintf(err, cap, "%s: %s", where, rc == HD_E_NOMEM ? "out of memory" : e);
-            preps_free(&ps);
-            cJSON_Delete(docs);
-            return rc;
+            if (elen < cap) {
+                int w = snprintf(err + elen, cap - elen, "%s%s: %s", bad ? "\n" : "", where,
+                                 rc == HD_E_NOMEM ? "out of memory" : e);
+                elen += w > 0 ? (size_t)w : 0;
+            }
+            bad++;
+            if (rc == HD_E_NOMEM || worst == HD_E_OK)
+                worst = rc;
         }
         i++;
     }
     cJSON_Delete(docs);
+    if (worst) {
+        if (worst == HD_E_NOMEM && !bad)
+            snprintf(err, cap, "out of memory");
+        preps_free(&ps);
+        return worst;
+    }
     hd_state_txn_t *batch = new_batch(r);
     cJSON *out = cJSON_CreateArray();
     record_t **done = hd_calloc(ps.n, sizeof *done);
@@ -960,7 +1069,7 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg)
 {
-    char err[HD_RESOURCES__ERRCAP * 2];
+    char err[HD_RESOURCES__APPLY_ERRCAP];
     cJSON *result = NULL;
     hd_state_txn_t *batch = NULL;
     hd_err_t rc = hd_resources__apply_sync(r, text, len, &result, &batch, err, sizeof err);

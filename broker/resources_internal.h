@@ -60,8 +60,19 @@ const char *hd_resources__jstr(const cJSON *o, const char *name);
 
 /* ---- the registry's records (resources.c) -------------------------------------------------- */
 
-/* Room for an error message of one document; apply reports up to twice that. */
-#define HD_RESOURCES__ERRCAP 512
+/* Room for the error messages of one document (each of its errors, "; "-separated); apply
+ * reports every invalid document, in up to HD_RESOURCES__APPLY_ERRCAP. */
+#define HD_RESOURCES__ERRCAP 2048
+#define HD_RESOURCES__APPLY_ERRCAP 8192
+
+/* The errors of one document, appended "; "-separated into buf (truncated at cap). */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    int n;
+} hd_errs_t;
+/* Appends one message. */
+void hd_resources__errs_add(hd_errs_t *e, const char *msg);
 /* Room for a record key, plural/ns/name (names are DNS-1123: at most 253 characters). */
 #define HD_RESOURCES__KEYCAP 600
 #define HD_RESOURCES__MAX_OBSERVERS 8
@@ -201,6 +212,7 @@ typedef struct {
     const hd_kind_info_t *log_ki; /* that log's kind */
     cJSON *children;              /* flows: what hd_flows_expand built */
     bool child;                   /* built by a flow: stored, not reported in apply's result */
+    int doc;                      /* the document's position in its apply (1-based), 0: a child */
 } prep_t;
 
 /* Where a document comes from: a user (admin API, manifest files), the store at start-up, or a

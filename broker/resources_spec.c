@@ -503,6 +503,16 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
     *out = d;
 }
 
+void hd_resources__errs_add(hd_errs_t *e, const char *msg)
+{
+    if (!msg || !*msg || e->cap == 0)
+        return;
+    int w = snprintf(e->buf + e->len, e->cap - e->len, "%s%s", e->n ? "; " : "", msg);
+    e->n++;
+    if (w > 0)
+        e->len += (size_t)w < e->cap - e->len ? (size_t)w : e->cap - e->len - 1;
+}
+
 const char *hd_resources__jstr(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
