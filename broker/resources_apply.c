@@ -82,8 +82,7 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     char one[HD_RESOURCES__ERRCAP];
     static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
                                         "subscriber", "delivery",  NULL};
-    if (spec_fields(spec, known, "broker, filter, filters, subscriber, delivery", one,
-                    sizeof one))
+    if (spec_fields(spec, known, "broker, filter, filters, subscriber, delivery", one, sizeof one))
         hd_resources__errs_add(&es, one);
     const char *broker = hd_resources__jstr(spec, "broker");
     if (!broker) {
@@ -404,13 +403,91 @@ static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char 
     return HD_E_INVAL;
 }
 
+/* Herald's delivery fields that Knative's DeliverySpec does not have, as annotations, so a
+ * manifest that uses them still applies on a cluster (which ignores them): the annotation
+ * herald.dev/delivery.FIELD takes the value the field takes in spec.delivery; spec.delivery, when
+ * it sets the same field, wins. */
+#define DELIVERY_ANNOTATION "herald.dev/delivery."
+static hd_err_t delivery_annotations(const cJSON *ann, prep_t *p, char *err, size_t cap)
+{
+    static const struct {
+        const char *field;
+        unsigned bit;
+    } fields[] = {{"backoffMax", HD_DLV_BACKOFF_MAX},
+                  {"maxInFlight", HD_DLV_MAX_IN_FLIGHT},
+                  {"ordering", HD_DLV_ORDERING},
+                  {"headerEncoding", HD_DLV_HEADER_ENC}};
+    const size_t plen = sizeof DELIVERY_ANNOTATION - 1;
+    cJSON *d = NULL;
+    for (const cJSON *it = cJSON_IsObject(ann) ? ann->child : NULL; it; it = it->next) {
+        if (strncmp(it->string, DELIVERY_ANNOTATION, plen) || !cJSON_IsString(it))
+            continue;
+        const char *f = it->string + plen;
+        size_t i = 0;
+        while (i < sizeof fields / sizeof fields[0] && strcmp(fields[i].field, f))
+            i++;
+        if (i == sizeof fields / sizeof fields[0]) {
+            cJSON_Delete(d);
+            snprintf(err, cap,
+                     "metadata.annotations.%s: unknown (known: " DELIVERY_ANNOTATION
+                     "backoffMax, maxInFlight, ordering, headerEncoding)",
+                     it->string);
+            return HD_E_INVAL;
+        }
+        if (!d && !(d = cJSON_CreateObject()))
+            return HD_E_NOMEM;
+        const char *v = it->valuestring;
+        char *end = NULL;
+        long long n = strtoll(v, &end, 10);
+        cJSON *val = fields[i].bit == HD_DLV_MAX_IN_FLIGHT && *v && end && !*end
+                         ? cJSON_CreateNumber((double)n)
+                         : cJSON_CreateString(v);
+        if (!val) {
+            cJSON_Delete(d);
+            return HD_E_NOMEM;
+        }
+        cJSON_AddItemToObject(d, f, val);
+    }
+    if (!d)
+        return HD_E_OK;
+    hd_delivery_t a;
+    hd_dest_t none;
+    hd_err_t rc = hd_resources__delivery_parse(d, "metadata.annotations.herald.dev/delivery", p->ns,
+                                               &a, &none, err, cap);
+    cJSON_Delete(d);
+    if (rc)
+        return rc;
+    hd_delivery_t *o = &p->dlv;
+    unsigned add = a.set & ~o->set;
+    if (add & HD_DLV_BACKOFF_MAX)
+        o->backoff_max_ms = a.backoff_max_ms;
+    if (add & HD_DLV_MAX_IN_FLIGHT)
+        o->max_in_flight = a.max_in_flight;
+    if (add & HD_DLV_ORDERING)
+        o->ordering = a.ordering;
+    if (add & HD_DLV_HEADER_ENC)
+        o->header_strict = a.header_strict;
+    o->set |= add;
+    return HD_E_OK;
+}
+
 static const char *const doc_fields[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 /* metadata a user writes, and what Kubernetes sets (so `kubectl get -o yaml` output applies) */
-static const char *const metadata_fields[] = {
-    "name",          "namespace",         "labels",          "annotations",
-    "uid",           "resourceVersion",   "generation",      "creationTimestamp",
-    "managedFields", "selfLink",          "finalizers",      "ownerReferences",
-    "deletionTimestamp", "deletionGracePeriodSeconds", NULL};
+static const char *const metadata_fields[] = {"name",
+                                              "namespace",
+                                              "labels",
+                                              "annotations",
+                                              "uid",
+                                              "resourceVersion",
+                                              "generation",
+                                              "creationTimestamp",
+                                              "managedFields",
+                                              "selfLink",
+                                              "finalizers",
+                                              "ownerReferences",
+                                              "deletionTimestamp",
+                                              "deletionGracePeriodSeconds",
+                                              NULL};
 
 /* Names every member of o not in known ("metadata.lables: unknown field ..."), with a hint for
  * the usual slips. */
@@ -419,10 +496,18 @@ static void unknown_fields(const cJSON *o, const char *prefix, const char *const
 {
     static const struct {
         const char *slip, *hint;
-    } hints[] = {{"label", "labels"},     {"lables", "labels"},         {"annotation", "annotations"},
-                 {"ns", "namespace"},     {"namespaces", "namespace"},  {"Name", "name"},
-                 {"Namespace", "namespace"}, {"specs", "spec"},         {"Spec", "spec"},
-                 {"metdata", "metadata"}, {"meta", "metadata"},         {"apiversion", "apiVersion"},
+    } hints[] = {{"label", "labels"},
+                 {"lables", "labels"},
+                 {"annotation", "annotations"},
+                 {"ns", "namespace"},
+                 {"namespaces", "namespace"},
+                 {"Name", "name"},
+                 {"Namespace", "namespace"},
+                 {"specs", "spec"},
+                 {"Spec", "spec"},
+                 {"metdata", "metadata"},
+                 {"meta", "metadata"},
+                 {"apiversion", "apiVersion"},
                  {"Kind", "kind"}};
     if (!cJSON_IsObject(o))
         return;
@@ -547,6 +632,15 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         goto nomem;
     if (rc)
         hd_resources__errs_add(&es, one);
+    if (!rc && (ki->type == HD_RK_BROKER || ki->type == HD_RK_TRIGGER ||
+                ki->type == HD_RK_CHANNEL || ki->type == HD_RK_SUBSCRIPTION)) {
+        rc = delivery_annotations(cJSON_GetObjectItemCaseSensitive(md, "annotations"), p, one,
+                                  sizeof one);
+        if (rc == HD_E_NOMEM)
+            goto nomem;
+        if (rc)
+            hd_resources__errs_add(&es, one);
+    }
     if (es.n) {
         rc = HD_E_INVAL;
         goto fail;

@@ -105,7 +105,9 @@ const char *hd_resources_kind_names(void)
 {
     return "Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, "
            "KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, "
-           "ApiServerSource, KafkaSource, Service, Sequence, Parallel, NatsSource, NatsSink";
+           "ApiServerSource, KafkaSource, Service (serving.knative.dev/v1 or v1), Sequence, "
+           "Parallel, "
+           "NatsSource, NatsSink";
 }
 
 bool hd_resources__dns_label_ok(const char *s)

@@ -28,7 +28,6 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
 
 sub ok
 sub fail --status 500 --body "kaputt"

@@ -434,6 +434,35 @@ START_TEST(unresolved_dead_letter_sink_does_not_stop_delivery)
 }
 END_TEST
 
+START_TEST(herald_delivery_fields_as_annotations)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(
+        r, BROKER("default",
+                  "b") "---\n"
+                       "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+                       "  annotations:\n    herald.dev/delivery.maxInFlight: \"7\"\n"
+                       "    herald.dev/delivery.ordering: ordered\n"
+                       "    herald.dev/delivery.backoffMax: PT10S\n"
+                       "spec:\n  broker: b\n" SUB_URI "  delivery: {retry: 2, maxInFlight: 3}\n");
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert_uint_eq(t->delivery.max_in_flight, 3); /* spec.delivery wins */
+    ck_assert_int_eq(t->delivery.ordering, HD_ORDER_ORDERED);
+    ck_assert_uint_eq(t->delivery.backoff_max_ms, 10000);
+    ck_assert_uint_eq(t->delivery.retry, 2);
+    apply_err(
+        r,
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+        "  annotations: {herald.dev/delivery.maxInFlight: \"0\"}\nspec:\n  broker: b\n" SUB_URI,
+        "metadata.annotations.herald.dev/delivery.maxInFlight: must be an integer from 1");
+    apply_err(r,
+              "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+              "  annotations: {herald.dev/delivery.retry: \"1\"}\nspec:\n  broker: b\n" SUB_URI,
+              "metadata.annotations.herald.dev/delivery.retry: unknown");
+    hd_resources_close(r);
+}
+END_TEST
+
 START_TEST(validation_errors_name_document_and_field)
 {
     hd_resources_t *r = open_mem();
@@ -782,6 +811,7 @@ int main(void)
     tcase_add_test(tc, v1_service_refs_resolve);
     tcase_add_test(tc, v1_service_refs_from_services_map);
     tcase_add_test(tc, unresolved_dead_letter_sink_does_not_stop_delivery);
+    tcase_add_test(tc, herald_delivery_fields_as_annotations);
     tcase_add_test(tc, validation_errors_name_document_and_field);
     tcase_add_test(tc, delivery_precedence);
     tcase_add_test(tc, generation_and_update);
