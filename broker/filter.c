@@ -93,8 +93,8 @@ static bool scalar_text(const cJSON *v, char *buf, size_t cap, const char **out)
 }
 
 /* A map of attribute -> value for exact/prefix/suffix (or filter.attributes when legacy). */
-static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, const char *path,
-                            hd_filter_t **out, char *err, size_t cap)
+static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, bool lenient,
+                            const char *path, hd_filter_t **out, char *err, size_t cap)
 {
     if (!cJSON_IsObject(map)) {
         snprintf(err, cap, "%s: must be a map of attribute name to value", path);
@@ -127,10 +127,15 @@ static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, const c
                          path, it->string);
             goto fail;
         }
-        if (!scalar_text(it, num, sizeof num, &val)) {
+        if (!scalar_text(it, num, sizeof num, &val) && !(lenient && num[0])) {
             snprintf(err, cap, "%s.%s: value must be a string%s%s%s", path, it->string,
                      num[0] ? " (quote it: " : "", num, num[0] ? ")" : "");
             goto fail;
+        }
+        if (!cJSON_IsString(it)) { /* lenient: the canonical text of 42 or true */
+            memmove(num, num + 1, strlen(num));
+            num[strlen(num) - 1] = '\0';
+            val = num;
         }
         fkind_t k = kind;
         if (!*val) {
@@ -171,11 +176,11 @@ fail:
     return HD_E_INVAL;
 }
 
-static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_filter_t **out,
-                            char *err, size_t cap);
+static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, bool lenient,
+                            hd_filter_t **out, char *err, size_t cap);
 
 static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, int depth,
-                             hd_filter_t **out, char *err, size_t cap)
+                             bool lenient, hd_filter_t **out, char *err, size_t cap)
 {
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
         snprintf(err, cap, "%s: must be a non-empty list of filters", path);
@@ -189,7 +194,7 @@ static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, i
         char sub[256];
         snprintf(sub, sizeof sub, "%s[%d]", path, i);
         hd_filter_t *kid = NULL;
-        hd_err_t rc = compile_one(it, sub, depth + 1, &kid, err, cap);
+        hd_err_t rc = compile_one(it, sub, depth + 1, lenient, &kid, err, cap);
         if (rc) {
             hd_filter_free(node);
             return rc;
@@ -262,8 +267,8 @@ bool hd_filter_sql_is_condition(const ce_sql_expr_t *expr, const char *src, char
     return true;
 }
 
-static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out, char *err,
-                            size_t cap)
+static hd_err_t compile_sql(const cJSON *v, const char *path, bool lenient, hd_filter_t **out,
+                            char *err, size_t cap)
 {
     if (!cJSON_IsString(v) || !*v->valuestring) {
         snprintf(err, cap, "%s: must be a non-empty CESQL expression string", path);
@@ -294,7 +299,7 @@ static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out,
         return HD_E_INVAL;
     }
     char why[200];
-    if (!hd_filter_sql_is_condition(f->sql, v->valuestring, why, sizeof why)) {
+    if (!lenient && !hd_filter_sql_is_condition(f->sql, v->valuestring, why, sizeof why)) {
         hd_filter_free(f);
         snprintf(err, cap, "%s: %s", path, why);
         return HD_E_INVAL;
@@ -303,8 +308,8 @@ static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out,
     return HD_E_OK;
 }
 
-static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_filter_t **out,
-                            char *err, size_t cap)
+static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, bool lenient,
+                            hd_filter_t **out, char *err, size_t cap)
 {
     if (depth > FILTER_MAX_DEPTH) {
         snprintf(err, cap, "%s: filters nested deeper than %d", path, FILTER_MAX_DEPTH);
@@ -327,15 +332,15 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
     char sub[256];
     snprintf(sub, sizeof sub, "%s.%s", path, d->string);
     if (!strcmp(d->string, "exact"))
-        return compile_map(d, F_EXACT, false, sub, out, err, cap);
+        return compile_map(d, F_EXACT, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "prefix"))
-        return compile_map(d, F_PREFIX, false, sub, out, err, cap);
+        return compile_map(d, F_PREFIX, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "suffix"))
-        return compile_map(d, F_SUFFIX, false, sub, out, err, cap);
+        return compile_map(d, F_SUFFIX, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "all"))
-        return compile_list(d, F_ALL, sub, depth, out, err, cap);
+        return compile_list(d, F_ALL, sub, depth, lenient, out, err, cap);
     if (!strcmp(d->string, "any"))
-        return compile_list(d, F_ANY, sub, depth, out, err, cap);
+        return compile_list(d, F_ANY, sub, depth, lenient, out, err, cap);
     if (!strcmp(d->string, "not")) {
         if (cJSON_IsArray(d)) {
             snprintf(err, cap,
@@ -345,7 +350,7 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
             return HD_E_INVAL;
         }
         hd_filter_t *kid = NULL;
-        hd_err_t rc = compile_one(d, sub, depth + 1, &kid, err, cap);
+        hd_err_t rc = compile_one(d, sub, depth + 1, lenient, &kid, err, cap);
         if (rc)
             return rc;
         hd_filter_t *f = node_new(F_NOT);
@@ -358,7 +363,7 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
         return HD_E_OK;
     }
     if (!strcmp(d->string, "cesql") || !strcmp(d->string, "sql"))
-        return compile_sql(d, sub, out, err, cap);
+        return compile_sql(d, sub, lenient, out, err, cap);
     snprintf(err, cap,
              "%s: unknown filter dialect '%s' (expected exact, prefix, suffix, all, any, not or "
              "cesql)",
@@ -368,6 +373,12 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
 
 hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out, char *err,
                            size_t err_cap)
+{
+    return hd_filter_compile_opts(filter, filters, false, out, err, err_cap);
+}
+
+hd_err_t hd_filter_compile_opts(const cJSON *filter, const cJSON *filters, bool lenient,
+                                hd_filter_t **out, char *err, size_t err_cap)
 {
     char dummy[8];
     if (!err || !err_cap) {
@@ -384,8 +395,8 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
             return HD_E_INVAL;
         }
         if (cJSON_GetArraySize(filters) == 1)
-            return compile_one(filters->child, "filters[0]", 0, out, err, err_cap);
-        return compile_list(filters, F_ALL, "filters", -1, out, err, err_cap);
+            return compile_one(filters->child, "filters[0]", 0, lenient, out, err, err_cap);
+        return compile_list(filters, F_ALL, "filters", -1, lenient, out, err, err_cap);
     }
     if (filter && !cJSON_IsNull(filter)) {
         if (!cJSON_IsObject(filter)) {
@@ -404,7 +415,7 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
         const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(filter, "attributes");
         if (!attrs || cJSON_IsNull(attrs))
             return HD_E_OK;
-        return compile_map(attrs, F_EXACT, true, "filter.attributes", out, err, err_cap);
+        return compile_map(attrs, F_EXACT, true, lenient, "filter.attributes", out, err, err_cap);
     }
     return HD_E_OK;
 }

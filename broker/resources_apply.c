@@ -115,9 +115,9 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
     }
     p->log_ki = hd_resources_kind_lookup("Broker");
     char ferr[HD_RESOURCES__ERRCAP - 8]; /* room for the "spec." prefix */
-    hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
-                                    cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
-                                    ferr, sizeof ferr);
+    hd_err_t rc = hd_filter_compile_opts(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
+                                         cJSON_GetObjectItemCaseSensitive(spec, "filters"),
+                                         p->lenient, &p->filter, ferr, sizeof ferr);
     if (rc == HD_E_NOMEM)
         return rc;
     if (rc) {
@@ -561,7 +561,9 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         snprintf(one, sizeof one, "apiVersion: required (%s)",
                  hd_resources_kind_versions(ki, served, sizeof served));
         hd_resources__errs_add(&es, one);
-    } else if (!hd_resources__api_matches(api, ki)) {
+    } else if (!hd_resources__api_matches(api, ki) &&
+               !(stored && !strncmp(api, ki->group, strlen(ki->group)) &&
+                 api[strlen(ki->group)] == '/')) { /* stored by an older apply: group only */
         snprintf(one, sizeof one, "apiVersion: '%s' does not serve kind %s (served: %s)", api,
                  ki->kind, hd_resources_kind_versions(ki, served, sizeof served));
         hd_resources__errs_add(&es, one);
@@ -618,6 +620,7 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
     }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
     p->obj_src = doc;
+    p->lenient = stored;
     if (ki->type == HD_RK_SERVICE)
         rc = prep_service(p, spec, one, sizeof one);
     else if (ki->type == HD_RK_TRIGGER)

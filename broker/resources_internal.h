@@ -212,6 +212,7 @@ typedef struct {
     const hd_kind_info_t *log_ki; /* that log's kind */
     cJSON *children;              /* flows: what hd_flows_expand built */
     bool child;                   /* built by a flow: stored, not reported in apply's result */
+    bool lenient;                 /* loaded from the store: what an older apply accepted */
     int doc;                      /* the document's position in its apply (1-based), 0: a child */
 } prep_t;
 

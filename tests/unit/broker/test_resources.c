@@ -765,6 +765,76 @@ START_TEST(survives_reopen)
 }
 END_TEST
 
+static void state_stored(void *arg, hd_err_t status)
+{
+    (void)arg;
+    ck_assert_int_eq(status, HD_E_OK);
+    stored_calls++;
+}
+
+/* Resources an older heraldd stored with what apply now refuses (a non-string filter value, a
+ * CESQL filter that is not a condition, another version of the group) still load: a stricter
+ * apply must not lose a stored trigger and its cursor at an upgrade. */
+START_TEST(stored_resources_load_despite_stricter_apply)
+{
+    char dir[] = "/tmp/herald-res-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_lmdb_opts_t so = {.data_dir = dir,
+                         .durability = HD_DURABILITY_NONE,
+                         .map_size_initial = 1 << 20,
+                         .map_size_max = 64 << 20,
+                         .queue_max = 64};
+    hd_lmdb_t *lm = NULL;
+    ck_assert_int_eq(hd_lmdb_open(&loop, &so, &lm), HD_E_OK);
+    static const char *const docs[][2] = {
+        {"brokers/default/b",
+         "{\"apiVersion\":\"eventing.knative.dev/v1beta1\",\"kind\":\"Broker\","
+         "\"metadata\":{\"name\":\"b\",\"namespace\":\"default\"},"
+         "\"status\":{\"id\":1}}"},
+        {"triggers/default/t",
+         "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Trigger\",\"metadata\":{\"name\":"
+         "\"t\",\"namespace\":\"default\"},\"spec\":{\"broker\":\"b\",\"filter\":{\"attributes\":{"
+         "\"type\":42}},\"subscriber\":{\"uri\":\"http://127.0.0.1:1/\"}},\"status\":{\"id\":2}}"},
+        {"triggers/default/s",
+         "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Trigger\",\"metadata\":{\"name\":"
+         "\"s\",\"namespace\":\"default\"},\"spec\":{\"broker\":\"b\",\"filters\":[{\"cesql\":"
+         "\"type\"}],\"subscriber\":{\"uri\":\"http://127.0.0.1:1/\"}},\"status\":{\"id\":3}}"}};
+    hd_state_txn_t *txn = hd_state_txn_new(hd_lmdb_state(lm));
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(hd_state_resource_put(txn, docs[i][0], docs[i][1], strlen(docs[i][1])),
+                         HD_E_OK);
+    stored_calls = 0;
+    ck_assert_int_eq(hd_state_txn_submit(txn, state_stored, NULL), HD_E_OK);
+    uint64_t start = hd_now_ms();
+    while (stored_calls < 1 && hd_now_ms() - start < 10000)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_eq(stored_calls, 1);
+    hd_resources_t *r = NULL;
+    ck_assert_int_eq(hd_resources_open(NULL, hd_lmdb_state(lm), &r), HD_E_OK);
+    ck_assert_ptr_nonnull(hd_resources_broker(r, "default", 7, "b", 1));
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->ready);
+    ce_event_t *ev = ce_event_new();
+    ce_event_set(ev, "type", "42", 2, NULL);
+    ck_assert(hd_filter_match(t->filter, ev)); /* 42 kept as its canonical text */
+    ce_event_free(ev);
+    ck_assert_ptr_nonnull(hd_resources_trigger(r, "default", "s"));
+    /* applied again by a user, the same trigger is refused */
+    apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  filter: {attributes: {type: 42}}\n"),
+              "value must be a string (quote it: \"42\")");
+    hd_resources_close(r);
+    hd_lmdb_close(lm);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(manifest_files_at_open)
 {
     char dir[] = "/tmp/herald-man-XXXXXX";
@@ -812,6 +882,7 @@ int main(void)
     tcase_add_test(tc, v1_service_refs_from_services_map);
     tcase_add_test(tc, unresolved_dead_letter_sink_does_not_stop_delivery);
     tcase_add_test(tc, herald_delivery_fields_as_annotations);
+    tcase_add_test(tc, stored_resources_load_despite_stricter_apply);
     tcase_add_test(tc, validation_errors_name_document_and_field);
     tcase_add_test(tc, delivery_precedence);
     tcase_add_test(tc, generation_and_update);
