@@ -2,7 +2,8 @@
  * resources_internal.h — what the files of the resources module share (hd_resources.h is the
  * public side):
  *   resources.c         the registry: records, the key and id maps, lookups, observers, JSON
- *   resources_apply.c   validating documents, installing them, apply and delete, flows' children
+ *   resources_prepare.c validating documents (prepare): every error of a document, hints
+ *   resources_apply.c   installing documents, apply and delete, flows' children
  *   resources_status.c  conditions, resolving destinations, refresh passes, flow status
  *   resources_load.c    loading from the state store at open; reading manifest files and folders
  *   resources_spec.c    pure spec parsing: kinds, Destinations, DeliverySpec, URLs, names
@@ -220,6 +221,9 @@ typedef struct {
  * flow that builds it (the only writer of a flow's children). */
 typedef enum { FROM_USER, FROM_STORE, FROM_FLOW } origin_t;
 
+/* The record of kind `kind` (a Kind name) ns/name, or NULL (also when r is NULL). */
+record_t *hd_resources__find_kind(hd_resources_t *r, const char *kind, const char *ns,
+                                  const char *name);
 /* Frees what a prepared document owns and zeroes it. */
 void hd_resources__prep_free(prep_t *p);
 /* Validates one document and builds its normalized object into *p (nothing in the registry
