@@ -90,12 +90,17 @@ services:
   ns1/mapped: "http://127.0.0.1:$PORT_ok"
 log: {format: json, level: info}
 EOF
-: >"$TMP/heraldd.log"
-"$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-HPID=$!
-for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+start_heraldd() {
+    IN= ADM=
+    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
+    : >"$TMP/heraldd.log"
+    "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
+    HPID=$!
+    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
+    IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+}
+start_heraldd
 check "heraldd starts with a services: map" test -n "$IN"
 
 send() { # send ID TYPE [extra curl args] -> HTTP status
@@ -146,6 +151,14 @@ metrics=$(get /metrics)
 check "herald_trigger_awaiting_dead_letter_sink counts them" \
     grep -qE '^herald_trigger_awaiting_dead_letter_sink\{[^}]*broker="b"[^}]*trigger="t-fail"[^}]*\} 2$' <<<"$metrics"
 check "nothing went to the dead table" test "$(stat t-fail dead)" = 0
+# a restart (kill -9) keeps them waiting: pending records, never dropped
+sleep 0.3 # margin: their pending records were written at their first retry already
+kill -9 "$HPID"
+wait "$HPID" 2>/dev/null
+start_heraldd
+check "heraldd restarts" test -n "$IN"
+check "after a kill -9 the 2 events still wait for the sink" \
+    wait_stat t-fail awaitingDeadLetterSink 2 15
 cat >"$TMP/dls.yaml" <<EOF
 apiVersion: v1
 kind: Service
