@@ -233,15 +233,25 @@ void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker
     hd_resources__each(r, each_brk, a);
 }
 
+record_t *hd_resources__find_named(hd_resources_t *r, const hd_kind_info_t *ki, const char *ns,
+                                   const char *name)
+{
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, ki->plural, ns, name);
+    record_t *x = hd_resources__find(r, key);
+    if (!x && ki->type == HD_RK_OTHER && !strcmp(ki->kind, "Service")) {
+        /* "Service" names Knative's first; a Kubernetes v1 Service of that name is the other */
+        hd_resources__key(key, sizeof key, hd_resources_kind_lookup("svc")->plural, ns, name);
+        x = hd_resources__find(r, key);
+    }
+    return x;
+}
+
 cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
                              const char *name)
 {
     const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
-    if (!ki)
-        return NULL;
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, ki->plural, ns, name);
-    record_t *x = hd_resources__find(r, key);
+    record_t *x = ki ? hd_resources__find_named(r, ki, ns, name) : NULL;
     return x ? cJSON_Duplicate(x->obj, 1) : NULL;
 }
 

@@ -523,9 +523,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
             cb(arg, HD_E_INVAL, NULL, msg);
         return;
     }
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, ki->plural, ns, name);
-    record_t *x = hd_resources__find(r, key);
+    record_t *x = hd_resources__find_named(r, ki, ns, name);
     if (!x) {
         snprintf(msg, sizeof msg, "%s \"%s/%s\" not found", ki->kind, ns, name);
         if (cb)

@@ -157,6 +157,10 @@ struct hd_resources {
 void hd_resources__key(char *buf, size_t cap, const char *plural, const char *ns, const char *name);
 /* The record under key (borrowed), or NULL. */
 record_t *hd_resources__find(const hd_resources_t *r, const char *key);
+/* The record of kind ki ns/name; for Knative's Service, a Kubernetes v1 Service of that name
+ * when there is no Knative one (both are "Service"). NULL when absent. */
+record_t *hd_resources__find_named(hd_resources_t *r, const hd_kind_info_t *ki, const char *ns,
+                                   const char *name);
 /* Links a new record under its key, and under its id when it has one. Errors: HD_E_NOMEM, with
  * nothing linked. */
 hd_err_t hd_resources__link(hd_resources_t *r, record_t *x);
