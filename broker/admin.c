@@ -94,6 +94,17 @@ static int status_of(hd_err_t e)
 void hd_admin__respond_err(hd_http_req_t *req, hd_err_t e, const char *msg)
 {
     int st = status_of(e);
+    if (st != 503 && msg && strlen(msg) > 500) {
+        /* apply reports every error of every document: more than the HTTP server's error body
+         * holds */
+        cJSON *o = cJSON_CreateObject();
+        if (o && cJSON_AddStringToObject(o, "error", msg)) {
+            hd_admin__respond_json(req, st, o);
+            cJSON_Delete(o);
+            return;
+        }
+        cJSON_Delete(o);
+    }
     hd_http_respond_error(req, st, st == 503 ? HD_ADMIN__RETRY_AFTER : NULL,
                           msg ? msg : hd_err_message(e));
 }

@@ -180,6 +180,7 @@ void hd_admin__describe_consumer(hd_admin_ctx_t *a, hd_http_req_t *req, const hd
         cJSON_AddNumberToObject(st, "failed", (double)s.failed);
         cJSON_AddNumberToObject(st, "deadLettered", (double)s.dead_lettered);
         cJSON_AddNumberToObject(st, "dead", (double)s.dead);
+        cJSON_AddNumberToObject(st, "awaitingDeadLetterSink", (double)s.awaiting_dead_letter_sink);
         /* 0: no HTTP answer (a network error, a timeout) or no failure yet */
         cJSON_AddNumberToObject(st, "lastStatus", s.last_status > 0 ? s.last_status : 0);
         cJSON_AddStringToObject(st, "lastError", s.last_error);

@@ -7,6 +7,7 @@
 #include "hd_time.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,7 +23,18 @@ typedef enum {
     T_SIZE,     /* bytes: 1048576, 64KiB, 1MiB, 8GiB */
     T_DURATION, /* 10s, 100ms, PT0.5S; stored in ms */
     T_LIST,     /* list of strings (env: comma-separated) */
+    T_MAP,      /* map of names to strings, kept as "name=value" items (env: a=x,b=y) */
 } stype_t;
+
+/* A T_LIST or T_MAP field is a char ** followed by its size_t count. */
+#define LIST_ITEMS(cfg, s) ((char ***)((char *)(cfg) + (s)->off))
+#define LIST_COUNT(cfg, s) ((size_t *)((char *)(cfg) + (s)->off + sizeof(char **)))
+_Static_assert(offsetof(hd_config_t, manifest_count) ==
+                   offsetof(hd_config_t, manifests) + sizeof(char **),
+               "manifest_count follows manifests");
+_Static_assert(offsetof(hd_config_t, service_count) ==
+                   offsetof(hd_config_t, services) + sizeof(char **),
+               "service_count follows services");
 
 typedef struct {
     const char *key;
@@ -95,6 +107,9 @@ static const setting_t settings[] = {
      false, "keep-alive connections kept per subscriber host"},
     {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,
      "files or folders of YAML/JSON manifests applied at startup (env: comma-separated)"},
+    {"services", T_MAP, OFF(services), "", 0, 0, NULL, false,
+     "addresses of Kubernetes Services named by `ref: {apiVersion: v1, kind: Service}`: "
+     "name or namespace/name -> http(s) URL (env: a=URL,ns/b=URL)"},
     {"log.format", T_ENUM, OFF(log_format), "json", 0, 0, log_format_names, false,
      "json: one JSON object per line on stderr; text: human lines"},
     {"log.level", T_ENUM, OFF(log_level), "info", 0, 0, log_level_names, false,
@@ -333,7 +348,8 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
                         "%s: %s: '%s' is not a duration (e.g. 100ms, 10s, 5m, 7d, PT0.5S, P1D)",
                         where, s->key, vs);
         break;
-    case T_LIST: {
+    case T_LIST:
+    case T_MAP: {
         /* From the environment (or a scalar in the file): comma-separated, blanks trimmed. */
         char **items = NULL;
         size_t count = 0;
@@ -360,9 +376,16 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
             }
             p = *end ? end + 1 : end;
         }
-        free_list(cfg->manifests, cfg->manifest_count);
-        cfg->manifests = items;
-        cfg->manifest_count = count;
+        for (size_t i = 0; s->type == T_MAP && i < count; i++) {
+            const char *eq = strchr(items[i], '=');
+            if (!eq || eq == items[i] || !eq[1]) {
+                free_list(items, count);
+                return fail(err, cap, "%s: %s: '%s' is not name=URL", where, s->key, items[i]);
+            }
+        }
+        free_list(*LIST_ITEMS(cfg, s), *LIST_COUNT(cfg, s));
+        *LIST_ITEMS(cfg, s) = items;
+        *LIST_COUNT(cfg, s) = count;
         return HD_E_OK;
     }
     }
@@ -389,6 +412,41 @@ typedef struct {
 } yload_t;
 
 static hd_err_t load_map(yload_t *y, yaml_node_t *map, const char *prefix);
+
+/* `services:` and other maps of names to strings: each pair becomes a "name=value" item. */
+static hd_err_t load_string_map(yload_t *y, const setting_t *s, yaml_node_t *val, const char *where)
+{
+    if (val->type == YAML_SCALAR_NODE && !val->data.scalar.length)
+        return HD_E_OK; /* `services:` with nothing after it */
+    if (val->type != YAML_MAPPING_NODE)
+        return fail(y->err, y->cap, "%s: %s: expected a map of name: URL", where, s->key);
+    size_t count = 0, n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+    char **items = hd_calloc(n ? n : 1, sizeof(*items));
+    if (!items)
+        return HD_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, val->data.mapping.pairs.start[i].key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, val->data.mapping.pairs.start[i].value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE ||
+            !k->data.scalar.length || !v->data.scalar.length ||
+            strchr((const char *)k->data.scalar.value, '=')) {
+            free_list(items, count);
+            return fail(y->err, y->cap, "%s: %s: entry %zu must be name: URL (two strings)", where,
+                        s->key, i + 1);
+        }
+        size_t len = k->data.scalar.length + v->data.scalar.length + 2;
+        if (!(items[count] = hd_malloc(len))) {
+            free_list(items, count);
+            return HD_E_NOMEM;
+        }
+        snprintf(items[count++], len, "%s=%s", (const char *)k->data.scalar.value,
+                 (const char *)v->data.scalar.value);
+    }
+    free_list(*LIST_ITEMS(y->cfg, s), *LIST_COUNT(y->cfg, s));
+    *LIST_ITEMS(y->cfg, s) = items;
+    *LIST_COUNT(y->cfg, s) = count;
+    return HD_E_OK;
+}
 
 static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val)
 {
@@ -453,6 +511,8 @@ static hd_err_t load_value(yload_t *y, const char *key, yaml_node_t *val)
         y->cfg->manifest_count = count;
         return HD_E_OK;
     }
+    if (s->type == T_MAP)
+        return load_string_map(y, s, val, where);
     if (val->type != YAML_SCALAR_NODE)
         return fail(y->err, y->cap, "%s: %s: expected a single value", where, key);
     return set_value(y->cfg, s, (const char *)val->data.scalar.value, where, y->err, y->cap);
@@ -595,6 +655,9 @@ void hd_config_free(hd_config_t *cfg)
     free_list(cfg->manifests, cfg->manifest_count);
     cfg->manifests = NULL;
     cfg->manifest_count = 0;
+    free_list(cfg->services, cfg->service_count);
+    cfg->services = NULL;
+    cfg->service_count = 0;
 }
 
 /* Writes a YAML double-quoted scalar. Everything YAML does not allow raw in a document is
@@ -697,6 +760,20 @@ void hd_config_print(const hd_config_t *cfg, FILE *out)
             for (size_t j = 0; j < cfg->manifest_count; j++) {
                 fprintf(out, "%s  - ", indent);
                 print_quoted(out, cfg->manifests[j]);
+                fputc('\n', out);
+            }
+            continue;
+        }
+        if (s->type == T_MAP) {
+            fprintf(out, "%s\n", cfg->service_count ? "" : " {}");
+            for (size_t j = 0; j < cfg->service_count; j++) {
+                const char *eq = strchr(cfg->services[j], '=');
+                fprintf(out, "%s  ", indent);
+                char *k = hd_strndup(cfg->services[j], (size_t)(eq - cfg->services[j]));
+                print_quoted(out, k ? k : "");
+                hd_free(k);
+                fputs(": ", out);
+                print_quoted(out, eq + 1);
                 fputc('\n', out);
             }
             continue;

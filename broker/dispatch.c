@@ -329,6 +329,12 @@ void hd_dispatch_trigger_added(hd_dispatch_t *d, hd_trigger_t *t)
                                    "sink or kept in the dead table",
                                    "namespace", ns, ll, ln, kl, tr->name, "to", dead[i].to);
         }
+        tr->m_awaiting_dls = hd_metrics_gauge(
+            m, "herald_trigger_awaiting_dead_letter_sink",
+            "Events that exhausted their retries and wait, pending, for a dead-letter sink that "
+            "does not resolve",
+            "namespace", tr->ns, t->subscription ? "channel" : "broker",
+            t->broker && t->broker->name ? t->broker->name : "", tr->kind_label, tr->name);
         if (t->subscription) {
             tr->m_reply_drop =
                 hd_metrics_counter(m, "herald_dropped_total", "Events dropped, by reason",
@@ -577,6 +583,7 @@ void hd_dispatch_trigger_stats(hd_dispatch_t *d, const hd_trigger_t *t, hd_dispa
     out->failed = tr->failed;
     out->dead_lettered = tr->dead_lettered;
     out->dead = tr->dead;
+    out->awaiting_dead_letter_sink = tr->awaiting_dls;
     out->last_status = tr->last_status;
     snprintf(out->last_error, sizeof out->last_error, "%s", tr->last_error);
     out->failing = tr->failing;

@@ -15,7 +15,9 @@ static hd_dispatch__decision_t act(hd_dispatch__action_t action, uint64_t delay_
 /* Attempts to the subscriber are used up (or not worth making). */
 static hd_dispatch__decision_t give_up(const hd_dispatch__facts_t *f)
 {
-    return act(f->has_dls ? HD_DISPATCH__TO_DEAD_LETTER : HD_DISPATCH__TO_DEAD_TABLE, 0);
+    return act(f->has_dls || f->dls_unresolved ? HD_DISPATCH__TO_DEAD_LETTER
+                                               : HD_DISPATCH__TO_DEAD_TABLE,
+               0);
 }
 
 static uint64_t retry_after(const hd_delivery_t *dl, const hd_dispatch__facts_t *f,
@@ -57,6 +59,9 @@ static hd_dispatch__decision_t failure(const hd_delivery_t *dl, const hd_dispatc
 
 static hd_dispatch__decision_t ready(const hd_delivery_t *dl, const hd_dispatch__facts_t *f)
 {
+    if (f->to_dls && !f->has_dls && f->dls_unresolved)
+        /* the sink is set but does not resolve yet: the event waits for it, pending */
+        return act(HD_DISPATCH__WAIT, HD_DISPATCH__DLS_AWAIT_MS);
     if (f->to_dls)
         /* a sink removed meanwhile: keep the event in the dead table instead */
         return act(f->has_dls ? HD_DISPATCH__SEND : HD_DISPATCH__TO_DEAD_TABLE, 0);

@@ -51,6 +51,7 @@ static void timer_closed(uv_handle_t *h)
 void hd_dispatch__delivery_free(delivery_t *v)
 {
     trigger_run_t *tr = v->tr;
+    hd_dispatch__set_awaiting_dls(v, false);
     if (tr) {
         if (v->prev)
             v->prev->next = v->next;
@@ -70,6 +71,25 @@ void hd_dispatch__delivery_free(delivery_t *v)
         ce_http_out_free(&v->reply_enc);
     hd_free(v->last_body);
     hd_free(v);
+}
+
+void hd_dispatch__set_awaiting_dls(delivery_t *v, bool awaiting)
+{
+    trigger_run_t *tr = v->tr;
+    if (tr == NULL || v->awaiting_dls == awaiting)
+        return;
+    v->awaiting_dls = awaiting;
+    if (awaiting) {
+        tr->awaiting_dls++;
+        char seqs[24];
+        snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)v->seq);
+        hd_log(HD_LOG_WARN,
+               "event exhausted its retries; kept pending until the dead-letter sink resolves",
+               "namespace", tr->ns, tr->kind_label, tr->name, "seq", seqs, NULL);
+    } else {
+        tr->awaiting_dls--;
+    }
+    hd_metric_set(tr->m_awaiting_dls, (int64_t)tr->awaiting_dls);
 }
 
 /* The delivery is over (delivered, dead-lettered or dead): release its slot. */
@@ -292,9 +312,11 @@ static void apply(delivery_t *v, const hd_dispatch__decision_t *dec, const char 
         record_failure(v, dec->status, body, body_len, errtext ? errtext : dec->why);
     switch (dec->action) {
     case HD_DISPATCH__SEND:
+        hd_dispatch__set_awaiting_dls(v, false);
         delivery_send(v);
         return;
     case HD_DISPATCH__WAIT:
+        hd_dispatch__set_awaiting_dls(v, v->to_dls);
         hd_dispatch__delivery_schedule(v, dec->delay_ms);
         return;
     case HD_DISPATCH__DELIVERED:
@@ -322,6 +344,7 @@ static void apply(delivery_t *v, const hd_dispatch__decision_t *dec, const char 
         delivery_attempt(v);
         return;
     case HD_DISPATCH__TO_DEAD_TABLE:
+        hd_dispatch__set_awaiting_dls(v, false);
         v->to_dls = false;
         to_dead_table(v);
         return;
@@ -336,6 +359,7 @@ static hd_dispatch__facts_t facts_of(const delivery_t *v, hd_dispatch__fact_t wh
         .what = what,
         .to_dls = v->to_dls,
         .has_dls = tr->dls_uri != NULL,
+        .dls_unresolved = tr->dl.dead_letter_unresolved,
         .has_subscriber = tr->sub_uri != NULL,
         .attempts = v->attempts,
         .dls_attempts = v->dls_attempts,

@@ -36,6 +36,8 @@
 /* bounds on the wait between dead-letter attempts */
 #define HD_DISPATCH__DLS_RETRY_MIN_MS 1000u
 #define HD_DISPATCH__DLS_RETRY_CAP_MS (300u * 1000u)
+/* the wait between looks at an unresolved dead-letter sink, for an event that awaits it */
+#define HD_DISPATCH__DLS_AWAIT_MS 2000u
 /* the wait when an attempt cannot start for a local reason (unresolved subscriber, memory) */
 #define HD_DISPATCH__LATER_MS 1000u
 #define HD_DISPATCH__DEFAULT_TTL 255
@@ -69,6 +71,7 @@ struct delivery {
     uint32_t dls_attempts;
     bool replayed_dead;      /* a dead letter replayed: not part of the low-water mark */
     bool to_dls;             /* in the dead-letter phase */
+    bool awaiting_dls;       /* in it, waiting for an unresolved sink (counted in the trigger) */
     bool had_pending;        /* a pending record was written */
     bool waiting;            /* waiting for a retry timer */
     bool in_ingest;          /* a reply or an in-process delivery is being stored */
@@ -131,6 +134,8 @@ struct trigger_run {
     trigger_run_t *dirty_next, *dirty_prev;
     /* stats */
     uint64_t delivered, failed, dead_lettered, dead;
+    uint64_t awaiting_dls; /* deliveries with awaiting_dls */
+    hd_metric_t *m_awaiting_dls;
     int last_status;
     char last_error[256];
     /* failing state of the subscriber: attempts to it since its last success (the dead-letter
@@ -263,6 +268,8 @@ delivery_t *hd_dispatch__delivery_new(trigger_run_t *tr, uint64_t seq, shared_ev
 void hd_dispatch__delivery_schedule(delivery_t *v, uint64_t delay_ms);
 /* Unlinks and frees a delivery (its call must be cancelled already). */
 void hd_dispatch__delivery_free(delivery_t *v);
+/* Counts a delivery in (or out of) its trigger's awaitingDeadLetterSink. */
+void hd_dispatch__set_awaiting_dls(delivery_t *v, bool awaiting);
 /* Starts deliveries while the trigger has free slots. */
 void hd_dispatch__pump(trigger_run_t *tr);
 
@@ -283,6 +290,7 @@ typedef struct {
     hd_dispatch__fact_t what;
     bool to_dls;             /* the delivery is in its dead-letter phase */
     bool has_dls;            /* the trigger has a dead-letter sink */
+    bool dls_unresolved;     /* it has one that does not resolve yet: wait for it */
     bool has_subscriber;     /* the subscriber is resolved */
     uint32_t attempts;       /* attempts made to the subscriber, counting the one answered */
     uint32_t dls_attempts;   /* failed attempts to the dead-letter sink before this fact */
@@ -329,7 +337,9 @@ typedef struct {
  *  - In the dead-letter phase a failure keeps the event pending: the backoff of the dls
  *    attempt bounded to [1 s, 5 min], or a longer Retry-After. A sink removed meanwhile sends it
  *    to the dead table.
- *  - An unresolved subscriber is waited for (1 s) without using an attempt. */
+ *  - An unresolved subscriber is waited for (1 s) without using an attempt.
+ *  - Attempts used up while the sink is set but unresolved: the dead-letter phase starts and
+ *    waits (DLS_AWAIT_MS at a time, kept pending) until the sink resolves; never the dead table. */
 hd_dispatch__decision_t hd_dispatch__decide(const hd_delivery_t *dl,
                                             const hd_dispatch__facts_t *facts,
                                             uint64_t now_wall_ms);

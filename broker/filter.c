@@ -75,29 +75,26 @@ static bool attr_name_ok(const char *s)
     return true;
 }
 
-/* The canonical string of a scalar manifest value: strings as is, integers in decimal,
- * Booleans as true/false (CloudEvents canonical forms). Returns false for anything else. */
+/* A filter value must be a string, as Knative's API types it (map[string]string): a YAML 1 or
+ * true is refused on a cluster, so here too. buf gets the quoted form a user should write. */
 static bool scalar_text(const cJSON *v, char *buf, size_t cap, const char **out)
 {
     if (cJSON_IsString(v)) {
         *out = v->valuestring;
         return true;
     }
-    if (cJSON_IsBool(v)) {
-        *out = cJSON_IsTrue(v) ? "true" : "false";
-        return true;
-    }
-    if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble) {
-        snprintf(buf, cap, "%lld", (long long)v->valuedouble);
-        *out = buf;
-        return true;
-    }
+    if (cJSON_IsBool(v))
+        snprintf(buf, cap, "\"%s\"", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+        snprintf(buf, cap, "\"%lld\"", (long long)v->valuedouble);
+    else
+        buf[0] = '\0';
     return false;
 }
 
 /* A map of attribute -> value for exact/prefix/suffix (or filter.attributes when legacy). */
-static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, const char *path,
-                            hd_filter_t **out, char *err, size_t cap)
+static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, bool lenient,
+                            const char *path, hd_filter_t **out, char *err, size_t cap)
 {
     if (!cJSON_IsObject(map)) {
         snprintf(err, cap, "%s: must be a map of attribute name to value", path);
@@ -130,9 +127,15 @@ static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, const c
                          path, it->string);
             goto fail;
         }
-        if (!scalar_text(it, num, sizeof num, &val)) {
-            snprintf(err, cap, "%s.%s: value must be a string", path, it->string);
+        if (!scalar_text(it, num, sizeof num, &val) && !(lenient && num[0])) {
+            snprintf(err, cap, "%s.%s: value must be a string%s%s%s", path, it->string,
+                     num[0] ? " (quote it: " : "", num, num[0] ? ")" : "");
             goto fail;
+        }
+        if (!cJSON_IsString(it)) { /* lenient: the canonical text of 42 or true */
+            memmove(num, num + 1, strlen(num));
+            num[strlen(num) - 1] = '\0';
+            val = num;
         }
         fkind_t k = kind;
         if (!*val) {
@@ -173,11 +176,11 @@ fail:
     return HD_E_INVAL;
 }
 
-static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_filter_t **out,
-                            char *err, size_t cap);
+static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, bool lenient,
+                            hd_filter_t **out, char *err, size_t cap);
 
 static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, int depth,
-                             hd_filter_t **out, char *err, size_t cap)
+                             bool lenient, hd_filter_t **out, char *err, size_t cap)
 {
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
         snprintf(err, cap, "%s: must be a non-empty list of filters", path);
@@ -191,7 +194,7 @@ static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, i
         char sub[256];
         snprintf(sub, sizeof sub, "%s[%d]", path, i);
         hd_filter_t *kid = NULL;
-        hd_err_t rc = compile_one(it, sub, depth + 1, &kid, err, cap);
+        hd_err_t rc = compile_one(it, sub, depth + 1, lenient, &kid, err, cap);
         if (rc) {
             hd_filter_free(node);
             return rc;
@@ -206,8 +209,66 @@ static hd_err_t compile_list(const cJSON *arr, fkind_t kind, const char *path, i
     return HD_E_OK;
 }
 
-static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out, char *err,
-                            size_t cap)
+/* A bare core attribute (`type`, `(source)`): always a String, never a condition. */
+static const char *bare_core_attribute(const char *src, char *buf, size_t cap)
+{
+    static const char *const core[] = {"specversion", "id",   "source",          "type",
+                                       "subject",     "time", "datacontenttype", "dataschema"};
+    const char *a = src, *b = src + strlen(src);
+    for (;;) {
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' || b[-1] == '\r'))
+            b--;
+        if (b - a >= 2 && *a == '(' && b[-1] == ')') {
+            a++;
+            b--;
+            continue;
+        }
+        break;
+    }
+    size_t n = (size_t)(b - a);
+    if (n == 0 || n >= cap)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return NULL;
+        buf[i] = c;
+    }
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof core / sizeof core[0]; i++)
+        if (!strcmp(buf, core[i]))
+            return buf;
+    return NULL;
+}
+
+bool hd_filter_sql_is_condition(const ce_sql_expr_t *expr, const char *src, char *why, size_t cap)
+{
+    static const char *const names[] = {"a Boolean", "an Integer", "a String"};
+    ce_sql_type_t t = ce_sql_expr_type(expr);
+    char attr[32];
+    if (t != CE_SQL_BOOLEAN) {
+        snprintf(why, cap,
+                 "the expression is %s, not a Boolean, so as a filter it never matches; "
+                 "compare it (e.g. INT(x) + 1 = 2, or type = 'com.example')",
+                 names[t > CE_SQL_STRING ? CE_SQL_STRING : t]);
+        return false;
+    }
+    if (bare_core_attribute(src, attr, sizeof attr)) {
+        snprintf(why, cap,
+                 "the expression is the attribute '%s' alone, a String, not a Boolean, so as a "
+                 "filter it never matches; compare it (e.g. %s = 'value', or EXISTS %s)",
+                 attr, attr, attr);
+        return false;
+    }
+    return true;
+}
+
+static hd_err_t compile_sql(const cJSON *v, const char *path, bool lenient, hd_filter_t **out,
+                            char *err, size_t cap)
 {
     if (!cJSON_IsString(v) || !*v->valuestring) {
         snprintf(err, cap, "%s: must be a non-empty CESQL expression string", path);
@@ -229,17 +290,26 @@ static hd_err_t compile_sql(const cJSON *v, const char *path, hd_filter_t **out,
         hd_filter_free(f);
         /* Show the expression with a caret so a user sees where it went wrong. */
         size_t pos = perr.position > len ? len : perr.position;
-        snprintf(err, cap, "%s: invalid CESQL expression at position %zu: %s (in \"%.*s>>>%s\")",
+        snprintf(err, cap, "%s: invalid CESQL expression at position %zu: %s (in \"%.*s>>>%s\")%s",
                  path, pos, perr.message[0] ? perr.message : "syntax error", (int)pos,
-                 v->valuestring, v->valuestring + pos);
+                 v->valuestring, v->valuestring + pos,
+                 strstr(v->valuestring, "==") ? "; CESQL compares with a single '=': use = "
+                                                "instead of =="
+                                              : "");
+        return HD_E_INVAL;
+    }
+    char why[200];
+    if (!lenient && !hd_filter_sql_is_condition(f->sql, v->valuestring, why, sizeof why)) {
+        hd_filter_free(f);
+        snprintf(err, cap, "%s: %s", path, why);
         return HD_E_INVAL;
     }
     *out = f;
     return HD_E_OK;
 }
 
-static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_filter_t **out,
-                            char *err, size_t cap)
+static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, bool lenient,
+                            hd_filter_t **out, char *err, size_t cap)
 {
     if (depth > FILTER_MAX_DEPTH) {
         snprintf(err, cap, "%s: filters nested deeper than %d", path, FILTER_MAX_DEPTH);
@@ -262,18 +332,25 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
     char sub[256];
     snprintf(sub, sizeof sub, "%s.%s", path, d->string);
     if (!strcmp(d->string, "exact"))
-        return compile_map(d, F_EXACT, false, sub, out, err, cap);
+        return compile_map(d, F_EXACT, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "prefix"))
-        return compile_map(d, F_PREFIX, false, sub, out, err, cap);
+        return compile_map(d, F_PREFIX, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "suffix"))
-        return compile_map(d, F_SUFFIX, false, sub, out, err, cap);
+        return compile_map(d, F_SUFFIX, false, lenient, sub, out, err, cap);
     if (!strcmp(d->string, "all"))
-        return compile_list(d, F_ALL, sub, depth, out, err, cap);
+        return compile_list(d, F_ALL, sub, depth, lenient, out, err, cap);
     if (!strcmp(d->string, "any"))
-        return compile_list(d, F_ANY, sub, depth, out, err, cap);
+        return compile_list(d, F_ANY, sub, depth, lenient, out, err, cap);
     if (!strcmp(d->string, "not")) {
+        if (cJSON_IsArray(d)) {
+            snprintf(err, cap,
+                     "%s: takes one filter, not a list (to negate several, wrap them: not: "
+                     "{any: [...]} or not: {all: [...]})",
+                     sub);
+            return HD_E_INVAL;
+        }
         hd_filter_t *kid = NULL;
-        hd_err_t rc = compile_one(d, sub, depth + 1, &kid, err, cap);
+        hd_err_t rc = compile_one(d, sub, depth + 1, lenient, &kid, err, cap);
         if (rc)
             return rc;
         hd_filter_t *f = node_new(F_NOT);
@@ -286,7 +363,7 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
         return HD_E_OK;
     }
     if (!strcmp(d->string, "cesql") || !strcmp(d->string, "sql"))
-        return compile_sql(d, sub, out, err, cap);
+        return compile_sql(d, sub, lenient, out, err, cap);
     snprintf(err, cap,
              "%s: unknown filter dialect '%s' (expected exact, prefix, suffix, all, any, not or "
              "cesql)",
@@ -296,6 +373,12 @@ static hd_err_t compile_one(const cJSON *obj, const char *path, int depth, hd_fi
 
 hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_t **out, char *err,
                            size_t err_cap)
+{
+    return hd_filter_compile_opts(filter, filters, false, out, err, err_cap);
+}
+
+hd_err_t hd_filter_compile_opts(const cJSON *filter, const cJSON *filters, bool lenient,
+                                hd_filter_t **out, char *err, size_t err_cap)
 {
     char dummy[8];
     if (!err || !err_cap) {
@@ -312,8 +395,8 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
             return HD_E_INVAL;
         }
         if (cJSON_GetArraySize(filters) == 1)
-            return compile_one(filters->child, "filters[0]", 0, out, err, err_cap);
-        return compile_list(filters, F_ALL, "filters", -1, out, err, err_cap);
+            return compile_one(filters->child, "filters[0]", 0, lenient, out, err, err_cap);
+        return compile_list(filters, F_ALL, "filters", -1, lenient, out, err, err_cap);
     }
     if (filter && !cJSON_IsNull(filter)) {
         if (!cJSON_IsObject(filter)) {
@@ -332,7 +415,7 @@ hd_err_t hd_filter_compile(const cJSON *filter, const cJSON *filters, hd_filter_
         const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(filter, "attributes");
         if (!attrs || cJSON_IsNull(attrs))
             return HD_E_OK;
-        return compile_map(attrs, F_EXACT, true, "filter.attributes", out, err, err_cap);
+        return compile_map(attrs, F_EXACT, true, lenient, "filter.attributes", out, err, err_cap);
     }
     return HD_E_OK;
 }

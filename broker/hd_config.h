@@ -43,6 +43,8 @@ struct hd_config {
     uint64_t delivery_pool_max;     /* delivery.max_connections_per_host, default 64 */
     char **manifests;               /* manifests: list of files or folders */
     size_t manifest_count;
+    char **services; /* services: "name=URL" or "ns/name=URL" items (v1 Service addresses) */
+    size_t service_count;
     hd_log_format_t log_format; /* log.format: json | text */
     hd_log_level_t log_level;   /* log.level: debug | info | warn | error */
 };

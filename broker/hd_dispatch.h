@@ -106,6 +106,7 @@ typedef struct {
     uint64_t in_flight;
     uint64_t pending_retries;
     uint64_t delivered, failed, dead_lettered, dead;
+    uint64_t awaiting_dead_letter_sink; /* exhausted their retries; wait for an unresolved sink */
     int last_status;      /* status of the last failed attempt, -1 network error, 0 none */
     char last_error[256]; /* "" when none */
     /* the subscriber's failing state: its latest attempt failed and none succeeded since */

@@ -45,6 +45,8 @@ typedef struct {
     uint64_t timeout_ms;         /* per attempt; default 30 s */
     uint64_t retry_after_max_ms; /* cap on an honoured Retry-After; 0 = honour any (bounded) */
     char *dead_letter_uri;       /* resolved URL, or NULL */
+    bool dead_letter_unresolved; /* a sink is set (HD_DLV_DLS) but does not resolve yet: events
+                                  * that exhaust their retries wait for it, pending */
     uint32_t max_in_flight;      /* default 100 */
     hd_ordering_t ordering;
     bool header_strict; /* headerEncoding: strict */
@@ -101,6 +103,9 @@ typedef struct hd_trigger {
                      * the router's match without a lookup per event */
 } hd_trigger_t;
 
+/* The annotation that gives a Kubernetes v1 Service its address on one machine. */
+#define HD_RESOURCES_URL_ANNOTATION "herald.dev/url"
+
 /* The host:port of broker and channel addresses until hd_resources_set_ingress_address. */
 #define HD_RESOURCES_INGRESS_ADDRESS "127.0.0.1:8080"
 
@@ -111,6 +116,10 @@ typedef struct {
     uint64_t retention_ms;        /* retention of every broker and channel; 0: 7 days */
     const char *const *manifests; /* files or folders applied at open (borrowed for the call) */
     size_t manifest_count;
+    /* Addresses of Kubernetes v1 Services: "name=URL" (any namespace) or "ns/name=URL" items,
+     * herald.yaml's `services:` (borrowed for the call). A bad URL fails the open: HD_E_CONFIG. */
+    const char *const *services;
+    size_t service_count;
 } hd_resources_opts_t;
 
 /* Creates the registry, loads the resources stored in `state` (borrowed; NULL: in memory only,
@@ -232,6 +241,8 @@ typedef enum {
     HD_RK_CHANNEL,
     HD_RK_SUBSCRIPTION,
     HD_RK_FLOW,
+    HD_RK_SERVICE, /* Kubernetes' v1 Service: an address (herald.dev/url, ExternalName, services:)
+                    */
     HD_RK_OTHER
 } hd_rk_type_t;
 
@@ -249,6 +260,13 @@ typedef struct {
 /* The kind by Kind name, plural, singular or short name, case-insensitive; NULL if unknown.
  * Returns a pointer into a static table (never freed). Any thread. */
 const hd_kind_info_t *hd_resources_kind_lookup(const char *s);
+/* The kind `kind` (exact Kind name) of the API group of `api` ("group/version", or "v1" for
+ * Kubernetes' core group); when no kind of that group has the name, the first kind of that name
+ * (the caller then reports the apiVersion); NULL when no kind has it. Any thread. */
+const hd_kind_info_t *hd_resources_kind_for(const char *api, const char *kind);
+/* Every apiVersion served for kinds named like ki->kind, "serving.knative.dev/v1, v1", into buf
+ * (returned). Any thread. */
+const char *hd_resources_kind_versions(const hd_kind_info_t *ki, char *buf, size_t cap);
 /* Every known kind, for messages: "Broker, Trigger, ..." (static string). */
 const char *hd_resources_kind_names(void);
 

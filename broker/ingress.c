@@ -16,9 +16,12 @@
  * request carries WebHook-Request-Origin (CloudEvents webhook validation). 401/403 are not
  * answered: there is no ingress auth yet. 429 is not answered: there is no rate limit yet.
  *
- * knativebrokerttl: events from outside are stored as sent — ingress neither sets nor checks the
- * TTL. The dispatcher owns the loop guard: it sets/decrements knativebrokerttl on replies before
- * handing them to hd_ingest (and drops a reply whose TTL is exhausted).
+ * knativebrokerttl: a broker's ingress refuses (400) an event whose knativebrokerttl is not an
+ * integer or is <= 0, as Knative's broker ingress does, so a loop through an external hop (a
+ * subscriber that POSTs back to the broker) ends; otherwise events are stored as sent. Channels
+ * do not look at it. The dispatcher owns the rest of the loop guard: it sets/decrements
+ * knativebrokerttl on replies before handing them to hd_ingest (and drops a reply whose TTL is
+ * exhausted).
  *
  * Metrics: herald_events_received_total{namespace,broker,code} counts events (a batch request
  * adds its event count; a rejected request counts 1) for known brokers only — unknown paths are
@@ -321,6 +324,8 @@ static void adopt_trace_headers(const hd_http_req_t *req, ce_event_t **evs, size
     }
 }
 
+static bool ttl_ok(const ce_event_t *ev, char *msg, size_t cap);
+
 void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
 {
     uint64_t start_ns = uv_hrtime();
@@ -372,6 +377,15 @@ void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
         hd_http_respond_error(req, 413, NULL, m);
         return;
     }
+    for (size_t i = 0; !b->channel && i < n; i++) {
+        char m[200];
+        if (!ttl_ok(evs[i], m, sizeof m)) {
+            free_events(evs, n);
+            count_received(in, me, 400, 1);
+            hd_http_respond_error(req, 400, NULL, m);
+            return;
+        }
+    }
     adopt_trace_headers(req, evs, n);
     if (n == 0) { /* an empty batch: nothing to store */
         free(evs);
@@ -402,6 +416,35 @@ void hd_ingress_post(hd_ingress_t *in, hd_http_req_t *req, hd_broker_t *b)
         count_received(in, me, code, 1);
         hd_http_respond_error(req, code, extra, hd_err_message(e));
     }
+}
+
+/* Knative's ingress rule: an event whose knativebrokerttl is present must carry a positive integer.
+ * False with msg set otherwise. */
+static bool ttl_ok(const ce_event_t *ev, char *msg, size_t cap)
+{
+    const ce_value_t *v = ce_event_get(ev, "knativebrokerttl", 16);
+    if (!v)
+        return true;
+    long long ttl;
+    if (v->type == CE_TYPE_INTEGER) {
+        ttl = v->i;
+    } else {
+        char *end = NULL;
+        const char *s = v->str ? v->str : "";
+        ttl = strtoll(s, &end, 10);
+        if (!*s || !end || *end) {
+            snprintf(msg, cap, "knativebrokerttl: '%.60s' is not an integer", s);
+            return false;
+        }
+    }
+    if (ttl <= 0) {
+        snprintf(msg, cap,
+                 "knativebrokerttl is %lld: the event has used up its hops through brokers "
+                 "(an event loop?); it is refused, as Knative's broker ingress does",
+                 ttl);
+        return false;
+    }
+    return true;
 }
 
 /* A broker's or channel's address: POST stores, OPTIONS answers, anything else is 405. */

@@ -301,6 +301,8 @@ int main(int argc, char **argv)
         .retention_ms = d.cfg.retention_ms,
         .manifests = (const char *const *)d.cfg.manifests,
         .manifest_count = d.cfg.manifest_count,
+        .services = (const char *const *)d.cfg.services,
+        .service_count = d.cfg.service_count,
     };
     e = hd_resources_open(&ro, srv->state, &srv->res);
     if (e != HD_E_OK) {

@@ -233,15 +233,25 @@ void hd_resources_each_broker(hd_resources_t *r, void (*fn)(void *arg, hd_broker
     hd_resources__each(r, each_brk, a);
 }
 
+record_t *hd_resources__find_named(hd_resources_t *r, const hd_kind_info_t *ki, const char *ns,
+                                   const char *name)
+{
+    char key[HD_RESOURCES__KEYCAP];
+    hd_resources__key(key, sizeof key, ki->plural, ns, name);
+    record_t *x = hd_resources__find(r, key);
+    if (!x && ki->type == HD_RK_OTHER && !strcmp(ki->kind, "Service")) {
+        /* "Service" names Knative's first; a Kubernetes v1 Service of that name is the other */
+        hd_resources__key(key, sizeof key, hd_resources_kind_lookup("svc")->plural, ns, name);
+        x = hd_resources__find(r, key);
+    }
+    return x;
+}
+
 cJSON *hd_resources_get_json(hd_resources_t *r, const char *plural, const char *ns,
                              const char *name)
 {
     const hd_kind_info_t *ki = hd_resources_kind_lookup(plural);
-    if (!ki)
-        return NULL;
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, ki->plural, ns, name);
-    record_t *x = hd_resources__find(r, key);
+    record_t *x = ki ? hd_resources__find_named(r, ki, ns, name) : NULL;
     return x ? cJSON_Duplicate(x->obj, 1) : NULL;
 }
 
@@ -330,6 +340,27 @@ void hd_resources__record_free(record_t *x)
 
 /* ---- open / close ------------------------------------------------------------------------- */
 
+/* herald.yaml's services: each item "name=URL" or "ns/name=URL" with an http(s) URL. */
+static hd_err_t copy_services(hd_resources_t *r, const char *const *items, size_t n)
+{
+    if (!(r->services = hd_calloc(n, sizeof *r->services)))
+        return HD_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(items[i], '=');
+        const char *slash = eq ? memchr(items[i], '/', (size_t)(eq - items[i])) : NULL;
+        if (!eq || !hd_resources__url_ok(eq + 1) ||
+            (slash && memchr(slash + 1, '/', (size_t)(eq - slash - 1)))) {
+            hd_log(HD_LOG_ERROR,
+                   "services: each entry is name or namespace/name: an http:// or https:// URL",
+                   "entry", items[i], NULL);
+            return HD_E_CONFIG;
+        }
+        if (!(r->services[r->service_count++] = hd_strdup(items[i])))
+            return HD_E_NOMEM;
+    }
+    return HD_E_OK;
+}
+
 hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state, hd_resources_t **out)
 {
     static const hd_resources_opts_t defaults = {0};
@@ -344,6 +375,8 @@ hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state, h
     r->ingress_address =
         hd_strdup(opts->ingress_address ? opts->ingress_address : HD_RESOURCES_INGRESS_ADDRESS);
     hd_err_t rc = r->ingress_address ? HD_E_OK : HD_E_NOMEM;
+    if (rc == HD_E_OK && opts->service_count)
+        rc = copy_services(r, opts->services, opts->service_count);
     if (rc == HD_E_OK && state)
         rc = hd_resources__load_state(r, state);
     if (rc == HD_E_OK)
@@ -385,5 +418,8 @@ void hd_resources_close(hd_resources_t *r)
     hd_map_free(&r->recs);
     hd_map_free(&r->by_id);
     hd_free(r->ingress_address);
+    for (size_t i = 0; i < r->service_count; i++)
+        hd_free(r->services[i]);
+    hd_free(r->services);
     hd_free(r);
 }

@@ -1,7 +1,8 @@
 /*
  * resources_apply.c — apply and delete (resources_internal.h): every document is validated and
- * normalized first (prepare: nothing changes), then all are installed, a flow followed by the
- * channels and subscriptions it builds; the changes go to the state store in one transaction.
+ * normalized first (prepare, in resources_prepare.c: nothing changes), then all are installed, a
+ * flow followed by the channels and subscriptions it builds; the changes go to the state store in
+ * one transaction.
  * Deleting a log drops its events and its consumers' progress; deleting a flow deletes its
  * children.
  */
@@ -11,458 +12,8 @@
 
 #include "hd_flows.h"
 #include "hd_manifest.h"
-#include "hd_time.h"
 #include "resources_internal.h"
 
-/* ---- preparing (validation; no state change) ---------------------------------------------- */
-
-void hd_resources__prep_free(prep_t *p)
-{
-    hd_free(p->ns);
-    hd_free(p->name);
-    hd_free(p->key);
-    cJSON_Delete(p->obj);
-    hd_filter_free(p->filter);
-    hd_resources__dest_free(&p->sub);
-    hd_resources__dest_free(&p->reply);
-    hd_resources__dest_free(&p->dls);
-    hd_free(p->broker_name);
-    cJSON_Delete(p->children);
-    memset(p, 0, sizeof *p);
-}
-
-static hd_err_t check_string_map(const cJSON *m, const char *path, char *err, size_t cap)
-{
-    if (!m || cJSON_IsNull(m))
-        return HD_E_OK;
-    if (!cJSON_IsObject(m)) {
-        snprintf(err, cap, "%s: must be a map of strings", path);
-        return HD_E_INVAL;
-    }
-    for (const cJSON *it = m->child; it; it = it->next)
-        if (!cJSON_IsString(it)) {
-            snprintf(err, cap, "%s.%s: value must be a string (quote it)", path, it->string);
-            return HD_E_INVAL;
-        }
-    return HD_E_OK;
-}
-
-static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
-{
-    if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: required (broker, subscriber, optional filter(s), delivery)");
-        return HD_E_INVAL;
-    }
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
-                                            "subscriber", "delivery",  NULL};
-        bool ok = false;
-        for (const char *const *k = known; *k; k++)
-            ok |= !strcmp(*k, it->string);
-        if (!ok) {
-            snprintf(err, cap,
-                     "spec.%s: unknown field (known: broker, filter, filters, "
-                     "subscriber, delivery)",
-                     it->string);
-            return HD_E_INVAL;
-        }
-    }
-    const char *broker = hd_resources__jstr(spec, "broker");
-    if (!broker) {
-        const cJSON *bref = cJSON_GetObjectItemCaseSensitive(spec, "brokerRef");
-        broker = hd_resources__jstr(bref, "name");
-        const char *bns = hd_resources__jstr(bref, "namespace");
-        if (bns && strcmp(bns, p->ns)) {
-            snprintf(err, cap,
-                     "spec.brokerRef.namespace: cross-namespace triggers are not "
-                     "supported; put the trigger in namespace '%s'",
-                     bns);
-            return HD_E_INVAL;
-        }
-    }
-    if (!broker || !hd_resources__dns_name_ok(broker)) {
-        snprintf(err, cap, "spec.broker: required, the name of a Broker in namespace '%s'", p->ns);
-        return HD_E_INVAL;
-    }
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, "triggers", p->ns, p->name);
-    record_t *old = r ? hd_resources__find(r, key) : NULL;
-    if (old && old->t && strcmp(old->t->broker_name, broker)) {
-        snprintf(err, cap,
-                 "spec.broker: is immutable (was '%s'); delete the trigger and "
-                 "create it again to move it",
-                 old->t->broker_name);
-        return HD_E_INVAL;
-    }
-    if (!(p->broker_name = hd_strdup(broker)))
-        return HD_E_NOMEM;
-    p->log_ki = hd_resources_kind_lookup("Broker");
-    char ferr[HD_RESOURCES__ERRCAP - 8]; /* room for the "spec." prefix */
-    hd_err_t rc = hd_filter_compile(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
-                                    cJSON_GetObjectItemCaseSensitive(spec, "filters"), &p->filter,
-                                    ferr, sizeof ferr);
-    if (rc) {
-        snprintf(err, cap, "spec.%s", ferr);
-        return rc;
-    }
-    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
-    if (!sub) {
-        snprintf(err, cap, "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
-        return HD_E_INVAL;
-    }
-    if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
-        return rc;
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
-}
-
-/* Only these fields may appear in spec. */
-static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const char *list,
-                            char *err, size_t cap)
-{
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = !strcmp(*k, it->string);
-        if (!ok) {
-            snprintf(err, cap, "spec.%s: unknown field (known: %s)", it->string, list);
-            return HD_E_INVAL;
-        }
-    }
-    return HD_E_OK;
-}
-
-static const cJSON *spec_of(const record_t *x)
-{
-    return x ? cJSON_GetObjectItemCaseSensitive(x->obj, "spec") : NULL;
-}
-
-static record_t *find_kind(hd_resources_t *r, const char *kind, const char *ns, const char *name)
-{
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, hd_resources_kind_lookup(kind)->plural, ns, name);
-    return r ? hd_resources__find(r, key) : NULL;
-}
-
-/* A Channel (channelTemplate, immutable, default InMemoryChannel) or an InMemoryChannel. Both
- * are addressed as /{ns}/channels/{name}, so one name may not be both. `spec.subscribers` is
- * what a cluster's controller writes from the Subscriptions: accepted so exported manifests
- * apply, and ignored (Herald lists them in status.subscribers). */
-static hd_err_t prep_channel(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
-{
-    bool generic = !strcmp(p->ki->kind, "Channel");
-    const char *other = generic ? "InMemoryChannel" : "Channel";
-    if (find_kind(r, other, p->ns, p->name)) {
-        snprintf(err, cap,
-                 "metadata.name: %s \"%s/%s\" already exists and has the address "
-                 ".../%s/channels/%s; choose another name",
-                 other, p->ns, p->name, p->ns, p->name);
-        return HD_E_INVAL;
-    }
-    if (!spec || cJSON_IsNull(spec))
-        return HD_E_OK;
-    if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: must be an object");
-        return HD_E_INVAL;
-    }
-    static const char *const known[] = {"channelTemplate", "delivery", "subscribers", NULL};
-    static const char *const known_imc[] = {"delivery", "subscribers", NULL};
-    hd_err_t rc = generic ? spec_fields(spec, known, "channelTemplate, delivery", err, cap)
-                          : spec_fields(spec, known_imc, "delivery", err, cap);
-    if (rc)
-        return rc;
-    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
-    if (tmpl && !cJSON_IsNull(tmpl)) {
-        const char *tk = hd_resources__jstr(tmpl, "kind");
-        const hd_kind_info_t *tki = hd_resources_kind_lookup(tk);
-        if (!cJSON_IsObject(tmpl) || !tk || !hd_resources__jstr(tmpl, "apiVersion")) {
-            snprintf(err, cap, "spec.channelTemplate: must be an object with apiVersion and kind");
-            return HD_E_INVAL;
-        }
-        if (!tki || strcmp(tki->kind, tk) || !strcmp(tk, "Channel") ||
-            (tki->type != HD_RK_CHANNEL && strcmp(tk, "KafkaChannel"))) {
-            snprintf(err, cap,
-                     "spec.channelTemplate.kind: '%s' is not a channel kind Herald knows "
-                     "(InMemoryChannel, KafkaChannel)",
-                     tk);
-            return HD_E_INVAL;
-        }
-    }
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
-}
-
-/* A Channel's template with the default filled in (Knative's webhook does the same), so that
- * changing it is seen whether or not the first manifest spelled it out. */
-static hd_err_t channel_default_template(cJSON *spec)
-{
-    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate")))
-        return HD_E_OK;
-    cJSON_DeleteItemFromObjectCaseSensitive(spec, "channelTemplate");
-    cJSON *t = cJSON_AddObjectToObject(spec, "channelTemplate");
-    if (!t || !cJSON_AddStringToObject(t, "apiVersion", HD_FLOWS_DEFAULT_CHANNEL_API) ||
-        !cJSON_AddStringToObject(t, "kind", HD_FLOWS_DEFAULT_CHANNEL_KIND))
-        return HD_E_NOMEM;
-    return HD_E_OK;
-}
-
-/* A Subscription: channel (same namespace, immutable), subscriber and/or reply, delivery. */
-static hd_err_t prep_subscription(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err,
-                                  size_t cap)
-{
-    if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: required (channel, subscriber, optional reply, delivery)");
-        return HD_E_INVAL;
-    }
-    static const char *const known[] = {"channel", "subscriber", "reply", "delivery", NULL};
-    hd_err_t rc = spec_fields(spec, known, "channel, subscriber, reply, delivery", err, cap);
-    if (rc)
-        return rc;
-    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(spec, "channel");
-    const char *ck = hd_resources__jstr(ch, "kind"), *cn = hd_resources__jstr(ch, "name"),
-               *cns = hd_resources__jstr(ch, "namespace");
-    if (!cJSON_IsObject(ch) || !ck || !cn || !hd_resources__dns_name_ok(cn)) {
-        snprintf(err, cap,
-                 "spec.channel: required, a reference {apiVersion, kind, name} to a Channel or "
-                 "InMemoryChannel in namespace '%s'",
-                 p->ns);
-        return HD_E_INVAL;
-    }
-    const hd_kind_info_t *cki = hd_resources_kind_lookup(ck);
-    if (!cki || strcmp(cki->kind, ck) || cki->type != HD_RK_CHANNEL) {
-        snprintf(err, cap,
-                 "spec.channel.kind: '%s' is not a channel kind this heraldd runs (Channel, "
-                 "InMemoryChannel)",
-                 ck);
-        return HD_E_INVAL;
-    }
-    if (cns && strcmp(cns, p->ns)) {
-        snprintf(err, cap,
-                 "spec.channel.namespace: a subscription must be in its channel's namespace "
-                 "('%s')",
-                 cns);
-        return HD_E_INVAL;
-    }
-    record_t *old = find_kind(r, "Subscription", p->ns, p->name);
-    if (old && old->t && (old->t->log_ki != cki || strcmp(old->t->broker_name, cn))) {
-        snprintf(err, cap,
-                 "spec.channel: is immutable (was %s '%s'); delete the subscription and create "
-                 "it again to move it",
-                 old->t->log_ki->kind, old->t->broker_name);
-        return HD_E_INVAL;
-    }
-    p->log_ki = cki;
-    if (!(p->broker_name = hd_strdup(cn)))
-        return HD_E_NOMEM;
-    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
-    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(spec, "reply");
-    bool has_sub = sub && !cJSON_IsNull(sub), has_reply = reply && !cJSON_IsNull(reply);
-    if (!has_sub && !has_reply) {
-        snprintf(err, cap,
-                 "spec.subscriber: required unless spec.reply is set (uri, or ref to a "
-                 "Broker, Channel, Service, ...)");
-        return HD_E_INVAL;
-    }
-    if (has_sub &&
-        (rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
-        return rc;
-    if (has_reply &&
-        (rc = hd_resources__dest_parse(reply, "spec.reply", p->ns, &p->reply, err, cap)))
-        return rc;
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
-}
-
-static hd_err_t prep_broker(prep_t *p, const cJSON *spec, char *err, size_t cap)
-{
-    if (!spec || cJSON_IsNull(spec))
-        return HD_E_OK;
-    if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: must be an object");
-        return HD_E_INVAL;
-    }
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        if (strcmp(it->string, "delivery") && strcmp(it->string, "config")) {
-            snprintf(err, cap, "spec.%s: unknown field (known: config, delivery)", it->string);
-            return HD_E_INVAL;
-        }
-    }
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
-}
-
-/* The template a flow or Channel had and the one it gets must be the same: its channels (and
- * the events they hold) were made of it. */
-static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char *err, size_t cap)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(spec_of(old), "channelTemplate");
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
-    if (!old || cJSON_Compare(a, b, 1) || (!a && !b))
-        return HD_E_OK;
-    snprintf(err, cap,
-             "spec.channelTemplate: is immutable (was %s %s); delete the %s and create it again "
-             "to change it (its stored events go with it)",
-             a ? hd_resources__jstr(a, "kind") : "none",
-             a ? hd_resources__jstr(a, "apiVersion") : "", old->ki->kind);
-    return HD_E_INVAL;
-}
-
-/* Validates one document and builds its normalized object. FROM_STORE: loaded at start-up
- * (keeps uid, generation, creationTimestamp and id). */
-hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t origin, prep_t *p,
-                               char *err, size_t cap)
-{
-    bool stored = origin == FROM_STORE;
-    memset(p, 0, sizeof *p);
-    const char *api = hd_resources__jstr(doc, "apiVersion");
-    const char *kind = hd_resources__jstr(doc, "kind");
-    if (!kind) {
-        snprintf(err, cap, "kind: required (one of %s)", hd_resources_kind_names());
-        return HD_E_INVAL;
-    }
-    const hd_kind_info_t *ki = hd_resources_kind_lookup(kind);
-    if (!ki || strcmp(ki->kind, kind)) {
-        snprintf(err, cap, "kind: '%s' is not a kind Herald knows (one of %s)", kind,
-                 hd_resources_kind_names());
-        return HD_E_INVAL;
-    }
-    if (!api) {
-        snprintf(err, cap, "apiVersion: required (%s/%s)", ki->group, ki->version);
-        return HD_E_INVAL;
-    }
-    const char *slash = strchr(api, '/');
-    if (!slash || (size_t)(slash - api) != strlen(ki->group) ||
-        strncmp(api, ki->group, (size_t)(slash - api)) || !slash[1]) {
-        snprintf(err, cap, "apiVersion: '%s' does not match kind %s (expected %s/%s)", api,
-                 ki->kind, ki->group, ki->version);
-        return HD_E_INVAL;
-    }
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
-    const char *name = hd_resources__jstr(md, "name");
-    const char *ns = hd_resources__jstr(md, "namespace");
-    if (!name || !hd_resources__dns_name_ok(name)) {
-        snprintf(err, cap, "metadata.name: %s%s%s", name ? "'" : "required", name ? name : "",
-                 name ? "' is not a DNS-1123 name (lower-case letters, digits, "
-                        "'-' and '.')"
-                      : "");
-        return HD_E_INVAL;
-    }
-    if (!ns)
-        ns = "default";
-    if (!hd_resources__dns_label_ok(ns)) {
-        snprintf(err, cap, "metadata.namespace: '%s' is not a DNS-1123 label", ns);
-        return HD_E_INVAL;
-    }
-    hd_err_t rc = HD_E_OK;
-    if ((rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels",
-                               err, cap)) ||
-        (rc = check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
-                               "metadata.annotations", err, cap)))
-        return rc;
-    p->ki = ki;
-    p->ns = hd_strdup(ns);
-    p->name = hd_strdup(name);
-    p->key = hd_malloc(strlen(ki->plural) + strlen(ns) + strlen(name) + 3);
-    if (!p->ns || !p->name || !p->key)
-        goto nomem;
-    sprintf(p->key, "%s/%s/%s", ki->plural, ns, name);
-    record_t *old = r ? hd_resources__find(r, p->key) : NULL;
-    const char *owner_kind, *owner_name;
-    if (origin == FROM_USER && old && hd_flows_owner(old->obj, &owner_kind, &owner_name) &&
-        find_kind(r, owner_kind, ns, owner_name)) {
-        snprintf(err, cap, "%s \"%s/%s\" is built by %s \"%s/%s\"; change the %s instead", ki->kind,
-                 ns, name, owner_kind, ns, owner_name, owner_kind);
-        rc = HD_E_INVAL;
-        goto fail;
-    }
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
-    if (ki->type == HD_RK_TRIGGER)
-        rc = prep_trigger(r, p, spec, err, cap);
-    else if (ki->type == HD_RK_BROKER)
-        rc = prep_broker(p, spec, err, cap);
-    else if (ki->type == HD_RK_CHANNEL)
-        rc = prep_channel(r, p, spec, err, cap);
-    else if (ki->type == HD_RK_SUBSCRIPTION)
-        rc = prep_subscription(r, p, spec, err, cap);
-    if (rc)
-        goto fail;
-
-    /* The normalized object. */
-    const cJSON *omd = old ? cJSON_GetObjectItemCaseSensitive(old->obj, "metadata") : NULL;
-    cJSON *o = p->obj = cJSON_CreateObject();
-    if (!o)
-        goto nomem;
-    cJSON_AddStringToObject(o, "apiVersion", api);
-    cJSON_AddStringToObject(o, "kind", ki->kind);
-    cJSON *m = cJSON_AddObjectToObject(o, "metadata");
-    cJSON_AddStringToObject(m, "name", name);
-    cJSON_AddStringToObject(m, "namespace", ns);
-    char uid[HD_TIME_UUID_MAX], ts[40];
-    const char *src_uid = stored ? hd_resources__jstr(md, "uid") : hd_resources__jstr(omd, "uid");
-    if (!src_uid) {
-        hd_time_uuid_v4(uid);
-        src_uid = uid;
-    }
-    cJSON_AddStringToObject(m, "uid", src_uid);
-    const char *src_ts = stored ? hd_resources__jstr(md, "creationTimestamp")
-                                : hd_resources__jstr(omd, "creationTimestamp");
-    if (!src_ts) {
-        hd_time_rfc3339_format(hd_wall_ms(), false, ts, sizeof ts);
-        src_ts = ts;
-    }
-    cJSON_AddStringToObject(m, "creationTimestamp", src_ts);
-    long long gen = 1;
-    cJSON *nspec = cJSON_IsObject(spec) ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject();
-    if (nspec && !strcmp(ki->kind, "Channel") && channel_default_template(nspec))
-        goto nomem_spec;
-    if (nspec && (ki->type == HD_RK_FLOW || !strcmp(ki->kind, "Channel")) && !stored &&
-        (rc = template_unchanged(old, nspec, err, cap))) {
-        cJSON_Delete(nspec);
-        goto fail;
-    }
-    if (stored) {
-        gen = hd_resources__generation(doc);
-    } else if (old) {
-        const cJSON *ospec = cJSON_GetObjectItemCaseSensitive(old->obj, "spec");
-        gen = hd_resources__generation(old->obj);
-        if (!ospec || !nspec || !cJSON_Compare(ospec, nspec, 1))
-            gen++;
-    }
-    cJSON_AddNumberToObject(m, "generation", (double)gen);
-    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
-    const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
-    if (cJSON_IsObject(labels))
-        cJSON_AddItemToObject(m, "labels", cJSON_Duplicate(labels, 1));
-    if (cJSON_IsObject(ann))
-        cJSON_AddItemToObject(m, "annotations", cJSON_Duplicate(ann, 1));
-    const cJSON *owners = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
-    if (cJSON_IsArray(owners))
-        cJSON_AddItemToObject(m, "ownerReferences", cJSON_Duplicate(owners, 1));
-    if (!nspec)
-        goto nomem;
-    cJSON_AddItemToObject(o, "spec", nspec);
-    if (ki->type == HD_RK_FLOW && (rc = hd_flows_expand(o, &p->children, err, cap)))
-        goto fail;
-    if (stored) {
-        const cJSON *id =
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "status"), "id");
-        if (cJSON_IsNumber(id))
-            p->stored_id = (uint32_t)id->valuedouble;
-        /* keep the old status so lastTransitionTime survives a restart */
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
-        if (st)
-            cJSON_AddItemToObject(o, "status", cJSON_Duplicate(st, 1));
-    }
-    return HD_E_OK;
-nomem_spec:
-    cJSON_Delete(nspec);
-nomem:
-    snprintf(err, cap, "out of memory");
-    rc = HD_E_NOMEM;
-fail:
-    hd_resources__prep_free(p);
-    return rc;
-}
 static uint32_t alloc_id(hd_resources_t *r, uint32_t stored)
 {
     if (stored) {
@@ -579,6 +130,9 @@ hd_err_t hd_resources__install(hd_resources_t *r, prep_t *p, record_t **out, boo
         x->children = p->children;
         p->children = NULL;
         *others_changed = true; /* its status is computed once its children are in */
+    } else if (x->ki->type == HD_RK_SERVICE) {
+        hd_resources__service_refresh(r, x);
+        *others_changed = true;
     } else {
         hd_resources__other_status(x);
         *others_changed = true;
@@ -791,29 +345,60 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
         snprintf(err, cap, "no documents found");
         return HD_E_INVAL;
     }
+    /* Every document is checked, and every error of every document reported, one line per
+     * document; the same kind, namespace and name twice in one apply is an error too. */
     preps_t ps = {0};
-    int i = 0;
+    int i = 0, bad = 0;
+    size_t elen = 0;
+    hd_err_t worst = HD_E_OK;
+    err[0] = '\0';
     const cJSON *doc;
     cJSON_ArrayForEach(doc, docs)
     {
+        if (worst == HD_E_NOMEM)
+            break;
         char e[HD_RESOURCES__ERRCAP];
+        size_t at = ps.n;
         prep_t *p = preps_push(&ps);
         rc = p ? hd_resources__prepare(r, doc, FROM_USER, p, e, sizeof e) : HD_E_NOMEM;
-        if (rc == HD_E_OK && p->children)
-            rc = prep_children(r, &ps, ps.n - 1, e, sizeof e);
-        else if (rc && p)
-            ps.n--;
+        for (size_t k = 0; rc == HD_E_OK && k < at; k++) {
+            if (!ps.v[k].child && !strcmp(ps.v[k].key, p->key)) {
+                snprintf(e, sizeof e,
+                         "the same %s as document %d (%s/%s): each namespace/name of a kind may "
+                         "appear once in one apply (the last would silently win); remove one",
+                         p->ki->kind, ps.v[k].doc, p->ns, p->name);
+                rc = HD_E_INVAL;
+            }
+        }
+        if (rc == HD_E_OK) {
+            p->doc = i + 1;
+            if (p->children)
+                rc = prep_children(r, &ps, at, e, sizeof e);
+        }
+        if (rc && p)
+            while (ps.n > at) /* this document and the children built so far */
+                hd_resources__prep_free(&ps.v[--ps.n]);
         if (rc) {
             char where[300];
             describe_doc(doc, i + 1, where, sizeof where);
-            snprintf(err, cap, "%s: %s", where, rc == HD_E_NOMEM ? "out of memory" : e);
-            preps_free(&ps);
-            cJSON_Delete(docs);
-            return rc;
+            if (elen < cap) {
+                int w = snprintf(err + elen, cap - elen, "%s%s: %s", bad ? "\n" : "", where,
+                                 rc == HD_E_NOMEM ? "out of memory" : e);
+                elen += w > 0 ? (size_t)w : 0;
+            }
+            bad++;
+            if (rc == HD_E_NOMEM || worst == HD_E_OK)
+                worst = rc;
         }
         i++;
     }
     cJSON_Delete(docs);
+    if (worst) {
+        if (worst == HD_E_NOMEM && !bad)
+            snprintf(err, cap, "out of memory");
+        preps_free(&ps);
+        return worst;
+    }
     hd_state_txn_t *batch = new_batch(r);
     cJSON *out = cJSON_CreateArray();
     record_t **done = hd_calloc(ps.n, sizeof *done);
@@ -870,7 +455,7 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
 void hd_resources_apply(hd_resources_t *r, const char *text, size_t len, hd_resources_done_fn cb,
                         void *arg)
 {
-    char err[HD_RESOURCES__ERRCAP * 2];
+    char err[HD_RESOURCES__APPLY_ERRCAP];
     cJSON *result = NULL;
     hd_state_txn_t *batch = NULL;
     hd_err_t rc = hd_resources__apply_sync(r, text, len, &result, &batch, err, sizeof err);
@@ -938,9 +523,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
             cb(arg, HD_E_INVAL, NULL, msg);
         return;
     }
-    char key[HD_RESOURCES__KEYCAP];
-    hd_resources__key(key, sizeof key, ki->plural, ns, name);
-    record_t *x = hd_resources__find(r, key);
+    record_t *x = hd_resources__find_named(r, ki, ns, name);
     if (!x) {
         snprintf(msg, sizeof msg, "%s \"%s/%s\" not found", ki->kind, ns, name);
         if (cb)
@@ -948,7 +531,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
         return;
     }
     const char *okind, *oname;
-    if (hd_flows_owner(x->obj, &okind, &oname) && find_kind(r, okind, ns, oname)) {
+    if (hd_flows_owner(x->obj, &okind, &oname) && hd_resources__find_kind(r, okind, ns, oname)) {
         snprintf(msg, sizeof msg, "%s \"%s/%s\" is built by %s \"%s/%s\"; delete the %s instead",
                  ki->kind, ns, name, okind, ns, oname, okind);
         if (cb)

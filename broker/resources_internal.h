@@ -2,7 +2,8 @@
  * resources_internal.h — what the files of the resources module share (hd_resources.h is the
  * public side):
  *   resources.c         the registry: records, the key and id maps, lookups, observers, JSON
- *   resources_apply.c   validating documents, installing them, apply and delete, flows' children
+ *   resources_prepare.c validating documents (prepare): every error of a document, hints
+ *   resources_apply.c   installing documents, apply and delete, flows' children
  *   resources_status.c  conditions, resolving destinations, refresh passes, flow status
  *   resources_load.c    loading from the state store at open; reading manifest files and folders
  *   resources_spec.c    pure spec parsing: kinds, Destinations, DeliverySpec, URLs, names
@@ -36,6 +37,8 @@ void hd_resources__dest_free(hd_dest_t *d);
  * and err names the field. Errors: HD_E_INVAL, HD_E_NOMEM. Pure; any thread. */
 hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
                                   char *err, size_t cap);
+/* True when apiVersion `api` ("group/version", or "v1" for the core group) serves kind ki. */
+bool hd_resources__api_matches(const char *api, const hd_kind_info_t *ki);
 /* True when `s` is an absolute http(s) URL with a host (and a numeric port if any). */
 bool hd_resources__url_ok(const char *s);
 /* Joins a base URL and a (relative) uri path; returns owned (hd_free) or NULL. */
@@ -58,8 +61,19 @@ const char *hd_resources__jstr(const cJSON *o, const char *name);
 
 /* ---- the registry's records (resources.c) -------------------------------------------------- */
 
-/* Room for an error message of one document; apply reports up to twice that. */
-#define HD_RESOURCES__ERRCAP 512
+/* Room for the error messages of one document (each of its errors, "; "-separated); apply
+ * reports every invalid document, in up to HD_RESOURCES__APPLY_ERRCAP. */
+#define HD_RESOURCES__ERRCAP 2048
+#define HD_RESOURCES__APPLY_ERRCAP 8192
+
+/* The errors of one document, appended "; "-separated into buf (truncated at cap). */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    int n;
+} hd_errs_t;
+/* Appends one message. */
+void hd_resources__errs_add(hd_errs_t *e, const char *msg);
 /* Room for a record key, plural/ns/name (names are DNS-1123: at most 253 characters). */
 #define HD_RESOURCES__KEYCAP 600
 #define HD_RESOURCES__MAX_OBSERVERS 8
@@ -71,8 +85,9 @@ typedef struct {
     hd_broker_t pub;
     record_t *rec;
     hd_dest_t dls;
-    char *dls_url; /* resolved broker DLS, owned */
-    char why[400]; /* why not ready */
+    char *dls_url;     /* resolved broker DLS, owned */
+    char dls_why[800]; /* why the DLS does not resolve ("" when it does or there is none) */
+    char why[800];     /* why not ready */
     char reason[48];
 } broker_rec_t;
 
@@ -125,6 +140,8 @@ struct hd_resources {
     observer_t observers[HD_RESOURCES__MAX_OBSERVERS];
     size_t nobservers;
     bool loading;
+    char **services; /* herald.yaml's services: "name=URL" / "ns/name=URL", owned */
+    size_t service_count;
 };
 
 /* Calls `cb` of every observer that set it. Observers may not register or unregister from inside
@@ -140,6 +157,10 @@ struct hd_resources {
 void hd_resources__key(char *buf, size_t cap, const char *plural, const char *ns, const char *name);
 /* The record under key (borrowed), or NULL. */
 record_t *hd_resources__find(const hd_resources_t *r, const char *key);
+/* The record of kind ki ns/name; for Knative's Service, a Kubernetes v1 Service of that name
+ * when there is no Knative one (both are "Service"). NULL when absent. */
+record_t *hd_resources__find_named(hd_resources_t *r, const hd_kind_info_t *ki, const char *ns,
+                                   const char *name);
 /* Links a new record under its key, and under its id when it has one. Errors: HD_E_NOMEM, with
  * nothing linked. */
 hd_err_t hd_resources__link(hd_resources_t *r, record_t *x);
@@ -158,6 +179,8 @@ long long hd_resources__generation(const cJSON *obj);
 /* Rebuilds the status of a kind that is stored, not run (Ready=False NotImplemented unless a
  * module set it). */
 void hd_resources__other_status(record_t *x);
+/* Rebuilds a v1 Service's status (its address, or how to give it one). */
+void hd_resources__service_refresh(hd_resources_t *r, record_t *x);
 /* Re-resolves a broker's or channel's dead-letter sink, decides Ready and rebuilds its status. */
 void hd_resources__broker_refresh(hd_resources_t *r, record_t *x);
 /* Recomputes a trigger's or subscription's binding, resolutions, effective delivery and status,
@@ -169,6 +192,11 @@ void hd_resources__unbind(hd_resources_t *r, consumer_rec_t *t, bool forget);
 /* Re-resolves everything that may depend on other resources: logs, then their consumers, then
  * the channels' subscriber lists, then the flows. */
 void hd_resources__refresh_all(hd_resources_t *r);
+/* The address of the Kubernetes v1 Service ns/name: its herald.dev/url annotation, its
+ * ExternalName, or herald.yaml's services: entry; x is its record (NULL when none is applied).
+ * NULL with `why` saying which of these to use, with an example. Returns owned (hd_free). */
+char *hd_resources__service_url(hd_resources_t *r, const record_t *x, const char *ns,
+                                const char *name, char *why, size_t cap);
 /* http://HOST:PORT/{ns}/{broker}, or /{ns}/channels/{name} for a channel. Returns owned
  * (hd_free), or NULL when out of memory. */
 char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name, bool channel);
@@ -179,7 +207,8 @@ char *hd_resources__address(hd_resources_t *r, const char *ns, const char *name,
 typedef struct {
     const hd_kind_info_t *ki;
     char *ns, *name, *key;
-    cJSON *obj; /* normalized object without status */
+    cJSON *obj;           /* normalized object without status */
+    const cJSON *obj_src; /* the document being prepared (borrowed, during prepare only) */
     uint32_t stored_id;
     hd_filter_t *filter;
     hd_dest_t sub, reply, dls;
@@ -188,12 +217,17 @@ typedef struct {
     const hd_kind_info_t *log_ki; /* that log's kind */
     cJSON *children;              /* flows: what hd_flows_expand built */
     bool child;                   /* built by a flow: stored, not reported in apply's result */
+    bool lenient;                 /* loaded from the store: what an older apply accepted */
+    int doc;                      /* the document's position in its apply (1-based), 0: a child */
 } prep_t;
 
 /* Where a document comes from: a user (admin API, manifest files), the store at start-up, or a
  * flow that builds it (the only writer of a flow's children). */
 typedef enum { FROM_USER, FROM_STORE, FROM_FLOW } origin_t;
 
+/* The record of kind `kind` (a Kind name) ns/name, or NULL (also when r is NULL). */
+record_t *hd_resources__find_kind(hd_resources_t *r, const char *kind, const char *ns,
+                                  const char *name);
 /* Frees what a prepared document owns and zeroes it. */
 void hd_resources__prep_free(prep_t *p);
 /* Validates one document and builds its normalized object into *p (nothing in the registry

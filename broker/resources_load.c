@@ -114,7 +114,7 @@ static hd_err_t apply_file(hd_resources_t *r, const char *path)
         hd_log(HD_LOG_ERROR, "cannot read manifest", "file", path, "error", strerror(errno), NULL);
         return HD_E_CONFIG;
     }
-    char err[HD_RESOURCES__ERRCAP * 2];
+    char err[HD_RESOURCES__APPLY_ERRCAP];
     cJSON *result = NULL;
     hd_state_txn_t *batch = NULL;
     rc = hd_resources__apply_sync(r, text, len, &result, &batch, err, sizeof err);

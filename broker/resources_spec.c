@@ -35,6 +35,9 @@ static const hd_kind_info_t kinds[] = {
      HD_RK_OTHER},
     {"KafkaSource", "sources.knative.dev", "v1", "kafkasources", "kafkasource", "", HD_RK_OTHER},
     {"Service", "serving.knative.dev", "v1", "services", "service", "ksvc", HD_RK_OTHER},
+    /* Kubernetes' core Service (apiVersion v1, no group). Its plural in keys and paths is "svc"
+     * (kubectl's short name) because "services" has long named Knative's Service here. */
+    {"Service", "", "v1", "svc", "svc", "svc", HD_RK_SERVICE},
     {"Sequence", "flows.knative.dev", "v1", "sequences", "sequence", "", HD_RK_FLOW},
     {"Parallel", "flows.knative.dev", "v1", "parallels", "parallel", "", HD_RK_FLOW},
     {"NatsSource", "herald.dev", "v1alpha1", "natssources", "natssource", "", HD_RK_OTHER},
@@ -54,11 +57,57 @@ const hd_kind_info_t *hd_resources_kind_lookup(const char *s)
     return NULL;
 }
 
+const hd_kind_info_t *hd_resources_kind_for(const char *api, const char *kind)
+{
+    if (!kind || !*kind)
+        return NULL;
+    const hd_kind_info_t *first = NULL;
+    const char *slash = api ? strchr(api, '/') : NULL;
+    size_t glen = slash ? (size_t)(slash - api) : 0; /* "v1": the core group, "" */
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const hd_kind_info_t *k = &kinds[i];
+        if (strcmp(k->kind, kind))
+            continue;
+        if (!first)
+            first = k;
+        if (api && strlen(k->group) == glen && !strncmp(api, k->group, glen))
+            return k;
+    }
+    return first;
+}
+
+bool hd_resources__api_matches(const char *api, const hd_kind_info_t *ki)
+{
+    const char *slash = strchr(api, '/');
+    size_t glen = slash ? (size_t)(slash - api) : 0;
+    const char *ver = slash ? slash + 1 : api;
+    return strlen(ki->group) == glen && !strncmp(api, ki->group, glen) && !strcmp(ver, ki->version);
+}
+
+const char *hd_resources_kind_versions(const hd_kind_info_t *ki, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const hd_kind_info_t *k = &kinds[i];
+        if (strcmp(k->kind, ki->kind))
+            continue;
+        int w = snprintf(buf + n, cap - n, "%s%s%s%s", n ? ", " : "", k->group,
+                         k->group[0] ? "/" : "", k->version);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
 const char *hd_resources_kind_names(void)
 {
     return "Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, "
            "KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, "
-           "ApiServerSource, KafkaSource, Service, Sequence, Parallel, NatsSource, NatsSink";
+           "ApiServerSource, KafkaSource, Service (serving.knative.dev/v1 or v1), Sequence, "
+           "Parallel, "
+           "NatsSource, NatsSink";
 }
 
 bool hd_resources__dns_label_ok(const char *s)
@@ -208,13 +257,20 @@ hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *
             snprintf(err, cap, "%s.ref.kind: required", path);
             return HD_E_INVAL;
         }
-        const hd_kind_info_t *ki = hd_resources_kind_lookup(kind->valuestring);
+        const char *rapi = hd_resources__jstr(ref, "apiVersion");
+        const hd_kind_info_t *ki = hd_resources_kind_for(rapi, kind->valuestring);
         if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER ||
             ki->type == HD_RK_SUBSCRIPTION) {
             snprintf(err, cap,
                      "%s.ref.kind: '%s' is not an addressable kind Herald knows "
                      "(Broker, Channel, InMemoryChannel, Sequence, Parallel, Service, ...)",
                      path, kind->valuestring);
+            return HD_E_INVAL;
+        }
+        if (rapi && !hd_resources__api_matches(rapi, ki)) {
+            char served[200];
+            snprintf(err, cap, "%s.ref.apiVersion: '%s' does not serve kind %s (served: %s)", path,
+                     rapi, ki->kind, hd_resources_kind_versions(ki, served, sizeof served));
             return HD_E_INVAL;
         }
         if (!cJSON_IsString(name) || !hd_resources__dns_name_ok(name->valuestring)) {
@@ -440,12 +496,23 @@ void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
     PICK(HD_DLV_TIMEOUT, timeout_ms);
     PICK(HD_DLV_RETRY_AFTER_MAX, retry_after_max_ms);
     PICK(HD_DLV_DLS, dead_letter_uri);
+    PICK(HD_DLV_DLS, dead_letter_unresolved);
     PICK(HD_DLV_MAX_IN_FLIGHT, max_in_flight);
     PICK(HD_DLV_ORDERING, ordering);
     PICK(HD_DLV_HEADER_ENC, header_strict);
     PICK(HD_DLV_FORMAT, structured);
 #undef PICK
     *out = d;
+}
+
+void hd_resources__errs_add(hd_errs_t *e, const char *msg)
+{
+    if (!msg || !*msg || e->cap == 0)
+        return;
+    int w = snprintf(e->buf + e->len, e->cap - e->len, "%s%s", e->n ? "; " : "", msg);
+    e->n++;
+    if (w > 0)
+        e->len += (size_t)w < e->cap - e->len ? (size_t)w : e->cap - e->len - 1;
 }
 
 const char *hd_resources__jstr(const cJSON *o, const char *name)

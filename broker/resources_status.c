@@ -41,6 +41,30 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
     cJSON_AddItemToArray(conds, o);
 }
 
+/* A condition that does not decide Ready (Knative's severity Warning when it is False). */
+static void add_warning_condition(cJSON *conds, const cJSON *old_status, const char *type, bool ok,
+                                  const char *reason, const char *message)
+{
+    add_condition(conds, old_status, type, ok, reason, message);
+    if (!ok)
+        cJSON_AddStringToObject(cJSON_GetArrayItem(conds, cJSON_GetArraySize(conds) - 1),
+                                "severity", "Warning");
+}
+
+/* The DeadLetterSinkResolved condition of a log or consumer whose delivery has a sink. */
+static void dls_condition(cJSON *conds, const cJSON *old, const char *url, const char *why)
+{
+    add_warning_condition(conds, old, "DeadLetterSinkResolved", url != NULL,
+                          url ? "DeadLetterSinkResolved" : "DeadLetterSinkResolveFailed",
+                          url           ? ""
+                          : why && *why ? why
+                                        : "the dead-letter sink does not resolve");
+}
+
+#define DLS_WAITING                                                                                \
+    "; the dead-letter sink does not resolve: events that exhaust their retries stay pending "     \
+    "until it does (stats.awaitingDeadLetterSink)"
+
 long long hd_resources__generation(const cJSON *obj)
 {
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(
@@ -72,6 +96,8 @@ static void broker_status(record_t *x)
     char msg[400];
     if (b->pub.ready) {
         snprintf(msg, sizeof msg, "accepting events at %s", b->pub.address_url);
+        if (b->dls.set && !b->dls_url)
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s", DLS_WAITING);
         add_condition(conds, old, "Ready", true, b->pub.channel ? "ChannelReady" : "BrokerReady",
                       msg);
         cJSON *addr = cJSON_AddObjectToObject(st, "address");
@@ -81,11 +107,16 @@ static void broker_status(record_t *x)
     } else {
         add_condition(conds, old, "Ready", false, b->reason, b->why);
     }
+    if (b->dls.set)
+        dls_condition(conds, old, b->dls_url, b->dls_why);
     if (b->pub.channel)
         cJSON_AddArrayToObject(st, "subscribers"); /* filled by channel_subscriber */
     set_status(x, st);
 }
 
+/* An unresolved dead-letter sink does not stop delivery: Ready stays True (its message says
+ * so) and DeadLetterSinkResolved=False carries severity Warning, as Knative marks a condition that
+ * does not decide Ready. dls_msg: why the sink (own or inherited) does not resolve. */
 static void trigger_status(record_t *x, bool broker_ok, const char *broker_reason,
                            const char *broker_msg, const char *sub_msg, const char *dls_msg)
 {
@@ -93,23 +124,22 @@ static void trigger_status(record_t *x, bool broker_ok, const char *broker_reaso
     cJSON *st = cJSON_CreateObject();
     cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
     const cJSON *old = old_status(x);
+    bool dls_waiting = t->pub.delivery.dead_letter_unresolved;
     if (t->pub.ready)
-        add_condition(conds, old, "Ready", true, "TriggerReady", "delivering matching events");
+        add_condition(conds, old, "Ready", true, "TriggerReady",
+                      dls_waiting ? "delivering matching events" DLS_WAITING
+                                  : "delivering matching events");
     else if (!broker_ok)
         add_condition(conds, old, "Ready", false, broker_reason, broker_msg);
-    else if (!t->pub.subscriber_uri)
-        add_condition(conds, old, "Ready", false, "SubscriberResolveFailed", sub_msg);
     else
-        add_condition(conds, old, "Ready", false, "DeadLetterSinkResolveFailed", dls_msg);
+        add_condition(conds, old, "Ready", false, "SubscriberResolveFailed", sub_msg);
     add_condition(conds, old, "BrokerReady", broker_ok, broker_ok ? "BrokerReady" : broker_reason,
                   broker_ok ? "" : broker_msg);
     add_condition(conds, old, "SubscriberResolved", t->pub.subscriber_uri != NULL,
                   t->pub.subscriber_uri ? "SubscriberResolved" : "SubscriberResolveFailed",
                   t->pub.subscriber_uri ? "" : sub_msg);
-    if (t->dls.set)
-        add_condition(conds, old, "DeadLetterSinkResolved", t->dls_url != NULL,
-                      t->dls_url ? "DeadLetterSinkResolved" : "DeadLetterSinkResolveFailed",
-                      t->dls_url ? "" : dls_msg);
+    if (t->pub.delivery.set & HD_DLV_DLS)
+        dls_condition(conds, old, dls_waiting ? NULL : t->pub.delivery.dead_letter_uri, dls_msg);
     if (t->pub.subscriber_uri)
         cJSON_AddStringToObject(st, "subscriberUri", t->pub.subscriber_uri);
     if (t->pub.delivery.dead_letter_uri)
@@ -120,16 +150,19 @@ static void trigger_status(record_t *x, bool broker_ok, const char *broker_reaso
 /* A Subscription's status, as Knative shows it: Ready, ChannelReady, ReferencesResolved and
  * physicalSubscription with the resolved URIs. */
 static void subscription_status(record_t *x, bool chan_ok, const char *chan_reason,
-                                const char *chan_msg, const char *refs_reason, const char *refs_msg)
+                                const char *chan_msg, const char *refs_reason, const char *refs_msg,
+                                const char *dls_msg)
 {
     consumer_rec_t *t = x->t;
     cJSON *st = cJSON_CreateObject();
     cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
     const cJSON *old = old_status(x);
     bool refs_ok = refs_reason == NULL;
+    bool dls_waiting = t->pub.delivery.dead_letter_unresolved;
     if (t->pub.ready)
         add_condition(conds, old, "Ready", true, "SubscriptionReady",
-                      "delivering every event of the channel");
+                      dls_waiting ? "delivering every event of the channel" DLS_WAITING
+                                  : "delivering every event of the channel");
     else if (!chan_ok)
         add_condition(conds, old, "Ready", false, chan_reason, chan_msg);
     else
@@ -138,6 +171,8 @@ static void subscription_status(record_t *x, bool chan_ok, const char *chan_reas
                   chan_ok ? "" : chan_msg);
     add_condition(conds, old, "ReferencesResolved", refs_ok,
                   refs_ok ? "ReferencesResolved" : refs_reason, refs_ok ? "" : refs_msg);
+    if (t->pub.delivery.set & HD_DLV_DLS)
+        dls_condition(conds, old, dls_waiting ? NULL : t->pub.delivery.dead_letter_uri, dls_msg);
     cJSON *ps = cJSON_AddObjectToObject(st, "physicalSubscription");
     if (t->sub.set && t->pub.subscriber_uri)
         cJSON_AddStringToObject(ps, "subscriberUri", t->pub.subscriber_uri);
@@ -234,6 +269,148 @@ static uint32_t uri_local_log(hd_resources_t *r, const char *uri)
     return b ? b->pub.id : 0;
 }
 
+/* ---- Kubernetes v1 Services ------------------------------------------------------------------ */
+
+/* The three ways to give a v1 Service an address, after `what` (why it has none). */
+static void service_help(char *why, size_t cap, const char *what, const char *ns, const char *name)
+{
+    snprintf(why, cap,
+             "%s; give it an address in one of three ways: (1) apply it with the annotation "
+             "herald.dev/url: {apiVersion: v1, kind: Service, metadata: {name: %s, namespace: %s, "
+             "annotations: {herald.dev/url: \"http://127.0.0.1:9000/\"}}}; (2) apply it as type "
+             "ExternalName: spec: {type: ExternalName, externalName: HOST, ports: [{name: http, "
+             "port: 9000}]}; (3) map it in herald.yaml: services: {%s/%s: "
+             "\"http://127.0.0.1:9000/\"}",
+             what, name, ns, ns, name);
+}
+
+/* herald.yaml's services: entry for ns/name ("ns/name=" first, then "name="), or NULL. */
+static const char *services_entry(const hd_resources_t *r, const char *ns, const char *name)
+{
+    size_t nl = strlen(ns), ml = strlen(name);
+    const char *bare = NULL;
+    for (size_t i = 0; i < r->service_count; i++) {
+        const char *e = r->services[i];
+        if (!strncmp(e, ns, nl) && e[nl] == '/' && !strncmp(e + nl + 1, name, ml) &&
+            e[nl + 1 + ml] == '=')
+            return e + nl + ml + 2;
+        if (!bare && !strncmp(e, name, ml) && e[ml] == '=')
+            bare = e + ml + 1;
+    }
+    return bare;
+}
+
+/* An ExternalName Service's URL: its host and the port named http (else the first port; 443 or
+ * a port named https means https). */
+static char *external_name_url(const cJSON *spec)
+{
+    const char *host = hd_resources__jstr(spec, "externalName");
+    if (!host)
+        return NULL;
+    const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
+    const cJSON *pick = cJSON_GetArrayItem(ports, 0), *p;
+    cJSON_ArrayForEach(p, ports)
+    {
+        const char *pn = hd_resources__jstr(p, "name");
+        if (pn && !strcmp(pn, "http")) {
+            pick = p;
+            break;
+        }
+    }
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(pick, "port");
+    const char *pname = hd_resources__jstr(pick, "name");
+    int n = cJSON_IsNumber(port) ? (int)port->valuedouble : 80;
+    bool tls = n == 443 || (pname && !strcmp(pname, "https"));
+    size_t cap = strlen(host) + 32;
+    char *u = hd_malloc(cap);
+    if (!u)
+        return NULL;
+    if (n == (tls ? 443 : 80))
+        snprintf(u, cap, "%s://%s", tls ? "https" : "http", host);
+    else
+        snprintf(u, cap, "%s://%s:%d", tls ? "https" : "http", host, n);
+    return u;
+}
+
+char *hd_resources__service_url(hd_resources_t *r, const record_t *x, const char *ns,
+                                const char *name, char *why, size_t cap)
+{
+    const cJSON *spec = x ? cJSON_GetObjectItemCaseSensitive(x->obj, "spec") : NULL;
+    const cJSON *ann = x ? cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(x->obj, "metadata"), "annotations")
+                         : NULL;
+    const char *url = hd_resources__jstr(ann, HD_RESOURCES_URL_ANNOTATION);
+    if (url)
+        return hd_strdup(url);
+    const char *type = hd_resources__jstr(spec, "type");
+    if (type && !strcmp(type, "ExternalName"))
+        return external_name_url(spec);
+    if ((url = services_entry(r, ns, name)))
+        return hd_strdup(url);
+    char what[600];
+    if (x)
+        snprintf(what, sizeof what,
+                 "Service \"%s/%s\" (v1) has no address Herald can reach (Herald runs no pods)", ns,
+                 name);
+    else
+        snprintf(what, sizeof what, "Service \"%s/%s\" (v1) does not exist", ns, name);
+    service_help(why, cap, what, ns, name);
+    return NULL;
+}
+
+/* A v1 Service's status: Ready with status.address.url when it has an address. */
+static void service_status(hd_resources_t *r, record_t *x)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+    char why[800] = "";
+    char *url = hd_resources__service_url(r, x, x->ns, x->name, why, sizeof why);
+    if (url) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "events for it go to %s", url);
+        add_condition(conds, old_status(x), "Ready", true, "AddressResolved", msg);
+        cJSON *addr = cJSON_AddObjectToObject(st, "address");
+        cJSON_AddStringToObject(addr, "url", url);
+    } else {
+        add_condition(conds, old_status(x), "Ready", false, "AddressNotResolved", why);
+    }
+    hd_free(url);
+    set_status(x, st);
+}
+
+void hd_resources__service_refresh(hd_resources_t *r, record_t *x)
+{
+    service_status(r, x);
+}
+
+/* A ref to a v1 Service (x its record, or NULL): its address, in process when it is one of this
+ * heraldd's own log addresses. */
+static char *resolve_service(hd_resources_t *r, const hd_dest_t *d, const record_t *x,
+                             uint32_t *log, char *why, size_t cap)
+{
+    char *base = hd_resources__service_url(r, x, d->ref_ns, d->ref_name, why, cap);
+    char *u = base ? hd_resources__url_join(base, d->uri) : NULL;
+    if (base && !u)
+        snprintf(why, cap, "out of memory");
+    hd_free(base);
+    if (u && log)
+        *log = uri_local_log(r, u);
+    return u;
+}
+
+/* A ref to a Knative Service: it resolves once Knative Serving runs it (a module sets its
+ * address); until then, how to deliver to a Kubernetes v1 Service instead. */
+static void ksvc_help(char *why, size_t cap, const char *ns, const char *name, bool exists)
+{
+    char what[600];
+    snprintf(what, sizeof what,
+             "Knative Service \"%s/%s\" (serving.knative.dev/v1) %s: this heraldd does not run "
+             "Knative Serving, so it resolves only once Serving runs it. To deliver now, refer "
+             "to a Kubernetes Service instead (ref: {apiVersion: v1, kind: Service, name: %s})",
+             ns, name, exists ? "has no address" : "does not exist", name);
+    service_help(why, cap, what, ns, name);
+}
+
 /* Resolves a destination to a URL (owned) or NULL with `why`. *log (may be NULL) becomes the id
  * of the broker or channel when the destination is one of this heraldd's own logs, reached in
  * process; 0 otherwise. */
@@ -251,6 +428,13 @@ static char *resolve_dest(hd_resources_t *r, const hd_dest_t *d, uint32_t *log, 
     char key[HD_RESOURCES__KEYCAP];
     hd_resources__key(key, sizeof key, d->ref_kind->plural, d->ref_ns, d->ref_name);
     record_t *x = hd_resources__find(r, key);
+    if (d->ref_kind->type == HD_RK_SERVICE)
+        return resolve_service(r, d, x, log, why, cap);
+    bool ksvc = !strcmp(d->ref_kind->kind, "Service") && d->ref_kind->type == HD_RK_OTHER;
+    if (ksvc && (!x || !x->ext_set || !x->ext_url)) {
+        ksvc_help(why, cap, d->ref_ns, d->ref_name, x != NULL);
+        return NULL;
+    }
     if (!x) {
         snprintf(why, cap, "%s \"%s/%s\" does not exist; it is resolved as soon as it is applied",
                  d->ref_kind->kind, d->ref_ns, d->ref_name);
@@ -303,9 +487,10 @@ static bool delivery_eq(const hd_delivery_t *a, const hd_delivery_t *b)
     return a->set == b->set && a->retry == b->retry && a->backoff_policy == b->backoff_policy &&
            a->backoff_delay_ms == b->backoff_delay_ms && a->backoff_max_ms == b->backoff_max_ms &&
            a->timeout_ms == b->timeout_ms && a->retry_after_max_ms == b->retry_after_max_ms &&
-           str_eq(a->dead_letter_uri, b->dead_letter_uri) && a->max_in_flight == b->max_in_flight &&
-           a->ordering == b->ordering && a->header_strict == b->header_strict &&
-           a->structured == b->structured;
+           str_eq(a->dead_letter_uri, b->dead_letter_uri) &&
+           a->dead_letter_unresolved == b->dead_letter_unresolved &&
+           a->max_in_flight == b->max_in_flight && a->ordering == b->ordering &&
+           a->header_strict == b->header_strict && a->structured == b->structured;
 }
 
 /* Takes a trigger or subscription out of its log's router and tells the observers. `forget`:
@@ -338,7 +523,7 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
     record_t *bx = hd_resources__find(r, key);
     broker_rec_t *b = bx ? bx->b : NULL;
     bool broker_ok = b && b->pub.ready;
-    char bmsg[800] = "", smsg[800] = "", rmsg[800] = "", dmsg[800] = "";
+    char bmsg[1200] = "", smsg[1200] = "", rmsg[1200] = "", dmsg[1200] = "";
     const char *breason = is_sub ? "ChannelReady" : "BrokerReady";
     const char *lk = t->log_ki->kind;
     if (!b) {
@@ -348,7 +533,7 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
                  t->broker_name, is_sub ? "subscription" : "trigger");
     } else if (!broker_ok) {
         breason = is_sub ? "ChannelNotReady" : "BrokerNotReady";
-        snprintf(bmsg, sizeof bmsg, "%s \"%s/%s\" is not ready: %s", lk, x->ns, t->broker_name,
+        snprintf(bmsg, sizeof bmsg, "%s \"%s/%s\" is not ready: %.500s", lk, x->ns, t->broker_name,
                  b->why);
     }
     uint32_t sub_log = 0, reply_log = 0;
@@ -366,8 +551,8 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
 
     hd_delivery_t own = t->own;
     own.dead_letter_uri = dls;
-    if (t->dls.set && !dls)
-        own.set &= ~(unsigned)HD_DLV_DLS;
+    /* an own sink that does not resolve is waited for, not replaced by the broker's */
+    own.dead_letter_unresolved = t->dls.set && !dls;
     hd_delivery_t merged;
     hd_delivery_merge(&merged, &own, b ? &b->pub.delivery : NULL);
     char *mdls = merged.dead_letter_uri ? hd_strdup(merged.dead_letter_uri) : NULL;
@@ -380,7 +565,9 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
     bool reply_ok = !t->sub.set || !t->reply.set || reply;
     /* Only a ready one is bound (routed and dispatched): the dispatcher never sees one without
      * a subscriber, and one that loses it keeps its cursor and catches up. */
-    bool ready = broker_ok && sub && reply_ok && (!t->dls.set || dls);
+    bool ready = broker_ok && sub && reply_ok; /* an unresolved sink does not stop delivery */
+    if (!t->dls.set && merged.dead_letter_unresolved && b)
+        snprintf(dmsg, sizeof dmsg, "%s \"%s/%s\": %.700s", lk, x->ns, t->broker_name, b->dls_why);
 
     if (t->bound && (!ready || !b || t->pub.broker != &b->pub))
         hd_resources__unbind(r, t, !b || t->pub.broker != &b->pub);
@@ -425,11 +612,8 @@ void hd_resources__consumer_refresh(hd_resources_t *r, record_t *x, bool spec_ch
     } else if (!reply_ok) {
         rr = "ReplyResolveFailed";
         rm = rmsg;
-    } else if (t->dls.set && !dls) {
-        rr = "DeadLetterSinkResolveFailed";
-        rm = dmsg;
     }
-    subscription_status(x, broker_ok, breason, bmsg, rr, rm);
+    subscription_status(x, broker_ok, breason, bmsg, rr, rm, dmsg);
 }
 
 static void refresh_one(hd_resources_t *r, record_t *x, void *arg)
@@ -442,13 +626,14 @@ static void refresh_one(hd_resources_t *r, record_t *x, void *arg)
 void hd_resources__broker_refresh(hd_resources_t *r, record_t *x)
 {
     broker_rec_t *b = x->b;
-    char why[400] = "";
     hd_free(b->dls_url);
-    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, NULL, why, sizeof why) : NULL;
+    b->dls_why[0] = '\0';
+    b->dls_url = b->dls.set ? resolve_dest(r, &b->dls, NULL, b->dls_why, sizeof b->dls_why) : NULL;
     b->pub.delivery.dead_letter_uri = b->dls_url;
-    if (b->dls.set && !b->dls_url)
-        b->pub.delivery.set &= ~(unsigned)HD_DLV_DLS;
-    else if (b->dls.set)
+    /* a sink that does not resolve does not stop the broker: its triggers deliver, and events
+     * that exhaust their retries wait for the sink (hd_delivery_t.dead_letter_unresolved) */
+    b->pub.delivery.dead_letter_unresolved = b->dls.set && !b->dls_url;
+    if (b->dls.set)
         b->pub.delivery.set |= HD_DLV_DLS;
     /* The class annotation: Herald (default) runs here; Knative's MT class is taken as Herald so
      * Knative YAML applies unchanged. */
@@ -473,10 +658,6 @@ void hd_resources__broker_refresh(hd_resources_t *r, record_t *x)
         snprintf(b->why, sizeof b->why,
                  "broker class '%s' is not available in this heraldd (use Herald, the default)",
                  cls);
-    } else if (b->dls.set && !b->dls_url) {
-        b->pub.ready = false;
-        snprintf(b->reason, sizeof b->reason, "DeadLetterSinkResolveFailed");
-        snprintf(b->why, sizeof b->why, "%s", why);
     } else {
         b->pub.ready = true;
         b->reason[0] = b->why[0] = '\0';
@@ -489,6 +670,8 @@ static void refresh_brokers(hd_resources_t *r, record_t *x, void *arg)
     (void)arg;
     if (x->b)
         hd_resources__broker_refresh(r, x);
+    else if (x->ki->type == HD_RK_SERVICE)
+        service_status(r, x);
     else if (x->ki->type == HD_RK_OTHER)
         hd_resources__other_status(x);
 }

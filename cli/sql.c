@@ -2,6 +2,7 @@
  * sql.c — `herald sql eval|check`: evaluate or check a CloudEvents SQL (CESQL v1.0.0) expression
  * offline, with libherald-ce's compiler and evaluator.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ static void usage_check(FILE *out)
           "A chain mixing AND, OR and XOR without parentheses is valid but gets a\n"
           "\"warning: position N: ...\" on stderr: it is evaluated left to right here, while\n"
           "sdk-go and sdk-java group it from the right.\n"
-          "A call of an unknown function is valid: it fails when evaluated (missing_function).\n",
+          "A call of an unknown function is valid: it fails when evaluated (missing_function).\n"
+          "An expression that is not a condition (an Integer or String, or a bare attribute\n"
+          "such as `type`) is an error: as a trigger filter it would never match.\n",
           out);
 }
 
@@ -278,6 +281,62 @@ static int cmd_eval(int argc, char **argv)
     return fflush(stdout) == 0 ? CLI_OK : CLI_INVALID;
 }
 
+/* A bare core attribute (`type`, `(source)`): a String per event, never a condition. The same
+ * rule as the broker's filter check (broker/filter.c), which refuses such a filter at apply. */
+static bool bare_core_attribute(const char *src, char *buf, size_t cap)
+{
+    static const char *const core[] = {"specversion", "id",   "source",          "type",
+                                       "subject",     "time", "datacontenttype", "dataschema"};
+    const char *a = src, *b = src + strlen(src);
+    for (;;) {
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b - a < 2 || *a != '(' || b[-1] != ')')
+            break;
+        a++;
+        b--;
+    }
+    size_t n = (size_t)(b - a);
+    if (n == 0 || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)a[i]))
+            return false;
+        buf[i] = (char)tolower((unsigned char)a[i]);
+    }
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof core / sizeof core[0]; i++)
+        if (!strcmp(buf, core[i]))
+            return true;
+    return false;
+}
+
+/* A filter must be a condition: Boolean, and not a bare String attribute. */
+static bool check_condition(const ce_sql_expr_t *expr, const char *src)
+{
+    static const char *const names[] = {"a Boolean", "an Integer", "a String"};
+    ce_sql_type_t t = ce_sql_expr_type(expr);
+    char attr[32];
+    if (t != CE_SQL_BOOLEAN) {
+        fprintf(stderr,
+                "error: the expression is %s, not a Boolean, so as a trigger filter it never "
+                "matches; compare it (e.g. INT(x) + 1 = 2, or type = 'com.example')\n",
+                names[t > CE_SQL_STRING ? CE_SQL_STRING : t]);
+        return false;
+    }
+    if (bare_core_attribute(src, attr, sizeof attr)) {
+        fprintf(stderr,
+                "error: the expression is the attribute '%s' alone, a String, not a Boolean, so "
+                "as a trigger filter it never matches; compare it (e.g. %s = 'value', or EXISTS "
+                "%s)\n",
+                attr, attr, attr);
+        return false;
+    }
+    return true;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *event_path = NULL, *src = NULL;
@@ -288,11 +347,17 @@ static int cmd_check(int argc, char **argv)
     ce_sql_parse_error_t perr;
     ce_err_t e = ce_sql_compile(src, strlen(src), &expr, &perr);
     if (e == CE_E_PARSE) {
-        fprintf(stderr, "error: position %zu: %s\n", perr.position, perr.message);
+        fprintf(stderr, "error: position %zu: %s%s\n", perr.position, perr.message,
+                strstr(src, "==") ? " (CESQL compares with a single '=': use = instead of ==)"
+                                  : "");
         return CLI_INVALID;
     }
     if (e != CE_E_OK) {
         fprintf(stderr, "error: %s\n", ce_err_message(e));
+        return CLI_INVALID;
+    }
+    if (!check_condition(expr, src)) {
+        ce_sql_free(expr);
         return CLI_INVALID;
     }
     warn_mixed_logic(expr);

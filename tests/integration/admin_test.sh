@@ -196,7 +196,7 @@ Trigger shop/audit applied (generation 1): Ready
 ' -- get trigger orders -n shop
     expect "delete again: 1" 1 "" 'error: Trigger "shop/orders" not found
 ' -- delete triggers orders -n shop
-    expect "get an unknown kind" 1 "" "error: unknown kind 'widgets' (one of Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, ApiServerSource, KafkaSource, Service, Sequence, Parallel, NatsSource, NatsSink)
+    expect "get an unknown kind" 1 "" "error: unknown kind 'widgets' (one of Broker, Trigger, KafkaSink, EventPolicy, EventType, Channel, InMemoryChannel, KafkaChannel, Subscription, PingSource, ContainerSource, SinkBinding, ApiServerSource, KafkaSource, Service (serving.knative.dev/v1 or v1), Sequence, Parallel, NatsSource, NatsSink)
 " -- get widgets
     expect "empty list" 0 "" "No triggers found in namespace nowhere.
 " -- get triggers -n nowhere

@@ -96,6 +96,12 @@ expect check_like 1 '' 'error: position 7: ' -- sql check "x LIKE 123"
 expect check_unclosed 1 '' 'error: position 3: ' -- sql check "ABC("
 expect check_empty 1 '' 'error: position 0: empty expression' -- sql check ""
 expect check_doubled_quote 1 '' 'error: position 4: ' -- sql check "'it''s'"
+# a filter that is not a condition never matches: refused (issue #8)
+expect check_not_boolean 1 '' 'error: the expression is an Integer, not a Boolean' -- sql check "INT(type) + 'x'"
+expect check_bare_attribute 1 '' "error: the expression is the attribute 'type' alone" -- sql check "type"
+expect check_string_value 1 '' 'error: the expression is a String, not a Boolean' -- sql check "'abc'"
+expect check_bare_extension_ok 0 'ok' '' -- sql check "myflag"
+expect check_double_equals_hint 1 '' "use = instead of ==" -- sql check "type == 'a'"
 # --help of each
 expect help_sql 0 "$("$HERALD" sql --help)" '' -- sql --help
 count=$((count + 1))

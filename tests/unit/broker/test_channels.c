@@ -349,13 +349,15 @@ START_TEST(flow_status_names_the_step)
                 "  - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: second}\n");
     char msg[900];
     ready_of(r, "sequences", "s", "False", "SubscriptionsNotReady", msg, sizeof msg);
-    ck_assert_msg(strstr(msg, "step 1 (Subscription default/s-kn-sequence-1)") &&
-                      strstr(msg, "Service \"default/second\" does not exist"),
-                  "%s", msg);
-    apply_ok(r, "apiVersion: flows.knative.dev/v1\nkind: Parallel\nmetadata: {name: p}\n"
-                "spec:\n  branches:\n  - subscriber: {uri: 'http://127.0.0.1:9/1'}\n"
-                "  - filter: {ref: {apiVersion: v1, kind: Broker, name: nope}}\n"
-                "    subscriber: {uri: 'http://127.0.0.1:9/2'}\n");
+    ck_assert_msg(
+        strstr(msg, "step 1 (Subscription default/s-kn-sequence-1)") &&
+            strstr(msg, "Service \"default/second\" (serving.knative.dev/v1) does not exist"),
+        "%s", msg);
+    apply_ok(r,
+             "apiVersion: flows.knative.dev/v1\nkind: Parallel\nmetadata: {name: p}\n"
+             "spec:\n  branches:\n  - subscriber: {uri: 'http://127.0.0.1:9/1'}\n"
+             "  - filter: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: nope}}\n"
+             "    subscriber: {uri: 'http://127.0.0.1:9/2'}\n");
     ready_of(r, "parallels", "p", "False", "SubscriptionsNotReady", msg, sizeof msg);
     ck_assert_msg(strstr(msg, "branch 1 filter"), "%s", msg);
     hd_resources_close(r);

@@ -331,6 +331,49 @@ START_TEST(test_nomem_is_an_error)
 END_TEST
 
 /* Found by fuzz_hd_config: long values must print whole. */
+START_TEST(test_services_map)
+{
+    hd_config_t cfg;
+    char err[256];
+    const char *yaml = "services:\n"
+                       "  event-display: \"http://127.0.0.1:8090/\"\n"
+                       "  shop/orders: http://orders.example.com:8080/in\n";
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", yaml, strlen(yaml), err, sizeof(err)),
+                     HD_E_OK);
+    ck_assert_uint_eq(cfg.service_count, 2);
+    ck_assert_str_eq(cfg.services[0], "event-display=http://127.0.0.1:8090/");
+    ck_assert_str_eq(cfg.services[1], "shop/orders=http://orders.example.com:8080/in");
+    /* --print-config writes a map that loads back the same */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hd_config_print(&cfg, f);
+    fclose(f);
+    ck_assert_msg(strstr(text, "services:\n  \"event-display\": \"http://127.0.0.1:8090/\"\n"),
+                  "%s", text);
+    hd_config_t again;
+    ck_assert_int_eq(hd_config_load_buffer(&again, "p", text, len, err, sizeof(err)), HD_E_OK);
+    ck_assert_uint_eq(again.service_count, 2);
+    ck_assert_str_eq(again.services[1], "shop/orders=http://orders.example.com:8080/in");
+    hd_config_free(&again);
+    free(text);
+    hd_config_free(&cfg);
+    /* the environment: comma-separated name=URL */
+    setenv("HERALD_SERVICES", "a=http://h:1/,ns/b=http://h:2/", 1);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", "", 0, err, sizeof(err)), HD_E_OK);
+    unsetenv("HERALD_SERVICES");
+    ck_assert_uint_eq(cfg.service_count, 2);
+    ck_assert_str_eq(cfg.services[1], "ns/b=http://h:2/");
+    hd_config_free(&cfg);
+    /* a list or a value that is not a string is refused, naming the key */
+    const char *bad = "services:\n  - http://h:1/\n";
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", bad, strlen(bad), err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_msg(strstr(err, "services: expected a map of name: URL"), "%s", err);
+    hd_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_print_long_values)
 {
     char yaml[1200], dir[1001];
@@ -434,6 +477,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_load_buffer);
     tcase_add_test(tc, test_print_long_values);
     tcase_add_test(tc, test_print_escapes_what_yaml_forbids_raw);
+    tcase_add_test(tc, test_services_map);
     suite_add_tcase(s, tc);
     return s;
 }

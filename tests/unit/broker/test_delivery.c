@@ -270,6 +270,42 @@ START_TEST(dead_letter_sink_failures_keep_the_event_pending)
 }
 END_TEST
 
+START_TEST(an_unresolved_sink_is_waited_for_never_the_dead_table)
+{
+    hd_delivery_t dl = settings();
+    /* attempts used up while the sink is set but unresolved: the dead-letter phase, not the
+     * dead table */
+    hd_dispatch__facts_t f = answered(500, 4);
+    f.dls_unresolved = true;
+    hd_dispatch__decision_t d = decide(&dl, f);
+    ck_assert_int_eq(d.action, HD_DISPATCH__TO_DEAD_LETTER);
+    ck_assert(d.failed);
+    f = answered(400, 1);
+    f.dls_unresolved = true;
+    ck_assert_int_eq(decide(&dl, f).action, HD_DISPATCH__TO_DEAD_LETTER);
+    /* in that phase it waits, pending, as long as the sink does not resolve */
+    f = (hd_dispatch__facts_t){.what = HD_DISPATCH__FACT_READY,
+                               .to_dls = true,
+                               .dls_unresolved = true,
+                               .has_subscriber = true,
+                               .attempts = 4};
+    d = decide(&dl, f);
+    ck_assert_int_eq(d.action, HD_DISPATCH__WAIT);
+    ck_assert_uint_eq(d.delay_ms, HD_DISPATCH__DLS_AWAIT_MS);
+    ck_assert(!d.failed);
+    /* once it resolves the dead letter is sent */
+    f.dls_unresolved = false;
+    f.has_dls = true;
+    ck_assert_int_eq(decide(&dl, f).action, HD_DISPATCH__SEND);
+    /* restored after a restart with no attempt left: the same */
+    f = (hd_dispatch__facts_t){.what = HD_DISPATCH__FACT_READY,
+                               .dls_unresolved = true,
+                               .has_subscriber = true,
+                               .attempts = 4};
+    ck_assert_int_eq(decide(&dl, f).action, HD_DISPATCH__TO_DEAD_LETTER);
+}
+END_TEST
+
 START_TEST(ready_sends_waits_or_gives_up)
 {
     hd_delivery_t dl = settings();
@@ -342,6 +378,7 @@ static Suite *delivery_suite(void)
     tcase_add_test(tc, dead_letter_sink_answers);
     tcase_add_test(tc, dead_letter_sink_failures_keep_the_event_pending);
     tcase_add_test(tc, ready_sends_waits_or_gives_up);
+    tcase_add_test(tc, an_unresolved_sink_is_waited_for_never_the_dead_table);
     tcase_add_test(tc, in_process_stores_and_reply_destinations);
     suite_add_tcase(s, tc);
     return s;

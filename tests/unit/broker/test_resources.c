@@ -72,7 +72,7 @@ static void ready_of(hd_resources_t *r, const char *plural, const char *ns, cons
             strcpy(status, cJSON_GetObjectItem(c, "status")->valuestring);
             strcpy(reason, cJSON_GetObjectItem(c, "reason")->valuestring);
             cJSON *m = cJSON_GetObjectItem(c, "message");
-            strcpy(message, m ? m->valuestring : "");
+            snprintf(message, 512, "%s", m ? m->valuestring : ""); /* callers' msg[512] */
             found = true;
         }
     }
@@ -218,6 +218,251 @@ START_TEST(subscriber_refs)
 }
 END_TEST
 
+/* ---- Kubernetes v1 Services as destinations ---------------------------------------------- */
+
+/* The condition `type` of a resource: its status ("True"/"False") and its message (owned). */
+static char *condition_of(hd_resources_t *r, const char *plural, const char *ns, const char *name,
+                          const char *type, char *status, char *severity)
+{
+    cJSON *o = hd_resources_get_json(r, plural, ns, name);
+    ck_assert_msg(o != NULL, "%s %s/%s missing", plural, ns, name);
+    char *msg = NULL;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "conditions"))
+    {
+        if (strcmp(cJSON_GetObjectItem(c, "type")->valuestring, type))
+            continue;
+        strcpy(status, cJSON_GetObjectItem(c, "status")->valuestring);
+        cJSON *sv = cJSON_GetObjectItem(c, "severity");
+        if (severity)
+            strcpy(severity, sv ? sv->valuestring : "");
+        cJSON *m = cJSON_GetObjectItem(c, "message");
+        msg = strdup(m ? m->valuestring : "");
+    }
+    cJSON_Delete(o);
+    ck_assert_msg(msg != NULL, "%s %s/%s has no condition %s", plural, ns, name, type);
+    return msg;
+}
+
+#define SVC_REF(name) "  subscriber:\n    ref: {apiVersion: v1, kind: Service, name: " name "}\n"
+
+START_TEST(v1_service_refs_resolve)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(r,
+             BROKER("default", "b") "---\n" TRIGGER("default", "t", "b", SVC_REF("event-display")));
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert(!t->ready);
+    char st[16];
+    char *msg = condition_of(r, "triggers", "default", "t", "Ready", st, NULL);
+    ck_assert_str_eq(st, "False");
+    /* the message names the three ways, each with something to copy */
+    ck_assert_msg(strstr(msg, "Service \"default/event-display\" (v1) does not exist") &&
+                      strstr(msg, "{apiVersion: v1, kind: Service, metadata: {name: "
+                                  "event-display, namespace: default, annotations: "
+                                  "{herald.dev/url: \"http://127.0.0.1:9000/\"}}}") &&
+                      strstr(msg, "type: ExternalName, externalName: HOST") &&
+                      strstr(msg, "services: {default/event-display: \"http://127.0.0.1:9000/\"}"),
+                  "%s", msg);
+    free(msg);
+
+    /* (1) the annotation */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: event-display\n  annotations:\n"
+                "    herald.dev/url: http://127.0.0.1:9000/\nspec:\n  selector: {app: x}\n"
+                "  ports: [{port: 80, targetPort: 8080}]\n");
+    ck_assert(t->ready);
+    ck_assert_str_eq(t->subscriber_uri, "http://127.0.0.1:9000/");
+    msg = condition_of(r, "svc", "default", "event-display", "Ready", st, NULL);
+    ck_assert_str_eq(st, "True");
+    free(msg);
+    /* a relative uri with the ref is joined to its address */
+    apply_ok(r, TRIGGER("default", "t2", "b",
+                        "  subscriber:\n    ref: {apiVersion: v1, kind: Service, name: "
+                        "event-display}\n    uri: /hook\n"));
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t2")->subscriber_uri,
+                     "http://127.0.0.1:9000/hook");
+    /* deleting the Service unresolves the ref again */
+    res_t d = {0};
+    hd_resources_delete(r, "svc", "default", "event-display", done, &d);
+    ck_assert_int_eq(d.status, HD_E_OK);
+    cJSON_Delete(d.result);
+    ck_assert(!t->ready);
+    ck_assert_ptr_null(t->subscriber_uri);
+
+    /* (2) ExternalName: the port named http wins over the first */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  type: ExternalName\n  externalName: localhost\n"
+                "  ports: [{name: metrics, port: 9090}, {name: http, port: 8081}]\n");
+    ck_assert(t->ready);
+    ck_assert_str_eq(t->subscriber_uri, "http://localhost:8081");
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  type: ExternalName\n  externalName: display.example.com\n"
+                "  ports: [{port: 443}]\n");
+    ck_assert_str_eq(t->subscriber_uri, "https://display.example.com");
+
+    /* a plain Service without an address: it exists but Herald cannot reach it */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: event-display}\nspec:\n"
+                "  ports: [{port: 80}]\n");
+    ck_assert(!t->ready);
+    msg = condition_of(r, "triggers", "default", "t", "Ready", st, NULL);
+    ck_assert_msg(strstr(msg, "has no address Herald can reach") && strstr(msg, "herald.dev/url"),
+                  "%s", msg);
+    free(msg);
+    msg = condition_of(r, "svc", "default", "event-display", "Ready", st, NULL);
+    ck_assert_str_eq(st, "False");
+    free(msg);
+
+    /* a Knative Service says it waits for Serving and what to do meanwhile */
+    apply_ok(r, TRIGGER("default", "k", "b",
+                        "  subscriber:\n    ref: {apiVersion: serving.knative.dev/v1, kind: "
+                        "Service, name: event-display}\n"));
+    msg = condition_of(r, "triggers", "default", "k", "Ready", st, NULL);
+    ck_assert_msg(strstr(msg, "does not run Knative Serving") &&
+                      strstr(msg, "ref: {apiVersion: v1, kind: Service, name: event-display}") &&
+                      strstr(msg, "herald.dev/url"),
+                  "%s", msg);
+    free(msg);
+
+    /* bad Services are refused at apply */
+    apply_err(r,
+              "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  annotations:\n"
+              "    herald.dev/url: not-a-url\n",
+              "metadata.annotations.herald.dev/url: 'not-a-url' is not an absolute");
+    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {type: ExternalName}\n",
+              "spec.externalName: required with type ExternalName");
+    apply_err(r, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{name: a}]}\n",
+              "spec.ports[0].port: required");
+    hd_resources_close(r);
+}
+END_TEST
+
+START_TEST(v1_service_refs_from_services_map)
+{
+    static const char *const services[] = {"default/mapped=http://127.0.0.1:7000/in",
+                                           "bare=http://127.0.0.1:7001"};
+    hd_resources_opts_t o = {.services = services, .service_count = 2};
+    hd_resources_t *r = NULL;
+    ck_assert_int_eq(hd_resources_open(&o, NULL, &r), HD_E_OK);
+    apply_ok(
+        r,
+        BROKER("default", "b") "---\n" TRIGGER(
+            "default", "t", "b",
+            SVC_REF(
+                "mapped")) "---\n" BROKER("other",
+                                          "b") "---\n" TRIGGER("other", "t", "b",
+                                                               SVC_REF(
+                                                                   "bare")) "---\n" TRIGGER("other",
+                                                                                            "u",
+                                                                                            "b",
+                                                                                            SVC_REF(
+                                                                                                "ma"
+                                                                                                "pp"
+                                                                                                "e"
+                                                                                                "d")));
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7000/in");
+    ck_assert_str_eq(hd_resources_trigger(r, "other", "t")->subscriber_uri,
+                     "http://127.0.0.1:7001");
+    /* "default/mapped" is for namespace default only */
+    ck_assert(!hd_resources_trigger(r, "other", "u")->ready);
+    /* a plain Service named in the map takes the map's address; the annotation wins over it */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata: {name: mapped}\nspec: {ports: [{port: "
+                "80}]}\n");
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7000/in");
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: mapped\n  annotations: "
+                "{herald.dev/url: 'http://127.0.0.1:7002'}\n");
+    ck_assert_str_eq(hd_resources_trigger(r, "default", "t")->subscriber_uri,
+                     "http://127.0.0.1:7002");
+    hd_resources_close(r);
+    /* a bad entry fails the open */
+    static const char *const bad[] = {"x=ftp://h/"};
+    o.services = bad;
+    o.service_count = 1;
+    r = NULL;
+    ck_assert_int_eq(hd_resources_open(&o, NULL, &r), HD_E_CONFIG);
+    ck_assert_ptr_null(r);
+}
+END_TEST
+
+START_TEST(unresolved_dead_letter_sink_does_not_stop_delivery)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\nspec:\n"
+                "  delivery:\n    deadLetterSink:\n      ref: {apiVersion: v1, kind: Service, "
+                "name: dls}\n---\n" TRIGGER("default", "t", "b", SUB_URI));
+    hd_broker_t *b = hd_resources_broker(r, "default", 7, "b", 1);
+    ck_assert(b->ready);
+    char st[16], sev[16];
+    char *msg = condition_of(r, "brokers", "default", "b", "Ready", st, NULL);
+    ck_assert_str_eq(st, "True");
+    ck_assert_msg(strstr(msg, "the dead-letter sink does not resolve"), "%s", msg);
+    free(msg);
+    msg = condition_of(r, "brokers", "default", "b", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "False");
+    ck_assert_str_eq(sev, "Warning");
+    ck_assert_msg(strstr(msg, "Service \"default/dls\" (v1) does not exist"), "%s", msg);
+    free(msg);
+    /* the trigger is bound and delivers; events that exhaust retries wait for the sink */
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert(t->ready);
+    ck_assert_ptr_eq(t->broker, b);
+    ck_assert(t->delivery.dead_letter_unresolved);
+    ck_assert_ptr_null(t->delivery.dead_letter_uri);
+    msg = condition_of(r, "triggers", "default", "t", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "False");
+    ck_assert_str_eq(sev, "Warning");
+    ck_assert_msg(strstr(msg, "Broker \"default/b\"") && strstr(msg, "herald.dev/url"), "%s", msg);
+    free(msg);
+    /* a trigger's own unresolved sink is waited for too (not replaced by the broker's) */
+    apply_ok(r, TRIGGER("default", "own", "b",
+                        SUB_URI "  delivery:\n    deadLetterSink:\n      ref: {apiVersion: v1, "
+                                "kind: Service, name: own-dls}\n"));
+    hd_trigger_t *own = hd_resources_trigger(r, "default", "own");
+    ck_assert(own->ready);
+    ck_assert(own->delivery.dead_letter_unresolved);
+    /* the Service appears: the sink resolves */
+    apply_ok(r, "apiVersion: v1\nkind: Service\nmetadata:\n  name: dls\n  annotations: "
+                "{herald.dev/url: 'http://127.0.0.1:7100/'}\n");
+    ck_assert(!t->delivery.dead_letter_unresolved);
+    ck_assert_str_eq(t->delivery.dead_letter_uri, "http://127.0.0.1:7100/");
+    ck_assert(own->delivery.dead_letter_unresolved);
+    msg = condition_of(r, "triggers", "default", "t", "DeadLetterSinkResolved", st, sev);
+    ck_assert_str_eq(st, "True");
+    free(msg);
+    hd_resources_close(r);
+}
+END_TEST
+
+START_TEST(herald_delivery_fields_as_annotations)
+{
+    hd_resources_t *r = open_mem();
+    apply_ok(
+        r, BROKER("default",
+                  "b") "---\n"
+                       "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+                       "  annotations:\n    herald.dev/delivery.maxInFlight: \"7\"\n"
+                       "    herald.dev/delivery.ordering: ordered\n"
+                       "    herald.dev/delivery.backoffMax: PT10S\n"
+                       "spec:\n  broker: b\n" SUB_URI "  delivery: {retry: 2, maxInFlight: 3}\n");
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert_uint_eq(t->delivery.max_in_flight, 3); /* spec.delivery wins */
+    ck_assert_int_eq(t->delivery.ordering, HD_ORDER_ORDERED);
+    ck_assert_uint_eq(t->delivery.backoff_max_ms, 10000);
+    ck_assert_uint_eq(t->delivery.retry, 2);
+    apply_err(
+        r,
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+        "  annotations: {herald.dev/delivery.maxInFlight: \"0\"}\nspec:\n  broker: b\n" SUB_URI,
+        "metadata.annotations.herald.dev/delivery.maxInFlight: must be an integer from 1");
+    apply_err(r,
+              "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: t\n"
+              "  annotations: {herald.dev/delivery.retry: \"1\"}\nspec:\n  broker: b\n" SUB_URI,
+              "metadata.annotations.herald.dev/delivery.retry: unknown");
+    hd_resources_close(r);
+}
+END_TEST
+
 START_TEST(validation_errors_name_document_and_field)
 {
     hd_resources_t *r = open_mem();
@@ -260,7 +505,8 @@ START_TEST(validation_errors_name_document_and_field)
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Brokr\nmetadata: {name: x}\n",
               "kind: 'Brokr' is not a kind Herald knows");
     apply_err(r, "apiVersion: serving.knative.dev/v1\nkind: Broker\nmetadata: {name: x}\n",
-              "apiVersion: 'serving.knative.dev/v1' does not match kind Broker");
+              "apiVersion: 'serving.knative.dev/v1' does not serve kind Broker (served: "
+              "eventing.knative.dev/v1)");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: Bad_Name}\n",
               "metadata.name: 'Bad_Name' is not a DNS-1123 name");
     apply_err(r, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {}\n",
@@ -519,6 +765,76 @@ START_TEST(survives_reopen)
 }
 END_TEST
 
+static void state_stored(void *arg, hd_err_t status)
+{
+    (void)arg;
+    ck_assert_int_eq(status, HD_E_OK);
+    stored_calls++;
+}
+
+/* Resources an older heraldd stored with what apply now refuses (a non-string filter value, a
+ * CESQL filter that is not a condition, another version of the group) still load: a stricter
+ * apply must not lose a stored trigger and its cursor at an upgrade. */
+START_TEST(stored_resources_load_despite_stricter_apply)
+{
+    char dir[] = "/tmp/herald-res-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hd_lmdb_opts_t so = {.data_dir = dir,
+                         .durability = HD_DURABILITY_NONE,
+                         .map_size_initial = 1 << 20,
+                         .map_size_max = 64 << 20,
+                         .queue_max = 64};
+    hd_lmdb_t *lm = NULL;
+    ck_assert_int_eq(hd_lmdb_open(&loop, &so, &lm), HD_E_OK);
+    static const char *const docs[][2] = {
+        {"brokers/default/b",
+         "{\"apiVersion\":\"eventing.knative.dev/v1beta1\",\"kind\":\"Broker\","
+         "\"metadata\":{\"name\":\"b\",\"namespace\":\"default\"},"
+         "\"status\":{\"id\":1}}"},
+        {"triggers/default/t",
+         "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Trigger\",\"metadata\":{\"name\":"
+         "\"t\",\"namespace\":\"default\"},\"spec\":{\"broker\":\"b\",\"filter\":{\"attributes\":{"
+         "\"type\":42}},\"subscriber\":{\"uri\":\"http://127.0.0.1:1/\"}},\"status\":{\"id\":2}}"},
+        {"triggers/default/s",
+         "{\"apiVersion\":\"eventing.knative.dev/v1\",\"kind\":\"Trigger\",\"metadata\":{\"name\":"
+         "\"s\",\"namespace\":\"default\"},\"spec\":{\"broker\":\"b\",\"filters\":[{\"cesql\":"
+         "\"type\"}],\"subscriber\":{\"uri\":\"http://127.0.0.1:1/\"}},\"status\":{\"id\":3}}"}};
+    hd_state_txn_t *txn = hd_state_txn_new(hd_lmdb_state(lm));
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(hd_state_resource_put(txn, docs[i][0], docs[i][1], strlen(docs[i][1])),
+                         HD_E_OK);
+    stored_calls = 0;
+    ck_assert_int_eq(hd_state_txn_submit(txn, state_stored, NULL), HD_E_OK);
+    uint64_t start = hd_now_ms();
+    while (stored_calls < 1 && hd_now_ms() - start < 10000)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_eq(stored_calls, 1);
+    hd_resources_t *r = NULL;
+    ck_assert_int_eq(hd_resources_open(NULL, hd_lmdb_state(lm), &r), HD_E_OK);
+    ck_assert_ptr_nonnull(hd_resources_broker(r, "default", 7, "b", 1));
+    hd_trigger_t *t = hd_resources_trigger(r, "default", "t");
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->ready);
+    ce_event_t *ev = ce_event_new();
+    ce_event_set(ev, "type", "42", 2, NULL);
+    ck_assert(hd_filter_match(t->filter, ev)); /* 42 kept as its canonical text */
+    ce_event_free(ev);
+    ck_assert_ptr_nonnull(hd_resources_trigger(r, "default", "s"));
+    /* applied again by a user, the same trigger is refused */
+    apply_err(r, TRIGGER("default", "t", "b", SUB_URI "  filter: {attributes: {type: 42}}\n"),
+              "value must be a string (quote it: \"42\")");
+    hd_resources_close(r);
+    hd_lmdb_close(lm);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(manifest_files_at_open)
 {
     char dir[] = "/tmp/herald-man-XXXXXX";
@@ -562,6 +878,11 @@ int main(void)
     tcase_add_test(tc, broker_and_trigger_ready);
     tcase_add_test(tc, trigger_waits_for_broker);
     tcase_add_test(tc, subscriber_refs);
+    tcase_add_test(tc, v1_service_refs_resolve);
+    tcase_add_test(tc, v1_service_refs_from_services_map);
+    tcase_add_test(tc, unresolved_dead_letter_sink_does_not_stop_delivery);
+    tcase_add_test(tc, herald_delivery_fields_as_annotations);
+    tcase_add_test(tc, stored_resources_load_despite_stricter_apply);
     tcase_add_test(tc, validation_errors_name_document_and_field);
     tcase_add_test(tc, delivery_precedence);
     tcase_add_test(tc, generation_and_update);
