@@ -94,7 +94,7 @@ group_resources() {
     check "the created trigger delivers" wait_count recv 1 20
     expect "trigger update: filter added and removed, sink to a ksvc" 0 \
         "Trigger 'orders' updated in namespace 'default'.
-  not ready yet: SubscriberResolveFailed: Service \"default/display\" does not exist; it is resolved as soon as it is applied
+  not ready yet: SubscriberResolveFailed: Knative Service \"default/display\" (serving.knative.dev/v1) does not exist: this heraldd does not run Knative Serving, so it resolves only once Serving runs it. To deliver now, refer to a Kubernetes Service instead (ref: {apiVersion: v1, kind: Service, name: display}); give it an address in one of three ways: (1) apply it with the annotation herald.dev/url: {apiVersion: v1, kind: Service, metadata: {name: display, namespace: default, annotations: {herald.dev/url: \"http://127.0.0.1:9000/\"}}}; (2) apply it as type ExternalName: spec: {type: ExternalName, externalName: HOST, ports: [{name: http, port: 9000}]}; (3) map it in herald.yaml: services: {default/display: \"http://127.0.0.1:9000/\"}
 " "" -- trigger update orders --filter source- --filter subject=s1 --sink ksvc:display
     "$HERALD" get trigger orders -o json >"$TMP/t.json"
     check "update kept the broker and changed filter and sink" [ "$(jq_py '(d["spec"]["broker"], d["spec"]["filter"]["attributes"], d["spec"]["subscriber"], d["metadata"]["generation"])' <"$TMP/t.json")" = \
