@@ -14,6 +14,8 @@
 #include <http_parser.h>
 
 #include "admin_internal.h"
+#include "hd_evlog.h"
+#include "hd_ingress.h"
 #include "hd_metrics.h"
 
 #define MAX_SEGS 10
@@ -187,9 +189,13 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
             hd_admin__method_not_allowed(req, "GET, HEAD");
             return;
         }
-        bool ok = hd_path_seg_is(&s[0], "healthz") || (a->ready && *a->ready);
-        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
-                        ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+        bool health = hd_path_seg_is(&s[0], "healthz");
+        bool ready = a->ready && *a->ready;
+        const char *body = health || ready ? "ok\n" : "not ready\n";
+        if (!health && ready && hd_evlog_full(a->log))
+            body = HD_INGRESS_STORE_FULL; /* as the ingress's /readyz */
+        bool ok = body[0] == 'o';
+        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n", body, strlen(body));
         return;
     }
     if (n == 1 && hd_path_seg_is(&s[0], "metrics")) {
