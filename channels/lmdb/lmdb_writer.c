@@ -436,6 +436,7 @@ static void write_group(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n, bool *c
     }
     if (rc == 0) {
         after_commit(lm);
+        hd_lmdb__space_committed(lm); /* before the callbacks: they see the new full state */
         hd_lmdb__batch_t **ctail = &lm->carry;
         while (*ctail)
             ctail = &(*ctail)->next;
@@ -452,7 +453,6 @@ static void write_group(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n, bool *c
                 finish(lm, arr[i], HD_E_OK);
             }
         }
-        hd_lmdb__space_committed(lm);
         return;
     }
     if (n > 1) {
