@@ -190,11 +190,12 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
             return;
         }
         bool health = hd_path_seg_is(&s[0], "healthz");
-        bool ready = a->ready && *a->ready;
-        const char *body = health || ready ? "ok\n" : "not ready\n";
-        if (!health && ready && hd_evlog_full(a->log))
-            body = HD_INGRESS_STORE_FULL; /* as the ingress's /readyz */
-        bool ok = body[0] == 'o';
+        bool ok = health || (a->ready && *a->ready);
+        const char *body = ok ? "ok\n" : "not ready\n";
+        if (ok && !health && hd_evlog_full(a->log)) {
+            ok = false; /* as the ingress's /readyz */
+            body = HD_INGRESS_STORE_FULL;
+        }
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n", body, strlen(body));
         return;
     }

@@ -441,11 +441,13 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req)
             return;
         }
         bool health = hd_path_seg_is(&segs[0], "healthz");
-        const char *body = health || flag_ready(in) ? "ok\n" : "not ready\n";
-        /* a full store refuses appends: load balancers should send producers elsewhere */
-        if (!health && hd_evlog_full(in->log) && flag_ready(in))
+        bool ok = health || flag_ready(in);
+        const char *body = ok ? "ok\n" : "not ready\n";
+        if (ok && !health && hd_evlog_full(in->log)) {
+            /* a full store refuses appends: load balancers should send producers elsewhere */
+            ok = false;
             body = HD_INGRESS_STORE_FULL;
-        bool ok = body[0] == 'o';
+        }
         hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n", body, strlen(body));
         return;
     }

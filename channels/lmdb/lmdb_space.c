@@ -284,13 +284,16 @@ void hd_lmdb__space_open(hd_lmdb_t *lm)
 
 size_t hd_lmdb__refuse_appends_over_reserve(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n)
 {
+    size_t i = 0;
+    while (i < n && (arr[i]->nbrokers == 0 || arr[i]->op_next > 0))
+        i++;
     hd_lmdb__space_t s;
-    if (!measure(lm, false, &s))
-        return n;
+    if (i == n || !measure(lm, false, &s))
+        return n; /* no append in the group (cursor flushes, trims): nothing to check */
     hold(lm, &s);
     bool exact = false;
     uint64_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         hd_lmdb__batch_t *b = arr[i];
         if (b->nbrokers == 0 || b->op_next > 0)
             continue; /* not an append: it may use the reserve */
