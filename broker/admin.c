@@ -14,6 +14,8 @@
 #include <http_parser.h>
 
 #include "admin_internal.h"
+#include "hd_evlog.h"
+#include "hd_ingress.h"
 #include "hd_metrics.h"
 
 #define MAX_SEGS 10
@@ -202,9 +204,14 @@ void hd_admin_handle(void *ctx, hd_http_req_t *req)
             hd_admin__method_not_allowed(req, "GET, HEAD");
             return;
         }
-        bool ok = hd_path_seg_is(&s[0], "healthz") || (a->ready && *a->ready);
-        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
-                        ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+        bool health = hd_path_seg_is(&s[0], "healthz");
+        bool ok = health || (a->ready && *a->ready);
+        const char *body = ok ? "ok\n" : "not ready\n";
+        if (ok && !health && hd_evlog_full(a->log)) {
+            ok = false; /* as the ingress's /readyz */
+            body = HD_INGRESS_STORE_FULL;
+        }
+        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n", body, strlen(body));
         return;
     }
     if (n == 1 && hd_path_seg_is(&s[0], "metrics")) {

@@ -75,7 +75,11 @@ static const setting_t settings[] = {
     {"store.sync_interval_ms", T_DURATION, OFF(sync_interval_ms), "10", 1, 60 * SEC, NULL, true,
      "fsync interval of durability batch (a bare number is milliseconds)"},
     {"store.map_size_max", T_SIZE, OFF(map_size_max), "8GiB", 1 * MIB, 64 * TIB, NULL, false,
-     "cap of the LMDB map; it grows on demand up to this, then ingress answers 503"},
+     "cap of the LMDB map; it grows on demand up to this (or what the filesystem holds, if less), "
+     "then ingress answers 503"},
+    {"store.reserve_bytes", T_SIZE, OFF(store_reserve_bytes), "0", 0, 64 * TIB, NULL, false,
+     "room kept for retention, cursor and progress writes: appends get 503 when they would "
+     "leave less; 0: max(8MiB, 2% of the capacity) up to 256MiB (at most a quarter of it)"},
     {"store.queue_max", T_UINT, OFF(store_queue_max), "65536", 1, 16 * 1024 * 1024, NULL, false,
      "write batches waiting for the store writer before ingress answers 503"},
     {"limits.max_event_bytes", T_SIZE, OFF(max_event_bytes), "1MiB", 1 * KIB, 256 * MIB, NULL,

@@ -25,6 +25,8 @@
 
 #define HD_DISPATCH__FLUSH_MS 50
 #define HD_DISPATCH__IDLE_CURSOR_MS 30000
+/* how often retention runs while the store is full (hd_evlog_full), if more often than set */
+#define HD_DISPATCH__FULL_RETENTION_MS 1000
 #define HD_DISPATCH__WORK_BUDGET 4096 /* events read per loop turn by the work handle */
 #define HD_DISPATCH__ROUTE_WINDOW 512 /* events per log read of a detached trigger */
 #define HD_DISPATCH__QCAP_MIN 64

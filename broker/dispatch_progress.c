@@ -274,7 +274,11 @@ void hd_dispatch__flush_cb(uv_timer_t *t)
         while (d->dirty)
             hd_dispatch__flush_cursor(d->dirty);
     }
-    if (now - d->last_retention >= d->retention_interval_ms) {
+    /* A full store refuses appends until trims free room: retention runs every second then. */
+    uint64_t every = d->retention_interval_ms;
+    if (every > HD_DISPATCH__FULL_RETENTION_MS && hd_evlog_full(d->log))
+        every = HD_DISPATCH__FULL_RETENTION_MS;
+    if (now - d->last_retention >= every) {
         d->last_retention = now;
         retention_run(d);
     }

@@ -29,6 +29,7 @@ struct hd_config {
     uint64_t sync_interval_ms;      /* store.sync_interval_ms (batch mode), default 10 */
     uint64_t map_size_max;          /* store.map_size_max bytes, default 8 GiB */
     uint64_t store_queue_max;       /* store.queue_max batches, default 65536 */
+    uint64_t store_reserve_bytes;   /* store.reserve_bytes, default 0: automatic */
     uint64_t max_event_bytes;       /* limits.max_event_bytes, default 1 MiB */
     uint64_t max_batch_events;      /* limits.max_batch_events, default 1000 */
     uint64_t max_connections;       /* limits.max_connections, default 10000 */

@@ -12,6 +12,9 @@
 #include "hd_http.h"
 #include "hd_resources.h"
 
+/* /readyz's body while the store refuses appends for lack of room (ingress and admin port). */
+#define HD_INGRESS_STORE_FULL "store full: appends refused until retention frees room\n"
+
 /* The ingress's own state: what it stores into and counts with, and a cache of its per-broker
  * metric handles (so the hot path does no metric lookup). One per ingress port. */
 typedef struct hd_ingress hd_ingress_t;
@@ -27,7 +30,8 @@ typedef struct {
  *   log      where events are appended (NULL: 503); it must stay open while *ready is true
  *   metrics  herald_events_received_total and herald_ingest_latency_seconds (NULL: not counted)
  *   ready    the daemon's readiness, read at every request: false answers 503 and /readyz 503
- *            (NULL: always ready)
+ *            (NULL: always ready); /readyz answers 503 too while the log is full
+ *            (hd_evlog_full), with HD_INGRESS_STORE_FULL as its body
  *   limits   copied; NULL: no limits
  * Errors: HD_E_NOMEM. *out is owned by the caller: free with hd_ingress_free once the log is
  * closed (requests waiting for a commit use it until then). */

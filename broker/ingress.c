@@ -261,7 +261,8 @@ static void on_stored(void *arg, hd_err_t status, uint64_t first_seq)
     hd_free(p);
 }
 
-/* /readyz: the daemon says it is ready (store open, manifests applied, listeners bound). */
+/* /readyz: the daemon says it is ready (store open, manifests applied, listeners bound); it
+ * answers 503 too while the store refuses appends for lack of room (hd_evlog_full). */
 static bool flag_ready(const hd_ingress_t *in)
 {
     return !in->ready || *in->ready;
@@ -482,9 +483,15 @@ void hd_ingress_handle(void *ctx, hd_http_req_t *req)
             hd_http_respond_error(req, 405, "Allow: GET, HEAD\r\n", "method not allowed");
             return;
         }
-        bool ok = hd_path_seg_is(&segs[0], "healthz") || flag_ready(in);
-        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n",
-                        ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+        bool health = hd_path_seg_is(&segs[0], "healthz");
+        bool ok = health || flag_ready(in);
+        const char *body = ok ? "ok\n" : "not ready\n";
+        if (ok && !health && hd_evlog_full(in->log)) {
+            /* a full store refuses appends: load balancers should send producers elsewhere */
+            ok = false;
+            body = HD_INGRESS_STORE_FULL;
+        }
+        hd_http_respond(req, ok ? 200 : 503, "Content-Type: text/plain\r\n", body, strlen(body));
         return;
     }
     if (n == 2 && segs[0].len > 0 && segs[1].len > 0) {

@@ -279,6 +279,7 @@ int main(int argc, char **argv)
         .map_size_initial = 0,
         .map_size_max = d.cfg.map_size_max,
         .queue_max = (size_t)d.cfg.store_queue_max,
+        .reserve_bytes = d.cfg.store_reserve_bytes,
     };
     hd_err_t e = hd_lmdb_open(&loop, &so, &d.lmdb);
     if (e != HD_E_OK) {

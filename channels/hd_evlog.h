@@ -139,6 +139,12 @@ typedef struct hd_evlog_ops {
     /* Dead letters of `sub_id`, in seq order; fn returns false to stop. Errors: HD_E_INVAL,
      * HD_E_STORE. */
     hd_err_t (*dead_scan)(hd_evlog_t *log, uint32_t sub_id, hd_evlog_dead_fn fn, void *arg);
+
+    /* ---- room ---- */
+
+    /* True while appends are refused for lack of room (they fail HD_E_FULL) until trims free
+     * some: /readyz answers 503 and retention runs early meanwhile. NULL: never full. */
+    bool (*full)(hd_evlog_t *log);
 } hd_evlog_ops_t;
 
 /* The base of every backend object: the backend embeds it and recovers itself with
@@ -216,6 +222,12 @@ static inline hd_err_t hd_evlog_watch(hd_evlog_t *log, hd_evlog_commit_fn fn, vo
 static inline void hd_evlog_unwatch(hd_evlog_t *log, hd_evlog_commit_fn fn, void *arg)
 {
     log->ops->unwatch(log, fn, arg);
+}
+
+/* Appends are refused for lack of room (see hd_evlog_ops_t.full). Accepts NULL (false). */
+static inline bool hd_evlog_full(hd_evlog_t *log)
+{
+    return log && log->ops->full && log->ops->full(log);
 }
 
 static inline hd_err_t hd_evlog_trim(hd_evlog_t *log, uint32_t log_id, uint64_t upto_seq,

@@ -26,6 +26,10 @@ typedef struct {
     uint64_t map_size_initial; /* bytes; grows automatically up to map_size_max */
     uint64_t map_size_max;
     size_t queue_max; /* queued batches before a submit answers HD_E_BUSY */
+    /* Bytes kept for trims, cursors and progress writes: appends are refused (HD_E_FULL) when
+     * they would leave less below the capacity, min(map_size_max, what the filesystem holds).
+     * 0: max(8 MiB, 2% of the capacity) up to 256 MiB; at most a quarter of the capacity. */
+    uint64_t reserve_bytes;
 } hd_lmdb_opts_t;
 
 /* Opens (creates) the environment, checks the schema version, starts the writer thread.
@@ -47,7 +51,7 @@ hd_evlog_t *hd_lmdb_evlog(hd_lmdb_t *lm);
 hd_state_t *hd_lmdb_state(hd_lmdb_t *lm);
 
 /* Statistics for /metrics and `describe`: map size in use and its cap, queue depth, commits,
- * batches per commit. */
+ * batches per commit, the capacity, the reserve and whether the store is full. */
 typedef struct {
     uint64_t map_used, map_size, map_max; /* map_used: high-water mark of the data file */
     uint64_t queue_depth, commits, batches;
@@ -56,6 +60,9 @@ typedef struct {
     uint64_t failed_full;  /* batches failed with HD_E_FULL (map at its cap, disk full) */
     uint64_t failed_other; /* batches failed otherwise (HD_E_IO, HD_E_STORE, HD_E_NOMEM) */
     uint64_t corrupt_records; /* event records found corrupt on read (bad checksum, undecodable) */
+    uint64_t capacity;        /* min(map_max, what the filesystem holds), last measured */
+    uint64_t reserve;         /* of capacity, kept for trims, cursors and progress writes */
+    bool full;                /* appends are refused for lack of room */
 } hd_lmdb_stats_t;
 /* Fills *out (zeros for a NULL backend). Any thread. */
 void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out);

@@ -1,7 +1,7 @@
 /*
  * lmdb_env.c — the LMDB backend's environment: open and close (data_dir lock, schema version,
- * the named databases), read transactions, map growth, pre-zeroing, the room checks that refuse
- * appends near the cap, and the statistics published on /metrics.
+ * the named databases), read transactions, map growth, pre-zeroing, and the statistics published
+ * on /metrics. The room checks that refuse appends near the cap are in lmdb_space.c.
  */
 #include "lmdb_guard.h"
 #include "lmdb_internal.h"
@@ -127,84 +127,6 @@ bool hd_lmdb__out_of_space(hd_lmdb_t *lm, size_t batch_bytes)
     return false;
 }
 
-/* Bytes kept free at the cap for what frees room (retention, cursor moves, deletes): they need
- * pages too (copy-on-write), so a store full of events could otherwise never be trimmed. */
-static uint64_t map_reserve(const hd_lmdb_t *lm)
-{
-    uint64_t r = lm->opts.map_size_max / 16;
-    if (r < (128u << 10))
-        r = 128u << 10;
-    if (r > (64u << 20))
-        r = 64u << 20;
-    if (r > lm->opts.map_size_max / 4)
-        r = lm->opts.map_size_max / 4;
-    return r;
-}
-
-/* Pages on LMDB's free list (reusable), counted from its free-page DB. Writer thread. */
-static uint64_t free_pages(hd_lmdb_t *lm)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    uint64_t n = 0;
-    if (mdb_txn_begin(lm->env, NULL, MDB_RDONLY, &txn))
-        return 0;
-    if (mdb_cursor_open(txn, 0 /* FREE_DBI */, &c) == 0) {
-        MDB_val k, v;
-        int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-        while (rc == 0) {
-            /* each value is an ID list: a count, then the page numbers */
-            if (v.mv_size >= sizeof(size_t))
-                n += *(const size_t *)v.mv_data;
-            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(c);
-    }
-    mdb_txn_abort(txn);
-    return n;
-}
-
-/*
- * Marks refused (to fail with HD_E_FULL in their turn) the batches of the group whose appends
- * would eat into the reserve below map_size_max; returns the group size (unchanged). Cheap unless
- * near the cap, where the free list is counted too. Writer thread.
- */
-size_t hd_lmdb__refuse_appends_over_reserve(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n)
-{
-    uint64_t limit = lm->opts.map_size_max - map_reserve(lm);
-    MDB_envinfo info;
-    MDB_stat stat;
-    if (mdb_env_info(lm->env, &info) != 0 || mdb_env_stat(lm->env, &stat) != 0)
-        return n;
-    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
-    uint64_t used = pages * stat.ms_psize, run = 0;
-    bool exact = false;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        hd_lmdb__batch_t *b = arr[i];
-        if (b->nbrokers == 0 || b->op_next > 0) {
-            arr[kept++] = b;
-            continue;
-        }
-        /* B-tree pages are at most half empty after splits: count twice the payload. */
-        if (used + 2 * (run + b->bytes) > limit && !exact) {
-            uint64_t fp = free_pages(lm);
-            used = (pages > fp ? pages - fp : 0) * stat.ms_psize;
-            exact = true;
-        }
-        if (used + 2 * (run + b->bytes) > limit) {
-            hd_log(HD_LOG_WARN, "store: full, appends refused until retention frees room", "path",
-                   lm->data_dir, NULL);
-            b->refused = true; /* fails in its turn, so callbacks keep their order */
-            arr[kept++] = b;
-            continue;
-        }
-        run += b->bytes;
-        arr[kept++] = b;
-    }
-    return kept;
-}
-
 /* ---- reads ------------------------------------------------------------------------------- */
 
 /* Starts a read call: returns a live read txn (the reusable one, or a fresh one when nested
@@ -265,6 +187,9 @@ void hd_lmdb_stats(hd_lmdb_t *lm, hd_lmdb_stats_t *out)
     out->failed_full = atomic_load_explicit(&lm->st_full, memory_order_relaxed);
     out->failed_other = atomic_load_explicit(&lm->st_other, memory_order_relaxed);
     out->corrupt_records = atomic_load_explicit(&lm->st_corrupt, memory_order_relaxed);
+    out->capacity = atomic_load_explicit(&lm->st_capacity, memory_order_relaxed);
+    out->reserve = atomic_load_explicit(&lm->st_reserve, memory_order_relaxed);
+    out->full = atomic_load_explicit(&lm->space_full, memory_order_relaxed);
 }
 
 static void store_render(void *arg)
@@ -283,6 +208,9 @@ static void store_render(void *arg)
     hd_metric_set(lm->m_full, (int64_t)s.failed_full);
     hd_metric_set(lm->m_other, (int64_t)s.failed_other);
     hd_metric_set(lm->m_corrupt, (int64_t)s.corrupt_records);
+    hd_metric_set(lm->m_capacity, (int64_t)s.capacity);
+    hd_metric_set(lm->m_reserve, (int64_t)s.reserve);
+    hd_metric_set(lm->m_is_full, s.full ? 1 : 0);
 }
 
 hd_err_t hd_lmdb_metrics_attach(hd_lmdb_t *lm, hd_metrics_t *m)
@@ -310,9 +238,19 @@ hd_err_t hd_lmdb_metrics_attach(hd_lmdb_t *lm, hd_metrics_t *m)
     lm->m_corrupt =
         hd_metrics_counter(m, "herald_store_corrupt_records_total",
                            "Event records found corrupt on read (never delivered).", "");
+    lm->m_capacity = hd_metrics_gauge(
+        m, "herald_store_capacity_bytes",
+        "Bytes the store may grow to: store.map_size_max, or less when the filesystem holds less.",
+        "");
+    lm->m_reserve = hd_metrics_gauge(m, "herald_store_reserve_bytes",
+                                     "Bytes of the capacity kept for trims, cursors and progress "
+                                     "writes (store.reserve_bytes).",
+                                     "");
+    lm->m_is_full = hd_metrics_gauge(
+        m, "herald_store_full", "1 while appends are refused for lack of room (/readyz 503).", "");
     if (!lm->m_map_used || !lm->m_map_size || !lm->m_map_max || !lm->m_queue || !lm->m_commits ||
         !lm->m_batches || !lm->m_fsyncs || !lm->m_busy || !lm->m_full || !lm->m_other ||
-        !lm->m_corrupt)
+        !lm->m_corrupt || !lm->m_capacity || !lm->m_reserve || !lm->m_is_full)
         return HD_E_NOMEM;
     hd_err_t e = hd_metrics_on_render(m, store_render, lm);
     if (e == HD_E_OK)
@@ -529,6 +467,7 @@ hd_err_t hd_lmdb_open(uv_loop_t *loop, const hd_lmdb_opts_t *opts, hd_lmdb_t **o
     /* Zeros past a file-size limit would raise SIGXFSZ: no pre-zeroing then. */
     struct rlimit fsz;
     lm->zero_off = getrlimit(RLIMIT_FSIZE, &fsz) != 0 || fsz.rlim_cur != RLIM_INFINITY;
+    hd_lmdb__space_open(lm);
     rc = pthread_create(&lm->writer, NULL, hd_lmdb__writer_main, lm);
     if (rc) {
         /* The async handle is closed by its own callback, which frees lm: undo by hand. */

@@ -197,6 +197,12 @@ struct hd_lmdb {
     uint64_t commit_no, durable_no;
     uint64_t zero_end; /* fsync mode: data.mdb is zero-filled up to here */
     bool zero_off;     /* no pre-zeroing (a zero write failed, or a file-size limit is set) */
+    /* room accounting (lmdb_space.c), writer thread unless atomic */
+    _Atomic bool space_full; /* appends refused for room: /readyz 503, retention runs early */
+    uint64_t hold_end;       /* data.mdb's blocks are preallocated up to here */
+    uint64_t hold_retry_ms;  /* no preallocation before this (the last one found no room) */
+    bool hold_off;           /* no preallocation (unsupported, or a file-size limit is set) */
+    uint64_t sum_appends, sum_other, sum_since; /* refusals not yet logged, since when (ms) */
 
     /* loop thread: events found corrupt on read (each reported once; lmdb_log.c) */
     bool legacy_ok; /* a store from before checksums: records without one are accepted */
@@ -216,12 +222,13 @@ struct hd_lmdb {
 
     /* statistics (relaxed atomics) */
     _Atomic uint64_t st_commits, st_batches, st_fsyncs, st_busy, st_full, st_other;
-    _Atomic uint64_t st_corrupt; /* distinct corrupt event records found on read */
+    _Atomic uint64_t st_corrupt;              /* distinct corrupt event records found on read */
+    _Atomic uint64_t st_capacity, st_reserve; /* last measured (lmdb_space.c) */
 
     /* /metrics (loop thread) */
     hd_metrics_t *metrics;
     hd_metric_t *m_map_used, *m_map_size, *m_map_max, *m_queue, *m_commits, *m_batches, *m_fsyncs,
-        *m_busy, *m_full, *m_other, *m_corrupt;
+        *m_busy, *m_full, *m_other, *m_corrupt, *m_capacity, *m_reserve, *m_is_full;
 };
 
 /* Per-log record in meta, written by the writer in the same transaction as the events:
@@ -255,9 +262,6 @@ bool hd_lmdb__grow_map(hd_lmdb_t *lm);
 void hd_lmdb__prezero(hd_lmdb_t *lm);
 /* Whether an EIO for a batch of batch_bytes was really a full disk or a file-size limit. */
 bool hd_lmdb__out_of_space(hd_lmdb_t *lm, size_t batch_bytes);
-/* Marks refused (to fail with HD_E_FULL in their turn) the batches of the group whose appends
- * would eat into the reserve below map_size_max; returns the group size. Writer thread. */
-size_t hd_lmdb__refuse_appends_over_reserve(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n);
 
 /* ---- lmdb_writer.c: batches, the queue, the writer, completion ------------------------- */
 
@@ -316,5 +320,51 @@ hd_err_t hd_lmdb__dead_scan(hd_evlog_t *log, uint32_t sub_id, hd_evlog_dead_fn f
 extern const hd_state_ops_t hd_lmdb__state_ops;
 /* Applies a resource or meta op. Returns 0 or an LMDB error. Writer thread. */
 int hd_lmdb__apply_state_op(hd_lmdb_t *lm, MDB_txn *txn, hd_lmdb__op_t *op);
+
+/* ---- lmdb_space.c: capacity, the reserve for writes that free room, the full state ------- */
+
+/* Kept below the filesystem's free space when capping the store: lock.mdb, heraldd.lock, the
+ * filesystem's own metadata. */
+#define HD_LMDB_SPACE_MARGIN (1u << 20)
+/* The store is full (/readyz 503) while an append needing this many bytes would not fit above
+ * the reserve (an append of n bytes needs 2n: B-tree pages are at least half full). */
+#define HD_LMDB_SPACE_PROBE (256u << 10)
+
+/* One measurement of the room, in bytes. */
+typedef struct {
+    uint64_t map_max;  /* store.map_size_max */
+    uint64_t fs_cap;   /* what the filesystem can hold for data.mdb (hd_lmdb__space_fs_cap) */
+    uint64_t cap;      /* the store's capacity: min(map_max, fs_cap) */
+    uint64_t reserve;  /* of cap, kept for trims, cursors, progress and state writes */
+    uint64_t file_end; /* end of LMDB's last page */
+    uint64_t used;     /* file_end minus LMDB's free list (when counted) */
+} hd_lmdb__space_t;
+
+/* What the filesystem can hold for data.mdb: its allocated bytes (at least file_end) plus the
+ * filesystem's free bytes, minus HD_LMDB_SPACE_MARGIN. Pure. */
+uint64_t hd_lmdb__space_fs_cap(uint64_t file_end, uint64_t file_blocks, uint64_t fs_free);
+/* The reserve: `configured` (store.reserve_bytes), or 0 for max(8 MiB, 2% of cap) up to
+ * 256 MiB; never more than a quarter of cap. Pure. */
+uint64_t hd_lmdb__space_reserve(uint64_t configured, uint64_t cap);
+/* Whether `need` more bytes leave at least the reserve below the capacity. Pure. */
+bool hd_lmdb__space_fits(const hd_lmdb__space_t *s, uint64_t need);
+
+/* At open, before the writer starts: warns when the filesystem holds less than map_size_max,
+ * and starts full when it is. Loop thread. */
+void hd_lmdb__space_open(hd_lmdb_t *lm);
+/* Marks refused (to fail with HD_E_FULL in their turn) the batches of the group whose appends
+ * would eat into the reserve; returns the group size (unchanged). Near full, also holds the
+ * reserve's blocks on disk. Writer thread, no txn. */
+size_t hd_lmdb__refuse_appends_over_reserve(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n);
+/* Batch b failed with HD_E_FULL at commit: the store turns full, and the failure is counted in
+ * its rate-limited log summary instead of a line of its own. Writer thread, no txn. */
+void hd_lmdb__space_failed(hd_lmdb_t *lm, hd_lmdb__batch_t *b);
+/* After a commit: while full, checks whether appends fit again. Writer thread, no txn. */
+void hd_lmdb__space_committed(hd_lmdb_t *lm);
+/* The writer idled a second while full: rechecks the room (space freed on the filesystem, or
+ * trims) and writes the refusal summary when due. Writer thread, no txn. */
+void hd_lmdb__space_tick(hd_lmdb_t *lm);
+/* hd_evlog_ops_t.full: appends are refused for lack of room. Any thread. */
+bool hd_lmdb__full(hd_evlog_t *log);
 
 #endif /* HERALD_LMDB_INTERNAL_H */

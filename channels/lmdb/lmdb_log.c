@@ -464,4 +464,5 @@ const hd_evlog_ops_t hd_lmdb__evlog_ops = {
     .cursor_get = hd_lmdb__cursor_get,
     .pending_scan = hd_lmdb__pending_scan,
     .dead_scan = hd_lmdb__dead_scan,
+    .full = hd_lmdb__full,
 };

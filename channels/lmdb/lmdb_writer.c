@@ -436,6 +436,7 @@ static void write_group(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n, bool *c
     }
     if (rc == 0) {
         after_commit(lm);
+        hd_lmdb__space_committed(lm); /* before the callbacks: they see the new full state */
         hd_lmdb__batch_t **ctail = &lm->carry;
         while (*ctail)
             ctail = &(*ctail)->next;
@@ -464,8 +465,13 @@ static void write_group(hd_lmdb_t *lm, hd_lmdb__batch_t **arr, size_t n, bool *c
         e = HD_E_STORE;
     if (rc == EIO && hd_lmdb__out_of_space(lm, arr[0]->bytes))
         e = HD_E_FULL;
-    hd_log(e == HD_E_FULL ? HD_LOG_WARN : HD_LOG_ERROR, "store: batch not written", "path",
-           lm->data_dir, "error", mdb_strerror(rc), "status", hd_err_message(e), NULL);
+    if (e == HD_E_FULL) {
+        /* the store turns full; counted in its rate-limited summary, not logged each */
+        hd_lmdb__space_failed(lm, arr[0]);
+    } else {
+        hd_log(HD_LOG_ERROR, "store: batch not written", "path", lm->data_dir, "error",
+               mdb_strerror(rc), "status", hd_err_message(e), NULL);
+    }
     atomic_fetch_add_explicit(e == HD_E_FULL ? &lm->st_full : &lm->st_other, 1,
                               memory_order_relaxed);
     finish(lm, arr[0], e);
@@ -521,6 +527,15 @@ void *hd_lmdb__writer_main(void *arg)
                     continue;
                 }
                 pthread_cond_timedwait(&lm->cv, &lm->mu, &ts);
+            } else if (atomic_load_explicit(&lm->space_full, memory_order_relaxed)) {
+                /* Full: recheck the room every second, writes or not. */
+                struct timespec ts;
+                deadline_ms_to_timespec(hd_now_ms() + 1000, &ts);
+                if (pthread_cond_timedwait(&lm->cv, &lm->mu, &ts) == ETIMEDOUT) {
+                    pthread_mutex_unlock(&lm->mu);
+                    hd_lmdb__space_tick(lm);
+                    pthread_mutex_lock(&lm->mu);
+                }
             } else {
                 pthread_cond_wait(&lm->cv, &lm->mu);
             }
