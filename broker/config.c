@@ -106,7 +106,7 @@ static const setting_t settings[] = {
     {"retention.min_age", T_DURATION, OFF(retention_min_age_ms), HD_CONFIG_RETENTION_MIN_AGE, 0,
      3650 * DAY, NULL, false,
      "delivered events are kept at least this long, for herald replay and tail --from (0s: "
-     "deleted once every trigger is done with them)"},
+     "deleted once every trigger is done with them); a full store deletes them at once"},
     {"delivery.max_connections_per_host", T_UINT, OFF(delivery_pool_max), "64", 1, 65536, NULL,
      false, "keep-alive connections kept per subscriber host"},
     {"manifests", T_LIST, OFF(manifests), "", 0, 0, NULL, false,

@@ -222,6 +222,7 @@ static void trim_done(void *arg, hd_err_t status)
 static void retention_run(hd_dispatch_t *d)
 {
     uint64_t now = hd_wall_ms();
+    bool full = hd_evlog_full(d->log);
     for (broker_run_t *br = d->brokers; br; br = br->next) {
         uint64_t ret = br->b && br->b->retention_ms ? br->b->retention_ms : d->retention_ms;
         uint64_t upto = 0;
@@ -246,8 +247,9 @@ static void retention_run(hd_dispatch_t *d)
             continue;
         if (hd_evlog_first_seq(d->log, br->id) == 0)
             continue;
-        if (upto && d->retention_min_age_ms) {
-            /* consumed events younger than retention.min_age stay, for replay */
+        if (upto && d->retention_min_age_ms && !full) {
+            /* consumed events younger than retention.min_age stay, for replay; but a full
+             * store gives them up: accepting new events matters more than replaying old ones */
             uint64_t young = now > d->retention_min_age_ms ? now - d->retention_min_age_ms : 0;
             uint64_t first_young = hd_evlog_seq_at_time(d->log, br->id, young);
             if (first_young - 1 < upto)
