@@ -16,8 +16,7 @@ typedef struct {
     const char *ns, *name;
     const cJSON *tmpl; /* channelTemplate, or NULL for the default */
     cJSON *out;        /* the children array */
-    char *err;
-    size_t cap;
+    hd_errs_t es;      /* every error found, "; "-separated in the caller's buffer */
 } flow_t;
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -32,29 +31,21 @@ static bool present(const cJSON *o, const char *k)
     return v && !cJSON_IsNull(v);
 }
 
-static hd_err_t fail(flow_t *f, const char *fmt, const char *a, const char *b)
-{
-    snprintf(f->err, f->cap, fmt, a, b);
-    return HD_E_INVAL;
-}
-
-/* Only the keys in `allowed` (NULL-terminated) may appear in `o`. */
-static hd_err_t check_fields(flow_t *f, const cJSON *o, const char *path,
-                             const char *const *allowed, const char *list)
+/* Only the keys in `allowed` (NULL-terminated) may appear in `o`: each other one is an error. */
+static void check_fields(flow_t *f, const cJSON *o, const char *path, const char *const *allowed,
+                         const char *list)
 {
     for (const cJSON *it = o->child; it; it = it->next) {
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = !strcmp(it->string, *a);
-        if (!ok) {
-            snprintf(f->err, f->cap, "%s.%s: unknown field (known: %s)", path, it->string, list);
-            return HD_E_INVAL;
-        }
+        if (!ok)
+            hd_resources__errf(&f->es, "%s.%s: unknown field (known: %s)", path, it->string, list);
     }
-    return HD_E_OK;
 }
 
-/* A DeliverySpec at `path` (absent or null: nothing to check). */
+/* A DeliverySpec at `path` (absent or null: nothing to check). Only HD_E_NOMEM is returned;
+ * errors go to f->es. */
 static hd_err_t check_delivery(flow_t *f, const cJSON *dl, const char *path)
 {
     if (!dl || cJSON_IsNull(dl))
@@ -64,18 +55,18 @@ static hd_err_t check_delivery(flow_t *f, const cJSON *dl, const char *path)
     hd_delivery_t d;
     hd_dest_t dls;
     memset(&dls, 0, sizeof dls);
-    hd_err_t rc = hd_resources__delivery_parse(dl, p, f->ns, &d, &dls, f->err, f->cap);
+    hd_err_t rc = hd_resources__delivery_parse(dl, p, f->ns, &d, &dls, &f->es);
     hd_resources__dest_free(&dls);
-    return rc;
+    return rc == HD_E_NOMEM ? rc : HD_E_OK;
 }
 
 /* A Destination (optionally with `delivery` beside it, as a Sequence step has): its shape, and
- * that it does not point back at this flow. */
+ * that it does not point back at this flow. Only HD_E_NOMEM is returned; errors go to f->es. */
 static hd_err_t check_dest(flow_t *f, const cJSON *j, const char *path, bool with_delivery)
 {
     if (!cJSON_IsObject(j)) {
-        snprintf(f->err, f->cap, "%s: must be an object with 'uri' and/or 'ref'", path);
-        return HD_E_INVAL;
+        hd_resources__errf(&f->es, "%s: must be an object with 'uri' and/or 'ref'", path);
+        return HD_E_OK;
     }
     cJSON *dest = cJSON_Duplicate(j, true);
     if (!dest)
@@ -87,44 +78,40 @@ static hd_err_t check_dest(flow_t *f, const cJSON *j, const char *path, bool wit
         cJSON_Delete(dl);
     }
     hd_dest_t d;
-    if (rc == HD_E_OK)
-        rc = hd_resources__dest_parse(dest, path, f->ns, &d, f->err, f->cap);
+    if (rc != HD_E_NOMEM)
+        rc = hd_resources__dest_parse(dest, path, f->ns, &d, &f->es);
     cJSON_Delete(dest);
     if (rc != HD_E_OK)
-        return rc;
+        return rc == HD_E_NOMEM ? rc : HD_E_OK;
     if (d.ref_kind && !strcmp(d.ref_kind->kind, f->kind) && !strcmp(d.ref_name, f->name) &&
-        !strcmp(d.ref_ns, f->ns)) {
-        snprintf(f->err, f->cap, "%s: refers to this %s itself: a cycle", path, f->kind);
-        rc = HD_E_INVAL;
-    }
+        !strcmp(d.ref_ns, f->ns))
+        hd_resources__errf(&f->es, "%s: refers to this %s itself: a cycle", path, f->kind);
     hd_resources__dest_free(&d);
-    return rc;
+    return HD_E_OK;
 }
 
-static hd_err_t check_template(flow_t *f)
+static void check_template(flow_t *f)
 {
     if (!f->tmpl)
-        return HD_E_OK;
+        return;
     static const char *const fields[] = {"apiVersion", "kind", "spec", NULL};
-    if (!cJSON_IsObject(f->tmpl))
-        return fail(f, "spec.channelTemplate: must be an object with apiVersion and kind%s%s", "",
-                    "");
-    hd_err_t rc =
-        check_fields(f, f->tmpl, "spec.channelTemplate", fields, "apiVersion, kind, spec");
-    if (rc)
-        return rc;
+    if (!cJSON_IsObject(f->tmpl)) {
+        hd_resources__errf(&f->es,
+                           "spec.channelTemplate: must be an object with apiVersion and kind");
+        return;
+    }
+    check_fields(f, f->tmpl, "spec.channelTemplate", fields, "apiVersion, kind, spec");
     const char *api = jstr(f->tmpl, "apiVersion"), *kind = jstr(f->tmpl, "kind");
     if (!api || !*api)
-        return fail(f, "spec.channelTemplate.apiVersion: required%s%s", "", "");
+        hd_resources__errf(&f->es, "spec.channelTemplate.apiVersion: required");
     if (!kind || (strcmp(kind, "InMemoryChannel") && strcmp(kind, "KafkaChannel")))
-        return fail(f,
-                    "spec.channelTemplate.kind: '%s' is not a channel kind Herald knows "
-                    "(InMemoryChannel, KafkaChannel)%s",
-                    kind ? kind : "", "");
+        hd_resources__errf(&f->es,
+                           "spec.channelTemplate.kind: '%s' is not a channel kind Herald knows "
+                           "(InMemoryChannel, KafkaChannel)",
+                           kind ? kind : "");
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(f->tmpl, "spec");
     if (spec && !cJSON_IsNull(spec) && !cJSON_IsObject(spec))
-        return fail(f, "spec.channelTemplate.spec: must be an object%s%s", "", "");
-    return HD_E_OK;
+        hd_resources__errf(&f->es, "spec.channelTemplate.spec: must be an object");
 }
 
 /* apiVersion, kind, metadata {name, namespace, ownerReferences} of a child. */
@@ -265,13 +252,11 @@ static hd_err_t child_name(flow_t *f, char *buf, size_t cap, const char *suffix,
 {
     int n = i < 0 ? snprintf(buf, cap, "%s-%s", f->name, suffix)
                   : snprintf(buf, cap, "%s-%s-%d", f->name, suffix, i);
-    if (n < 0 || (size_t)n >= cap || n > NAME_MAX_LEN) {
-        snprintf(f->err, f->cap,
-                 "metadata.name: %zu characters is too long for the names of its channels (at "
-                 "most 253 with the -%s suffix)",
-                 strlen(f->name), suffix);
-        return HD_E_INVAL;
-    }
+    if (n < 0 || (size_t)n >= cap || n > NAME_MAX_LEN)
+        return hd_resources__errf(&f->es,
+                                  "metadata.name: %zu characters is too long for the names of its "
+                                  "channels (at most 253 with the -%s suffix)",
+                                  strlen(f->name), suffix);
     return HD_E_OK;
 }
 
@@ -284,14 +269,15 @@ static cJSON *spec_reply(const cJSON *spec)
 static hd_err_t expand_sequence(flow_t *f, const cJSON *spec)
 {
     static const char *const fields[] = {"steps", "channelTemplate", "reply", NULL};
-    hd_err_t rc = check_fields(f, spec, "spec", fields, "steps, channelTemplate, reply");
-    if (rc)
-        return rc;
+    check_fields(f, spec, "spec", fields, "steps, channelTemplate, reply");
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(spec, "steps");
-    if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0)
-        return fail(f, "spec.steps: a Sequence needs at least one step%s%s", "", "");
+    if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0) {
+        hd_resources__errf(&f->es, "spec.steps: a Sequence needs at least one step");
+        steps = NULL;
+    }
     int n = cJSON_GetArraySize(steps), i = 0;
     char path[64], name[NAME_MAX_LEN + 32], next[NAME_MAX_LEN + 32];
+    hd_err_t rc = HD_E_OK;
     const cJSON *st;
     cJSON_ArrayForEach(st, steps)
     {
@@ -302,6 +288,10 @@ static hd_err_t expand_sequence(flow_t *f, const cJSON *spec)
     if (present(spec, "reply") &&
         (rc = check_dest(f, cJSON_GetObjectItemCaseSensitive(spec, "reply"), "spec.reply", false)))
         return rc;
+    if (n > 0) /* the longest of its channels' names */
+        child_name(f, name, sizeof name, "kn-sequence", n - 1);
+    if (f->es.n)
+        return HD_E_INVAL;
     for (i = 0; i < n; i++) {
         if ((rc = child_name(f, name, sizeof name, "kn-sequence", i)) ||
             (rc = add_channel(f, name)))
@@ -334,27 +324,30 @@ static hd_err_t expand_parallel(flow_t *f, const cJSON *spec)
 {
     static const char *const fields[] = {"branches", "channelTemplate", "reply", NULL};
     static const char *const bfields[] = {"filter", "subscriber", "reply", "delivery", NULL};
-    hd_err_t rc = check_fields(f, spec, "spec", fields, "branches, channelTemplate, reply");
-    if (rc)
-        return rc;
+    check_fields(f, spec, "spec", fields, "branches, channelTemplate, reply");
     const cJSON *branches = cJSON_GetObjectItemCaseSensitive(spec, "branches");
-    if (!cJSON_IsArray(branches) || cJSON_GetArraySize(branches) == 0)
-        return fail(f, "spec.branches: a Parallel needs at least one branch%s%s", "", "");
+    if (!cJSON_IsArray(branches) || cJSON_GetArraySize(branches) == 0) {
+        hd_resources__errf(&f->es, "spec.branches: a Parallel needs at least one branch");
+        branches = NULL;
+    }
     char path[96], name[NAME_MAX_LEN + 32], entry[NAME_MAX_LEN + 32];
     int i = 0;
+    hd_err_t rc = HD_E_OK;
     const cJSON *br;
     cJSON_ArrayForEach(br, branches)
     {
         snprintf(path, sizeof path, "spec.branches[%d]", i++);
-        if (!cJSON_IsObject(br))
-            return fail(f,
-                        "%s: must be an object with subscriber, and optionally filter, reply, "
-                        "delivery%s",
-                        path, "");
-        if ((rc = check_fields(f, br, path, bfields, "filter, subscriber, reply, delivery")))
-            return rc;
+        if (!cJSON_IsObject(br)) {
+            hd_resources__errf(&f->es,
+                               "%s: must be an object with subscriber, and optionally filter, "
+                               "reply, delivery",
+                               path);
+            continue;
+        }
+        check_fields(f, br, path, bfields, "filter, subscriber, reply, delivery");
         if (!present(br, "subscriber"))
-            return fail(f, "%s.subscriber: required: every branch needs a subscriber%s", path, "");
+            hd_resources__errf(&f->es, "%s.subscriber: required: every branch needs a subscriber",
+                               path);
         static const char *const parts[] = {"filter", "subscriber", "reply"};
         for (size_t k = 0; k < 3; k++) {
             if (!present(br, parts[k]))
@@ -371,6 +364,12 @@ static hd_err_t expand_parallel(flow_t *f, const cJSON *spec)
         (rc = check_dest(f, cJSON_GetObjectItemCaseSensitive(spec, "reply"), "spec.reply", false)))
         return rc;
     int n = i;
+    if (n > 0) { /* the longest of its children's names */
+        char fname[NAME_MAX_LEN + 48];
+        child_name(f, fname, sizeof fname, "kn-parallel-filter", n - 1);
+    }
+    if (f->es.n)
+        return HD_E_INVAL;
     if ((rc = child_name(f, entry, sizeof entry, "kn-parallel", -1)) ||
         (rc = add_channel(f, entry)))
         return rc;
@@ -414,27 +413,30 @@ hd_err_t hd_flows_expand(const cJSON *flow, cJSON **children, char *err, size_t 
         .kind = jstr(flow, "kind"),
         .ns = jstr(md, "namespace"),
         .name = jstr(md, "name"),
-        .err = err,
-        .cap = cap,
+        .es = {err, cap, 0, 0},
     };
+    *children = NULL;
     if (!f.kind || (strcmp(f.kind, "Sequence") && strcmp(f.kind, "Parallel")))
-        return fail(&f, "kind: '%s' is not a flow (Sequence, Parallel)%s", f.kind ? f.kind : "",
-                    "");
+        return hd_resources__errf(&f.es, "kind: '%s' is not a flow (Sequence, Parallel)",
+                                  f.kind ? f.kind : "");
     if (!f.ns || !f.name)
-        return fail(&f, "metadata: name and namespace are required%s%s", "", "");
+        return hd_resources__errf(&f.es, "metadata: name and namespace are required");
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(flow, "spec");
     if (!cJSON_IsObject(spec))
-        return fail(&f, "spec: required, an object%s%s", "", "");
+        return hd_resources__errf(&f.es, "spec: required, an object");
     const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
     f.tmpl = tmpl && !cJSON_IsNull(tmpl) ? tmpl : NULL;
-    hd_err_t rc = check_template(&f);
-    if (rc)
-        return rc;
+    check_template(&f); /* its errors are reported with the steps' or branches' */
     if (!(f.out = cJSON_CreateArray()))
         return HD_E_NOMEM;
-    rc = !strcmp(f.kind, "Sequence") ? expand_sequence(&f, spec) : expand_parallel(&f, spec);
+    hd_err_t rc =
+        !strcmp(f.kind, "Sequence") ? expand_sequence(&f, spec) : expand_parallel(&f, spec);
+    if (rc == HD_E_OK && f.es.n)
+        rc = HD_E_INVAL;
     if (rc != HD_E_OK) {
         cJSON_Delete(f.out);
+        if (rc == HD_E_NOMEM)
+            snprintf(err, cap, "out of memory");
         return rc;
     }
     *children = f.out;

@@ -34,9 +34,9 @@
  * metadata.name and metadata.namespace) and builds its children. On success *children is a JSON
  * array (returns owned, free with cJSON_Delete) of complete objects in apply order — channels
  * first, then subscriptions — each with apiVersion, kind, metadata {name, namespace,
- * ownerReferences} and spec. Errors: HD_E_INVAL with `err` naming the field and the problem
- * ("spec.steps: a Sequence needs at least one step", "spec.steps[1]: refers to this Sequence
- * itself: a cycle"), HD_E_NOMEM.
+ * ownerReferences} and spec. Errors: HD_E_INVAL with `err` naming every field in error and the
+ * problem, "; "-separated ("spec.steps: a Sequence needs at least one step", "spec.steps[1]:
+ * refers to this Sequence itself: a cycle"), HD_E_NOMEM.
  */
 hd_err_t hd_flows_expand(const cJSON *flow, cJSON **children, char *err, size_t cap);
 

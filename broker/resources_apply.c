@@ -262,9 +262,10 @@ static void preps_free(preps_t *ps)
 }
 
 /* Prepares a flow's children after it (they are validated with the rest, before anything is
- * installed). */
+ * installed); every child's errors are reported, each under its kind and name. */
 static hd_err_t prep_children(hd_resources_t *r, preps_t *ps, size_t flow, char *err, size_t cap)
 {
+    hd_errs_t es = {err, cap, 0, 0};
     const cJSON *c;
     cJSON_ArrayForEach(c, ps->v[flow].children)
     {
@@ -275,16 +276,21 @@ static hd_err_t prep_children(hd_resources_t *r, preps_t *ps, size_t flow, char 
         }
         char e[HD_RESOURCES__ERRCAP - 128]; /* room for the child's kind and name in err */
         hd_err_t rc = hd_resources__prepare(r, c, FROM_FLOW, p, e, sizeof e);
+        if (rc == HD_E_NOMEM) {
+            ps->n--;
+            snprintf(err, cap, "out of memory");
+            return rc;
+        }
         if (rc) {
             ps->n--;
-            snprintf(err, cap, "%s %s: %s", hd_resources__jstr(c, "kind"),
-                     hd_resources__jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name"),
-                     e);
-            return rc;
+            hd_resources__errf(
+                &es, "%s %s: %s", hd_resources__jstr(c, "kind"),
+                hd_resources__jstr(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "name"), e);
+            continue;
         }
         p->child = true;
     }
-    return HD_E_OK;
+    return es.n ? HD_E_INVAL : HD_E_OK;
 }
 
 /* True when the flow's new children include `key`. */

@@ -32,11 +32,13 @@ typedef struct {
 
 /* Frees what a destination owns and zeroes it. Accepts NULL. */
 void hd_resources__dest_free(hd_dest_t *d);
+typedef struct hd_errs hd_errs_t;
 /* Parses a Destination at `path` (for messages). ns is the default namespace of a ref. On
  * success *out owns its strings (free with hd_resources__dest_free); on error *out is zeroed
- * and err names the field. Errors: HD_E_INVAL, HD_E_NOMEM. Pure; any thread. */
+ * and each of its errors is added to es, naming the field. Errors: HD_E_INVAL, HD_E_NOMEM. Pure;
+ * any thread. */
 hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
-                                  char *err, size_t cap);
+                                  hd_errs_t *es);
 /* True when apiVersion `api` ("group/version", or "v1" for the core group) serves kind ki. */
 bool hd_resources__api_matches(const char *api, const hd_kind_info_t *ki);
 /* True when `s` is an absolute http(s) URL with a host (and a numeric port if any). */
@@ -46,10 +48,10 @@ char *hd_resources__url_join(const char *base, const char *rel);
 
 /* Parses a DeliverySpec (absent or null: nothing set); the HD_DLV_* bits of out->set say which
  * fields were given. The dead-letter sink goes to *dls (owned by the caller on success;
- * out->dead_letter_uri stays NULL until resolved). Errors: HD_E_INVAL with err naming the
- * field, HD_E_NOMEM. Pure; any thread. */
+ * out->dead_letter_uri stays NULL until resolved). Errors: HD_E_INVAL with every bad field
+ * added to es, HD_E_NOMEM. Pure; any thread. */
 hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
-                                      hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap);
+                                      hd_delivery_t *out, hd_dest_t *dls, hd_errs_t *es);
 
 /* DNS-1123 label (namespace) and subdomain (name) checks, Kubernetes' rules. */
 bool hd_resources__dns_label_ok(const char *s);
@@ -66,14 +68,20 @@ const char *hd_resources__jstr(const cJSON *o, const char *name);
 #define HD_RESOURCES__ERRCAP 2048
 #define HD_RESOURCES__APPLY_ERRCAP 8192
 
-/* The errors of one document, appended "; "-separated into buf (truncated at cap). */
-typedef struct {
+/* The errors of one document, appended "; "-separated into buf (truncated at cap): every
+ * validator of a document (metadata, each kind's spec, Destinations, DeliverySpecs, flows) adds
+ * each error it finds to the same collector and goes on checking, so one answer names them all.
+ * Pure; any thread. */
+struct hd_errs {
     char *buf;
     size_t cap, len;
     int n;
-} hd_errs_t;
+};
 /* Appends one message. */
 void hd_resources__errs_add(hd_errs_t *e, const char *msg);
+/* Appends one formatted message; returns HD_E_INVAL (for `return hd_resources__errf(...)`). */
+hd_err_t hd_resources__errf(hd_errs_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Room for a record key, plural/ns/name (names are DNS-1123: at most 253 characters). */
 #define HD_RESOURCES__KEYCAP 600
 #define HD_RESOURCES__MAX_OBSERVERS 8

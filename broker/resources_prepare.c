@@ -31,27 +31,25 @@ void hd_resources__prep_free(prep_t *p)
     memset(p, 0, sizeof *p);
 }
 
-static hd_err_t check_string_map(const cJSON *m, const char *path, char *err, size_t cap)
+static void check_string_map(const cJSON *m, const char *path, hd_errs_t *es)
 {
     if (!m || cJSON_IsNull(m))
-        return HD_E_OK;
+        return;
     if (!cJSON_IsObject(m)) {
-        snprintf(err, cap, "%s: must be a map of strings", path);
-        return HD_E_INVAL;
+        hd_resources__errf(es, "%s: must be a map of strings", path);
+        return;
     }
     for (const cJSON *it = m->child; it; it = it->next)
-        if (!cJSON_IsString(it)) {
-            snprintf(err, cap, "%s.%s: value must be a string (quote it)", path, it->string);
-            return HD_E_INVAL;
-        }
-    return HD_E_OK;
+        if (!cJSON_IsString(it))
+            hd_resources__errf(es, "%s.%s: value must be a string (quote it)", path, it->string);
 }
 
 /* Only these fields may appear in spec: every unknown one is named. */
-static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const char *list,
-                            char *err, size_t cap)
+static void spec_fields(const cJSON *spec, const char *const *known, const char *list,
+                        hd_errs_t *es)
 {
-    size_t len = 0;
+    char err[HD_RESOURCES__ERRCAP];
+    size_t len = 0, cap = sizeof err;
     int bad = 0;
     err[0] = '\0';
     for (const cJSON *it = spec->child; it; it = it->next) {
@@ -65,54 +63,56 @@ static hd_err_t spec_fields(const cJSON *spec, const char *const *known, const c
         }
     }
     if (!bad)
-        return HD_E_OK;
+        return;
     if (len < cap)
         snprintf(err + len, cap - len, ": unknown field%s (known: %s)", bad > 1 ? "s" : "", list);
-    return HD_E_INVAL;
+    hd_resources__errs_add(es, err);
 }
 
-/* A Trigger. Each of its fields is checked and every error reported (in err, "; "-separated). */
-static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
+/* spec.delivery of a Trigger, Broker, Channel or Subscription into p. Only HD_E_NOMEM is
+ * returned; errors go to es. */
+static hd_err_t delivery(const cJSON *spec, prep_t *p, hd_errs_t *es)
+{
+    hd_err_t rc = hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
+                                               "spec.delivery", p->ns, &p->dlv, &p->dls, es);
+    return rc == HD_E_NOMEM ? rc : HD_E_OK;
+}
+
+/* A Trigger. Each of its fields is checked and every error added to es. */
+static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, hd_errs_t *es)
 {
     if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: required (broker, subscriber, optional filter(s), delivery)");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es,
+                               "spec: required (broker, subscriber, optional filter(s), delivery)");
+        return HD_E_OK;
     }
-    hd_errs_t es = {err, cap, 0, 0};
-    char one[HD_RESOURCES__ERRCAP];
     static const char *const known[] = {"broker",     "brokerRef", "filter", "filters",
                                         "subscriber", "delivery",  NULL};
-    if (spec_fields(spec, known, "broker, filter, filters, subscriber, delivery", one, sizeof one))
-        hd_resources__errs_add(&es, one);
+    spec_fields(spec, known, "broker, filter, filters, subscriber, delivery", es);
     const char *broker = hd_resources__jstr(spec, "broker");
     if (!broker) {
         const cJSON *bref = cJSON_GetObjectItemCaseSensitive(spec, "brokerRef");
         broker = hd_resources__jstr(bref, "name");
         const char *bns = hd_resources__jstr(bref, "namespace");
-        if (bns && strcmp(bns, p->ns)) {
-            snprintf(one, sizeof one,
-                     "spec.brokerRef.namespace: cross-namespace triggers are not "
-                     "supported; put the trigger in namespace '%s'",
-                     bns);
-            hd_resources__errs_add(&es, one);
-        }
+        if (bns && strcmp(bns, p->ns))
+            hd_resources__errf(es,
+                               "spec.brokerRef.namespace: cross-namespace triggers are not "
+                               "supported; put the trigger in namespace '%s'",
+                               bns);
     }
     char key[HD_RESOURCES__KEYCAP];
     hd_resources__key(key, sizeof key, "triggers", p->ns, p->name);
     record_t *old = r ? hd_resources__find(r, key) : NULL;
-    if (!broker || !hd_resources__dns_name_ok(broker)) {
-        snprintf(one, sizeof one, "spec.broker: required, the name of a Broker in namespace '%s'",
-                 p->ns);
-        hd_resources__errs_add(&es, one);
-    } else if (old && old->t && strcmp(old->t->broker_name, broker)) {
-        snprintf(one, sizeof one,
-                 "spec.broker: is immutable (was '%s'); delete the trigger and "
-                 "create it again to move it",
-                 old->t->broker_name);
-        hd_resources__errs_add(&es, one);
-    } else if (!(p->broker_name = hd_strdup(broker))) {
+    if (!broker || !hd_resources__dns_name_ok(broker))
+        hd_resources__errf(es, "spec.broker: required, the name of a Broker in namespace '%s'",
+                           p->ns);
+    else if (old && old->t && strcmp(old->t->broker_name, broker))
+        hd_resources__errf(es,
+                           "spec.broker: is immutable (was '%s'); delete the trigger and "
+                           "create it again to move it",
+                           old->t->broker_name);
+    else if (!(p->broker_name = hd_strdup(broker)))
         return HD_E_NOMEM;
-    }
     p->log_ki = hd_resources_kind_lookup("Broker");
     char ferr[HD_RESOURCES__ERRCAP - 8]; /* room for the "spec." prefix */
     hd_err_t rc = hd_filter_compile_opts(cJSON_GetObjectItemCaseSensitive(spec, "filter"),
@@ -120,27 +120,15 @@ static hd_err_t prep_trigger(hd_resources_t *r, prep_t *p, const cJSON *spec, ch
                                          p->lenient, &p->filter, ferr, sizeof ferr);
     if (rc == HD_E_NOMEM)
         return rc;
-    if (rc) {
-        snprintf(one, sizeof one, "spec.%s", ferr);
-        hd_resources__errs_add(&es, one);
-    }
-    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
-    if (!sub) {
-        hd_resources__errs_add(&es,
-                               "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
-    } else if ((rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, one,
-                                              sizeof one))) {
-        if (rc == HD_E_NOMEM)
-            return rc;
-        hd_resources__errs_add(&es, one);
-    }
-    rc = hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                      "spec.delivery", p->ns, &p->dlv, &p->dls, one, sizeof one);
-    if (rc == HD_E_NOMEM)
-        return rc;
     if (rc)
-        hd_resources__errs_add(&es, one);
-    return es.n ? HD_E_INVAL : HD_E_OK;
+        hd_resources__errf(es, "spec.%s", ferr);
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
+    if (!sub)
+        hd_resources__errs_add(es,
+                               "spec.subscriber: required (uri, or ref to a Broker/Service/...)");
+    else if (hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, es) == HD_E_NOMEM)
+        return HD_E_NOMEM;
+    return delivery(spec, p, es);
 }
 
 static const cJSON *spec_of(const record_t *x)
@@ -160,48 +148,42 @@ record_t *hd_resources__find_kind(hd_resources_t *r, const char *kind, const cha
  * are addressed as /{ns}/channels/{name}, so one name may not be both. `spec.subscribers` is
  * what a cluster's controller writes from the Subscriptions: accepted so exported manifests
  * apply, and ignored (Herald lists them in status.subscribers). */
-static hd_err_t prep_channel(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err, size_t cap)
+static hd_err_t prep_channel(hd_resources_t *r, prep_t *p, const cJSON *spec, hd_errs_t *es)
 {
     bool generic = !strcmp(p->ki->kind, "Channel");
     const char *other = generic ? "InMemoryChannel" : "Channel";
-    if (hd_resources__find_kind(r, other, p->ns, p->name)) {
-        snprintf(err, cap,
-                 "metadata.name: %s \"%s/%s\" already exists and has the address "
-                 ".../%s/channels/%s; choose another name",
-                 other, p->ns, p->name, p->ns, p->name);
-        return HD_E_INVAL;
-    }
+    if (hd_resources__find_kind(r, other, p->ns, p->name))
+        hd_resources__errf(es,
+                           "metadata.name: %s \"%s/%s\" already exists and has the address "
+                           ".../%s/channels/%s; choose another name",
+                           other, p->ns, p->name, p->ns, p->name);
     if (!spec || cJSON_IsNull(spec))
         return HD_E_OK;
     if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: must be an object");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es, "spec: must be an object");
+        return HD_E_OK;
     }
     static const char *const known[] = {"channelTemplate", "delivery", "subscribers", NULL};
     static const char *const known_imc[] = {"delivery", "subscribers", NULL};
-    hd_err_t rc = generic ? spec_fields(spec, known, "channelTemplate, delivery", err, cap)
-                          : spec_fields(spec, known_imc, "delivery", err, cap);
-    if (rc)
-        return rc;
+    if (generic)
+        spec_fields(spec, known, "channelTemplate, delivery", es);
+    else
+        spec_fields(spec, known_imc, "delivery", es);
     const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
-    if (tmpl && !cJSON_IsNull(tmpl)) {
+    if (generic && tmpl && !cJSON_IsNull(tmpl)) {
         const char *tk = hd_resources__jstr(tmpl, "kind");
         const hd_kind_info_t *tki = hd_resources_kind_lookup(tk);
-        if (!cJSON_IsObject(tmpl) || !tk || !hd_resources__jstr(tmpl, "apiVersion")) {
-            snprintf(err, cap, "spec.channelTemplate: must be an object with apiVersion and kind");
-            return HD_E_INVAL;
-        }
-        if (!tki || strcmp(tki->kind, tk) || !strcmp(tk, "Channel") ||
-            (tki->type != HD_RK_CHANNEL && strcmp(tk, "KafkaChannel"))) {
-            snprintf(err, cap,
-                     "spec.channelTemplate.kind: '%s' is not a channel kind Herald knows "
-                     "(InMemoryChannel, KafkaChannel)",
-                     tk);
-            return HD_E_INVAL;
-        }
+        if (!cJSON_IsObject(tmpl) || !tk || !hd_resources__jstr(tmpl, "apiVersion"))
+            hd_resources__errs_add(
+                es, "spec.channelTemplate: must be an object with apiVersion and kind");
+        else if (!tki || strcmp(tki->kind, tk) || !strcmp(tk, "Channel") ||
+                 (tki->type != HD_RK_CHANNEL && strcmp(tk, "KafkaChannel")))
+            hd_resources__errf(es,
+                               "spec.channelTemplate.kind: '%s' is not a channel kind Herald "
+                               "knows (InMemoryChannel, KafkaChannel)",
+                               tk);
     }
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+    return delivery(spec, p, es);
 }
 
 /* A Channel's template with the default filled in (Knative's webhook does the same), so that
@@ -219,111 +201,92 @@ static hd_err_t channel_default_template(cJSON *spec)
 }
 
 /* A Subscription: channel (same namespace, immutable), subscriber and/or reply, delivery. */
-static hd_err_t prep_subscription(hd_resources_t *r, prep_t *p, const cJSON *spec, char *err,
-                                  size_t cap)
+static hd_err_t prep_subscription(hd_resources_t *r, prep_t *p, const cJSON *spec, hd_errs_t *es)
 {
     if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: required (channel, subscriber, optional reply, delivery)");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es,
+                               "spec: required (channel, subscriber, optional reply, delivery)");
+        return HD_E_OK;
     }
     static const char *const known[] = {"channel", "subscriber", "reply", "delivery", NULL};
-    hd_err_t rc = spec_fields(spec, known, "channel, subscriber, reply, delivery", err, cap);
-    if (rc)
-        return rc;
+    spec_fields(spec, known, "channel, subscriber, reply, delivery", es);
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(spec, "channel");
     const char *ck = hd_resources__jstr(ch, "kind"), *cn = hd_resources__jstr(ch, "name"),
                *cns = hd_resources__jstr(ch, "namespace");
-    if (!cJSON_IsObject(ch) || !ck || !cn || !hd_resources__dns_name_ok(cn)) {
-        snprintf(err, cap,
-                 "spec.channel: required, a reference {apiVersion, kind, name} to a Channel or "
-                 "InMemoryChannel in namespace '%s'",
-                 p->ns);
-        return HD_E_INVAL;
-    }
     const hd_kind_info_t *cki = hd_resources_kind_lookup(ck);
-    if (!cki || strcmp(cki->kind, ck) || cki->type != HD_RK_CHANNEL) {
-        snprintf(err, cap,
-                 "spec.channel.kind: '%s' is not a channel kind this heraldd runs (Channel, "
-                 "InMemoryChannel)",
-                 ck);
-        return HD_E_INVAL;
+    if (!cJSON_IsObject(ch) || !ck || !cn || !hd_resources__dns_name_ok(cn)) {
+        hd_resources__errf(es,
+                           "spec.channel: required, a reference {apiVersion, kind, name} to a "
+                           "Channel or InMemoryChannel in namespace '%s'",
+                           p->ns);
+    } else if (!cki || strcmp(cki->kind, ck) || cki->type != HD_RK_CHANNEL) {
+        hd_resources__errf(es,
+                           "spec.channel.kind: '%s' is not a channel kind this heraldd runs "
+                           "(Channel, InMemoryChannel)",
+                           ck);
+    } else {
+        record_t *old = hd_resources__find_kind(r, "Subscription", p->ns, p->name);
+        if (old && old->t && (old->t->log_ki != cki || strcmp(old->t->broker_name, cn)))
+            hd_resources__errf(es,
+                               "spec.channel: is immutable (was %s '%s'); delete the "
+                               "subscription and create it again to move it",
+                               old->t->log_ki->kind, old->t->broker_name);
+        p->log_ki = cki;
+        if (!(p->broker_name = hd_strdup(cn)))
+            return HD_E_NOMEM;
     }
-    if (cns && strcmp(cns, p->ns)) {
-        snprintf(err, cap,
-                 "spec.channel.namespace: a subscription must be in its channel's namespace "
-                 "('%s')",
-                 cns);
-        return HD_E_INVAL;
-    }
-    record_t *old = hd_resources__find_kind(r, "Subscription", p->ns, p->name);
-    if (old && old->t && (old->t->log_ki != cki || strcmp(old->t->broker_name, cn))) {
-        snprintf(err, cap,
-                 "spec.channel: is immutable (was %s '%s'); delete the subscription and create "
-                 "it again to move it",
-                 old->t->log_ki->kind, old->t->broker_name);
-        return HD_E_INVAL;
-    }
-    p->log_ki = cki;
-    if (!(p->broker_name = hd_strdup(cn)))
-        return HD_E_NOMEM;
+    if (cns && strcmp(cns, p->ns))
+        hd_resources__errf(es,
+                           "spec.channel.namespace: a subscription must be in its channel's "
+                           "namespace ('%s')",
+                           cns);
     const cJSON *sub = cJSON_GetObjectItemCaseSensitive(spec, "subscriber");
     const cJSON *reply = cJSON_GetObjectItemCaseSensitive(spec, "reply");
     bool has_sub = sub && !cJSON_IsNull(sub), has_reply = reply && !cJSON_IsNull(reply);
-    if (!has_sub && !has_reply) {
-        snprintf(err, cap,
-                 "spec.subscriber: required unless spec.reply is set (uri, or ref to a "
-                 "Broker, Channel, Service, ...)");
-        return HD_E_INVAL;
-    }
+    if (!has_sub && !has_reply)
+        hd_resources__errs_add(es, "spec.subscriber: required unless spec.reply is set (uri, or "
+                                   "ref to a Broker, Channel, Service, ...)");
     if (has_sub &&
-        (rc = hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, err, cap)))
-        return rc;
+        hd_resources__dest_parse(sub, "spec.subscriber", p->ns, &p->sub, es) == HD_E_NOMEM)
+        return HD_E_NOMEM;
     if (has_reply &&
-        (rc = hd_resources__dest_parse(reply, "spec.reply", p->ns, &p->reply, err, cap)))
-        return rc;
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+        hd_resources__dest_parse(reply, "spec.reply", p->ns, &p->reply, es) == HD_E_NOMEM)
+        return HD_E_NOMEM;
+    return delivery(spec, p, es);
 }
 
-static hd_err_t prep_broker(prep_t *p, const cJSON *spec, char *err, size_t cap)
+static hd_err_t prep_broker(prep_t *p, const cJSON *spec, hd_errs_t *es)
 {
     if (!spec || cJSON_IsNull(spec))
         return HD_E_OK;
     if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: must be an object");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es, "spec: must be an object");
+        return HD_E_OK;
     }
-    for (const cJSON *it = spec->child; it; it = it->next) {
-        if (strcmp(it->string, "delivery") && strcmp(it->string, "config")) {
-            snprintf(err, cap, "spec.%s: unknown field (known: config, delivery)", it->string);
-            return HD_E_INVAL;
-        }
-    }
-    return hd_resources__delivery_parse(cJSON_GetObjectItemCaseSensitive(spec, "delivery"),
-                                        "spec.delivery", p->ns, &p->dlv, &p->dls, err, cap);
+    static const char *const known[] = {"config", "delivery", NULL};
+    spec_fields(spec, known, "config, delivery", es);
+    return delivery(spec, p, es);
 }
 
 /* A Kubernetes v1 Service: Herald reads its address from the herald.dev/url annotation or an
  * ExternalName (externalName and ports); the other fields of a cluster's Service are accepted
  * so the same manifest applies, and not used. */
-static hd_err_t prep_service(prep_t *p, const cJSON *spec, char *err, size_t cap)
+static void prep_service(prep_t *p, const cJSON *spec, hd_errs_t *es)
 {
     const char *url = hd_resources__jstr(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p->obj_src, "metadata"),
                                          "annotations"),
         HD_RESOURCES_URL_ANNOTATION);
-    if (url && !hd_resources__url_ok(url)) {
-        snprintf(err, cap,
-                 "metadata.annotations.%s: '%s' is not an absolute http:// or https:// URL with "
-                 "a host",
-                 HD_RESOURCES_URL_ANNOTATION, url);
-        return HD_E_INVAL;
-    }
+    if (url && !hd_resources__url_ok(url))
+        hd_resources__errf(es,
+                           "metadata.annotations.%s: '%s' is not an absolute http:// or https:// "
+                           "URL with a host",
+                           HD_RESOURCES_URL_ANNOTATION, url);
     if (!spec || cJSON_IsNull(spec))
-        return HD_E_OK;
+        return;
     if (!cJSON_IsObject(spec)) {
-        snprintf(err, cap, "spec: must be an object");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es, "spec: must be an object");
+        return;
     }
     static const char *const known[] = {"type",
                                         "externalName",
@@ -346,23 +309,18 @@ static hd_err_t prep_service(prep_t *p, const cJSON *spec, char *err, size_t cap
                                         "healthCheckNodePort",
                                         "trafficDistribution",
                                         NULL};
-    hd_err_t rc = spec_fields(spec, known,
-                              "type, externalName, ports and the other fields of a Kubernetes "
-                              "Service",
-                              err, cap);
-    if (rc)
-        return rc;
+    spec_fields(spec, known,
+                "type, externalName, ports and the other fields of a Kubernetes Service", es);
     const char *type = hd_resources__jstr(spec, "type");
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(spec, "type");
     if (tj && (!type || (strcmp(type, "ClusterIP") && strcmp(type, "ExternalName") &&
-                         strcmp(type, "NodePort") && strcmp(type, "LoadBalancer")))) {
-        snprintf(err, cap, "spec.type: must be ClusterIP, ExternalName, NodePort or LoadBalancer");
-        return HD_E_INVAL;
-    }
+                         strcmp(type, "NodePort") && strcmp(type, "LoadBalancer"))))
+        hd_resources__errs_add(es, "spec.type: must be ClusterIP, ExternalName, NodePort or "
+                                   "LoadBalancer");
     const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
     if (ports && !cJSON_IsArray(ports)) {
-        snprintf(err, cap, "spec.ports: must be a list of {name, port}");
-        return HD_E_INVAL;
+        hd_resources__errs_add(es, "spec.ports: must be a list of {name, port}");
+        ports = NULL;
     }
     int i = 0;
     const cJSON *pt;
@@ -370,38 +328,33 @@ static hd_err_t prep_service(prep_t *p, const cJSON *spec, char *err, size_t cap
     {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(pt, "port");
         if (!cJSON_IsNumber(n) || n->valuedouble != (double)(int)n->valuedouble ||
-            n->valuedouble < 1 || n->valuedouble > 65535) {
-            snprintf(err, cap, "spec.ports[%d].port: required, a port number from 1 to 65535", i);
-            return HD_E_INVAL;
-        }
+            n->valuedouble < 1 || n->valuedouble > 65535)
+            hd_resources__errf(es, "spec.ports[%d].port: required, a port number from 1 to 65535",
+                               i);
         i++;
     }
     if (type && !strcmp(type, "ExternalName")) {
         const char *host = hd_resources__jstr(spec, "externalName");
-        if (!host || !hd_resources__dns_name_ok(host)) {
-            snprintf(err, cap,
-                     "spec.externalName: required with type ExternalName, a host name (e.g. "
-                     "localhost or display.example.com)");
-            return HD_E_INVAL;
-        }
+        if (!host || !hd_resources__dns_name_ok(host))
+            hd_resources__errs_add(es, "spec.externalName: required with type ExternalName, a "
+                                       "host name (e.g. localhost or display.example.com)");
     }
-    return HD_E_OK;
 }
 
 /* The template a flow or Channel had and the one it gets must be the same: its channels (and
  * the events they hold) were made of it. */
-static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char *err, size_t cap)
+static void template_unchanged(const record_t *old, const cJSON *spec, hd_errs_t *es)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(spec_of(old), "channelTemplate");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "channelTemplate");
     if (!old || cJSON_Compare(a, b, 1) || (!a && !b))
-        return HD_E_OK;
-    snprintf(err, cap,
-             "spec.channelTemplate: is immutable (was %s %s); delete the %s and create it again "
-             "to change it (its stored events go with it)",
-             a ? hd_resources__jstr(a, "kind") : "none",
-             a ? hd_resources__jstr(a, "apiVersion") : "", old->ki->kind);
-    return HD_E_INVAL;
+        return;
+    const char *ak = a ? hd_resources__jstr(a, "kind") : NULL;
+    const char *aa = a ? hd_resources__jstr(a, "apiVersion") : NULL;
+    hd_resources__errf(es,
+                       "spec.channelTemplate: is immutable (was %s %s); delete the %s and create "
+                       "it again to change it (its stored events go with it)",
+                       ak ? ak : "none", aa ? aa : "", old->ki->kind);
 }
 
 /* Herald's delivery fields that Knative's DeliverySpec does not have, as annotations, so a
@@ -409,7 +362,7 @@ static hd_err_t template_unchanged(const record_t *old, const cJSON *spec, char 
  * herald.dev/delivery.FIELD takes the value the field takes in spec.delivery; spec.delivery, when
  * it sets the same field, wins. */
 #define DELIVERY_ANNOTATION "herald.dev/delivery."
-static hd_err_t delivery_annotations(const cJSON *ann, prep_t *p, char *err, size_t cap)
+static hd_err_t delivery_annotations(const cJSON *ann, prep_t *p, hd_errs_t *es)
 {
     static const struct {
         const char *field;
@@ -428,12 +381,11 @@ static hd_err_t delivery_annotations(const cJSON *ann, prep_t *p, char *err, siz
         while (i < sizeof fields / sizeof fields[0] && strcmp(fields[i].field, f))
             i++;
         if (i == sizeof fields / sizeof fields[0]) {
-            cJSON_Delete(d);
-            snprintf(err, cap,
-                     "metadata.annotations.%s: unknown (known: " DELIVERY_ANNOTATION
-                     "backoffMax, maxInFlight, ordering, headerEncoding)",
-                     it->string);
-            return HD_E_INVAL;
+            hd_resources__errf(es,
+                               "metadata.annotations.%s: unknown (known: " DELIVERY_ANNOTATION
+                               "backoffMax, maxInFlight, ordering, headerEncoding)",
+                               it->string);
+            continue;
         }
         if (!d && !(d = cJSON_CreateObject()))
             return HD_E_NOMEM;
@@ -454,10 +406,10 @@ static hd_err_t delivery_annotations(const cJSON *ann, prep_t *p, char *err, siz
     hd_delivery_t a;
     hd_dest_t none;
     hd_err_t rc = hd_resources__delivery_parse(d, "metadata.annotations.herald.dev/delivery", p->ns,
-                                               &a, &none, err, cap);
+                                               &a, &none, es);
     cJSON_Delete(d);
     if (rc)
-        return rc;
+        return rc == HD_E_NOMEM ? rc : HD_E_OK;
     hd_delivery_t *o = &p->dlv;
     unsigned add = a.set & ~o->set;
     if (add & HD_DLV_BACKOFF_MAX)
@@ -598,12 +550,9 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
         ns = "default";
     }
     hd_err_t rc = HD_E_OK;
-    if (check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels", one,
-                         sizeof one))
-        hd_resources__errs_add(&es, one);
-    if (check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
-                         "metadata.annotations", one, sizeof one))
-        hd_resources__errs_add(&es, one);
+    check_string_map(cJSON_GetObjectItemCaseSensitive(md, "labels"), "metadata.labels", &es);
+    check_string_map(cJSON_GetObjectItemCaseSensitive(md, "annotations"), "metadata.annotations",
+                     &es);
     p->ki = ki;
     p->ns = hd_strdup(ns);
     p->name = hd_strdup(name);
@@ -622,35 +571,26 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
     p->obj_src = doc;
     p->lenient = stored;
+    /* Each kind's checks add every error they find to es (only HD_E_NOMEM is returned); a flow's
+     * spec is checked when its children are built, below. */
     if (ki->type == HD_RK_SERVICE)
-        rc = prep_service(p, spec, one, sizeof one);
+        prep_service(p, spec, &es);
     else if (ki->type == HD_RK_TRIGGER)
-        rc = prep_trigger(r, p, spec, one, sizeof one);
+        rc = prep_trigger(r, p, spec, &es);
     else if (ki->type == HD_RK_BROKER)
-        rc = prep_broker(p, spec, one, sizeof one);
+        rc = prep_broker(p, spec, &es);
     else if (ki->type == HD_RK_CHANNEL)
-        rc = prep_channel(r, p, spec, one, sizeof one);
+        rc = prep_channel(r, p, spec, &es);
     else if (ki->type == HD_RK_SUBSCRIPTION)
-        rc = prep_subscription(r, p, spec, one, sizeof one);
+        rc = prep_subscription(r, p, spec, &es);
+    if (rc == HD_E_OK && (ki->type == HD_RK_BROKER || ki->type == HD_RK_TRIGGER ||
+                          ki->type == HD_RK_CHANNEL || ki->type == HD_RK_SUBSCRIPTION))
+        rc = delivery_annotations(cJSON_GetObjectItemCaseSensitive(md, "annotations"), p, &es);
     if (rc == HD_E_NOMEM)
         goto nomem;
-    if (rc)
-        hd_resources__errs_add(&es, one);
-    if (!rc && (ki->type == HD_RK_BROKER || ki->type == HD_RK_TRIGGER ||
-                ki->type == HD_RK_CHANNEL || ki->type == HD_RK_SUBSCRIPTION)) {
-        rc = delivery_annotations(cJSON_GetObjectItemCaseSensitive(md, "annotations"), p, one,
-                                  sizeof one);
-        if (rc == HD_E_NOMEM)
-            goto nomem;
-        if (rc)
-            hd_resources__errs_add(&es, one);
-    }
-    if (es.n) {
-        rc = HD_E_INVAL;
-        goto fail;
-    }
 
-    /* The normalized object. */
+    /* The normalized object (built even when errors were found, so the checks that need it add
+     * theirs to the same answer). */
     const cJSON *omd = old ? cJSON_GetObjectItemCaseSensitive(old->obj, "metadata") : NULL;
     cJSON *o = p->obj = cJSON_CreateObject();
     if (!o)
@@ -678,11 +618,8 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
     cJSON *nspec = cJSON_IsObject(spec) ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject();
     if (nspec && !strcmp(ki->kind, "Channel") && channel_default_template(nspec))
         goto nomem_spec;
-    if (nspec && (ki->type == HD_RK_FLOW || !strcmp(ki->kind, "Channel")) && !stored &&
-        (rc = template_unchanged(old, nspec, err, cap))) {
-        cJSON_Delete(nspec);
-        goto fail;
-    }
+    if (nspec && (ki->type == HD_RK_FLOW || !strcmp(ki->kind, "Channel")) && !stored)
+        template_unchanged(old, nspec, &es);
     if (stored) {
         gen = hd_resources__generation(doc);
     } else if (old) {
@@ -704,8 +641,17 @@ hd_err_t hd_resources__prepare(hd_resources_t *r, const cJSON *doc, origin_t ori
     if (!nspec)
         goto nomem;
     cJSON_AddItemToObject(o, "spec", nspec);
-    if (ki->type == HD_RK_FLOW && (rc = hd_flows_expand(o, &p->children, err, cap)))
+    if (ki->type == HD_RK_FLOW) {
+        rc = hd_flows_expand(o, &p->children, one, sizeof one);
+        if (rc == HD_E_NOMEM)
+            goto nomem;
+        if (rc)
+            hd_resources__errs_add(&es, one);
+    }
+    if (es.n) {
+        rc = HD_E_INVAL;
         goto fail;
+    }
     if (stored) {
         const cJSON *id =
             cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "status"), "id");

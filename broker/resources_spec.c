@@ -3,6 +3,7 @@
  * Destinations, ISO 8601 durations, URLs, and the delivery precedence merge. Pure; no I/O.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,120 +220,109 @@ void hd_resources__dest_free(hd_dest_t *d)
 }
 
 hd_err_t hd_resources__dest_parse(const cJSON *j, const char *path, const char *ns, hd_dest_t *out,
-                                  char *err, size_t cap)
+                                  hd_errs_t *es)
 {
     memset(out, 0, sizeof *out);
-    if (!cJSON_IsObject(j)) {
-        snprintf(err, cap, "%s: must be an object with 'uri' and/or 'ref'", path);
-        return HD_E_INVAL;
-    }
-    for (const cJSON *it = j->child; it; it = it->next) {
+    if (!cJSON_IsObject(j))
+        return hd_resources__errf(es, "%s: must be an object with 'uri' and/or 'ref'", path);
+    int n0 = es->n;
+    for (const cJSON *it = j->child; it; it = it->next)
         if (strcmp(it->string, "uri") && strcmp(it->string, "ref") &&
-            strcmp(it->string, "CACerts") && strcmp(it->string, "audience")) {
-            snprintf(err, cap, "%s.%s: unknown field (expected uri or ref)", path, it->string);
-            return HD_E_INVAL;
-        }
-    }
+            strcmp(it->string, "CACerts") && strcmp(it->string, "audience"))
+            hd_resources__errf(es, "%s.%s: unknown field (expected uri or ref)", path, it->string);
     const cJSON *uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(j, "ref");
-    if (uri && !cJSON_IsNull(uri) && (!cJSON_IsString(uri) || !*uri->valuestring)) {
-        snprintf(err, cap, "%s.uri: must be a non-empty string", path);
-        return HD_E_INVAL;
-    }
-    bool has_uri = uri && cJSON_IsString(uri);
+    bool bad_uri = uri && !cJSON_IsNull(uri) && (!cJSON_IsString(uri) || !*uri->valuestring);
+    if (bad_uri)
+        hd_resources__errf(es, "%s.uri: must be a non-empty string", path);
+    bool has_uri = uri && cJSON_IsString(uri) && !bad_uri;
     bool has_ref = ref && !cJSON_IsNull(ref);
-    if (!has_uri && !has_ref) {
-        snprintf(err, cap, "%s: needs 'uri' or 'ref'", path);
-        return HD_E_INVAL;
-    }
-    if (has_ref) {
-        if (!cJSON_IsObject(ref)) {
-            snprintf(err, cap, "%s.ref: must be an object with kind and name", path);
-            return HD_E_INVAL;
-        }
+    if (!has_uri && !has_ref && !bad_uri)
+        hd_resources__errf(es, "%s: needs 'uri' or 'ref'", path);
+    const hd_kind_info_t *ki = NULL;
+    const cJSON *name = NULL, *rns = NULL;
+    if (has_ref && !cJSON_IsObject(ref)) {
+        hd_resources__errf(es, "%s.ref: must be an object with kind and name", path);
+    } else if (has_ref) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ref, "kind");
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(ref, "name");
-        const cJSON *rns = cJSON_GetObjectItemCaseSensitive(ref, "namespace");
-        if (!cJSON_IsString(kind) || !*kind->valuestring) {
-            snprintf(err, cap, "%s.ref.kind: required", path);
-            return HD_E_INVAL;
-        }
+        name = cJSON_GetObjectItemCaseSensitive(ref, "name");
+        rns = cJSON_GetObjectItemCaseSensitive(ref, "namespace");
         const char *rapi = hd_resources__jstr(ref, "apiVersion");
-        const hd_kind_info_t *ki = hd_resources_kind_for(rapi, kind->valuestring);
-        if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER ||
-            ki->type == HD_RK_SUBSCRIPTION) {
-            snprintf(err, cap,
-                     "%s.ref.kind: '%s' is not an addressable kind Herald knows "
-                     "(Broker, Channel, InMemoryChannel, Sequence, Parallel, Service, ...)",
-                     path, kind->valuestring);
-            return HD_E_INVAL;
+        if (!cJSON_IsString(kind) || !*kind->valuestring) {
+            hd_resources__errf(es, "%s.ref.kind: required", path);
+        } else {
+            ki = hd_resources_kind_for(rapi, kind->valuestring);
+            if (!ki || strcmp(ki->kind, kind->valuestring) || ki->type == HD_RK_TRIGGER ||
+                ki->type == HD_RK_SUBSCRIPTION) {
+                hd_resources__errf(es,
+                                   "%s.ref.kind: '%s' is not an addressable kind Herald knows "
+                                   "(Broker, Channel, InMemoryChannel, Sequence, Parallel, "
+                                   "Service, ...)",
+                                   path, kind->valuestring);
+                ki = NULL;
+            } else if (rapi && !hd_resources__api_matches(rapi, ki)) {
+                char served[200];
+                hd_resources__errf(
+                    es, "%s.ref.apiVersion: '%s' does not serve kind %s (served: %s)", path, rapi,
+                    ki->kind, hd_resources_kind_versions(ki, served, sizeof served));
+            }
         }
-        if (rapi && !hd_resources__api_matches(rapi, ki)) {
-            char served[200];
-            snprintf(err, cap, "%s.ref.apiVersion: '%s' does not serve kind %s (served: %s)", path,
-                     rapi, ki->kind, hd_resources_kind_versions(ki, served, sizeof served));
-            return HD_E_INVAL;
-        }
-        if (!cJSON_IsString(name) || !hd_resources__dns_name_ok(name->valuestring)) {
-            snprintf(err, cap, "%s.ref.name: required, a DNS-1123 name", path);
-            return HD_E_INVAL;
-        }
+        if (!cJSON_IsString(name) || !hd_resources__dns_name_ok(name->valuestring))
+            hd_resources__errf(es, "%s.ref.name: required, a DNS-1123 name", path);
         if (rns && !cJSON_IsNull(rns) &&
-            (!cJSON_IsString(rns) || !hd_resources__dns_label_ok(rns->valuestring))) {
-            snprintf(err, cap, "%s.ref.namespace: must be a DNS-1123 label", path);
-            return HD_E_INVAL;
+            (!cJSON_IsString(rns) || !hd_resources__dns_label_ok(rns->valuestring)))
+            hd_resources__errf(es, "%s.ref.namespace: must be a DNS-1123 label", path);
+        /* with a ref, uri is relative to the ref's address: a path, not a URL */
+        if (has_uri && strstr(uri->valuestring, "://")) {
+            hd_resources__errf(es, "%s.uri: with 'ref' the uri must be a relative path, got '%s'",
+                               path, uri->valuestring);
+        } else if (has_uri) {
+            for (const char *q = uri->valuestring; *q; q++)
+                if ((unsigned char)*q <= ' ') {
+                    hd_resources__errf(es, "%s.uri: contains spaces or control characters", path);
+                    break;
+                }
         }
+    } else if (has_uri && !hd_resources__url_ok(uri->valuestring)) {
+        hd_resources__errf(es,
+                           "%s.uri: '%s' is not an absolute http:// or https:// URL with a host",
+                           path, uri->valuestring);
+    }
+    if (es->n > n0)
+        return HD_E_INVAL;
+    if (has_ref) {
         out->ref_kind = ki;
         out->ref_name = hd_strdup(name->valuestring);
         out->ref_ns = hd_strdup(cJSON_IsString(rns) ? rns->valuestring : ns);
-        if (has_uri) {
-            /* relative to the ref's address: a path, not a URL */
-            if (strstr(uri->valuestring, "://")) {
-                snprintf(err, cap, "%s.uri: with 'ref' the uri must be a relative path, got '%s'",
-                         path, uri->valuestring);
-                goto fail;
-            }
-            for (const char *q = uri->valuestring; *q; q++)
-                if ((unsigned char)*q <= ' ') {
-                    snprintf(err, cap, "%s.uri: contains spaces or control characters", path);
-                    goto fail;
-                }
-        }
-    } else if (!hd_resources__url_ok(uri->valuestring)) {
-        snprintf(err, cap, "%s.uri: '%s' is not an absolute http:// or https:// URL with a host",
-                 path, uri->valuestring);
-        return HD_E_INVAL;
+        if (!out->ref_name || !out->ref_ns)
+            goto nomem;
     }
     if (has_uri && !(out->uri = hd_strdup(uri->valuestring)))
-        goto nomem;
-    if (has_ref && (!out->ref_name || !out->ref_ns))
         goto nomem;
     out->set = true;
     return HD_E_OK;
 nomem:
     hd_resources__dest_free(out);
-    snprintf(err, cap, "out of memory");
     return HD_E_NOMEM;
-fail:
-    hd_resources__dest_free(out);
-    return HD_E_INVAL;
 }
 
-static hd_err_t duration_field(const cJSON *v, const char *path, const char *field, bool positive,
-                               uint64_t *ms, char *err, size_t cap)
+/* Adds an error to es and returns false when v is not a duration (ISO 8601, bounded; > 0 when
+ * `positive`). */
+static bool duration_field(const cJSON *v, const char *path, const char *field, bool positive,
+                           uint64_t *ms, hd_errs_t *es)
 {
     /* the bound keeps later sums of delays and clocks far from overflow */
     if (!cJSON_IsString(v) || !hd_time_iso_duration_parse(v->valuestring, ms) ||
         *ms > DURATION_MAX_MS) {
-        snprintf(err, cap, "%s.%s: '%s' is not an ISO 8601 duration (e.g. PT0.5S, PT10S, PT1M)",
-                 path, field, cJSON_IsString(v) ? v->valuestring : "(not a string)");
-        return HD_E_INVAL;
+        hd_resources__errf(es, "%s.%s: '%s' is not an ISO 8601 duration (e.g. PT0.5S, PT10S, PT1M)",
+                           path, field, cJSON_IsString(v) ? v->valuestring : "(not a string)");
+        return false;
     }
     if (positive && *ms == 0) {
-        snprintf(err, cap, "%s.%s: must be greater than zero", path, field);
-        return HD_E_INVAL;
+        hd_resources__errf(es, "%s.%s: must be greater than zero", path, field);
+        return false;
     }
-    return HD_E_OK;
+    return true;
 }
 
 static bool int_value(const cJSON *v, long long *out)
@@ -343,121 +333,101 @@ static bool int_value(const cJSON *v, long long *out)
     return true;
 }
 
-static hd_err_t delivery_parse(const cJSON *j, const char *path, const char *ns, hd_delivery_t *out,
-                               hd_dest_t *dls, char *err, size_t cap);
-
-hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
-                                      hd_delivery_t *out, hd_dest_t *dls, char *err, size_t cap)
+/* One of two words, as a DeliverySpec's enums are: true with *second set when the value is
+ * `b`, false with an error added when it is neither. */
+static bool one_of(const cJSON *v, const char *path, const char *field, const char *a,
+                   const char *b, bool *second, hd_errs_t *es)
 {
-    hd_err_t rc = delivery_parse(j, path, ns, out, dls, err, cap);
-    if (rc)
-        hd_resources__dest_free(dls); /* a sink parsed before the bad field */
-    return rc;
+    if (cJSON_IsString(v) && (!strcmp(v->valuestring, a) || !strcmp(v->valuestring, b))) {
+        *second = !strcmp(v->valuestring, b);
+        return true;
+    }
+    hd_resources__errf(es, "%s.%s: must be '%s' or '%s'", path, field, a, b);
+    return false;
 }
 
-static hd_err_t delivery_parse(const cJSON *j, const char *path, const char *ns, hd_delivery_t *out,
-                               hd_dest_t *dls, char *err, size_t cap)
+hd_err_t hd_resources__delivery_parse(const cJSON *j, const char *path, const char *ns,
+                                      hd_delivery_t *out, hd_dest_t *dls, hd_errs_t *es)
 {
     memset(out, 0, sizeof *out);
     memset(dls, 0, sizeof *dls);
     if (!j || cJSON_IsNull(j))
         return HD_E_OK;
-    if (!cJSON_IsObject(j)) {
-        snprintf(err, cap, "%s: must be an object", path);
-        return HD_E_INVAL;
-    }
-    hd_err_t rc;
+    if (!cJSON_IsObject(j))
+        return hd_resources__errf(es, "%s: must be an object", path);
+    int n0 = es->n;
     for (const cJSON *it = j->child; it; it = it->next) {
         const char *f = it->string;
         long long n;
+        bool second;
         if (cJSON_IsNull(it))
             continue;
         if (!strcmp(f, "retry")) {
             if (!int_value(it, &n) || n < 0 || n > 1000) {
-                snprintf(err, cap, "%s.retry: must be an integer from 0 to 1000", path);
-                return HD_E_INVAL;
+                hd_resources__errf(es, "%s.retry: must be an integer from 0 to 1000", path);
+                continue;
             }
             out->retry = (uint32_t)n;
             out->set |= HD_DLV_RETRY;
         } else if (!strcmp(f, "backoffPolicy")) {
-            if (cJSON_IsString(it) && !strcmp(it->valuestring, "exponential"))
-                out->backoff_policy = HD_BACKOFF_EXPONENTIAL;
-            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "linear"))
-                out->backoff_policy = HD_BACKOFF_LINEAR;
-            else {
-                snprintf(err, cap, "%s.backoffPolicy: must be 'exponential' or 'linear'", path);
-                return HD_E_INVAL;
-            }
+            if (!one_of(it, path, f, "exponential", "linear", &second, es))
+                continue;
+            out->backoff_policy = second ? HD_BACKOFF_LINEAR : HD_BACKOFF_EXPONENTIAL;
             out->set |= HD_DLV_BACKOFF_POLICY;
         } else if (!strcmp(f, "backoffDelay")) {
-            if ((rc = duration_field(it, path, f, false, &out->backoff_delay_ms, err, cap)))
-                return rc;
-            out->set |= HD_DLV_BACKOFF_DELAY;
+            if (duration_field(it, path, f, false, &out->backoff_delay_ms, es))
+                out->set |= HD_DLV_BACKOFF_DELAY;
         } else if (!strcmp(f, "backoffMax")) {
-            if ((rc = duration_field(it, path, f, false, &out->backoff_max_ms, err, cap)))
-                return rc;
-            out->set |= HD_DLV_BACKOFF_MAX;
+            if (duration_field(it, path, f, false, &out->backoff_max_ms, es))
+                out->set |= HD_DLV_BACKOFF_MAX;
         } else if (!strcmp(f, "timeout")) {
-            if ((rc = duration_field(it, path, f, true, &out->timeout_ms, err, cap)))
-                return rc;
-            out->set |= HD_DLV_TIMEOUT;
+            if (duration_field(it, path, f, true, &out->timeout_ms, es))
+                out->set |= HD_DLV_TIMEOUT;
         } else if (!strcmp(f, "retryAfterMax")) {
-            if ((rc = duration_field(it, path, f, false, &out->retry_after_max_ms, err, cap)))
-                return rc;
-            out->set |= HD_DLV_RETRY_AFTER_MAX;
+            if (duration_field(it, path, f, false, &out->retry_after_max_ms, es))
+                out->set |= HD_DLV_RETRY_AFTER_MAX;
         } else if (!strcmp(f, "maxInFlight")) {
             if (!int_value(it, &n) || n < 1 || n > 100000) {
-                snprintf(err, cap, "%s.maxInFlight: must be an integer from 1 to 100000", path);
-                return HD_E_INVAL;
+                hd_resources__errf(es, "%s.maxInFlight: must be an integer from 1 to 100000", path);
+                continue;
             }
             out->max_in_flight = (uint32_t)n;
             out->set |= HD_DLV_MAX_IN_FLIGHT;
         } else if (!strcmp(f, "ordering")) {
-            if (cJSON_IsString(it) && !strcmp(it->valuestring, "unordered"))
-                out->ordering = HD_ORDER_UNORDERED;
-            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "ordered"))
-                out->ordering = HD_ORDER_ORDERED;
-            else {
-                snprintf(err, cap, "%s.ordering: must be 'unordered' or 'ordered'", path);
-                return HD_E_INVAL;
-            }
+            if (!one_of(it, path, f, "unordered", "ordered", &second, es))
+                continue;
+            out->ordering = second ? HD_ORDER_ORDERED : HD_ORDER_UNORDERED;
             out->set |= HD_DLV_ORDERING;
         } else if (!strcmp(f, "headerEncoding")) {
-            if (cJSON_IsString(it) && !strcmp(it->valuestring, "compat"))
-                out->header_strict = false;
-            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "strict"))
-                out->header_strict = true;
-            else {
-                snprintf(err, cap, "%s.headerEncoding: must be 'compat' or 'strict'", path);
-                return HD_E_INVAL;
-            }
+            if (!one_of(it, path, f, "compat", "strict", &out->header_strict, es))
+                continue;
             out->set |= HD_DLV_HEADER_ENC;
         } else if (!strcmp(f, "format")) {
-            if (cJSON_IsString(it) && !strcmp(it->valuestring, "json"))
-                out->structured = true;
-            else if (cJSON_IsString(it) && !strcmp(it->valuestring, "binary"))
-                out->structured = false;
-            else {
-                snprintf(err, cap, "%s.format: must be 'json' or 'binary'", path);
-                return HD_E_INVAL;
-            }
+            if (!one_of(it, path, f, "json", "binary", &second, es))
+                continue;
+            out->structured = !second;
             out->set |= HD_DLV_FORMAT;
         } else if (!strcmp(f, "deadLetterSink")) {
             char sub[256];
             snprintf(sub, sizeof sub, "%s.deadLetterSink", path);
-            if ((rc = hd_resources__dest_parse(it, sub, ns, dls, err, cap)))
+            hd_resources__dest_free(dls); /* a sink given twice: the last one */
+            hd_err_t rc = hd_resources__dest_parse(it, sub, ns, dls, es);
+            if (rc == HD_E_NOMEM)
                 return rc;
-            out->set |= HD_DLV_DLS;
+            if (rc == HD_E_OK)
+                out->set |= HD_DLV_DLS;
         } else {
-            snprintf(err, cap,
-                     "%s.%s: unknown field (known: retry, backoffPolicy, backoffDelay, "
-                     "backoffMax, timeout, retryAfterMax, deadLetterSink, maxInFlight, ordering, "
-                     "headerEncoding, format)",
-                     path, f);
-            return HD_E_INVAL;
+            hd_resources__errf(es,
+                               "%s.%s: unknown field (known: retry, backoffPolicy, backoffDelay, "
+                               "backoffMax, timeout, retryAfterMax, deadLetterSink, maxInFlight, "
+                               "ordering, headerEncoding, format)",
+                               path, f);
         }
     }
-    return HD_E_OK;
+    if (es->n == n0)
+        return HD_E_OK;
+    hd_resources__dest_free(dls); /* a sink parsed before or after a bad field */
+    return HD_E_INVAL;
 }
 
 void hd_delivery_merge(hd_delivery_t *out, const hd_delivery_t *trigger,
@@ -513,6 +483,17 @@ void hd_resources__errs_add(hd_errs_t *e, const char *msg)
     e->n++;
     if (w > 0)
         e->len += (size_t)w < e->cap - e->len ? (size_t)w : e->cap - e->len - 1;
+}
+
+hd_err_t hd_resources__errf(hd_errs_t *e, const char *fmt, ...)
+{
+    char one[HD_RESOURCES__ERRCAP];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(one, sizeof one, fmt, ap);
+    va_end(ap);
+    hd_resources__errs_add(e, one);
+    return HD_E_INVAL;
 }
 
 const char *hd_resources__jstr(const cJSON *o, const char *name)

@@ -29,7 +29,9 @@ static const char *const USAGE_GET =
     "  -o json   the full objects, indented by 4 spaces (a List when listing)\n"
     "  -o yaml   the full objects as YAML documents separated by ---\n"
     "  -w        watch: print the list, then a line for each object that changes, polling\n"
-    "            every second, until interrupted (Ctrl-C) or --watch-timeout SECONDS pass.\n";
+    "            every second, until interrupted (Ctrl-C) or --watch-timeout SECONDS pass.\n"
+    "            A deleted object gets a last line with READY 'Deleted' (with -o json|yaml: its\n"
+    "            last state with metadata.deletionTimestamp set).\n";
 /* ---- get ----------------------------------------------------------------------------------- */
 
 /* ---- get: the table's columns per kind ---- */
@@ -262,6 +264,8 @@ static void free_keys(char **keys)
 
 typedef struct {
     char *key, *sig; /* namespace/name and what was printed for it */
+    char **cells;    /* the table row printed for it, NULL with -o json|yaml */
+    int ncells;
 } seen_t;
 
 typedef struct {
@@ -282,25 +286,75 @@ static void seen_free(seen_set_t *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].key);
         free(s->v[i].sig);
+        for (int c = 0; s->v[i].cells && c < s->v[i].ncells; c++)
+            free(s->v[i].cells[c]);
+        free(s->v[i].cells);
     }
     free(s->v);
     s->v = NULL;
     s->n = 0;
 }
 
-/* Prints one table row padded to widths w (widened when a cell is longer). */
-static void print_row(cli_table_t *t, size_t r, size_t *w)
+/* Prints one row of ncols cells padded to widths w (widened when a cell is longer). */
+static void print_cells(char *const *cells, int ncols, size_t *w)
 {
-    for (int c = 0; c < t->ncols; c++) {
-        const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
-        s = s ? s : "";
+    for (int c = 0; c < ncols; c++) {
+        const char *s = cells[c] ? cells[c] : "";
         if (strlen(s) > w[c])
             w[c] = strlen(s);
-        if (c + 1 == t->ncols)
+        if (c + 1 == ncols)
             printf("%s\n", s);
         else
             printf("%-*s   ", (int)w[c], s);
     }
+}
+
+static void print_row(cli_table_t *t, size_t r, size_t *w)
+{
+    print_cells(&t->cells[r * (size_t)t->ncols], t->ncols, w);
+}
+
+/* A copy of table row r (owned), or NULL when out of memory. */
+static char **row_copy(const cli_table_t *t, size_t r)
+{
+    char **cells = calloc((size_t)t->ncols, sizeof *cells);
+    for (int c = 0; cells && c < t->ncols; c++) {
+        const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+        cells[c] = strdup(s ? s : "");
+    }
+    return cells;
+}
+
+/* The last line of an object that went: its last row with READY "Deleted" and no REASON (which
+ * said why it was not ready), or with -o json|yaml its last state with
+ * metadata.deletionTimestamp, as Kubernetes marks an object being deleted. */
+static void print_deleted(const cli_opts_t *o, const seen_t *s, int ready_col, int reason_col,
+                          size_t *w, bool *header_done)
+{
+    if (!s->cells) {
+        cJSON *obj = cJSON_Parse(s->sig);
+        cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+        if (!cJSON_IsObject(md)) {
+            cJSON_Delete(obj);
+            return;
+        }
+        char now[32];
+        cli_now_rfc3339(now);
+        cJSON_DeleteItemFromObjectCaseSensitive(md, "deletionTimestamp");
+        cJSON_AddStringToObject(md, "deletionTimestamp", now);
+        cJSON *one = cJSON_CreateArray();
+        cJSON_AddItemToArray(one, obj);
+        if (!strcmp(o->output, "yaml") && *header_done)
+            fputs("---\n", stdout);
+        cli__print_objects(one, false, o->output);
+        cJSON_Delete(one);
+        *header_done = true;
+        return;
+    }
+    char *cells[CLI_TABLE_MAX_COLS];
+    for (int c = 0; c < s->ncells; c++)
+        cells[c] = c == ready_col ? "Deleted" : c == reason_col ? "" : s->cells[c];
+    print_cells(cells, s->ncells, w);
 }
 
 static void free_table(cli_table_t *t)
@@ -318,13 +372,30 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Fetches the list (or the one object) at `path` into a JSON array (owned). */
-static int fetch_items(const cli_opts_t *o, const char *path, bool single, cJSON **items)
+/* Fetches the list (or the one object) at `path` into a JSON array (owned). `gone_ok`: the one
+ * object not found is an empty array, not an error. */
+static int fetch_items(const cli_opts_t *o, const char *path, bool single, bool gone_ok,
+                       cJSON **items)
 {
-    cJSON *res = NULL;
-    int rc = cli__call_json(o, "GET", path, NULL, 0, NULL, &res);
+    cli_resp_t r;
+    int rc = cli__http(o, "GET", path, NULL, 0, NULL, &r);
     if (rc)
         return rc;
+    if (single && gone_ok && r.status == 404) {
+        free(r.body.data);
+        *items = cJSON_CreateArray();
+        return CLI_OK;
+    }
+    if (r.status < 200 || r.status > 299) {
+        rc = cli__answer_error(&r);
+        free(r.body.data);
+        return rc;
+    }
+    cJSON *res = r.body.data ? cJSON_Parse(r.body.data) : NULL;
+    free(r.body.data);
+    if (!res)
+        return cli_error(CLI_INVALID, "heraldd answered %ld with a body that is not JSON",
+                         r.status);
     if (single) {
         *items = cJSON_CreateArray();
         cJSON_AddItemToArray(*items, res);
@@ -352,10 +423,12 @@ static int watch(const cli_opts_t *o, const char *path, bool single, bool all_ns
     seen_set_t prev = {0};
     size_t w[CLI_TABLE_MAX_COLS] = {0};
     bool header_done = false;
+    int ready_col = -1, reason_col = -1; /* the table's, once printed */
     int rc = CLI_OK;
     for (;;) {
         cJSON *items = NULL;
-        if ((rc = fetch_items(o, path, single, &items)))
+        /* the one object watched may go (a last line says so) and come back */
+        if ((rc = fetch_items(o, path, single, prev.n > 0 || header_done, &items)))
             break;
         cli_table_t t = {0};
         char **keys = NULL;
@@ -371,6 +444,12 @@ static int watch(const cli_opts_t *o, const char *path, bool single, bool all_ns
                 }
             print_row(&t, 0, w);
             header_done = true;
+            for (int c = 0; c < t.ncols; c++) {
+                if (!strcmp(t.cells[c], "READY"))
+                    ready_col = c;
+                else if (!strcmp(t.cells[c], "REASON"))
+                    reason_col = c;
+            }
         }
         size_t i = 0;
         const cJSON *it;
@@ -406,12 +485,17 @@ static int watch(const cli_opts_t *o, const char *path, bool single, bool all_ns
             }
             if (cur.v && sig) {
                 cur.v[cur.n].key = strdup(key);
+                cur.v[cur.n].cells = objects ? NULL : row_copy(&t, i + 1);
+                cur.v[cur.n].ncells = cur.v[cur.n].cells ? t.ncols : 0;
                 cur.v[cur.n++].sig = sig;
             } else {
                 free(sig);
             }
             i++;
         }
+        for (size_t k = 0; k < prev.n; k++)
+            if (!seen_sig(&cur, prev.v[k].key))
+                print_deleted(o, &prev.v[k], ready_col, reason_col, w, &header_done);
         fflush(stdout);
         free_keys(keys);
         free_table(&t);
@@ -467,7 +551,7 @@ int cli__cmd_get(int argc, char **argv)
     if (o.watch)
         return watch(&o, path, single, ns == NULL);
     cJSON *items = NULL;
-    if ((rc = fetch_items(&o, path, single, &items)))
+    if ((rc = fetch_items(&o, path, single, false, &items)))
         return rc;
     bool wide = o.output && !strcmp(o.output, "wide");
     if (o.output && !wide) {

@@ -233,20 +233,37 @@ group_watch() {
     start_daemon
     "$HERALD" broker create default >/dev/null
     "$HERALD" trigger create w1 --sink http://127.0.0.1:1/before >/dev/null
-    "$HERALD" get triggers -w --watch-timeout 8 >"$TMP/watch" 2>"$TMP/watch.err" &
+    "$HERALD" trigger create w3 --sink http://127.0.0.1:1/single >/dev/null
+    "$HERALD" get triggers -w --watch-timeout 10 >"$TMP/watch" 2>"$TMP/watch.err" &
     local wp=$!
+    "$HERALD" get trigger w3 -w -o yaml --watch-timeout 10 >"$TMP/watch1" 2>"$TMP/watch1.err" &
+    local wp1=$!
     for _ in $(seq 100); do grep -q '^w1 ' "$TMP/watch" && break; sleep 0.05; done
     "$HERALD" trigger update w1 --sink http://127.0.0.1:1/after >/dev/null
     "$HERALD" trigger create w2 --sink http://127.0.0.1:1/new >/dev/null
+    for _ in $(seq 100); do grep -q '^w2 ' "$TMP/watch" && break; sleep 0.05; done
+    for _ in $(seq 100); do grep -q 'name: w3' "$TMP/watch1" && break; sleep 0.05; done
+    "$HERALD" trigger delete w2 >/dev/null
+    "$HERALD" trigger delete w3 >/dev/null
     wait $wp
     local rc=$?
+    wait $wp1
+    local rc1=$?
     check "get -w exits 0 after --watch-timeout" [ "$rc" = 0 ]
     check "get -w prints the header once" [ "$(grep -c '^NAME ' "$TMP/watch")" = 1 ]
     check "get -w prints the first state" grep -q '^w1 .*http://127.0.0.1:1/before ' "$TMP/watch"
     check "get -w prints the change" grep -q '^w1 .*http://127.0.0.1:1/after ' "$TMP/watch"
     check "get -w prints a new object" grep -q '^w2 .*http://127.0.0.1:1/new ' "$TMP/watch"
-    check "get -w prints nothing twice" [ "$(wc -l <"$TMP/watch")" = 4 ]
-    [ "$(wc -l <"$TMP/watch")" = 4 ] || cat "$TMP/watch" "$TMP/watch.err"
+    check "get -w prints a deleted object, READY Deleted" \
+        grep -Eq '^w2 +default +http://127.0.0.1:1/new +Deleted *$' "$TMP/watch"
+    check "get -w prints nothing twice" [ "$(wc -l <"$TMP/watch")" = 7 ]
+    [ "$(wc -l <"$TMP/watch")" = 7 ] || cat "$TMP/watch" "$TMP/watch.err"
+    check "get NAME -w keeps watching after the object is deleted (exit 0)" [ "$rc1" = 0 ]
+    check "get NAME -w -o yaml prints it deleted, with metadata.deletionTimestamp" \
+        grep -q '^  deletionTimestamp: ' "$TMP/watch1"
+    check "get NAME -w -o yaml: two documents, the object and its deletion" \
+        [ "$(grep -c '^  name: w3$' "$TMP/watch1")" = 2 ]
+    [ "$rc1" = 0 ] || cat "$TMP/watch1" "$TMP/watch1.err"
     expect "--watch-timeout needs -w" 2 "" "error: --watch-timeout goes with -w
 $("$HERALD" get --help)
 " -- get triggers --watch-timeout 1

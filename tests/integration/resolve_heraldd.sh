@@ -9,7 +9,8 @@
 #      herald.yaml's services:, and says how to make it resolve until it does;
 #   3. a broker ingress refuses knativebrokerttl <= 0 or not an integer (400);
 #   4. POST /apply: wrong apiVersion, unknown metadata fields, non-string filter values, every
-#      error of a document in one answer, hints, non-Boolean CESQL, duplicates in one file.
+#      error of a document in one answer (a Trigger, a Broker, a Subscription, a Sequence), hints,
+#      non-Boolean CESQL, duplicates in one file.
 #
 #   resolve_heraldd.sh HERALDD SUBSCRIBER
 # Prints "N passed, N failed"; exit 1 on any failure. Everything listens on 127.0.0.1 only; every
@@ -256,6 +257,41 @@ check "every error in one answer: spec field" has_body "spec.extra: unknown fiel
 check "every error in one answer: CESQL with the == hint" has_body "use = instead of =="
 check "every error in one answer: subscriber" has_body "spec.subscriber.uri: 'not-a-url'"
 check "every error in one answer: delivery" has_body "spec.delivery.retry: must be an integer"
+# the other kinds: every mistake of a Broker, a Subscription and a Sequence in one answer each
+code=$(apply_text "apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: bx, namespace: ns1}
+spec:
+  extra: 1
+  delivery: {retry: -1, deadLetterSink: {uri: not-a-url}}")
+check "a Broker with three mistakes: 400" test "$code" = 400
+check "Broker: the unknown field" has_body "spec.extra: unknown field"
+check "Broker: the retry" has_body "spec.delivery.retry: must be an integer"
+check "Broker: the dead-letter sink" has_body "spec.delivery.deadLetterSink.uri: 'not-a-url'"
+code=$(apply_text "apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: sx, namespace: ns1}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: Trigger, name: c}
+  subscriber: {uri: not-a-url}
+  delivery: {timeout: PT0S}")
+check "a Subscription with three mistakes: 400" test "$code" = 400
+check "Subscription: the channel kind" has_body "spec.channel.kind: 'Trigger' is not a channel kind"
+check "Subscription: the subscriber" has_body "spec.subscriber.uri: 'not-a-url'"
+check "Subscription: the timeout" has_body "spec.delivery.timeout: must be greater than zero"
+code=$(apply_text "apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata: {name: qx, namespace: ns1}
+spec:
+  steps:
+  - uri: not-a-url
+  - ref: {kind: Sequence, name: qx}
+  reply: {uri: http://127.0.0.1:1/, bogus: 1}")
+check "a Sequence with three mistakes: 400" test "$code" = 400
+check "Sequence: the first step" has_body "spec.steps[0].uri: 'not-a-url'"
+check "Sequence: the cycle" has_body "spec.steps[1]: refers to this Sequence itself: a cycle"
+check "Sequence: the reply" has_body "spec.reply.bogus: unknown field"
+check "all under the one document" has_body "document 1 (Sequence ns1/qx): spec.steps[0].uri: 'not-a-url'"
 code=$(apply_text "apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata: {name: x, namespace: ns1}

@@ -2,6 +2,7 @@
  * field, Ready conditions and their reasons, references resolved when their target appears,
  * delivery precedence, generations, other kinds, and persistence across a reopen (real LMDB). */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 typedef struct {
     int calls;
     hd_err_t status;
-    char error[1200];
+    char error[4096];
     cJSON *result;
 } res_t;
 
@@ -520,6 +521,100 @@ START_TEST(validation_errors_name_document_and_field)
 }
 END_TEST
 
+/* Applies yaml, expecting one HD_E_INVAL whose message names every one of the NULL-terminated
+ * expected strings. */
+static void apply_errs(hd_resources_t *r, const char *yaml, ...)
+{
+    res_t o = apply(r, yaml);
+    ck_assert_int_eq(o.status, HD_E_INVAL);
+    ck_assert_ptr_null(o.result);
+    va_list ap;
+    va_start(ap, yaml);
+    for (const char *e = va_arg(ap, const char *); e; e = va_arg(ap, const char *))
+        ck_assert_msg(strstr(o.error, e), "error '%s' lacks '%s'", o.error, e);
+    va_end(ap);
+}
+
+/* Every kind reports every error of its document in one answer, not only the first of its
+ * spec: the same collector runs through metadata, spec fields, Destinations, DeliverySpecs,
+ * flows and a flow's children. */
+START_TEST(every_error_of_every_kind)
+{
+    hd_resources_t *r = open_mem();
+    apply_errs(r,
+               BROKER("ns1", "b") "  lables: {a: b}\nspec:\n  extra: 1\n"
+                                  "  delivery:\n    retry: -1\n    backoffPolicy: sideways\n"
+                                  "    deadLetterSink: {uri: not-a-url}\n",
+               "metadata.lables: unknown field", "spec.extra: unknown field",
+               "spec.delivery.retry: must be an integer", "spec.delivery.backoffPolicy: must be",
+               "spec.delivery.deadLetterSink.uri: 'not-a-url'", NULL);
+    apply_errs(r,
+               "apiVersion: messaging.knative.dev/v1\nkind: Channel\nmetadata: {name: c}\n"
+               "spec:\n  channelTemplate: {apiVersion: x/v1, kind: Queue}\n  bogus: 1\n"
+               "  delivery: {timeout: PT0S, ordering: random}\n",
+               "spec.bogus: unknown field", "spec.channelTemplate.kind: 'Queue'",
+               "spec.delivery.timeout: must be greater than zero",
+               "spec.delivery.ordering: must be", NULL);
+    apply_errs(r,
+               "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata: {name: c}\n"
+               "spec:\n  channelTemplate: {}\n  delivery: {retry: x, format: xml}\n",
+               "spec.channelTemplate: unknown field", "spec.delivery.retry: must be an integer",
+               "spec.delivery.format: must be", NULL);
+    apply_errs(r,
+               "apiVersion: messaging.knative.dev/v1\nkind: Subscription\nmetadata: {name: s}\n"
+               "spec:\n  channel: {apiVersion: messaging.knative.dev/v1, kind: Trigger, name: c,"
+               " namespace: other}\n"
+               "  subscriber: {uri: not-a-url, extra: 1}\n  reply: {ref: {kind: Broker}}\n"
+               "  delivery: {maxInFlight: 0}\n",
+               "spec.channel.kind: 'Trigger'", "spec.channel.namespace: a subscription must",
+               "spec.subscriber.extra: unknown field", "spec.subscriber.uri: 'not-a-url'",
+               "spec.reply.ref.name: required", "spec.delivery.maxInFlight: must be", NULL);
+    apply_errs(r,
+               "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n"
+               "  annotations: {herald.dev/url: nope}\n"
+               "spec:\n  type: Magic\n  ports: [{port: 0}, {port: 70000}]\n  foo: 1\n",
+               "metadata.annotations.herald.dev/url: 'nope'", "spec.foo: unknown field",
+               "spec.type: must be", "spec.ports[0].port", "spec.ports[1].port", NULL);
+    apply_errs(r,
+               "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata:\n  name: q\n"
+               "  labels: {n: 1}\nspec:\n"
+               "  channelTemplate: {apiVersion: messaging.knative.dev/v1, kind: Queue}\n"
+               "  steps:\n  - uri: not-a-url\n  - ref: {kind: Sequence, name: q}\n"
+               "    delivery: {retry: x}\n  reply: {uri: 'http://127.0.0.1:1/', bogus: 1}\n",
+               "metadata.labels.n: value must be a string", "spec.channelTemplate.kind: 'Queue'",
+               "spec.steps[0].uri: 'not-a-url'", "spec.steps[1].delivery.retry: must be",
+               "spec.steps[1]: refers to this Sequence itself", "spec.reply.bogus: unknown field",
+               NULL);
+    apply_errs(r,
+               "apiVersion: flows.knative.dev/v1\nkind: Parallel\nmetadata: {name: p}\nspec:\n"
+               "  branches:\n  - filter: {uri: x}\n  - subscriber: {uri: 'http://127.0.0.1:1/'}\n"
+               "    delivery: {timeout: 5s}\n    extra: 1\n  extra: 1\n",
+               "spec.extra: unknown field", "spec.branches[0].subscriber: required",
+               "spec.branches[0].filter.uri: 'x'", "spec.branches[1].extra: unknown field",
+               "spec.branches[1].delivery.timeout: '5s'", NULL);
+    /* a kind stored, not run: what is checked of it is reported together too */
+    apply_errs(r,
+               "apiVersion: sources.knative.dev/v1beta2\nkind: PingSource\n"
+               "metadata: {name: Bad, labels: {a: 1}, ns: x}\nspec: {}\nextra: 1\n",
+               "apiVersion: 'sources.knative.dev/v1beta2' does not serve kind PingSource",
+               "metadata.ns: unknown field", "metadata.name: 'Bad'",
+               "metadata.labels.a: value must be a string", "extra: unknown field", NULL);
+    /* a flow's children: each one that cannot be made is named */
+    apply_ok(r, "apiVersion: messaging.knative.dev/v1\nkind: Channel\nmetadata: "
+                "{name: q-kn-sequence-0}\n---\n"
+                "apiVersion: messaging.knative.dev/v1\nkind: Channel\nmetadata: "
+                "{name: q-kn-sequence-1}\n");
+    apply_errs(
+        r,
+        "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: q}\nspec:\n"
+        "  steps:\n  - uri: 'http://127.0.0.1:1/a'\n  - uri: 'http://127.0.0.1:1/b'\n",
+        "InMemoryChannel q-kn-sequence-0: metadata.name: Channel \"default/q-kn-sequence-0\"",
+        "InMemoryChannel q-kn-sequence-1: metadata.name: Channel \"default/q-kn-sequence-1\"",
+        NULL);
+    hd_resources_close(r);
+}
+END_TEST
+
 START_TEST(delivery_precedence)
 {
     hd_resources_t *r = open_mem();
@@ -884,6 +979,7 @@ int main(void)
     tcase_add_test(tc, herald_delivery_fields_as_annotations);
     tcase_add_test(tc, stored_resources_load_despite_stricter_apply);
     tcase_add_test(tc, validation_errors_name_document_and_field);
+    tcase_add_test(tc, every_error_of_every_kind);
     tcase_add_test(tc, delivery_precedence);
     tcase_add_test(tc, generation_and_update);
     tcase_add_test(tc, other_kinds_list_get_delete);
