@@ -37,6 +37,7 @@ struct hd_config {
     size_t manifest_count;
     hd_log_format_t log_format; /* log.format: json | text */
     hd_log_level_t log_level;   /* log.level: debug | info | warn | error */
+    char *log_file;             /* log.file: NULL = stderr */
 };
 
 /* Fills `cfg` with defaults, then the YAML file at `path` (NULL: none), then the environment.
