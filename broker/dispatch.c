@@ -366,7 +366,7 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         char f[24];
         snprintf(f, sizeof f, "%llu", (unsigned long long)first);
         hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone", "trigger", tr->name,
-               "first_kept_seq", f, NULL);
+               HD_LOG_NUM("first_kept_seq"), f, NULL);
         return HD_E_NOTFOUND;
     }
 ok:

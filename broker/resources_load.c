@@ -53,7 +53,7 @@ hd_err_t hd_resources__load_state(hd_resources_t *r, hd_state_t *state)
     hd_resources__refresh_all(r);
     char cnt[24];
     snprintf(cnt, sizeof cnt, "%zu", r->recs.count);
-    hd_log(HD_LOG_INFO, "resources loaded from the store", "count", cnt, NULL);
+    hd_log(HD_LOG_INFO, "resources loaded from the store", HD_LOG_NUM("count"), cnt, NULL);
     return HD_E_OK;
 }
 
