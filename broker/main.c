@@ -7,11 +7,12 @@
  * store, the metrics, the outbound HTTP client, the resources (which apply the configured
  * manifests), the ingress state and the dispatcher (which then observes the resources), binds the
  * ingress port and gives the resources its address, binds the admin port and marks the server
- * ready. SIGINT/SIGTERM stop it cleanly: stop accepting, drain the store (every request waiting
- * for a commit gets its answer), close every module, and check that the loop closes with no handle
- * left. Only main holds every module; each module got what it uses at open and talks back through
- * typed callbacks (the resources observer, the dispatcher's ingest hook). There is no global
- * state.
+ * ready. SIGHUP reloads the manifests and reopens log.file, SIGUSR1 logs a status line, SIGUSR2
+ * toggles debug logging (ops_signal). SIGINT/SIGTERM (and SIGQUIT) stop it cleanly: stop accepting,
+ * drain the store (every request waiting for a commit gets its answer), close every module, and
+ * check that the loop closes with no handle left. Only main holds every module; each module got
+ * what it uses at open and talks back through typed callbacks (the resources observer, the
+ * dispatcher's ingest hook). There is no global state.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,6 +72,15 @@ static void usage(FILE *out)
             "      --print-config    print the effective settings as YAML and exit\n"
             "      --log-format F    json (default) or text\n"
             "  -h, --help            this help and every setting\n"
+            "\n"
+            "Signals:\n"
+            "  TERM, INT, QUIT       stop cleanly\n"
+            "  HUP                   re-read `manifests:`, apply them, prune what the previous\n"
+            "                        load applied and no manifest names any more (never what\n"
+            "                        was applied through the admin API; nothing when a file is\n"
+            "                        bad), and reopen log.file\n"
+            "  USR1                  log a status line\n"
+            "  USR2                  toggle debug logging\n"
             "\n"
             "Settings:\n");
     hd_config_usage(out);

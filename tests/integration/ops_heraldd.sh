@@ -79,6 +79,31 @@ apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata: {name: old, namespace: default}
 EOF
+cat >"$TMP/run/manifests/triggers.yaml" <<'EOF'
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: dls, namespace: default}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-fail, namespace: default}
+spec:
+  broker: keep
+  filter: {attributes: {type: to.nowhere}}
+  subscriber: {uri: "http://127.0.0.1:1/"}
+  delivery:
+    retry: 1
+    backoffDelay: PT0.1S
+    deadLetterSink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: dls}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t-dead, namespace: default}
+spec:
+  broker: keep
+  filter: {attributes: {type: to.dead}}
+  subscriber: {uri: "http://127.0.0.1:1/"}
+EOF
 cat >"$TMP/run/herald.yaml" <<EOF
 ingress: {listen: "127.0.0.1:0"}
 admin: {listen: "127.0.0.1:0"}
@@ -101,7 +126,7 @@ ready = [json.loads(l) for l in open(sys.argv[1]) if "heraldd ready" in l][-1]
 applied = [json.loads(l) for l in open(sys.argv[1]) if "\"manifest applied\"" in l][-1]
 assert isinstance(ready["ingress_port"], int) and ready["ingress_port"] > 0, ready
 assert isinstance(ready["admin_port"], int), ready
-assert applied["resources"] == 2, applied
+assert applied["resources"] in (2, 3), applied
 ' "$LOG"
 check "applied resources are logged at info" grep -q '"level":"info","msg":"resource applied","kind":"Broker","namespace":"default","name":"old"' "$LOG"
 
@@ -120,7 +145,7 @@ check "SIGHUP: what they still name is kept (broker 'keep')" test "$(status_of k
 check "SIGHUP: the reload is summarised with numbers" python3 -c '
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1]) if "\"manifests reloaded\"" in l][-1]
-assert r["pruned"] == 1 and r["resources"] == 2 and r["failed_files"] == 0, r
+assert r["pruned"] == 1 and r["resources"] == 5 and r["failed_files"] == 0, r
 ' "$LOG"
 # an admin-applied broker is never pruned; a bad file prunes nothing
 curl -s -m 5 -o /dev/null -X POST -H 'Content-Type: application/yaml' --data-binary \
@@ -146,9 +171,32 @@ r = [json.loads(l) for l in open(sys.argv[1]) if "SIGUSR1: status" in l][-1]
 assert r["brokers_and_channels"] >= 3 and isinstance(r["uptime_s"], int) and r["ready"] == "true", r
 ' "$LOG"
 
+send() { # send ID TYPE
+    curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$IN/default/keep" \
+        -H "ce-specversion: 1.0" -H "ce-id: $1" -H "ce-source: /ops" -H "ce-type: $2" -d '{}'
+}
+send info-1 to.nowhere >/dev/null
+wait_log '"event sent to the dead-letter sink"' "$LOG"
+check "at info, no line per delivery attempt" bash -c "! grep -q '\"delivery attempt' '$LOG'"
+check "a dead-lettered event's id is in the line" \
+    grep -q '"msg":"event sent to the dead-letter sink".*"id":"info-1"' "$LOG"
 kill -USR2 "$HPID"
 wait_log '"SIGUSR2: debug logging on"' "$LOG"
 check "SIGUSR2: heraldd stays up, debug on, logged" alive
+send dbg-1 to.nowhere >/dev/null
+send dbg-2 to.dead >/dev/null
+wait_log '"id":"dbg-2"' "$LOG"
+wait_log '"msg":"event sent to the dead-letter sink","namespace":"default","trigger":"t-fail","id":"dbg-1"' "$LOG"
+check "debug: each delivery attempt is logged with the event id and numbers" python3 -c '
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1]) if "dbg-1" in l]
+att = [l for l in ls if l["msg"] == "delivery attempt"]
+assert len(att) == 2 and att[0]["level"] == "debug" and [a["attempt"] for a in att] == [1, 2], att
+assert any(l["msg"] == "delivery failed; retrying" and isinstance(l["retry_in_ms"], int) for l in ls), ls
+assert any(l["msg"] == "delivery attempt to the dead-letter sink" for l in ls), ls
+' "$LOG"
+check "an event dead without a sink is logged with its id" \
+    grep -q '"msg":"event dead after its last attempt (no dead-letter sink)".*"id":"dbg-2","seq":[0-9]' "$LOG"
 kill -USR2 "$HPID"
 wait_log '"SIGUSR2: debug logging off"' "$LOG"
 check "SIGUSR2 again: debug off, logged" alive
