@@ -12,7 +12,7 @@ set -uo pipefail
 HERALDD=$1
 TMP=$(mktemp -d)
 HPID=
-SUB=/nonexistent # lib.sh's subscriber is not used here
+export SUB=/nonexistent # lib.sh's subscriber is not used here
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
@@ -236,7 +236,7 @@ kill -TERM "$HPID"
 wait "$HPID"
 check "log.file: the last lines are flushed at exit" grep -q '"stopped cleanly"' "$FLOG"
 HPID=
-cat "$FLOG.1" "$FLOG" >>"$TMP/all.log" 2>/dev/null
+cat "$FLOG.1" "$FLOG" "$TMP/file/stderr" >>"$TMP/all.log" 2>/dev/null
 
 # ---- 3. a stderr nobody reads -----------------------------------------------------------------
 mkdir -p "$TMP/pipe/manifests"
@@ -264,7 +264,8 @@ mkfifo "$TMP/pipe/fifo"
 exec 3<>"$TMP/pipe/fifo" # held open and read only until heraldd is ready
 "$HERALDD" -c "$TMP/pipe/herald.yaml" 2>"$TMP/pipe/fifo" &
 HPID=$!
-IN= ADM=
+IN=""
+ADM=""
 while IFS= read -r -t 10 -u 3 line; do
     echo "$line" >>"$TMP/pipe/start.log"
     case $line in *'"heraldd ready"'*) ports_from "$TMP/pipe/start.log"; break ;; esac
