@@ -29,10 +29,6 @@ wait_log() {
     for _ in $(seq 100); do grep -qF -- "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
     return 1
 }
-ports_from() { # ports_from LOGFILE -> IN, ADM
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$1" | tail -1 | grep -o '[0-9]*$')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$1" | tail -1 | grep -o '[0-9]*$')
-}
 # refused NAME ARGS... -> heraldd ARGS exits 2; its stderr in $TMP/refused.err
 refused() {
     local name=$1
@@ -116,7 +112,7 @@ LOG=$TMP/run/heraldd.log
 (cd "$TMP/run" && exec "$HERALDD" -c herald.yaml 2>"$LOG") &
 HPID=$!
 wait_log '"heraldd ready"' "$LOG"
-ports_from "$LOG"
+heraldd_ports "$LOG"
 check "heraldd starts" test -n "$IN"
 check "it says where its data lives, as an absolute path" \
     grep -q "\"msg\":\"store opened\",\"data_dir\":\"$TMP/run/rel-data\"" "$LOG"
@@ -268,7 +264,7 @@ IN=""
 ADM=""
 while IFS= read -r -t 10 -u 3 line; do
     echo "$line" >>"$TMP/pipe/start.log"
-    case $line in *'"heraldd ready"'*) ports_from "$TMP/pipe/start.log"; break ;; esac
+    case $line in *'"heraldd ready"'*) heraldd_ports "$TMP/pipe/start.log"; break ;; esac
 done
 check "heraldd starts with stderr on a pipe" test -n "$ADM"
 # from here on nobody reads the pipe: 40 batches of 100 events, each failing its one delivery
