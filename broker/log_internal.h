@@ -12,7 +12,7 @@
 
 /* One log line is built in a fixed buffer; longer lines are cut with "..." so a line is always
  * bounded (and, written directly, a single write(2): PIPE_BUF-sized writes stay atomic). */
-#define HD_LOG__LINE_MAX 4096
+#define HD_LOG__LINE_MAX 4096 /* == PIPE_BUF on Linux: log_sink.c writes whole lines */
 /* Most key/value pairs of one line; later ones are left out. */
 #define HD_LOG__PAIRS_MAX 32
 

@@ -5,8 +5,8 @@
  * waits for the reader of stderr or for the disk: when the ring is full the line is dropped and
  * counted. The writer waits for its fd with poll() and writes at most PIPE_BUF at a time, so it
  * notices a stop even while nobody reads the pipe. It also owns the repeat summaries: the
- * first HD_LOG_REPEAT_MAX lines of one (level, message) in a window are written, the rest are
- * counted and summarised in one line when the window ends.
+ * first HD_LOG_REPEAT_MAX warnings or errors of one (level, message) in a window are written,
+ * the rest are counted and summarised in one line when the window ends.
  *
  * The sink is process-wide state, as stderr is.
  */
@@ -24,6 +24,7 @@
 #include "log_internal.h"
 
 #define RING_BYTES (256u * 1024) /* a few thousand lines */
+_Static_assert(HD_LOG__LINE_MAX <= PIPE_BUF, "a line must fit one atomic pipe write");
 #define REPEAT_SLOTS 64
 #define REPEAT_MSG_MAX 160
 #define POLL_MS 100 /* how often a writer blocked on its reader checks for a stop */
@@ -150,7 +151,8 @@ static bool window_over(const repeat_t *r, uint64_t now)
 
 bool hd_log__admit(hd_log_level_t level, const char *msg)
 {
-    if (level == HD_LOG_DEBUG) /* asked for: every line */
+    if (level < HD_LOG_WARN) /* debug is asked for; info is what was done (applied, deleted):
+                              * every line. Floods are failures, warnings and errors. */
         return true;
     uint64_t h = msg_hash(level, msg), now = hd_now_ms();
     bool admit = true;
@@ -233,8 +235,7 @@ static ssize_t write_some(int fd, const char *p, size_t n)
         return 0;
     if (pr < 0 || (pfd.revents & (POLLERR | POLLNVAL)))
         return -1;
-    if (n > PIPE_BUF) /* POLLOUT on a pipe promises room for PIPE_BUF bytes */
-        n = PIPE_BUF;
+    /* n <= PIPE_BUF: POLLOUT on a pipe promises room for that much */
     ssize_t w = write(fd, p, n);
     if (w < 0)
         return errno == EINTR || errno == EAGAIN ? 0 : -1;
@@ -277,11 +278,20 @@ static void *writer_main(void *arg)
             continue;
         }
         size_t tail = (sink.head + RING_BYTES - sink.used) % RING_BYTES;
-        size_t len = RING_BYTES - tail < sink.used ? RING_BYTES - tail : sink.used;
+        size_t len = sink.used < PIPE_BUF ? sink.used : PIPE_BUF;
         int fd = sink.fd;
         pthread_mutex_unlock(&sink.mu);
-        /* only this thread reads [tail, tail + len) and nobody writes there until used shrinks */
-        ssize_t w = write_some(fd, sink.ring + tail, len);
+        /* Only this thread reads the queued bytes and nobody writes there until used shrinks.
+         * One write(2) is whole lines of at most PIPE_BUF bytes (a line is at most
+         * HD_LOG__LINE_MAX == PIPE_BUF): atomic on a pipe, never interleaved with other
+         * writers of the same pipe, and never half a line when the writer gives up. */
+        static char chunk[PIPE_BUF];
+        size_t first = RING_BYTES - tail < len ? RING_BYTES - tail : len;
+        memcpy(chunk, sink.ring + tail, first);
+        memcpy(chunk + first, sink.ring, len - first);
+        while (len > 0 && chunk[len - 1] != '\n')
+            len--;
+        ssize_t w = len ? write_some(fd, chunk, len) : -1;
         pthread_mutex_lock(&sink.mu);
         if (w > 0)
             sink.used -= (size_t)w;

@@ -97,6 +97,8 @@ START_TEST(test_repeats_are_summarised)
     hd_log(HD_LOG_ERROR, "dead-letter sink failed", NULL); /* another level: its own run */
     for (int i = 0; i < 50; i++)
         hd_log(HD_LOG_DEBUG, "not at this level", NULL);
+    for (int i = 0; i < 50; i++)
+        hd_log(HD_LOG_INFO, "info is never summarised", NULL);
     hd_log_set_level(HD_LOG_DEBUG);
     for (int i = 0; i < 50; i++)
         hd_log(HD_LOG_DEBUG, "debug is never summarised", NULL);
@@ -124,6 +126,9 @@ START_TEST(test_repeats_are_summarised)
     }
     ck_assert_int_eq(summaries, 1);
     ck_assert_int_eq(lines_with(text, "debug is never summarised", l, 400), 50);
+    for (int i = 0; i < 50; i++)
+        cJSON_Delete(l[i]);
+    ck_assert_int_eq(lines_with(text, "info is never summarised", l, 400), 50);
     for (int i = 0; i < 50; i++)
         cJSON_Delete(l[i]);
     free(text);
