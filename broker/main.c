@@ -337,7 +337,8 @@ int main(int argc, char **argv)
     int rc = 1;
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "heraldd: cannot create the event loop\n");
+        hd_log(HD_LOG_ERROR, "cannot create the event loop", NULL);
+        hd_log_stop(2000);
         hd_config_free(&d.cfg);
         return 1;
     }
