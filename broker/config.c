@@ -493,9 +493,12 @@ static hd_err_t load_yaml(hd_config_t *cfg, const char *path, FILE *f, const cha
         goto done_parser;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) ||
-        (root->type == YAML_MAPPING_NODE &&
-         root->data.mapping.pairs.top == root->data.mapping.pairs.start)) {
+    bool empty = !root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) ||
+                 (root->type == YAML_MAPPING_NODE &&
+                  root->data.mapping.pairs.top == root->data.mapping.pairs.start);
+    if (empty && !f) {
+        /* in memory (tests, tools): nothing given is the defaults */
+    } else if (empty) {
         /* Most likely a mistake (a truncated or wrong file): running on the defaults would put
          * a new, empty store in ./data of whatever the working directory is. */
         e = fail(err, cap,
@@ -624,7 +627,7 @@ hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t er
 hd_err_t hd_config_load_buffer(hd_config_t *cfg, const char *name, const char *yaml, size_t len,
                                char *err, size_t err_cap)
 {
-    return load_all(cfg, NULL, name, yaml, yaml ? len : 0, err, err_cap);
+    return load_all(cfg, NULL, name, yaml ? yaml : "", yaml ? len : 0, err, err_cap);
 }
 
 void hd_config_free(hd_config_t *cfg)

@@ -72,9 +72,10 @@ uint64_t hd_wall_ms(void);
  * Until hd_log_start each line is one write(2) to stderr. Once started, hd_log never blocks
  * and never does I/O: lines go into a bounded buffer (log_sink.c) that a writer thread drains
  * to stderr or a file; when it is full a line is dropped and counted (hd_log_dropped). Repeated
- * warnings and errors of one level and message are summarised once started: the first
- * HD_LOG_REPEAT_MAX in a window of HD_LOG_REPEAT_WINDOW_S seconds are written, then one line
- * "MSG: N more times in S s" with "suppressed" and "window_s" numbers. */
+ * warnings and errors are summarised once started: of one level, message and subject (the pairs
+ * other than numbers and "id"), the first HD_LOG_REPEAT_MAX in a window of
+ * HD_LOG_REPEAT_WINDOW_S seconds are written, then one line "MSG: N more times in S s" with the
+ * subject's pairs and "suppressed" and "window_s" numbers. */
 typedef enum { HD_LOG_DEBUG, HD_LOG_INFO, HD_LOG_WARN, HD_LOG_ERROR } hd_log_level_t;
 typedef enum { HD_LOG_JSON, HD_LOG_TEXT } hd_log_format_t;
 #define HD_LOG_REPEAT_MAX 20

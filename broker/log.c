@@ -312,7 +312,7 @@ void hd_log(hd_log_level_t level, const char *msg, ...)
             break; /* a NULL value ends the list too: the next vararg is not ours to read */
     }
     va_end(ap);
-    if (!hd_log__admit(level, msg ? msg : ""))
+    if (!hd_log__admit(level, msg ? msg : "", kv, n))
         return;
     hd_log__line_t lb;
     hd_log__format(&lb, level, msg, kv, n);

@@ -28,10 +28,11 @@ typedef struct {
 void hd_log__format(hd_log__line_t *lb, hd_log_level_t level, const char *msg,
                     const char *const *kv, size_t npairs);
 
-/* The sink (log_sink.c). hd_log__admit: false when this line of (level, msg) is one of a run
- * being summarised and must be left out. hd_log__emit: queues the line (or writes it directly
- * when the writer is not running); never blocks once started. Any thread. */
-bool hd_log__admit(hd_log_level_t level, const char *msg);
+/* The sink (log_sink.c). hd_log__admit: false when this line (level, msg and the pairs that
+ * name its subject) is one of a run being summarised and must be left out. hd_log__emit: queues the
+ * line (or writes it directly when the writer is not running); never blocks once started. Any
+ * thread. */
+bool hd_log__admit(hd_log_level_t level, const char *msg, const char *const *kv, size_t npairs);
 void hd_log__emit(const char *line, size_t len);
 
 #endif /* HERALD_LOG_INTERNAL_H */

@@ -5,8 +5,8 @@
  * waits for the reader of stderr or for the disk: when the ring is full the line is dropped and
  * counted. The writer waits for its fd with poll() and writes at most PIPE_BUF at a time, so it
  * notices a stop even while nobody reads the pipe. It also owns the repeat summaries: the
- * first HD_LOG_REPEAT_MAX warnings or errors of one (level, message) in a window are written,
- * the rest are counted and summarised in one line when the window ends.
+ * first HD_LOG_REPEAT_MAX warnings or errors of one level, message and subject in a window are
+ * written, the rest are counted and summarised in one line when the window ends.
  *
  * The sink is process-wide state, as stderr is.
  */
@@ -27,12 +27,15 @@
 _Static_assert(HD_LOG__LINE_MAX <= PIPE_BUF, "a line must fit one atomic pipe write");
 #define REPEAT_SLOTS 64
 #define REPEAT_MSG_MAX 160
-#define POLL_MS 100 /* how often a writer blocked on its reader checks for a stop */
+#define REPEAT_FIELDS_MAX 256 /* the subject's pairs, "k\0v\0...", kept for the summary */
+#define POLL_MS 100           /* how often a writer blocked on its reader checks for a stop */
 
 typedef struct {
     uint64_t hash; /* 0: free */
     hd_log_level_t level;
     char msg[REPEAT_MSG_MAX];
+    char fields[REPEAT_FIELDS_MAX];
+    size_t nfields;    /* pairs in fields */
     uint64_t start_ms; /* start of the window */
     uint64_t count;    /* lines of this window */
     uint64_t suppressed;
@@ -117,12 +120,47 @@ void hd_log__emit(const char *line, size_t len)
 
 /* ---- repeat summaries ------------------------------------------------------------------- */
 
-static uint64_t msg_hash(hd_log_level_t level, const char *msg)
+/* The pairs that name what a line is about: not numbers (HD_LOG_NUM), not an event's "id". A
+ * run is one level, message and subject: "corrupt event skipped" of trigger t and of trigger t2
+ * are two runs; the same of events 7 and 8 are one. */
+static bool subject_pair(const char *k, const char *v)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)level; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+    return v && k[0] != '#' && strcmp(k, "id") != 0;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
+    return (h ^ 0x1f) * 1099511628211ull; /* a separator, so "ab","c" != "a","bc" */
+}
+
+static uint64_t run_hash(hd_log_level_t level, const char *msg, const char *const *kv, size_t n)
+{
+    uint64_t h = fnv(1469598103934665603ull ^ (uint64_t)level, msg); /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        if (subject_pair(kv[2 * i], kv[2 * i + 1]))
+            h = fnv(fnv(h, kv[2 * i]), kv[2 * i + 1]);
     return h ? h : 1;
+}
+
+/* Keeps the subject's pairs that fit, for the summary line. */
+static void keep_fields(repeat_t *r, const char *const *kv, size_t n)
+{
+    size_t used = 0;
+    r->nfields = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = kv[2 * i], *v = kv[2 * i + 1];
+        if (!subject_pair(k, v))
+            continue;
+        size_t kl = strlen(k) + 1, vl = strlen(v) + 1;
+        if (used + kl + vl > sizeof r->fields)
+            break;
+        memcpy(r->fields + used, k, kl);
+        memcpy(r->fields + used + kl, v, vl);
+        used += kl + vl;
+        r->nfields++;
+    }
 }
 
 /* Queues "MSG: N more times in S s" for a slot whose window ended, and frees the slot. Under
@@ -136,9 +174,23 @@ static void repeat_close(repeat_t *r, uint64_t now)
                  (unsigned long long)r->suppressed, (unsigned long long)secs);
         snprintf(n, sizeof n, "%llu", (unsigned long long)r->suppressed);
         snprintf(s, sizeof s, "%llu", (unsigned long long)secs);
-        const char *kv[] = {HD_LOG_NUM("suppressed"), n, HD_LOG_NUM("window_s"), s};
+        const char *kv[2 * (HD_LOG__PAIRS_MAX + 2)]; /* hd_log keeps at most that many pairs */
+        size_t np = 0;
+        const char *f = r->fields;
+        for (size_t i = 0; i < r->nfields; i++, np++) {
+            kv[2 * np] = f;
+            f += strlen(f) + 1;
+            kv[2 * np + 1] = f;
+            f += strlen(f) + 1;
+        }
+        kv[2 * np] = HD_LOG_NUM("suppressed");
+        kv[2 * np + 1] = n;
+        np++;
+        kv[2 * np] = HD_LOG_NUM("window_s");
+        kv[2 * np + 1] = s;
+        np++;
         static hd_log__line_t lb; /* under sink.mu: one at a time, off the small stacks */
-        hd_log__format(&lb, r->level, msg, kv, 2);
+        hd_log__format(&lb, r->level, msg, kv, np);
         ring_push(lb.buf, lb.len);
     }
     r->hash = 0;
@@ -149,12 +201,12 @@ static bool window_over(const repeat_t *r, uint64_t now)
     return now - r->start_ms >= HD_LOG_REPEAT_WINDOW_S * 1000ull;
 }
 
-bool hd_log__admit(hd_log_level_t level, const char *msg)
+bool hd_log__admit(hd_log_level_t level, const char *msg, const char *const *kv, size_t n)
 {
     if (level < HD_LOG_WARN) /* debug is asked for; info is what was done (applied, deleted):
                               * every line. Floods are failures, warnings and errors. */
         return true;
-    uint64_t h = msg_hash(level, msg), now = hd_now_ms();
+    uint64_t h = run_hash(level, msg, kv, n), now = hd_now_ms();
     bool admit = true;
     pthread_mutex_lock(&sink.mu);
     if (!sink.active)
@@ -184,6 +236,7 @@ bool hd_log__admit(hd_log_level_t level, const char *msg)
         slot->hash = h;
         slot->level = level;
         snprintf(slot->msg, sizeof slot->msg, "%s", msg);
+        keep_fields(slot, kv, n);
         slot->start_ms = now;
         slot->count = 0;
         slot->suppressed = 0;

@@ -137,6 +137,49 @@ START_TEST(test_repeats_are_summarised)
 }
 END_TEST
 
+/* A run is one level, message and subject: another trigger is another run; another event id
+ * or sequence number is the same run. The summary names the subject. */
+START_TEST(test_runs_are_per_subject)
+{
+    mkdir_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/log", dir);
+    ck_assert_int_eq(hd_log_start(path), HD_E_OK);
+    for (int tr = 0; tr < 2; tr++) {
+        for (int i = 0; i < 30; i++) {
+            char id[16], seq[16];
+            snprintf(id, sizeof id, "e%d", i);
+            snprintf(seq, sizeof seq, "%d", i);
+            hd_log(HD_LOG_ERROR, "corrupt event skipped", "trigger", tr ? "t2" : "t", "id", id,
+                   HD_LOG_NUM("seq"), seq, NULL);
+        }
+    }
+    hd_log_stop(1000);
+    char *text = slurp(path);
+    cJSON *l[100];
+    int n = lines_with(text, "corrupt event skipped", l, 100);
+    ck_assert_int_eq(n, 2 * (HD_LOG_REPEAT_MAX + 1));
+    int t2_lines = 0, summaries = 0;
+    for (int i = 0; i < n; i++) {
+        const char *tr = cJSON_GetObjectItemCaseSensitive(l[i], "trigger")->valuestring;
+        if (!strcmp(tr, "t2"))
+            t2_lines++;
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(l[i], "suppressed");
+        if (s) {
+            summaries++;
+            ck_assert_int_eq((int)s->valuedouble, 30 - HD_LOG_REPEAT_MAX);
+            ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(l[i], "id"));
+        }
+        cJSON_Delete(l[i]);
+    }
+    ck_assert_int_eq(t2_lines, HD_LOG_REPEAT_MAX + 1);
+    ck_assert_int_eq(summaries, 2);
+    free(text);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 static void *log_many(void *arg)
 {
     (void)arg;
@@ -221,6 +264,7 @@ static Suite *log_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_numbers_are_json_numbers);
     tcase_add_test(tc, test_repeats_are_summarised);
+    tcase_add_test(tc, test_runs_are_per_subject);
     tcase_add_test(tc, test_reader_that_never_reads);
     tcase_add_test(tc, test_log_file_reopened_after_rotation);
     suite_add_tcase(s, tc);
