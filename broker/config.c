@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 typedef enum {
@@ -117,7 +118,9 @@ static const setting_t settings[] = {
     {"log.format", T_ENUM, OFF(log_format), "json", 0, 0, log_format_names, false,
      "json: one JSON object per line on stderr; text: human lines"},
     {"log.level", T_ENUM, OFF(log_level), "info", 0, 0, log_level_names, false,
-     "lowest level logged"},
+     "lowest level logged (SIGUSR2 toggles debug)"},
+    {"log.file", T_STRING, OFF(log_file), "", 0, 0, NULL, false,
+     "append the log to this file instead of stderr (reopened on SIGHUP, for log rotation)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -310,6 +313,11 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
     switch (s->type) {
     case T_STRING:
     case T_LISTEN: {
+        if (!*v && s->type == T_STRING && !*s->def) { /* optional: empty means unset */
+            hd_free(*(char **)field);
+            *(char **)field = NULL;
+            return HD_E_OK;
+        }
         if (!*v)
             return fail(err, cap, "%s: %s: must not be empty", where, s->key);
         if (s->type == T_LISTEN && !parse_listen(v, why, sizeof(why)))
@@ -563,7 +571,19 @@ static hd_err_t load_yaml(hd_config_t *cfg, const char *path, FILE *f, const cha
         goto done_parser;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
+    bool empty = !root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) ||
+                 (root->type == YAML_MAPPING_NODE &&
+                  root->data.mapping.pairs.top == root->data.mapping.pairs.start);
+    if (empty && !f) {
+        /* in memory (tests, tools): nothing given is the defaults */
+    } else if (empty) {
+        /* Most likely a mistake (a truncated or wrong file): running on the defaults would put
+         * a new, empty store in ./data of whatever the working directory is. */
+        e = fail(err, cap,
+                 "%s: the settings file is empty (no setting at all); give at least data_dir, "
+                 "or run heraldd without -c to use the defaults",
+                 path);
+    } else {
         if (root->type != YAML_MAPPING_NODE) {
             e = fail(err, cap, "%s: the settings must be a mapping (key: value)", path);
         } else {
@@ -592,9 +612,50 @@ static hd_err_t load_file(hd_config_t *cfg, const char *path, char *err, size_t 
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return fail(err, cap, "config %s is a directory, not a settings file", path);
+    }
     hd_err_t e = load_yaml(cfg, path, f, NULL, 0, err, cap);
     fclose(f);
     return e;
+}
+
+/* ---- checks across settings ----------------------------------------------------------- */
+
+/* Splits a valid listen address into its host (without brackets) and port. */
+static void split_listen(const char *l, char *host, size_t cap, unsigned long *port)
+{
+    const char *colon = strrchr(l, ':');
+    const char *h = l;
+    size_t hl = (size_t)(colon - l);
+    if (l[0] == '[') {
+        h++;
+        hl -= 2;
+    }
+    snprintf(host, cap, "%.*s", (int)hl, h);
+    *port = strtoul(colon + 1, NULL, 10);
+}
+
+static bool wildcard_host(const char *h)
+{
+    return !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "0:0:0:0:0:0:0:0");
+}
+
+/* The ingress and the admin API cannot share a port (port 0 picks two free ones). */
+static hd_err_t check_ports(const hd_config_t *cfg, char *err, size_t cap)
+{
+    char hi[300], ha[300];
+    unsigned long pi, pa;
+    split_listen(cfg->ingress_listen, hi, sizeof hi, &pi);
+    split_listen(cfg->admin_listen, ha, sizeof ha, &pa);
+    if (pi != 0 && pi == pa && (!strcmp(hi, ha) || wildcard_host(hi) || wildcard_host(ha)))
+        return fail(err, cap,
+                    "ingress.listen (%s) and admin.listen (%s) use the same port %lu: give the "
+                    "admin API a port of its own",
+                    cfg->ingress_listen, cfg->admin_listen, pi);
+    return HD_E_OK;
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -626,6 +687,8 @@ static hd_err_t load_all(hd_config_t *cfg, const char *path, const char *name, c
         if (v)
             e = set_value(cfg, &settings[i], v, name, err, err_cap);
     }
+    if (!e)
+        e = check_ports(cfg, err, err_cap);
     if (e) {
         if (e == HD_E_NOMEM && err && err_cap && !err[0])
             snprintf(err, err_cap, "out of memory while reading the settings");

@@ -499,7 +499,7 @@ hd_err_t hd_dispatch_replay(hd_dispatch_t *d, hd_trigger_t *t, uint64_t from_seq
         snprintf(f, sizeof f, "%llu", (unsigned long long)first);
         snprintf(g, sizeof g, "%llu", (unsigned long long)ri.gone);
         hd_log(HD_LOG_WARN, "replay: events below the first kept seq are gone (retention)",
-               "trigger", tr->name, "first_kept_seq", f, "gone", g, NULL);
+               "trigger", tr->name, HD_LOG_NUM("first_kept_seq"), f, HD_LOG_NUM("gone"), g, NULL);
     }
     if (info)
         *info = ri;

@@ -266,6 +266,36 @@ static bool build_dead_letter(delivery_t *v)
     return true;
 }
 
+/* The id of the delivery's event for log lines ("" until loaded). */
+static const char *event_id(const delivery_t *v)
+{
+    const char *id = v->e && v->e->ev ? ce_event_get_str(v->e->ev, "id") : NULL;
+    return id ? id : "";
+}
+
+/* Debug lines of one delivery: an attempt, a failure and its retry. Cheap when debug is off. */
+static void log_delivery(const delivery_t *v, const char *msg, int status, uint64_t delay_ms,
+                         const char *why)
+{
+    if (hd_log_level() != HD_LOG_DEBUG)
+        return;
+    const trigger_run_t *tr = v->tr;
+    char seq[24], att[16], st[16], dl[24];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)v->seq);
+    snprintf(att, sizeof att, "%u", v->to_dls ? v->dls_attempts + 1 : v->attempts + 1);
+    snprintf(st, sizeof st, "%d", status);
+    snprintf(dl, sizeof dl, "%llu", (unsigned long long)delay_ms);
+    const char *to = v->to_dls ? tr->dls_uri : tr->sub_uri;
+    if (status == 0) /* an attempt */
+        hd_log(HD_LOG_DEBUG, msg, "namespace", tr->ns, "trigger", tr->name, "id", event_id(v),
+               HD_LOG_NUM("seq"), seq, HD_LOG_NUM("attempt"), att, "to", to ? to : "in process",
+               NULL);
+    else
+        hd_log(HD_LOG_DEBUG, msg, "namespace", tr->ns, "trigger", tr->name, "id", event_id(v),
+               HD_LOG_NUM("seq"), seq, HD_LOG_NUM("status"), st, HD_LOG_NUM("retry_in_ms"), dl,
+               "error", why ? why : "", NULL);
+}
+
 /* No dead-letter sink: the event is kept in the dead table for `herald dlq`. */
 static void to_dead_table(delivery_t *v)
 {
@@ -296,7 +326,8 @@ static void to_dead_table(delivery_t *v)
     char seqs[24];
     snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)v->seq);
     hd_log(HD_LOG_WARN, "event dead after its last attempt (no dead-letter sink)", "namespace",
-           tr->ns, "trigger", tr->name, "seq", seqs, "error", err, NULL);
+           tr->ns, "trigger", tr->name, "id", event_id(v), HD_LOG_NUM("seq"), seqs, "error", err,
+           NULL);
     delivery_done(v);
 }
 
@@ -317,25 +348,39 @@ static void apply(delivery_t *v, const hd_dispatch__decision_t *dec, const char 
         return;
     case HD_DISPATCH__WAIT:
         hd_dispatch__set_awaiting_dls(v, v->to_dls);
+        if (dec->failed)
+            log_delivery(v, "delivery failed; retrying", dec->status > 0 ? dec->status : -1,
+                         dec->delay_ms, errtext ? errtext : dec->why);
         hd_dispatch__delivery_schedule(v, dec->delay_ms);
         return;
     case HD_DISPATCH__DELIVERED:
         note_delivered(tr);
         delivery_done(v);
         return;
-    case HD_DISPATCH__DEAD_LETTERED:
+    case HD_DISPATCH__DEAD_LETTERED: {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)v->seq);
+        hd_log(HD_LOG_WARN, "event sent to the dead-letter sink", "namespace", tr->ns, "trigger",
+               tr->name, "id", event_id(v), HD_LOG_NUM("seq"), seq, "dls", tr->dls_uri, NULL);
         tr->dead_lettered++;
         hd_metric_inc(tr->m_dls, 1);
         delivery_done(v);
         return;
+    }
     case HD_DISPATCH__REPLY:
         /* only an ANSWER fact leads here, and delivery_answer forwards the reply itself */
         return;
     case HD_DISPATCH__RETRY:
         if (v->to_dls) {
             v->dls_attempts++;
+            char seq[24];
+            snprintf(seq, sizeof seq, "%llu", (unsigned long long)v->seq);
             hd_log(HD_LOG_WARN, "dead-letter sink failed; event kept pending", "namespace", tr->ns,
-                   "trigger", tr->name, "dls", tr->dls_uri, NULL);
+                   "trigger", tr->name, "id", event_id(v), HD_LOG_NUM("seq"), seq, "dls",
+                   tr->dls_uri, NULL);
+        } else if (dec->failed) {
+            log_delivery(v, "delivery failed; retrying", dec->status > 0 ? dec->status : -1,
+                         dec->delay_ms, errtext ? errtext : dec->why);
         }
         hd_dispatch__delivery_schedule(v, dec->delay_ms);
         return;
@@ -635,6 +680,8 @@ static void delivery_send(delivery_t *v)
         hd_dispatch__delivery_schedule(v, HD_DISPATCH__LATER_MS);
         return;
     }
+    log_delivery(v, v->to_dls ? "delivery attempt to the dead-letter sink" : "delivery attempt", 0,
+                 0, NULL);
     if (!v->to_dls && tr->sub_log) {
         /* a broker, channel or flow of this heraldd: stored in process, no HTTP hop */
         v->attempts++;

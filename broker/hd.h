@@ -68,15 +68,41 @@ bool hd_parse_u64(const char *s, size_t len, uint64_t *out);
 uint64_t hd_now_ms(void);
 uint64_t hd_wall_ms(void);
 
-/* Logging: one JSON object per line on stderr ({"ts":..,"level":..,"msg":..,k:v...}), or a
- * human line with hd_log_set_format(HD_LOG_TEXT). Any thread (one write(2) per line). */
+/* Logging: one JSON object per line ({"ts":..,"level":..,"msg":..,k:v...}), or a human line
+ * with hd_log_set_format(HD_LOG_TEXT). Any thread; a line is never split or interleaved.
+ * Until hd_log_start each line is one write(2) to stderr. Once started, hd_log never blocks
+ * and never does I/O: lines go into a bounded buffer (log_sink.c) that a writer thread drains
+ * to stderr or a file; when it is full a line is dropped and counted (hd_log_dropped). Repeated
+ * warnings and errors are summarised once started: of one level, message and subject (the pairs
+ * other than numbers and "id"), the first HD_LOG_REPEAT_MAX in a window of
+ * HD_LOG_REPEAT_WINDOW_S seconds are written, then one line "MSG: N more times in S s" with the
+ * subject's pairs and "suppressed" and "window_s" numbers. */
 typedef enum { HD_LOG_DEBUG, HD_LOG_INFO, HD_LOG_WARN, HD_LOG_ERROR } hd_log_level_t;
 typedef enum { HD_LOG_JSON, HD_LOG_TEXT } hd_log_format_t;
+#define HD_LOG_REPEAT_MAX 20
+#define HD_LOG_REPEAT_WINDOW_S 10
 void hd_log_set_format(hd_log_format_t f);
 void hd_log_set_level(hd_log_level_t l);
+hd_log_level_t hd_log_level(void);
 /* msg is a plain message; the variadic part is key/value string pairs ending with NULL:
- * hd_log(HD_LOG_INFO, "broker ready", "namespace", ns, "broker", name, NULL); */
+ * hd_log(HD_LOG_INFO, "broker ready", "namespace", ns, "broker", name, NULL). A key written
+ * with HD_LOG_NUM("count") (a leading '#') marks a number: in JSON its value is written
+ * unquoted when it is a JSON number ("count":3), quoted otherwise. */
 void hd_log(hd_log_level_t level, const char *msg, ...);
+#define HD_LOG_NUM(key) "#" key
+
+/* Starts the writer thread: lines go to `path` (opened for append, created 0644) or, when
+ * path is NULL or empty, to stderr. Errors: HD_E_IO (the file; errno set), HD_E_NOMEM. */
+hd_err_t hd_log_start(const char *path);
+/* Asks the writer to reopen its file (after a rotation). No effect on stderr. Any thread. */
+void hd_log_reopen(void);
+/* Writes what is buffered (waiting at most `wait_ms` for a reader that does not read), stops
+ * the thread; later lines are written directly to stderr again. */
+void hd_log_stop(unsigned wait_ms);
+/* Lines dropped because the buffer was full, and repeated lines left out of the log for a
+ * summary, since start. Any thread. */
+uint64_t hd_log_dropped(void);
+uint64_t hd_log_suppressed(void);
 
 /* The modules' handles, declared once for every header that passes them. Modules receive the
  * handles they use at open; only main.c holds them all. */

@@ -48,13 +48,17 @@ struct hd_config {
     size_t service_count;
     hd_log_format_t log_format; /* log.format: json | text */
     hd_log_level_t log_level;   /* log.level: debug | info | warn | error */
+    char *log_file;             /* log.file: NULL = stderr */
 };
 
 /* Fills `cfg` with defaults, then the YAML file at `path` (NULL: none), then the environment.
- * Errors: HD_E_CONFIG with `err` naming the key and the problem. */
+ * Errors: HD_E_CONFIG with `err` naming the key and the problem, also for a path that is a
+ * directory, a file with no setting at all (blank or comments only: refused rather than run on
+ * the defaults), and ingress.listen and admin.listen on one port. */
 hd_err_t hd_config_load(hd_config_t *cfg, const char *path, char *err, size_t err_cap);
 /* Same as hd_config_load with the file's content in memory (`len` bytes, need not be
- * NUL-terminated); `name` stands for the file name in messages. Borrowed arguments. */
+ * NUL-terminated; empty: the defaults); `name` stands for the file name in messages. Borrowed
+ * arguments. */
 hd_err_t hd_config_load_buffer(hd_config_t *cfg, const char *name, const char *yaml, size_t len,
                                char *err, size_t err_cap);
 /* Frees what the config owns (not the struct). */

@@ -129,6 +129,13 @@ typedef struct {
  * hd_resources_close. */
 hd_err_t hd_resources_open(const hd_resources_opts_t *opts, hd_state_t *state,
                            hd_resources_t **out);
+/* Re-reads the manifest files and folders (SIGHUP): applies every file that validates (each
+ * file all or nothing; a bad one is logged and the others still apply), then, only when every
+ * file applied, deletes what the previous load (start-up or the last reload) applied from the
+ * manifests and no file names any more, like `kubectl apply --prune`; resources applied through
+ * the admin API are never pruned. Everything is logged. Returns the number of files that
+ * failed (0: all applied). */
+size_t hd_resources_reload_manifests(hd_resources_t *r, const char *const *paths, size_t n);
 /* Sets the host:port of broker and channel addresses (copied), e.g. once the ingress is bound
  * and its port known, and re-resolves every address and what refers to one. Errors:
  * HD_E_NOMEM (the address then unchanged). */

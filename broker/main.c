@@ -7,15 +7,18 @@
  * store, the metrics, the outbound HTTP client, the resources (which apply the configured
  * manifests), the ingress state and the dispatcher (which then observes the resources), binds the
  * ingress port and gives the resources its address, binds the admin port and marks the server
- * ready. SIGINT/SIGTERM stop it cleanly: stop accepting, let requests already taken and
- * deliveries already sent finish for at most shutdown.drain (buffered requests get 503 +
- * Retry-After), then drain the store (every request waiting for a commit gets its answer), close
- * every module, and check that the loop closes with no handle left. A second signal skips the
- * rest of the drain. Only main holds every module; each module got what it uses at open and talks
- * back through typed callbacks (the resources observer, the dispatcher's ingest hook). There is no
- * global state.
+ * ready. SIGHUP reloads the manifests and reopens log.file, SIGUSR1 logs a status line, SIGUSR2
+ * toggles debug logging (ops_signal). SIGINT/SIGTERM (and SIGQUIT) stop it cleanly: stop accepting,
+ * let requests already taken and deliveries already sent finish for at most shutdown.drain
+ * (buffered requests get 503 + Retry-After), then drain the store (every request waiting for a
+ * commit gets its answer), close every module, and check that the loop closes with no handle left.
+ * A second signal skips the rest of the drain. Only main holds every module; each module got what
+ * it uses at open and talks back through typed callbacks (the resources observer, the dispatcher's
+ * ingest hook). There is no global state.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,11 @@ typedef struct {
     server_t srv;
     hd_config_t cfg;
     uv_signal_t sigint, sigterm;
+    uv_signal_t sighup, sigusr1, sigusr2, sigquit; /* ops_signal: reload, status, debug, stop */
+    const char *config_path;                       /* re-read by SIGHUP for its manifests */
+    char data_dir_abs[PATH_MAX];                   /* the store's directory, absolute */
+    uint64_t started_ms;
+    hd_metric_t *log_dropped, *log_suppressed;
     uv_timer_t drain_timer; /* polls the shutdown drain */
     uint64_t drain_deadline;
     size_t body_used; /* request body bytes buffered by ingress and admin (limits.body_budget) */
@@ -79,9 +87,20 @@ static void usage(FILE *out)
             "      --log-format F    json (default) or text\n"
             "  -h, --help            this help and every setting\n"
             "\n"
+            "Signals:\n"
+            "  TERM, INT, QUIT       stop cleanly\n"
+            "  HUP                   re-read `manifests:`, apply them, prune what the previous\n"
+            "                        load applied and no manifest names any more (never what\n"
+            "                        was applied through the admin API; nothing when a file is\n"
+            "                        bad), and reopen log.file\n"
+            "  USR1                  log a status line\n"
+            "  USR2                  toggle debug logging\n"
+            "\n"
             "Settings:\n");
     hd_config_usage(out);
 }
+
+static void ops_signals_close(daemon_t *d);
 
 /* The second half of the shutdown, once the drain is over: closes in the order that lets every
  * waiting request be answered. Runs on the loop thread. */
@@ -98,7 +117,7 @@ static void daemon_finish(daemon_t *d)
         hd_log(HD_LOG_WARN,
                "shutdown drain over: deliveries still in flight are resent after the "
                "restart",
-               "in_flight", n, NULL);
+               HD_LOG_NUM("in_flight"), n, NULL);
     }
     uv_close((uv_handle_t *)&d->drain_timer, NULL);
     /* 1. the connections left close; those waiting for a commit stay until answered */
@@ -124,6 +143,7 @@ static void daemon_finish(daemon_t *d)
     srv->metrics = d->admin.metrics = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+    ops_signals_close(d);
 }
 
 static void on_drain_tick(uv_timer_t *t)
@@ -150,7 +170,8 @@ static void daemon_stop(daemon_t *d)
     server_t *srv = &d->srv;
     char ms[24];
     snprintf(ms, sizeof ms, "%llu", (unsigned long long)d->cfg.shutdown_drain_ms);
-    hd_log(HD_LOG_INFO, "shutting down: draining requests and deliveries", "drain_ms", ms, NULL);
+    hd_log(HD_LOG_INFO, "shutting down: draining requests and deliveries", HD_LOG_NUM("drain_ms"),
+           ms, NULL);
     srv->ready = false;
     hd_http_server_drain(srv->ingress);
     hd_http_server_drain(srv->admin);
@@ -183,6 +204,122 @@ static void on_signal(uv_signal_t *s, int signum)
     daemon_t *d = s->data;
     (void)signum;
     daemon_stop(d);
+}
+
+/* ---- the operator's signals: HUP reload, USR1 status, USR2 debug, QUIT stop ---------------- */
+
+/* SIGHUP: the settings file is read again for its `manifests:` list (other settings need a
+ * restart), every manifest is applied and what they no longer name is pruned
+ * (hd_resources_reload_manifests); the log file, if any, is reopened (log rotation). */
+static void reload(daemon_t *d)
+{
+    hd_log(HD_LOG_INFO, "SIGHUP: reloading the manifests and reopening the log", NULL);
+    hd_log_reopen();
+    if (d->config_path) {
+        hd_config_t fresh;
+        char err[512] = "";
+        if (hd_config_load(&fresh, d->config_path, err, sizeof err) == HD_E_OK) {
+            char **m = d->cfg.manifests;
+            size_t n = d->cfg.manifest_count;
+            d->cfg.manifests = fresh.manifests;
+            d->cfg.manifest_count = fresh.manifest_count;
+            fresh.manifests = m;
+            fresh.manifest_count = n;
+            hd_config_free(&fresh);
+        } else {
+            hd_log(HD_LOG_ERROR,
+                   "SIGHUP: the settings file no longer loads; reloading the "
+                   "manifests it named before",
+                   "error", err, NULL);
+        }
+    }
+    if (d->srv.res)
+        hd_resources_reload_manifests(d->srv.res, (const char *const *)d->cfg.manifests,
+                                      d->cfg.manifest_count);
+}
+
+static void count_broker(void *arg, hd_broker_t *b)
+{
+    (void)b;
+    (*(size_t *)arg)++;
+}
+
+/* SIGUSR1: one line with the state of the daemon. */
+static void status_line(daemon_t *d)
+{
+    size_t brokers = 0;
+    int consumers = 0;
+    if (d->srv.res) {
+        hd_resources_each_broker(d->srv.res, count_broker, &brokers);
+        cJSON *t = hd_resources_list_json(d->srv.res, "triggers", NULL);
+        cJSON *s = hd_resources_list_json(d->srv.res, "subscriptions", NULL);
+        consumers = cJSON_GetArraySize(t) + cJSON_GetArraySize(s);
+        cJSON_Delete(t);
+        cJSON_Delete(s);
+    }
+    char up[24], nb[24], nt[24], dr[24], su[24];
+    snprintf(up, sizeof up, "%llu", (unsigned long long)((hd_now_ms() - d->started_ms) / 1000));
+    snprintf(nb, sizeof nb, "%zu", brokers);
+    snprintf(nt, sizeof nt, "%d", consumers);
+    snprintf(dr, sizeof dr, "%llu", (unsigned long long)hd_log_dropped());
+    snprintf(su, sizeof su, "%llu", (unsigned long long)hd_log_suppressed());
+    hd_log(HD_LOG_INFO, "SIGUSR1: status", "ready", d->srv.ready ? "true" : "false",
+           HD_LOG_NUM("uptime_s"), up, HD_LOG_NUM("brokers_and_channels"), nb,
+           HD_LOG_NUM("triggers_and_subscriptions"), nt, HD_LOG_NUM("log_dropped_lines"), dr,
+           HD_LOG_NUM("log_suppressed_lines"), su, "data_dir", d->data_dir_abs, NULL);
+}
+
+static void ops_signal(uv_signal_t *s, int signum)
+{
+    daemon_t *d = s->data;
+    switch (signum) {
+    case SIGHUP:
+        reload(d);
+        break;
+    case SIGUSR1:
+        status_line(d);
+        break;
+    case SIGUSR2:
+        if (hd_log_level() == HD_LOG_DEBUG) {
+            hd_log(HD_LOG_INFO, "SIGUSR2: debug logging off", NULL);
+            hd_log_set_level(d->cfg.log_level == HD_LOG_DEBUG ? HD_LOG_INFO : d->cfg.log_level);
+        } else {
+            hd_log_set_level(HD_LOG_DEBUG);
+            hd_log(HD_LOG_INFO, "SIGUSR2: debug logging on", NULL);
+        }
+        break;
+    case SIGQUIT:
+        hd_log(HD_LOG_INFO, "SIGQUIT: stopping as for SIGTERM", NULL);
+        on_signal(s, SIGTERM);
+        break;
+    }
+}
+
+static void ops_signals_start(daemon_t *d, uv_loop_t *loop)
+{
+    uv_signal_t *h[] = {&d->sighup, &d->sigusr1, &d->sigusr2, &d->sigquit};
+    int sig[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
+    for (size_t i = 0; i < 4; i++) {
+        uv_signal_init(loop, h[i]);
+        h[i]->data = d;
+        uv_signal_start(h[i], ops_signal, sig[i]);
+    }
+}
+
+static void ops_signals_close(daemon_t *d)
+{
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    uv_close((uv_handle_t *)&d->sigusr1, NULL);
+    uv_close((uv_handle_t *)&d->sigusr2, NULL);
+    uv_close((uv_handle_t *)&d->sigquit, NULL);
+}
+
+/* /metrics: what the log left out. */
+static void log_metrics(void *arg)
+{
+    daemon_t *d = arg;
+    hd_metric_set(d->log_dropped, (int64_t)hd_log_dropped());
+    hd_metric_set(d->log_suppressed, (int64_t)hd_log_suppressed());
 }
 
 static void walk_report(uv_handle_t *h, void *arg)
@@ -254,11 +391,20 @@ int main(int argc, char **argv)
         hd_config_free(&d.cfg);
         return crc;
     }
+    d.config_path = config_path;
+    d.started_ms = hd_now_ms();
+    /* from here on no thread waits for the log's reader (log_sink.c) */
+    if (hd_log_start(d.cfg.log_file) != HD_E_OK) {
+        fprintf(stderr, "heraldd: log.file: cannot open %s: %s\n", d.cfg.log_file, strerror(errno));
+        hd_config_free(&d.cfg);
+        return 2;
+    }
 
     int rc = 1;
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "heraldd: cannot create the event loop\n");
+        hd_log(HD_LOG_ERROR, "cannot create the event loop", NULL);
+        hd_log_stop(2000);
         hd_config_free(&d.cfg);
         return 1;
     }
@@ -272,6 +418,13 @@ int main(int argc, char **argv)
     }
     if (hd_metrics_process_open(srv->metrics, HERALD_VERSION, HERALD_COMMIT, &d.proc) != HD_E_OK)
         hd_log(HD_LOG_WARN, "process metrics not published on /metrics (out of memory)", NULL);
+    d.log_dropped =
+        hd_metrics_counter(srv->metrics, "herald_log_dropped_lines_total",
+                           "Log lines dropped because the log's reader was too slow.", NULL);
+    d.log_suppressed =
+        hd_metrics_counter(srv->metrics, "herald_log_suppressed_lines_total",
+                           "Repeated log lines left out and counted in a summary line.", NULL);
+    hd_metrics_on_render(srv->metrics, log_metrics, &d);
     hd_lmdb_opts_t so = {
         .data_dir = d.cfg.data_dir,
         .durability = d.cfg.durability,
@@ -283,10 +436,15 @@ int main(int argc, char **argv)
     };
     hd_err_t e = hd_lmdb_open(&loop, &so, &d.lmdb);
     if (e != HD_E_OK) {
-        hd_log(HD_LOG_ERROR, "cannot open the store", "data_dir", d.cfg.data_dir, "error",
-               hd_err_message(e), NULL);
+        /* the store logged why; only what it cannot say is added here */
+        if (e == HD_E_NOMEM)
+            hd_log(HD_LOG_ERROR, "cannot open the store: out of memory", "data_dir", d.cfg.data_dir,
+                   NULL);
         goto fail_store;
     }
+    if (!realpath(d.cfg.data_dir, d.data_dir_abs))
+        snprintf(d.data_dir_abs, sizeof d.data_dir_abs, "%s", d.cfg.data_dir);
+    hd_log(HD_LOG_INFO, "store opened", "data_dir", d.data_dir_abs, NULL);
     srv->log = hd_lmdb_evlog(d.lmdb);
     srv->state = hd_lmdb_state(d.lmdb);
     if (hd_lmdb_metrics_attach(d.lmdb, srv->metrics) != HD_E_OK)
@@ -386,6 +544,7 @@ int main(int argc, char **argv)
     d.sigint.data = d.sigterm.data = &d;
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    ops_signals_start(&d, &loop);
     signal(SIGPIPE, SIG_IGN);
 
     srv->ready = true;
@@ -393,9 +552,9 @@ int main(int argc, char **argv)
         char ingress_port[16], admin_port[16];
         snprintf(ingress_port, sizeof ingress_port, "%d", hd_http_server_port(srv->ingress));
         snprintf(admin_port, sizeof admin_port, "%d", hd_http_server_port(srv->admin));
-        hd_log(HD_LOG_INFO, "heraldd ready", "ingress", d.cfg.ingress_listen, "ingress_port",
-               ingress_port, "admin", d.cfg.admin_listen, "admin_port", admin_port, "data_dir",
-               d.cfg.data_dir, NULL);
+        hd_log(HD_LOG_INFO, "heraldd ready", "ingress", d.cfg.ingress_listen,
+               HD_LOG_NUM("ingress_port"), ingress_port, "admin", d.cfg.admin_listen,
+               HD_LOG_NUM("admin_port"), admin_port, "data_dir", d.data_dir_abs, NULL);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     /* daemon_stop ran; let the close callbacks finish */
@@ -431,6 +590,7 @@ fail_metrics:
     } else if (rc == 0) {
         hd_log(HD_LOG_INFO, "stopped cleanly", NULL);
     }
+    hd_log_stop(2000); /* a reader that does not read gets 2 s, then the rest is lost */
     hd_config_free(&d.cfg);
     return rc;
 }

@@ -417,6 +417,7 @@ void hd_resources_close(hd_resources_t *r)
     }
     hd_map_free(&r->recs);
     hd_map_free(&r->by_id);
+    hd_resources__manifest_keys_free(r);
     hd_free(r->ingress_address);
     for (size_t i = 0; i < r->service_count; i++)
         hd_free(r->services[i]);

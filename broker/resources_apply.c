@@ -449,6 +449,10 @@ hd_err_t hd_resources__apply_sync(hd_resources_t *r, const char *text, size_t le
         persist(batch, done[k]);
         if (!child[k])
             cJSON_AddItemToArray(out, cJSON_Duplicate(done[k]->obj, 1));
+        char gen[24];
+        snprintf(gen, sizeof gen, "%lld", hd_resources__generation(done[k]->obj));
+        hd_log(HD_LOG_INFO, "resource applied", "kind", done[k]->ki->kind, "namespace", done[k]->ns,
+               "name", done[k]->name, HD_LOG_NUM("generation"), gen, NULL);
     }
     persist_meta(r, batch);
     hd_free(done);
@@ -548,6 +552,7 @@ void hd_resources_delete(hd_resources_t *r, const char *plural, const char *ns, 
     cJSON *result = cJSON_CreateArray();
     if (result)
         cJSON_AddItemToArray(result, cJSON_Duplicate(x->obj, 1));
+    hd_log(HD_LOG_INFO, "resource deleted", "kind", ki->kind, "namespace", ns, "name", name, NULL);
     remove_rec(r, x, batch);
     hd_resources__refresh_all(r);
     hd_resources__finish(r, batch, result, cb, arg);

@@ -145,6 +145,9 @@ struct hd_resources {
     hd_map_t recs;         /* record_t by key */
     hd_map_t by_id;        /* record_t by id (brokers, channels, triggers, subscriptions) */
     uint32_t next_id;
+    char **manifest_keys; /* keys of what the manifest files applied at the last (re)load:
+                           * what a reload may prune (resources_load.c) */
+    size_t manifest_nkeys;
     observer_t observers[HD_RESOURCES__MAX_OBSERVERS];
     size_t nobservers;
     bool loading;
@@ -264,5 +267,7 @@ hd_err_t hd_resources__load_state(hd_resources_t *r, hd_state_t *state);
 /* Applies the manifest files and folders (*.yaml, *.yml, *.json, in name order) of paths.
  * Errors: HD_E_CONFIG (logged with the file and the document), HD_E_NOMEM. */
 hd_err_t hd_resources__load_manifests(hd_resources_t *r, const char *const *paths, size_t n);
+/* Frees the keys of what the manifests applied (at close). */
+void hd_resources__manifest_keys_free(hd_resources_t *r);
 
 #endif

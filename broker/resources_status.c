@@ -72,12 +72,44 @@ long long hd_resources__generation(const cJSON *obj)
     return cJSON_IsNumber(g) ? (long long)g->valuedouble : 1;
 }
 
+/* The Ready condition of a status, or NULL. */
+static const cJSON *ready_condition(const cJSON *status)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+    {
+        const char *t = hd_resources__jstr(c, "type");
+        if (t && !strcmp(t, "Ready"))
+            return c;
+    }
+    return NULL;
+}
+
+/* Logs (info) a Ready condition that changed its status or reason. */
+static void log_ready_change(const record_t *x, const cJSON *old_st, const cJSON *new_st)
+{
+    const cJSON *o = ready_condition(old_st), *n = ready_condition(new_st);
+    const char *ns_ = n ? hd_resources__jstr(n, "status") : NULL;
+    const char *nr = n ? hd_resources__jstr(n, "reason") : NULL;
+    if (!ns_)
+        return;
+    const char *os = o ? hd_resources__jstr(o, "status") : NULL;
+    const char *orr = o ? hd_resources__jstr(o, "reason") : NULL;
+    if (os && !strcmp(os, ns_) && ((!orr && !nr) || (orr && nr && !strcmp(orr, nr))))
+        return;
+    const char *msg = hd_resources__jstr(n, "message");
+    hd_log(HD_LOG_INFO, "resource status changed", "kind", x->ki->kind, "namespace", x->ns, "name",
+           x->name, "ready", ns_, "reason", nr ? nr : "", "was", os ? os : "", "message",
+           msg ? msg : "", NULL);
+}
+
 /* Replaces obj.status with a new object built by the caller (takes ownership of st). */
 static void set_status(record_t *x, cJSON *st)
 {
     cJSON_AddNumberToObject(st, "observedGeneration", (double)hd_resources__generation(x->obj));
     if (x->id)
         cJSON_AddNumberToObject(st, "id", x->id);
+    log_ready_change(x, cJSON_GetObjectItemCaseSensitive(x->obj, "status"), st);
     cJSON_DeleteItemFromObjectCaseSensitive(x->obj, "status");
     cJSON_AddItemToObject(x->obj, "status", st);
 }

@@ -62,7 +62,8 @@ bool hd_lmdb__grow_map(hd_lmdb_t *lm)
     char a[32], b[32];
     snprintf(a, sizeof(a), "%llu", (unsigned long long)cur);
     snprintf(b, sizeof(b), "%llu", (unsigned long long)want);
-    hd_log(HD_LOG_INFO, "store: map grown", "from_bytes", a, "to_bytes", b, NULL);
+    hd_log(HD_LOG_INFO, "store: map grown", HD_LOG_NUM("from_bytes"), a, HD_LOG_NUM("to_bytes"), b,
+           NULL);
     return true;
 }
 

@@ -55,8 +55,8 @@ EOF
     done
     local line
     line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
-    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\([0-9]*\)".*/\1/p' <<<"$line")
-    ADMIN_PORT=$(sed -n 's/.*"admin_port":"\([0-9]*\)".*/\1/p' <<<"$line")
+    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
+    ADMIN_PORT=$(sed -n 's/.*"admin_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
     export HERALD_ADMIN="http://127.0.0.1:$ADMIN_PORT"
     ING="http://127.0.0.1:$INGRESS_PORT"
 }

@@ -42,8 +42,8 @@ EOF
     for _ in $(seq 1 100); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
     local line
     line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start"; cat "$TMP/heraldd.log"; exit 1; }
-    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\([0-9]*\)".*/\1/p' <<<"$line")
-    export HERALD_ADMIN="http://127.0.0.1:$(sed -n 's/.*"admin_port":"\([0-9]*\)".*/\1/p' <<<"$line")"
+    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
+    export HERALD_ADMIN="http://127.0.0.1:$(sed -n 's/.*"admin_port":"\?\([0-9]*\).*/\1/p' <<<"$line")"
 }
 
 # expect NAME RC STDOUT STDERR -- ARGS...: exact stdout, stderr and exit code of herald ARGS

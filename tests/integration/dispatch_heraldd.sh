@@ -102,8 +102,8 @@ start_heraldd() {
     "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
     HPID=$!
     for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
 }
 send() { # send ID TYPE [extra curl args]
     local id=$1 type=$2

@@ -53,3 +53,11 @@ finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" = 0 ]
 }
+
+# heraldd_ports LOG -> IN, ADM: the ports of the last "heraldd ready" line of a heraldd log
+# (numbers in the JSON log; the optional quote also reads logs of older builds)
+# shellcheck disable=SC2034  # IN and ADM are for the caller
+heraldd_ports() {
+    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$1" | tail -1 | grep -o '[0-9]*$')
+    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$1" | tail -1 | grep -o '[0-9]*$')
+}

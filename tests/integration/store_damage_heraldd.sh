@@ -76,8 +76,8 @@ start_heraldd() {
         kill -0 "$HPID" 2>/dev/null || break
         sleep 0.05
     done
-    IN=$(grep -o '"ingress_port":"[0-9]*"' "$2" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"[0-9]*"' "$2" | tail -1 | grep -o '[0-9]*')
+    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$2" | tail -1 | grep -o '[0-9]*')
+    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$2" | tail -1 | grep -o '[0-9]*')
 }
 stop_heraldd() { # stop_heraldd -> sets HRC, the exit status
     kill -TERM "$HPID" 2>/dev/null

@@ -83,8 +83,8 @@ start_heraldd() {
     HPID=$!
     IN=
     for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
 }
 stop_heraldd() {
     kill "$HPID" 2>/dev/null

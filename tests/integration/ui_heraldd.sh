@@ -104,8 +104,8 @@ YAML
 "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
 HPID=$!
 for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-IN=$(grep -o '"ingress_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-ADM=$(grep -o '"admin_port":"[0-9]*"' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
 check "heraldd starts" test -n "$IN" -a -n "$ADM"
 ADMIN=http://127.0.0.1:$ADM
 

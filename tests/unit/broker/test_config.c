@@ -212,15 +212,51 @@ START_TEST(test_empty_file_and_empty_list)
 {
     hd_config_t cfg;
     char err[256];
-    ck_assert_int_eq(load(&cfg, "", err, sizeof(err)), HD_E_OK);
-    ck_assert_str_eq(cfg.data_dir, "./data");
-    hd_config_free(&cfg);
+    /* a settings file with no setting is refused, not run on the defaults (./data of the
+     * working directory) */
+    expect_error("", "settings file is empty", "data_dir");
+    expect_error("# only a comment\n", "settings file is empty", NULL);
+    expect_error("{}\n", "settings file is empty", NULL);
     ck_assert_int_eq(load(&cfg, "# only a comment\nmanifests:\n", err, sizeof(err)), HD_E_OK);
     ck_assert_uint_eq(cfg.manifest_count, 0);
     hd_config_free(&cfg);
     ck_assert_int_eq(load(&cfg, "manifests: one.yaml\n", err, sizeof(err)), HD_E_OK);
     ck_assert_uint_eq(cfg.manifest_count, 1);
     ck_assert_str_eq(cfg.manifests[0], "one.yaml");
+    hd_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_is_a_directory)
+{
+    hd_config_t cfg;
+    char err[256];
+    char dir[] = "/tmp/herald-config-dir-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(hd_config_load(&cfg, dir, err, sizeof(err)), HD_E_CONFIG);
+    rmdir(dir);
+    ck_assert_msg(strstr(err, "is a directory") && strstr(err, dir), "%s", err);
+    ck_assert_ptr_null(strstr(err, "YAML"));
+}
+END_TEST
+
+START_TEST(test_ingress_and_admin_ports_differ)
+{
+    expect_error("ingress.listen: 127.0.0.1:9000\nadmin.listen: 127.0.0.1:9000\n", "same port 9000",
+                 "admin.listen");
+    expect_error("ingress.listen: 0.0.0.0:9000\nadmin.listen: 127.0.0.1:9000\n", "same port", NULL);
+    expect_error("ingress.listen: \"[::1]:9000\"\nadmin.listen: \"[::]:9000\"\n", "same port",
+                 NULL);
+    hd_config_t cfg;
+    char err[256];
+    /* port 0 picks two free ports; two specific hosts may share a port number */
+    ck_assert_int_eq(
+        load(&cfg, "ingress.listen: 127.0.0.1:0\nadmin.listen: 127.0.0.1:0\n", err, sizeof err),
+        HD_E_OK);
+    hd_config_free(&cfg);
+    ck_assert_int_eq(load(&cfg, "ingress.listen: 127.0.0.1:9000\nadmin.listen: 127.0.0.2:9000\n",
+                          err, sizeof err),
+                     HD_E_OK);
     hd_config_free(&cfg);
 }
 END_TEST
@@ -470,6 +506,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_env_overrides);
     tcase_add_test(tc, test_bad_values_name_the_key);
     tcase_add_test(tc, test_empty_file_and_empty_list);
+    tcase_add_test(tc, test_config_is_a_directory);
+    tcase_add_test(tc, test_ingress_and_admin_ports_differ);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_usage_lists_every_setting);
