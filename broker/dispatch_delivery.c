@@ -85,7 +85,7 @@ void hd_dispatch__set_awaiting_dls(delivery_t *v, bool awaiting)
         snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)v->seq);
         hd_log(HD_LOG_WARN,
                "event exhausted its retries; kept pending until the dead-letter sink resolves",
-               "namespace", tr->ns, tr->kind_label, tr->name, "seq", seqs, NULL);
+               "namespace", tr->ns, tr->kind_label, tr->name, HD_LOG_NUM("seq"), seqs, NULL);
     } else {
         tr->awaiting_dls--;
     }

@@ -41,8 +41,8 @@ void hd_dispatch__quarantine(trigger_run_t *tr, uint64_t seq, const char *why)
     snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
     const hd_broker_t *bk = tr->br ? tr->br->b : NULL;
     hd_log(HD_LOG_ERROR, "dispatch: corrupt event skipped (kept in the dead table)", "namespace",
-           tr->ns, "broker", bk ? bk->name : "", "trigger", tr->name, "seq", seqs, "reason",
-           why ? why : "undecodable", NULL);
+           tr->ns, "broker", bk ? bk->name : "", "trigger", tr->name, HD_LOG_NUM("seq"), seqs,
+           "reason", why ? why : "undecodable", NULL);
     hd_dispatch__mark_dirty(tr);
 }
 

@@ -684,7 +684,8 @@ uint64_t hd_http_raise_fd_limit(uint64_t want)
                "connections beyond it are refused (herald_http_connections_rejected_total"
                "{reason=\"emfile\"}): raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
                "limits.max_connections",
-               "wanted", wants, "soft_limit", got, "hard_limit", hard, NULL);
+               HD_LOG_NUM("wanted"), wants, HD_LOG_NUM("soft_limit"), got, HD_LOG_NUM("hard_limit"),
+               hard, NULL);
     }
     return (uint64_t)rl.rlim_cur;
 }

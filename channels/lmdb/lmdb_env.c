@@ -333,7 +333,8 @@ static hd_err_t open_dbs(hd_lmdb_t *lm)
                    ver > HD_LMDB_SCHEMA_VERSION
                        ? "store: data was written by a newer heraldd (unknown schema version)"
                        : "store: unsupported schema version",
-                   "path", lm->data_dir, "schema_version", have, "supported", want, NULL);
+                   "path", lm->data_dir, HD_LOG_NUM("schema_version"), have,
+                   HD_LOG_NUM("supported"), want, NULL);
             mdb_txn_abort(txn);
             return HD_E_STORE;
         }

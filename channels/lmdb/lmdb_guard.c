@@ -126,18 +126,18 @@ hd_err_t hd_lmdb__precheck(const char *data_dir, bool *fresh)
                "store: data.mdb is missing or empty, but data_dir holds a store (herald.id); "
                "refusing to start an empty one (restore data.mdb from a backup, or remove "
                "herald.id to start afresh)",
-               "path", data, "file_bytes", fb, "marker", marker, NULL);
+               "path", data, HD_LOG_NUM("file_bytes"), fb, "marker", marker, NULL);
         return HD_E_STORE;
     }
     if (m.needed_bytes) {
         hd_log(HD_LOG_ERROR,
                "store: data.mdb is shorter than its meta page says (truncated?); "
                "refusing to open it",
-               "path", data, "file_bytes", fb, "needed_bytes", nb, NULL);
+               "path", data, HD_LOG_NUM("file_bytes"), fb, HD_LOG_NUM("needed_bytes"), nb, NULL);
         return HD_E_STORE;
     }
     hd_log(HD_LOG_ERROR, "store: data.mdb cannot be opened; refusing to start", "path", data,
-           "reason", why, "file_bytes", fb, NULL);
+           "reason", why, HD_LOG_NUM("file_bytes"), fb, NULL);
     return e == HD_E_IO ? HD_E_IO : HD_E_STORE;
 }
 

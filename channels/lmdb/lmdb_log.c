@@ -310,7 +310,7 @@ static void note_corrupt(hd_lmdb_t *lm, uint32_t log_id, uint64_t seq, const cha
     snprintf(ids, sizeof(ids), "%u", log_id);
     snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
     hd_log(HD_LOG_ERROR, "store: corrupt event record; it will not be delivered", "path",
-           lm->data_dir, "log_id", ids, "seq", seqs, "reason", why, NULL);
+           lm->data_dir, HD_LOG_NUM("log_id"), ids, HD_LOG_NUM("seq"), seqs, "reason", why, NULL);
 }
 
 /* The packed bytes are decoded here, inside the read call: the view they come from is valid

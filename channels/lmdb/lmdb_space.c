@@ -187,8 +187,9 @@ static void summary(hd_lmdb_t *lm, uint64_t now)
         u64s(n, sizeof n, lm->sum_appends);
         u64s(o, sizeof o, lm->sum_other);
         u64s(secs, sizeof secs, (now - lm->sum_since + 500) / 1000);
-        hd_log(HD_LOG_WARN, "store full: appends refused", "path", lm->data_dir, "refused", n,
-               "seconds", secs, "other_writes_failed", o, NULL);
+        hd_log(HD_LOG_WARN, "store full: appends refused", "path", lm->data_dir,
+               HD_LOG_NUM("refused"), n, HD_LOG_NUM("seconds"), secs,
+               HD_LOG_NUM("other_writes_failed"), o, NULL);
     }
     lm->sum_appends = lm->sum_other = 0;
     lm->sum_since = now;
@@ -203,7 +204,8 @@ static void set_full(hd_lmdb_t *lm, const hd_lmdb__space_t *s)
     u64s(used, sizeof used, s ? s->used : 0);
     u64s(res, sizeof res, s ? s->reserve : 0);
     hd_log(HD_LOG_WARN, "store full: appends refused until retention frees room", "path",
-           lm->data_dir, "capacity_bytes", cap, "used_bytes", used, "reserve_bytes", res, NULL);
+           lm->data_dir, HD_LOG_NUM("capacity_bytes"), cap, HD_LOG_NUM("used_bytes"), used,
+           HD_LOG_NUM("reserve_bytes"), res, NULL);
 }
 
 static void clear_full(hd_lmdb_t *lm, const hd_lmdb__space_t *s)
@@ -214,7 +216,8 @@ static void clear_full(hd_lmdb_t *lm, const hd_lmdb__space_t *s)
     u64s(cap, sizeof cap, s->cap);
     u64s(used, sizeof used, s->used);
     hd_log(HD_LOG_INFO, "store: room again, appends accepted", "path", lm->data_dir,
-           "refused_since_last_report", n, "capacity_bytes", cap, "used_bytes", used, NULL);
+           HD_LOG_NUM("refused_since_last_report"), n, HD_LOG_NUM("capacity_bytes"), cap,
+           HD_LOG_NUM("used_bytes"), used, NULL);
     lm->sum_appends = lm->sum_other = 0;
     lm->sum_since = hd_now_ms();
 }
@@ -275,8 +278,8 @@ void hd_lmdb__space_open(hd_lmdb_t *lm)
         hd_log(HD_LOG_WARN,
                "store: the filesystem holds less than store.map_size_max; the store is capped at "
                "what it holds",
-               "path", lm->data_dir, "map_size_max_bytes", max, "filesystem_bytes", fs,
-               "reserve_bytes", res, NULL);
+               "path", lm->data_dir, HD_LOG_NUM("map_size_max_bytes"), max,
+               HD_LOG_NUM("filesystem_bytes"), fs, HD_LOG_NUM("reserve_bytes"), res, NULL);
     }
     if (!hd_lmdb__space_fits(&s, HD_LMDB_SPACE_PROBE))
         set_full(lm, &s);

@@ -228,7 +228,7 @@ run_damaged() {
     local tr dl
     for tr in t t2; do
         check "$name: the log names the sequence, broker and trigger $tr" grep -qE \
-            "corrupt event skipped.*\"broker\":\"b\",\"trigger\":\"$tr\",\"seq\":\"$first\"" \
+            "corrupt event skipped.*\"broker\":\"b\",\"trigger\":\"$tr\",\"seq\":$first[,}]" \
             "$TMP/$name.log"
         dl=$(curl -s "http://127.0.0.1:$ADM/v1/triggers/ns1/$tr/dlq?limit=1000" 2>/dev/null)
         check "$name: $tr's dead table holds each with its reason" python3 -c '
@@ -253,7 +253,7 @@ used=$(echo "$out" | grep -o 'needs [0-9]* bytes' | grep -o '[0-9]*')
 size=$((used / 4))
 truncate -s "$size" "$TMP/quarter/data.mdb"
 exits_with_message "$TMP/quarter" quarter \
-    "shorter than its meta page.*data.mdb.*\"file_bytes\":\"$size\".*\"needed_bytes\":\"$used\""
+    "shorter than its meta page.*data.mdb.*\"file_bytes\":$size,.*\"needed_bytes\":$used[,}]"
 "$HERALDD" --check -c "$(conf "$TMP/quarter")" >"$TMP/check.out" 2>&1
 rc=$?
 check "quarter: --check cannot open it (exit 2, got $rc) and says why" \
