@@ -117,7 +117,7 @@ static hd_err_t compile_map(const cJSON *map, fkind_t kind, bool legacy, bool le
         return HD_E_NOMEM;
     for (const cJSON *it = map->child; it; it = it->next) {
         char num[32];
-        const char *val;
+        const char *val = NULL;
         if (!attr_name_ok(it->string)) {
             if (!*it->string)
                 snprintf(err, cap, "%s: attribute name is empty", path);
