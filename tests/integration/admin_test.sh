@@ -11,17 +11,13 @@ HERALDD=$1
 HERALD=$2
 GROUP=$3
 TMP=$(mktemp -d)
-PID=
-pass=0
-fail=0
+HPID=
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 stop_daemon() {
-    if [ -n "$PID" ]; then
-        kill -TERM "$PID" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$PID" 2>/dev/null
-        wait "$PID" 2>/dev/null
-        PID=
+    if [ -n "$HPID" ]; then
+        heraldd_stop 10
         # in a sanitizer build heraldd reports leaks and memory errors at exit
         if grep -q "Sanitizer" "$TMP/heraldd.log"; then
             bad "heraldd exited with a sanitizer report"; grep -A30 "Sanitizer" "$TMP/heraldd.log" | head -60
@@ -35,34 +31,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts heraldd with a fresh config on port 0 (data kept in $TMP/data across restarts).
+# Starts heraldd with a fresh config on port 0 (data kept in $TMP/data across restarts), plus
+# the YAML in $EXTRA_CONFIG; a heraldd that does not get ready ends the test.
 start_daemon() {
-    cat >"$TMP/herald.yaml" <<EOF
-ingress:
-  listen: 127.0.0.1:0
-admin:
-  listen: 127.0.0.1:0
-data_dir: $TMP/data
-durability: none
-${EXTRA_CONFIG:-}
-EOF
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
-    PID=$!
-    for _ in $(seq 1 100); do
-        if grep -q '"heraldd ready"' "$TMP/heraldd.log"; then break; fi
-        sleep 0.05
-    done
-    local line
-    line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
-    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
-    ADMIN_PORT=$(sed -n 's/.*"admin_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
+    heraldd_config "$TMP/herald.yaml" "$TMP/data" none "" "${EXTRA_CONFIG:-}"
+    heraldd_start "$TMP/herald.yaml"
+    [ -n "$IN" ] || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
+    INGRESS_PORT=$IN
+    ADMIN_PORT=$ADM
     export HERALD_ADMIN="http://127.0.0.1:$ADMIN_PORT"
     ING="http://127.0.0.1:$INGRESS_PORT"
 }
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # expect NAME RC STDOUT STDERR -- ARGS...   (stdin from $STDIN when set)
 expect() {
