@@ -52,19 +52,10 @@ expect() {
     else
         "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
     fi
-    local rc=$? good=1
+    local rc=$?
     # describe's ages (a test runs in under 10 s) read "Ns", its creation time "T"
     sed -E -i 's/^(Age: +)[0-9]s \(created [^)]*\)$/\1Ns (created T)/; s/^(  [A-Za-z]+ +(True|False|Unknown) +)[0-9]s /\1Ns /; s/^(Failing: +failing since )[^ ]+ \([0-9]+s ago\)/\1T (Ns ago)/' "$TMP/out"
-    printf '%s' "$want_out" >"$TMP/want_out"
-    printf '%s' "$want_err" >"$TMP/want_err"
-    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
-    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
-        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
-    fi
-    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
-        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
-    fi
-    if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
+    check "$name" same_run "$rc" "$want_rc" "$want_out" "$want_err"
 }
 
 # http NAME WANT_STATUS WANT_FRAGMENT CURL_ARGS...  (body must contain the fragment)

@@ -39,17 +39,8 @@ expect() {
     local name=$1 want_rc=$2 want_out=$3 want_err=$4
     shift 5
     "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local rc=$? good=1
-    printf '%s' "$want_out" >"$TMP/want_out"
-    printf '%s' "$want_err" >"$TMP/want_err"
-    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
-    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
-        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
-    fi
-    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
-        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
-    fi
-    if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
+    local rc=$?
+    check "$name" same_run "$rc" "$want_rc" "$want_out" "$want_err"
 }
 
 # jq_py EXPR < JSON: prints the Python expression EXPR evaluated with d = the parsed JSON

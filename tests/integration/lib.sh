@@ -143,3 +143,20 @@ cleanup() {
     kill_all
     rm -rf "$TMP"
 }
+
+# same_run RC WANT_RC WANT_OUT WANT_ERR: whether a command that exited with RC, its stdout in
+# $TMP/out and its stderr in $TMP/err, gave exactly the wanted exit code, stdout and stderr; says
+# what differs (the diffs at most 38 lines each). For the scripts' own `expect` functions.
+same_run() {
+    local same=0
+    printf '%s' "$3" >"$TMP/want_out"
+    printf '%s' "$4" >"$TMP/want_err"
+    if [ "$1" != "$2" ]; then echo "  exit code $1, want $2"; same=1; fi
+    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
+        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; same=1
+    fi
+    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
+        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; same=1
+    fi
+    return $same
+}
