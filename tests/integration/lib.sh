@@ -34,6 +34,12 @@ unsub() { # unsub NAME: stops that subscriber (connection refused from now on)
     wait "${SUB_PIDS[$1]}" 2>/dev/null
     unset "SUB_PIDS[$1]"
 }
+# free_port NAME -> sets PORT_<NAME> to a port nobody listens on yet (a subscriber bound it and
+# stopped): manifests can name it before `sub NAME --port "$PORT_<NAME>"` starts one there
+free_port() {
+    sub "$1"
+    unsub "$1"
+}
 stop_subs() { for p in "${SUB_PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
 count() { [ -f "$TMP/$1.jsonl" ] && wc -l <"$TMP/$1.jsonl" || echo 0; }
 wait_count() { # wait_count NAME N SECONDS

@@ -21,10 +21,8 @@ N=60
 # the subscriber's port is taken now and the subscriber stopped: events stay undelivered
 # t delivers at most 2 at a time (the others wait behind its cursor and are routed after the
 # restart); t2 has all 60 in flight (each a pending record restored after the restart)
-sub rec
-unsub rec
-sub rec2
-unsub rec2
+free_port rec
+free_port rec2
 mkdir -p "$TMP/manifests" "$TMP/data"
 cat >"$TMP/manifests/all.yaml" <<EOF2
 apiVersion: eventing.knative.dev/v1
@@ -252,8 +250,7 @@ check "btree: --check modified nothing" cmp -s "$TMP/btree.copy" "$TMP/btree/dat
 # a dead letter waiting for its sink keeps the subscriber's answer (knativeerrordata) across a
 # restart: the body excerpt is stored with the pending record
 sub fail --status 500 --body kaputt
-sub dls
-unsub dls
+free_port dls
 mkdir -p "$TMP/manifests-dls"
 cat >"$TMP/manifests-dls/all.yaml" <<EOF2
 apiVersion: eventing.knative.dev/v1

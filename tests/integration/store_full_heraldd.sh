@@ -38,17 +38,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The subscriber's port is known before it runs: bind a free one, then stop it (connection refused
-# until sub_at starts it again on the same port).
-sub probe
+# The subscriber's port is known before it runs (connection refused until sub_at starts it)
+free_port probe
 PORT=$PORT_probe
-unsub probe
 sub_at() { # sub_at NAME: the subscriber on $PORT, recording into $TMP/NAME.jsonl
-    rm -f "$TMP/$1.port"
-    "$SUB" --port "$PORT" --port-file "$TMP/$1.port" --record "$TMP/$1.jsonl" \
-        --max-seconds 300 >/dev/null &
-    SUB_PIDS[$1]=$!
-    for _ in $(seq 100); do [ -s "$TMP/$1.port" ] && break; sleep 0.05; done
+    SUB_MAX_SECONDS=300 sub "$1" --port "$PORT"
 }
 
 mkdir -p "$TMP/manifests"
