@@ -1,7 +1,8 @@
-# lib.sh — what the shell integration tests share, sourced after TMP and SUB are set: counters and
-# checks that print "ok"/"FAIL" lines (the script ends with "N passed, N failed"), and the test
-# subscriber (subscriber.c) started on a free port with its requests recorded in $TMP/NAME.jsonl.
-# Every subscriber started here is in SUB_PIDS[NAME]; the caller's cleanup stops them.
+# lib.sh — what the shell integration tests share, sourced after TMP (and SUB, for sub) are set:
+# counters and checks that print "ok"/"FAIL" lines (the script ends with "N passed, N failed"),
+# same_run for exact exit code/stdout/stderr comparisons, and the test subscriber (subscriber.c)
+# started on a free port with its requests recorded in $TMP/NAME.jsonl (free_port: a port for one
+# that is not running yet). Every subscriber started here is in SUB_PIDS[NAME]; cleanup stops them.
 # For a real heraldd ($HERALDD; its pid in HPID): heraldd_config writes a config, heraldd_start
 # starts it and waits for its "heraldd ready" line (IN, ADM: its ports), heraldd_stop stops it,
 # finish_heraldd checks every log it wrote, and `trap cleanup EXIT` kills what is left
