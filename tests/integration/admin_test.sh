@@ -11,17 +11,13 @@ HERALDD=$1
 HERALD=$2
 GROUP=$3
 TMP=$(mktemp -d)
-PID=
-pass=0
-fail=0
+HPID=
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 stop_daemon() {
-    if [ -n "$PID" ]; then
-        kill -TERM "$PID" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$PID" 2>/dev/null
-        wait "$PID" 2>/dev/null
-        PID=
+    if [ -n "$HPID" ]; then
+        heraldd_stop 10
         # in a sanitizer build heraldd reports leaks and memory errors at exit
         if grep -q "Sanitizer" "$TMP/heraldd.log"; then
             bad "heraldd exited with a sanitizer report"; grep -A30 "Sanitizer" "$TMP/heraldd.log" | head -60
@@ -35,34 +31,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts heraldd with a fresh config on port 0 (data kept in $TMP/data across restarts).
+# Starts heraldd with a fresh config on port 0 (data kept in $TMP/data across restarts), plus
+# the YAML in $EXTRA_CONFIG; a heraldd that does not get ready ends the test.
 start_daemon() {
-    cat >"$TMP/herald.yaml" <<EOF
-ingress:
-  listen: 127.0.0.1:0
-admin:
-  listen: 127.0.0.1:0
-data_dir: $TMP/data
-durability: none
-${EXTRA_CONFIG:-}
-EOF
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
-    PID=$!
-    for _ in $(seq 1 100); do
-        if grep -q '"heraldd ready"' "$TMP/heraldd.log"; then break; fi
-        sleep 0.05
-    done
-    local line
-    line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
-    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
-    ADMIN_PORT=$(sed -n 's/.*"admin_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
+    heraldd_config "$TMP/herald.yaml" "$TMP/data" none "" "${EXTRA_CONFIG:-}"
+    heraldd_start "$TMP/herald.yaml"
+    [ -n "$IN" ] || { echo "heraldd did not start:"; cat "$TMP/heraldd.log"; exit 1; }
+    INGRESS_PORT=$IN
+    ADMIN_PORT=$ADM
     export HERALD_ADMIN="http://127.0.0.1:$ADMIN_PORT"
     ING="http://127.0.0.1:$INGRESS_PORT"
 }
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # expect NAME RC STDOUT STDERR -- ARGS...   (stdin from $STDIN when set)
 expect() {
@@ -73,19 +52,10 @@ expect() {
     else
         "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
     fi
-    local rc=$? good=1
+    local rc=$?
     # describe's ages (a test runs in under 10 s) read "Ns", its creation time "T"
     sed -E -i 's/^(Age: +)[0-9]s \(created [^)]*\)$/\1Ns (created T)/; s/^(  [A-Za-z]+ +(True|False|Unknown) +)[0-9]s /\1Ns /; s/^(Failing: +failing since )[^ ]+ \([0-9]+s ago\)/\1T (Ns ago)/' "$TMP/out"
-    printf '%s' "$want_out" >"$TMP/want_out"
-    printf '%s' "$want_err" >"$TMP/want_err"
-    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
-    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
-        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
-    fi
-    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
-        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
-    fi
-    if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
+    check "$name" same_run "$rc" "$want_rc" "$want_out" "$want_err"
 }
 
 # http NAME WANT_STATUS WANT_FRAGMENT CURL_ARGS...  (body must contain the fragment)

@@ -23,10 +23,8 @@ SUB_MAX_SECONDS=280
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
     [ -n "$SENDER" ] && kill "$SENDER" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
+    kill_all
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -116,23 +114,9 @@ wait_metric() { # wait_metric SERIES MIN SECONDS
 }
 
 mkdir -p "$TMP/data"
-cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data
-durability: batch
-log: {format: json, level: info}
-EOF
+heraldd_config "$TMP/herald.yaml" "$TMP/data" batch
 start_heraldd() {
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-    HPID=$!
-    IN=
-    ADM=
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+    heraldd_start "$TMP/herald.yaml"
     ING="http://127.0.0.1:$IN"
 }
 
@@ -525,10 +509,5 @@ else
     bad "the crash test's Sequence accepts events (HTTP $code)"
 fi
 
-if [ -n "$HPID" ]; then
-    kill "$HPID"
-    wait "$HPID" 2>/dev/null
-    HPID=
-fi
-cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-finish "$TMP/heraldd-all.log"
+[ -n "$HPID" ] && heraldd_stop
+finish_heraldd

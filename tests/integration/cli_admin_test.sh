@@ -12,15 +12,13 @@ RECEIVER=$2
 GROUP=$3
 TMP=$(mktemp -d)
 RECV_PID=
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 cleanup() {
     if [ -n "$RECV_PID" ]; then kill "$RECV_PID" 2>/dev/null; wait "$RECV_PID" 2>/dev/null; fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # answer STATUS JSON: the response the next fake admin serves, then starts it (sets HERALD_ADMIN)
 answer() {
@@ -52,16 +50,8 @@ expect() {
     RECV_PID=
     local got_req
     got_req=$(head -1 "$TMP/dump" 2>/dev/null | tr -d '\r')
-    printf '%s' "$want_out" >"$TMP/want_out"
-    printf '%s' "$want_err" >"$TMP/want_err"
     if [ "$got_req" != "$want_req" ]; then echo "  request '$got_req', want '$want_req'"; good=0; fi
-    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
-    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
-        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
-    fi
-    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
-        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
-    fi
+    same_run "$rc" "$want_rc" "$want_out" "$want_err" || good=0
     if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
 }
 

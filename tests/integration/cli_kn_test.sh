@@ -19,31 +19,19 @@ LPID=
 SUB_MAX_SECONDS=100
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill "$HPID" 2>/dev/null
+cleanup() { # heraldd stopped with SIGTERM, not killed; the listener too
     [ -n "$LPID" ] && kill "$LPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
+    kill_all TERM
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-start_daemon() {
-    cat >"$TMP/herald.yaml" <<EOF
-ingress:
-  listen: 127.0.0.1:0
-admin:
-  listen: 127.0.0.1:0
-data_dir: $TMP/data
-durability: none
-EOF
-    "$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
-    HPID=$!
-    for _ in $(seq 1 100); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    local line
-    line=$(grep '"heraldd ready"' "$TMP/heraldd.log") || { echo "heraldd did not start"; cat "$TMP/heraldd.log"; exit 1; }
-    INGRESS_PORT=$(sed -n 's/.*"ingress_port":"\?\([0-9]*\).*/\1/p' <<<"$line")
-    export HERALD_ADMIN="http://127.0.0.1:$(sed -n 's/.*"admin_port":"\?\([0-9]*\).*/\1/p' <<<"$line")"
+start_daemon() { # a heraldd that did not get ready ends the test
+    heraldd_config "$TMP/herald.yaml" "$TMP/data" none
+    heraldd_start "$TMP/herald.yaml"
+    [ -n "$IN" ] || { echo "heraldd did not start"; cat "$TMP/heraldd.log"; exit 1; }
+    INGRESS_PORT=$IN
+    export HERALD_ADMIN="http://127.0.0.1:$ADM"
 }
 
 # expect NAME RC STDOUT STDERR -- ARGS...: exact stdout, stderr and exit code of herald ARGS
@@ -51,17 +39,8 @@ expect() {
     local name=$1 want_rc=$2 want_out=$3 want_err=$4
     shift 5
     "$HERALD" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local rc=$? good=1
-    printf '%s' "$want_out" >"$TMP/want_out"
-    printf '%s' "$want_err" >"$TMP/want_err"
-    if [ "$rc" != "$want_rc" ]; then echo "  exit code $rc, want $want_rc"; good=0; fi
-    if ! cmp -s "$TMP/out" "$TMP/want_out"; then
-        echo "  stdout differs (- want, + got)"; diff -u "$TMP/want_out" "$TMP/out" | sed -n '3,40p'; good=0
-    fi
-    if ! cmp -s "$TMP/err" "$TMP/want_err"; then
-        echo "  stderr differs (- want, + got)"; diff -u "$TMP/want_err" "$TMP/err" | sed -n '3,40p'; good=0
-    fi
-    if [ $good = 1 ]; then ok "$name"; else bad "$name"; fi
+    local rc=$?
+    check "$name" same_run "$rc" "$want_rc" "$want_out" "$want_err"
 }
 
 # jq_py EXPR < JSON: prints the Python expression EXPR evaluated with d = the parsed JSON
@@ -220,7 +199,7 @@ group_version() {
         grep -qE "^Server Version: $ver \(commit [^)]+\)$" "$TMP/v"
     "$HERALD" version -o json | jq_py 'd["serverVersion"]["version"]' >"$TMP/vj"
     check "version -o json" [ "$(cat "$TMP/vj")" = "$ver" ]
-    kill "$HPID"; wait "$HPID" 2>/dev/null; HPID=
+    heraldd_stop
     "$HERALD" version >"$TMP/v" 2>"$TMP/ve"
     local rc=$? good=no
     [ "$rc" = 3 ] && grep -q "^Client Version: $ver" "$TMP/v" && grep -q "cannot reach heraldd" "$TMP/ve" && good=yes

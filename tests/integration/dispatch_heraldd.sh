@@ -12,12 +12,6 @@ TMP=$(mktemp -d)
 HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 
 sub ok
@@ -87,24 +81,8 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT_slow/"}
   delivery: {retry: 3, backoffPolicy: linear, backoffDelay: PT1S}
 EOF
-cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data
-durability: batch
-manifests: [$TMP/manifests]
-log: {format: json, level: info}
-EOF
-
-start_heraldd() {
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-    HPID=$!
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-}
+heraldd_config "$TMP/herald.yaml" "$TMP/data" batch "$TMP/manifests"
+start_heraldd() { heraldd_start "$TMP/herald.yaml"; }
 send() { # send ID TYPE [extra curl args]
     local id=$1 type=$2
     shift 2
@@ -180,8 +158,5 @@ sleep 3.5
 check "4 attempts in all across the restart" test "$(count slow)" = 4
 check "nothing delivered twice to t-ok after restart" test "$(grep -c '"ce-id":"o1"' "$TMP/ok.jsonl")" = 1
 
-kill "$HPID"
-wait "$HPID" 2>/dev/null
-HPID=
-cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-finish "$TMP/heraldd-all.log"
+heraldd_stop
+finish_heraldd

@@ -17,12 +17,6 @@ HPID=
 PY="python3 $(dirname "$0")/http_clients.py"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 
 sub slow --delay-ms 2500
@@ -40,37 +34,9 @@ mkdir -p "$TMP/manifests" "$TMP/data"
     done
 } >"$TMP/manifests/all.yaml"
 
-config() { # config [EXTRA YAML LINES]
-    cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data
-durability: batch
-manifests: [$TMP/manifests]
-log: {format: json, level: info}
-$*
-EOF
-}
-start_heraldd() { # start_heraldd [ULIMIT_N]
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    if [ -n "${1:-}" ]; then
-        (ulimit -n "$1" && exec "$HERALDD" -c "$TMP/herald.yaml") 2>>"$TMP/heraldd.log" &
-    else
-        "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-    fi
-    HPID=$!
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-}
-stop_heraldd() { # SIGTERM, wait for the exit (bounded)
-    kill -TERM "$HPID" 2>/dev/null
-    for _ in $(seq 600); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$HPID" 2>/dev/null
-    wait "$HPID" 2>/dev/null
-    HPID=
-}
+config() { heraldd_config "$TMP/herald.yaml" "$TMP/data" batch "$TMP/manifests" "$@"; } # [YAML LINES]
+start_heraldd() { heraldd_start "$TMP/herald.yaml" "$TMP/heraldd.log" "${1:-}"; } # [ULIMIT_N]
+stop_heraldd() { heraldd_stop 30; } # SIGTERM, wait for the exit (30 s at most)
 metric() { # metric NAME_WITH_LABELS -> value (0 when absent)
     local v
     v=$(curl -s "http://127.0.0.1:$ADM/metrics" | grep -F "$1 " | awk '{print $2}' | head -1)
@@ -181,5 +147,4 @@ check "a small event still gets 202 once they closed" bash -c "curl -s -o /dev/n
     -H 'ce-type: com.example.none' -d '{}' | grep -q 202"
 stop_heraldd
 
-cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-finish "$TMP/heraldd-all.log"
+finish_heraldd

@@ -16,9 +16,8 @@ export SUB=/nonexistent # lib.sh's subscriber is not used here
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
+    kill_all
     exec 3>&- 2>/dev/null
-    wait 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -100,14 +99,7 @@ spec:
   filter: {attributes: {type: to.dead}}
   subscriber: {uri: "http://127.0.0.1:1/"}
 EOF
-cat >"$TMP/run/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: ./rel-data
-durability: none
-manifests: [manifests]
-log: {format: json, level: info}
-EOF
+heraldd_config "$TMP/run/herald.yaml" ./rel-data none manifests # paths relative to $TMP/run
 LOG=$TMP/run/heraldd.log
 (cd "$TMP/run" && exec "$HERALDD" -c herald.yaml 2>"$LOG") &
 HPID=$!

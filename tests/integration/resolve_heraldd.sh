@@ -22,12 +22,6 @@ TMP=$(mktemp -d)
 HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 
 sub ok
@@ -81,26 +75,9 @@ spec:
     ref: {apiVersion: v1, kind: Service, name: mapped}
     uri: /from-map
 EOF
-cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data
-durability: none
-manifests: [$TMP/manifests]
-services:
-  ns1/mapped: "http://127.0.0.1:$PORT_ok"
-log: {format: json, level: info}
-EOF
-start_heraldd() {
-    IN= ADM=
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-    HPID=$!
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-}
+heraldd_config "$TMP/herald.yaml" "$TMP/data" none "$TMP/manifests" \
+    "services:" "  ns1/mapped: \"http://127.0.0.1:$PORT_ok\""
+start_heraldd() { heraldd_start "$TMP/herald.yaml"; }
 start_heraldd
 check "heraldd starts with a services: map" test -n "$IN"
 

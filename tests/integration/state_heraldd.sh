@@ -19,28 +19,8 @@ TMP=$(mktemp -d)
 HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 
-start_heraldd() { # start_heraldd CONFIG-FILE
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$1" 2>>"$TMP/heraldd.log" &
-    HPID=$!
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -oE '"ingress_port":"?[0-9]+' "$TMP/heraldd.log" | tail -1 | grep -oE '[0-9]+$')
-    ADM=$(grep -oE '"admin_port":"?[0-9]+' "$TMP/heraldd.log" | tail -1 | grep -oE '[0-9]+$')
-}
-stop_heraldd() {
-    kill "$HPID"
-    wait "$HPID" 2>/dev/null
-    HPID=
-}
 send() { # send BROKER ID TYPE
     curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$IN/ns1/$1" \
         -H "ce-specversion: 1.0" -H "ce-id: $2" -H "ce-source: /test" -H "ce-type: $3" \
@@ -95,15 +75,8 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT_held/"}
   delivery: {maxInFlight: 1}
 EOF2
-cat >"$TMP/herald1.yaml" <<EOF2
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data1
-durability: none
-manifests: [$TMP/m1]
-log: {format: json, level: info}
-EOF2
-start_heraldd "$TMP/herald1.yaml"
+heraldd_config "$TMP/herald1.yaml" "$TMP/data1" none "$TMP/m1"
+heraldd_start "$TMP/herald1.yaml"
 check "heraldd starts" test -n "$ADM"
 
 # ---- 1. failing state --------------------------------------------------------------------------
@@ -200,7 +173,7 @@ m=$(metrics)
 check "a deleted broker's series are gone" lacks 'broker="b"'
 check "the other broker's series stay" grep -q 'broker="b2"' <<<"$m"
 
-stop_heraldd
+heraldd_stop
 
 # ---- 3 and 4. retention.min_age keeps delivered events; replay and tail --from say what they do --
 mkdir -p "$TMP/m3" "$TMP/data3"
@@ -229,21 +202,11 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT_held2/"}
 EOF2
 config3() { # config3 FILE MANIFESTS [min_age]
-    {
-        echo 'ingress: {listen: "127.0.0.1:0"}'
-        echo 'admin: {listen: "127.0.0.1:0"}'
-        echo "data_dir: $TMP/data3"
-        echo "durability: none"
-        echo "manifests: [$2]"
-        echo "log: {format: json, level: info}"
-        echo "retention:"
-        echo "  interval: 100ms"
-        [ -n "${3:-}" ] && echo "  min_age: $3"
-    } >"$1"
+    heraldd_config "$1" "$TMP/data3" none "$2" "retention:" "  interval: 100ms" ${3:+"  min_age: $3"}
 }
 config3 "$TMP/herald3.yaml" "$TMP/m3"    # retention.min_age left at its default
 config3 "$TMP/herald4.yaml" "$TMP/m4" 0s # delivered events deleted at once; t-stuck holds seq 5
-start_heraldd "$TMP/herald3.yaml"
+heraldd_start "$TMP/herald3.yaml"
 send b3 k0 com.example.other >/dev/null
 for i in 1 2 3; do send b3 "k$i" com.example.ok >/dev/null; done
 check "three events delivered" wait_count ok 3 5
@@ -271,9 +234,9 @@ check "tail --from past the end says so at once: $(head -1 "$TMP/tail.err")" \
     test "$(head -1 "$TMP/tail.err")" = "tail of broker ns1/b3 from seq 7: nothing stored there yet (the last is 4); waiting for new events"
 kill "$TPID" 2>/dev/null
 wait "$TPID" 2>/dev/null
-stop_heraldd
+heraldd_stop
 
-start_heraldd "$TMP/herald4.yaml"
+heraldd_start "$TMP/herald4.yaml"
 check "with retention.min_age 0s, delivered events are deleted" \
     wait_admin /v1/brokers/ns1/b3/describe "d['stats']['events'] == 0" 10
 expected="trigger ns1/t-ok: 0 events replayed (nothing stored from seq 5 on; the broker's last is 4)
@@ -293,6 +256,5 @@ check "and the stored ones it sends first" grep -qi '^x-herald-replayed: 1' "$TM
 check "tail of a missing broker is a prompt 404" \
     test "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$ADMIN/v1/brokers/ns1/nope/tail?from=1")" = 404
 
-stop_heraldd
-cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-finish "$TMP/heraldd-all.log"
+heraldd_stop
+finish_heraldd

@@ -15,22 +15,14 @@ TMP=$(mktemp -d)
 HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 N=60
 
 # the subscriber's port is taken now and the subscriber stopped: events stay undelivered
 # t delivers at most 2 at a time (the others wait behind its cursor and are routed after the
 # restart); t2 has all 60 in flight (each a pending record restored after the restart)
-sub rec
-unsub rec
-sub rec2
-unsub rec2
+free_port rec
+free_port rec2
 mkdir -p "$TMP/manifests" "$TMP/data"
 cat >"$TMP/manifests/all.yaml" <<EOF2
 apiVersion: eventing.knative.dev/v1
@@ -54,37 +46,12 @@ spec:
   delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}
 EOF2
 conf() { # conf DATA_DIR [MANIFESTS] -> $TMP/herald-<basename>.yaml
-    cat >"$TMP/herald-$(basename "$1").yaml" <<EOF2
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $1
-durability: fsync
-manifests: [${2:-$TMP/manifests}]
-log: {format: json, level: info}
-EOF2
+    heraldd_config "$TMP/herald-$(basename "$1").yaml" "$1" fsync "${2:-$TMP/manifests}"
     echo "$TMP/herald-$(basename "$1").yaml"
 }
 
 # start_heraldd DATA_DIR LOG [MANIFESTS]: runs heraldd until ready or exited; sets HPID, IN, ADM
-start_heraldd() {
-    : >"$2"
-    "$HERALDD" -c "$(conf "$1" "${3:-}")" 2>>"$2" &
-    HPID=$!
-    IN= ADM=
-    for _ in $(seq 200); do
-        grep -q '"heraldd ready"' "$2" && break
-        kill -0 "$HPID" 2>/dev/null || break
-        sleep 0.05
-    done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$2" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$2" | tail -1 | grep -o '[0-9]*')
-}
-stop_heraldd() { # stop_heraldd -> sets HRC, the exit status
-    kill -TERM "$HPID" 2>/dev/null
-    wait "$HPID"
-    HRC=$?
-    HPID=
-}
+start_heraldd() { heraldd_start "$(conf "$1" "${3:-}")" "$2"; }
 # exits_with_message DATA_DIR NAME PATTERN: heraldd exits (no signal) with a log line matching
 exits_with_message() {
     local log="$TMP/$2.log"
@@ -111,7 +78,7 @@ for i in $(seq 1 $N); do
         -H "content-type: application/json" --data-binary @"$TMP/sent/e$i")
 done
 check "$N events accepted" test "$(echo "$codes" | tr ' ' '\n' | grep -c 202)" = "$N"
-stop_heraldd
+heraldd_stop
 check "heraldd stops cleanly" test "$HRC" = 0
 cp -a "$TMP/data" "$TMP/pristine"
 rm -f "$TMP/pristine/heraldd.lock"
@@ -239,7 +206,7 @@ items = json.loads(sys.argv[1])["items"]
 seqs = sorted(i["seq"] for i in items if i["error"] == "corrupt record in the store (checksum mismatch); never delivered")
 sys.exit(0 if seqs == sorted(int(x) for x in sys.argv[2:]) else 1)' "$dl" $hit
     done
-    stop_heraldd
+    heraldd_stop
     check "$name: heraldd stops cleanly" test "$HRC" = 0
     unsub rec
     unsub rec2
@@ -283,8 +250,7 @@ check "btree: --check modified nothing" cmp -s "$TMP/btree.copy" "$TMP/btree/dat
 # a dead letter waiting for its sink keeps the subscriber's answer (knativeerrordata) across a
 # restart: the body excerpt is stored with the pending record
 sub fail --status 500 --body kaputt
-sub dls
-unsub dls
+free_port dls
 mkdir -p "$TMP/manifests-dls"
 cat >"$TMP/manifests-dls/all.yaml" <<EOF2
 apiVersion: eventing.knative.dev/v1
@@ -307,14 +273,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$IN/ns1/
 check "dls: event accepted ($code)" test "$code" = 202
 for _ in $(seq 200); do grep -q "dead-letter sink failed" "$TMP/dls.log" && break; sleep 0.05; done
 check "dls: the sink is down, the dead letter waits" grep -q "dead-letter sink failed" "$TMP/dls.log"
-stop_heraldd
+heraldd_stop
 sub dls --port "$PORT_dls"
 start_heraldd "$TMP/dls-data" "$TMP/dls2.log" "$TMP/manifests-dls"
 check "dls: the dead letter arrives after the restart" wait_count dls 1 15
 check "dls: with knativeerrordata = base64(kaputt) after the restart" \
     grep -q '"ce-knativeerrordata":"a2FwdXR0"' "$TMP/dls.jsonl"
 grep -o '"ce-knativeerror[a-z]*":"[^"]*"' "$TMP/dls.jsonl" | sed 's/^/    | /'
-stop_heraldd
+heraldd_stop
 cat "$TMP/dls.log" "$TMP/dls2.log" "$TMP"/random64k.log "$TMP"/small20.log >>"$TMP/first.log"
 
 finish "$TMP/first.log"

@@ -32,25 +32,17 @@ HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
-    [ -n "$HPID" ] && kill -9 "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
+    kill_all
     umount "$MNT" 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# The subscriber's port is known before it runs: bind a free one, then stop it (connection refused
-# until sub_at starts it again on the same port).
-sub probe
+# The subscriber's port is known before it runs (connection refused until sub_at starts it)
+free_port probe
 PORT=$PORT_probe
-unsub probe
 sub_at() { # sub_at NAME: the subscriber on $PORT, recording into $TMP/NAME.jsonl
-    rm -f "$TMP/$1.port"
-    "$SUB" --port "$PORT" --port-file "$TMP/$1.port" --record "$TMP/$1.jsonl" \
-        --max-seconds 300 >/dev/null &
-    SUB_PIDS[$1]=$!
-    for _ in $(seq 100); do [ -s "$TMP/$1.port" ] && break; sleep 0.05; done
+    SUB_MAX_SECONDS=300 sub "$1" --port "$PORT"
 }
 
 mkdir -p "$TMP/manifests"
@@ -67,30 +59,8 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT/in"}
   delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.1S}
 EOF
-cat >"$TMP/herald.yaml" <<EOF
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $MNT/data
-durability: $DURABILITY
-manifests: [$TMP/manifests]
-log: {format: json, level: info}
-EOF
-
-start_heraldd() {
-    [ -f "$TMP/heraldd.log" ] && cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
-    : >"$TMP/heraldd.log"
-    "$HERALDD" -c "$TMP/herald.yaml" 2>>"$TMP/heraldd.log" &
-    HPID=$!
-    IN=
-    for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-    IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-    ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-}
-stop_heraldd() {
-    kill "$HPID" 2>/dev/null
-    wait "$HPID" 2>/dev/null
-    HPID=
-}
+heraldd_config "$TMP/herald.yaml" "$MNT/data" "$DURABILITY" "$TMP/manifests"
+start_heraldd() { heraldd_start "$TMP/herald.yaml"; }
 
 head -c $((48 * 1024)) /dev/zero | tr '\0' 'x' >"$TMP/payload"
 N=0
@@ -198,7 +168,7 @@ for _ in $(seq 10); do
     [ "$(readyz "$IN")" = 503 ] && [ "$(post)" = 503 ] && break
 done
 check "the store fills again with events nobody consumed (then $LAST)" test "$LAST" = 503
-stop_heraldd
+heraldd_stop
 start_heraldd
 check "heraldd restarts on the full disk" test -n "$IN"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$IN/healthz")
@@ -222,7 +192,7 @@ missing=$(sort -u "$TMP/acked" | comm -23 - "$TMP/received" | wc -l)
 check "every acknowledged event was delivered ($missing missing of $(wc -l <"$TMP/acked"))" \
     test "$missing" = 0
 
-stop_heraldd
+heraldd_stop
 cat "$TMP/heraldd.log" >>"$TMP/heraldd-all.log"
 if [ "$fail" != 0 ]; then
     echo "--- heraldd log (last 40 lines) ---"

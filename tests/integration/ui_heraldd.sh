@@ -16,10 +16,8 @@ TMP=$(mktemp -d)
 HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
-cleanup() {
-    [ -n "$HPID" ] && kill "$HPID" 2>/dev/null && wait "$HPID" 2>/dev/null
-    stop_subs
-    wait 2>/dev/null
+cleanup() { # heraldd stopped with SIGTERM, not killed
+    kill_all TERM
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -92,20 +90,8 @@ spec:
   subscriber: {uri: "http://127.0.0.1:$PORT_chfail/"}
   delivery: {retry: 0}
 YAML
-cat >"$TMP/herald.yaml" <<YAML
-ingress: {listen: "127.0.0.1:0"}
-admin: {listen: "127.0.0.1:0"}
-data_dir: $TMP/data
-durability: batch
-manifests: [$TMP/manifests]
-log: {format: json, level: info}
-YAML
-
-"$HERALDD" -c "$TMP/herald.yaml" 2>"$TMP/heraldd.log" &
-HPID=$!
-for _ in $(seq 200); do grep -q '"heraldd ready"' "$TMP/heraldd.log" && break; sleep 0.05; done
-IN=$(grep -o '"ingress_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
-ADM=$(grep -o '"admin_port":"\?[0-9]*' "$TMP/heraldd.log" | tail -1 | grep -o '[0-9]*')
+heraldd_config "$TMP/herald.yaml" "$TMP/data" batch "$TMP/manifests"
+heraldd_start "$TMP/herald.yaml"
 check "heraldd starts" test -n "$IN" -a -n "$ADM"
 ADMIN=http://127.0.0.1:$ADM
 
@@ -165,7 +151,5 @@ else
     tail -n 30 "$TMP/chromium.log" 2>/dev/null
 fi
 
-kill "$HPID" 2>/dev/null
-wait "$HPID" 2>/dev/null
-HPID=
+heraldd_stop
 finish "$TMP/heraldd.log"
