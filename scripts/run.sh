@@ -70,7 +70,8 @@ for _ in $(seq 1 100); do
 done
 if grep -q '^Data,' "$RUN_DIR/received.log" 2>/dev/null; then
   sleep 0.2
-  echo "herald listen on 127.0.0.1:8090 received (its output is $RUN_DIR/received.log):"
+  echo "herald listen on 127.0.0.1:8090 received it (the example Triggers \"orders\" and"
+  echo "\"event-display\" both deliver there, so it may show twice; output in $RUN_DIR/received.log):"
   cat "$RUN_DIR/received.log"
 else
   echo "run: the subscriber received nothing within 10 s; heraldd's log is $RUN_DIR/heraldd.log" >&2
