@@ -295,6 +295,30 @@ static void free_list(char **items, size_t n)
     hd_free(items);
 }
 
+/* A `services:` name is a Kubernetes Service's: NAME or NAMESPACE/NAME, lower-case letters,
+ * digits, '-' and '.', at most HD_CONFIG_SERVICE_NAME_MAX characters. (This also keeps
+ * --print-config loadable: YAML refuses implicit keys over 1024 characters.) Returns NULL when
+ * the name is valid, else what is wrong with it. */
+static const char *service_name_problem(const char *name, size_t len)
+{
+    if (len == 0)
+        return "the name is empty";
+    if (len > HD_CONFIG_SERVICE_NAME_MAX)
+        return "the name is longer than a Service name (NAME or NAMESPACE/NAME) may be";
+    size_t slashes = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (c == '/')
+            slashes++;
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return "a Service name has only lower-case letters, digits, '-' and '.' (and one '/' "
+                   "after the namespace)";
+    }
+    if (slashes > 1 || name[0] == '/' || name[len - 1] == '/')
+        return "the name is NAME or NAMESPACE/NAME";
+    return NULL;
+}
+
 /*
  * Sets one scalar setting from its text. `where` names the source for messages ("herald.yaml:3"
  * or "HERALD_INGRESS_LISTEN"). Errors: HD_E_CONFIG (message names the key), HD_E_NOMEM.
@@ -394,6 +418,11 @@ static hd_err_t set_value(hd_config_t *cfg, const setting_t *s, const char *v, c
                 free_list(items, count);
                 return fail(err, cap, "%s: %s: '%s' is not name=URL", where, s->key, items[i]);
             }
+            const char *why = service_name_problem(items[i], (size_t)(eq - items[i]));
+            if (why) {
+                free_list(items, count);
+                return fail(err, cap, "%s: %s: entry %zu: %s", where, s->key, i + 1, why);
+            }
         }
         free_list(*LIST_ITEMS(cfg, s), *LIST_COUNT(cfg, s));
         *LIST_ITEMS(cfg, s) = items;
@@ -445,6 +474,12 @@ static hd_err_t load_string_map(yload_t *y, const setting_t *s, yaml_node_t *val
             free_list(items, count);
             return fail(y->err, y->cap, "%s: %s: entry %zu must be name: URL (two strings)", where,
                         s->key, i + 1);
+        }
+        const char *why =
+            service_name_problem((const char *)k->data.scalar.value, k->data.scalar.length);
+        if (why) {
+            free_list(items, count);
+            return fail(y->err, y->cap, "%s: %s: entry %zu: %s", where, s->key, i + 1, why);
         }
         size_t len = k->data.scalar.length + v->data.scalar.length + 2;
         if (!(items[count] = hd_malloc(len))) {
@@ -742,6 +777,10 @@ static void print_quoted(FILE *out, const char *s)
         else if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
             fprintf(out, "\\u%04x", p[1]);
             p++;
+        } else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
+            /* U+2028/U+2029 are line breaks to YAML: written raw, a reload folds them */
+            fprintf(out, "\\u%04x", 0x2028 + (p[2] - 0xA8));
+            p += 2;
         } else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
             fprintf(out, "\\u%04x", 0xFFFE + (p[2] - 0xBE));
             p += 2;

@@ -21,6 +21,9 @@
 /* Default of retention.min_age: delivered events stay replayable this long. */
 #define HD_CONFIG_RETENTION_MIN_AGE "10m"
 
+/* The longest name in `services:`: a Kubernetes namespace (63) + "/" + a Service name (253). */
+#define HD_CONFIG_SERVICE_NAME_MAX 317
+
 struct hd_config {
     char *ingress_listen;           /* ingress.listen, default 127.0.0.1:8080 */
     char *admin_listen;             /* admin.listen, default 127.0.0.1:8081 */
@@ -44,7 +47,8 @@ struct hd_config {
     uint64_t delivery_pool_max;     /* delivery.max_connections_per_host, default 64 */
     char **manifests;               /* manifests: list of files or folders */
     size_t manifest_count;
-    char **services; /* services: "name=URL" or "ns/name=URL" items (v1 Service addresses) */
+    char **services; /* services: "name=URL" or "ns/name=URL" items (v1 Service addresses), each
+                      * name at most HD_CONFIG_SERVICE_NAME_MAX characters */
     size_t service_count;
     hd_log_format_t log_format; /* log.format: json | text */
     hd_log_level_t log_level;   /* log.level: debug | info | warn | error */

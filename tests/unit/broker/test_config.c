@@ -407,6 +407,35 @@ START_TEST(test_services_map)
                      HD_E_CONFIG);
     ck_assert_msg(strstr(err, "services: expected a map of name: URL"), "%s", err);
     hd_config_free(&cfg);
+    /* a name that cannot be a Service's is refused, in the file and in the environment (found
+     * by fuzz_hd_config: a key of tabs printed by --print-config as \x09 passed 1024 characters,
+     * and YAML refuses implicit keys that long, so the printed settings did not load back) */
+    char longer[HD_CONFIG_SERVICE_NAME_MAX + 80];
+    memset(longer, 'a', HD_CONFIG_SERVICE_NAME_MAX + 1);
+    strcpy(longer + HD_CONFIG_SERVICE_NAME_MAX + 1, "=http://h:1/");
+    setenv("HERALD_SERVICES", longer, 1);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", "", 0, err, sizeof(err)), HD_E_CONFIG);
+    unsetenv("HERALD_SERVICES");
+    ck_assert_msg(strstr(err, "entry 1: the name is longer than a Service name"), "%s", err);
+    hd_config_free(&cfg);
+    char doc[HD_CONFIG_SERVICE_NAME_MAX + 80];
+    snprintf(doc, sizeof doc, "services:\n  %.*s: http://h:1/\n", HD_CONFIG_SERVICE_NAME_MAX + 1,
+             longer);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", doc, strlen(doc), err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_msg(strstr(err, "entry 1: the name is longer than a Service name"), "%s", err);
+    hd_config_free(&cfg);
+    /* a name with characters no Service name has (a tab printed as \x09 grows fourfold) */
+    const char *tab = "services:\n  \"shop/or\\tders\": http://h:1/\n";
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", tab, strlen(tab), err, sizeof(err)),
+                     HD_E_CONFIG);
+    ck_assert_msg(strstr(err, "only lower-case letters, digits"), "%s", err);
+    hd_config_free(&cfg);
+    /* the longest name loads and prints back */
+    snprintf(doc, sizeof doc, "services:\n  %.*s: http://h:1/\n", HD_CONFIG_SERVICE_NAME_MAX,
+             longer);
+    ck_assert_int_eq(hd_config_load_buffer(&cfg, "y", doc, strlen(doc), err, sizeof(err)), HD_E_OK);
+    hd_config_free(&cfg);
 }
 END_TEST
 
