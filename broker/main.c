@@ -520,22 +520,15 @@ int main(int argc, char **argv)
         .metrics = srv->metrics,
         .ready = &srv->ready,
     };
-    hd_http_server_opts_t ao = {
-        .listen = d.cfg.admin_listen,
-        /* the admin port takes manifests and `herald send` batches: same bound as events, but
-         * never below 1 MiB */
-        .max_body = d.cfg.max_event_bytes > (1u << 20) ? (size_t)d.cfg.max_event_bytes : 1u << 20,
-        .max_conns = 256,
-        .handler = hd_admin_handle,
-        .ctx = &d.admin,
-        .output_high_water = (size_t)d.cfg.output_high_water,
-        .output_low_water = (size_t)d.cfg.output_low_water,
-        .requests_per_turn = (size_t)d.cfg.requests_per_turn,
-        .body_budget = (size_t)d.cfg.body_budget,
-        .body_budget_used = &d.body_used,
-        .metrics = srv->metrics,
-        .name = "admin",
-    };
+    /* the admin port shares the ingress's output marks, per-turn bound and body budget */
+    hd_http_server_opts_t ao = io;
+    ao.listen = d.cfg.admin_listen;
+    /* it takes manifests and `herald send` batches: same bound as events, but never below 1 MiB */
+    ao.max_body = d.cfg.max_event_bytes > (1u << 20) ? (size_t)d.cfg.max_event_bytes : 1u << 20;
+    ao.max_conns = 256;
+    ao.handler = hd_admin_handle;
+    ao.ctx = &d.admin;
+    ao.name = "admin";
     if (hd_http_server_start(&loop, &ao, &srv->admin) != HD_E_OK)
         goto fail_admin;
 
